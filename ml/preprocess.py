@@ -151,3 +151,8 @@ def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
         row.update({f"null_rate.{c}": v for c, v in m["stats"]["null_rate"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def batch_arrived(storage: Storage, dataset: str, day: dt.date) -> bool:
+    """Whether the day's landing folder exists (an empty folder is a valid batch with no rows)."""
+    return storage.exists(partition("landing", dataset, day))

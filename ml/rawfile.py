@@ -67,7 +67,9 @@ def read_records(data: bytes, fmt: RawFormat, name: str) -> RawRecords:
                 out.blank_lines += 1
                 continue
             if out.header is None:
-                out.header = [h.strip() for h in record]
+                # undecodable bytes in a column name are shown escaped (as in raw text): a name must be valid
+                # text to become a column, and a garbled name then reads as an unknown or missing column
+                out.header = [show_raw(h).strip() if _has_surrogates(h) else h.strip() for h in record]
                 continue
             out.fields.append(record)
             out.raw.append(raw_text)

@@ -38,8 +38,12 @@ def normalize_text(value: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _short(value: object) -> str:
-    text = str(value)
+    # control characters are escaped so a reason always stays on one line
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -167,7 +171,7 @@ def _parse_kv(raw: pd.Series, fmt: RawFormat, col: ColumnSpec, reasons: _Reasons
     reasons.add(malformed.to_numpy(), col.name, "'{value}' is not key" + col.kv_sep + "value pairs", raw)
     out: dict[str, pd.Series] = {}
     for key in col.keys or []:
-        pattern = rf"(?:^|{pair_sep})\s*{re.escape(key.name)}\s*{kv_sep}([^{pair_sep}]*)"
+        pattern = rf"(?i)(?:^|{pair_sep})\s*{re.escape(key.name)}\s*{kv_sep}([^{pair_sep}]*)"
         value = text.str.extract(pattern, expand=False)
         name = f"{col.name}_{key.name}"
         parsed = _parse_scalar(value.where(value.notna(), ""), fmt, name, key, reasons)
@@ -193,7 +197,10 @@ def validate_fields(frame: pd.DataFrame, spec: DatasetSpec) -> Validated:
         if col.is_required:
             reasons.add(_na_mask(raw, fmt), col.name, "missing required value")
         values[col.name] = parsed
+    # only rows that are otherwise clean compete for an id, so a broken first copy does not reject a good one
     ids = values[spec.id_column]
-    dup = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
+    candidates = np.array([not r for r in reasons.rows], dtype=bool) & ids.notna().to_numpy()
+    dup = np.zeros(n, dtype=bool)
+    dup[candidates] = ids[candidates].duplicated(keep="first").to_numpy()
     reasons.add(dup, spec.id_column, "duplicate id '{value}' (an earlier row has it)", ids.astype("string"))
     return Validated(values=pd.DataFrame(values, index=frame.index), reasons=reasons.rows)

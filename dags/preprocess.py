@@ -1,0 +1,36 @@
+"""Daily preprocessing, one DAG per dataset spec: raw landing batch -> curated + quarantine + manifest.
+
+Business date = the run's logical date, which for scheduled runs is the start of the day whose batch
+is complete (data-interval timetable); a manual run may pass `date`. The run first waits for the
+day's batch to land, then runs `python -m ml preprocess`, which replaces the day's outputs atomically,
+so re-running a day or a window (backfill) is safe.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param
+from airflow.timetables.interval import CronDataIntervalTimetable
+from riskops_airflow.assets import curated
+from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
+from riskops_airflow.sensors import wait_for_batch
+from riskops_airflow.tasks import ml_step
+
+BUSINESS_DATE = "{{ params.date if params.date else ds }}"
+
+for dataset in dataset_names():
+    with DAG(
+        dag_id=f"preprocess_{dataset}",
+        description=f"Validate and curate the daily raw batch of {dataset}",
+        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=4,
+        default_args=DEFAULT_ARGS,
+        params={"date": Param(None, type=["null", "string"], format="date",
+                              description="business date to process (default: the run's logical date)")},
+        tags=tags("preprocess", dataset),
+        doc_md=__doc__,
+    ):
+        preprocess = ml_step("preprocess", ["preprocess", "--dataset", dataset, "--date", BUSINESS_DATE],
+                             outlets=[curated(dataset)])
+        wait_for_batch(dataset, BUSINESS_DATE) >> preprocess

@@ -1,0 +1,1 @@
+"""The embedded demo: real Airflow (standalone, SQLite), MLflow (SQLite), an SMTP sink, local data."""

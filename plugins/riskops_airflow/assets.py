@@ -1,0 +1,10 @@
+"""Assets the DAGs produce and consume (data-aware scheduling between stages)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def curated(dataset: str) -> Asset:
+    """A dataset's curated daily partitions; updated by each successful preprocess run."""
+    return Asset(name=f"curated/{dataset}", uri=f"riskops://curated/{dataset}", group="riskops")

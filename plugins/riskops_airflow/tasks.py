@@ -1,0 +1,62 @@
+"""The container-task factory: one `python -m ml ...` step, run as a local subprocess or as a Kubernetes pod.
+
+RISKOPS_TASK_MODE selects the mode (read when DAG files are parsed):
+  local       (default) a BashOperator running the CLI with this interpreter, for the embedded setup
+  kubernetes  a KubernetesPodOperator running the same CLI in RISKOPS_TASK_IMAGE
+Both receive the same argument list (Jinja templates allowed), so a DAG never knows which mode it runs in.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from airflow.sdk import BaseOperator
+
+# Environment handed to pods: the storage location, specs and tracking server; secrets come from the
+# pod template (envFrom a Secret), never from DAG code.
+POD_ENV = ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI")
+DEFAULT_POD_TEMPLATE = Path(__file__).resolve().parents[2] / "docker" / "k8s" / "pod_template.yaml"
+
+
+def task_mode() -> str:
+    mode = os.environ.get("RISKOPS_TASK_MODE", "local")
+    if mode not in ("local", "kubernetes"):
+        raise ValueError(f"RISKOPS_TASK_MODE must be 'local' or 'kubernetes', not '{mode}'")
+    return mode
+
+
+def ml_step(task_id: str, args: Sequence[str], **kwargs: Any) -> BaseOperator:
+    """An operator running `python -m ml <args>`; extra kwargs go to the operator (outlets, retries, ...)."""
+    if task_mode() == "kubernetes":
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+        template = os.environ.get("RISKOPS_POD_TEMPLATE", str(DEFAULT_POD_TEMPLATE))
+        if not Path(template).is_file():
+            # without the template a pod would run with no limits, as root, without object-store credentials
+            raise FileNotFoundError(f"pod template {template} not found; set RISKOPS_POD_TEMPLATE")
+        return KubernetesPodOperator(
+            task_id=task_id,
+            name=f"riskops-{task_id}".replace("_", "-"),
+            namespace=os.environ.get("RISKOPS_K8S_NAMESPACE", "riskops"),
+            image=os.environ.get("RISKOPS_TASK_IMAGE", "riskops-task:latest"),
+            cmds=["python", "-m", "ml"],
+            arguments=list(args),
+            env_vars={k: os.environ[k] for k in POD_ENV if k in os.environ},
+            pod_template_file=template,
+            get_logs=True,
+            on_finish_action="delete_succeeded_pod",
+            **kwargs,
+        )
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    command = " ".join([shlex.quote(sys.executable), "-m", "ml", *(_quote(a) for a in args)])
+    return BashOperator(task_id=task_id, bash_command=command, append_env=True, **kwargs)
+
+
+def _quote(arg: str) -> str:
+    # Jinja expressions are rendered before bash sees them; quoting keeps the rendered value one argument.
+    return f'"{arg}"' if "{{" in arg else shlex.quote(arg)

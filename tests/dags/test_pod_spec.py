@@ -1,0 +1,197 @@
+"""Kubernetes mode without a cluster: the pod KubernetesPodOperator would submit for a preprocess step.
+
+The operator is built the way DAG files build it (riskops_airflow.tasks.ml_step with RISKOPS_TASK_MODE=kubernetes),
+its templates are rendered for a run, and build_pod_request_obj() merges it with docker/k8s/pod_template.yaml.
+A throwaway kubeconfig points at a fake API server; any attempt to open a connection fails the test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+# Airflow reads AIRFLOW_HOME when first imported; keep it out of the user's home (a conftest may set it first).
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="riskops-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+ROOT = Path(__file__).resolve().parents[2]
+POD_TEMPLATE = ROOT / "docker" / "k8s" / "pod_template.yaml"
+IMAGE = "registry.example.org/riskops/riskops-task:1.2.3"
+POD_ENV = {
+    "RISKOPS_DATA": "s3://riskops/data",
+    "RISKOPS_SPECS": "/opt/riskops/datasets",
+    "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+}
+DS = "2026-09-01"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail on any connection attempt: building a pod must not talk to a cluster."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[1:] or kwargs}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture
+def kube_mode(tmp_path, monkeypatch, no_network):
+    """Environment of an Airflow deployment in kubernetes mode; monkeypatch restores it afterwards."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "fake", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "riskops", "user": {"token": "not-a-real-token"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "riskops", "namespace": "riskops"}}],
+        "current-context": "fake",
+    }))
+    monkeypatch.setenv("RISKOPS_TASK_MODE", "kubernetes")
+    monkeypatch.setenv("RISKOPS_TASK_IMAGE", IMAGE)
+    monkeypatch.delenv("RISKOPS_POD_TEMPLATE", raising=False)  # the default: docker/k8s/pod_template.yaml
+    monkeypatch.delenv("RISKOPS_K8S_NAMESPACE", raising=False)
+    for key, value in POD_ENV.items():
+        monkeypatch.setenv(key, value)
+    # How a deployment points the provider at its cluster: the kubernetes_default connection.
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", json.dumps(
+        {"conn_type": "kubernetes", "extra": {"kube_config_path": str(kubeconfig)}}))
+    # Object-store secrets on the Airflow side must not leak into the pod's env (they come from a Secret).
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "scheduler-side-secret")
+    return kubeconfig
+
+
+def run_context(dag, task, params=None) -> dict:
+    ti = SimpleNamespace(dag_id=dag.dag_id, task_id=task.task_id, map_index=-1, try_number=1)
+    return {
+        "ds": DS,
+        "ds_nodash": DS.replace("-", ""),
+        "run_id": f"scheduled__{DS}T00:00:00+00:00",
+        "params": params or {},
+        "dag": dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+    }
+
+
+def build_pod(dag, op, params=None):
+    context = run_context(dag, op, params)
+    op.render_template_fields(context)
+    return op.build_pod_request_obj(context)
+
+
+def env_dict(container) -> dict[str, str]:
+    return {e.name: e.value for e in container.env or []}
+
+
+def test_preprocess_step_becomes_the_templated_pod(kube_mode):
+    import pendulum
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk import DAG
+    from riskops_airflow.tasks import ml_step
+
+    with DAG(dag_id="pod_spec_preprocess", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        op = ml_step("preprocess", ["preprocess", "--dataset", "give_me_some_credit", "--date", "{{ ds }}"])
+    assert isinstance(op, KubernetesPodOperator)
+    assert op.pod_template_file == str(POD_TEMPLATE)
+
+    pod = build_pod(dag, op)
+    template = yaml.safe_load(POD_TEMPLATE.read_text())
+    template_base = template["spec"]["containers"][0]
+
+    # what the operator sets
+    assert pod.metadata.namespace == "riskops"
+    assert pod.metadata.name.startswith("riskops-preprocess")
+    assert len(pod.spec.containers) == 1, "no xcom sidecar or extra containers"
+    base = pod.spec.containers[0]
+    assert base.name == "base"
+    assert base.image == IMAGE
+    assert base.command == ["python", "-m", "ml"]
+    assert base.args == ["preprocess", "--dataset", "give_me_some_credit", "--date", DS]
+    env = env_dict(base)
+    for key, value in POD_ENV.items():
+        assert env[key] == value, key
+    assert not {k for k in env if k.startswith("AWS_")}, "object-store credentials must come from the Secret"
+
+    # what the template sets, kept through the merge
+    assert base.resources.requests == template_base["resources"]["requests"]
+    assert base.resources.limits == template_base["resources"]["limits"]
+    assert pod.spec.security_context.run_as_non_root is True
+    assert pod.spec.security_context.run_as_user == template["spec"]["securityContext"]["runAsUser"]
+    assert base.security_context.allow_privilege_escalation is False
+    assert base.security_context.read_only_root_filesystem is True
+    assert [e.secret_ref.name for e in base.env_from if e.secret_ref] == ["riskops-object-store"]
+    assert env["HOME"] == "/tmp", "the template's own env survives next to the operator's"
+    assert {m.mount_path for m in base.volume_mounts} == {"/tmp"}
+    assert {v.name for v in pod.spec.volumes} == {"tmp"}
+    assert pod.spec.restart_policy == "Never"
+    assert pod.spec.automount_service_account_token is False
+    assert pod.metadata.labels["app.kubernetes.io/part-of"] == "riskops"
+
+    # labels the operator uses to find its pod again
+    assert pod.metadata.labels["dag_id"] == "pod_spec_preprocess"
+    assert pod.metadata.labels["task_id"] == "preprocess"
+    assert pod.metadata.labels["kubernetes_pod_operator"] == "True"
+    assert pod.metadata.labels["airflow_kpo_in_cluster"] == "False", "the kubeconfig was loaded, not in-cluster"
+
+    # and it serialises to a plain Pod manifest (what the operator sends to the API server)
+    from kubernetes.client import ApiClient
+
+    manifest = ApiClient().sanitize_for_serialization(pod)
+    assert manifest["kind"] == "Pod" and manifest["apiVersion"] == "v1"
+    json.dumps(manifest)
+
+
+def load_preprocess_steps(monkeypatch) -> dict:
+    """Execute dags/preprocess.py in the current environment; its ml_step operators by dag_id."""
+    from riskops_airflow import tasks
+
+    made = []
+    real = tasks.ml_step
+
+    def recording(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tasks, "ml_step", recording)
+    name = "riskops_test_preprocess_dag_k8s"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "dags" / "preprocess.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return {op.dag.dag_id: op for op in made}
+
+
+@pytest.mark.parametrize("params, business_date", [({"date": None}, DS), ({"date": "2026-08-15"}, "2026-08-15")],
+                         ids=["scheduled-run", "manual-run-with-date"])
+def test_dag_file_renders_the_business_date_in_kubernetes_mode(kube_mode, monkeypatch, params, business_date):
+    """dags/preprocess.py itself: the run's ds by default, the `date` param of a manual run when given."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    # The DAG file lists the datasets from RISKOPS_SPECS at parse time (and hands the same path to the pods,
+    # which is why both images keep the specs at one path); here the checkout's specs.
+    monkeypatch.setenv("RISKOPS_SPECS", str(ROOT / "datasets"))
+    steps = load_preprocess_steps(monkeypatch)
+    assert set(steps) == {f"preprocess_{p.stem}" for p in (ROOT / "datasets").glob("*.yaml")}
+    op = steps["preprocess_give_me_some_credit"]
+    assert isinstance(op, KubernetesPodOperator)
+    assert all(isinstance(o, KubernetesPodOperator) for o in steps.values())
+    pod = build_pod(op.dag, op, params=params)
+    assert pod.spec.containers[0].args == ["preprocess", "--dataset", "give_me_some_credit", "--date", business_date]
+    assert pod.spec.containers[0].image == IMAGE
