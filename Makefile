@@ -1,0 +1,36 @@
+# riskops: `make demo` runs the platform on this machine, `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+
+.PHONY: install demo test test-fast lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The lock (requirements.txt) is installed exactly: uv sync removes anything not in it.
+$(VENV)/.installed: $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m demo.run
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lock: $(BIN)/python
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile -q requirements.in -o requirements.txt --python-version 3.11 \
+		--custom-compile-command "make lock"
+
+clean:
+	rm -rf var
