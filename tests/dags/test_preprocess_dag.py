@@ -51,12 +51,17 @@ def test_preprocess_dag_runs_each_day(dataset, airflow_db, data_root):
         assert curated[spec.id_column].is_unique
 
 
-def test_missing_batch_fails_the_run_without_output(airflow_db, data_root):
-    from airflow.utils.state import DagRunState
+def test_missing_batch_times_out_in_the_sensor_without_output(airflow_db, data_root):
+    from airflow.utils.state import DagRunState, TaskInstanceState
 
     dag = _dag("preprocess_give_me_some_credit")
+    sensor = dag.get_task("wait_for_batch")
+    sensor.timeout, sensor.poke_interval = 3, 1  # production waits 20 hours
     for task in dag.tasks:
-        task.retries = 0  # otherwise dag.test() waits out the production retry delay
+        task.retries = 0
     run = dag.test(logical_date=dt.datetime(2031, 1, 1, tzinfo=dt.timezone.utc))
     assert run.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["wait_for_batch"] == TaskInstanceState.FAILED
+    assert states["preprocess"] == TaskInstanceState.UPSTREAM_FAILED
     assert not (data_root / "manifests").exists()

@@ -1,0 +1,31 @@
+"""Outcome labels: read only those that have matured (application date + maturity lag <= as-of date)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pandas as pd
+
+from ml.spec import DatasetSpec
+from ml.storage import Storage
+
+
+def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date) -> pd.DataFrame:
+    """Labels known by `as_of` for rows whose maturity window has closed: columns id (str), application_date, label."""
+    lag = dt.timedelta(days=spec.label.maturity_lag_days)
+    frames = []
+    for folder in storage.list_dirs(f"labels/{spec.name}"):
+        arrival = dt.date.fromisoformat(folder.removeprefix("date="))
+        if arrival > as_of:
+            continue  # not yet arrived on the as-of date
+        for key in storage.list_files(f"labels/{spec.name}/{folder}"):
+            frames.append(pd.read_csv(io.BytesIO(storage.read_bytes(key)), dtype={"id": str}))
+    if not frames:
+        return pd.DataFrame({"id": pd.Series(dtype=str), "application_date": pd.Series(dtype="datetime64[s]"),
+                             "label": pd.Series(dtype=int)})
+    labels = pd.concat(frames, ignore_index=True)
+    labels["application_date"] = pd.to_datetime(labels["application_date"]).astype("datetime64[s]")
+    labels = labels[labels["application_date"] + lag <= pd.Timestamp(as_of)]
+    # a corrected label arriving later replaces the earlier one
+    return labels.drop_duplicates("id", keep="last").reset_index(drop=True)

@@ -1,0 +1,48 @@
+"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + reference bins.
+
+Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold and metadata),
+reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from ml.features import FeaturePipeline
+
+
+@dataclass
+class RiskModel:
+    pipeline: FeaturePipeline
+    booster: xgb.Booster
+    threshold: float
+    reference_bins: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability of the positive class (default / fraud) for curated rows."""
+        return np.asarray(self.booster.inplace_predict(self.pipeline.transform(frame)), dtype=np.float64)
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / "booster.ubj"))
+        (folder / "pipeline.json").write_text(json.dumps(self.pipeline.to_dict(), indent=2))
+        (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **self.meta}, indent=2))
+        (folder / "reference_bins.json").write_text(json.dumps(self.reference_bins))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> "RiskModel":
+        booster = xgb.Booster()
+        booster.load_model(str(folder / "booster.ubj"))
+        meta = json.loads((folder / "model.json").read_text())
+        return cls(pipeline=FeaturePipeline.from_dict(json.loads((folder / "pipeline.json").read_text())),
+                   booster=booster, threshold=float(meta.pop("threshold")),
+                   reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta)

@@ -1,0 +1,168 @@
+"""The MLflow model registry as riskops uses it: candidates, champion resolution, promotion and audit.
+
+A candidate version gets stage Staging and alias `challenger`; promotion gives stage Production and alias
+`champion` and archives the previous Production version. Stage and alias are kept in step because
+approvers asked for stages while MLflow 3 favours aliases.
+
+Source of truth for scoring: `resolve_champion`. When stage and alias agree, that version. When they
+disagree, someone changed one of them directly in MLflow: the pointer that differs from riskops' last
+recorded promotion is the newer, human decision and is honoured (and the other pointer is brought in step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from ml.errors import RiskopsError
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+TAG = "riskops."
+
+
+def model_name(dataset: str) -> str:
+    return f"riskops-{dataset}"
+
+
+@contextlib.contextmanager
+def _stages() -> Iterator[None]:
+    # Stage APIs still work in MLflow 3 but warn on every call; we use them on purpose (see module doc).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        yield
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _production_version(client: MlflowClient, name: str) -> ModelVersion | None:
+    with _stages():
+        try:
+            versions = client.get_latest_versions(name, stages=["Production"])
+        except MlflowException:
+            return None
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    run_id: str
+    source: str  # "alias+stage", "alias", "stage"
+
+
+def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Champion | None:
+    """The version scoring must use, honouring a promotion made directly in MLflow; optionally re-syncs."""
+    by_alias = _alias_version(client, name, CHAMPION)
+    by_stage = _production_version(client, name)
+    if by_alias is None and by_stage is None:
+        return None
+    if by_alias is not None and by_stage is not None and by_alias.version == by_stage.version:
+        return Champion(by_alias.version, by_alias.run_id, "alias+stage")
+    if by_alias is None or by_stage is None:
+        chosen, source = (by_alias, "alias") if by_alias is not None else (by_stage, "stage")
+    else:
+        # the pointer riskops did not set last is the human's newer decision
+        ours = {by_alias.version: by_alias.tags.get(TAG + "promoted_at"),
+                by_stage.version: by_stage.tags.get(TAG + "promoted_at")}
+        stage_is_ours = ours[by_stage.version] is not None and (
+            ours[by_alias.version] is None or ours[by_stage.version] > ours[by_alias.version])
+        chosen, source = (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
+    assert chosen is not None
+    if sync:
+        _make_champion(client, name, chosen.version)
+        client.set_model_version_tag(name, chosen.version, TAG + "synced_from", f"{source} set directly in MLflow")
+    return Champion(chosen.version, chosen.run_id, source)
+
+
+def _make_champion(client: MlflowClient, name: str, version: str) -> None:
+    with _stages():
+        client.transition_model_version_stage(name, version, "Production", archive_existing_versions=True)
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                       tags: dict[str, str]) -> str:
+    """New version of the dataset's model, in Staging with alias `challenger`; returns the version."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="riskops model; champion = Production + alias 'champion'")
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags).version
+    with _stages():
+        client.transition_model_version_stage(name, version, "Staging")
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    client.set_model_version_tag(name, version, TAG + "status", "candidate")
+    return str(version)
+
+
+def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    try:
+        return client.get_model_version(name, version)
+    except MlflowException:
+        raise RiskopsError(f"model '{name}' has no version {version}") from None
+
+
+def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "") -> dict[str, Any]:
+    """Make `version` the champion (Production + alias), archive the old one, and record the audit trail."""
+    mv = _version(client, name, version)
+    status = mv.tags.get(TAG + "status")
+    if status == "rejected":
+        raise RiskopsError(f"{name} version {version} was rejected ({mv.tags.get(TAG + 'rejected_reason', '')}); "
+                           "train a new candidate instead")
+    previous = resolve_champion(client, name, sync=False)
+    if previous is not None and previous.version == str(version):
+        raise RiskopsError(f"{name} version {version} is already the champion")
+    _make_champion(client, name, version)
+    challenger = _alias_version(client, name, CHALLENGER)
+    if challenger is not None and challenger.version == str(version):
+        client.delete_registered_model_alias(name, CHALLENGER)
+    audit = {
+        "status": "champion",
+        "approved_by": approver,
+        "promoted_at": _now(),
+        "report_sha256": mv.tags.get(TAG + "report_sha256", "unknown"),
+        "data_hash": mv.tags.get(TAG + "data_hash", "unknown"),
+        "previous_champion": previous.version if previous else "none",
+        "approval_note": note,
+    }
+    for key, value in audit.items():
+        client.set_model_version_tag(name, version, TAG + key, value)
+    if previous is not None:
+        client.set_model_version_tag(name, previous.version, TAG + "status", "archived")
+        client.set_model_version_tag(name, previous.version, TAG + "archived_at", audit["promoted_at"])
+        client.set_model_version_tag(name, previous.version, TAG + "replaced_by", str(version))
+    return audit
+
+
+def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str) -> dict[str, Any]:
+    """Tag the candidate rejected with the reason, archive it and drop its challenger alias."""
+    mv = _version(client, name, version)
+    champion = resolve_champion(client, name, sync=False)
+    if champion is not None and champion.version == str(version):
+        raise RiskopsError(f"{name} version {version} is the champion; promote another version instead")
+    audit = {"status": "rejected", "rejected_by": approver, "rejected_at": _now(),
+             "rejected_reason": reason or "no reason given"}
+    for key, value in audit.items():
+        client.set_model_version_tag(name, mv.version, TAG + key, value)
+    with _stages():
+        client.transition_model_version_stage(name, mv.version, "Archived")
+    challenger = _alias_version(client, name, CHALLENGER)
+    if challenger is not None and challenger.version == mv.version:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    return audit

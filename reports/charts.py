@@ -1,0 +1,192 @@
+"""Matplotlib charts for the PDF reports, each returned as PNG bytes.
+
+Pure functions of plain data: they draw the numbers they are given and compute nothing about the model
+(statistics come from ``ml``). Output is byte-stable: Agg backend, a fixed style independent of any user
+matplotlibrc, fixed figure sizes and dpi, and no PNG metadata (matplotlib would otherwise stamp its version).
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no global figure state is kept.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import style  # noqa: E402  (after the backend is chosen)
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+DPI = 150
+"""Raster resolution of every chart; figure sizes are in inches and match the size drawn in the PDF."""
+
+# Palette shared with the PDF tables (reports/candidate.py uses the same hex values).
+NAVY = "#1F3A5F"
+CHALLENGER = "#1F77B4"
+CHAMPION = "#7F7F7F"
+GOOD = "#2E8B57"
+BAD = "#C0392B"
+GRID = "#D9D9D9"
+
+_STYLE: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8.0,
+    "axes.titlesize": 9.0,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 8.0,
+    "axes.edgecolor": "#666666",
+    "axes.linewidth": 0.6,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "grid.color": GRID,
+    "grid.linewidth": 0.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "svg.hashsalt": "riskops-reports",
+    "path.simplify": False,
+}
+
+
+@contextmanager
+def _styled() -> Iterator[None]:
+    """Matplotlib defaults plus the report style, whatever the process-wide rcParams are."""
+    with style.context(["default", _STYLE]):
+        yield
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def roc_chart(curves: Sequence[tuple[str, Sequence[float], Sequence[float], str]],
+              size: tuple[float, float] = (6.6, 3.9)) -> bytes:
+    """ROC curves: one ``(label, fpr, tpr, colour)`` per model, plus the chance diagonal."""
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot([0.0, 1.0], [0.0, 1.0], linestyle=":", color="#999999", linewidth=1.0, label="Random (AUC 0.5)")
+        for label, fpr, tpr, colour in curves:
+            ax.plot(list(fpr), list(tpr), color=colour, label=label)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_aspect("equal")
+        ax.set_xlabel("False positive rate (goods flagged)")
+        ax.set_ylabel("True positive rate (bads caught)")
+        ax.set_title("ROC curve (test sample)")
+        ax.legend(loc="center left", bbox_to_anchor=(1.04, 0.5))
+        return _png(fig)
+
+
+def ks_chart(threshold: Sequence[float], cum_bad: Sequence[float], cum_good: Sequence[float],
+             ks_label: str, ks_threshold: float, size: tuple[float, float] = (6.6, 3.6)) -> bytes:
+    """Cumulative share of bads and goods at or above each score threshold, and the KS threshold line."""
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(list(threshold), list(cum_bad), color=BAD, label="Cumulative bads")
+        ax.plot(list(threshold), list(cum_good), color=GOOD, label="Cumulative goods")
+        ax.axvline(ks_threshold, color=NAVY, linestyle="--", linewidth=1.0, label=ks_label)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel("Score threshold (predicted probability of default)")
+        ax.set_ylabel("Cumulative share")
+        ax.set_title("Kolmogorov-Smirnov separation (test sample)")
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+        return _png(fig)
+
+
+def calibration_chart(mean_p: Sequence[float], observed: Sequence[float], upper: float,
+                      size: tuple[float, float] = (3.3, 3.3)) -> bytes:
+    """Observed default rate against mean predicted probability per band; both axes run from 0 to ``upper``."""
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot([0.0, upper], [0.0, upper], linestyle=":", color="#999999", linewidth=1.0, label="Perfect")
+        ax.plot(list(mean_p), list(observed), color=CHALLENGER, marker="o", markersize=3.5, label="Bands")
+        ax.set_xlim(0.0, upper)
+        ax.set_ylim(0.0, upper)
+        ax.set_aspect("equal")
+        ax.xaxis.set_major_formatter(_percent)
+        ax.yaxis.set_major_formatter(_percent)
+        ax.set_xlabel("Mean predicted PD")
+        ax.set_ylabel("Observed default rate")
+        ax.set_title("Calibration by band")
+        ax.legend(loc="upper left")
+        return _png(fig)
+
+
+def score_histogram_chart(edges: Sequence[float], goods: Sequence[float], bads: Sequence[float],
+                          size: tuple[float, float] = (6.6, 3.3)) -> bytes:
+    """Counts of goods and bads per score bin, in two panels sharing the score axis (their scales differ)."""
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        _bars(top, edges, goods, GOOD, "Goods")
+        _bars(bottom, edges, bads, BAD, "Bads")
+        bottom.set_xlabel("Score (predicted probability of default)")
+        top.set_title("Score distribution, goods vs bads (test sample)")
+        return _png(fig)
+
+
+def _bars(ax: Axes, edges: Sequence[float], counts: Sequence[float], colour: str, label: str) -> None:
+    lefts = list(edges[:-1])
+    widths = [right - left for left, right in zip(edges[:-1], edges[1:], strict=True)]
+    ax.bar(lefts, list(counts), width=widths, align="edge", color=colour, alpha=0.85,
+           edgecolor="white", linewidth=0.4)
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylabel(f"{label} (count)")
+    ax.grid(axis="x", visible=False)
+    ax.yaxis.set_major_formatter(_thousands)
+
+
+def feature_importance_chart(items: Sequence[tuple[str, float]],
+                             size: tuple[float, float] = (6.6, 3.9)) -> bytes:
+    """Horizontal bars of ``(feature, gain)``, drawn in the order given with the first at the top."""
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        names = [name for name, _ in items][::-1]
+        gains = [gain for _, gain in items][::-1]
+        ax.barh(range(len(names)), gains, color=CHALLENGER, height=0.7)
+        ax.set_yticks(range(len(names)), labels=names)
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        ax.grid(axis="y", visible=False)
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel("Gain")
+        ax.set_title(f"Feature importance (top {len(names)} by gain)")
+        return _png(fig)
+
+
+def _percent(value: float, _pos: object = None) -> str:
+    """Axis tick as a percentage, without decimals when the tick is a whole percent."""
+    whole = abs(value * 100 - round(value * 100)) < 1e-9
+    return f"{value * 100:.0f}%" if whole else f"{value * 100:.1f}%"
+
+
+def _thousands(value: float, _pos: object = None) -> str:
+    return f"{value:,.0f}"
+
+
+def colour_for(name: str) -> str:
+    """Chart colour of a model role ("challenger" or "champion")."""
+    return {"challenger": CHALLENGER, "champion": CHAMPION}.get(name, NAVY)
+
+
+__all__: list[str] = [
+    "DPI", "roc_chart", "ks_chart", "calibration_chart", "score_histogram_chart", "feature_importance_chart",
+    "colour_for",
+]
