@@ -86,6 +86,63 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mlflow(settings: Settings) -> None:
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ml.retrain import retrain
+    from ml.train import TrainConfig
+
+    settings, storage, spec = _context(args)
+    _mlflow(settings)
+    try:
+        config = TrainConfig(window_days=args.window_days, valid_days=args.valid_days, test_days=args.test_days,
+                             beta=args.beta, threshold_method=args.threshold_method,
+                             cost_sensitive=args.cost_sensitive, margin=args.margin)
+    except ValueError as exc:
+        raise RiskopsError(str(exc)) from None
+    summary = retrain(storage, spec, args.as_of, config, artifact_root=settings.artifact_root)
+    m = summary["metrics"]
+    print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
+          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
+    print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+
+    from ml import registry
+
+    settings, _, spec = _context(args)
+    _mlflow(settings)
+    name = registry.model_name(spec.name)
+    audit = registry.promote(MlflowClient(), name, args.version, args.approver, args.note or "")
+    print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
+          f"at {audit['promoted_at']}; previous champion: {audit['previous_champion']}")
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+
+    from ml import registry
+
+    settings, _, spec = _context(args)
+    _mlflow(settings)
+    name = registry.model_name(spec.name)
+    audit = registry.reject(MlflowClient(), name, args.version, args.approver, args.reason)
+    print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
@@ -107,6 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last date of a backfill window (inclusive)")
     p.add_argument("--json", action="store_true", help="print the row accounting as JSON")
     step("stats", cmd_stats, "daily row counts, quarantine rate and null rates kept by preprocessing")
+    p = step("train", cmd_train, "train a candidate, compare with the champion, register it and render its report")
+    p.add_argument("--as-of", type=_date, required=True, help="business date: only labels matured by then are used")
+    p.add_argument("--window-days", type=int, default=30, help="business days in the development window")
+    p.add_argument("--valid-days", type=int, default=4, help="days before the test period used for early stopping")
+    p.add_argument("--test-days", type=int, default=7, help="most recent days held out as the out-of-time test")
+    p.add_argument("--beta", type=float, default=2.0, help="F-beta used to choose the threshold")
+    p.add_argument("--threshold-method", choices=["fbeta", "cost"], default="fbeta")
+    p.add_argument("--cost-sensitive", action="store_true", help="weight rows by the spec's exposure column")
+    p.add_argument("--margin", type=float, default=0.005, help="AUC gain over the champion needed to recommend")
+    p = step("promote", cmd_promote, "make a registered version the champion (Production), with an audit trail")
+    p.add_argument("--version", required=True)
+    p.add_argument("--approver", required=True)
+    p.add_argument("--note", default="")
+    p = step("reject", cmd_reject, "reject a candidate version with a reason")
+    p.add_argument("--version", required=True)
+    p.add_argument("--approver", required=True)
+    p.add_argument("--reason", required=True)
     return parser
 
 

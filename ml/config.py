@@ -13,12 +13,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 class Settings:
     data_url: str
     specs_dir: Path
+    tracking_uri: str
+    artifact_root: str | None  # where new experiments keep artifacts; None lets a tracking server decide
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Read RISKOPS_DATA (local folder or s3:// URL) and RISKOPS_SPECS (folder of dataset specs)."""
+        """Read RISKOPS_* and MLFLOW_TRACKING_URI; defaults are the embedded layout under RISKOPS_HOME."""
         home = Path(os.environ.get("RISKOPS_HOME", PROJECT_ROOT / "var"))
+        tracking = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+        default_artifacts = (home / "mlflow" / "artifacts").as_uri() if tracking.startswith("sqlite:") else None
         return cls(
             data_url=os.environ.get("RISKOPS_DATA", str(home / "data")),
             specs_dir=Path(os.environ.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets")),
+            tracking_uri=tracking,
+            artifact_root=os.environ.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
         )

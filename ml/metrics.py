@@ -3,7 +3,8 @@
 Every public function validates its inputs (equal lengths, y only 0/1, p finite in [0, 1]) and raises
 ValueError with a readable message otherwise. Results are plain Python floats/ints/lists, so they can be
 written to JSON as they are. On a sample with a single class, auc/gini/ks (and the KS/ROC chart data) are
-float('nan') or empty rather than an exception: a day without any bad is a fact to report, not a crash.
+float('nan') or empty rather than an exception: a day without any bad is a fact to report, not a crash
+(json.dumps writes NaN as a bare NaN token, which strict JSON parsers reject).
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def _both_classes(y: NDArray[np.int64]) -> bool:
     return 0 < int(y.sum()) < len(y)
 
 
+def _order_statistics(p: NDArray[np.float64], parts: int) -> NDArray[np.float64]:
+    """The ceil(i*n/parts)-th smallest score for i = 1..parts: quantiles that are always sample values."""
+    # integer ranks: float levels such as 0.7000000000000001 would split a block of tied scores
+    ranks = (np.arange(1, parts + 1) * len(p) + parts - 1) // parts
+    return np.sort(p)[ranks - 1]
+
+
 def roc_auc(y: ArrayLike, p: ArrayLike) -> float:
     """Area under the ROC curve (ties count one half); NaN when the sample has a single class."""
     y_arr, p_arr = _check(y, p)
@@ -109,7 +117,7 @@ def ks_curve(y: ArrayLike, p: ArrayLike, points: int = 101) -> dict[str, Any]:
         raise ValueError(f"points must be at least 2, got {points}")
     y_arr, p_arr = _check(y, p)
     # thresholds at quantiles of the pooled scores: resolution where the scores are (fraud scores sit near 0)
-    grid = np.quantile(p_arr, np.linspace(0.0, 1.0, points), method="inverted_cdf")
+    grid = np.r_[p_arr.min(), _order_statistics(p_arr, points - 1)]
     ks, ks_t = _ks_arrays(y_arr, p_arr) if _both_classes(y_arr) else (float("nan"), float("nan"))
     # the KS point itself is added so the chart's largest gap is the reported one
     thresholds = np.unique(grid if math.isnan(ks_t) else np.r_[grid, ks_t])
@@ -228,7 +236,7 @@ def threshold_by_cost(y: ArrayLike, p: ArrayLike, cost_fn: ArrayLike, cost_fp: A
 
 def _quantile_bands(p: NDArray[np.float64], bands: int) -> NDArray[np.intp]:
     """0-based band per row: right-closed cuts at score quantiles; equal scores always share a band."""
-    cuts = np.unique(np.quantile(p, np.linspace(0.0, 1.0, bands + 1)[1:-1], method="inverted_cdf"))
+    cuts = np.unique(_order_statistics(p, bands)[:-1])
     cuts = cuts[cuts < p.max()]  # a cut at the maximum would leave the top band empty
     return np.searchsorted(cuts, p, side="left")
 

@@ -72,22 +72,21 @@ def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Cham
     by_stage = _production_version(client, name)
     if by_alias is None and by_stage is None:
         return None
-    if by_alias is not None and by_stage is not None and by_alias.version == by_stage.version:
-        return Champion(by_alias.version, by_alias.run_id, "alias+stage")
+    if by_alias is not None and by_stage is not None and str(by_alias.version) == str(by_stage.version):
+        return Champion(str(by_alias.version), by_alias.run_id, "alias+stage")
     if by_alias is None or by_stage is None:
         chosen, source = (by_alias, "alias") if by_alias is not None else (by_stage, "stage")
     else:
         # the pointer riskops did not set last is the human's newer decision
-        ours = {by_alias.version: by_alias.tags.get(TAG + "promoted_at"),
-                by_stage.version: by_stage.tags.get(TAG + "promoted_at")}
-        stage_is_ours = ours[by_stage.version] is not None and (
-            ours[by_alias.version] is None or ours[by_stage.version] > ours[by_alias.version])
+        alias_at, stage_at = by_alias.tags.get(TAG + "promoted_at"), by_stage.tags.get(TAG + "promoted_at")
+        stage_is_ours = stage_at is not None and (alias_at is None or stage_at > alias_at)
         chosen, source = (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
     assert chosen is not None
+    version = str(chosen.version)
     if sync:
-        _make_champion(client, name, chosen.version)
-        client.set_model_version_tag(name, chosen.version, TAG + "synced_from", f"{source} set directly in MLflow")
-    return Champion(chosen.version, chosen.run_id, source)
+        _make_champion(client, name, version)
+        client.set_model_version_tag(name, version, TAG + "synced_from", f"{source} set directly in MLflow")
+    return Champion(version, chosen.run_id, source)
 
 
 def _make_champion(client: MlflowClient, name: str, version: str) -> None:
@@ -130,7 +129,7 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
         raise RiskopsError(f"{name} version {version} is already the champion")
     _make_champion(client, name, version)
     challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and challenger.version == str(version):
+    if challenger is not None and str(challenger.version) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
     audit = {
         "status": "champion",
@@ -152,17 +151,17 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
 
 def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str) -> dict[str, Any]:
     """Tag the candidate rejected with the reason, archive it and drop its challenger alias."""
-    mv = _version(client, name, version)
+    _version(client, name, version)
     champion = resolve_champion(client, name, sync=False)
     if champion is not None and champion.version == str(version):
         raise RiskopsError(f"{name} version {version} is the champion; promote another version instead")
     audit = {"status": "rejected", "rejected_by": approver, "rejected_at": _now(),
              "rejected_reason": reason or "no reason given"}
     for key, value in audit.items():
-        client.set_model_version_tag(name, mv.version, TAG + key, value)
+        client.set_model_version_tag(name, version, TAG + key, value)
     with _stages():
-        client.transition_model_version_stage(name, mv.version, "Archived")
+        client.transition_model_version_stage(name, version, "Archived")
     challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and challenger.version == mv.version:
+    if challenger is not None and str(challenger.version) == str(version):
         client.delete_registered_model_alias(name, CHALLENGER)
     return audit

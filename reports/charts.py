@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 from matplotlib import style  # noqa: E402  (after the backend is chosen)
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 150
 """Raster resolution of every chart; figure sizes are in inches and match the size drawn in the PDF."""
@@ -69,7 +70,8 @@ def _styled() -> Iterator[None]:
 
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    # Fast zlib level: reportlab decodes the PNG and recompresses the pixels itself.
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
@@ -94,7 +96,7 @@ def roc_chart(curves: Sequence[tuple[str, Sequence[float], Sequence[float], str]
 
 def ks_chart(threshold: Sequence[float], cum_bad: Sequence[float], cum_good: Sequence[float],
              ks_label: str, ks_threshold: float, size: tuple[float, float] = (6.6, 3.6)) -> bytes:
-    """Cumulative share of bads and goods at or above each score threshold, and the KS threshold line."""
+    """Cumulative distributions of bads and goods over the score threshold, and the KS threshold line."""
     with _styled():
         fig = Figure(figsize=size, dpi=DPI, layout="constrained")
         ax = fig.add_subplot()
@@ -120,6 +122,8 @@ def calibration_chart(mean_p: Sequence[float], observed: Sequence[float], upper:
         ax.set_xlim(0.0, upper)
         ax.set_ylim(0.0, upper)
         ax.set_aspect("equal")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
         ax.xaxis.set_major_formatter(_percent)
         ax.yaxis.set_major_formatter(_percent)
         ax.set_xlabel("Mean predicted PD")

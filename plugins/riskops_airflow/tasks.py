@@ -53,10 +53,8 @@ def ml_step(task_id: str, args: Sequence[str], **kwargs: Any) -> BaseOperator:
         )
     from airflow.providers.standard.operators.bash import BashOperator
 
-    command = " ".join([shlex.quote(sys.executable), "-m", "ml", *(_quote(a) for a in args)])
-    return BashOperator(task_id=task_id, bash_command=command, append_env=True, **kwargs)
-
-
-def _quote(arg: str) -> str:
-    # Jinja expressions are rendered before bash sees them; quoting keeps the rendered value one argument.
-    return f'"{arg}"' if "{{" in arg else shlex.quote(arg)
+    # Arguments travel as environment variables and reach python as "$VAR": a rendered value (an
+    # approver's free-text reason, say) is then one argument and never parsed by bash.
+    env = {f"RISKOPS_ARG_{i}": arg for i, arg in enumerate(args)}
+    command = " ".join([shlex.quote(sys.executable), "-m", "ml", *(f'"${name}"' for name in env)])
+    return BashOperator(task_id=task_id, bash_command=command, env=env, append_env=True, **kwargs)

@@ -1,0 +1,76 @@
+"""Monthly retraining, one DAG per dataset: candidate -> report mailed to approvers -> human approval in Airflow.
+
+train (container): XGBoost on the latest matured window, compared with the champion on the same
+out-of-time test, registered in MLflow (Staging, alias `challenger`), PDF report rendered.
+email_approvers: the PDF attached, through the `smtp_default` connection; retried if SMTP fails (the PDF
+stays in storage either way).
+approval: ApprovalOperator; Approve -> promote (Production, alias `champion`, audit tags);
+Reject -> record_rejection (the version is tagged rejected with the approver's reason).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
+from riskops_airflow.tasks import ml_step
+
+AS_OF = "{{ params.as_of if params.as_of else ds }}"
+CANDIDATE = "ti.xcom_pull(task_ids='email_approvers')"
+DECISION = "ti.xcom_pull(task_ids='approval')"
+
+for dataset in dataset_names():
+    with DAG(
+        dag_id=f"retrain_{dataset}",
+        description=f"Train, report and approve a new {dataset} model",
+        schedule=CronDataIntervalTimetable("0 3 1 * *", timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        params={
+            "as_of": Param(None, type=["null", "string"], format="date",
+                           description="business date; only labels matured by then are used (default: logical date)"),
+            "window_days": Param(30, type="integer", minimum=10),
+            "beta": Param(2.0, type="number", exclusiveMinimum=0),
+            "threshold_method": Param("fbeta", enum=["fbeta", "cost"]),
+            "margin": Param(0.005, type="number", minimum=0),
+        },
+        tags=tags("retrain", dataset),
+        doc_md=__doc__,
+    ):
+        train = ml_step("train", [
+            "train", "--dataset", dataset, "--as-of", AS_OF, "--window-days", "{{ params.window_days }}",
+            "--beta", "{{ params.beta }}", "--threshold-method", "{{ params.threshold_method }}",
+            "--margin", "{{ params.margin }}"], retries=0)
+
+        @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
+        def email_approvers(ds: str, as_of: str) -> dict:
+            from riskops_airflow.notify import send_candidate_mail
+
+            return send_candidate_mail(ds, as_of)
+
+        approval = ApprovalOperator(
+            task_id="approval",
+            subject="Approve {{ " + CANDIDATE + "['model_name'] }} v{{ " + CANDIDATE + "['version'] }}?",
+            body=("Verdict: **{{ " + CANDIDATE + "['verdict'] }}**. The PDF report was mailed to the approvers "
+                  "(report SHA-256 {{ " + CANDIDATE + "['report_sha256'] }}). Approve to make this version "
+                  "the Production model; give a reason when rejecting."),
+            params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
+            response_timeout=dt.timedelta(days=14),
+            retries=0,
+        )
+        promote = ml_step("promote", [
+            "promote", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
+            "--approver", "{{ " + DECISION + "['responded_by_user']['name'] }}",
+            "--note", "{{ " + DECISION + "['params_input'].get('reason', '') }}"])
+        record_rejection = ml_step("record_rejection", [
+            "reject", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
+            "--approver", "{{ " + DECISION + "['responded_by_user']['name'] }}",
+            "--reason", "{{ " + DECISION + "['params_input'].get('reason') or 'rejected in Airflow' }}"],
+            trigger_rule="all_skipped")
+
+        train >> email_approvers(dataset, AS_OF) >> approval >> promote >> record_rejection

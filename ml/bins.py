@@ -1,0 +1,171 @@
+"""Reference bins for stability monitoring (PSI on the score, CSI on each feature).
+
+Bins are fitted once on the development sample at training time and stored as JSON with the model;
+monitoring applies the stored bins to current data and never re-bins on it, so a shift shows up as a
+change in proportions instead of being absorbed by new cut points.
+
+Numeric bins are right-closed, (-inf, e1], (e1, e2], ..., (ek, +inf), with cut points taken from the
+development sample's quantiles; NaN goes to a dedicated missing bin, always last. Categorical bins keep
+the most frequent categories, then an "other" bin (unseen or rarer categories), then the missing bin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+EPS = 1e-4
+GREEN, AMBER, RED = "green", "amber", "red"
+
+
+def _numeric(values: ArrayLike | pd.Series) -> NDArray[np.float64]:
+    """Values as float64 with NaN for missing (pandas NA included); ValueError on non-numeric text."""
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    try:
+        return pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected numeric values: {exc}") from None
+
+
+def _labels(values: ArrayLike | pd.Series) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+    """Non-missing values as strings (True -> 'True') and the missing mask (None, NaN, pd.NA)."""
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    s = s.reset_index(drop=True)
+    missing = s.isna().to_numpy(dtype=bool)
+    return s[~missing].astype(str).to_numpy(dtype=object), missing
+
+
+def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[str, Any]:
+    """Quantile bins of a development sample: interior cut points and proportions (missing bin last)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    x = _numeric(values)
+    if len(x) == 0:
+        raise ValueError("cannot fit bins on an empty sample")
+    finite = np.sort(x[np.isfinite(x)])
+    if len(finite):
+        # cuts are sample values (the ceil(i*n/n_bins)-th smallest, in exact integer arithmetic: float
+        # quantile levels like 0.7000000000000001 would cut one row off a block of ties), so each
+        # right-closed bin holds at least its own cut point; ties collapse duplicate cuts, and a cut at the
+        # maximum would leave the top bin empty
+        ranks = (np.arange(1, n_bins) * len(finite) + n_bins - 1) // n_bins
+        cuts = np.unique(finite[ranks - 1])
+        cuts = cuts[cuts < finite[-1]]
+    else:
+        cuts = np.array([], dtype=float)
+    bins: dict[str, Any] = {"type": "numeric", "edges": cuts.astype(float).tolist()}
+    bins["proportions"] = bin_proportions(x, bins)
+    return bins
+
+
+def fit_categorical_bins(values: ArrayLike | pd.Series, max_categories: int = 20) -> dict[str, Any]:
+    """Most frequent categories (ties by name) and proportions per category, then "other", then missing."""
+    if max_categories < 1:
+        raise ValueError(f"max_categories must be at least 1, got {max_categories}")
+    labels, missing = _labels(values)
+    if len(missing) == 0:
+        raise ValueError("cannot fit bins on an empty sample")
+    counts = pd.Series(labels, dtype=object).value_counts()
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    bins: dict[str, Any] = {"type": "categorical", "categories": [str(k) for k, _ in ranked[:max_categories]]}
+    bins["proportions"] = bin_proportions(values, bins)
+    return bins
+
+
+def _bin_index(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> tuple[NDArray[np.intp], int]:
+    """Bin number per value under a stored definition, and the number of bins (missing included)."""
+    if bins.get("type") == "numeric":
+        edges = np.asarray(bins["edges"], dtype=float)
+        x = _numeric(values)
+        idx = np.searchsorted(edges, x, side="left")  # side="left" makes bins right-closed
+        idx[np.isnan(x)] = len(edges) + 1
+        return idx, len(edges) + 2
+    if bins.get("type") == "categorical":
+        categories = list(bins["categories"])
+        labels, missing = _labels(values)
+        idx = np.empty(len(missing), dtype=np.intp)
+        known = pd.Index(categories, dtype=object).get_indexer(labels)
+        idx[~missing] = np.where(known < 0, len(categories), known)  # unseen or rarer -> "other"
+        idx[missing] = len(categories) + 1
+        return idx, len(categories) + 2
+    raise ValueError(f"unknown bin type {bins.get('type')!r} (expected 'numeric' or 'categorical')")
+
+
+def bin_proportions(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> list[float]:
+    """Proportions of `values` in stored bins, in the order of bins["proportions"] (missing last)."""
+    idx, n_bins = _bin_index(values, bins)
+    if len(idx) == 0:
+        raise ValueError("cannot compute proportions of an empty sample")
+    return (np.bincount(idx, minlength=n_bins) / len(idx)).tolist()
+
+
+def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) -> float:
+    """Population stability index sum((a - e) * ln(a / e)), proportions below eps (default 1e-4) floored to eps."""
+    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    if e.ndim != 1 or e.shape != a.shape or len(e) == 0:
+        raise ValueError(f"expected and actual must be non-empty and of equal length ({e.shape} vs {a.shape})")
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    for name, arr in (("expected", e), ("actual", a)):
+        # loose enough for proportions rounded in a report, tight enough to catch counts passed by mistake
+        if not (np.isfinite(arr) & (arr >= 0)).all() or abs(arr.sum() - 1.0) > 1e-3:
+            raise ValueError(f"{name} must be proportions (finite, non-negative, summing to 1); sum is {arr.sum()!r}")
+    # without the floor an empty bin on either side would make the index infinite
+    e, a = np.maximum(e, eps), np.maximum(a, eps)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def traffic_light(value: float, amber: float = 0.10, red: float = 0.25) -> str:
+    """'green' below amber, 'amber' from amber up to red, 'red' from red up (thresholds inclusive)."""
+    if math.isnan(value):
+        raise ValueError("cannot grade a NaN stability index")
+    if amber > red:
+        raise ValueError(f"amber ({amber}) must not exceed red ({red})")
+    return RED if value >= red else AMBER if value >= amber else GREEN
+
+
+def _is_categorical(column: pd.Series) -> bool:
+    # bool first: pandas counts bool as numeric, but True/False are categories in CSI reports
+    return pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype)
+
+
+def fit_reference(features: pd.DataFrame, scores: ArrayLike, n_bins: int = 10) -> dict[str, Any]:
+    """JSON-able reference bins for the score and every feature column (categorical by dtype), fitted once."""
+    names = list(features.columns)
+    if not all(isinstance(c, str) for c in names):
+        raise ValueError("feature column names must be strings (they become JSON keys)")
+    if len(set(names)) != len(names):
+        raise ValueError("feature column names must be unique")
+    score_arr = _numeric(scores)
+    if len(score_arr) != len(features):
+        raise ValueError(f"features and scores have different lengths ({len(features)} vs {len(score_arr)})")
+    fitted: dict[str, Any] = {}
+    for name in names:
+        column = features[name]
+        try:
+            fitted[name] = fit_categorical_bins(column) if _is_categorical(column) else fit_numeric_bins(column, n_bins)
+        except ValueError as exc:
+            raise ValueError(f"column {name!r}: {exc}") from None
+    return {"score": fit_numeric_bins(score_arr, n_bins), "features": fitted, "eps": EPS, "n": len(features)}
+
+
+def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLike) -> dict[str, Any]:
+    """Score PSI and per-feature CSI of current data against stored reference bins, with traffic lights."""
+    missing = [name for name in reference["features"] if name not in features.columns]
+    if missing:
+        raise ValueError(f"columns in the reference but missing from the data: {', '.join(missing)}")
+    eps = float(reference.get("eps", EPS))
+    score_psi = psi(reference["score"]["proportions"], bin_proportions(scores, reference["score"]), eps)
+    result: dict[str, Any] = {"score_psi": score_psi, "score_light": traffic_light(score_psi), "features": {}}
+    for name, bins in reference["features"].items():
+        try:
+            csi = psi(bins["proportions"], bin_proportions(features[name], bins), eps)
+        except ValueError as exc:
+            raise ValueError(f"column {name!r}: {exc}") from None
+        result["features"][name] = {"csi": csi, "light": traffic_light(csi)}
+    return result

@@ -1,0 +1,39 @@
+"""Fixtures for tests that need a real MLflow store (SQLite in a temporary folder)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from ml.preprocess import preprocess_day
+from ml.replay import replay
+from ml.spec import DatasetSpec, get_spec
+from ml.storage import Storage
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("RISKOPS_MLFLOW_ARTIFACTS", (tmp_path / "artifacts").as_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="session")
+def cards_spec() -> DatasetSpec:
+    return get_spec(REPO / "datasets", "card_transactions")
+
+
+def land_and_preprocess(storage: Storage, spec: DatasetSpec, start: dt.date, days: int) -> None:
+    end = start + dt.timedelta(days=days - 1)
+    replay(storage, spec, start, end)
+    for i in range(days):
+        preprocess_day(storage, spec, start + dt.timedelta(days=i))

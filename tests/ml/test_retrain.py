@@ -1,0 +1,101 @@
+"""The retraining step on a real MLflow store: candidate, report, registry, champion comparison, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from ml import registry
+from ml.retrain import load_registered, retrain
+from ml.storage import Storage
+from ml.train import TrainConfig, development_sample, time_split
+
+from tests.ml.conftest import land_and_preprocess
+
+START = dt.date(2026, 9, 1)
+DAYS = 16
+AS_OF = START + dt.timedelta(days=DAYS - 1 + 45)  # last day + the cards' maturity lag
+CONFIG = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=300, early_stopping_rounds=30)
+
+
+@pytest.fixture(scope="module")
+def cards_storage(tmp_path_factory, cards_spec) -> Storage:
+    storage = Storage(str(tmp_path_factory.mktemp("cards") / "data"))
+    land_and_preprocess(storage, cards_spec, START, DAYS)
+    return storage
+
+
+def test_development_sample_uses_only_matured_labels(cards_storage, cards_spec):
+    sample = development_sample(cards_storage, cards_spec, AS_OF, DAYS)
+    assert sample.window == (START, START + dt.timedelta(days=DAYS - 1))
+    assert sample.frame["label"].isin([0, 1]).all() and 0.01 < sample.frame["label"].mean() < 0.06
+    # one day earlier, the last day's labels have not matured: it leaves the window
+    earlier = development_sample(cards_storage, cards_spec, AS_OF - dt.timedelta(days=1), DAYS)
+    assert earlier.window[1] == START + dt.timedelta(days=DAYS - 2)
+    assert earlier.data_hash != sample.data_hash
+
+
+def test_time_split_holds_out_the_most_recent_days(cards_storage, cards_spec):
+    frame = development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame
+    parts = time_split(frame, valid_days=3, test_days=4)
+    assert parts["train"]["business_date"].max() < parts["valid"]["business_date"].min()
+    assert parts["valid"]["business_date"].max() < parts["test"]["business_date"].min()
+    assert parts["test"]["business_date"].nunique() == 4
+    assert sum(len(p) for p in parts.values()) == len(frame)
+
+
+def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlflow_store, tmp_path):
+    client = MlflowClient()
+    name = registry.model_name("card_transactions")
+    first = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
+    assert first["version"] == "1" and first["verdict"] == "recommended" and first["champion_metrics"] is None
+    assert first["metrics"]["auc"] > 0.75  # the synthetic fraud signal is learnable
+
+    v1 = client.get_model_version(name, "1")
+    assert v1.current_stage == "Staging"
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "1"
+    pdf = cards_storage.read_bytes(first["report_key"])
+    assert pdf.startswith(b"%PDF") and v1.tags["riskops.report_sha256"] == hashlib.sha256(pdf).hexdigest()
+    run = client.get_run(first["run_id"])
+    assert run.data.tags["data_hash"] == first["data_hash"]
+    assert run.data.metrics["test.auc"] == pytest.approx(first["metrics"]["auc"])
+    artifacts = {a.path for a in client.list_artifacts(first["run_id"])}
+    assert {"reference_bins.json", "data_window.json", "report"} <= artifacts
+    bins = json.loads(Path(mlflow.artifacts.download_artifacts(run_id=first["run_id"],
+                                                                artifact_path="reference_bins.json")).read_text())
+    assert len(bins["score"]["proportions"]) >= 5 and "amount" in bins["features"]
+
+    registry.promote(client, name, "1", approver="Ada")
+    second = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
+    assert second["version"] == "2" and second["champion_version"] == "1"
+    # same data and seed: the candidate equals the champion, so it does not beat it by the margin
+    assert second["champion_metrics"]["auc"] == pytest.approx(second["metrics"]["auc"])
+    assert second["verdict"] == "not recommended"
+
+    model = load_registered(name, "2")
+    test = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)["test"]
+    assert model.predict_proba(test).shape == (len(test),)
+
+
+def test_missing_curated_days_is_a_clear_error(cards_spec, mlflow_store, tmp_path):
+    from ml.errors import MissingDataError
+
+    with pytest.raises(MissingDataError, match="preprocess them first"):
+        retrain(Storage(str(tmp_path / "empty")), cards_spec, AS_OF, CONFIG)
+
+
+def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):
+    from ml.train import fit
+
+    parts = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)
+    base, _ = fit(cards_spec, parts, CONFIG)
+    costed, facts = fit(cards_spec, parts, TrainConfig(**{**CONFIG.__dict__, "cost_sensitive": True,
+                                                           "threshold_method": "cost", "review_cost": 5.0}))
+    assert costed.meta["threshold_method"] == "cost" and "amount" in facts["threshold_rationale"]
+    assert costed.threshold != base.threshold

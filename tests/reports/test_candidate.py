@@ -1,0 +1,245 @@
+"""Candidate-model PDF report: content, images, page count, determinism and the first-model variant.
+
+The numbers are made up here (the report never computes statistics; ml does), shaped like a real
+credit-risk model so the charts look like the real thing.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import io
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
+
+from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
+
+PAGES = 5  # the designed layout: one section per page
+REPO = Path(__file__).resolve().parents[2]
+
+FEATURES = [
+    "bureau_score", "utilisation_ratio", "months_since_last_delinquency", "debt_to_income", "num_open_accounts",
+    "inquiries_last_6m", "annual_income", "loan_amount", "employment_length_years", "revolving_balance",
+    "age_of_oldest_account", "num_delinquencies_24m", "home_ownership_rent", "loan_purpose_debt_consolidation",
+    "term_60_months", "installment_to_income", "num_credit_cards", "region_code", "channel_online",
+    "has_mortgage", "public_records", "collections_12m",
+]
+
+
+def _grid(n: int, hi: float = 1.0) -> list[float]:
+    return [hi * i / (n - 1) for i in range(n)]
+
+
+def _metrics(auc: float, ks: float, brier: float, log_loss: float, precision: float, recall: float,
+             fbeta: float, threshold: float) -> ModelMetrics:
+    return ModelMetrics(auc=auc, gini=round(2 * auc - 1, 6), ks=ks, brier=brier, log_loss=log_loss,
+                        precision=precision, recall=recall, fbeta=fbeta, threshold=threshold, n=48_213,
+                        positive_rate=0.0712)
+
+
+def make_data(**changes: object) -> CandidateReportData:
+    fpr = _grid(101)
+    thresholds = _grid(101, 0.6)
+    bands = [0.006, 0.011, 0.018, 0.027, 0.038, 0.052, 0.071, 0.098, 0.142, 0.251]
+    edges = _grid(21, 0.6)
+    data = CandidateReportData(
+        dataset="consumer_loans",
+        model_name="consumer_loans_pd",
+        version="7",
+        run_id="3f9c2a71d04e4b6a9e1c5b8d2f7a6c10",
+        as_of="2026-03-31",
+        data_window=("2024-04-01", "2026-03-31"),
+        data_hash="sha256:9b1de4c07a3f58e2d6b0c4a1f9e8d7c6b5a4938271605f4e3d2c1b0a9f8e7d6c",
+        sample_sizes={"train": {"n": 160_704.0, "positive_rate": 0.0698},
+                      "valid": {"n": 40_176.0, "positive_rate": 0.0705},
+                      "test": {"n": 48_213.0, "positive_rate": 0.0712}},
+        verdict="recommended",
+        verdict_reason=("The challenger beats the champion on AUC by 0.0157 and on KS by 0.0211 on the same "
+                        "out-of-time test sample, is at least as well calibrated (Brier 0.0581 vs 0.0603), and "
+                        "its score distribution is stable against the champion's reference (PSI 0.0432)."),
+        challenger=_metrics(0.8612, 0.5634, 0.0581, 0.2034, 0.3120, 0.6815, 0.5517, 0.0873),
+        champion=_metrics(0.8455, 0.5423, 0.0603, 0.2117, 0.2987, 0.6502, 0.5268, 0.0921),
+        champion_version="6",
+        beta=2.0,
+        threshold_method="fbeta",
+        threshold_rationale=("The threshold maximises F2 on the validation sample: missing a bad (a default we "
+                             "approve) costs the portfolio about four times as much as declining a good "
+                             "applicant, so recall is weighted above precision."),
+        roc={"challenger": {"fpr": fpr, "tpr": [x ** 0.28 for x in fpr]},
+             "champion": {"fpr": fpr, "tpr": [x ** 0.31 for x in fpr]}},
+        ks_curve={"threshold": thresholds,
+                  "cum_bad": [1 - (1 - t / 0.6) ** 1.5 for t in thresholds],
+                  "cum_good": [1 - (1 - t / 0.6) ** 9 for t in thresholds],
+                  "ks": 0.5634, "ks_threshold": 0.0873},
+        calibration=[{"band": float(i + 1), "n": 4821.0, "min_p": p * 0.7, "max_p": p * 1.3, "mean_p": p,
+                      "observed_rate": p * (1.06 if i % 2 else 0.95)} for i, p in enumerate(bands)],
+        score_histogram={"edges": edges,
+                         "goods": [round(38_000 * (0.72 ** i)) for i in range(20)],
+                         "bads": [round(600 + 2600 * (i / 6) * (0.78 ** i)) for i in range(20)]},
+        feature_importance=[(name, round(1843.5 * 0.82 ** i, 2)) for i, name in enumerate(FEATURES)],
+        psi_vs_champion={"score_psi": 0.0432, "score_light": "green",
+                         "features": {name: {"csi": csi, "light": "green" if csi < 0.10 else
+                                             "amber" if csi < 0.25 else "red"}
+                                      for name, csi in zip(FEATURES[:16], [0.012, 0.137, 0.004, 0.061, 0.009,
+                                                                           0.283, 0.021, 0.018, 0.007, 0.044,
+                                                                           0.003, 0.015, 0.002, 0.031, 0.000,
+                                                                           0.026], strict=True)}},
+        swap_matrix={"approve->approve": {"n": 41_876, "bads": 1_204, "bad_rate": 0.028751},
+                     "approve->decline": {"n": 1_537, "bads": 301, "bad_rate": 0.195836},
+                     "decline->approve": {"n": 1_298, "bads": 97, "bad_rate": 0.074730},
+                     "decline->decline": {"n": 3_502, "bads": 1_831, "bad_rate": 0.522844},
+                     "swap_in": 1_298, "swap_out": 1_537},
+        approval_instructions=[
+            "Airflow UI: DAGs > consumer_loans_train > the latest run > task `await_approval` > Approve.",
+            "Or from the command line: `riskops-ml approve --dataset consumer_loans --version 7`.",
+            "Approving promotes version 7 to the Production alias in MLflow; rejecting keeps version 6.",
+        ],
+        generated_at="2026-04-02T06:15:00+00:00",
+    )
+    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+
+
+def _text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _image_count(pdf: bytes) -> int:
+    """Image XObjects placed on the pages (soft masks hang off the images, so they are not counted)."""
+    count = 0
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        resources = page["/Resources"].get_object()
+        assert isinstance(resources, DictionaryObject)
+        xobjects = resources.get("/XObject", DictionaryObject()).get_object()
+        assert isinstance(xobjects, DictionaryObject)
+        count += sum(1 for ref in xobjects.values() if ref.get_object()["/Subtype"] == "/Image")
+    return count
+
+
+@pytest.fixture(scope="module")
+def timed_render() -> tuple[bytes, float]:
+    start = time.perf_counter()
+    pdf = render_candidate_report(make_data())
+    return pdf, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def pdf(timed_render: tuple[bytes, float]) -> bytes:
+    return timed_render[0]
+
+
+@pytest.fixture(scope="module")
+def text(pdf: bytes) -> str:
+    return _text(pdf)
+
+
+def test_is_a_pdf_with_the_designed_page_count(pdf: bytes) -> None:
+    assert pdf.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == PAGES
+    assert all(abs(float(p.mediabox.width) - 595.2756) < 0.01 for p in reader.pages)  # A4
+
+
+def test_identity_and_verdict(text: str) -> None:
+    for expected in ("consumer_loans_pd", "version 7", "3f9c2a71d04e4b6a9e1c5b8d2f7a6c10", "consumer_loans",
+                     "2026-03-31", "2024-04-01 to 2026-03-31", "Verdict: Recommended"):
+        assert expected in text, expected
+    assert "not recommended" not in text.lower()
+    # the hash may wrap inside its table cell; it must be there in full
+    assert "sha256:9b1de4c07a3f58e2d6b0c4a1f9e8d7c6b5a4938271605f4e3d2c1b0a9f8e7d6c" in text.replace("\n", "")
+
+
+def test_metrics_table_formatting(text: str) -> None:
+    assert "0.8455" in text and "0.8612" in text  # champion and challenger AUC, 4 decimals
+    assert "+0.0157" in text  # AUC difference
+    assert "\u22120.0022" in text  # Brier difference, true minus sign
+    assert "F-beta (\u03b2 = 2)" in text
+    assert "0.0873" in text  # production threshold
+    assert "7.12%" in text  # positive rate, 2 decimals
+    assert "Page 1 of 5" in text and "Page 5 of 5" in text
+
+
+def test_sections_and_psi(text: str) -> None:
+    for expected in ("1. Summary", "2. Discrimination", "3. Calibration and score distribution",
+                     "4. Feature importance and population stability", "5. Decision impact and approval",
+                     "Score PSI", "0.0432", "0.2830", "\u03b5 = 0.0001", "0.10", "0.25", "amber", "red"):
+        assert expected in text, expected
+
+
+def test_swap_matrix_threshold_and_approval(text: str) -> None:
+    for expected in ("41,876", "1,537", "1,298", "3,502", "19.58%", "52.28%", "Swap-in", "Swap-out",
+                     "How to approve", "riskops-ml approve --dataset consumer_loans --version 7",
+                     "F-beta maximisation", "missing a bad"):
+        assert expected in text, expected
+
+
+def test_contains_the_charts(pdf: bytes) -> None:
+    assert _image_count(pdf) >= 5  # ROC, KS, calibration, score histogram, feature importance
+
+
+def test_deterministic_bytes(pdf: bytes) -> None:
+    assert render_candidate_report(make_data()) == pdf
+
+
+def test_deterministic_across_processes(pdf: bytes) -> None:
+    """A fresh interpreter (fresh font, matplotlib and reportlab state) gives the same bytes too."""
+    code = ("import pickle, sys; from reports.candidate import render_candidate_report; "
+            "sys.stdout.buffer.write(render_candidate_report(pickle.load(sys.stdin.buffer)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, input=pickle.dumps(make_data()),
+                         capture_output=True, check=True).stdout
+    assert out == pdf
+
+
+def test_renders_fast(timed_render: tuple[bytes, float]) -> None:
+    assert timed_render[1] < 3.0
+
+
+def test_first_model_has_no_champion() -> None:
+    data = make_data(champion=None, champion_version=None, psi_vs_champion=None, swap_matrix=None,
+                     roc={"challenger": make_data().roc["challenger"]})
+    pdf = render_candidate_report(data)
+    text = _text(pdf)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == PAGES
+    assert text.count("First model: no champion to compare") >= 3  # metrics, PSI, swap
+    assert "none: first model for this dataset" in text
+    assert "0.8612" in text and "0.8455" not in text
+    assert "Swap-in" not in text and "Score PSI" not in text
+    assert _image_count(pdf) >= 5
+
+
+def test_not_recommended_verdict_and_literal_text() -> None:
+    """The verdict shows as not recommended; free text with markup characters is shown literally."""
+    pdf = render_candidate_report(make_data(
+        verdict="not recommended",
+        verdict_reason="AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved.",
+        psi_vs_champion={"score_psi": 0.3120, "score_light": "red", "features": {}}))
+    text = _text(pdf)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == PAGES
+    assert "Verdict: Not recommended" in text
+    assert "AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved." in text
+    assert "No per-feature CSI was supplied" in text
+
+
+def test_rejects_unknown_verdict() -> None:
+    with pytest.raises(ValueError, match="verdict"):
+        render_candidate_report(make_data(verdict="maybe"))
+
+
+def test_reports_package_stays_pure() -> None:
+    """reports/ never imports airflow or ml."""
+    for path in sorted((REPO / "reports").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in ("airflow", "ml"), f"{path.name} imports {name}"
