@@ -3,12 +3,13 @@
 Business date = the run's logical date, which for scheduled runs is the start of the day whose batch
 is complete (data-interval timetable); a manual run may pass `date`. The run first waits for the
 day's batch to land, then runs `python -m ml preprocess`, which replaces the day's outputs atomically,
-so re-running a day or a window (backfill) is safe.
+so re-running a day or a window (backfill) is safe. Finally it publishes the Asset `curated/<dataset>`
+with the day and its row accounting in the event, which schedules the score DAG.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Metadata, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from riskops_airflow.assets import curated
 from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
@@ -31,6 +32,14 @@ for dataset in dataset_names():
         tags=tags("preprocess", dataset),
         doc_md=__doc__,
     ):
-        preprocess = ml_step("preprocess", ["preprocess", "--dataset", dataset, "--date", BUSINESS_DATE],
-                             outlets=[curated(dataset)])
-        wait_for_batch(dataset, BUSINESS_DATE) >> preprocess
+        preprocess = ml_step("preprocess", ["preprocess", "--dataset", dataset, "--date", BUSINESS_DATE])
+
+        @task(task_id="publish", outlets=[curated(dataset)], retries=1)
+        def publish(dataset_name: str, day: str):  # type: ignore[no-untyped-def]
+            """Tell consumers (scoring) which day is complete, with its row accounting."""
+            from riskops_airflow.assets import curated as curated_asset
+            from riskops_airflow.datasets import manifest_summary
+
+            yield Metadata(curated_asset(dataset_name), extra=manifest_summary(dataset_name, day))
+
+        wait_for_batch(dataset, BUSINESS_DATE) >> preprocess >> publish(dataset, BUSINESS_DATE)

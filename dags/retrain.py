@@ -34,7 +34,9 @@ for dataset in dataset_names():
         params={
             "as_of": Param(None, type=["null", "string"], format="date",
                            description="business date; only labels matured by then are used (default: logical date)"),
-            "window_days": Param(30, type="integer", minimum=10),
+            "window_days": Param(30, type="integer", minimum=3),
+            "valid_days": Param(4, type="integer", minimum=1),
+            "test_days": Param(7, type="integer", minimum=1),
             "beta": Param(2.0, type="number", exclusiveMinimum=0),
             "threshold_method": Param("fbeta", enum=["fbeta", "cost"]),
             "margin": Param(0.005, type="number", minimum=0),
@@ -44,14 +46,15 @@ for dataset in dataset_names():
     ):
         train = ml_step("train", [
             "train", "--dataset", dataset, "--as-of", AS_OF, "--window-days", "{{ params.window_days }}",
+            "--valid-days", "{{ params.valid_days }}", "--test-days", "{{ params.test_days }}",
             "--beta", "{{ params.beta }}", "--threshold-method", "{{ params.threshold_method }}",
-            "--margin", "{{ params.margin }}"], retries=0)
+            "--margin", "{{ params.margin }}"], retries=1)
 
         @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
-        def email_approvers(ds: str, as_of: str) -> dict:
+        def email_approvers(dataset_name: str, as_of: str) -> dict:
             from riskops_airflow.notify import send_candidate_mail
 
-            return send_candidate_mail(ds, as_of)
+            return send_candidate_mail(dataset_name, as_of)
 
         approval = ApprovalOperator(
             task_id="approval",
@@ -61,7 +64,9 @@ for dataset in dataset_names():
                   "the Production model; give a reason when rejecting."),
             params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
             response_timeout=dt.timedelta(days=14),
-            retries=0,
+            # a failure here is infrastructure (a reply is never a failure): ask once more
+            retries=1,
+            retry_delay=dt.timedelta(seconds=30),
         )
         promote = ml_step("promote", [
             "promote", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
@@ -73,4 +78,13 @@ for dataset in dataset_names():
             "--reason", "{{ " + DECISION + "['params_input'].get('reason') or 'rejected in Airflow' }}"],
             trigger_rule="all_skipped")
 
-        train >> email_approvers(dataset, AS_OF) >> approval >> promote >> record_rejection
+        @task(task_id="fail_run_on_error", trigger_rule="one_failed", retries=0)
+        def fail_run_on_error() -> None:
+            # record_rejection (all_skipped) is the only leaf and ends skipped after a failure upstream,
+            # which would mark the run successful; this watcher fails the run instead
+            raise RuntimeError("a retraining task failed; see the failed task's log")
+
+        steps = [train, email_approvers(dataset, AS_OF), approval, promote, record_rejection]
+        for upstream, downstream in zip(steps, steps[1:]):
+            upstream >> downstream
+        steps >> fail_run_on_error()

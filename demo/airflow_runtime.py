@@ -35,6 +35,8 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # a second user whose name ends up in the audit trail of the models it approves
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
     })
     env.update(extra or {})
     return env
@@ -76,20 +78,96 @@ class Standalone:
         parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
         return all(health.get(p, {}).get("status") == "healthy" for p in parts)
 
-    def _login(self) -> str:
+    def _login(self, user: str = "admin") -> str:
         passwords = json.loads((self.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
-        user, password = next(iter(passwords.items()))
+        password = passwords[user]
         resp = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": password}, timeout=30)
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the REST API (/api/v2/...) and return the decoded JSON body."""
-        resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
-                             headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        """Call the REST API (/api/v2/...) and return the decoded JSON body.
+
+        On SQLite the scheduler's writes briefly lock the database and the API answers 500/503 with a
+        database error; the transaction was rolled back, so the call is retried.
+        """
+        for attempt in range(20):
+            resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
+                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            busy = resp.status_code in (500, 503) and "atabase" in resp.text
+            if not busy or attempt == 19:
+                break
+            time.sleep(1 + attempt * 0.5)
         if resp.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:500]}")
         return resp.json() if resp.content else None
+
+    def as_user(self, user: str) -> "Standalone":
+        """The same Airflow seen through another user's token (e.g. an approver)."""
+        other = Standalone(self.airflow_home, self.port, self.env, self.process)
+        other.token = other._login(user)
+        return other
+
+    def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> str:
+        """Unpause and trigger a run (or clear the existing run of that logical date); returns its run id."""
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={
+            "logical_date_gte": f"{logical_date}T00:00:00Z", "logical_date_lte": f"{logical_date}T00:00:00Z"})
+        if runs["dag_runs"]:
+            run_id = str(runs["dag_runs"][0]["dag_run_id"])
+            self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
+            return run_id
+        run_id = f"manual__{logical_date}__{time.strftime('%Y%m%dT%H%M%S')}"
+        self.api("POST", f"/dags/{dag_id}/dagRuns", json={
+            "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        return run_id
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> str:
+        """Wait until a task reaches one of `states`; fails fast if the run fails first."""
+        seen: dict[str, str | None] = {}
+
+        def reached() -> bool:
+            seen["task"] = self.task_state(dag_id, run_id, task_id)
+            if seen["task"] not in states and self.run_state(dag_id, run_id) == "failed":
+                raise RuntimeError(f"run {run_id} of {dag_id} failed before {task_id} reached {states}; "
+                                   f"see {self.airflow_home}/logs")
+            return seen["task"] in states
+
+        wait_for(reached, timeout, f"{dag_id}.{task_id} did not reach {states}", 2)
+        return str(seen["task"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
+        states = {"success", "failed"}
+        wait_for(lambda: self.run_state(dag_id, run_id) in states, timeout, f"run {run_id} of {dag_id} did not finish", 2)
+        return self.run_state(dag_id, run_id)
+
+    def respond(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str = "") -> dict[str, Any]:
+        """Answer a human-in-the-loop task (ApprovalOperator: 'Approve' or 'Reject') as this user."""
+        return dict(self.api("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+                             json={"chosen_options": [option], "params_input": {"reason": reason}}))
+
+    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str, timeout: float) -> None:
+        """Answer the human-in-the-loop task, again if it is retried (a re-ask), until it has succeeded."""
+        answered: set[int] = set()
+
+        def done() -> bool:
+            ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+            if ti["state"] == "success":
+                return True
+            if ti["state"] == "awaiting_input" and ti["try_number"] not in answered:
+                self.respond(dag_id, run_id, task_id, option, reason)
+                answered.add(ti["try_number"])
+            elif ti["state"] in ("failed", "upstream_failed") and self.run_state(dag_id, run_id) == "failed":
+                raise RuntimeError(f"{dag_id}.{task_id} failed in run {run_id}; see {self.airflow_home}/logs")
+            return False
+
+        wait_for(done, timeout, f"{dag_id}.{task_id} was not answered in time", 2)
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM the whole process group, wait for every member to exit, SIGKILL stragglers."""

@@ -1,7 +1,9 @@
 """`make demo`: the whole platform on one machine, through real Airflow DAG runs.
 
 Steps: MLflow store (SQLite) -> SMTP sink -> replay real data into the landing zone -> airflow standalone
--> one preprocess DAG run per day of every dataset's window -> print the row accounting.
+-> one preprocess DAG run per day of every dataset's window -> retrain Give Me Some Credit, mail the
+PDF, approve it in Airflow as a scripted approver -> score every landed day with the champion -> print
+the row accounting, the promoted model and the scores.
 Re-runnable: replay and preprocessing replace their outputs, so a second run duplicates nothing.
 """
 
@@ -21,7 +23,8 @@ from demo.airflow_runtime import REPO, Standalone, airflow_env, wait_for
 
 # Fixed windows keep the demo reproducible; bank_marketing keeps its real (2008) dates.
 WINDOWS = {
-    "give_me_some_credit": dt.date(2026, 9, 1),
+    # early enough that its labels (60-day maturity lag) have all arrived by the demo's training date
+    "give_me_some_credit": dt.date(2026, 7, 1),
     "bank_marketing": dt.date(2008, 5, 5),
     "card_transactions": dt.date(2026, 9, 1),
 }
@@ -107,6 +110,75 @@ def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int, outbox: Path) -> dict[str, str]:
+    """Run retrain_<dataset>, wait for its approval task, approve as the scripted approver, wait for promotion."""
+    dag_id = f"retrain_{dataset}"
+    mails_before = set(outbox.glob("*.eml"))
+    # the default split (30 days: 19 train, 4 validation, 7 out-of-time) scaled to the demo's window
+    conf = {"as_of": as_of.isoformat(), "window_days": days,
+            "valid_days": max(1, round(days * 4 / 30)), "test_days": max(2, round(days * 7 / 30))}
+    run_id = af.trigger(dag_id, as_of.isoformat(), conf)
+    print(f"  {dag_id}: run {run_id} (training, report, mail)...", flush=True)
+    af.wait_for_task(dag_id, run_id, "approval", {"awaiting_input"}, timeout=900)
+    mails = sorted(set(outbox.glob("*.eml")) - mails_before)
+    print(f"  mail to approvers with the PDF: {mails[-1] if mails else 'none received'}", flush=True)
+    approver = af.as_user("risk-approver")
+    approver.answer(dag_id, run_id, "approval", "Approve", "demo: scripted approval", timeout=600)
+    print("  risk-approver approved in Airflow (REST API, human-in-the-loop task)", flush=True)
+    state = af.wait_for_run(dag_id, run_id, timeout=600)
+    if state != "success":
+        raise SystemExit(f"{dag_id} run {run_id} ended {state}; see {af.airflow_home}/logs")
+    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+    return {"run_id": run_id}
+
+
+def score_window(af: Standalone, dataset: str, start: dt.date, end: dt.date) -> None:
+    """One score run over the window: the model is pinned once, each day committed atomically."""
+    dag_id = f"score_{dataset}"
+    run_id = af.trigger(dag_id, end.isoformat(), {"start": start.isoformat(), "end": end.isoformat()})
+    print(f"  {dag_id}: run {run_id} scoring {start} .. {end}...", flush=True)
+    state = af.wait_for_run(dag_id, run_id, timeout=1200)
+    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+    if state != "success":
+        raise SystemExit(f"{dag_id} run {run_id} ended {state}; see {af.airflow_home}/logs")
+
+
+def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
+    from ml.storage import Storage
+
+    storage = Storage(data_url)
+    print(f"\n  {dataset}  (date: rows scored, approve / review / decline, model version)")
+    for day in _dates(start, end):
+        keys = storage.list_files(f"manifests/score/{dataset}/date={day}")
+        for key in keys:
+            m = storage.read_json(key)
+            d = m["decisions"]
+            print(f"    {day}: {m['rows_scored']:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
+                  f"v{m['model_version']}")
+        if not keys:
+            print(f"    {day}: not scored")
+
+
+def print_promotion(tracking_uri: str, dataset: str) -> None:
+    import warnings
+
+    from mlflow import MlflowClient
+
+    from ml.registry import model_name
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    name = model_name(dataset)
+    champion = client.get_model_version_by_alias(name, "champion")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # reading the deprecated stage field on purpose
+        stage = champion.current_stage
+    tags = champion.tags
+    print(f"  {name} version {champion.version}: stage {stage}, alias champion; approved by "
+          f"{tags.get('riskops.approved_by')} at {tags.get('riskops.promoted_at')}; "
+          f"previous champion {tags.get('riskops.previous_champion')}; report sha256 "
+          f"{tags.get('riskops.report_sha256', '')[:12]}...")
+
+
 def print_accounting(data_url: str, windows: dict[str, tuple[dt.date, dt.date]]) -> None:
     from ml.preprocess import read_manifest
     from ml.storage import Storage
@@ -138,7 +210,7 @@ def main() -> None:
     home = Path(os.environ.get("RISKOPS_HOME", REPO / "var")).resolve()
     data_url = os.environ.get("RISKOPS_DATA", str(home / "data"))
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
-    total_steps = 5
+    total_steps = 7
     os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
 
     step(1, total_steps, f"MLflow store (SQLite) under {home / 'mlflow'}")
@@ -168,14 +240,27 @@ def main() -> None:
         af.start()
         print(f"  healthy; log in with the password in {af.airflow_home}/simple_auth_manager_passwords.json.generated")
         run_days(af, windows)
+
+        step(5, total_steps, "Retraining Give Me Some Credit: candidate, PDF by mail, approval in Airflow")
+        gmsc_start, gmsc_end = windows["give_me_some_credit"]
+        from ml.spec import get_spec as _spec
+
+        lag = _spec(specs_dir, "give_me_some_credit").label.maturity_lag_days
+        retrain_and_approve(af, "give_me_some_credit", gmsc_end + dt.timedelta(days=lag), args.days,
+                            home / "outbox")
+        print_promotion(tracking_uri, "give_me_some_credit")
+
+        step(6, total_steps, "Nightly scoring of every landed Give Me Some Credit day with the champion")
+        score_window(af, "give_me_some_credit", gmsc_start, gmsc_end)
     finally:
         af.stop()
         if sink is not None:
             sink.terminate()
             sink.wait()
 
-    step(5, total_steps, "Row accounting per day (from the preprocess manifests)")
+    step(7, total_steps, "Row accounting per day (from the preprocess manifests)")
     print_accounting(data_url, windows)
+    print_scores(data_url, "give_me_some_credit", *windows["give_me_some_credit"])
     print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, manifests/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
 

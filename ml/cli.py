@@ -143,6 +143,49 @@ def cmd_reject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from ml import score
+
+    settings, storage, spec = _context(args)
+    _mlflow(settings)
+    pinned = score.resolve_model(spec.name, args.model_version)
+    if args.input:
+        return _score_file(args, spec, pinned)
+    for day in _days(args):
+        if args.partition is not None:
+            rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
+            print(f"{day} {spec.name}: partition {args.partition}/{args.partitions} scored {rows} rows "
+                  f"with {pinned.name} v{pinned.version}", flush=True)
+            continue
+        if args.commit:
+            m = score.commit(storage, spec, day, pinned, args.partitions)
+        else:
+            m = score.score_day(storage, spec, day, pinned)
+        mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
+        print(f"{day} {spec.name}: scored {m['rows_scored']} of {m['rows_in']} rows with {pinned.name} "
+              f"v{pinned.version} ({mix}) -> {storage.url(m['scores'])}", flush=True)
+    return 0
+
+
+def _score_file(args: argparse.Namespace, spec: DatasetSpec, pinned: object) -> int:
+    from pathlib import Path
+
+    from ml import score
+
+    source, target = Path(args.input), Path(args.output or Path(args.input).with_suffix(".scores.parquet"))
+    if not source.is_file():
+        raise RiskopsError(f"input file not found: {source}")
+    scores, quarantine = score.score_file(source.read_bytes(), source.name, spec, pinned)  # type: ignore[arg-type]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (scores.to_csv(target, index=False) if target.suffix == ".csv" else scores.to_parquet(target, index=False))
+    print(f"scored {len(scores)} rows of {source} -> {target}")
+    if len(quarantine):
+        rejected = target.with_name(target.stem + ".quarantine.csv")
+        quarantine.to_csv(rejected, index=False)
+        print(f"{len(quarantine)} rows failed validation and were not scored -> {rejected}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
@@ -173,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold-method", choices=["fbeta", "cost"], default="fbeta")
     p.add_argument("--cost-sensitive", action="store_true", help="weight rows by the spec's exposure column")
     p.add_argument("--margin", type=float, default=0.005, help="AUC gain over the champion needed to recommend")
+    p = step("score", cmd_score, "score curated days (or an analyst's file) with the Production model")
+    p.add_argument("--date", type=_date, help="business date")
+    p.add_argument("--start", type=_date, help="first date of a backfill window")
+    p.add_argument("--end", type=_date, help="last date of a backfill window (inclusive)")
+    p.add_argument("--model-version", help="score with this registered version instead of the champion")
+    p.add_argument("--partition", type=int, help="score only this slice (0-based) into staging")
+    p.add_argument("--partitions", type=int, default=1, help="number of slices of the day")
+    p.add_argument("--commit", action="store_true", help="merge the scored slices and publish the day")
+    p.add_argument("--input", help="score this raw file (validated by the dataset spec) instead of a day")
+    p.add_argument("--output", help="where --input's scores go (.parquet or .csv)")
     p = step("promote", cmd_promote, "make a registered version the champion (Production), with an audit trail")
     p.add_argument("--version", required=True)
     p.add_argument("--approver", required=True)

@@ -110,6 +110,46 @@ class SourceSpec(_Strict):
         return self
 
 
+class HardRule(_Strict):
+    """A business rule applied before the model: `when` is '<column> <op> <value>' or '<column> is null'."""
+
+    when: str = Field(pattern=r"^\s*[\w.-]+\s*(<=|>=|==|!=|<|>|is null|is not null)\s*[^\s].*$|^\s*[\w.-]+\s+is (not )?null\s*$")
+    action: Literal["decline", "review"]
+    code: str
+
+
+class ScoreBand(_Strict):
+    name: str
+    min_score: float
+
+
+class Policy(_Strict):
+    """How a probability becomes a score, a band and a decision."""
+
+    base_score: float = 600.0  # score at base_odds (good:bad)
+    base_odds: float = 50.0
+    pdo: float = 20.0  # points to double the odds
+    bands: list[ScoreBand] = Field(default_factory=lambda: [
+        ScoreBand(name="A", min_score=640), ScoreBand(name="B", min_score=600), ScoreBand(name="C", min_score=560),
+        ScoreBand(name="D", min_score=520), ScoreBand(name="E", min_score=float("-inf"))])
+    # Score cut-offs; when absent, the model's own threshold decides: decline at PD >= threshold, review at
+    # PD >= review_fraction * threshold.
+    approve_min_score: float | None = None
+    decline_below_score: float | None = None
+    review_fraction: float = Field(default=0.6, gt=0, le=1)
+    hard_rules: list[HardRule] = Field(default_factory=list)
+    # Reason codes for declined and reviewed rows (the adverse actions that must be explained), or all rows.
+    reason_codes: Literal["adverse", "all"] = "adverse"
+
+    @model_validator(mode="after")
+    def _check(self) -> "Policy":
+        if (self.approve_min_score is None) != (self.decline_below_score is None):
+            raise ValueError("give both approve_min_score and decline_below_score, or neither")
+        if self.approve_min_score is not None and self.decline_below_score > self.approve_min_score:  # type: ignore[operator]
+            raise ValueError("decline_below_score must not exceed approve_min_score")
+        return self
+
+
 class DatasetSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
@@ -117,6 +157,7 @@ class DatasetSpec(_Strict):
     columns: list[ColumnSpec]
     label: LabelSpec
     source: SourceSpec | None = None
+    policy: Policy = Field(default_factory=Policy)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,25 @@ class Storage:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def open_read(self, rel: str):  # type: ignore[no-untyped-def]
+        """A binary file object for streaming reads (parquet row groups, large files)."""
+        return self.fs.open(self.path(rel), "rb")
+
+    def put_file(self, local_path: str, rel: str) -> None:
+        """Publish a finished local file atomically (rename on a local root, one upload on an object store)."""
+        target = self.path(rel)
+        if not self.local:
+            self.fs.put_file(local_path, target)
+            return
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(target), f".tmp-{uuid.uuid4().hex}-{os.path.basename(target)}")
+        try:
+            shutil.copyfile(local_path, tmp)
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):

@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 def _run_demo(home: Path, airflow_port: int, smtp_port: int) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_DATA"))}
-    env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": "2", "RISKOPS_SPECS": str(REPO / "datasets")})
+    env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": "4", "RISKOPS_SPECS": str(REPO / "datasets")})
     proc = subprocess.run([sys.executable, "-m", "demo.run", "--port", str(airflow_port),
                            "--smtp-port", str(smtp_port)], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=900)
@@ -34,25 +34,38 @@ def _snapshot(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+PREPROCESS_ZONES = ("landing", "labels", "curated", "quarantine", "manifests/preprocess")
+
+
 @pytest.mark.slow
 def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
     home = tmp_path / "var"
     first = _run_demo(home, _free_port(), _free_port())
-    assert "preprocess runs: 6/6 succeeded, 0 failed" in first
+    assert "preprocess runs: 12/12 succeeded, 0 failed" in first
     for dataset in ("give_me_some_credit", "bank_marketing", "card_transactions"):
         assert f"  {dataset}  (date: rows landed / clean / quarantined)" in first
     # GMSC is spread over the window: every one of its 150,000 rows is accounted for
     assert "total     : 150000 / 149999 /    1" in first
     manifests = sorted((home / "data" / "manifests" / "preprocess").rglob("*.json"))
-    assert len(manifests) == 6
+    assert len(manifests) == 12
     for path in manifests:
         m = json.loads(path.read_text())
         assert m["rows_in"] == m["rows_clean"] + m["rows_quarantined"] > 0
-    assert (home / "mlflow" / "mlflow.db").exists()
+    # retrain: a PDF in the sink's outbox, promoted through the Airflow approval, then scored
+    (mail,) = (home / "outbox").glob("*.eml")
+    assert b"application/pdf" in mail.read_bytes()
+    assert "riskops-give_me_some_credit version 1: stage Production, alias champion; approved by risk-approver" in first
+    score_manifests = sorted((home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"))
+    assert len(score_manifests) == 4
+    for path in score_manifests:
+        m = json.loads(path.read_text())
+        assert m["model_version"] == "1" and m["rows_scored"] == m["rows_in"] == sum(m["decisions"].values())
 
-    data_before = _snapshot(home / "data")
+    zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
     second = _run_demo(home, _free_port(), _free_port())
-    assert "preprocess runs: 6/6 succeeded, 0 failed" in second
-    assert _snapshot(home / "data") == data_before  # same files, same sizes: nothing duplicated
+    assert "preprocess runs: 12/12 succeeded, 0 failed" in second
+    # same files, same sizes: re-running duplicated nothing
+    assert {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES} == zones_before
+    assert "riskops-give_me_some_credit version 2: stage Production" in second  # the re-run's candidate
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""

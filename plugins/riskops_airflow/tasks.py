@@ -29,28 +29,30 @@ def task_mode() -> str:
     return mode
 
 
+def _pod_kwargs(task_id: str) -> dict[str, Any]:
+    template = os.environ.get("RISKOPS_POD_TEMPLATE", str(DEFAULT_POD_TEMPLATE))
+    if not Path(template).is_file():
+        # without the template a pod would run with no limits, as root, without object-store credentials
+        raise FileNotFoundError(f"pod template {template} not found; set RISKOPS_POD_TEMPLATE")
+    return {
+        "task_id": task_id,
+        "name": f"riskops-{task_id}".replace("_", "-"),
+        "namespace": os.environ.get("RISKOPS_K8S_NAMESPACE", "riskops"),
+        "image": os.environ.get("RISKOPS_TASK_IMAGE", "riskops-task:latest"),
+        "cmds": ["python", "-m", "ml"],
+        "env_vars": {k: os.environ[k] for k in POD_ENV if k in os.environ},
+        "pod_template_file": template,
+        "get_logs": True,
+        "on_finish_action": "delete_succeeded_pod",
+    }
+
+
 def ml_step(task_id: str, args: Sequence[str], **kwargs: Any) -> BaseOperator:
     """An operator running `python -m ml <args>`; extra kwargs go to the operator (outlets, retries, ...)."""
     if task_mode() == "kubernetes":
         from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-        template = os.environ.get("RISKOPS_POD_TEMPLATE", str(DEFAULT_POD_TEMPLATE))
-        if not Path(template).is_file():
-            # without the template a pod would run with no limits, as root, without object-store credentials
-            raise FileNotFoundError(f"pod template {template} not found; set RISKOPS_POD_TEMPLATE")
-        return KubernetesPodOperator(
-            task_id=task_id,
-            name=f"riskops-{task_id}".replace("_", "-"),
-            namespace=os.environ.get("RISKOPS_K8S_NAMESPACE", "riskops"),
-            image=os.environ.get("RISKOPS_TASK_IMAGE", "riskops-task:latest"),
-            cmds=["python", "-m", "ml"],
-            arguments=list(args),
-            env_vars={k: os.environ[k] for k in POD_ENV if k in os.environ},
-            pod_template_file=template,
-            get_logs=True,
-            on_finish_action="delete_succeeded_pod",
-            **kwargs,
-        )
+        return KubernetesPodOperator(arguments=list(args), **_pod_kwargs(task_id), **kwargs)
     from airflow.providers.standard.operators.bash import BashOperator
 
     # Arguments travel as environment variables and reach python as "$VAR": a rendered value (an
@@ -58,3 +60,23 @@ def ml_step(task_id: str, args: Sequence[str], **kwargs: Any) -> BaseOperator:
     env = {f"RISKOPS_ARG_{i}": arg for i, arg in enumerate(args)}
     command = " ".join([shlex.quote(sys.executable), "-m", "ml", *(f'"${name}"' for name in env)])
     return BashOperator(task_id=task_id, bash_command=command, env=env, append_env=True, **kwargs)
+
+
+def ml_step_mapped(task_id: str, mapped_inputs: Any, **kwargs: Any) -> Any:
+    """One `python -m ml` task per element of an upstream XCom made by `mapped_inputs` (dynamic mapping)."""
+    if task_mode() == "kubernetes":
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+        return KubernetesPodOperator.partial(**_pod_kwargs(task_id), **kwargs).expand(arguments=mapped_inputs)
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    return BashOperator.partial(task_id=task_id, append_env=True, **kwargs).expand(bash_command=mapped_inputs)
+
+
+def mapped_inputs(arg_lists: list[list[str]]) -> list[Any]:
+    """What `ml_step_mapped` expands over: argument lists for pods, shell-quoted commands for subprocesses."""
+    if task_mode() == "kubernetes":
+        return arg_lists
+    # every value is quoted by shlex, so a path from a run's conf stays one argument
+    return [" ".join([shlex.quote(sys.executable), "-m", "ml", *(shlex.quote(str(a)) for a in args)])
+            for args in arg_lists]

@@ -1,0 +1,55 @@
+"""Reading riskops state from Airflow tasks (lightweight calls into ml, imported inside task bodies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Mapping
+
+
+def manifest_summary(dataset: str, day: str) -> dict[str, Any]:
+    """The preprocess manifest's accounting for an asset event: date, rows in/clean/quarantined."""
+    from ml.config import Settings
+    from ml.preprocess import read_manifest
+    from ml.storage import Storage
+
+    manifest = read_manifest(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
+    if manifest is None:
+        raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
+    return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
+
+
+def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> list[str]:
+    if params.get("date"):
+        return [str(params["date"])]
+    if params.get("start") and params.get("end"):
+        start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
+        return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    # an asset-triggered run consumes every curated day published since the previous run
+    return sorted({str(e.extra["date"]) for evs in events.values() for e in evs if e.extra.get("date")})
+
+
+def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> dict[str, Any]:
+    """Pin the model version once, then one `score` command per (day, partition) and one commit per day."""
+    import mlflow
+    from riskops_airflow.tasks import mapped_inputs
+
+    from ml.config import Settings
+    from ml.score import champion_version
+
+    mlflow.set_tracking_uri(Settings.from_env().tracking_uri)
+    version = str(params.get("model_version") or champion_version(dataset))
+    base = ["score", "--dataset", dataset, "--model-version", version]
+    if params.get("input"):  # an analyst's file, scored through the same code path
+        output = ["--output", str(params["output"])] if params.get("output") else []
+        return {"version": version, "partitions": [],
+                "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}
+    dates = _dates(params, events)
+    if not dates:
+        raise ValueError("nothing to score: no date, window or curated asset event in this run")
+    n = int(params.get("partitions") or 1)
+    return {
+        "version": version,
+        "partitions": mapped_inputs([[*base, "--date", d, "--partition", str(i), "--partitions", str(n)]
+                                     for d in dates for i in range(n)]),
+        "commits": mapped_inputs([[*base, "--date", d, "--commit", "--partitions", str(n)] for d in dates]),
+    }

@@ -1,0 +1,76 @@
+"""The approvers' mail goes through Airflow's SMTP hook to a real SMTP server, with the PDF attached."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import socket
+
+import pytest
+
+from demo.smtp_sink import start as start_smtp
+from ml.retrain import candidate_key
+from ml.storage import Storage
+from reports.candidate import render_candidate_report
+from tests.reports.test_candidate import make_data
+
+AS_OF = dt.date(2026, 10, 31)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def candidate(data_root) -> dict:
+    storage = Storage(str(data_root))
+    pdf = render_candidate_report(make_data())
+    summary = {
+        "dataset": "card_transactions", "model_name": "riskops-card_transactions", "version": "3",
+        "run_id": "abc123", "as_of": AS_OF.isoformat(), "verdict": "not recommended",
+        "verdict_reason": "AUC does not beat the champion", "threshold": 0.0812,
+        "metrics": {"auc": 0.8612, "ks": 0.55}, "champion_version": "2",
+        "champion_metrics": {"auc": 0.8701, "ks": 0.56}, "report_sha256": hashlib.sha256(pdf).hexdigest(),
+        "data_hash": "f00d", "report_key": candidate_key("card_transactions", AS_OF, "candidate.pdf"),
+    }
+    storage.write_bytes(summary["report_key"], pdf)
+    storage.write_json(candidate_key("card_transactions", AS_OF, "candidate.json"), summary)
+    return summary | {"pdf": pdf}
+
+
+def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, tmp_path, monkeypatch):
+    from riskops_airflow.notify import send_candidate_mail
+
+    port = _free_port()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&timeout=10&retry_limit=1")
+    monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
+    server = start_smtp(tmp_path / "outbox", port=port)
+    try:
+        result = send_candidate_mail("card_transactions", AS_OF.isoformat())
+    finally:
+        server.stop()
+    assert result["version"] == "3"
+    (mail_file,) = (tmp_path / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(mail_file.read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "[riskops] riskops-card_transactions v3 candidate: NOT RECOMMENDED (AUC 0.8612)"
+    assert set(a.strip() for a in msg["To"].split(",")) == {"cro@bank.example", "model-risk@bank.example"}
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_filename() == "riskops-card_transactions-v3.pdf"
+    assert attachment.get_content() == candidate["pdf"]
+    body = msg.get_body(("html",)).get_content()
+    assert "champion v2: AUC 0.8701" in body and candidate["report_sha256"] in body
+
+
+def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_root, monkeypatch):
+    from riskops_airflow.notify import send_candidate_mail
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{_free_port()}?disable_tls=true&disable_ssl=true&timeout=2&retry_limit=1")
+    with pytest.raises(OSError):
+        send_candidate_mail("card_transactions", AS_OF.isoformat())
+    assert Storage(str(data_root)).read_bytes(candidate["report_key"]) == candidate["pdf"]

@@ -1,0 +1,225 @@
+"""Credit policy as pure functions: score scale, bands, cut-offs, hard rules and the final decision."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from ml import policy as pol
+from ml.spec import HardRule, Policy
+
+DEFAULT = Policy()
+
+
+def _pd_at_odds(odds: float) -> float:
+    """PD whose good:bad odds are `odds`."""
+    return 1.0 / (1.0 + odds)
+
+
+# ---- score scale -----------------------------------------------------------------------------------------
+
+def test_base_score_at_base_odds_and_pdo_per_doubling():
+    assert pol.to_score(np.array([_pd_at_odds(50)]), DEFAULT)[0] == 600  # pd = 1/51
+    odds = np.array([50 / 8, 50 / 4, 50 / 2, 50, 100, 200, 400, 800])
+    scores = pol.to_score(np.array([_pd_at_odds(o) for o in odds]), DEFAULT)
+    assert scores.tolist() == [540, 560, 580, 600, 620, 640, 660, 680]  # +20 points each time the odds double
+    assert scores.dtype == np.int32
+
+
+def test_score_scale_follows_the_policy_parameters():
+    policy = Policy(base_score=500, base_odds=20, pdo=40)
+    scores = pol.to_score(np.array([_pd_at_odds(20), _pd_at_odds(40), _pd_at_odds(10)]), policy)
+    assert scores.tolist() == [500, 540, 460]
+
+
+def test_score_is_monotone_decreasing_in_pd_and_finite_at_the_extremes():
+    rng = np.random.default_rng(20260901)
+    p = np.sort(np.concatenate([rng.uniform(0, 1, 5_000), rng.uniform(0, 0.05, 5_000), [0.0, 1.0]]))
+    scores = pol.to_score(p, DEFAULT)
+    assert np.all(np.diff(scores.astype(np.int64)) <= 0)
+    # well-separated probabilities (odds ratio 1.5, ~11.7 points) give strictly decreasing scores
+    spread = pol.to_score(np.array([_pd_at_odds(1.5 ** k) for k in range(30, -10, -1)]), DEFAULT)
+    assert np.all(np.diff(spread.astype(np.int64)) < 0)
+    assert np.isfinite(scores.astype(float)).all() and scores[0] > scores[-1]
+    # unrounded check against the closed form on random probabilities
+    q = rng.uniform(0.001, 0.999, 1_000)
+    exact = 600 + 20 / math.log(2) * (np.log((1 - q) / q) - math.log(50))
+    assert np.abs(pol.to_score(q, DEFAULT) - exact).max() <= 0.5 + 1e-9
+
+
+# ---- bands -----------------------------------------------------------------------------------------------
+
+def test_band_boundaries_belong_to_the_higher_band():
+    score = np.array([700, 640, 639, 600, 599, 560, 559, 520, 519, -10_000])
+    assert pol.to_band(score, DEFAULT).tolist() == ["A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
+
+
+def test_bands_in_any_order_and_below_the_lowest_minimum():
+    policy = Policy(bands=[{"name": "low", "min_score": 500}, {"name": "high", "min_score": 650},
+                           {"name": "mid", "min_score": 580}])
+    assert pol.to_band(np.array([400, 500, 579, 580, 649, 650]), policy).tolist() == [
+        "low", "low", "low", "mid", "mid", "high"]  # under every minimum: the lowest band
+
+
+# ---- model decision --------------------------------------------------------------------------------------
+
+def test_model_threshold_decides_when_no_cut_offs_are_set():
+    t = 0.2
+    review_from = t * DEFAULT.review_fraction
+    p = np.array([0.0, np.nextafter(review_from, 0), review_from, np.nextafter(t, 0), t, 0.9, 1.0])
+    decision = pol.model_decision(p, pol.to_score(p, DEFAULT), t, DEFAULT)
+    assert decision.tolist() == ["approve", "approve", "review", "review", "decline", "decline", "decline"]
+
+
+def test_review_fraction_moves_the_review_band():
+    policy = Policy(review_fraction=1.0)  # no review band at all
+    p = np.array([0.1, 0.199, 0.2])
+    assert pol.model_decision(p, pol.to_score(p, policy), 0.2, policy).tolist() == ["approve", "approve", "decline"]
+
+
+def test_score_cut_offs_replace_the_model_threshold():
+    policy = Policy(approve_min_score=620, decline_below_score=580)
+    score = np.array([700, 620, 619, 580, 579, 300])
+    # the PDs would all be declined by the threshold: the cut-offs alone decide
+    decision = pol.model_decision(np.full(6, 0.99), score, 0.01, policy)
+    assert decision.tolist() == ["approve", "approve", "review", "review", "decline", "decline"]
+    equal = Policy(approve_min_score=600, decline_below_score=600)  # no review band
+    assert pol.model_decision(np.zeros(2), np.array([600, 599]), 0.5, equal).tolist() == ["approve", "decline"]
+
+
+# ---- hard rules ------------------------------------------------------------------------------------------
+
+FRAME = pd.DataFrame({
+    "amount": pd.array([50.0, 100.0, 150.0, None, 100.5], dtype="Float64"),
+    "channel": pd.array(["online", "POS", None, "Online", "atm"], dtype="string"),
+    "customer_age": pd.array([30, None, 70, 45, None], dtype="Int64"),
+})
+
+
+def _rule(when: str, action: str = "decline", code: str = "R") -> HardRule:
+    return HardRule(when=when, action=action, code=code)
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    ("amount < 100", [True, False, False, False, False]),
+    ("amount >= 100", [False, True, True, False, True]),
+    ("amount > 100", [False, False, True, False, True]),
+    ("amount <= 100", [True, True, False, False, False]),
+    ("amount == 100", [False, True, False, False, False]),  # numbers compare as numbers: 100 == 100.0
+    ("amount != 100", [True, False, True, False, True]),
+    ("customer_age == 70.0", [False, False, True, False, False]),
+    ("channel == online", [True, False, False, True, False]),  # case-insensitive text equality
+    ("channel == 'pos'", [False, True, False, False, False]),
+    ("channel != online", [False, True, False, False, True]),  # a missing value is not "different" either
+    ("customer_age < 18", [False, False, False, False, False]),
+    ("customer_age is null", [False, True, False, False, True]),
+    ("customer_age is not null", [True, False, True, True, False]),
+    ("amount is null", [False, False, False, True, False]),
+])
+def test_rule_operators_and_missing_values(when, expected):
+    action, code = pol.hard_rules(FRAME, [_rule(when, code="X")])
+    assert (action == "decline").tolist() == expected
+    assert [c == "X" for c in code] == expected
+    assert all(a is None for a, hit in zip(action, expected) if not hit)
+
+
+def test_missing_values_never_satisfy_a_comparison():
+    frame = pd.DataFrame({"x": pd.array([None, None], dtype="Float64"), "y": [np.nan, 1.0]})
+    for when in ("x < 0", "x > 0", "x <= 0", "x >= 0", "x == 0", "x != 0", "y < 5", "y >= -5"):
+        action, _ = pol.hard_rules(frame, [_rule(when)])
+        assert action[0] is None, when
+
+
+def test_first_matching_rule_wins():
+    rules = [_rule("amount > 120", "review", "R1"), _rule("amount >= 100", "decline", "D1"),
+             _rule("channel == online", "review", "R2")]
+    action, code = pol.hard_rules(FRAME, rules)
+    assert action.tolist() == ["review", "decline", "review", "review", "decline"]
+    assert code.tolist() == ["R2", "D1", "R1", "R2", "D1"]
+
+
+def test_no_rules_no_action():
+    action, code = pol.hard_rules(FRAME, [])
+    assert all(a is None for a in action) and all(c is None for c in code) and len(action) == len(FRAME)
+
+
+def test_rule_on_an_unknown_column_names_it():
+    with pytest.raises(ValueError, match="unknown column 'amout'"):
+        pol.hard_rules(FRAME, [_rule("amount > 1"), _rule("amout > 100")])
+
+
+def test_unreadable_rules_are_rejected_by_the_spec():
+    for when in ("amount", "amount ~ 3", "> 100", "amount >"):
+        with pytest.raises(ValidationError):
+            _rule(when)
+    with pytest.raises(ValidationError):
+        HardRule(when="amount > 1", action="approve", code="X")  # rules can only decline or review
+
+
+# ---- decide ----------------------------------------------------------------------------------------------
+
+def test_hard_rules_decide_before_the_model():
+    frame = pd.DataFrame({"amount": [10.0, 5_000.0, 20.0, 30.0, 7_000.0],
+                          "country": ["fr", "fr", "other", "fr", "other"]})
+    p = np.array([0.001, 0.001, 0.001, 0.5, 0.5])  # the model approves rows 0-2 and declines rows 3-4
+    policy = Policy(hard_rules=[_rule("amount > 1000", "decline", "HR-AMOUNT"),
+                                _rule("country == other", "review", "HR-COUNTRY")])
+    out = pol.decide(frame, p, 0.1, policy)
+    assert out["decision"].tolist() == ["approve", "decline", "review", "decline", "decline"]
+    assert out["hard_rule"].tolist() == [None, "HR-AMOUNT", "HR-COUNTRY", None, "HR-AMOUNT"]
+    # score and band come from the PD alone, whatever the rules say
+    assert out["score"].tolist() == pol.to_score(p, policy).tolist()
+    assert out["band"].tolist() == pol.to_band(out["score"], policy).tolist()
+    plain = pol.decide(frame, p, 0.1, Policy())
+    assert plain["decision"].tolist() == ["approve", "approve", "approve", "decline", "decline"]
+    assert all(c is None for c in plain["hard_rule"])
+
+
+def test_decide_with_score_cut_offs():
+    p = np.array([_pd_at_odds(100), _pd_at_odds(50), _pd_at_odds(20)])  # scores 620, 600, 574
+    out = pol.decide(pd.DataFrame(index=range(3)), p, 0.5,
+                     Policy(approve_min_score=610, decline_below_score=580))
+    assert out["score"].tolist() == [620, 600, 574]
+    assert out["decision"].tolist() == ["approve", "review", "decline"]
+    assert out["band"].tolist() == ["B", "B", "C"]
+
+
+def test_decide_on_random_rows_keeps_decisions_consistent():
+    rng = np.random.default_rng(7)
+    n = 2_000
+    frame = pd.DataFrame({"amount": rng.lognormal(3.4, 1.0, n), "hour": rng.integers(0, 24, n).astype(float)})
+    frame.loc[rng.random(n) < 0.05, "hour"] = np.nan
+    p = rng.beta(1, 30, n)
+    policy = Policy(hard_rules=[_rule("amount > 300", "decline", "BIG"), _rule("hour < 6", "review", "NIGHT")])
+    out = pol.decide(frame, p, 0.05, policy)
+    big, night = frame.amount.to_numpy() > 300, frame.hour.to_numpy() < 6
+    model = pol.model_decision(p, out["score"], 0.05, policy)
+    assert (out["decision"][big] == "decline").all() and (out["hard_rule"][big] == "BIG").all()
+    assert (out["decision"][~big & night] == "review").all() and (out["hard_rule"][~big & night] == "NIGHT").all()
+    rest = ~big & ~night
+    assert (out["decision"][rest] == model[rest]).all() and all(c is None for c in out["hard_rule"][rest])
+    assert rest.sum() > 0.5 * n and (model[big] == "approve").any()  # the rule overrides some approvals
+
+
+# ---- policy validation -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fields", [{"approve_min_score": 620}, {"decline_below_score": 580}])
+def test_only_one_cut_off_is_an_error(fields):
+    with pytest.raises(ValidationError, match="give both approve_min_score and decline_below_score"):
+        Policy(**fields)
+
+
+def test_cut_offs_in_the_wrong_order_are_an_error():
+    with pytest.raises(ValidationError, match="must not exceed"):
+        Policy(approve_min_score=580, decline_below_score=620)
+
+
+@pytest.mark.parametrize("fields", [{"review_fraction": 0}, {"review_fraction": 1.5}, {"reason_codes": "some"},
+                                    {"unknown_field": 1}])
+def test_other_invalid_policies(fields):
+    with pytest.raises(ValidationError):
+        Policy(**fields)
