@@ -4,7 +4,7 @@ train (container): XGBoost on the latest matured window, compared with the champ
 out-of-time test, registered in MLflow (Staging, alias `challenger`), PDF report rendered.
 email_approvers: the PDF attached, through the `smtp_default` connection; retried if SMTP fails (the PDF
 stays in storage either way).
-approval: ApprovalOperator; Approve -> promote (Production, alias `champion`, audit tags);
+approval: ApprovalOperator (recording the decision for the audit); Approve -> promote (Production, alias `champion`, audit tags);
 Reject -> record_rejection (the version is tagged rejected with the approver's reason).
 """
 
@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+from riskops_airflow.approval import RecordedApprovalOperator
 from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
 from riskops_airflow.tasks import ml_step
 
 AS_OF = "{{ params.as_of if params.as_of else ds }}"
 CANDIDATE = "ti.xcom_pull(task_ids='email_approvers')"
-DECISION = "ti.xcom_pull(task_ids='approval')"
+DECISION = "ti.xcom_pull(task_ids='approval', key='decision')"
 
 for dataset in dataset_names():
     with DAG(
@@ -48,7 +48,9 @@ for dataset in dataset_names():
             "train", "--dataset", dataset, "--as-of", AS_OF, "--window-days", "{{ params.window_days }}",
             "--valid-days", "{{ params.valid_days }}", "--test-days", "{{ params.test_days }}",
             "--beta", "{{ params.beta }}", "--threshold-method", "{{ params.threshold_method }}",
-            "--margin", "{{ params.margin }}"], retries=1)
+            "--margin", "{{ params.margin }}"],
+            # training is deterministic on its data: a retry repeats the failure and holds the DAG's only run slot
+            retries=0)
 
         @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
         def email_approvers(dataset_name: str, as_of: str) -> dict:
@@ -56,7 +58,7 @@ for dataset in dataset_names():
 
             return send_candidate_mail(dataset_name, as_of)
 
-        approval = ApprovalOperator(
+        approval = RecordedApprovalOperator(
             task_id="approval",
             subject="Approve {{ " + CANDIDATE + "['model_name'] }} v{{ " + CANDIDATE + "['version'] }}?",
             body=("Verdict: **{{ " + CANDIDATE + "['verdict'] }}**. The PDF report was mailed to the approvers "
@@ -70,12 +72,11 @@ for dataset in dataset_names():
         )
         promote = ml_step("promote", [
             "promote", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
-            "--approver", "{{ " + DECISION + "['responded_by_user']['name'] }}",
-            "--note", "{{ " + DECISION + "['params_input'].get('reason', '') }}"])
+            "--approver", "{{ " + DECISION + "['by'] }}", "--note", "{{ " + DECISION + "['reason'] }}"])
         record_rejection = ml_step("record_rejection", [
             "reject", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
-            "--approver", "{{ " + DECISION + "['responded_by_user']['name'] }}",
-            "--reason", "{{ " + DECISION + "['params_input'].get('reason') or 'rejected in Airflow' }}"],
+            "--approver", "{{ " + DECISION + "['by'] }}",
+            "--reason", "{{ " + DECISION + "['reason'] or 'rejected in Airflow' }}"],
             trigger_rule="all_skipped")
 
         @task(task_id="fail_run_on_error", trigger_rule="one_failed", retries=0)

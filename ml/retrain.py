@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from ml import bins, metrics, registry
+from ml.config import Settings
 from ml.model import RiskModel
 from ml.spec import DatasetSpec
 from ml.storage import Storage
@@ -66,6 +67,8 @@ def _version(package: str) -> str:
 
 def _experiment(name: str, artifact_root: str | None) -> Any:
     client = MlflowClient()
+    # with a database tracking URI and no root, MLflow would write artifacts to ./mlruns of the caller
+    artifact_root = artifact_root or Settings.from_env().artifact_root
     if client.get_experiment_by_name(name) is None:
         location = f"{artifact_root.rstrip('/')}/{name.replace('/', '-')}" if artifact_root else None
         client.create_experiment(name, artifact_location=location)

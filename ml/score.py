@@ -184,11 +184,11 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
                 for name, count in zip(*np.unique(table.column("decision").to_numpy(zero_copy_only=False),
                                                   return_counts=True)):
                     decisions[str(name)] += int(count)
+        if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
+            raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
             digest = hashlib.sha256(fh.read()).hexdigest()
-        storage.put_file(path, target)
-    if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
-        raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
+        storage.put_file(path, target)  # published only once the row count is checked
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
         "run_id": pinned.run_id, "input_manifest_sha256": manifest["input_sha256"], "curated": key,

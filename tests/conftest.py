@@ -23,10 +23,10 @@ os.environ.update({
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     "RISKOPS_SPECS": str(REPO / "datasets"),
     "RISKOPS_TASK_MODE": "local",
 })
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # INFO shows task subprocess output
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
+# tasks where a retry cannot help: the watcher fails on purpose; training repeats the same data and code
+NO_RETRY = {("retrain", "fail_run_on_error"), ("retrain", "train")}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_policy_tags_owner_retries(dagbag):
         assert dag.doc_md, f"{dag_id} has no documentation"
         for task in dag.tasks:
             assert task.owner == "risk-platform", (dag_id, task.task_id)
-            if task.task_id != "fail_run_on_error":  # a watcher whose failure is the point
+            if (dag_id.split("_")[0], task.task_id) not in NO_RETRY:
                 assert task.retries >= 1, (dag_id, task.task_id)
 
 

@@ -23,6 +23,9 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("RISKOPS_MLFLOW_ARTIFACTS", (tmp_path / "artifacts").as_uri())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # runs started without an experiment would otherwise put artifacts in ./mlruns
+    experiment = mlflow.MlflowClient().create_experiment("tests", artifact_location=(tmp_path / "runs").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
     yield uri
     mlflow.set_tracking_uri(None)
 

@@ -20,7 +20,6 @@ from mlflow import MlflowClient
 from ml import registry, score
 from ml.cli import main
 from ml.errors import MissingDataError, RiskopsError
-from ml.features import FeaturePipeline
 from ml.model import RiskModel
 from ml.preprocess import read_manifest
 from ml.retrain import _log_model, retrain
@@ -46,6 +45,7 @@ class Env:
     storage: Storage
     pinned: score.PinnedModel  # version 1, champion when the module starts
     summary: dict[str, Any]
+    unapproved_error: str  # resolve_model's message while version 1 was still an unapproved candidate
 
 
 def _use(uri: str, artifacts: str, mp: pytest.MonkeyPatch) -> None:
@@ -65,8 +65,10 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         storage = Storage(str(root / "data"))
         land_and_preprocess(storage, cards_spec, START, DAYS)
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
+        with pytest.raises(MissingDataError) as unapproved:  # a candidate in Staging is not approved yet
+            score.resolve_model(DS)
         registry.promote(MlflowClient(), NAME, summary["version"], approver="Ada")
-        yield Env(uri, artifacts, storage, score.resolve_model(DS), summary)
+        yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
 
 
@@ -78,13 +80,20 @@ def store(env: Env, monkeypatch: pytest.MonkeyPatch) -> Env:
 
 
 @pytest.fixture(scope="module")
-def second_champion(env: Env, cards_spec: DatasetSpec) -> dict[str, Any]:
-    """Retrain on a window one day earlier (a different model) and approve it: version 2 becomes champion."""
+def second_champion(env: Env) -> dict[str, str]:
+    """Version 2, approved: the first model cut to its first 5 trees (a different model), registered the way
+    retrain registers (logged pyfunc, candidate, promotion). Retraining would give the same test for ~8 s more."""
     with pytest.MonkeyPatch.context() as mp:
         _use(env.uri, env.artifacts, mp)
-        summary = retrain(env.storage, cards_spec, AS_OF - dt.timedelta(days=1), CONFIG, artifact_root=env.artifacts)
-        registry.promote(MlflowClient(), NAME, summary["version"], approver="Grace")
-    return summary
+        first = env.pinned.model
+        model = RiskModel(first.pipeline, first.booster[:5], first.threshold, first.reference_bins, first.meta)
+        example = env.storage.read_parquet(f"curated/{DS}/date={START.isoformat()}/part-0.parquet").head(5)
+        with mlflow.start_run() as run:
+            uri = _log_model(model, example)
+        client = MlflowClient()
+        version = registry.register_candidate(client, NAME, uri, run.info.run_id, {})
+        registry.promote(client, NAME, version, approver="Grace")
+    return {"version": version, "run_id": run.info.run_id}
 
 
 def _curated(env: Env, day: dt.date = DAY) -> pd.DataFrame:
@@ -102,25 +111,10 @@ def _staged(env: Env, version: str = "1", day: dt.date = DAY) -> list[str]:
 
 # ---- no approved model -----------------------------------------------------------------------------------
 
-def _unapproved_candidate() -> str:
-    """A registered version of the dataset's model, left in Staging (never approved)."""
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"amount": rng.normal(size=200)})
-    booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(frame, label=(frame.amount > 0).astype(int)), 3)
-    model = RiskModel(FeaturePipeline(numeric=("amount",), categorical={}, order=("amount",)), booster, 0.5)
-    with mlflow.start_run() as run:
-        uri = _log_model(model, frame.head(3))
-    return registry.register_candidate(MlflowClient(), NAME, uri, run.info.run_id, {})
-
-
 def test_no_production_model_is_a_clear_error_and_nothing_is_written(
         mlflow_store, cards_spec, tmp_path, monkeypatch, capsys):
     with pytest.raises(MissingDataError, match=r"approve.*retrain_card_transactions"):
         score.resolve_model(DS)  # nothing registered at all
-    _unapproved_candidate()
-    with pytest.raises(MissingDataError, match=r"no Production model.*approve a candidate first.*retrain_card_transactions"):
-        score.resolve_model(DS)  # a candidate in Staging is not approved
-
     storage = Storage(str(tmp_path / "data"))
     land_and_preprocess(storage, cards_spec, DAY, 1)
     monkeypatch.setenv("RISKOPS_DATA", storage.root)
@@ -128,6 +122,12 @@ def test_no_production_model_is_a_clear_error_and_nothing_is_written(
     err = capsys.readouterr().err
     assert "approve" in err and "retrain_card_transactions" in err and "Traceback" not in err
     assert not storage.exists("scores") and not storage.exists("manifests/score")
+
+
+def test_an_unapproved_candidate_is_not_used(store):
+    # resolve_model was called by the module fixture after version 1 was registered and before its approval
+    assert "no Production model for 'card_transactions'" in store.unapproved_error
+    assert "approve a candidate first" in store.unapproved_error and "retrain_card_transactions" in store.unapproved_error
 
 
 # ---- a scored day ----------------------------------------------------------------------------------------
