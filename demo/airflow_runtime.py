@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for an embedded Airflow on SQLite with this project's DAGs and plugins."""
-    env = os.environ.copy()
+    # MLflow settings of the caller's shell must not leak into the platform's (extra sets its own)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     venv_bin = str(Path(sys.executable).parent)
     env.update({
         # standalone spawns `airflow ...` subcommands through PATH

@@ -221,6 +221,7 @@ def main() -> None:
 
     af = Standalone(home / "airflow", args.port, airflow_env(home / "airflow", args.port, {
         "RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url, "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_REGISTRY_URI": tracking_uri,
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{args.smtp_port}?disable_tls=true&disable_ssl=true",
     }))
     try:

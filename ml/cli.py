@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Callable, Sequence
 
-from ml.config import Settings
+from ml.config import Settings, configure_mlflow
 from ml.errors import RiskopsError
 from ml.spec import DatasetSpec, get_spec, load_specs
 from ml.storage import Storage
@@ -86,22 +86,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mlflow(settings: Settings) -> None:
-    import logging
-
-    import mlflow
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from ml.retrain import retrain
     from ml.train import TrainConfig
 
     settings, storage, spec = _context(args)
-    _mlflow(settings)
+    configure_mlflow(settings)
     try:
         config = TrainConfig(window_days=args.window_days, valid_days=args.valid_days, test_days=args.test_days,
                              beta=args.beta, threshold_method=args.threshold_method,
@@ -122,7 +112,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from ml import registry
 
     settings, _, spec = _context(args)
-    _mlflow(settings)
+    configure_mlflow(settings)
     name = registry.model_name(spec.name)
     audit = registry.promote(MlflowClient(), name, args.version, args.approver, args.note or "")
     print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
@@ -136,7 +126,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
     from ml import registry
 
     settings, _, spec = _context(args)
-    _mlflow(settings)
+    configure_mlflow(settings)
     name = registry.model_name(spec.name)
     audit = registry.reject(MlflowClient(), name, args.version, args.approver, args.reason)
     print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
@@ -147,7 +137,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ml import score
 
     settings, storage, spec = _context(args)
-    _mlflow(settings)
+    configure_mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
         return _score_file(args, spec, pinned)

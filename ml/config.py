@@ -28,3 +28,15 @@ class Settings:
             tracking_uri=tracking,
             artifact_root=os.environ.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
         )
+
+
+def configure_mlflow(settings: Settings) -> None:
+    """Point MLflow's tracking and registry at the same store, and keep its INFO chatter out of user output."""
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    # the registry URI must follow: a stale MLFLOW_REGISTRY_URI would silently point at another store
+    mlflow.set_registry_uri(settings.tracking_uri)

@@ -54,8 +54,8 @@ class FeaturePipeline:
             out[name] = pd.to_numeric(frame[name].astype("Float64"), errors="coerce").to_numpy(
                 dtype=np.float32, na_value=np.nan)
         for name, categories in self.categorical.items():
-            values = frame[name].astype("string").to_numpy(dtype=object, na_value=None)
-            out[name] = pd.Categorical(values, categories=list(categories))
+            # a vectorised cast: values outside the fixed categories become missing
+            out[name] = frame[name].astype("string").astype(pd.CategoricalDtype(list(categories))).array
         return pd.DataFrame(out, index=frame.index)[list(self.order)]
 
     def to_dict(self) -> dict[str, object]:

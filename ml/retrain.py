@@ -72,7 +72,8 @@ def _experiment(name: str, artifact_root: str | None) -> Any:
     if client.get_experiment_by_name(name) is None:
         location = f"{artifact_root.rstrip('/')}/{name.replace('/', '-')}" if artifact_root else None
         client.create_experiment(name, artifact_location=location)
-    return mlflow.set_experiment(name)
+    # looked up, not mlflow.set_experiment(): that would also set MLFLOW_EXPERIMENT_ID for the whole process
+    return client.get_experiment_by_name(name)
 
 
 def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig,

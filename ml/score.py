@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -23,6 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xgboost as xgb
 
@@ -153,15 +155,22 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     with storage.open_read(key) as fh:
         total = pq.ParquetFile(fh).metadata.num_rows
     lo, hi = total * part // parts, total * (part + 1) // parts
-    rows = 0
+    scored = (pa.Table.from_pandas(score_frame(frame, spec, pinned), schema=SCHEMA, preserve_index=False)
+              for frame in _batches(storage, key, lo, hi))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")
-        with pq.ParquetWriter(path, SCHEMA.with_metadata(_metadata(pinned)), compression="zstd") as writer:
-            for frame in _batches(storage, key, lo, hi):
-                writer.write_table(pa.Table.from_pandas(score_frame(frame, spec, pinned), schema=SCHEMA,
-                                                        preserve_index=False))
-                rows += len(frame)
+        rows = _write(path, pinned, _rebatch(scored))
         storage.put_file(path, _staging(spec.name, day, pinned.version, part))
+    return rows
+
+
+def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
+    """Write tables of ROW_GROUP_ROWS rows, one row group each; returns the row count."""
+    rows = 0
+    with pq.ParquetWriter(path, SCHEMA.with_metadata(_metadata(pinned)), compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            rows += table.num_rows
     return rows
 
 
@@ -174,20 +183,18 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
     if missing:
         raise MissingDataError(f"cannot commit {spec.name} {day}: partitions not scored yet: {missing}")
     target = scores_key(spec.name, day, pinned.version)
-    rows, decisions = 0, {"approve": 0, "review": 0, "decline": 0}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "scores.parquet")
-        with pq.ParquetWriter(path, SCHEMA.with_metadata(_metadata(pinned)), compression="zstd") as writer:
-            for table in _rebatch(storage, staged):
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-                rows += table.num_rows
-                for name, count in zip(*np.unique(table.column("decision").to_numpy(zero_copy_only=False),
-                                                  return_counts=True)):
-                    decisions[str(name)] += int(count)
+        if parts == 1:  # already written in final row groups by score_partition: publish as is
+            with storage.open_read(staged[0]) as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
+        rows, decisions = _decisions(path)
         if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
             raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()  # streamed: memory stays flat
         storage.put_file(path, target)  # published only once the row count is checked
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
@@ -202,22 +209,37 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
     return result
 
 
-def _rebatch(storage: Storage, keys: list[str]) -> Iterator[pa.Table]:
-    """Tables of exactly ROW_GROUP_ROWS rows (the last may be shorter) across the staging files, in order."""
-    pending: list[pa.RecordBatch] = []
-    size = 0
+def _staged_batches(storage: Storage, keys: list[str]) -> Iterator[pa.Table]:
     for key in keys:
         with storage.open_read(key) as fh:
             for batch in pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS):
-                pending.append(batch)
-                size += batch.num_rows
-                while size >= ROW_GROUP_ROWS:
-                    table = pa.Table.from_batches(pending).combine_chunks()
-                    yield table.slice(0, ROW_GROUP_ROWS).replace_schema_metadata(None)
-                    rest = table.slice(ROW_GROUP_ROWS)
-                    pending, size = rest.to_batches(), rest.num_rows
+                yield pa.Table.from_batches([batch])
+
+
+def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """Tables of exactly ROW_GROUP_ROWS rows (the last may be shorter), in order: fixed row-group
+    boundaries make the published file independent of how the day was partitioned."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for table in tables:
+        pending.extend(table.replace_schema_metadata(None).to_batches())
+        size += table.num_rows
+        while size >= ROW_GROUP_ROWS:
+            merged = pa.Table.from_batches(pending).combine_chunks()
+            yield merged.slice(0, ROW_GROUP_ROWS)
+            rest = merged.slice(ROW_GROUP_ROWS)
+            pending, size = rest.to_batches(), rest.num_rows
     if size:
-        yield pa.Table.from_batches(pending).replace_schema_metadata(None)
+        yield pa.Table.from_batches(pending).combine_chunks()
+
+
+def _decisions(path: str) -> tuple[int, dict[str, int]]:
+    """Rows and decision counts of a scores file, reading only its decision column."""
+    decisions = {"approve": 0, "review": 0, "decline": 0}
+    column = pq.read_table(path, columns=["decision"]).column("decision")
+    for entry in pc.value_counts(column).to_pylist():
+        decisions[str(entry["values"])] += int(entry["counts"])
+    return len(column), decisions
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _free_port() -> int:
 
 
 def _run_demo(home: Path, airflow_port: int, smtp_port: int) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_DATA"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_DATA", "MLFLOW_"))}
     env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": "4", "RISKOPS_SPECS": str(REPO / "datasets")})
     proc = subprocess.run([sys.executable, "-m", "demo.run", "--port", str(airflow_port),
                            "--smtp-port", str(smtp_port)], cwd=REPO, env=env, capture_output=True,

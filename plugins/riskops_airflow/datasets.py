@@ -30,13 +30,12 @@ def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> li
 
 def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> dict[str, Any]:
     """Pin the model version once, then one `score` command per (day, partition) and one commit per day."""
-    import mlflow
     from riskops_airflow.tasks import mapped_inputs
 
-    from ml.config import Settings
+    from ml.config import Settings, configure_mlflow
     from ml.score import champion_version
 
-    mlflow.set_tracking_uri(Settings.from_env().tracking_uri)
+    configure_mlflow(Settings.from_env())
     version = str(params.get("model_version") or champion_version(dataset))
     base = ["score", "--dataset", dataset, "--model-version", version]
     if params.get("input"):  # an analyst's file, scored through the same code path

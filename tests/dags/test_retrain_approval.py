@@ -9,7 +9,6 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
-import os
 import socket
 import warnings
 from pathlib import Path
@@ -73,6 +72,7 @@ def platform(tmp_path_factory, airflow_postgres):
     port = _free_port()
     env = airflow_env(home / "airflow", port, {
         "RISKOPS_HOME": str(home), "RISKOPS_DATA": str(data), "MLFLOW_TRACKING_URI": tracking,
+        "MLFLOW_REGISTRY_URI": tracking,
         "RISKOPS_MLFLOW_ARTIFACTS": (home / "artifacts").as_uri(), "RISKOPS_APPROVERS": "cro@bank.example",
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp_port}?disable_tls=true&disable_ssl=true",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_postgres,

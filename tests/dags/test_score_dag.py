@@ -45,11 +45,13 @@ def env(world, monkeypatch, airflow_db):
     data, uri, home = world
     monkeypatch.setenv("RISKOPS_DATA", str(data))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     monkeypatch.setenv("RISKOPS_MLFLOW_ARTIFACTS", (home / "artifacts").as_uri())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     yield Storage(str(data)), MlflowClient(tracking_uri=uri, registry_uri=uri)
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 def test_no_champion_fails_in_plan_and_writes_nothing(env):

@@ -50,6 +50,7 @@ class Env:
 
 def _use(uri: str, artifacts: str, mp: pytest.MonkeyPatch) -> None:
     mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.setenv("MLFLOW_REGISTRY_URI", uri)  # set_registry_uri writes it to os.environ: undone on exit
     mp.setenv("RISKOPS_MLFLOW_ARTIFACTS", artifacts)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -70,6 +71,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         registry.promote(MlflowClient(), NAME, summary["version"], approver="Ada")
         yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 @pytest.fixture
@@ -88,7 +90,8 @@ def second_champion(env: Env) -> dict[str, str]:
         first = env.pinned.model
         model = RiskModel(first.pipeline, first.booster[:5], first.threshold, first.reference_bins, first.meta)
         example = env.storage.read_parquet(f"curated/{DS}/date={START.isoformat()}/part-0.parquet").head(5)
-        with mlflow.start_run() as run:
+        experiment = MlflowClient().get_experiment_by_name(f"riskops/{DS}").experiment_id
+        with mlflow.start_run(experiment_id=experiment) as run:
             uri = _log_model(model, example)
         client = MlflowClient()
         version = registry.register_candidate(client, NAME, uri, run.info.run_id, {})
