@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run_demo(home: Path, airflow_port: int, smtp_port: int) -> str:
@@ -40,7 +35,7 @@ PREPROCESS_ZONES = ("landing", "labels", "curated", "quarantine", "manifests/pre
 @pytest.mark.slow
 def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
     home = tmp_path / "var"
-    first = _run_demo(home, _free_port(), _free_port())
+    first = _run_demo(home, free_port(), free_port())
     assert "preprocess runs: 12/12 succeeded, 0 failed" in first
     for dataset in ("give_me_some_credit", "bank_marketing", "card_transactions"):
         assert f"  {dataset}  (date: rows landed / clean / quarantined)" in first
@@ -62,7 +57,7 @@ def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
         assert m["model_version"] == "1" and m["rows_scored"] == m["rows_in"] == sum(m["decisions"].values())
 
     zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
-    second = _run_demo(home, _free_port(), _free_port())
+    second = _run_demo(home, free_port(), free_port())
     assert "preprocess runs: 12/12 succeeded, 0 failed" in second
     # same files, same sizes: re-running duplicated nothing
     assert {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES} == zones_before

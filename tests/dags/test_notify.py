@@ -6,7 +6,6 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
-import socket
 
 import pytest
 
@@ -15,14 +14,10 @@ from ml.retrain import candidate_key
 from ml.storage import Storage
 from reports.candidate import render_candidate_report
 from tests.reports.test_candidate import make_data
+from tests.helpers import free_port
 
 AS_OF = dt.date(2026, 10, 31)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -45,7 +40,7 @@ def candidate(data_root) -> dict:
 def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, tmp_path, monkeypatch):
     from riskops_airflow.notify import send_candidate_mail
 
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
                        f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&timeout=10&retry_limit=1")
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
@@ -70,7 +65,7 @@ def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_
     from riskops_airflow.notify import send_candidate_mail
 
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
-                       f"smtp://127.0.0.1:{_free_port()}?disable_tls=true&disable_ssl=true&timeout=2&retry_limit=1")
+                       f"smtp://127.0.0.1:{free_port()}?disable_tls=true&disable_ssl=true&timeout=2&retry_limit=1")
     with pytest.raises(OSError):
         send_candidate_mail("card_transactions", AS_OF.isoformat())
     assert Storage(str(data_root)).read_bytes(candidate["report_key"]) == candidate["pdf"]

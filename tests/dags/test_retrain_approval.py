@@ -9,7 +9,6 @@ import datetime as dt
 import email
 import email.policy
 import hashlib
-import socket
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from demo.smtp_sink import start as start_smtp
 from ml import registry
 from ml.spec import get_spec
 from ml.storage import Storage
-from tests.ml.conftest import land_and_preprocess
+from tests.helpers import free_port, land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "retrain_card_transactions"
@@ -30,11 +29,6 @@ AS_OF = START + dt.timedelta(days=DAYS - 1 + 45)
 CONF = {"window_days": DAYS, "valid_days": 3, "test_days": 4}
 NAME = registry.model_name("card_transactions")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stage(client: MlflowClient, version: str) -> str:
@@ -67,9 +61,9 @@ def platform(tmp_path_factory, airflow_postgres):
     data = home / "data"
     land_and_preprocess(Storage(str(data)), get_spec(REPO / "datasets", "card_transactions"), START, DAYS)
     tracking = f"sqlite:///{home / 'mlflow.db'}"
-    smtp_port = _free_port()
+    smtp_port = free_port()
     sink = start_smtp(home / "outbox", port=smtp_port)
-    port = _free_port()
+    port = free_port()
     env = airflow_env(home / "airflow", port, {
         "RISKOPS_HOME": str(home), "RISKOPS_DATA": str(data), "MLFLOW_TRACKING_URI": tracking,
         "MLFLOW_REGISTRY_URI": tracking,

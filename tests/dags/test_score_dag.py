@@ -14,7 +14,7 @@ from ml.retrain import retrain
 from ml.spec import get_spec
 from ml.storage import Storage
 from ml.train import TrainConfig
-from tests.ml.conftest import land_and_preprocess
+from tests.helpers import land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 START, DAYS = dt.date(2026, 9, 1), 16

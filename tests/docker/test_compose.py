@@ -408,7 +408,7 @@ def test_urls_point_at_the_services_that_serve_them():
         f"{tracking.netloc} is not in mlflow --allowed-hosts {allowed}")
 
     s3 = urlsplit(e["AWS_ENDPOINT_URL"])
-    service_named_exact("minio")  # fails when compose has no service called exactly "minio"
+    minio = service_named_exact("minio")
     assert s3.hostname == "minio"
     assert s3.port == 9000 and "server" in command(svcs[s3.hostname])
     assert env(mlflow)["MLFLOW_S3_ENDPOINT_URL"] == e["AWS_ENDPOINT_URL"]
@@ -432,7 +432,7 @@ def service_named_exact(name: str) -> dict:
 
 
 def test_object_store_credentials_and_buckets_match_minio():
-    service_named_exact("minio")  # fails when compose has no service called exactly "minio"
+    minio = service_named_exact("minio")
     root_user = env(minio)["MINIO_ROOT_USER"]
     root_password = env(minio)["MINIO_ROOT_PASSWORD"]
     assert len(root_user) >= 3 and len(root_password) >= 8, "minio refuses shorter root credentials"

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import mlflow
 import pytest
 
-from ml.preprocess import preprocess_day
-from ml.replay import replay
 from ml.spec import DatasetSpec, get_spec
-from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,9 +32,3 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def cards_spec() -> DatasetSpec:
     return get_spec(REPO / "datasets", "card_transactions")
 
-
-def land_and_preprocess(storage: Storage, spec: DatasetSpec, start: dt.date, days: int) -> None:
-    end = start + dt.timedelta(days=days - 1)
-    replay(storage, spec, start, end)
-    for i in range(days):
-        preprocess_day(storage, spec, start + dt.timedelta(days=i))

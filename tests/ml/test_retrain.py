@@ -16,7 +16,7 @@ from ml.retrain import load_registered, retrain
 from ml.storage import Storage
 from ml.train import TrainConfig, development_sample, time_split
 
-from tests.ml.conftest import land_and_preprocess
+from tests.helpers import land_and_preprocess
 
 START = dt.date(2026, 9, 1)
 DAYS = 16

@@ -27,7 +27,7 @@ from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage
 from ml.train import TrainConfig
 
-from tests.ml.conftest import land_and_preprocess
+from tests.helpers import land_and_preprocess
 
 DS = "card_transactions"
 NAME = registry.model_name(DS)
