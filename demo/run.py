@@ -70,25 +70,9 @@ def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> Non
     wanted = {f"preprocess_{d}" for d in windows}
     wait_for(lambda: wanted <= {d["dag_id"] for d in af.api("GET", "/dags", params={"limit": 100})["dags"]},
              180, "the DAG processor did not register the preprocess DAGs", 2)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    run_ids: dict[str, list[str]] = {}
-    for dataset, (start, end) in windows.items():
-        dag_id = f"preprocess_{dataset}"
-        af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        existing = {r["logical_date"][:10]: r["dag_run_id"] for r in af.api(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": f"{start}T00:00:00Z",
-                                                     "logical_date_lte": f"{end}T00:00:00Z", "limit": 1000})["dag_runs"]}
-        run_ids[dag_id] = []
-        for day in _dates(start, end):
-            # a logical date has at most one run per DAG: re-running the demo clears it instead
-            run_id = existing.get(day.isoformat())
-            if run_id:
-                af.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
-            else:
-                run_id = f"demo__{day}__{stamp}"
-                af.api("POST", f"/dags/{dag_id}/dagRuns", json={
-                    "dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {}})
-            run_ids[dag_id].append(run_id)
+    # a logical date has at most one run per DAG: trigger() clears an existing one instead (re-runs)
+    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in _dates(start, end)]
+               for d, (start, end) in windows.items()}
     total = sum(len(ids) for ids in run_ids.values())
     started = time.monotonic()
     while True:
