@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import subprocess
@@ -48,7 +50,9 @@ def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
         assert m["rows_in"] == m["rows_clean"] + m["rows_quarantined"] > 0
     # retrain: a PDF in the sink's outbox, promoted through the Airflow approval, then scored
     (mail,) = (home / "outbox").glob("*.eml")
-    assert b"application/pdf" in mail.read_bytes()
+    (attachment,) = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default).iter_attachments()
+    assert attachment.get_filename() == "riskops-give_me_some_credit-v1.pdf"
+    assert attachment.get_content().startswith(b"%PDF")
     assert "riskops-give_me_some_credit version 1: stage Production, alias champion; approved by risk-approver" in first
     score_manifests = sorted((home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"))
     assert len(score_manifests) == 4
