@@ -91,7 +91,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
 
     client = MlflowClient()
     name = registry.model_name(spec.name)
-    champion = registry.resolve_champion(client, name) if _registered(client, name) else None
+    champion = registry.resolve_champion(client, name)
     champion_metrics = swap = psi = champion_roc = None
     if champion is not None:
         old = load_registered(name, champion.version)
@@ -167,10 +167,6 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     storage.write_bytes(summary["report_key"], pdf)
     storage.write_json(candidate_key(spec.name, as_of, "candidate.json"), summary)
     return summary
-
-
-def _registered(client: MlflowClient, name: str) -> bool:
-    return bool(client.search_registered_models(filter_string=f"name = '{name}'"))
 
 
 def default_instructions(dataset: str, name: str, version: str) -> list[str]:

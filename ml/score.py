@@ -61,8 +61,7 @@ def champion_version(dataset: str) -> str:
 
     client = MlflowClient()
     name = registry.model_name(dataset)
-    exists = client.search_registered_models(filter_string=f"name = '{name}'")
-    champion = registry.resolve_champion(client, name, sync=False) if exists else None
+    champion = registry.resolve_champion(client, name, sync=False)  # None for an unregistered model too
     if champion is None:
         raise MissingDataError(
             f"no Production model for '{dataset}' ({name}): approve a candidate first (DAG retrain_{dataset}, "
