@@ -9,28 +9,25 @@ with the day and its row accounting in the event, which schedules the score DAG.
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Metadata, Param, task
+from airflow.sdk import Metadata, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from riskops_airflow.assets import curated
-from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
+from riskops_airflow.defaults import dataset_names, riskops_dag
 from riskops_airflow.sensors import wait_for_batch
 from riskops_airflow.tasks import ml_step
 
 BUSINESS_DATE = "{{ params.date if params.date else ds }}"
 
 for dataset in dataset_names():
-    with DAG(
-        dag_id=f"preprocess_{dataset}",
-        description=f"Validate and curate the daily raw batch of {dataset}",
-        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-        start_date=START_DATE,
-        catchup=False,
+    with riskops_dag(
+        f"preprocess_{dataset}",
+        f"Validate and curate the daily raw batch of {dataset}",
+        CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        ["preprocess", dataset],
+        __doc__,
         max_active_runs=4,
-        default_args=DEFAULT_ARGS,
         params={"date": Param(None, type=["null", "string"], format="date",
                               description="business date to process (default: the run's logical date)")},
-        tags=tags("preprocess", dataset),
-        doc_md=__doc__,
     ):
         preprocess = ml_step("preprocess", ["preprocess", "--dataset", dataset, "--date", BUSINESS_DATE])
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from riskops_airflow.approval import RecordedApprovalOperator
-from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
+from riskops_airflow.defaults import dataset_names, riskops_dag
 from riskops_airflow.tasks import ml_step
 
 AS_OF = "{{ params.as_of if params.as_of else ds }}"
@@ -23,14 +23,13 @@ CANDIDATE = "ti.xcom_pull(task_ids='email_approvers')"
 DECISION = "ti.xcom_pull(task_ids='approval', key='decision')"
 
 for dataset in dataset_names():
-    with DAG(
-        dag_id=f"retrain_{dataset}",
-        description=f"Train, report and approve a new {dataset} model",
-        schedule=CronDataIntervalTimetable("0 3 1 * *", timezone="UTC"),
-        start_date=START_DATE,
-        catchup=False,
+    with riskops_dag(
+        f"retrain_{dataset}",
+        f"Train, report and approve a new {dataset} model",
+        CronDataIntervalTimetable("0 3 1 * *", timezone="UTC"),
+        ["retrain", dataset],
+        __doc__,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
         params={
             "as_of": Param(None, type=["null", "string"], format="date",
                            description="business date; only labels matured by then are used (default: logical date)"),
@@ -41,8 +40,6 @@ for dataset in dataset_names():
             "threshold_method": Param("fbeta", enum=["fbeta", "cost"]),
             "margin": Param(0.005, type="number", minimum=0),
         },
-        tags=tags("retrain", dataset),
-        doc_md=__doc__,
     ):
         train = ml_step("train", [
             "train", "--dataset", dataset, "--as-of", AS_OF, "--window-days", "{{ params.window_days }}",

@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import os
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 from riskops_airflow.assets import curated, scores
-from riskops_airflow.defaults import DEFAULT_ARGS, START_DATE, dataset_names, tags
+from riskops_airflow.defaults import dataset_names, riskops_dag
 from riskops_airflow.tasks import ml_step_mapped
 
 PARTITIONS = int(os.environ.get("RISKOPS_SCORE_PARTITIONS", "1"))
 OPTIONAL_TEXT = ["null", "string"]
 
 for dataset in dataset_names():
-    with DAG(
-        dag_id=f"score_{dataset}",
-        description=f"Score curated {dataset} days with the Production model",
-        schedule=[curated(dataset)],
-        start_date=START_DATE,
-        catchup=False,
+    with riskops_dag(
+        f"score_{dataset}",
+        f"Score curated {dataset} days with the Production model",
+        [curated(dataset)],
+        ["score", dataset],
+        __doc__,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
         params={
             "date": Param(None, type=OPTIONAL_TEXT, format="date", description="score this business date"),
             "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
@@ -39,8 +38,6 @@ for dataset in dataset_names():
             "input": Param(None, type=OPTIONAL_TEXT, description="path of a raw file to score on demand"),
             "output": Param(None, type=OPTIONAL_TEXT, description="where the scores of `input` go"),
         },
-        tags=tags("score", dataset),
-        doc_md=__doc__,
     ):
 
         @task(task_id="plan")

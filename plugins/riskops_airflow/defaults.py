@@ -33,3 +33,12 @@ def dataset_names() -> list[str]:
 
 def tags(*extra: str) -> list[str]:
     return ["riskops", *extra]
+
+
+def riskops_dag(dag_id: str, description: str, schedule: object, tags_: list[str], doc_md: str | None,
+                **kwargs: object):  # type: ignore[no-untyped-def]
+    """A DAG with the platform's policy: start date, no catch-up, default args, tags and docs."""
+    from airflow.sdk import DAG
+
+    return DAG(dag_id=dag_id, description=description, schedule=schedule, start_date=START_DATE, catchup=False,
+               default_args=DEFAULT_ARGS, tags=tags(*tags_), doc_md=doc_md, **kwargs)
