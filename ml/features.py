@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ml.spec import DatasetSpec
 
@@ -44,19 +46,24 @@ class FeaturePipeline:
                     categorical[name] = tuple(sorted(seen.index[:_MAX_LEARNED_CATEGORIES]))
         return cls(numeric=tuple(numeric), categorical=categorical, order=tuple(numeric + list(categorical)))
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Model input: float32 numerics and fixed-category pandas Categoricals, in training order."""
-        missing = [c for c in self.order if c not in frame.columns]
+    def transform(self, data: pd.DataFrame | pa.Table) -> pd.DataFrame:
+        """Model input: float32 numerics and fixed-category pandas Categoricals, in training order.
+
+        Training passes pandas frames and scoring passes Arrow record batches; both go through the
+        Arrow code below, so the two cannot drift apart.
+        """
+        columns = list(data.columns) if isinstance(data, pd.DataFrame) else data.column_names
+        missing = [c for c in self.order if c not in columns]
         if missing:
             raise ValueError(f"input lacks feature columns: {', '.join(missing)}")
-        out = {}
-        for name in self.numeric:
-            out[name] = pd.to_numeric(frame[name].astype("Float64"), errors="coerce").to_numpy(
-                dtype=np.float32, na_value=np.nan)
+        table = pa.Table.from_pandas(data[list(self.order)], preserve_index=False) if isinstance(data, pd.DataFrame) \
+            else data
+        out: dict[str, object] = {name: _numbers(name, table.column(name)) for name in self.numeric}
         for name, categories in self.categorical.items():
-            # a vectorised cast: values outside the fixed categories become missing
-            out[name] = frame[name].astype("string").astype(pd.CategoricalDtype(list(categories))).array
-        return pd.DataFrame(out, index=frame.index)[list(self.order)]
+            dtype = pd.CategoricalDtype(list(categories))
+            out[name] = pd.Categorical.from_codes(_codes(table.column(name), categories), dtype=dtype)
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        return pd.DataFrame(out, index=index)[list(self.order)]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -66,3 +73,32 @@ class FeaturePipeline:
         return cls(numeric=tuple(data["numeric"]),  # type: ignore[arg-type]
                    categorical={k: tuple(v) for k, v in data["categorical"].items()},  # type: ignore[union-attr]
                    order=tuple(data["order"]))  # type: ignore[arg-type]
+
+
+def _numbers(name: str, column: pa.ChunkedArray) -> np.ndarray:
+    """float32 values, NaN where missing (XGBoost's missing value)."""
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind)):
+        raise ValueError(f"feature column '{name}' holds {kind}, not numbers")
+    return pc.cast(column, pa.float32(), safe=False).to_numpy().astype(np.float32, copy=False)
+
+
+def _codes(column: pa.ChunkedArray, categories: tuple[str, ...]) -> np.ndarray:
+    """Category codes of the values (-1 for missing and for values outside the fixed categories).
+
+    Works on the column's dictionary: a batch read with `read_dictionary` is looked up once per distinct
+    value, not once per row.
+    """
+    known = pa.array(categories, pa.string())
+    codes = []
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        lookup = pc.index_in(chunk.dictionary.cast(pa.string()), value_set=known).fill_null(-1).to_numpy()
+        indices = chunk.indices.fill_null(0).to_numpy()
+        chunk_codes = lookup[indices] if len(lookup) else np.full(len(chunk), -1)
+        if chunk.null_count:
+            chunk_codes[chunk.is_null().to_numpy(zero_copy_only=False)] = -1
+        codes.append(chunk_codes)
+    return np.concatenate(codes).astype(np.int32) if codes else np.empty(0, np.int32)

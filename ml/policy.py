@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from ml.spec import HardRule, Policy
 
 _RULE = re.compile(r"^\s*(?P<col>[\w.-]+)\s*(?P<op><=|>=|==|!=|<|>|is not null|is null)\s*(?P<value>.*?)\s*$")
+DECISIONS = ("approve", "review", "decline")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 
 
@@ -22,24 +24,27 @@ def to_score(pd_: np.ndarray, policy: Policy) -> np.ndarray:
     return np.rint(offset + factor * np.log((1 - p) / p)).astype(np.int32)
 
 
-def to_band(score: np.ndarray, policy: Policy) -> np.ndarray:
-    """Name of the highest band whose minimum the score reaches."""
-    bands = sorted(policy.bands, key=lambda b: b.min_score, reverse=True)
-    out = np.full(len(score), bands[-1].name, dtype=object)
-    for band in reversed(bands):  # lowest first, so higher bands overwrite
-        out[score >= band.min_score] = band.name
-    return out
+def to_band(score: np.ndarray, policy: Policy) -> pd.Categorical:
+    """Name of the highest band whose minimum the score reaches (the lowest band below every minimum)."""
+    ascending = sorted(range(len(policy.bands)), key=lambda i: policy.bands[i].min_score)
+    minimums = np.array([policy.bands[i].min_score for i in ascending])
+    reached = np.maximum(np.searchsorted(minimums, score, side="right") - 1, 0)
+    return _categorical(np.array(ascending)[reached], [b.name for b in policy.bands])
 
 
-def model_decision(pd_: np.ndarray, score: np.ndarray, threshold: float, policy: Policy) -> np.ndarray:
+def model_decision(pd_: np.ndarray, score: np.ndarray, threshold: float, policy: Policy) -> pd.Categorical:
     """approve / review / decline from the score cut-offs, or from the model's threshold when none are set."""
     if policy.approve_min_score is not None and policy.decline_below_score is not None:
         decline = score < policy.decline_below_score
-        review = ~decline & (score < policy.approve_min_score)
+        review = score < policy.approve_min_score
     else:
         decline = pd_ >= threshold
-        review = ~decline & (pd_ >= threshold * policy.review_fraction)
-    return np.where(decline, "decline", np.where(review, "review", "approve")).astype(object)
+        review = pd_ >= threshold * policy.review_fraction
+    return _categorical(np.where(decline, 2, np.where(review, 1, 0)), DECISIONS)
+
+
+def _categorical(codes: np.ndarray, names: list[str] | tuple[str, ...]) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
 
 
 def _number(text: str) -> float | None:
@@ -49,11 +54,15 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
+def _parse(rule: HardRule) -> tuple[str, str, str]:
     m = _RULE.match(rule.when)
     if m is None:
         raise ValueError(f"cannot read hard rule '{rule.when}'")
-    col, op, value = m.group("col"), m.group("op"), m.group("value")
+    return m.group("col"), m.group("op"), m.group("value")
+
+
+def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
+    col, op, value = _parse(rule)
     if col not in frame:
         raise ValueError(f"hard rule '{rule.when}' names unknown column '{col}'")
     series = frame[col]
@@ -74,19 +83,30 @@ def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
         return _OPS[op](numbers, float(value))  # a missing value never satisfies a comparison
 
 
-def hard_rules(frame: pd.DataFrame, rules: list[HardRule]) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the action of the first matching rule (or None) and its code."""
-    action = np.full(len(frame), None, dtype=object)
-    code = np.full(len(frame), None, dtype=object)
-    for rule in rules:
-        hit = _rule_mask(frame, rule) & (action == None)  # noqa: E711 (elementwise)
-        action[hit], code[hit] = rule.action, rule.code
-    return action, code
+def rule_columns(rules: list[HardRule]) -> list[str]:
+    """The columns the rules read, in order of first use."""
+    return list(dict.fromkeys(_parse(rule)[0] for rule in rules))
 
 
-def decide(frame: pd.DataFrame, pd_: np.ndarray, threshold: float, policy: Policy) -> dict[str, np.ndarray]:
-    """Score, band and final decision; a matching hard rule decides before the model does."""
+def hard_rules(frame: pd.DataFrame, rules: list[HardRule]) -> np.ndarray:
+    """Per row: the index of the first matching rule, -1 where none matches."""
+    matched = np.full(len(frame), -1)
+    for i, rule in enumerate(rules):
+        matched[_rule_mask(frame, rule) & (matched < 0)] = i
+    return matched
+
+
+def decide(frame: pd.DataFrame, pd_: np.ndarray, threshold: float, policy: Policy) -> dict[str, Any]:
+    """Score, band and final decision; a matching hard rule decides before the model does.
+
+    `frame` needs only the columns the hard rules read (`rule_columns`), one row per PD.
+    """
     score = to_score(pd_, policy)
-    action, code = hard_rules(frame, policy.hard_rules)
-    decision = np.where(action != None, action, model_decision(pd_, score, threshold, policy))  # noqa: E711
-    return {"score": score, "band": to_band(score, policy), "decision": decision.astype(object), "hard_rule": code}
+    matched = hard_rules(frame, policy.hard_rules)
+    actions = np.array([DECISIONS.index(r.action) for r in policy.hard_rules] + [-1])
+    model = model_decision(pd_, score, threshold, policy).codes
+    decision = np.where(matched >= 0, actions[matched], model)
+    codes = list(dict.fromkeys(r.code for r in policy.hard_rules))
+    rule_code = np.array([codes.index(r.code) for r in policy.hard_rules] + [-1])[matched]  # -1 indexes the sentinel
+    return {"score": score, "band": to_band(score, policy), "decision": _categorical(decision, DECISIONS),
+            "hard_rule": _categorical(rule_code, codes)}

@@ -38,10 +38,10 @@ from ml.storage import Storage, partition
 BATCH_ROWS = 200_000
 ROW_GROUP_ROWS = 500_000
 REASONS = 3
+_LABEL = pa.dictionary(pa.int32(), pa.string())  # categorical outputs: small fixed vocabularies
 SCHEMA = pa.schema([
-    ("id", pa.string()), ("pd", pa.float64()), ("score", pa.int32()), ("band", pa.string()),
-    ("decision", pa.string()), ("hard_rule", pa.string()),
-    *[(f"reason_{i + 1}", pa.string()) for i in range(REASONS)],
+    ("id", pa.string()), ("pd", pa.float64()), ("score", pa.int32()), ("band", _LABEL), ("decision", _LABEL),
+    ("hard_rule", _LABEL), *[(f"reason_{i + 1}", _LABEL) for i in range(REASONS)],
 ])
 
 
@@ -85,44 +85,60 @@ def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
 
 
 def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS) -> np.ndarray:
-    """Names of the k features pushing each row's PD up the most (positive contributions only)."""
+    """Per row, the positions in `model.pipeline.order` of the k features pushing the PD up the most,
+    strongest first; -1 where fewer than k features push it up (a feature lowering risk is no reason)."""
     if len(features) == 0:
-        return np.empty((0, k), dtype=object)
+        return np.empty((0, k), dtype=np.int32)
     contribs = model.booster.predict(xgb.DMatrix(features, enable_categorical=True),
                                      pred_contribs=True, approx_contribs=True)[:, :-1]  # last column: bias
-    names = np.array(model.pipeline.order, dtype=object)
-    top = np.argsort(-contribs, axis=1, kind="stable")[:, :k]
-    out = names[top]
-    out[np.take_along_axis(contribs, top, axis=1) <= 0] = None  # a feature lowering risk is no reason
-    return out
+    top = np.argsort(-contribs, axis=1, kind="stable")[:, :k].astype(np.int32)
+    top[np.take_along_axis(contribs, top, axis=1) <= 0] = -1
+    return top
+
+
+def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.Table:
+    """Score curated rows (an Arrow table): the same code path for nightly batches and for analysts' files."""
+    model = pinned.model
+    features = model.pipeline.transform(table)
+    pd_ = np.asarray(model.booster.inplace_predict(features), dtype=np.float64)
+    result = pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_, model.threshold,
+                        spec.policy)
+    decision = result["decision"]
+    explain = np.flatnonzero(decision.codes != 0 if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
+    reasons = np.full((len(pd_), REASONS), -1, dtype=np.int32)
+    reasons[explain] = reason_codes(model, features.iloc[explain])
+    names = list(model.pipeline.order)
+    return pa.Table.from_arrays([
+        pc.cast(table.column(spec.id_column), pa.string()), pa.array(pd_), pa.array(result["score"]),
+        *(_labels(result[c].codes, list(result[c].categories)) for c in ("band", "decision", "hard_rule")),
+        *(_labels(reasons[:, i], names) for i in range(REASONS)),
+    ], schema=SCHEMA)
 
 
 def score_frame(frame: pd.DataFrame, spec: DatasetSpec, pinned: PinnedModel) -> pd.DataFrame:
-    """Score curated rows: the same code path for nightly batches and for analysts' files."""
-    model = pinned.model
-    features = model.pipeline.transform(frame)
-    pd_ = np.asarray(model.booster.inplace_predict(features), dtype=np.float64)
-    result = pol.decide(frame, pd_, model.threshold, spec.policy)
-    explain = (result["decision"] != "approve") if spec.policy.reason_codes == "adverse" else np.ones(len(frame), bool)
-    reasons = np.full((len(frame), REASONS), None, dtype=object)
-    idx = np.flatnonzero(explain)
-    reasons[idx] = reason_codes(model, features.iloc[idx])
-    out = pd.DataFrame({"id": frame[spec.id_column].astype("string").to_numpy(), "pd": pd_, **result})
-    for i in range(REASONS):
-        out[f"reason_{i + 1}"] = reasons[:, i]
-    return out
+    """score_table for a pandas frame of curated rows (an analyst's file)."""
+    return score_table(pa.Table.from_pandas(frame, preserve_index=False), spec, pinned).to_pandas()
 
 
-def _batches(storage: Storage, key: str, lo: int, hi: int) -> Iterator[pd.DataFrame]:
-    """Rows [lo, hi) of a parquet file as DataFrames of at most BATCH_ROWS rows, read batch by batch."""
+def _labels(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
+    """Codes into a fixed vocabulary as an Arrow dictionary array; -1 is missing."""
+    codes = np.asarray(codes, dtype=np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(names, pa.string()))
+
+
+def _batches(storage: Storage, key: str, columns: list[str], categorical: list[str], lo: int,
+             hi: int) -> Iterator[pa.Table]:
+    """Rows [lo, hi) of the given columns of a parquet file, read BATCH_ROWS at a time; categorical text
+    columns come as dictionaries, so they are decoded per distinct value, not per row."""
     with storage.open_read(key) as fh:
         offset = 0
-        for batch in pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS):
+        source = pq.ParquetFile(fh, read_dictionary=categorical)
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             start, end = offset, offset + batch.num_rows
             offset = end
             if end <= lo or start >= hi:
                 continue
-            yield batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start)).to_pandas()
+            yield pa.Table.from_batches([batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start))])
 
 
 def scores_key(dataset: str, day: dt.date, version: str) -> str:
@@ -154,8 +170,9 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     with storage.open_read(key) as fh:
         total = pq.ParquetFile(fh).metadata.num_rows
     lo, hi = total * part // parts, total * (part + 1) // parts
-    scored = (pa.Table.from_pandas(score_frame(frame, spec, pinned), schema=SCHEMA, preserve_index=False)
-              for frame in _batches(storage, key, lo, hi))
+    pipeline = pinned.model.pipeline
+    columns = list(dict.fromkeys([spec.id_column, *pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
+    scored = (score_table(table, spec, pinned) for table in _batches(storage, key, columns, list(pipeline.categorical), lo, hi))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")
         rows = _write(path, pinned, _rebatch(scored))
@@ -166,7 +183,9 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
 def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
     """Write tables of ROW_GROUP_ROWS rows, one row group each; returns the row count."""
     rows = 0
-    with pq.ParquetWriter(path, SCHEMA.with_metadata(_metadata(pinned)), compression="zstd") as writer:
+    # ids and PDs are (nearly) all distinct: trying a dictionary on them only costs time
+    with pq.ParquetWriter(path, SCHEMA.with_metadata(_metadata(pinned)), compression="zstd",
+                          use_dictionary=[f.name for f in SCHEMA if f.name not in ("id", "pd")]) as writer:
         for table in tables:
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             rows += table.num_rows

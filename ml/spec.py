@@ -147,6 +147,9 @@ class Policy(_Strict):
             raise ValueError("give both approve_min_score and decline_below_score, or neither")
         if self.approve_min_score is not None and self.decline_below_score > self.approve_min_score:  # type: ignore[operator]
             raise ValueError("decline_below_score must not exceed approve_min_score")
+        names = [b.name for b in self.bands]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"bands need at least one band and distinct names, got {names}")
         return self
 
 

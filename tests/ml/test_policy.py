@@ -121,30 +121,34 @@ def _rule(when: str, action: str = "decline", code: str = "R") -> HardRule:
     ("amount is null", [False, False, False, True, False]),
 ])
 def test_rule_operators_and_missing_values(when, expected):
-    action, code = pol.hard_rules(FRAME, [_rule(when, code="X")])
-    assert (action == "decline").tolist() == expected
-    assert [c == "X" for c in code] == expected
-    assert all(a is None for a, hit in zip(action, expected) if not hit)
+    matched = pol.hard_rules(FRAME, [_rule(when, code="X")])
+    assert (matched == 0).tolist() == expected
+    assert (matched == -1).tolist() == [not hit for hit in expected]
 
 
 def test_missing_values_never_satisfy_a_comparison():
     frame = pd.DataFrame({"x": pd.array([None, None], dtype="Float64"), "y": [np.nan, 1.0]})
     for when in ("x < 0", "x > 0", "x <= 0", "x >= 0", "x == 0", "x != 0", "y < 5", "y >= -5"):
-        action, _ = pol.hard_rules(frame, [_rule(when)])
-        assert action[0] is None, when
+        assert pol.hard_rules(frame, [_rule(when)])[0] == -1, when
 
 
 def test_first_matching_rule_wins():
     rules = [_rule("amount > 120", "review", "R1"), _rule("amount >= 100", "decline", "D1"),
              _rule("channel == online", "review", "R2")]
-    action, code = pol.hard_rules(FRAME, rules)
-    assert action.tolist() == ["review", "decline", "review", "review", "decline"]
-    assert code.tolist() == ["R2", "D1", "R1", "R2", "D1"]
+    assert pol.hard_rules(FRAME, rules).tolist() == [2, 1, 0, 2, 1]
+    out = pol.decide(FRAME, np.zeros(len(FRAME)), 0.5, Policy(hard_rules=rules))
+    assert out["decision"].tolist() == ["review", "decline", "review", "review", "decline"]
+    assert out["hard_rule"].tolist() == ["R2", "D1", "R1", "R2", "D1"]
 
 
 def test_no_rules_no_action():
-    action, code = pol.hard_rules(FRAME, [])
-    assert all(a is None for a in action) and all(c is None for c in code) and len(action) == len(FRAME)
+    assert pol.hard_rules(FRAME, []).tolist() == [-1] * len(FRAME)
+
+
+def test_rule_columns_are_read_from_the_rules_in_order():
+    rules = [_rule("amount > 1"), _rule("channel is null"), _rule("amount<5"), _rule("customer_age is not null")]
+    assert pol.rule_columns(rules) == ["amount", "channel", "customer_age"]
+    assert pol.rule_columns([]) == []
 
 
 def test_rule_on_an_unknown_column_names_it():
@@ -170,13 +174,13 @@ def test_hard_rules_decide_before_the_model():
                                 _rule("country == other", "review", "HR-COUNTRY")])
     out = pol.decide(frame, p, 0.1, policy)
     assert out["decision"].tolist() == ["approve", "decline", "review", "decline", "decline"]
-    assert out["hard_rule"].tolist() == [None, "HR-AMOUNT", "HR-COUNTRY", None, "HR-AMOUNT"]
+    assert out["hard_rule"].tolist() == [np.nan, "HR-AMOUNT", "HR-COUNTRY", np.nan, "HR-AMOUNT"]
     # score and band come from the PD alone, whatever the rules say
     assert out["score"].tolist() == pol.to_score(p, policy).tolist()
     assert out["band"].tolist() == pol.to_band(out["score"], policy).tolist()
     plain = pol.decide(frame, p, 0.1, Policy())
     assert plain["decision"].tolist() == ["approve", "approve", "approve", "decline", "decline"]
-    assert all(c is None for c in plain["hard_rule"])
+    assert plain["hard_rule"].isna().all()
 
 
 def test_decide_with_score_cut_offs():
@@ -201,7 +205,7 @@ def test_decide_on_random_rows_keeps_decisions_consistent():
     assert (out["decision"][big] == "decline").all() and (out["hard_rule"][big] == "BIG").all()
     assert (out["decision"][~big & night] == "review").all() and (out["hard_rule"][~big & night] == "NIGHT").all()
     rest = ~big & ~night
-    assert (out["decision"][rest] == model[rest]).all() and all(c is None for c in out["hard_rule"][rest])
+    assert (out["decision"][rest] == model[rest]).all() and out["hard_rule"][rest].isna().all()
     assert rest.sum() > 0.5 * n and (model[big] == "approve").any()  # the rule overrides some approvals
 
 
@@ -211,6 +215,12 @@ def test_decide_on_random_rows_keeps_decisions_consistent():
 def test_only_one_cut_off_is_an_error(fields):
     with pytest.raises(ValidationError, match="give both approve_min_score and decline_below_score"):
         Policy(**fields)
+
+
+@pytest.mark.parametrize("bands", [[], [{"name": "A", "min_score": 600}, {"name": "A", "min_score": 500}]])
+def test_bands_need_distinct_names(bands):
+    with pytest.raises(ValidationError, match="distinct names"):
+        Policy(bands=bands)
 
 
 def test_cut_offs_in_the_wrong_order_are_an_error():
