@@ -131,14 +131,14 @@ def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> N
     from ml.storage import Storage
 
     storage = Storage(data_url)
-    print(f"\n  {dataset}  (date: rows scored, approve / review / decline, model version)")
+    print(f"\n  {dataset}  (date: rows scored, approve / review / decline, rows matching a hard rule, model version)")
     for day in _dates(start, end):
         keys = storage.list_files(f"manifests/score/{dataset}/date={day}")
         for key in keys:
             m = storage.read_json(key)
             d = m["decisions"]
             print(f"    {day}: {m['rows_scored']:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
-                  f"v{m['model_version']}")
+                  f"{sum(m['hard_rules'].values()):>4}, v{m['model_version']}")
         if not keys:
             print(f"    {day}: not scored")
 

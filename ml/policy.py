@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,6 @@ import pandas as pd
 
 from ml.spec import HardRule, Policy
 
-_RULE = re.compile(r"^\s*(?P<col>[\w.-]+)\s*(?P<op><=|>=|==|!=|<|>|is not null|is null)\s*(?P<value>.*?)\s*$")
 DECISIONS = ("approve", "review", "decline")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
 
@@ -54,15 +52,8 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _parse(rule: HardRule) -> tuple[str, str, str]:
-    m = _RULE.match(rule.when)
-    if m is None:
-        raise ValueError(f"cannot read hard rule '{rule.when}'")
-    return m.group("col"), m.group("op"), m.group("value")
-
-
 def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
-    col, op, value = _parse(rule)
+    col, op, value = rule.parts
     if col not in frame:
         raise ValueError(f"hard rule '{rule.when}' names unknown column '{col}'")
     series = frame[col]
@@ -85,7 +76,7 @@ def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
 
 def rule_columns(rules: list[HardRule]) -> list[str]:
     """The columns the rules read, in order of first use."""
-    return list(dict.fromkeys(_parse(rule)[0] for rule in rules))
+    return list(dict.fromkeys(rule.parts[0] for rule in rules))
 
 
 def hard_rules(frame: pd.DataFrame, rules: list[HardRule]) -> np.ndarray:
@@ -97,16 +88,18 @@ def hard_rules(frame: pd.DataFrame, rules: list[HardRule]) -> np.ndarray:
 
 
 def decide(frame: pd.DataFrame, pd_: np.ndarray, threshold: float, policy: Policy) -> dict[str, Any]:
-    """Score, band and final decision; a matching hard rule decides before the model does.
+    """Score, band, the model's decision and the final one.
 
-    `frame` needs only the columns the hard rules read (`rule_columns`), one row per PD.
+    Hard rules are checked before the model and can only make the decision stricter: the final decision is
+    the more severe of the first matching rule's action and the model's (a review rule never turns a model
+    decline into a review). `frame` needs only the columns the rules read (`rule_columns`), one row per PD.
     """
     score = to_score(pd_, policy)
     matched = hard_rules(frame, policy.hard_rules)
-    actions = np.array([DECISIONS.index(r.action) for r in policy.hard_rules] + [-1])
-    model = model_decision(pd_, score, threshold, policy).codes
-    decision = np.where(matched >= 0, actions[matched], model)
+    actions = np.array([DECISIONS.index(r.action) for r in policy.hard_rules] + [-1])  # [-1]: no rule matched
+    model = model_decision(pd_, score, threshold, policy)
     codes = list(dict.fromkeys(r.code for r in policy.hard_rules))
-    rule_code = np.array([codes.index(r.code) for r in policy.hard_rules] + [-1])[matched]  # -1 indexes the sentinel
-    return {"score": score, "band": to_band(score, policy), "decision": _categorical(decision, DECISIONS),
+    rule_code = np.array([codes.index(r.code) for r in policy.hard_rules] + [-1])[matched]
+    return {"score": score, "band": to_band(score, policy), "model_decision": model,
+            "decision": _categorical(np.maximum(model.codes, actions[matched]), DECISIONS),  # codes rise with severity
             "hard_rule": _categorical(rule_code, codes)}

@@ -1,14 +1,16 @@
 """Batch scoring: curated day -> PD, score, band, policy decision and top-3 reason codes per row.
 
 The model version is resolved once and pinned for the whole run (every partition gets the same version).
-The day's parquet is streamed in record batches, so memory stays flat as the input grows. Partitions
+The day's parquet is streamed in Arrow record batches (only the columns scoring reads, categorical text as
+dictionaries), so memory stays flat as the input grows and text is never turned into Python objects; the
+categorical outputs (band, decision, hard rule, reasons) are dictionary-encoded columns. Partitions
 write staging files; commit merges them in order into `scores/<ds>/date=D/model=V/part-0.parquet`
 atomically, with fixed row-group boundaries, so a partitioned run gives the same bytes as a single one.
 
 Reason codes are XGBoost's approximate contributions (`approx_contribs=True`, Saabas' method: the
 change in the tree's expected value at every split on the path, credited to the split feature). They
-cost a small multiple of a plain prediction, unlike exact TreeSHAP, and by default are computed for
-the rows that are declined or sent to review: the adverse actions that have to be explained.
+cost ~2.3 plain predictions, unlike exact TreeSHAP, and by default are computed for the rows the model
+declines or sends to review: the adverse actions that have to be explained.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,12 +35,14 @@ from ml import policy as pol
 from ml.errors import MissingDataError, RiskopsError
 from ml.model import RiskModel
 from ml.preprocess import read_manifest
-from ml.spec import DatasetSpec
+from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage, partition
 
-BATCH_ROWS = 200_000
-ROW_GROUP_ROWS = 500_000
+BATCH_ROWS = 250_000
+ROW_GROUP_ROWS = 250_000
 REASONS = 3
+T = TypeVar("T")
+_END: Any = object()
 _LABEL = pa.dictionary(pa.int32(), pa.string())  # categorical outputs: small fixed vocabularies
 SCHEMA = pa.schema([
     ("id", pa.string()), ("pd", pa.float64()), ("score", pa.int32()), ("band", _LABEL), ("decision", _LABEL),
@@ -103,8 +108,10 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     pd_ = np.asarray(model.booster.inplace_predict(features), dtype=np.float64)
     result = pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_, model.threshold,
                         spec.policy)
-    decision = result["decision"]
-    explain = np.flatnonzero(decision.codes != 0 if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
+    # rows the model itself declines or reviews; a row that only a hard rule made adverse is explained by the
+    # rule's code, not by the model
+    adverse = result["model_decision"].codes != 0
+    explain = np.flatnonzero(adverse if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
     reasons = np.full((len(pd_), REASONS), -1, dtype=np.int32)
     reasons[explain] = reason_codes(model, features.iloc[explain])
     names = list(model.pipeline.order)
@@ -129,11 +136,14 @@ def _labels(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
 def _batches(storage: Storage, key: str, columns: list[str], categorical: list[str], lo: int,
              hi: int) -> Iterator[pa.Table]:
     """Rows [lo, hi) of the given columns of a parquet file, read BATCH_ROWS at a time; categorical text
-    columns come as dictionaries, so they are decoded per distinct value, not per row."""
+    columns come as dictionaries, so they are decoded per distinct value, not per row. Row groups wholly
+    outside the range are not read at all (a partition reads its own slice of the day)."""
     with storage.open_read(key) as fh:
-        offset = 0
         source = pq.ParquetFile(fh, read_dictionary=categorical)
-        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)])
+        groups = [i for i in range(source.num_row_groups) if starts[i] < hi and starts[i + 1] > lo]
+        offset = int(starts[groups[0]]) if groups else 0
+        for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=columns, row_groups=groups):
             start, end = offset, offset + batch.num_rows
             offset = end
             if end <= lo or start >= hi:
@@ -175,9 +185,19 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     scored = (score_table(table, spec, pinned) for table in _batches(storage, key, columns, list(pipeline.categorical), lo, hi))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")
-        rows = _write(path, pinned, _rebatch(scored))
+        rows = _write(path, pinned, _ahead(_rebatch(scored)))  # batch i is written while i + 1 is scored
         storage.put_file(path, _staging(spec.name, day, pinned.version, part))
     return rows
+
+
+def _ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of an iterator, each next one produced in a worker thread while the caller uses the last;
+    an exception raised producing an item is raised here."""
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = worker.submit(next, items, _END)
+        while (item := pending.result()) is not _END:
+            pending = worker.submit(next, items, _END)
+            yield item
 
 
 def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
@@ -208,7 +228,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
                 shutil.copyfileobj(src, dst)
         else:
             _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
-        rows, decisions = _decisions(path)
+        rows, decisions, matched = _counts(path, spec.policy.hard_rules)
         if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
             raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
@@ -217,7 +237,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
         "run_id": pinned.run_id, "input_manifest_sha256": manifest["input_sha256"], "curated": key,
-        "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions, "partitions": parts,
+        "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
+        "hard_rules": matched, "partitions": parts,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
     }
@@ -251,13 +272,16 @@ def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
-def _decisions(path: str) -> tuple[int, dict[str, int]]:
-    """Rows and decision counts of a scores file, reading only its decision column."""
-    decisions = {"approve": 0, "review": 0, "decline": 0}
-    column = pq.read_table(path, columns=["decision"]).column("decision")
-    for entry in pc.value_counts(column).to_pylist():
-        decisions[str(entry["values"])] += int(entry["counts"])
-    return len(column), decisions
+def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Rows, decision counts and rows per matching hard rule of a scores file (reads two columns)."""
+    table = pq.read_table(path, columns=["decision", "hard_rule"])
+    decisions = dict.fromkeys(pol.DECISIONS, 0)
+    matched = dict.fromkeys((r.code for r in rules), 0)
+    for name, counts in (("decision", decisions), ("hard_rule", matched)):
+        for entry in pc.value_counts(table.column(name)).to_pylist():
+            if entry["values"] is not None:
+                counts[str(entry["values"])] += int(entry["counts"])
+    return table.num_rows, decisions, matched
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel) -> dict[str, Any]:
@@ -272,3 +296,4 @@ def score_file(data: bytes, name: str, spec: DatasetSpec, pinned: PinnedModel) -
 
     result = process_files([(name, data)], spec, dt.date.today())
     return score_frame(result["curated"], spec, pinned), result["quarantine"]
+

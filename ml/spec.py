@@ -5,11 +5,12 @@ Adding a dataset needs only a new file in the specs folder (RISKOPS_SPECS).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ml.errors import SpecError
 
@@ -110,12 +111,31 @@ class SourceSpec(_Strict):
         return self
 
 
+_RULE = re.compile(r"^\s*(?P<col>[\w.-]+)\s*(?P<op><=|>=|==|!=|<|>|is not null|is null)\s*(?P<value>.*?)\s*$")
+
+
 class HardRule(_Strict):
     """A business rule applied before the model: `when` is '<column> <op> <value>' or '<column> is null'."""
 
-    when: str = Field(pattern=r"^\s*[\w.-]+\s*(<=|>=|==|!=|<|>|is null|is not null)\s*[^\s].*$|^\s*[\w.-]+\s+is (not )?null\s*$")
+    when: str
     action: Literal["decline", "review"]
     code: str
+
+    @field_validator("when")
+    @classmethod
+    def _readable(cls, when: str) -> str:
+        m = _RULE.match(when)
+        if m is None or m["op"].startswith("is") == bool(m["value"]):
+            raise ValueError(f"cannot read rule '{when}': write '<column> <op> <value>' with op one of "
+                             "< <= > >= == !=, or '<column> is null' / '<column> is not null'")
+        return when
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        """(column, operator, value); value is '' for the null tests."""
+        m = _RULE.match(self.when)
+        assert m is not None  # checked by _readable
+        return m["col"], m["op"], m["value"]
 
 
 class ScoreBand(_Strict):
@@ -175,6 +195,10 @@ class DatasetSpec(_Strict):
             raise ValueError("at most one column can have role 'date'")
         if self.label.column in names:
             raise ValueError(f"label column '{self.label.column}' must not be a batch column: labels arrive separately")
+        curated = set(names) | {f"{c.name}_{k.name}" for c in self.columns for k in c.keys or []}
+        for rule in self.policy.hard_rules:
+            if rule.parts[0] not in curated:
+                raise ValueError(f"hard rule '{rule.when}' names unknown column '{rule.parts[0]}'")
         return self
 
     @property

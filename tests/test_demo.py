@@ -56,9 +56,13 @@ def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
     assert "riskops-give_me_some_credit version 1: stage Production, alias champion; approved by risk-approver" in first
     score_manifests = sorted((home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"))
     assert len(score_manifests) == 4
+    delinquent = 0  # rows the GMSC spec's serious-delinquency rule declines, whatever the model says
     for path in score_manifests:
         m = json.loads(path.read_text())
         assert m["model_version"] == "1" and m["rows_scored"] == m["rows_in"] == sum(m["decisions"].values())
+        assert m["decisions"]["decline"] >= m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
+        delinquent += m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
+    assert delinquent > 0
 
     zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
     second = _run_demo(home, free_port(), free_port())

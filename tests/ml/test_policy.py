@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from ml import policy as pol
-from ml.spec import HardRule, Policy
+from ml.spec import DatasetSpec, HardRule, Policy
 
 DEFAULT = Policy()
 
@@ -156,6 +156,15 @@ def test_rule_on_an_unknown_column_names_it():
         pol.hard_rules(FRAME, [_rule("amount > 1"), _rule("amout > 100")])
 
 
+def test_a_rule_on_a_column_the_dataset_lacks_is_rejected_with_the_spec(cards_spec):
+    data = cards_spec.model_dump()
+    data["policy"]["hard_rules"] = [{"when": "device_trusted == false", "action": "review", "code": "KV"}]
+    assert DatasetSpec.model_validate(data).policy.hard_rules[0].parts == ("device_trusted", "==", "false")
+    data["policy"]["hard_rules"].append({"when": "amout > 5000", "action": "review", "code": "TYPO"})
+    with pytest.raises(ValidationError, match="hard rule 'amout > 5000' names unknown column 'amout'"):
+        DatasetSpec.model_validate(data)
+
+
 def test_unreadable_rules_are_rejected_by_the_spec():
     for when in ("amount", "amount ~ 3", "> 100", "amount >"):
         with pytest.raises(ValidationError):
@@ -183,6 +192,16 @@ def test_hard_rules_decide_before_the_model():
     assert plain["hard_rule"].isna().all()
 
 
+def test_a_review_rule_never_softens_a_model_decline():
+    frame = pd.DataFrame({"country": ["other", "other", "other", "fr"]})
+    p = np.array([0.001, 0.07, 0.5, 0.5])  # the model: approve, review, decline, decline
+    policy = Policy(hard_rules=[_rule("country == other", "review", "HR-COUNTRY")])
+    out = pol.decide(frame, p, 0.1, policy)
+    assert out["model_decision"].tolist() == ["approve", "review", "decline", "decline"]
+    assert out["decision"].tolist() == ["review", "review", "decline", "decline"]
+    assert out["hard_rule"].tolist() == ["HR-COUNTRY", "HR-COUNTRY", "HR-COUNTRY", np.nan]  # the rule still matched
+
+
 def test_decide_with_score_cut_offs():
     p = np.array([_pd_at_odds(100), _pd_at_odds(50), _pd_at_odds(20)])  # scores 620, 600, 574
     out = pol.decide(pd.DataFrame(index=range(3)), p, 0.5,
@@ -203,9 +222,12 @@ def test_decide_on_random_rows_keeps_decisions_consistent():
     big, night = frame.amount.to_numpy() > 300, frame.hour.to_numpy() < 6
     model = pol.model_decision(p, out["score"], 0.05, policy)
     assert (out["decision"][big] == "decline").all() and (out["hard_rule"][big] == "BIG").all()
-    assert (out["decision"][~big & night] == "review").all() and (out["hard_rule"][~big & night] == "NIGHT").all()
+    assert (out["decision"][~big & night] != "approve").all() and (out["hard_rule"][~big & night] == "NIGHT").all()
+    night_only = ~big & night
+    assert ((out["decision"][night_only] == "decline") == (model[night_only] == "decline")).all()
     rest = ~big & ~night
     assert (out["decision"][rest] == model[rest]).all() and out["hard_rule"][rest].isna().all()
+    assert (out["model_decision"] == model).all()
     assert rest.sum() > 0.5 * n and (model[big] == "approve").any()  # the rule overrides some approvals
 
 

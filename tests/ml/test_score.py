@@ -156,7 +156,7 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
 
     np.testing.assert_allclose(out["pd"], env.pinned.model.predict_proba(curated), rtol=0, atol=1e-7)
     assert out["score"].between(300, 900).all() and set(out["band"]) <= set("ABCDE")
-    assert out["hard_rule"].isna().all()  # the cards spec has no hard rules
+    assert out["hard_rule"].isna().all() and m["hard_rules"] == {}  # the cards spec has no hard rules
     meta = pq.ParquetFile(io.BytesIO(_scores_bytes(env))).schema_arrow.metadata
     assert meta[b"riskops.model_version"] == b"1" and meta[b"riskops.run_id"] == env.summary["run_id"].encode()
     assert _staged(env) == []
@@ -186,6 +186,43 @@ def test_partitioned_run_gives_the_same_bytes_as_a_single_run(store, cards_spec,
     assert _staged(env) == []  # staging removed after the commit
     meta = pq.ParquetFile(io.BytesIO(data)).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [500, 500, len(_curated(env)) - 1000]
+
+
+def test_partitions_read_their_slice_of_a_day_stored_in_many_row_groups(store, cards_spec, monkeypatch, tmp_path):
+    env = store
+    single = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    # the same curated day, written in row groups of 97 rows, read in batches of 64: partition slices, row
+    # groups and batches all cut across each other
+    other = Storage(str(tmp_path / "data"))
+    curated_key = f"curated/{DS}/date={DAY.isoformat()}/part-0.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(pq.read_table(io.BytesIO(env.storage.read_bytes(curated_key))), buffer, row_group_size=97)
+    other.write_bytes(curated_key, buffer.getvalue())
+    manifest = f"manifests/preprocess/{DS}/date={DAY.isoformat()}.json"
+    other.write_bytes(manifest, env.storage.read_bytes(manifest))
+    monkeypatch.setattr(score, "BATCH_ROWS", 64)
+    for part in range(5):
+        score.score_partition(other, cards_spec, DAY, env.pinned, part, 5)
+    merged = score.commit(other, cards_spec, DAY, env.pinned, 5)
+    assert other.read_bytes(merged["scores"]) == _scores_bytes(env)  # every row once, in order
+
+
+def test_an_error_in_a_later_batch_fails_the_partition_and_stages_nothing(store, cards_spec, monkeypatch):
+    env = store
+    day = DAY - dt.timedelta(days=3)  # a day no other test scores
+    real, calls = score.score_table, []
+
+    def failing_on_the_third_batch(table, spec, pinned):  # type: ignore[no-untyped-def]
+        calls.append(table.num_rows)
+        if len(calls) == 3:
+            raise RuntimeError("disk on fire")
+        return real(table, spec, pinned)
+
+    monkeypatch.setattr(score, "BATCH_ROWS", 64)
+    monkeypatch.setattr(score, "score_table", failing_on_the_third_batch)
+    with pytest.raises(RuntimeError, match="disk on fire"):  # raised in the worker thread, re-raised here
+        score.score_partition(env.storage, cards_spec, day, env.pinned)
+    assert len(calls) == 3 and _staged(env, day=day) == []
 
 
 def test_commit_refuses_missing_or_mismatched_partitions_and_publishes_nothing(store, cards_spec):
@@ -324,9 +361,14 @@ def test_hard_rules_decide_before_the_model(store, cards_spec, tmp_path):
     pd.testing.assert_frame_equal(out[~big].reset_index(drop=True), base[~big].reset_index(drop=True),
                                   check_categorical=False, check_dtype=False)
     assert out.loc[~big, "hard_rule"].isna().all()
+    # a row only the rule declines is explained by the rule's code; the model's own adverse rows keep their reasons
+    rule_only = big & (base["decision"] == "approve").to_numpy()
+    assert out.loc[rule_only, "reason_1"].isna().all()
+    assert (out.loc[big & ~rule_only, "reason_1"].astype(object) == base.loc[big & ~rule_only, "reason_1"].astype(object)).all()
     pd.testing.assert_series_equal(out["pd"], base["pd"])  # the PD, score and band stay the model's
     pd.testing.assert_series_equal(out["score"], base["score"])
     assert m["decisions"]["decline"] == int(big.sum() + (base.loc[~big, "decision"] == "decline").sum())
+    assert m["hard_rules"] == {"HR-AMOUNT": int(big.sum())}
 
 
 # ---- an analyst's file -----------------------------------------------------------------------------------
