@@ -273,15 +273,15 @@ def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
 
 
 def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int]]:
-    """Rows, decision counts and rows per matching hard rule of a scores file (reads two columns)."""
-    table = pq.read_table(path, columns=["decision", "hard_rule"])
-    decisions = dict.fromkeys(pol.DECISIONS, 0)
-    matched = dict.fromkeys((r.code for r in rules), 0)
-    for name, counts in (("decision", decisions), ("hard_rule", matched)):
-        for entry in pc.value_counts(table.column(name)).to_pylist():
-            if entry["values"] is not None:
-                counts[str(entry["values"])] += int(entry["counts"])
-    return table.num_rows, decisions, matched
+    """Rows, decision counts and rows per matching hard rule of a scores file (two columns, batch by batch)."""
+    rows, decisions, matched = 0, dict.fromkeys(pol.DECISIONS, 0), dict.fromkeys((r.code for r in rules), 0)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["decision", "hard_rule"]):
+        rows += batch.num_rows
+        for name, counts in (("decision", decisions), ("hard_rule", matched)):
+            for entry in pc.value_counts(batch.column(name)).to_pylist():
+                if entry["values"] is not None:
+                    counts[str(entry["values"])] += int(entry["counts"])
+    return rows, decisions, matched
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel) -> dict[str, Any]:
