@@ -155,8 +155,12 @@ def scores_key(dataset: str, day: dt.date, version: str) -> str:
     return f"{partition('scores', dataset, day)}/model={version}/part-0.parquet"
 
 
+def _staging_folder(dataset: str, day: dt.date, version: str) -> str:
+    return f"scores/_staging/{dataset}/date={day.isoformat()}/model={version}"
+
+
 def _staging(dataset: str, day: dt.date, version: str, part: int) -> str:
-    return f"scores/_staging/{dataset}/date={day.isoformat()}/model={version}/part-{part:04d}.parquet"
+    return f"{_staging_folder(dataset, day, version)}/part-{part:04d}.parquet"
 
 
 def _curated(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
@@ -182,7 +186,8 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     lo, hi = total * part // parts, total * (part + 1) // parts
     pipeline = pinned.model.pipeline
     columns = list(dict.fromkeys([spec.id_column, *pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
-    scored = (score_table(table, spec, pinned) for table in _batches(storage, key, columns, list(pipeline.categorical), lo, hi))
+    tables = _batches(storage, key, columns, list(pipeline.categorical), lo, hi)
+    scored = (score_table(table, spec, pinned) for table in tables)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")
         rows = _write(path, pinned, _ahead(_rebatch(scored)))  # batch i is written while i + 1 is scored
@@ -243,7 +248,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
     }
     storage.write_json(f"manifests/score/{spec.name}/date={day.isoformat()}/model={pinned.version}.json", result)
-    for s in staged:
+    # every staged part of this day and version, also those left by an earlier run split into more partitions
+    for s in storage.list_files(_staging_folder(spec.name, day, pinned.version)):
         storage.delete(s)
     return result
 
