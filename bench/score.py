@@ -183,7 +183,7 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
         booster.inplace_predict(whole)
         best_whole = min(best_whole, time.perf_counter() - t)
     return {"rows": len(frame), "batched_rows_per_s": len(frame) / best_batched,
-            "whole_rows_per_s": len(frame) / best_whole}
+            "whole_rows_per_s": len(frame) / best_whole, "batch_rows": score.BATCH_ROWS}
 
 
 def child(root: Path, day: dt.date, reasons: str) -> None:
@@ -268,8 +268,8 @@ def main() -> None:
                    after["whole_rows_per_s"])
         for label, top in (("before", before), ("after", after)):
             print(f"(a) inplace_predict ceiling on {top['rows']:,} transformed rows ({label} the score_day runs): "
-                  f"{top['batched_rows_per_s']:,.0f} rows/s in batches of 200k, {top['whole_rows_per_s']:,.0f} "
-                  "rows/s in one call")
+                  f"{top['batched_rows_per_s']:,.0f} rows/s in batches of {top['batch_rows']:,}, "
+                  f"{top['whole_rows_per_s']:,.0f} rows/s in one call")
         print(f"    ceiling = {best:,.0f} rows/s (best of both); load average at the end: {os.getloadavg()[0]:.2f}")
         for label, r in (("small", small), ("large", large)):
             adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]  # type: ignore[index]
