@@ -11,7 +11,7 @@ import pandas as pd
 from ml.spec import HardRule, Policy
 
 DECISIONS = ("approve", "review", "decline")
-_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal}
 
 
 def to_score(pd_: np.ndarray, policy: Policy) -> np.ndarray:
@@ -60,6 +60,14 @@ def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
     if op in ("is null", "is not null"):
         mask = series.isna().to_numpy()
         return ~mask if op == "is not null" else mask
+    if pd.api.types.is_datetime64_any_dtype(series):  # dates compare as dates, with every operator
+        numbers = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
+        numbers[series.isna().to_numpy()] = np.nan
+        target = float(pd.Timestamp(value.strip("'\"")).value)
+        with np.errstate(invalid="ignore"):
+            if op == "!=":
+                return (numbers != target) & ~np.isnan(numbers)
+            return _OPS[op](numbers, target)
     if op in ("==", "!="):
         number = _number(value) if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) \
             else None

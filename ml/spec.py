@@ -5,6 +5,7 @@ Adding a dataset needs only a new file in the specs folder (RISKOPS_SPECS).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -195,10 +196,10 @@ class DatasetSpec(_Strict):
             raise ValueError("at most one column can have role 'date'")
         if self.label.column in names:
             raise ValueError(f"label column '{self.label.column}' must not be a batch column: labels arrive separately")
-        curated = set(names) | {f"{c.name}_{k.name}" for c in self.columns for k in c.keys or []}
+        types = {c.name: c.type for c in self.columns} | {
+            f"{c.name}_{k.name}": k.type for c in self.columns for k in c.keys or []}
         for rule in self.policy.hard_rules:
-            if rule.parts[0] not in curated:
-                raise ValueError(f"hard rule '{rule.when}' names unknown column '{rule.parts[0]}'")
+            _check_rule(rule, types)
         return self
 
     @property
@@ -211,6 +212,29 @@ class DatasetSpec(_Strict):
 
     def column(self, name: str) -> ColumnSpec:
         return next(c for c in self.columns if c.name == name)
+
+
+def _check_rule(rule: HardRule, types: dict[str, str]) -> None:
+    """A rule names a curated column and compares it with a value of its kind: a date with a date
+    (YYYY-MM-DD), a number with a number; text only with == and !=."""
+    column, op, value = rule.parts
+    if column not in types:
+        raise ValueError(f"hard rule '{rule.when}' names unknown column '{column}'")
+    if op.startswith("is"):
+        return
+    if types[column] == "date":
+        try:
+            dt.date.fromisoformat(value.strip("'\""))
+        except ValueError:
+            raise ValueError(f"hard rule '{rule.when}': '{value}' is not a date (YYYY-MM-DD)") from None
+    elif op not in ("==", "!="):
+        if types[column] not in ("int", "float"):
+            raise ValueError(f"hard rule '{rule.when}': {op} needs a number or date column, '{column}' is "
+                             f"{types[column]}")
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"hard rule '{rule.when}': '{value}' is not a number") from None
 
 
 def load_spec(path: Path) -> DatasetSpec:

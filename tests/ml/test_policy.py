@@ -126,6 +126,18 @@ def test_rule_operators_and_missing_values(when, expected):
     assert (matched == -1).tolist() == [not hit for hit in expected]
 
 
+@pytest.mark.parametrize(("when", "expected"), [
+    ("opened < 2026-09-01", [True, False, False, False]),
+    ("opened >= '2026-09-01'", [False, True, True, False]),
+    ("opened == 2026-09-01", [False, True, False, False]),
+    ("opened != 2026-09-01", [True, False, True, False]),  # a missing date is not "different" either
+    ("opened is null", [False, False, False, True]),
+])
+def test_dates_compare_as_dates(when, expected):
+    frame = pd.DataFrame({"opened": pd.to_datetime(["2026-08-31", "2026-09-01", "2027-01-01", None])})
+    assert (pol.hard_rules(frame, [_rule(when)]) == 0).tolist() == expected
+
+
 def test_missing_values_never_satisfy_a_comparison():
     frame = pd.DataFrame({"x": pd.array([None, None], dtype="Float64"), "y": [np.nan, 1.0]})
     for when in ("x < 0", "x > 0", "x <= 0", "x >= 0", "x == 0", "x != 0", "y < 5", "y >= -5"):
@@ -162,6 +174,19 @@ def test_a_rule_on_a_column_the_dataset_lacks_is_rejected_with_the_spec(cards_sp
     assert DatasetSpec.model_validate(data).policy.hard_rules[0].parts == ("device_trusted", "==", "false")
     data["policy"]["hard_rules"].append({"when": "amout > 5000", "action": "review", "code": "TYPO"})
     with pytest.raises(ValidationError, match="hard rule 'amout > 5000' names unknown column 'amout'"):
+        DatasetSpec.model_validate(data)
+
+
+@pytest.mark.parametrize(("when", "message"), [
+    ("transaction_date < soon", "'soon' is not a date"),
+    ("transaction_date == 01/09/2026", "is not a date"),
+    ("amount > lots", "'lots' is not a number"),
+    ("channel > 3", "> needs a number or date column, 'channel' is category"),
+])
+def test_a_rule_comparing_a_column_with_the_wrong_kind_of_value_is_rejected(cards_spec, when, message):
+    data = cards_spec.model_dump()
+    data["policy"]["hard_rules"] = [{"when": when, "action": "review", "code": "X"}]
+    with pytest.raises(ValidationError, match=message):
         DatasetSpec.model_validate(data)
 
 

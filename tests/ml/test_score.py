@@ -373,6 +373,18 @@ def test_hard_rules_decide_before_the_model(store, cards_spec, tmp_path):
     assert m["hard_rules"] == {"HR-AMOUNT": int(big.sum())}
 
 
+def test_a_date_rule_is_applied_to_the_curated_dates(store, cards_spec):
+    env = store
+    rule = HardRule(when=f"transaction_date == {DAY.isoformat()}", action="review", code="HR-TODAY")
+    ruled = cards_spec.model_copy(update={"policy": cards_spec.policy.model_copy(update={"hard_rules": [rule]})})
+    curated = _curated(env)
+    out = score.score_frame(curated, ruled, env.pinned)
+    today = (curated["transaction_date"] == pd.Timestamp(DAY)).to_numpy()
+    assert today.any()
+    assert (out["hard_rule"] == "HR-TODAY").to_numpy().tolist() == today.tolist()
+    assert (out.loc[today, "decision"] != "approve").all()
+
+
 # ---- an analyst's file -----------------------------------------------------------------------------------
 
 def test_score_file_validates_then_scores(store, cards_spec):
