@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from demo.airflow_runtime import REPO, Standalone, airflow_env, wait_for
+from ml.dates import date_range
 
 # Fixed windows keep the demo reproducible; bank_marketing keeps its real (2008) dates.
 WINDOWS = {
@@ -71,8 +72,8 @@ def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> Non
     wait_for(lambda: wanted <= {d["dag_id"] for d in af.api("GET", "/dags", params={"limit": 100})["dags"]},
              180, "the DAG processor did not register the preprocess DAGs", 2)
     # a logical date has at most one run per DAG: trigger() clears an existing one instead (re-runs)
-    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in _dates(start, end)]
-               for d, (start, end) in windows.items()}
+    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in date_range(s, e)]
+               for d, (s, e) in windows.items()}
     total = sum(len(ids) for ids in run_ids.values())
     started = time.monotonic()
     while True:
@@ -88,10 +89,6 @@ def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> Non
         af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     if failed:
         raise SystemExit(f"{failed} preprocess runs failed; see the task logs under {af.airflow_home}/logs")
-
-
-def _dates(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int, outbox: Path) -> dict[str, str]:
@@ -132,7 +129,7 @@ def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> N
 
     storage = Storage(data_url)
     print(f"\n  {dataset}  (date: rows scored, approve / review / decline, rows matching a hard rule, model version)")
-    for day in _dates(start, end):
+    for day in date_range(start, end):
         keys = storage.list_files(f"manifests/score/{dataset}/date={day}")
         for key in keys:
             m = storage.read_json(key)
@@ -171,7 +168,7 @@ def print_accounting(data_url: str, windows: dict[str, tuple[dt.date, dt.date]])
     for dataset, (start, end) in windows.items():
         print(f"\n  {dataset}  (date: rows landed / clean / quarantined)")
         totals = [0, 0, 0]
-        for day in _dates(start, end):
+        for day in date_range(start, end):
             m = read_manifest(storage, dataset, day)
             if m is None:
                 print(f"    {day}: no manifest")

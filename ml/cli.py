@@ -13,6 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from ml.config import Settings, configure_mlflow
+from ml.dates import date_range
 from ml.errors import RiskopsError
 from ml.spec import DatasetSpec, get_spec, load_specs
 from ml.storage import Storage
@@ -34,7 +35,7 @@ def _days(args: argparse.Namespace) -> list[dt.date]:
         raise RiskopsError("give --date, or --start and --end for a window")
     if args.end < args.start:
         raise RiskopsError(f"--end {args.end} is before --start {args.start}")
-    return [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+    return date_range(args.start, args.end)
 
 
 def _context(args: argparse.Namespace) -> tuple[Settings, Storage, DatasetSpec]:

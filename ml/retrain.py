@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import importlib.util
 import tempfile
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,9 @@ def _log_model(model: RiskModel, example: pd.DataFrame) -> str:
             name="model", python_model=_PYFUNC_CODE, artifacts={"model_dir": str(folder)},
             signature=infer_signature(example, predictions), input_example=example,
             # explicit requirements: inferring them would load the model in a subprocess for ~10 s
-            pip_requirements=[f"xgboost=={_version('xgboost')}", f"pandas=={_version('pandas')}",
-                              f"numpy=={_version('numpy')}", "riskops"],
+            pip_requirements=[*(f"{p}=={installed_version(p)}" for p in ("xgboost", "pandas", "numpy")), "riskops"],
         )
     return str(info.model_uri)
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
 
 
 def _experiment(name: str, artifact_root: str | None) -> Any:

@@ -20,8 +20,9 @@ import hashlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterator, TypeVar
 
 import numpy as np
@@ -52,10 +53,18 @@ SCHEMA = pa.schema([
 
 @dataclass(frozen=True)
 class PinnedModel:
+    """A registered version fixed for the whole run. Its model is loaded on first use, once: a commit task
+    needs only the version's identity and never pays for loading it."""
+
     name: str
     version: str
     run_id: str
-    model: RiskModel
+
+    @cached_property
+    def model(self) -> RiskModel:
+        from ml.retrain import load_registered
+
+        return load_registered(self.name, self.version)
 
 
 def champion_version(dataset: str) -> str:
@@ -76,17 +85,14 @@ def champion_version(dataset: str) -> str:
 
 
 def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
-    """The champion (or an explicit version), loaded once and pinned for the whole run."""
+    """The champion (or an explicit version), pinned for the whole run."""
     from mlflow import MlflowClient
 
     from ml import registry
-    from ml.retrain import load_registered
 
-    client = MlflowClient()
     name = registry.model_name(dataset)
-    version = version or champion_version(dataset)
-    mv = registry._version(client, name, str(version))
-    return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id), model=load_registered(name, str(version)))
+    mv = registry._version(MlflowClient(), name, str(version or champion_version(dataset)))
+    return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id))
 
 
 def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS) -> np.ndarray:
@@ -133,13 +139,15 @@ def _labels(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(names, pa.string()))
 
 
-def _batches(storage: Storage, key: str, columns: list[str], categorical: list[str], lo: int,
-             hi: int) -> Iterator[pa.Table]:
-    """Rows [lo, hi) of the given columns of a parquet file, read BATCH_ROWS at a time; categorical text
-    columns come as dictionaries, so they are decoded per distinct value, not per row. Row groups wholly
-    outside the range are not read at all (a partition reads its own slice of the day)."""
+def _batches(storage: Storage, key: str, columns: list[str], categorical: list[str], part: int,
+             parts: int) -> Iterator[pa.Table]:
+    """Slice `part` of `parts` contiguous slices of a parquet file's rows, the given columns, read BATCH_ROWS
+    at a time; categorical text columns come as dictionaries, so they are decoded per distinct value, not
+    per row. Row groups wholly outside the slice are not read at all."""
     with storage.open_read(key) as fh:
         source = pq.ParquetFile(fh, read_dictionary=categorical)
+        total = source.metadata.num_rows
+        lo, hi = total * part // parts, total * (part + 1) // parts
         starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)])
         groups = [i for i in range(source.num_row_groups) if starts[i] < hi and starts[i + 1] > lo]
         offset = int(starts[groups[0]]) if groups else 0
@@ -181,12 +189,9 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     if not 0 <= part < parts:
         raise RiskopsError(f"partition {part} is not within 0..{parts - 1}")
     key, _ = _curated(storage, spec, day)
-    with storage.open_read(key) as fh:
-        total = pq.ParquetFile(fh).metadata.num_rows
-    lo, hi = total * part // parts, total * (part + 1) // parts
     pipeline = pinned.model.pipeline
     columns = list(dict.fromkeys([spec.id_column, *pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
-    tables = _batches(storage, key, columns, list(pipeline.categorical), lo, hi)
+    tables = _batches(storage, key, columns, list(pipeline.categorical), part, parts)
     scored = (score_table(table, spec, pinned) for table in tables)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")

@@ -22,8 +22,10 @@ def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> li
     if params.get("date"):
         return [str(params["date"])]
     if params.get("start") and params.get("end"):
+        from ml.dates import date_range
+
         start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
-        return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+        return [d.isoformat() for d in date_range(start, end)]
     # an asset-triggered run consumes every curated day published since the previous run
     return sorted({str(e.extra["date"]) for evs in events.values() for e in evs if e.extra.get("date")})
 
