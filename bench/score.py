@@ -196,6 +196,7 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
     if reasons != spec.policy.reason_codes:
         spec = spec.model_copy(update={"policy": spec.policy.model_copy(update={"reason_codes": reasons})})
     pinned = score.resolve_model(DS)
+    pinned.model  # loaded on first use: load it before the clock starts and the baseline is taken
     storage = Storage(str(root / "data"))
     baseline = _status("VmRSS")
     reset = _reset_peak()
