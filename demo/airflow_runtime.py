@@ -15,6 +15,7 @@ from typing import Any, Callable
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
 
 
 def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -154,16 +155,24 @@ class Standalone:
                              json={"chosen_options": [option], "params_input": {"reason": reason}}))
 
     def answer(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str, timeout: float) -> None:
-        """Answer the human-in-the-loop task, again if it is retried (a re-ask), until it has succeeded."""
+        """Answer the human-in-the-loop task, again if it is retried (a re-ask), until it has succeeded.
+
+        Like a person, it answers only once the task has waited ANSWER_AFTER seconds: Airflow 3.3 fails a
+        deferred task that resumes before the scheduler has processed the executor's report of the
+        deferring process (apache/airflow#67287, #72716), which an instant answer on a busy machine can hit.
+        """
         answered: set[int] = set()
+        waiting_since: dict[int, float] = {}
 
         def done() -> bool:
             ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
             if ti["state"] == "success":
                 return True
             if ti["state"] == "awaiting_input" and ti["try_number"] not in answered:
-                self.respond(dag_id, run_id, task_id, option, reason)
-                answered.add(ti["try_number"])
+                since = waiting_since.setdefault(ti["try_number"], time.monotonic())
+                if time.monotonic() - since >= ANSWER_AFTER:
+                    self.respond(dag_id, run_id, task_id, option, reason)
+                    answered.add(ti["try_number"])
             elif ti["state"] in ("failed", "upstream_failed") and self.run_state(dag_id, run_id) == "failed":
                 raise RuntimeError(f"{dag_id}.{task_id} failed in run {run_id}; see {self.airflow_home}/logs")
             return False
