@@ -10,9 +10,8 @@ with the day and its row accounting in the event, which schedules the score DAG.
 from __future__ import annotations
 
 from airflow.sdk import Metadata, Param, task
-from airflow.timetables.interval import CronDataIntervalTimetable
 from riskops_airflow.assets import curated
-from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.defaults import cron, dataset_names, riskops_dag
 from riskops_airflow.sensors import wait_for_batch
 from riskops_airflow.tasks import ml_step
 
@@ -22,7 +21,7 @@ for dataset in dataset_names():
     with riskops_dag(
         f"preprocess_{dataset}",
         f"Validate and curate the daily raw batch of {dataset}",
-        CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        cron("0 0 * * *"),
         ["preprocess", dataset],
         __doc__,
         max_active_runs=4,

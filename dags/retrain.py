@@ -4,8 +4,14 @@ train (container): XGBoost on the latest matured window, compared with the champ
 out-of-time test, registered in MLflow (Staging, alias `challenger`), PDF report rendered.
 email_approvers: the PDF attached, through the `smtp_default` connection; retried if SMTP fails (the PDF
 stays in storage either way).
-approval: ApprovalOperator (recording the decision for the audit); Approve -> promote (Production, alias `champion`, audit tags);
-Reject -> record_rejection (the version is tagged rejected with the approver's reason).
+approval: a human decides in Airflow (riskops_airflow.approval.ApprovalGate, recording who decided what);
+Approve -> promote (Production, alias `champion`, audit tags); Reject -> record_rejection (the version is
+tagged rejected with the approver's reason).
+
+A newer candidate supersedes a waiting one: runs do not queue behind a run that waits (up to 14 days) for
+its approver. When a later run registers its candidate, the older candidate is tagged superseded in MLflow,
+the older run's approval ends with the decision "Superseded" (neither promote nor record_rejection runs),
+and only the newest candidate can be approved. Training itself runs one at a time per dataset.
 """
 
 from __future__ import annotations
@@ -13,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
-from airflow.timetables.interval import CronDataIntervalTimetable
-from riskops_airflow.approval import RecordedApprovalOperator
-from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.approval import ApprovalGate
+from riskops_airflow.defaults import cron, dataset_names, riskops_dag
 from riskops_airflow.tasks import ml_step
 
 AS_OF = "{{ params.as_of if params.as_of else ds }}"
@@ -26,10 +31,11 @@ for dataset in dataset_names():
     with riskops_dag(
         f"retrain_{dataset}",
         f"Train, report and approve a new {dataset} model",
-        CronDataIntervalTimetable("0 3 1 * *", timezone="UTC"),
+        cron("0 3 1 * *"),
         ["retrain", dataset],
         __doc__,
-        max_active_runs=1,
+        # a run waiting for its approver must not hold back a newer candidate (which supersedes it)
+        max_active_runs=3,
         params={
             "as_of": Param(None, type=["null", "string"], format="date",
                            description="business date; only labels matured by then are used (default: logical date)"),
@@ -46,8 +52,10 @@ for dataset in dataset_names():
             "--valid-days", "{{ params.valid_days }}", "--test-days", "{{ params.test_days }}",
             "--beta", "{{ params.beta }}", "--threshold-method", "{{ params.threshold_method }}",
             "--margin", "{{ params.margin }}"],
-            # training is deterministic on its data: a retry repeats the failure and holds the DAG's only run slot
-            retries=0)
+            # training is deterministic on its data: a retry repeats the failure
+            retries=0,
+            # one at a time, so candidates register in the order their runs started
+            max_active_tis_per_dag=1)
 
         @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
         def email_approvers(dataset_name: str, as_of: str) -> dict:
@@ -55,8 +63,9 @@ for dataset in dataset_names():
 
             return send_candidate_mail(dataset_name, as_of)
 
-        approval = RecordedApprovalOperator(
+        approval = ApprovalGate(
             task_id="approval",
+            candidate_task_id="email_approvers", approve_task_id="promote", reject_task_id="record_rejection",
             subject="Approve {{ " + CANDIDATE + "['model_name'] }} v{{ " + CANDIDATE + "['version'] }}?",
             body=("Verdict: **{{ " + CANDIDATE + "['verdict'] }}**. The PDF report was mailed to the approvers "
                   "(report SHA-256 {{ " + CANDIDATE + "['report_sha256'] }}). Approve to make this version "
@@ -73,16 +82,8 @@ for dataset in dataset_names():
         record_rejection = ml_step("record_rejection", [
             "reject", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
             "--approver", "{{ " + DECISION + "['by'] }}",
-            "--reason", "{{ " + DECISION + "['reason'] or 'rejected in Airflow' }}"],
-            trigger_rule="all_skipped")
+            "--reason", "{{ " + DECISION + "['reason'] or 'rejected in Airflow' }}"])
 
-        @task(task_id="fail_run_on_error", trigger_rule="one_failed", retries=0)
-        def fail_run_on_error() -> None:
-            # record_rejection (all_skipped) is the only leaf and ends skipped after a failure upstream,
-            # which would mark the run successful; this watcher fails the run instead
-            raise RuntimeError("a retraining task failed; see the failed task's log")
-
-        steps = [train, email_approvers(dataset, AS_OF), approval, promote, record_rejection]
-        for upstream, downstream in zip(steps, steps[1:]):
-            upstream >> downstream
-        steps >> fail_run_on_error()
+        # a failure anywhere leaves both leaves upstream_failed, so the run fails; a superseded
+        # approval skips both, and the run succeeds
+        train >> email_approvers(dataset, AS_OF) >> approval >> [promote, record_rejection]

@@ -16,6 +16,11 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
+WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
+
+
+class WaitError(RuntimeError):
+    """Something the runtime waited for did not happen; the message says what, and where the log is."""
 
 
 def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -33,12 +38,15 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",  # the embedded platform is not served to the network
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         # a second user whose name ends up in the audit trail of the models it approves
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
+        # runs are driven for replayed business dates; cron schedules would add runs for today's date
+        "RISKOPS_CRON_SCHEDULES": "off",
     })
     env.update(extra or {})
     return env
@@ -68,7 +76,7 @@ class Standalone:
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
                                         env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True, cwd=self.airflow_home)
-        wait_for(self._healthy, timeout, f"Airflow did not become healthy (log: {self.log_path})",
+        wait_for(self._healthy, timeout, f"Airflow to become healthy at {self.base}; log: {self.log_path}",
                  alive=self.process)
         self.token = self._login()
 
@@ -137,16 +145,21 @@ class Standalone:
         def reached() -> bool:
             seen["task"] = self.task_state(dag_id, run_id, task_id)
             if seen["task"] not in states and self.run_state(dag_id, run_id) == "failed":
-                raise RuntimeError(f"run {run_id} of {dag_id} failed before {task_id} reached {states}; "
-                                   f"see {self.airflow_home}/logs")
+                raise WaitError(f"run {run_id} of {dag_id} failed before {task_id} reached "
+                                f"{' or '.join(sorted(states))}; task logs: {self.task_logs(dag_id, run_id)}")
             return seen["task"] in states
 
-        wait_for(reached, timeout, f"{dag_id}.{task_id} did not reach {states}", 2)
+        wait_for(reached, timeout, f"{dag_id}.{task_id} (run {run_id}) to reach {' or '.join(sorted(states))}; "
+                 f"task logs: {self.task_logs(dag_id, run_id)}", 2)
         return str(seen["task"])
+
+    def task_logs(self, dag_id: str, run_id: str) -> Path:
+        return self.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         states = {"success", "failed"}
-        wait_for(lambda: self.run_state(dag_id, run_id) in states, timeout, f"run {run_id} of {dag_id} did not finish", 2)
+        wait_for(lambda: self.run_state(dag_id, run_id) in states, timeout,
+                 f"run {run_id} of {dag_id} to finish; task logs: {self.task_logs(dag_id, run_id)}", 2)
         return self.run_state(dag_id, run_id)
 
     def respond(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str = "") -> dict[str, Any]:
@@ -168,16 +181,18 @@ class Standalone:
             ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
             if ti["state"] == "success":
                 return True
-            if ti["state"] == "awaiting_input" and ti["try_number"] not in answered:
+            if ti["state"] in WAITING_FOR_HUMAN and ti["try_number"] not in answered:
                 since = waiting_since.setdefault(ti["try_number"], time.monotonic())
                 if time.monotonic() - since >= ANSWER_AFTER:
                     self.respond(dag_id, run_id, task_id, option, reason)
                     answered.add(ti["try_number"])
             elif ti["state"] in ("failed", "upstream_failed") and self.run_state(dag_id, run_id) == "failed":
-                raise RuntimeError(f"{dag_id}.{task_id} failed in run {run_id}; see {self.airflow_home}/logs")
+                raise WaitError(f"{dag_id}.{task_id} failed in run {run_id}; task logs: "
+                                f"{self.task_logs(dag_id, run_id)}")
             return False
 
-        wait_for(done, timeout, f"{dag_id}.{task_id} was not answered in time", 2)
+        wait_for(done, timeout, f"{dag_id}.{task_id} (run {run_id}) to take the answer '{option}'; task logs: "
+                 f"{self.task_logs(dag_id, run_id)}", 2)
 
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM the whole process group, wait for every member to exit, SIGKILL stragglers."""
@@ -219,13 +234,14 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def wait_for(check: Callable[[], bool], timeout: float, message: str, interval: float = 1.0,
+def wait_for(check: Callable[[], bool], timeout: float, waiting_for: str, interval: float = 1.0,
              alive: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `check` until it is true; WaitError naming what was waited for on timeout or if `alive` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         if alive is not None and alive.poll() is not None:
-            raise RuntimeError(f"{message}: process exited with {alive.returncode}")
+            raise WaitError(f"gave up waiting for {waiting_for}: the process exited with {alive.returncode}")
         time.sleep(interval)
-    raise TimeoutError(message)
+    raise WaitError(f"gave up after {timeout:.0f} s waiting for {waiting_for}")

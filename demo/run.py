@@ -17,10 +17,12 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
-from demo.airflow_runtime import REPO, Standalone, airflow_env, wait_for
+from demo.airflow_runtime import REPO, WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
 from ml.dates import date_range
+from ml.errors import RiskopsError
 
 # Fixed windows keep the demo reproducible; bank_marketing keeps its real (2008) dates.
 WINDOWS = {
@@ -31,8 +33,30 @@ WINDOWS = {
 }
 
 
-def step(n: int, total: int, text: str) -> None:
-    print(f"\n[{n}/{total}] {text}", flush=True)
+class Steps:
+    """Numbered progress lines, and the wall time of each step for the summary."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.n, self.times = total, 0, {}
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, text: str) -> None:
+        self._close()
+        self.n += 1
+        self._current = (text, time.monotonic())
+        print(f"\n[{self.n}/{self.total}] {text}", flush=True)
+
+    def _close(self) -> None:
+        if self._current is not None:
+            text, started = self._current
+            self.times[text] = time.monotonic() - started
+            self._current = None
+
+    def summary(self) -> str:
+        self._close()
+        total = sum(self.times.values())
+        lines = [f"  {seconds:6.0f} s  {text}" for text, seconds in self.times.items()]
+        return "\n".join([f"Wall time {total / 60:.1f} min:", *lines])
 
 
 def _port_free(port: int) -> bool:
@@ -88,7 +112,7 @@ def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> Non
     for dag_id in run_ids:
         af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     if failed:
-        raise SystemExit(f"{failed} preprocess runs failed; see the task logs under {af.airflow_home}/logs")
+        raise WaitError(f"{failed} preprocess runs failed; task logs under {af.airflow_home}/logs")
 
 
 def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int, outbox: Path) -> dict[str, str]:
@@ -100,7 +124,7 @@ def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int,
             "valid_days": max(1, round(days * 4 / 30)), "test_days": max(2, round(days * 7 / 30))}
     run_id = af.trigger(dag_id, as_of.isoformat(), conf)
     print(f"  {dag_id}: run {run_id} (training, report, mail)...", flush=True)
-    af.wait_for_task(dag_id, run_id, "approval", {"awaiting_input"}, timeout=900)
+    af.wait_for_task(dag_id, run_id, "approval", WAITING_FOR_HUMAN, timeout=900)
     mails = sorted(set(outbox.glob("*.eml")) - mails_before)
     print(f"  mail to approvers with the PDF: {mails[-1] if mails else 'none received'}", flush=True)
     approver = af.as_user("risk-approver")
@@ -108,7 +132,7 @@ def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int,
     print("  risk-approver approved in Airflow (REST API, human-in-the-loop task)", flush=True)
     state = af.wait_for_run(dag_id, run_id, timeout=600)
     if state != "success":
-        raise SystemExit(f"{dag_id} run {run_id} ended {state}; see {af.airflow_home}/logs")
+        raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
     af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     return {"run_id": run_id}
 
@@ -121,7 +145,7 @@ def score_window(af: Standalone, dataset: str, start: dt.date, end: dt.date) -> 
     state = af.wait_for_run(dag_id, run_id, timeout=1200)
     af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     if state != "success":
-        raise SystemExit(f"{dag_id} run {run_id} ended {state}; see {af.airflow_home}/logs")
+        raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
 
 
 def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
@@ -179,25 +203,41 @@ def print_accounting(data_url: str, windows: dict[str, tuple[dt.date, dt.date]])
         print(f"    total     : {totals[0]:>6} / {totals[1]:>6} / {totals[2]:>4}")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=int(os.environ.get("RISKOPS_DEMO_DAYS", 30)))
     parser.add_argument("--port", type=int, default=int(os.environ.get("RISKOPS_AIRFLOW_PORT", 8080)))
     parser.add_argument("--smtp-port", type=int, default=int(os.environ.get("RISKOPS_SMTP_PORT", 8025)))
     args = parser.parse_args()
-    # a terminated demo must still stop Airflow and the sink (the finally below), not orphan them
+    # a terminated demo must still stop Airflow and the sink (the finally in run()), not orphan them
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
     home = Path(os.environ.get("RISKOPS_HOME", REPO / "var")).resolve()
+    try:
+        run(args, home)
+    except (WaitError, RiskopsError) as exc:
+        print(f"\ndemo failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # a bug, not a user error: one line here, the traceback in a file
+        log = home / "demo-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        print(f"\ndemo failed: {type(exc).__name__}: {exc}; traceback in {log}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace, home: Path) -> None:
     data_url = os.environ.get("RISKOPS_DATA", str(home / "data"))
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
-    total_steps = 7
+    step = Steps(total=8)
     os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
+    if not _port_free(args.port):
+        raise WaitError(f"port {args.port} is in use: stop what runs there or set RISKOPS_AIRFLOW_PORT")
 
-    step(1, total_steps, f"MLflow store (SQLite) under {home / 'mlflow'}")
+    step(f"MLflow store (SQLite) under {home / 'mlflow'}")
     tracking_uri = init_mlflow(home)
 
-    step(2, total_steps, f"SMTP sink on 127.0.0.1:{args.smtp_port}, mails kept in {home / 'outbox'}")
+    step(f"SMTP sink on 127.0.0.1:{args.smtp_port}, mails kept in {home / 'outbox'}")
     sink = start_smtp_sink(home / "outbox", args.smtp_port)
 
     af = Standalone(home / "airflow", args.port, airflow_env(home / "airflow", args.port, {
@@ -206,7 +246,7 @@ def main() -> None:
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{args.smtp_port}?disable_tls=true&disable_ssl=true",
     }))
     try:
-        step(3, total_steps, f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
+        step(f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
         from ml.config import Settings
         from ml.replay import replay
         from ml.spec import get_spec
@@ -218,34 +258,35 @@ def main() -> None:
             print(f"  {dataset}: {sum(int(s['rows']) for s in summary)} rows over {len(summary)} days "
                   f"({start} .. {end})", flush=True)
 
-        step(4, total_steps, f"Starting Airflow (standalone, SQLite) on http://127.0.0.1:{args.port}")
+        step(f"Starting Airflow (standalone, SQLite) on http://127.0.0.1:{args.port} and preprocessing every day")
         af.start()
         print(f"  healthy; log in with the password in {af.airflow_home}/simple_auth_manager_passwords.json.generated")
         run_days(af, windows)
 
-        step(5, total_steps, "Retraining Give Me Some Credit: candidate, PDF by mail, approval in Airflow")
+        step("Retraining Give Me Some Credit: candidate, PDF by mail, approval in Airflow")
         gmsc_start, gmsc_end = windows["give_me_some_credit"]
-        from ml.spec import get_spec as _spec
-
-        lag = _spec(specs_dir, "give_me_some_credit").label.maturity_lag_days
+        lag = get_spec(specs_dir, "give_me_some_credit").label.maturity_lag_days
         retrain_and_approve(af, "give_me_some_credit", gmsc_end + dt.timedelta(days=lag), args.days,
                             home / "outbox")
         print_promotion(tracking_uri, "give_me_some_credit")
 
-        step(6, total_steps, "Nightly scoring of every landed Give Me Some Credit day with the champion")
+        step("Nightly scoring of every landed Give Me Some Credit day with the champion")
         score_window(af, "give_me_some_credit", gmsc_start, gmsc_end)
+
+        step("Stopping Airflow and the SMTP sink")
     finally:
         af.stop()
         if sink is not None:
             sink.terminate()
             sink.wait()
 
-    step(7, total_steps, "Row accounting per day (from the preprocess manifests)")
+    step("Row accounting per day (from the preprocess manifests)")
     print_accounting(data_url, windows)
     print_scores(data_url, "give_me_some_credit", *windows["give_me_some_credit"])
     print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, manifests/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
+    print(step.summary())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

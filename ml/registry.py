@@ -1,7 +1,8 @@
 """The MLflow model registry as riskops uses it: candidates, champion resolution, promotion and audit.
 
 A candidate version gets stage Staging and alias `challenger`; promotion gives stage Production and alias
-`champion` and archives the previous Production version. Stage and alias are kept in step because
+`champion` and archives the previous Production version. A newer candidate supersedes every older one
+still waiting for a decision (tagged superseded, archived): only the latest candidate can be approved. Stage and alias are kept in step because
 approvers asked for stages while MLflow 3 favours aliases.
 
 Source of truth for scoring: `resolve_champion`. When stage and alias agree, that version. When they
@@ -110,6 +111,31 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: 
     return str(version)
 
 
+def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str]:
+    """Close every older candidate still waiting for a decision as superseded by `version`; returns them."""
+    closed = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        if int(mv.version) < int(version) and mv.tags.get(TAG + "status") == "candidate":
+            for key, value in {"status": "superseded", "superseded_by": str(version),
+                               "superseded_at": _now()}.items():
+                client.set_model_version_tag(name, mv.version, TAG + key, value)
+            with _stages():
+                client.transition_model_version_stage(name, mv.version, "Archived")
+            closed.append(str(mv.version))
+    return sorted(closed, key=int)
+
+
+def status(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    """The riskops tags of a version without the prefix (status, superseded_by, approved_by, ...)."""
+    return {k.removeprefix(TAG): v for k, v in _version(client, name, version).tags.items() if k.startswith(TAG)}
+
+
+def _refuse_closed(name: str, version: str, tags: dict[str, str], action: str) -> None:
+    if tags.get(TAG + "status") == "superseded":
+        raise RiskopsError(f"{name} version {version} was superseded by version {tags.get(TAG + 'superseded_by')} "
+                           f"at {tags.get(TAG + 'superseded_at')}; {action} that version instead")
+
+
 def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
     try:
         return client.get_model_version(name, version)
@@ -120,8 +146,8 @@ def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
 def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "") -> dict[str, Any]:
     """Make `version` the champion (Production + alias), archive the old one, and record the audit trail."""
     mv = _version(client, name, version)
-    status = mv.tags.get(TAG + "status")
-    if status == "rejected":
+    _refuse_closed(name, version, mv.tags, "review and approve")
+    if mv.tags.get(TAG + "status") == "rejected":
         raise RiskopsError(f"{name} version {version} was rejected ({mv.tags.get(TAG + 'rejected_reason', '')}); "
                            "train a new candidate instead")
     previous = resolve_champion(client, name, sync=False)
@@ -151,7 +177,7 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
 
 def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str) -> dict[str, Any]:
     """Tag the candidate rejected with the reason, archive it and drop its challenger alias."""
-    _version(client, name, version)
+    _refuse_closed(name, version, _version(client, name, version).tags, "review")
     champion = resolve_champion(client, name, sync=False)
     if champion is not None and champion.version == str(version):
         raise RiskopsError(f"{name} version {version} is the champion; promote another version instead")

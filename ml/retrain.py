@@ -150,13 +150,15 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
             path.write_bytes(pdf)
             mlflow.log_artifact(str(path), "report")
     client.set_model_version_tag(name, version, registry.TAG + "report_sha256", sha)
+    # only now is the new candidate complete and reviewable: older ones still waiting are closed
+    superseded = registry.supersede_waiting(client, name, version)
 
     summary = {
         "dataset": spec.name, "model_name": name, "version": version, "run_id": run.info.run_id,
         "as_of": as_of.isoformat(), "verdict": verdict, "verdict_reason": reason, "threshold": model.threshold,
         "metrics": challenger, "champion_version": champion.version if champion else None,
         "champion_metrics": champion_metrics, "report_sha256": sha, "data_hash": sample.data_hash,
-        "report_key": candidate_key(spec.name, as_of, "candidate.pdf"),
+        "report_key": candidate_key(spec.name, as_of, "candidate.pdf"), "superseded": superseded,
     }
     storage.write_bytes(summary["report_key"], pdf)
     storage.write_json(candidate_key(spec.name, as_of, "candidate.json"), summary)

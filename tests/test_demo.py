@@ -1,29 +1,46 @@
-"""The README's demo end to end: real airflow standalone, triggered DAG runs, printed accounting; twice."""
+"""The README's demo end to end: real airflow standalone, triggered DAG runs, printed accounting; twice,
+with the clock of every process moved to two different "today"s.
+
+The first run's clock (2026-11-22) and window (16 days) are chosen so that a scheduled monthly retraining
+would find enough matured data to train a candidate and then wait two weeks for an approver: the demo must
+not let such a run exist (tests/dags/test_demo_schedules.py checks that on many dates, without running).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+DAYS = 16
+FIRST_TODAY = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
+SECOND_TODAY = dt.datetime(2027, 6, 15, 23, 30, tzinfo=dt.timezone.utc)
 
 
+def _run_demo(home: Path, today: dt.datetime, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))}
+    env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": str(DAYS),
+                # every Python process of the demo (Airflow's included) sees `today` as the date
+                "PYTHONPATH": str(REPO / "tests" / "clock"),
+                "RISKOPS_CLOCK_OFFSET_SECONDS": str(today.timestamp() - time.time())})
+    return subprocess.run([sys.executable, "-m", "demo.run", "--port", str(free_port()),
+                           "--smtp-port", str(free_port()), *extra], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=1500)
 
-def _run_demo(home: Path, airflow_port: int, smtp_port: int) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_DATA", "MLFLOW_"))}
-    env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": "4", "RISKOPS_SPECS": str(REPO / "datasets")})
-    proc = subprocess.run([sys.executable, "-m", "demo.run", "--port", str(airflow_port),
-                           "--smtp-port", str(smtp_port)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=900)
+
+def _ok(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
     return proc.stdout
 
 
@@ -35,16 +52,17 @@ PREPROCESS_ZONES = ("landing", "labels", "curated", "quarantine", "manifests/pre
 
 
 @pytest.mark.slow
-def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
+def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
     home = tmp_path / "var"
-    first = _run_demo(home, free_port(), free_port())
-    assert "preprocess runs: 12/12 succeeded, 0 failed" in first
+    first = _ok(_run_demo(home, FIRST_TODAY))
+    runs = 3 * DAYS
+    assert f"preprocess runs: {runs}/{runs} succeeded, 0 failed" in first
     for dataset in ("give_me_some_credit", "bank_marketing", "card_transactions"):
         assert f"  {dataset}  (date: rows landed / clean / quarantined)" in first
     # GMSC is spread over the window: every one of its 150,000 rows is accounted for
     assert "total     : 150000 / 149999 /    1" in first
     manifests = sorted((home / "data" / "manifests" / "preprocess").rglob("*.json"))
-    assert len(manifests) == 12
+    assert len(manifests) == runs
     for path in manifests:
         m = json.loads(path.read_text())
         assert m["rows_in"] == m["rows_clean"] + m["rows_quarantined"] > 0
@@ -54,8 +72,9 @@ def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
     assert attachment.get_filename() == "riskops-give_me_some_credit-v1.pdf"
     assert attachment.get_content().startswith(b"%PDF")
     assert "riskops-give_me_some_credit version 1: stage Production, alias champion; approved by risk-approver" in first
+    assert "at 2026-11-22T" in first  # the promotion was stamped with the moved clock
     score_manifests = sorted((home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"))
-    assert len(score_manifests) == 4
+    assert len(score_manifests) == DAYS
     delinquent = 0  # rows the GMSC spec's serious-delinquency rule declines, whatever the model says
     for path in score_manifests:
         m = json.loads(path.read_text())
@@ -63,12 +82,36 @@ def test_demo_runs_the_pipeline_and_is_rerunnable(tmp_path):
         assert m["decisions"]["decline"] >= m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
         delinquent += m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
     assert delinquent > 0
+    assert "Wall time" in first
 
     zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
-    second = _run_demo(home, free_port(), free_port())
-    assert "preprocess runs: 12/12 succeeded, 0 failed" in second
+    second = _ok(_run_demo(home, SECOND_TODAY))
+    assert f"preprocess runs: {runs}/{runs} succeeded, 0 failed" in second
     # same files, same sizes: re-running duplicated nothing
     assert {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES} == zones_before
     assert "riskops-give_me_some_credit version 2: stage Production" in second  # the re-run's candidate
+    assert "at 2027-06-15T" in second
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""
+
+
+def test_a_failing_demo_prints_one_line_not_a_traceback(tmp_path):
+    import socket
+
+    with socket.socket() as busy:  # something else already serves the Airflow port
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))}
+        env["RISKOPS_HOME"] = str(tmp_path / "var")
+        proc = subprocess.run([sys.executable, "-m", "demo.run", "--port", str(port), "--smtp-port",
+                               str(free_port())], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"demo failed: port {port} is in use: stop what runs there or set RISKOPS_AIRFLOW_PORT"
+
+
+def test_a_wait_that_times_out_names_what_it_waited_for():
+    from demo.airflow_runtime import WaitError, wait_for
+
+    with pytest.raises(WaitError, match=r"^gave up after 0 s waiting for retrain_x.approval; log: /some/log$"):
+        wait_for(lambda: False, 0.3, "retrain_x.approval; log: /some/log", 0.1)

@@ -31,7 +31,8 @@ def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> li
 
 
 def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> dict[str, Any]:
-    """Pin the model version once, then one `score` command per (day, partition) and one commit per day."""
+    """Pin the model version once, then one `score` command per (day, partition) and one commit per day
+    (a single-partition day is scored and published by its commit task alone)."""
     from riskops_airflow.tasks import mapped_inputs
 
     from ml.config import Settings, configure_mlflow
@@ -48,6 +49,9 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     if not dates:
         raise ValueError("nothing to score: no date, window or curated asset event in this run")
     n = int(params.get("partitions") or 1)
+    if n == 1:  # one process scores and publishes the day: half the tasks, the same bytes
+        return {"version": version, "partitions": [],
+                "commits": mapped_inputs([[*base, "--date", d] for d in dates])}
     return {
         "version": version,
         "partitions": mapped_inputs([[*base, "--date", d, "--partition", str(i), "--partitions", str(n)]

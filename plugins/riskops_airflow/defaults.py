@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pendulum
+from riskops_airflow import settings
 
 OWNER = "risk-platform"
 # Before any replayed history, so backfills over historic windows (bank data starts in 2008) are allowed.
@@ -20,15 +19,16 @@ DEFAULT_ARGS = {
 }
 
 
-def specs_dir() -> Path:
-    """Where dataset specs live; same default as ml.config, without importing ml at parse time."""
-    default = Path(__file__).resolve().parents[2] / "datasets"
-    return Path(os.environ.get("RISKOPS_SPECS", default))
-
-
 def dataset_names() -> list[str]:
     """One name per spec file; a file listing only, so parsing DAGs stays cheap and side-effect free."""
-    return sorted(p.stem for p in specs_dir().glob("*.yaml"))
+    return sorted(p.stem for p in settings.specs_dir().glob("*.yaml"))
+
+
+def cron(expression: str):  # type: ignore[no-untyped-def]
+    """A data-interval cron timetable, or None when cron schedules are switched off (settings.cron_schedules)."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
 
 
 def tags(*extra: str) -> list[str]:

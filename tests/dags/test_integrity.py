@@ -9,8 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
-# tasks where a retry cannot help: the watcher fails on purpose; training repeats the same data and code
-NO_RETRY = {("retrain", "fail_run_on_error"), ("retrain", "train")}
+# tasks where a retry cannot help: training repeats the same data and code
+NO_RETRY = {("retrain", "train")}
 
 
 @pytest.fixture(scope="module")

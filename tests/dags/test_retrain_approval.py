@@ -1,6 +1,6 @@
 """The retrain DAG through a real Airflow (standalone: scheduler, triggerer, API server, on PostgreSQL):
-the candidate's PDF arrives by mail, a human answers the ApprovalOperator over the REST API, and MLflow
-reflects the decision.
+the candidate's PDF arrives by mail, a human answers the approval over the REST API, and MLflow reflects
+the decision; a newer candidate closes the wait of an older one as superseded.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from demo.airflow_runtime import Standalone, airflow_env
+from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env
 from demo.smtp_sink import start as start_smtp
 from ml import registry
+from ml.errors import RiskopsError
 from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import free_port, land_and_preprocess
@@ -70,6 +71,7 @@ def platform(tmp_path_factory, airflow_postgres):
         "RISKOPS_MLFLOW_ARTIFACTS": (home / "artifacts").as_uri(), "RISKOPS_APPROVERS": "cro@bank.example",
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp_port}?disable_tls=true&disable_ssl=true",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_postgres,
+        "RISKOPS_SUPERSEDE_CHECK_SECONDS": "5",
     })
     env = {k: v for k, v in env.items() if k != "AIRFLOW__CORE__UNIT_TEST_MODE"}
     af = Standalone(home / "airflow", port, env)
@@ -87,7 +89,7 @@ def platform(tmp_path_factory, airflow_postgres):
 
 def _run_until_approval(af: Standalone, logical_date: dt.date) -> str:
     run_id = af.trigger(DAG_ID, logical_date.isoformat(), {"as_of": AS_OF.isoformat(), **CONF})
-    af.wait_for_task(DAG_ID, run_id, "approval", {"awaiting_input"}, timeout=600)
+    af.wait_for_task(DAG_ID, run_id, "approval", WAITING_FOR_HUMAN, timeout=600)
     return run_id
 
 
@@ -129,3 +131,37 @@ def test_approve_then_reject_through_airflow(platform):
     assert v2.tags["riskops.rejected_by"] == "risk-approver"
     assert _stage(client, "2") == "Archived" and _stage(client, "1") == "Production"
     assert len(list((home / "outbox").glob("*.eml"))) == 2
+
+
+def _xcom(af: Standalone, run_id: str, task_id: str, key: str):
+    path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+    return af.api("GET", path, params={"deserialize": True})["value"]
+
+
+@pytest.mark.slow
+def test_a_newer_candidate_supersedes_a_waiting_one(platform):
+    af, home, client = platform
+    approver = af.as_user("risk-approver")
+    waiting = _run_until_approval(af, AS_OF + dt.timedelta(days=10))
+    old_version = str(_xcom(af, waiting, "email_approvers", "return_value")["version"])
+
+    # a second run (manual, or later drift-triggered) does not queue behind the waiting one
+    newer = _run_until_approval(af, AS_OF + dt.timedelta(days=11))
+    assert af.wait_for_run(DAG_ID, waiting, timeout=300) == "success"
+    assert af.task_state(DAG_ID, waiting, "promote") == "skipped"
+    assert af.task_state(DAG_ID, waiting, "record_rejection") == "skipped"
+    decision = _xcom(af, waiting, "approval", "decision")
+    new_version = str(int(old_version) + 1)
+    assert decision["option"] == "Superseded" and decision["by"] == "riskops"
+    assert decision["reason"].startswith(f"superseded by version {new_version} at ")
+    tags = client.get_model_version(NAME, old_version).tags
+    assert tags["riskops.status"] == "superseded" and tags["riskops.superseded_by"] == new_version
+    assert _stage(client, old_version) == "Archived"
+    with pytest.raises(RiskopsError, match=f"superseded by version {new_version}"):
+        registry.promote(client, NAME, old_version, "Ada")
+
+    # the newest candidate is the one waiting, and approving it works as usual
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == new_version
+    approver.answer(DAG_ID, newer, "approval", "Approve", "latest data", timeout=300)
+    assert af.wait_for_run(DAG_ID, newer, timeout=300) == "success"
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == new_version

@@ -78,6 +78,9 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     dag = _dag()
     run = dag.test(logical_date=None, run_conf={"date": DAY.isoformat(), "partitions": 1})
     assert run.state == DagRunState.SUCCESS
+    # one partition: the commit task scores and publishes the day alone
+    assert [ti.map_index for ti in run.get_task_instances() if ti.task_id == "commit"] == [0]
+    assert {ti.state for ti in run.get_task_instances() if ti.task_id == "score_partition"} == {"skipped"}
     key = f"scores/card_transactions/date={DAY}/model={version}/part-0.parquet"
     single = storage.read_bytes(key)
     manifest = storage.read_json(f"manifests/score/card_transactions/date={DAY}/model={version}.json")

@@ -103,3 +103,23 @@ def test_unknown_version_is_a_clear_error(mlflow_store):
     _candidate(client)
     with pytest.raises(RiskopsError, match="has no version 42"):
         registry.promote(client, NAME, "42", "Ada")
+
+
+def test_a_newer_candidate_supersedes_only_waiting_ones(mlflow_store):
+    client = MlflowClient()
+    champion, rejected, waiting, newest = (_candidate(client) for _ in range(4))
+    registry.promote(client, NAME, champion, "Ada")
+    registry.reject(client, NAME, rejected, "Ada", "weak")
+    assert registry.supersede_waiting(client, NAME, newest) == [waiting]
+    tags = registry.status(client, NAME, waiting)
+    assert tags["status"] == "superseded" and tags["superseded_by"] == newest and tags["superseded_at"]
+    assert _stage(client, waiting) == "Archived"
+    # decisions already taken are left as they were
+    assert registry.status(client, NAME, champion)["status"] == "champion"
+    assert registry.status(client, NAME, rejected)["status"] == "rejected"
+    assert registry.status(client, NAME, newest)["status"] == "candidate"
+    for action in (lambda: registry.promote(client, NAME, waiting, "Ada"),
+                   lambda: registry.reject(client, NAME, waiting, "Ada", "late")):
+        with pytest.raises(RiskopsError, match=f"superseded by version {newest}"):
+            action()
+    assert registry.supersede_waiting(client, NAME, newest) == []  # idempotent
