@@ -61,9 +61,9 @@ def _curated_days(spec, first: dt.date, days: int, rows: int):  # type: ignore[n
     """Synthetic raw days run through the real preprocessing; curated rows + their label."""
     import pandas as pd
 
-    from ml.preprocess import process_files
-    from ml.replay import _to_csv
-    from ml.synthetic import generate_day
+    from ml.data.preprocess import process_files
+    from ml.data.replay import to_csv
+    from ml.data.synthetic import generate_day
 
     params = {k: v for k, v in spec.source.params.items() if k != "rows_per_day"}
     params["drift_start"] = dt.date.fromisoformat(params["drift_start"]) if params.get("drift_start") else None
@@ -73,7 +73,7 @@ def _curated_days(spec, first: dt.date, days: int, rows: int):  # type: ignore[n
         raw = generate_day(day, rows, **params)
         labels = raw.drop_duplicates("transaction_id").set_index("transaction_id")["is_fraud"].astype(int)
         batch = raw[[c.name for c in spec.columns if c.name in raw]]
-        curated = process_files([("batch.csv", _to_csv(batch, spec.raw.delimiter, spec.raw.encoding))], spec, day)["curated"]
+        curated = process_files([("batch.csv", to_csv(batch, spec.raw.delimiter, spec.raw.encoding))], spec, day)["curated"]
         curated["label"] = curated["transaction_id"].map(labels).to_numpy()
         frames.append(curated)
     return pd.concat(frames, ignore_index=True)
@@ -83,13 +83,12 @@ def _register(model, example) -> str:  # type: ignore[no-untyped-def]
     import mlflow
     from mlflow import MlflowClient
 
-    from ml import registry
-    from ml.retrain import _log_model
+    from ml.model import registry
 
     client = MlflowClient()
     experiment = client.create_experiment("bench", artifact_location=os.environ["RISKOPS_MLFLOW_ARTIFACTS"])
     with mlflow.start_run(experiment_id=experiment) as run:
-        uri = _log_model(model, example)
+        uri = registry.log_model(model, example)[0]
     name = registry.model_name(DS)
     version = registry.register_candidate(client, name, uri, run.info.run_id, {})
     registry.promote(client, name, version, approver="bench")
@@ -103,13 +102,12 @@ def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:  # type: i
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ml.preprocess import CURATED_FILE, manifest_key
-    from ml.storage import partition
+    from ml import layout
 
     table = pa.Table.from_pandas(base.drop(columns=["label"]), preserve_index=False).replace_schema_metadata(None)
     table = table.set_column(0, "business_date", pa.array(np.full(len(table), np.datetime64(day, "s"))))
     ids = table.column(spec.id_column)
-    key = f"{partition('curated', DS, day)}/{CURATED_FILE}"
+    key = layout.curated(DS, day)
     path = Path(storage.path(key))
     path.parent.mkdir(parents=True, exist_ok=True)
     written, repeat = 0, 0
@@ -129,7 +127,7 @@ def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:  # type: i
                 writer.write_table(pa.concat_tables(pending))
                 written += size
                 pending, size = [], 0
-    storage.write_json(manifest_key(DS, day), {
+    storage.write_json(layout.preprocess_manifest(DS, day), {
         "dataset": DS, "date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
         "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
         "outputs": {"curated": key, "quarantine": None},
@@ -137,9 +135,10 @@ def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:  # type: i
 
 
 def setup(root: Path, rows_small: int, rows_large: int) -> dict[str, object]:
-    from ml.spec import get_spec
+    from ml.data.spec import get_spec
     from ml.storage import Storage
-    from ml.train import TrainConfig, fit
+    from ml.config import TrainConfig
+    from ml.model.train import fit
 
     spec = get_spec(REPO / "datasets", DS)
     started = time.perf_counter()
@@ -163,12 +162,13 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
     """rows/s of inplace_predict alone, on the day's rows already transformed (best of `repeats`)."""
     import pyarrow.parquet as pq
 
-    from ml import score
-    from ml.storage import Storage, partition
+    from ml import layout
+    from ml.scoring import score
+    from ml.storage import Storage
 
     pinned = score.resolve_model(DS)
     storage = Storage(str(root / "data"))
-    frame = pq.read_table(storage.path(f"{partition('curated', DS, day)}/part-0.parquet")).to_pandas()
+    frame = pq.read_table(storage.path(layout.curated(DS, day))).to_pandas()
     batches = [pinned.model.pipeline.transform(frame.iloc[i:i + score.BATCH_ROWS])
                for i in range(0, len(frame), score.BATCH_ROWS)]
     whole = pinned.model.pipeline.transform(frame)
@@ -188,8 +188,8 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
 
 def child(root: Path, day: dt.date, reasons: str) -> None:
     """One score_day in this (fresh) process; prints timings and memory as JSON."""
-    from ml import score
-    from ml.spec import get_spec
+    from ml.scoring import score
+    from ml.data.spec import get_spec
     from ml.storage import Storage
 
     spec = get_spec(REPO / "datasets", DS)

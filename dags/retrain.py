@@ -22,10 +22,12 @@ from airflow.sdk import Param, task
 from riskops_airflow.approval import ApprovalGate
 from riskops_airflow.defaults import cron, dataset_names, riskops_dag
 from riskops_airflow.tasks import ml_step
+from riskops_airflow.templates import option, train_arguments, train_params, xcom
 
 AS_OF = "{{ params.as_of if params.as_of else ds }}"
-CANDIDATE = "ti.xcom_pull(task_ids='email_approvers')"
-DECISION = "ti.xcom_pull(task_ids='approval', key='decision')"
+RUN_KEY = "{{ run_id }}"  # how train tells the next tasks which version it registered
+VERSION = xcom("email_approvers", field="version")
+APPROVER = xcom("approval", key="decision", field="by")
 
 for dataset in dataset_names():
     with riskops_dag(
@@ -39,51 +41,42 @@ for dataset in dataset_names():
         params={
             "as_of": Param(None, type=["null", "string"], format="date",
                            description="business date; only labels matured by then are used (default: logical date)"),
-            "window_days": Param(30, type="integer", minimum=3),
-            "valid_days": Param(4, type="integer", minimum=1),
-            "test_days": Param(7, type="integer", minimum=1),
-            "beta": Param(2.0, type="number", exclusiveMinimum=0),
-            "threshold_method": Param("fbeta", enum=["fbeta", "cost"]),
-            "margin": Param(0.005, type="number", minimum=0),
+            **train_params(),
         },
     ):
-        train = ml_step("train", [
-            "train", "--dataset", dataset, "--as-of", AS_OF, "--window-days", "{{ params.window_days }}",
-            "--valid-days", "{{ params.valid_days }}", "--test-days", "{{ params.test_days }}",
-            "--beta", "{{ params.beta }}", "--threshold-method", "{{ params.threshold_method }}",
-            "--margin", "{{ params.margin }}"],
+        train = ml_step(
+            "train", ["train", "--dataset", dataset, "--as-of", AS_OF, *train_arguments(), "--run-key", RUN_KEY],
             # training is deterministic on its data: a retry repeats the failure
             retries=0,
             # one at a time, so candidates register in the order their runs started
             max_active_tis_per_dag=1)
 
         @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
-        def email_approvers(dataset_name: str, as_of: str) -> dict:
+        def email_approvers(dataset_name: str, run_key: str) -> dict:
             from riskops_airflow.notify import send_candidate_mail
 
-            return send_candidate_mail(dataset_name, as_of)
+            return send_candidate_mail(dataset_name, run_key)
 
         approval = ApprovalGate(
             task_id="approval",
             candidate_task_id="email_approvers", approve_task_id="promote", reject_task_id="record_rejection",
-            subject="Approve {{ " + CANDIDATE + "['model_name'] }} v{{ " + CANDIDATE + "['version'] }}?",
-            body=("Verdict: **{{ " + CANDIDATE + "['verdict'] }}**. The PDF report was mailed to the approvers "
-                  "(report SHA-256 {{ " + CANDIDATE + "['report_sha256'] }}). Approve to make this version "
-                  "the Production model; give a reason when rejecting."),
+            subject=f"Approve {xcom('email_approvers', field='model_name')} v{VERSION}?",
+            body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. The PDF report was mailed to the "
+                  f"approvers (report SHA-256 {xcom('email_approvers', field='report_sha256')}; model files "
+                  f"SHA-256 {xcom('email_approvers', field='model_sha256')}). Approve to make this version the "
+                  "Production model; give a reason when rejecting."),
             params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
             response_timeout=dt.timedelta(days=14),
             # a failure here is infrastructure (a reply is never a failure): ask once more
             retries=1,
             retry_delay=dt.timedelta(seconds=30),
         )
-        promote = ml_step("promote", [
-            "promote", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
-            "--approver", "{{ " + DECISION + "['by'] }}", "--note", "{{ " + DECISION + "['reason'] }}"])
+        promote = ml_step("promote", ["promote", "--dataset", dataset, "--version", VERSION,
+                                      option("approver", APPROVER), option("note", xcom("approval", key="decision", field="reason"))])
         record_rejection = ml_step("record_rejection", [
-            "reject", "--dataset", dataset, "--version", "{{ " + CANDIDATE + "['version'] }}",
-            "--approver", "{{ " + DECISION + "['by'] }}",
-            "--reason", "{{ " + DECISION + "['reason'] or 'rejected in Airflow' }}"])
+            "reject", "--dataset", dataset, "--version", VERSION, option("approver", APPROVER),
+            option("reason", xcom("approval", key="decision", field="reason", default="rejected in Airflow"))])
 
         # a failure anywhere leaves both leaves upstream_failed, so the run fails; a superseded
         # approval skips both, and the run succeeds
-        train >> email_approvers(dataset, AS_OF) >> approval >> [promote, record_rejection]
+        train >> email_approvers(dataset, RUN_KEY) >> approval >> [promote, record_rejection]

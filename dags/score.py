@@ -12,14 +12,12 @@ No Production model: `plan` fails with a message naming the approval step, and n
 
 from __future__ import annotations
 
-import os
-
 from airflow.sdk import Param, task
 from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.settings import score_partitions
 from riskops_airflow.tasks import ml_step_mapped
 
-PARTITIONS = int(os.environ.get("RISKOPS_SCORE_PARTITIONS", "1"))
 OPTIONAL_TEXT = ["null", "string"]
 
 for dataset in dataset_names():
@@ -35,7 +33,7 @@ for dataset in dataset_names():
             "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
             "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="registered version (default: champion)"),
-            "partitions": Param(PARTITIONS, type="integer", minimum=1, maximum=256),
+            "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256),
             "input": Param(None, type=OPTIONAL_TEXT, description="path of a raw file to score on demand"),
             "output": Param(None, type=OPTIONAL_TEXT, description="where the scores of `input` go"),
         },

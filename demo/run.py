@@ -65,14 +65,12 @@ def _port_free(port: int) -> bool:
 
 
 def init_mlflow(home: Path) -> str:
-    """Create the MLflow SQLite store and the experiment; returns the tracking URI."""
-    import mlflow
+    """Create the MLflow SQLite store (its tables); returns the tracking URI."""
+    from mlflow import MlflowClient
 
     (home / "mlflow").mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    if client.get_experiment_by_name("riskops") is None:
-        client.create_experiment("riskops", artifact_location=(home / "mlflow" / "artifacts").as_uri())
+    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates and migrates the tables once
     return uri
 
 
@@ -149,12 +147,13 @@ def score_window(af: Standalone, dataset: str, start: dt.date, end: dt.date) -> 
 
 
 def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
+    from ml import layout
     from ml.storage import Storage
 
     storage = Storage(data_url)
     print(f"\n  {dataset}  (date: rows scored, approve / review / decline, rows matching a hard rule, model version)")
     for day in date_range(start, end):
-        keys = storage.list_files(f"manifests/score/{dataset}/date={day}")
+        keys = storage.list_files(layout.score_manifests(dataset, day))
         for key in keys:
             m = storage.read_json(key)
             d = m["decisions"]
@@ -169,7 +168,7 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
 
     from mlflow import MlflowClient
 
-    from ml.registry import model_name
+    from ml.model.registry import model_name
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     name = model_name(dataset)
@@ -185,7 +184,7 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
 
 
 def print_accounting(data_url: str, windows: dict[str, tuple[dt.date, dt.date]]) -> None:
-    from ml.preprocess import read_manifest
+    from ml.data.preprocess import read_manifest
     from ml.storage import Storage
 
     storage = Storage(data_url)
@@ -248,8 +247,8 @@ def run(args: argparse.Namespace, home: Path) -> None:
     try:
         step(f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
         from ml.config import Settings
-        from ml.replay import replay
-        from ml.spec import get_spec
+        from ml.data.replay import replay
+        from ml.data.spec import get_spec
         from ml.storage import Storage
 
         storage, specs_dir = Storage(data_url), Settings.from_env().specs_dir
@@ -283,7 +282,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
     step("Row accounting per day (from the preprocess manifests)")
     print_accounting(data_url, windows)
     print_scores(data_url, "give_me_some_credit", *windows["give_me_some_credit"])
-    print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, manifests/")
+    print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, scores/, manifests/, candidates/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
     print(step.summary())
 

@@ -1,6 +1,7 @@
 """`python -m ml <step>`: every pipeline step as a command; this is also the container entrypoint.
 
-Each step takes the dataset and the business date (or a window) and is idempotent.
+Each step takes the dataset and the business date (or a window) and is idempotent. A step is a function
+registered with `@step`; it imports what it needs when it runs, so `--help` stays fast.
 User errors print one clear line to stderr and exit with status 2, never a traceback.
 """
 
@@ -10,14 +11,43 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ml.config import Settings, configure_mlflow
+from ml.config import Settings, TrainConfig
 from ml.dates import date_range
 from ml.errors import RiskopsError
-from ml.spec import DatasetSpec, get_spec, load_specs
-from ml.storage import Storage
 
+if TYPE_CHECKING:
+    from ml.data.spec import DatasetSpec
+    from ml.storage import Storage
+
+Command = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    help: str
+    run: Command
+    arguments: Callable[[argparse.ArgumentParser], None]
+    dataset: bool
+
+
+STEPS: list[Step] = []
+
+
+def step(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+         dataset: bool = True) -> Callable[[Command], Command]:
+    """Register a command: its name, one-line help and a function adding its own arguments."""
+    def register(run: Command) -> Command:
+        STEPS.append(Step(name, help, run, arguments, dataset))
+        return run
+    return register
+
+
+# ----------------------------------------------------------------------------------------- arguments
 
 def _date(text: str) -> dt.date:
     try:
@@ -26,48 +56,119 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
 
 
-def _days(args: argparse.Namespace) -> list[dt.date]:
-    if args.date and (args.start or args.end):
+def _text(text: str) -> str:
+    """A free-text value (approver, note, reason): anything, but not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return text
+
+
+def window(p: argparse.ArgumentParser, single: bool = True) -> None:
+    """The business-date arguments: --date D, or --start/--end for a window (both ends included)."""
+    if single:
+        p.add_argument("--date", type=_date, help="business date")
+    p.add_argument("--start", type=_date, help="first date of a window")
+    p.add_argument("--end", type=_date, help="last date of a window (inclusive)")
+
+
+def days(args: argparse.Namespace) -> list[dt.date]:
+    """The business dates that `window()` arguments name; a clear error for any other combination."""
+    single = getattr(args, "date", None)
+    if single and (args.start or args.end):
         raise RiskopsError("give either --date or --start/--end, not both")
-    if args.date:
-        return [args.date]
+    if single:
+        return [single]
     if not (args.start and args.end):
-        raise RiskopsError("give --date, or --start and --end for a window")
+        raise RiskopsError("give --date, or --start and --end for a window" if hasattr(args, "date")
+                           else "give --start and --end")
     if args.end < args.start:
         raise RiskopsError(f"--end {args.end} is before --start {args.start}")
     return date_range(args.start, args.end)
 
 
-def _context(args: argparse.Namespace) -> tuple[Settings, Storage, DatasetSpec]:
+def _bool(text: str) -> bool:
+    if text.strip().lower() in ("true", "yes", "1"):
+        return True
+    if text.strip().lower() in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"'{text}' is not true or false")
+
+
+def train_options(p: argparse.ArgumentParser) -> None:
+    """One option per user-set TrainConfig field, with its default, help and choices."""
+    for f in TrainConfig.options():
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):  # `--flag` alone, or `--flag=false` (what a templated DAG passes)
+            p.add_argument(flag, nargs="?", const=True, default=f.default, type=_bool, help=f.metadata["help"])
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, choices=f.metadata.get("choices"),
+                           help=f"{f.metadata['help']} (default {f.default})")
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    try:
+        return TrainConfig(**{f.name: getattr(args, f.name) for f in TrainConfig.options()})
+    except ValueError as exc:
+        raise RiskopsError(str(exc)) from None
+
+
+def _context(args: argparse.Namespace) -> tuple[Settings, "Storage", "DatasetSpec"]:
+    from ml.data.spec import get_spec
+    from ml.storage import Storage
+
     settings = Settings.from_env()
     return settings, Storage(settings.data_url), get_spec(settings.specs_dir, args.dataset)
 
 
+def _mlflow(settings: Settings) -> Any:
+    """An MLflow client on the configured tracking and registry URI."""
+    from mlflow import MlflowClient
+
+    from ml.config import configure_mlflow
+
+    configure_mlflow(settings)
+    return MlflowClient()
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+@step("datasets", "list the datasets that have a spec", dataset=False)
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from ml.data.spec import load_specs
+
     for name, spec in load_specs(Settings.from_env().specs_dir).items():
         print(f"{name}\t{len(spec.columns)} columns\tlabel={spec.label.column}\t"
               f"maturity_lag_days={spec.label.maturity_lag_days}\t{spec.description}")
     return 0
 
 
+@step("replay", "land a dataset's historic rows as daily raw batches, labels after their lag",
+      lambda p: window(p, single=False))
 def cmd_replay(args: argparse.Namespace) -> int:
-    from ml.replay import replay
+    from ml import layout
+    from ml.data.replay import replay
 
     _, storage, spec = _context(args)
-    if args.end < args.start:
-        raise RiskopsError(f"--end {args.end} is before --start {args.start}")
-    summary = replay(storage, spec, args.start, args.end)
+    dates = days(args)
+    summary = replay(storage, spec, dates[0], dates[-1])
     total = sum(int(s["rows"]) for s in summary)  # type: ignore[call-overload]
-    print(f"replayed {spec.name}: {total} rows over {len(summary)} days into {storage.url('landing/' + spec.name)}")
+    print(f"replayed {spec.name}: {total} rows over {len(summary)} days into "
+          f"{storage.url(layout.LANDING + '/' + spec.name)}")
     return 0
 
 
+def _preprocess_args(p: argparse.ArgumentParser) -> None:
+    window(p)
+    p.add_argument("--json", action="store_true", help="print the row accounting as JSON")
+
+
+@step("preprocess", "parse and validate raw batches into curated and quarantine files", _preprocess_args)
 def cmd_preprocess(args: argparse.Namespace) -> int:
-    from ml.preprocess import preprocess_day
+    from ml.data.preprocess import preprocess_day
 
     _, storage, spec = _context(args)
     results = []
-    for day in _days(args):
+    for day in days(args):
         m = preprocess_day(storage, spec, day)
         results.append({k: m[k] for k in ("dataset", "date", "rows_in", "rows_clean", "rows_quarantined")})
         if not args.json:
@@ -78,8 +179,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+@step("stats", "daily row counts, quarantine rate and null rates kept by preprocessing")
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ml.preprocess import daily_stats
+    from ml.data.preprocess import daily_stats
 
     _, storage, spec = _context(args)
     frame = daily_stats(storage, spec.name)
@@ -87,62 +189,83 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_date, required=True, help="business date: only labels matured by then are used")
+    train_options(p)
+    p.add_argument("--run-key", help="name of the calling run (the retrain DAG's run id); its next tasks find "
+                                     "the registered version by it (default: as_of=<date>)")
+
+
+@step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
 def cmd_train(args: argparse.Namespace) -> int:
-    from ml.retrain import retrain
-    from ml.train import TrainConfig
+    from ml.model.retrain import retrain
 
     settings, storage, spec = _context(args)
-    configure_mlflow(settings)
-    try:
-        config = TrainConfig(window_days=args.window_days, valid_days=args.valid_days, test_days=args.test_days,
-                             beta=args.beta, threshold_method=args.threshold_method,
-                             cost_sensitive=args.cost_sensitive, margin=args.margin)
-    except ValueError as exc:
-        raise RiskopsError(str(exc)) from None
-    summary = retrain(storage, spec, args.as_of, config, artifact_root=settings.artifact_root)
+    config = train_config(args)
+    _mlflow(settings)
+    summary = retrain(storage, spec, args.as_of, config, run_key=args.run_key, artifact_root=settings.artifact_root)
     m = summary["metrics"]
     print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
           f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
     print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
+    if summary["superseded"]:
+        print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")
     return 0
 
 
-def cmd_promote(args: argparse.Namespace) -> int:
-    from mlflow import MlflowClient
+def _decision_args(*extra: tuple[str, bool]) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--version", required=True)
+        p.add_argument("--approver", required=True, type=_text)
+        for name, required in extra:
+            p.add_argument(f"--{name}", required=required, type=_text if required else str, default="")
+    return add
 
-    from ml import registry
+
+@step("promote", "make a registered version the champion (Production), with an audit trail",
+      _decision_args(("note", False)))
+def cmd_promote(args: argparse.Namespace) -> int:
+    from ml.model import registry
 
     settings, _, spec = _context(args)
-    configure_mlflow(settings)
     name = registry.model_name(spec.name)
-    audit = registry.promote(MlflowClient(), name, args.version, args.approver, args.note or "")
+    audit = registry.promote(_mlflow(settings), name, args.version, args.approver, args.note)
     print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
           f"at {audit['promoted_at']}; previous champion: {audit['previous_champion']}")
     return 0
 
 
+@step("reject", "reject a candidate version with a reason", _decision_args(("reason", True)))
 def cmd_reject(args: argparse.Namespace) -> int:
-    from mlflow import MlflowClient
-
-    from ml import registry
+    from ml.model import registry
 
     settings, _, spec = _context(args)
-    configure_mlflow(settings)
     name = registry.model_name(spec.name)
-    audit = registry.reject(MlflowClient(), name, args.version, args.approver, args.reason)
+    audit = registry.reject(_mlflow(settings), name, args.version, args.approver, args.reason)
     print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
     return 0
 
 
+def _score_args(p: argparse.ArgumentParser) -> None:
+    window(p)
+    p.add_argument("--model-version", help="score with this registered version instead of the champion")
+    p.add_argument("--partition", type=int, help="score only this slice (0-based) into staging")
+    p.add_argument("--partitions", type=int, default=1, help="number of slices of the day")
+    p.add_argument("--commit", action="store_true", help="merge the scored slices and publish the day")
+    p.add_argument("--input", help="score this raw file (validated by the dataset spec) instead of a day")
+    p.add_argument("--output", help="where --input's scores go (.parquet or .csv)")
+
+
+@step("score", "score curated days (or an analyst's file) with the Production model", _score_args)
 def cmd_score(args: argparse.Namespace) -> int:
-    from ml import score
+    from ml.scoring import score
 
     settings, storage, spec = _context(args)
-    configure_mlflow(settings)
+    _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
         return _score_file(args, spec, pinned)
-    for day in _days(args):
+    for day in days(args):
         if args.partition is not None:
             rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
             print(f"{day} {spec.name}: partition {args.partition}/{args.partitions} scored {rows} rows "
@@ -158,15 +281,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_file(args: argparse.Namespace, spec: DatasetSpec, pinned: object) -> int:
+def _score_file(args: argparse.Namespace, spec: "DatasetSpec", pinned: Any) -> int:
     from pathlib import Path
 
-    from ml import score
+    from ml.scoring import score
 
     source, target = Path(args.input), Path(args.output or Path(args.input).with_suffix(".scores.parquet"))
     if not source.is_file():
         raise RiskopsError(f"input file not found: {source}")
-    scores, quarantine = score.score_file(source.read_bytes(), source.name, spec, pinned)  # type: ignore[arg-type]
+    scores, quarantine = score.score_file(source.read_bytes(), source.name, spec, pinned)
     target.parent.mkdir(parents=True, exist_ok=True)
     (scores.to_csv(target, index=False) if target.suffix == ".csv" else scores.to_parquet(target, index=False))
     print(f"scored {len(scores)} rows of {source} -> {target}")
@@ -177,61 +300,25 @@ def _score_file(args: argparse.Namespace, spec: DatasetSpec, pinned: object) -> 
     return 0
 
 
+# -------------------------------------------------------------------------------------------- main
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
-    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
-
-    def step(name: str, fn: Callable[[argparse.Namespace], int], help: str, dataset: bool = True) -> argparse.ArgumentParser:
-        p = steps.add_parser(name, help=help, description=help)
-        p.set_defaults(fn=fn)
-        if dataset:
+    commands = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+    for s in STEPS:
+        p = commands.add_parser(s.name, help=s.help, description=s.help)
+        p.set_defaults(run=s.run)
+        if s.dataset:
             p.add_argument("--dataset", required=True, help="dataset name (a spec file in RISKOPS_SPECS)")
-        return p
-
-    step("datasets", cmd_datasets, "list the datasets that have a spec", dataset=False)
-    p = step("replay", cmd_replay, "land a dataset's historic rows as daily raw batches, labels after their lag")
-    p.add_argument("--start", type=_date, required=True)
-    p.add_argument("--end", type=_date, required=True)
-    p = step("preprocess", cmd_preprocess, "parse and validate raw batches into curated and quarantine files")
-    p.add_argument("--date", type=_date, help="business date")
-    p.add_argument("--start", type=_date, help="first date of a backfill window")
-    p.add_argument("--end", type=_date, help="last date of a backfill window (inclusive)")
-    p.add_argument("--json", action="store_true", help="print the row accounting as JSON")
-    step("stats", cmd_stats, "daily row counts, quarantine rate and null rates kept by preprocessing")
-    p = step("train", cmd_train, "train a candidate, compare with the champion, register it and render its report")
-    p.add_argument("--as-of", type=_date, required=True, help="business date: only labels matured by then are used")
-    p.add_argument("--window-days", type=int, default=30, help="business days in the development window")
-    p.add_argument("--valid-days", type=int, default=4, help="days before the test period used for early stopping")
-    p.add_argument("--test-days", type=int, default=7, help="most recent days held out as the out-of-time test")
-    p.add_argument("--beta", type=float, default=2.0, help="F-beta used to choose the threshold")
-    p.add_argument("--threshold-method", choices=["fbeta", "cost"], default="fbeta")
-    p.add_argument("--cost-sensitive", action="store_true", help="weight rows by the spec's exposure column")
-    p.add_argument("--margin", type=float, default=0.005, help="AUC gain over the champion needed to recommend")
-    p = step("score", cmd_score, "score curated days (or an analyst's file) with the Production model")
-    p.add_argument("--date", type=_date, help="business date")
-    p.add_argument("--start", type=_date, help="first date of a backfill window")
-    p.add_argument("--end", type=_date, help="last date of a backfill window (inclusive)")
-    p.add_argument("--model-version", help="score with this registered version instead of the champion")
-    p.add_argument("--partition", type=int, help="score only this slice (0-based) into staging")
-    p.add_argument("--partitions", type=int, default=1, help="number of slices of the day")
-    p.add_argument("--commit", action="store_true", help="merge the scored slices and publish the day")
-    p.add_argument("--input", help="score this raw file (validated by the dataset spec) instead of a day")
-    p.add_argument("--output", help="where --input's scores go (.parquet or .csv)")
-    p = step("promote", cmd_promote, "make a registered version the champion (Production), with an audit trail")
-    p.add_argument("--version", required=True)
-    p.add_argument("--approver", required=True)
-    p.add_argument("--note", default="")
-    p = step("reject", cmd_reject, "reject a candidate version with a reason")
-    p.add_argument("--version", required=True)
-    p.add_argument("--approver", required=True)
-    p.add_argument("--reason", required=True)
+        s.arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.fn(args))
+        return int(args.run(args))
     except RiskopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+

@@ -1,32 +1,50 @@
-"""Runtime settings read from environment variables, so every mode (embedded, compose, k8s) uses one code path."""
+"""Settings, in one place: the runtime environment (every RISKOPS_* and MLflow variable the steps read) and
+the training configuration whose defaults and choices the CLI and the retrain DAG's params are built from.
+
+Light on purpose (standard library only): DAG files import it when they are parsed.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def _addresses(value: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in value.split(",") if a.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_url: str
+    """The runtime environment; defaults are the embedded layout under RISKOPS_HOME."""
+
+    home: Path
+    data_url: str  # RISKOPS_DATA: a local folder or an fsspec URL (s3://bucket/prefix)
     specs_dir: Path
     tracking_uri: str
     artifact_root: str | None  # where new experiments keep artifacts; None lets a tracking server decide
+    approvers: tuple[str, ...]  # mail addresses that receive candidate reports
+    mail_from: str
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Read RISKOPS_* and MLFLOW_TRACKING_URI; defaults are the embedded layout under RISKOPS_HOME."""
-        home = Path(os.environ.get("RISKOPS_HOME", PROJECT_ROOT / "var"))
-        tracking = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+        env = os.environ
+        home = Path(env.get("RISKOPS_HOME", PROJECT_ROOT / "var"))
+        tracking = env.get("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
         default_artifacts = (home / "mlflow" / "artifacts").as_uri() if tracking.startswith("sqlite:") else None
         return cls(
-            data_url=os.environ.get("RISKOPS_DATA", str(home / "data")),
-            specs_dir=Path(os.environ.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets")),
+            home=home,
+            data_url=env.get("RISKOPS_DATA", str(home / "data")),
+            specs_dir=Path(env.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets")),
             tracking_uri=tracking,
-            artifact_root=os.environ.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
+            artifact_root=env.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
+            approvers=_addresses(env.get("RISKOPS_APPROVERS", "risk-committee@example.com")),
+            mail_from=env.get("RISKOPS_MAIL_FROM", "riskops@localhost"),
         )
 
 
@@ -40,3 +58,52 @@ def configure_mlflow(settings: Settings) -> None:
     mlflow.set_tracking_uri(settings.tracking_uri)
     # the registry URI must follow: a stale MLFLOW_REGISTRY_URI would silently point at another store
     mlflow.set_registry_uri(settings.tracking_uri)
+
+
+THRESHOLD_METHODS = ("fbeta", "cost")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a candidate is trained and judged; every field is a CLI option and a retrain DAG param."""
+
+    window_days: int = field(default=30, metadata={"help": "business days in the development window"})
+    valid_days: int = field(default=4, metadata={"help": "days before the test period, for early stopping "
+                                                         "and the threshold"})
+    test_days: int = field(default=7, metadata={"help": "most recent days, held out as the out-of-time test"})
+    beta: float = field(default=2.0, metadata={"help": "F-beta used to choose the threshold (recall weighted "
+                                                       "beta times precision)"})
+    threshold_method: str = field(default="fbeta", metadata={
+        "help": "fbeta, or cost: a missed positive costs its exposure, a flagged negative a review",
+        "choices": THRESHOLD_METHODS})
+    review_cost: float = field(default=25.0, metadata={"help": "cost of reviewing a flagged negative (cost method)"})
+    cost_sensitive: bool = field(default=False, metadata={"help": "weight rows by the spec's exposure column"})
+    margin: float = field(default=0.005, metadata={"help": "AUC gain over the champion needed to recommend"})
+    num_boost_round: int = 2000
+    early_stopping_rounds: int = 100
+    seed: int = 42
+    params: dict[str, Any] = field(default_factory=dict)  # XGBoost parameters over the defaults
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.threshold_method not in THRESHOLD_METHODS:
+            problems.append(f"threshold method must be one of {', '.join(THRESHOLD_METHODS)}, "
+                            f"not '{self.threshold_method}'")
+        for name in ("valid_days", "test_days", "num_boost_round", "early_stopping_rounds"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}")
+        if self.window_days < self.valid_days + self.test_days + 1:
+            problems.append(f"window days ({self.window_days}) must be at least valid days + test days + 1 "
+                            f"({self.valid_days + self.test_days + 1}), to leave days to train on")
+        for name in ("beta", "review_cost"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                problems.append(f"{name.replace('_', ' ')} must be a positive number, not {getattr(self, name)}")
+        if not (math.isfinite(self.margin) and self.margin >= 0):
+            problems.append(f"margin must be zero or a positive number, not {self.margin}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def options(cls) -> list[Any]:
+        """The fields a user sets (CLI options, DAG params), with their defaults, help and choices."""
+        return [f for f in fields(cls) if "help" in f.metadata]

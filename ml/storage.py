@@ -1,34 +1,24 @@
 """The one place that touches stored files: a local folder or an object store URL, through fsspec.
 
-Zone layout under the root (dates are business dates, YYYY-MM-DD):
-  landing/<ds>/date=D/*.csv           raw batches, never modified by us
-  labels/<ds>/date=A/labels.csv       outcomes, partitioned by the date they arrive
-  curated/<ds>/date=D/part-0.parquet  typed clean rows
-  quarantine/<ds>/date=D/part-0.parquet  rejected rows with raw text and reason
-  manifests/preprocess/<ds>/date=D.json  row accounting, input hashes, daily summary statistics
+Keys are relative to the root and built by `ml.layout`. pandas and pyarrow are imported only by the
+parquet helpers, so a sensor that asks whether a batch landed stays light.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-
-def partition(zone: str, dataset: str, day: dt.date) -> str:
-    """Relative folder of one dataset's day in a zone."""
-    return f"{zone}/{dataset}/date={day.isoformat()}"
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -102,6 +92,14 @@ class Storage:
             if os.path.exists(tmp):
                 os.remove(tmp)
 
+    def write_once(self, rel: str, data: bytes) -> None:
+        """Write a file that must never be replaced (a registered candidate's report); refuses an existing one."""
+        if self.exists(rel):
+            from ml.errors import RiskopsError
+
+            raise RiskopsError(f"{self.url(rel)} exists already and is never replaced")
+        self.write_bytes(rel, data)
+
     def open_read(self, rel: str):  # type: ignore[no-untyped-def]
         """A binary file object for streaming reads (parquet row groups, large files)."""
         return self.fs.open(self.path(rel), "rb")
@@ -125,16 +123,23 @@ class Storage:
         if self.exists(rel):
             self.fs.rm(self.path(rel), recursive=True)
 
-    def write_json(self, rel: str, obj: Any) -> None:
-        self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+    def write_json(self, rel: str, obj: Any, once: bool = False) -> None:
+        """Write `obj` as JSON (sorted keys); with `once`, through write_once."""
+        data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode()
+        (self.write_once if once else self.write_bytes)(rel, data)
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read_bytes(rel))
 
-    def write_parquet(self, rel: str, frame: pd.DataFrame) -> None:
+    def write_parquet(self, rel: str, frame: "pd.DataFrame") -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf, compression="zstd")
         self.write_bytes(rel, buf.getvalue())
 
-    def read_parquet(self, rel: str) -> pd.DataFrame:
+    def read_parquet(self, rel: str) -> "pd.DataFrame":
+        import pyarrow.parquet as pq
+
         return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import socket
 
-from ml.preprocess import preprocess_day
-from ml.replay import replay
-from ml.spec import DatasetSpec
+from ml.data.preprocess import preprocess_day
+from ml.data.replay import replay
+from ml.data.spec import DatasetSpec
 from ml.storage import Storage
 
 

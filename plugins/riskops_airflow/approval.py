@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,13 +19,9 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.providers.standard.triggers.hitl import HITLTrigger
 from airflow.triggers.base import TriggerEvent
+from riskops_airflow import settings
 
 SUPERSEDED = "Superseded"
-
-
-def _check_interval() -> float:
-    # how often a waiting approval asks MLflow whether its candidate was superseded
-    return float(os.environ.get("RISKOPS_SUPERSEDE_CHECK_SECONDS", "60"))
 
 
 class CandidateApprovalTrigger(HITLTrigger):
@@ -45,7 +40,7 @@ class CandidateApprovalTrigger(HITLTrigger):
     def _superseded(self) -> dict[str, str] | None:
         from mlflow import MlflowClient
 
-        from ml import registry
+        from ml.model import registry
         from ml.config import Settings, configure_mlflow
 
         configure_mlflow(Settings.from_env())
@@ -102,7 +97,8 @@ class ApprovalGate(HITLBranchOperator):
         self.defer(trigger=CandidateApprovalTrigger(
             ti_id=ti.id, options=self.options, defaults=self.defaults, params=self.serialized_params,
             multiple=self.multiple, timeout_datetime=timeout_at, model_name=candidate["model_name"],
-            version=str(candidate["version"]), check_interval=_check_interval()), method_name="execute_complete")
+            version=str(candidate["version"]), check_interval=settings.supersede_check_seconds()),
+            method_name="execute_complete")
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         ti = context["ti"]

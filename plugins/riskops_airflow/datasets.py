@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping
 def manifest_summary(dataset: str, day: str) -> dict[str, Any]:
     """The preprocess manifest's accounting for an asset event: date, rows in/clean/quarantined."""
     from ml.config import Settings
-    from ml.preprocess import read_manifest
+    from ml.data.preprocess import read_manifest
     from ml.storage import Storage
 
     manifest = read_manifest(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
@@ -36,7 +36,7 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     from riskops_airflow.tasks import mapped_inputs
 
     from ml.config import Settings, configure_mlflow
-    from ml.score import champion_version
+    from ml.scoring.score import champion_version
 
     configure_mlflow(Settings.from_env())
     version = str(params.get("model_version") or champion_version(dataset))

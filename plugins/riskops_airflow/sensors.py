@@ -14,8 +14,9 @@ WAIT_AT_MOST = dt.timedelta(hours=20)
 @task.sensor(task_id="wait_for_batch", poke_interval=POKE_INTERVAL, timeout=WAIT_AT_MOST, mode="reschedule")
 def wait_for_batch(dataset: str, day: str) -> bool:
     """True once the dataset's landing folder for the business date exists."""
+    from ml import layout
     from ml.config import Settings
-    from ml.preprocess import batch_arrived
     from ml.storage import Storage
 
-    return batch_arrived(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
+    # an empty folder is a batch with no rows
+    return Storage(Settings.from_env().data_url).exists(layout.landing(dataset, dt.date.fromisoformat(day)))

@@ -8,40 +8,28 @@ Both receive the same argument list (Jinja templates allowed), so a DAG never kn
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
-
-# Environment handed to pods: the storage location, specs and tracking server; secrets come from the
-# pod template (envFrom a Secret), never from DAG code.
-POD_ENV = ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI")
-DEFAULT_POD_TEMPLATE = Path(__file__).resolve().parents[2] / "docker" / "k8s" / "pod_template.yaml"
-
-
-def task_mode() -> str:
-    mode = os.environ.get("RISKOPS_TASK_MODE", "local")
-    if mode not in ("local", "kubernetes"):
-        raise ValueError(f"RISKOPS_TASK_MODE must be 'local' or 'kubernetes', not '{mode}'")
-    return mode
+from riskops_airflow import settings
+from riskops_airflow.settings import task_mode
 
 
 def _pod_kwargs(task_id: str) -> dict[str, Any]:
-    template = os.environ.get("RISKOPS_POD_TEMPLATE", str(DEFAULT_POD_TEMPLATE))
-    if not Path(template).is_file():
+    template = settings.pod_template()
+    if not template.is_file():
         # without the template a pod would run with no limits, as root, without object-store credentials
         raise FileNotFoundError(f"pod template {template} not found; set RISKOPS_POD_TEMPLATE")
     return {
         "task_id": task_id,
         "name": f"riskops-{task_id}".replace("_", "-"),
-        "namespace": os.environ.get("RISKOPS_K8S_NAMESPACE", "riskops"),
-        "image": os.environ.get("RISKOPS_TASK_IMAGE", "riskops-task:latest"),
+        "namespace": settings.k8s_namespace(),
+        "image": settings.task_image(),
         "cmds": ["python", "-m", "ml"],
-        "env_vars": {k: os.environ[k] for k in POD_ENV if k in os.environ},
-        "pod_template_file": template,
+        "env_vars": settings.pod_env(),
+        "pod_template_file": str(template),
         "get_logs": True,
         "on_finish_action": "delete_succeeded_pod",
     }

@@ -10,13 +10,14 @@ import hashlib
 import pytest
 
 from demo.smtp_sink import start as start_smtp
-from ml.retrain import candidate_key
+from ml import layout
 from ml.storage import Storage
 from reports.candidate import render_candidate_report
 from tests.reports.test_candidate import make_data
 from tests.helpers import free_port
 
 AS_OF = dt.date(2026, 10, 31)
+RUN = "manual__2026-10-31T03:00:00+00:00"  # the retraining run whose candidate is mailed
 
 
 
@@ -30,10 +31,13 @@ def candidate(data_root) -> dict:
         "verdict_reason": "AUC does not beat the champion", "threshold": 0.0812,
         "metrics": {"auc": 0.8612, "ks": 0.55}, "champion_version": "2",
         "champion_metrics": {"auc": 0.8701, "ks": 0.56}, "report_sha256": hashlib.sha256(pdf).hexdigest(),
-        "data_hash": "f00d", "report_key": candidate_key("card_transactions", AS_OF, "candidate.pdf"),
+        "model_sha256": "be5eb00c", "data_hash": "f00d", "superseded": ["2"],
+        "report_key": layout.candidate("card_transactions", "3", "candidate.pdf"),
     }
     storage.write_bytes(summary["report_key"], pdf)
-    storage.write_json(candidate_key("card_transactions", AS_OF, "candidate.json"), summary)
+    storage.write_json(layout.candidate("card_transactions", "3", "candidate.json"), summary)
+    storage.write_json(layout.retrain_run("card_transactions", RUN),
+                       {"version": "3", "candidate": layout.candidate("card_transactions", "3", "candidate.json")})
     return summary | {"pdf": pdf}
 
 
@@ -46,7 +50,7 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, tmp_path, monkeypa
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
     server = start_smtp(tmp_path / "outbox", port=port)
     try:
-        result = send_candidate_mail("card_transactions", AS_OF.isoformat())
+        result = send_candidate_mail("card_transactions", RUN)
     finally:
         server.stop()
     assert result["version"] == "3"
@@ -59,6 +63,7 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, tmp_path, monkeypa
     assert attachment.get_content() == candidate["pdf"]
     body = msg.get_body(("html",)).get_content()
     assert "champion v2: AUC 0.8701" in body and candidate["report_sha256"] in body
+    assert "model files SHA-256 be5eb00c" in body and "supersedes the waiting candidate(s) v2" in body
 
 
 def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_root, monkeypatch):
@@ -67,5 +72,5 @@ def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
                        f"smtp://127.0.0.1:{free_port()}?disable_tls=true&disable_ssl=true&timeout=2&retry_limit=1")
     with pytest.raises(OSError):
-        send_candidate_mail("card_transactions", AS_OF.isoformat())
+        send_candidate_mail("card_transactions", RUN)
     assert Storage(str(data_root)).read_bytes(candidate["report_key"]) == candidate["pdf"]

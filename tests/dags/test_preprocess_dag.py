@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.spec import get_spec
+from ml import layout
+from ml.data.spec import get_spec
 from ml.storage import Storage
-from ml.replay import replay
+from ml.data.replay import replay
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,7 +42,7 @@ def test_preprocess_dag_runs_each_day(dataset, airflow_db, data_root):
         day = start + dt.timedelta(days=i)
         run = dag.test(logical_date=dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
         assert run.state == DagRunState.SUCCESS
-        manifest = storage.read_json(f"manifests/preprocess/{dataset}/date={day}.json")
+        manifest = storage.read_json(layout.preprocess_manifest(dataset, day))
         assert manifest["rows_in"] == landed[day.isoformat()] > 0
         assert manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
         curated = storage.read_parquet(manifest["outputs"]["curated"])

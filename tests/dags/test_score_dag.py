@@ -7,13 +7,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from ml import layout
 from mlflow import MlflowClient
 
-from ml import registry
-from ml.retrain import retrain
-from ml.spec import get_spec
+from ml.model import registry
+from ml.model.retrain import retrain
+from ml.data.spec import get_spec
 from ml.storage import Storage
-from ml.train import TrainConfig
+from ml.config import TrainConfig
 from tests.helpers import land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,10 +82,10 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     # one partition: the commit task scores and publishes the day alone
     assert [ti.map_index for ti in run.get_task_instances() if ti.task_id == "commit"] == [0]
     assert {ti.state for ti in run.get_task_instances() if ti.task_id == "score_partition"} == {"skipped"}
-    key = f"scores/card_transactions/date={DAY}/model={version}/part-0.parquet"
+    key = layout.scores("card_transactions", DAY, version)
     single = storage.read_bytes(key)
-    manifest = storage.read_json(f"manifests/score/card_transactions/date={DAY}/model={version}.json")
-    curated = storage.read_json(f"manifests/preprocess/card_transactions/date={DAY}.json")
+    manifest = storage.read_json(layout.score_manifest("card_transactions", DAY, version))
+    curated = storage.read_json(layout.preprocess_manifest("card_transactions", DAY))
     assert manifest["rows_scored"] == manifest["rows_in"] == curated["rows_clean"]
     assert manifest["model_version"] == version and manifest["run_id"] == summary["run_id"]
 
@@ -92,4 +93,4 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     assert run.state == DagRunState.SUCCESS
     assert sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "score_partition") == [0, 1, 2]
     assert storage.read_bytes(key) == single  # same bytes as the single-partition run
-    assert not storage.list_files(f"scores/_staging/card_transactions/date={DAY}/model={version}")
+    assert not storage.list_files(layout.scores_staging("card_transactions", DAY, version))

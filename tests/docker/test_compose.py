@@ -4,7 +4,6 @@ and the Kubernetes pod template. Nothing here needs a docker engine or a cluster
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import json
 import re
@@ -275,13 +274,15 @@ def dockerfiles() -> list[Path]:
 
 
 def default_pod_template() -> Path:
-    """tasks.DEFAULT_POD_TEMPLATE, evaluated from the source (importing it would import Airflow)."""
-    tasks = ROOT / "plugins" / "riskops_airflow" / "tasks.py"
-    for node in ast.parse(tasks.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DEFAULT_POD_TEMPLATE" for t in node.targets):
-            expr = ast.Expression(node.value)
-            return Path(eval(compile(expr, str(tasks), "eval"), {"Path": Path, "__file__": str(tasks)}))
-    raise AssertionError("tasks.py no longer defines DEFAULT_POD_TEMPLATE")
+    """The pod template the DAGs use when RISKOPS_POD_TEMPLATE is not set (the settings module imports no Airflow)."""
+    import os
+    from unittest import mock
+
+    from riskops_airflow import settings
+
+    with mock.patch.dict(os.environ):
+        os.environ.pop("RISKOPS_POD_TEMPLATE", None)
+        return settings.pod_template()
 
 
 def requirement_pins() -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from ml.spec import DatasetSpec, get_spec
+from ml.data.spec import DatasetSpec, get_spec
 
 REPO = Path(__file__).resolve().parents[2]
 

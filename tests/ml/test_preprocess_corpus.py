@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from ml.errors import RawFileError
-from ml.preprocess import CURATED_FILE, QUARANTINE_COLUMNS, QUARANTINE_FILE, manifest_key, preprocess_day
-from ml.spec import get_spec
-from ml.storage import Storage, partition
+from ml import layout
+from ml.data.preprocess import QUARANTINE_COLUMNS, preprocess_day
+from ml.data.spec import get_spec
+from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "fixtures" / "malformed"
@@ -29,15 +30,15 @@ ROW_FILES = sorted(n for n, e in EXPECTED.items() if "error" not in e)
 def _land(root: Path, *names: str) -> Storage:
     storage = Storage(str(root))
     for name in names:
-        storage.write_bytes(f"{partition('landing', SPEC.name, DAY)}/{name}", (CORPUS / name).read_bytes())
+        storage.write_bytes(f"{layout.landing(SPEC.name, DAY)}/{name}", (CORPUS / name).read_bytes())
     return storage
 
 
 def _keys(storage: Storage) -> dict[str, str]:
     return {
-        "curated": f"{partition('curated', SPEC.name, DAY)}/{CURATED_FILE}",
-        "quarantine": f"{partition('quarantine', SPEC.name, DAY)}/{QUARANTINE_FILE}",
-        "manifest": manifest_key(SPEC.name, DAY),
+        "curated": layout.curated(SPEC.name, DAY),
+        "quarantine": layout.quarantine(SPEC.name, DAY),
+        "manifest": layout.preprocess_manifest(SPEC.name, DAY),
     }
 
 

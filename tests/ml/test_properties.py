@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml.preprocess import process_files
-from ml.rawfile import read_records
-from ml.spec import get_spec
+from ml.data.preprocess import process_files
+from ml.data.rawfile import read_records
+from ml.data.spec import get_spec
 
 SPEC = get_spec(Path(__file__).resolve().parents[2] / "datasets", "card_transactions")
 DAY = dt.date(2026, 9, 1)

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from ml import layout
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml import registry
+from ml.model import registry
 from ml.errors import RiskopsError
-from ml.features import FeaturePipeline
-from ml.model import RiskModel
-from ml.retrain import _log_model
+from ml.model.features import FeaturePipeline
+from ml.model.riskmodel import RiskModel
 
 NAME = "riskops-test"
 
@@ -27,7 +27,7 @@ def _candidate(client: MlflowClient) -> str:
     booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(frame, label=(frame.x > 0).astype(int)), 3)
     model = RiskModel(FeaturePipeline(numeric=("x",), categorical={}, order=("x",)), booster, 0.5)
     with mlflow.start_run() as run:
-        uri = _log_model(model, frame.head(3))
+        uri = registry.log_model(model, frame.head(3))[0]
     return registry.register_candidate(client, NAME, uri, run.info.run_id, {"riskops.data_hash": "abc"})
 
 

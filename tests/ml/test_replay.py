@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.preprocess import CURATED_FILE, QUARANTINE_FILE, manifest_key, preprocess_day
-from ml.replay import BATCH_FILE, replay
-from ml.sources import load_rows
-from ml.spec import DatasetSpec, get_spec
-from ml.storage import Storage, partition
+from ml import layout
+from ml.data.preprocess import preprocess_day
+from ml.data.replay import replay
+from ml.data.sources import load_rows
+from ml.data.spec import DatasetSpec, get_spec
+from ml.storage import Storage
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 GMSC = get_spec(DATASETS, "give_me_some_credit")
@@ -35,7 +36,7 @@ def days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def landing_frame(storage: Storage, spec: DatasetSpec, day: dt.date) -> pd.DataFrame:
-    data = storage.read_bytes(f"{partition('landing', spec.name, day)}/{BATCH_FILE}")
+    data = storage.read_bytes(layout.replay_batch(spec.name, day))
     return pd.read_csv(io.BytesIO(data), sep=spec.raw.delimiter, dtype=str, keep_default_na=False,
                        encoding=spec.raw.encoding)
 
@@ -101,7 +102,7 @@ def test_gmsc_labels_land_at_date_plus_maturity_lag(gmsc):
     storage, summary = gmsc
     lag = GMSC.label.maturity_lag_days
     files = label_files(storage, GMSC)
-    expected = {f"{partition('labels', GMSC.name, d + dt.timedelta(days=lag))}/from-{d.isoformat()}.csv": d
+    expected = {layout.labels_file(GMSC.name, d + dt.timedelta(days=lag), d): d
                 for d in days(*GMSC_WINDOW)}
     assert sorted(files) == sorted(expected)
     positives = 0
@@ -164,13 +165,13 @@ def test_bank_labels_land_at_date_plus_lag(bank):
     lag = BANK.label.maturity_lag_days
     files = label_files(storage, BANK)
     with_rows = [dt.date.fromisoformat(s["date"]) for s in summary if s["rows"]]
-    expected = {f"{partition('labels', BANK.name, d + dt.timedelta(days=lag))}/from-{d.isoformat()}.csv"
+    expected = {layout.labels_file(BANK.name, d + dt.timedelta(days=lag), d)
                 for d in with_rows}
     assert set(files) == expected  # empty days have no label file
     for s in summary:
         if s["rows"]:
             d = dt.date.fromisoformat(s["date"])
-            key = f"{partition('labels', BANK.name, d + dt.timedelta(days=lag))}/from-{d.isoformat()}.csv"
+            key = layout.labels_file(BANK.name, d + dt.timedelta(days=lag), d)
             labels = pd.read_csv(io.BytesIO(files[key]), dtype=str)
             assert len(labels) == s["rows"] and (labels["label"] == "1").sum() == s["positives"]
 
@@ -234,8 +235,8 @@ def _preprocess_all(storage: Storage, spec: DatasetSpec, window_days: list[dt.da
     for day in window_days:
         manifest = preprocess_day(storage, spec, day)
         assert manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
-        keys = [f"{partition('curated', spec.name, day)}/{CURATED_FILE}",
-                f"{partition('quarantine', spec.name, day)}/{QUARANTINE_FILE}", manifest_key(spec.name, day)]
+        keys = [layout.curated(spec.name, day),
+                layout.quarantine(spec.name, day), layout.preprocess_manifest(spec.name, day)]
         outputs.update({k: storage.read_bytes(k) for k in keys})
         curated = storage.read_parquet(keys[0])
         assert len(curated) == manifest["rows_clean"]
@@ -253,7 +254,7 @@ def test_preprocess_gmsc_days_and_rerun(gmsc):
     first, manifests = _preprocess_all(storage, GMSC, window)
     assert [m["rows_in"] for m in manifests] == [s["rows"] for s in summary]
     assert sum(m["rows_quarantined"] for m in manifests) == 1  # the one applicant aged 0 in the source
-    quarantined = pd.concat([storage.read_parquet(f"{partition('quarantine', GMSC.name, d)}/{QUARANTINE_FILE}")
+    quarantined = pd.concat([storage.read_parquet(layout.quarantine(GMSC.name, d))
                              for d in window])
     assert quarantined["reason"].tolist() == ["age: 0 is below the minimum 18"]
     again, _ = _preprocess_all(storage, GMSC, window[:1])  # a rerun gives the same bytes

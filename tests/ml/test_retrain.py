@@ -11,10 +11,11 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from ml import registry
-from ml.retrain import load_registered, retrain
+from ml.model import registry
+from ml.model.retrain import retrain
 from ml.storage import Storage
-from ml.train import TrainConfig, development_sample, time_split
+from ml.config import TrainConfig
+from ml.model.train import development_sample, time_split
 
 from tests.helpers import land_and_preprocess
 
@@ -78,7 +79,7 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     assert second["champion_metrics"]["auc"] == pytest.approx(second["metrics"]["auc"])
     assert second["verdict"] == "not recommended"
 
-    model = load_registered(name, "2")
+    model = registry.load_model(client, name, "2")
     test = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)["test"]
     assert model.predict_proba(test).shape == (len(test),)
 
@@ -91,7 +92,7 @@ def test_missing_curated_days_is_a_clear_error(cards_spec, mlflow_store, tmp_pat
 
 
 def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):
-    from ml.train import fit
+    from ml.model.train import fit
 
     parts = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)
     base, _ = fit(cards_spec, parts, CONFIG)

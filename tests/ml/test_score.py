@@ -15,17 +15,20 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
+from ml import layout
 from mlflow import MlflowClient
 
-from ml import registry, score
+from ml.model import registry
+
+from ml.scoring import score
 from ml.cli import main
 from ml.errors import MissingDataError, RiskopsError
-from ml.model import RiskModel
-from ml.preprocess import read_manifest
-from ml.retrain import _log_model, retrain
-from ml.spec import DatasetSpec, HardRule
+from ml.model.riskmodel import RiskModel
+from ml.data.preprocess import read_manifest
+from ml.model.retrain import retrain
+from ml.data.spec import DatasetSpec, HardRule
 from ml.storage import Storage
-from ml.train import TrainConfig
+from ml.config import TrainConfig
 
 from tests.helpers import land_and_preprocess
 
@@ -89,10 +92,10 @@ def second_champion(env: Env) -> dict[str, str]:
         _use(env.uri, env.artifacts, mp)
         first = env.pinned.model
         model = RiskModel(first.pipeline, first.booster[:5], first.threshold, first.reference_bins, first.meta)
-        example = env.storage.read_parquet(f"curated/{DS}/date={START.isoformat()}/part-0.parquet").head(5)
+        example = env.storage.read_parquet(layout.curated(DS, START)).head(5)
         experiment = MlflowClient().get_experiment_by_name(f"riskops/{DS}").experiment_id
         with mlflow.start_run(experiment_id=experiment) as run:
-            uri = _log_model(model, example)
+            uri = registry.log_model(model, example)[0]
         client = MlflowClient()
         version = registry.register_candidate(client, NAME, uri, run.info.run_id, {})
         registry.promote(client, NAME, version, approver="Grace")
@@ -100,15 +103,15 @@ def second_champion(env: Env) -> dict[str, str]:
 
 
 def _curated(env: Env, day: dt.date = DAY) -> pd.DataFrame:
-    return env.storage.read_parquet(f"curated/{DS}/date={day.isoformat()}/part-0.parquet")
+    return env.storage.read_parquet(layout.curated(DS, day))
 
 
 def _scores_bytes(env: Env, version: str = "1", day: dt.date = DAY) -> bytes:
-    return env.storage.read_bytes(score.scores_key(DS, day, version))
+    return env.storage.read_bytes(layout.scores(DS, day, version))
 
 
 def _staged(env: Env, version: str = "1", day: dt.date = DAY) -> list[str]:
-    folder = Path(env.storage.path(f"scores/_staging/{DS}/date={day.isoformat()}/model={version}"))
+    folder = Path(env.storage.path(layout.scores_staging(DS, day, version)))
     return sorted(p.name for p in folder.glob("*")) if folder.exists() else []
 
 
@@ -139,9 +142,9 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     env = store
     m = score.score_day(env.storage, cards_spec, DAY, env.pinned)
     curated, pre = _curated(env), read_manifest(env.storage, DS, DAY)
-    key = f"scores/{DS}/date={DAY.isoformat()}/model=1/part-0.parquet"
+    key = layout.scores(DS, DAY, "1")
     assert m["scores"] == key and env.storage.exists(key)
-    assert env.storage.read_json(f"manifests/score/{DS}/date={DAY.isoformat()}/model=1.json") == m
+    assert env.storage.read_json(layout.score_manifest(DS, DAY, "1")) == m
 
     out = env.storage.read_parquet(key)
     assert len(out) == len(curated) == pre["rows_clean"] == m["rows_in"] == m["rows_scored"]
@@ -195,11 +198,11 @@ def test_partitions_read_their_slice_of_a_day_stored_in_many_row_groups(store, c
     # the same curated day, written in row groups of 97 rows, read in batches of 64: partition slices, row
     # groups and batches all cut across each other
     other = Storage(str(tmp_path / "data"))
-    curated_key = f"curated/{DS}/date={DAY.isoformat()}/part-0.parquet"
+    curated_key = layout.curated(DS, DAY)
     buffer = io.BytesIO()
     pq.write_table(pq.read_table(io.BytesIO(env.storage.read_bytes(curated_key))), buffer, row_group_size=97)
     other.write_bytes(curated_key, buffer.getvalue())
-    manifest = f"manifests/preprocess/{DS}/date={DAY.isoformat()}.json"
+    manifest = layout.preprocess_manifest(DS, DAY)
     other.write_bytes(manifest, env.storage.read_bytes(manifest))
     monkeypatch.setattr(score, "BATCH_ROWS", 64)
     for part in range(5):
@@ -236,8 +239,8 @@ def test_commit_refuses_missing_or_mismatched_partitions_and_publishes_nothing(s
     score.score_partition(env.storage, cards_spec, day, env.pinned, 1, 3)
     with pytest.raises(RiskopsError, match="curated rows but"):
         score.commit(env.storage, cards_spec, day, env.pinned, 2)  # only two thirds of the rows
-    assert not env.storage.exists(score.scores_key(DS, day, "1"))
-    assert not env.storage.exists(f"manifests/score/{DS}/date={day.isoformat()}/model=1.json")
+    assert not env.storage.exists(layout.scores(DS, day, "1"))
+    assert not env.storage.exists(layout.score_manifest(DS, day, "1"))
     assert score.commit(env.storage, cards_spec, day, env.pinned, 3)["rows_scored"] == len(_curated(env, day))
     with pytest.raises(RiskopsError, match="partition 3 is not within 0..2"):
         score.score_partition(env.storage, cards_spec, day, env.pinned, 3, 3)
@@ -258,8 +261,8 @@ def test_pinned_version_is_kept_when_a_new_champion_is_approved_mid_run(store, c
         score.score_partition(env.storage, cards_spec, DAY, pinned, part, 3)
     m = score.commit(env.storage, cards_spec, DAY, pinned, 3)
     assert (m["model_version"], m["run_id"]) == ("1", env.summary["run_id"])
-    assert m["scores"] == score.scores_key(DS, DAY, "1")
-    assert not env.storage.exists(f"scores/{DS}/date={DAY.isoformat()}/model=2")
+    assert m["scores"] == layout.scores(DS, DAY, "1")
+    assert not env.storage.exists(layout.day_folder("scores", DS, DAY) + "/model=2")
     out, curated = env.storage.read_parquet(m["scores"]), _curated(env)
     np.testing.assert_allclose(out["pd"], env.pinned.model.predict_proba(curated), rtol=0, atol=1e-7)
     now = score.resolve_model(DS)
@@ -279,9 +282,9 @@ def test_explicit_model_version_overrides_the_champion(store, cards_spec, second
     monkeypatch.setenv("RISKOPS_DATA", env.storage.root)
     assert main(["score", "--dataset", DS, "--date", day.isoformat(), "--model-version", "1"]) == 0
     assert "v1" in capsys.readouterr().out
-    assert env.storage.exists(score.scores_key(DS, day, "1"))
-    assert not env.storage.exists(f"scores/{DS}/date={day.isoformat()}/model=2")
-    assert env.storage.read_json(f"manifests/score/{DS}/date={day.isoformat()}/model=1.json")["model_version"] == "1"
+    assert env.storage.exists(layout.scores(DS, day, "1"))
+    assert not env.storage.exists(layout.day_folder("scores", DS, day) + "/model=2")
+    assert env.storage.read_json(layout.score_manifest(DS, day, "1"))["model_version"] == "1"
 
 
 # ---- reason codes ----------------------------------------------------------------------------------------
@@ -348,8 +351,8 @@ def test_hard_rules_decide_before_the_model(store, cards_spec, tmp_path):
     base = env.storage.read_parquet(score.score_day(env.storage, cards_spec, DAY, env.pinned)["scores"])
     # a separate storage root holding the same curated day, so the module's scores are not replaced
     other = Storage(str(tmp_path / "data"))
-    for key in (f"curated/{DS}/date={DAY.isoformat()}/part-0.parquet",
-                f"manifests/preprocess/{DS}/date={DAY.isoformat()}.json"):
+    for key in (layout.curated(DS, DAY),
+                layout.preprocess_manifest(DS, DAY)):
         other.write_bytes(key, env.storage.read_bytes(key))
     m = score.score_day(other, ruled, DAY, env.pinned)
     out = other.read_parquet(m["scores"])
@@ -389,7 +392,7 @@ def test_a_date_rule_is_applied_to_the_curated_dates(store, cards_spec):
 
 def test_score_file_validates_then_scores(store, cards_spec):
     env = store
-    lines = env.storage.read_bytes(f"landing/{DS}/date={DAY.isoformat()}/batch.csv").decode().splitlines()
+    lines = env.storage.read_bytes(layout.replay_batch(DS, DAY)).decode().splitlines()
     header, body = lines[0], lines[1:81]
     malformed = "TXBROKEN0001;16/09/2026;12,50;Mode"  # four fields instead of ten
     data = "\n".join([header, *body[:40], malformed, *body[40:]]).encode()

@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.preprocess import manifest_key, preprocess_day
-from ml.spec import get_spec
-from ml.storage import Storage, partition
+from ml import layout
+from ml.data.preprocess import preprocess_day
+from ml.data.spec import get_spec
+from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,9 +184,9 @@ def test_preprocess_day_on_memory_store(memory_root):
     storage = Storage(memory_root)
     for name in ("crlf.csv", "duplicated_ids.csv"):
         data = (REPO / "tests" / "fixtures" / "malformed" / name).read_bytes()
-        storage.write_bytes(f"{partition('landing', spec.name, day)}/{name}", data)
+        storage.write_bytes(f"{layout.landing(spec.name, day)}/{name}", data)
     manifest = preprocess_day(storage, spec, day)
     assert manifest["rows_in"] == 8 and manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
-    assert storage.read_json(manifest_key(spec.name, day)) == manifest
+    assert storage.read_json(layout.preprocess_manifest(spec.name, day)) == manifest
     assert len(storage.read_parquet(manifest["outputs"]["curated"])) == manifest["rows_clean"]
     assert len(storage.read_parquet(manifest["outputs"]["quarantine"])) == manifest["rows_quarantined"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.spec import DatasetSpec, get_spec
-from ml.validate import normalize_text, validate_fields
+from ml.data.spec import DatasetSpec, get_spec
+from ml.data.validate import normalize_text, validate_fields
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 CARDS = get_spec(DATASETS, "card_transactions")

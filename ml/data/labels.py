@@ -7,7 +7,8 @@ import io
 
 import pandas as pd
 
-from ml.spec import DatasetSpec
+from ml import layout
+from ml.data.spec import DatasetSpec
 from ml.storage import Storage
 
 
@@ -15,11 +16,11 @@ def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date) -> pd.Da
     """Labels known by `as_of` for rows whose maturity window has closed: columns id (str), application_date, label."""
     lag = dt.timedelta(days=spec.label.maturity_lag_days)
     frames = []
-    for folder in storage.list_dirs(f"labels/{spec.name}"):
-        arrival = dt.date.fromisoformat(folder.removeprefix("date="))
-        if arrival > as_of:
+    root = layout.labels_root(spec.name)
+    for folder in storage.list_dirs(root):
+        if layout.folder_date(folder) > as_of:
             continue  # not yet arrived on the as-of date
-        for key in storage.list_files(f"labels/{spec.name}/{folder}"):
+        for key in storage.list_files(f"{root}/{folder}"):
             frames.append(pd.read_csv(io.BytesIO(storage.read_bytes(key)), dtype={"id": str}))
     if not frames:
         return pd.DataFrame({"id": pd.Series(dtype=str), "application_date": pd.Series(dtype="datetime64[s]"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.spec import ColumnSpec, DatasetSpec, KeySpec, RawFormat
+from ml.data.spec import ColumnSpec, DatasetSpec, KeySpec, RawFormat
 
 # Beyond 2**53 a float64 no longer holds every integer exactly; such ids/counts are data errors here.
 _MAX_EXACT_INT = 2**53

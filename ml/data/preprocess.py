@@ -15,19 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml import layout
+from ml.data.rawfile import RawRecords, check_header, read_records, show_raw
+from ml.data.spec import DatasetSpec
+from ml.data.validate import validate_fields
 from ml.errors import MissingDataError
-from ml.rawfile import RawRecords, check_header, read_records, show_raw
-from ml.spec import DatasetSpec
-from ml.storage import Storage, partition
-from ml.validate import validate_fields
+from ml.storage import Storage
 
-CURATED_FILE = "part-0.parquet"
-QUARANTINE_FILE = "part-0.parquet"
 QUARANTINE_COLUMNS = ["business_date", "source_file", "line", "raw", "reason"]
-
-
-def manifest_key(dataset: str, day: dt.date) -> str:
-    return f"manifests/preprocess/{dataset}/date={day.isoformat()}.json"
 
 
 def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
@@ -121,30 +116,29 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
 
 def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[str, Any]:
     """Run preprocessing for one day and write its outputs; returns the manifest."""
-    landing = partition("landing", spec.name, day)
+    landing = layout.landing(spec.name, day)
     if not storage.exists(landing):
         raise MissingDataError(f"no raw batch for '{spec.name}' on {day}: {storage.url(landing)} does not exist")
     keys = storage.list_files(landing)
     files = [(key.rsplit("/", 1)[-1], storage.read_bytes(key)) for key in keys]
     result = process_files(files, spec, day)  # raises before anything is written if a file is unreadable
-    curated_key = f"{partition('curated', spec.name, day)}/{CURATED_FILE}"
-    quarantine_key = f"{partition('quarantine', spec.name, day)}/{QUARANTINE_FILE}"
+    curated_key, quarantine_key = layout.curated(spec.name, day), layout.quarantine(spec.name, day)
     storage.write_parquet(curated_key, result["curated"])
     storage.write_parquet(quarantine_key, result["quarantine"])
     manifest = result["manifest"] | {"outputs": {"curated": curated_key, "quarantine": quarantine_key}}
-    storage.write_json(manifest_key(spec.name, day), manifest)
+    storage.write_json(layout.preprocess_manifest(spec.name, day), manifest)
     return manifest
 
 
 def read_manifest(storage: Storage, dataset: str, day: dt.date) -> dict[str, Any] | None:
-    key = manifest_key(dataset, day)
+    key = layout.preprocess_manifest(dataset, day)
     return storage.read_json(key) if storage.exists(key) else None
 
 
 def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
     """One row per preprocessed day: rows in/clean/quarantined, quarantine rate and per-column null rates."""
     rows = []
-    for key in storage.list_files(f"manifests/preprocess/{dataset}"):
+    for key in storage.list_files(layout.preprocess_manifests(dataset)):
         m = storage.read_json(key)
         row = {"date": m["date"], "rows_in": m["rows_in"], "rows_clean": m["rows_clean"],
                "rows_quarantined": m["rows_quarantined"], "quarantine_rate": m["stats"]["quarantine_rate"]}
@@ -153,6 +147,3 @@ def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def batch_arrived(storage: Storage, dataset: str, day: dt.date) -> bool:
-    """Whether the day's landing folder exists (an empty folder is a valid batch with no rows)."""
-    return storage.exists(partition("landing", dataset, day))

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ml import bins, metrics
+from ml import bins, layout, metrics
+from ml.config import TrainConfig
+from ml.data.labels import matured_labels
+from ml.data.preprocess import read_manifest
+from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError
-from ml.features import FeaturePipeline
-from ml.labels import matured_labels
-from ml.model import RiskModel
-from ml.preprocess import read_manifest
-from ml.spec import DatasetSpec
-from ml.storage import Storage, partition
+from ml.model.features import FeaturePipeline
+from ml.model.riskmodel import RiskModel
+from ml.storage import Storage
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
@@ -37,26 +38,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "max_cat_to_onehot": 1,
     "nthread": 2,
 }
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    window_days: int = 30
-    valid_days: int = 4
-    test_days: int = 7
-    beta: float = 2.0
-    threshold_method: str = "fbeta"  # or "cost": missed positive costs its exposure, a review costs review_cost
-    review_cost: float = 25.0
-    cost_sensitive: bool = False  # weight rows by exposure (needs an exposure column in the spec)
-    margin: float = 0.005  # AUC gain over the champion needed to recommend the candidate
-    num_boost_round: int = 2000
-    early_stopping_rounds: int = 100
-    seed: int = 42
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.threshold_method not in ("fbeta", "cost"):
-            raise ValueError(f"threshold_method must be 'fbeta' or 'cost', not '{self.threshold_method}'")
 
 
 @dataclass
@@ -76,7 +57,7 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
     while day <= last:
         manifest = read_manifest(storage, spec.name, day)
         if manifest is not None:
-            curated = storage.read_parquet(f"{partition('curated', spec.name, day)}/part-0.parquet")
+            curated = storage.read_parquet(manifest["outputs"]["curated"])
             frames.append(curated)
             hashes.append(f"{day}:{manifest['input_sha256']}")
         day += dt.timedelta(days=1)
@@ -89,7 +70,7 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
     if unlabeled:
         # a matured row with no label is a feed problem, not something to train around silently
         raise MissingDataError(f"{unlabeled} of {len(frame)} rows in {first}..{last} have no matured label "
-                               f"as of {as_of}; check labels/{spec.name}")
+                               f"as of {as_of}; check {layout.labels_root(spec.name)}")
     frame["label"] = frame["label"].astype(int)
     digest = hashlib.sha256(";".join(hashes).encode()).hexdigest()
     return DevelopmentSample(frame=frame, window=(first, last), data_hash=digest)

@@ -14,14 +14,14 @@ import io
 import numpy as np
 import pandas as pd
 
-from ml.sources import load_rows
-from ml.spec import DatasetSpec
-from ml.storage import Storage, partition
+from ml import layout
+from ml.data.sources import load_rows
+from ml.data.spec import DatasetSpec
+from ml.storage import Storage
 
-BATCH_FILE = "batch.csv"
 
-
-def _to_csv(frame: pd.DataFrame, delimiter: str, encoding: str) -> bytes:
+def to_csv(frame: pd.DataFrame, delimiter: str, encoding: str) -> bytes:
+    """A frame of strings as delimited text, as a raw batch file is written."""
     buf = io.StringIO()
     frame.to_csv(buf, sep=delimiter, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return buf.getvalue().encode(encoding)
@@ -49,8 +49,8 @@ def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) ->
     summary = []
     for day in pd.date_range(start, end, freq="D").date:
         rows = frame[frame["_day"] == day]
-        storage.write_bytes(f"{partition('landing', spec.name, day)}/{BATCH_FILE}",
-                            _to_csv(rows[batch_columns], spec.raw.delimiter, spec.raw.encoding))
+        storage.write_bytes(layout.replay_batch(spec.name, day),
+                            to_csv(rows[batch_columns], spec.raw.delimiter, spec.raw.encoding))
         labels = pd.DataFrame({
             "id": rows[spec.id_column],
             "application_date": day.isoformat(),
@@ -58,7 +58,7 @@ def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) ->
             "_arrival": [day + dt.timedelta(days=int(d)) for d in delays.loc[rows.index]],
         })
         for arrival, group in labels.groupby("_arrival"):
-            storage.write_bytes(f"{partition('labels', spec.name, arrival)}/from-{day.isoformat()}.csv",
-                                _to_csv(group.drop(columns="_arrival"), ",", "utf-8"))
+            storage.write_bytes(layout.labels_file(spec.name, arrival, day),
+                                to_csv(group.drop(columns="_arrival"), ",", "utf-8"))
         summary.append({"date": day.isoformat(), "rows": len(rows), "positives": int(labels["label"].sum())})
     return summary

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml import synthetic
+from ml.data import synthetic
 from ml.errors import SpecError
-from ml.spec import DatasetSpec, DateRebuild
+from ml.data.spec import DatasetSpec, DateRebuild
 
 _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
                                        "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ml.errors import RawFileError
-from ml.spec import RawFormat
+from ml.data.spec import RawFormat
 
 _OTHER_DELIMITERS = [",", ";", "\t", "|"]
 csv.field_size_limit(16 * 1024 * 1024)

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.util
+import tempfile
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterator
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -24,12 +28,73 @@ from mlflow.exceptions import MlflowException
 
 from ml.errors import RiskopsError
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.entities import Experiment
+
+    from ml.model.riskmodel import RiskModel
+
 CHAMPION, CHALLENGER = "champion", "challenger"
 TAG = "riskops."
 
 
 def model_name(dataset: str) -> str:
     return f"riskops-{dataset}"
+
+
+def experiment(client: MlflowClient, name: str, artifact_root: str | None) -> "Experiment":
+    """The experiment `name`, created with its artifacts under `artifact_root` (None: the server decides)."""
+    if client.get_experiment_by_name(name) is None:
+        location = f"{artifact_root.rstrip('/')}/{name.replace('/', '-')}" if artifact_root else None
+        client.create_experiment(name, artifact_location=location)
+    # looked up, not mlflow.set_experiment(): that would also set MLFLOW_EXPERIMENT_ID for the whole process
+    return client.get_experiment_by_name(name)  # type: ignore[return-value]
+
+
+def log_model(model: "RiskModel", example: "pd.DataFrame") -> tuple[str, str]:
+    """Log the model in the active MLflow run; returns (model URI, SHA-256 of its files).
+
+    The files (booster + pipeline as data) are what scoring loads; the MLflow pyfunc flavour around them
+    (`ml/model/pyfunc_model.py`, "model from code") is for MLflow users and is never run by riskops.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from ml.model.riskmodel import folder_sha256
+
+    code = str(importlib.util.find_spec("ml.model.pyfunc_model").origin)  # type: ignore[union-attr]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save(Path(tmp) / "model_dir")
+        predictions = pd.DataFrame({"pd": model.predict_proba(example)})
+        # integer columns may hold missing values at scoring time, so the signature declares them as doubles
+        example = example.astype({c: "float64" for c in example.columns
+                                  if str(example[c].dtype) in ("Int64", "int64")})
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=code, artifacts={"model_dir": str(folder)},
+            signature=infer_signature(example, predictions), input_example=example,
+            # explicit requirements: inferring them would load the model in a subprocess for ~10 s
+            pip_requirements=[*(f"{p}=={installed_version(p)}" for p in ("xgboost", "pandas", "numpy")), "riskops"],
+        )
+        return str(info.model_uri), folder_sha256(folder)
+
+
+def load_model(client: MlflowClient, name: str, version: str) -> "RiskModel":
+    """A registered version's model, read as data (booster and pipeline files) with this project's code:
+    nothing stored in the artifact store is run. Its files must match the SHA-256 recorded at registration."""
+    import mlflow
+
+    from ml.model.riskmodel import RiskModel, folder_sha256
+
+    mv = get_version(client, name, version)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp))
+        folder = local / "artifacts" / "model_dir"
+        expected = mv.tags.get(TAG + "model_sha256")
+        if expected is not None and folder_sha256(folder) != expected:
+            raise RiskopsError(f"{name} version {version}: its model files do not match the SHA-256 recorded at "
+                               "registration; they were changed in the artifact store, so the model is not used")
+        return RiskModel.load(folder)
 
 
 @contextlib.contextmanager
@@ -127,7 +192,7 @@ def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str
 
 def status(client: MlflowClient, name: str, version: str) -> dict[str, str]:
     """The riskops tags of a version without the prefix (status, superseded_by, approved_by, ...)."""
-    return {k.removeprefix(TAG): v for k, v in _version(client, name, version).tags.items() if k.startswith(TAG)}
+    return {k.removeprefix(TAG): v for k, v in get_version(client, name, version).tags.items() if k.startswith(TAG)}
 
 
 def _refuse_closed(name: str, version: str, tags: dict[str, str], action: str) -> None:
@@ -136,7 +201,8 @@ def _refuse_closed(name: str, version: str, tags: dict[str, str], action: str) -
                            f"at {tags.get(TAG + 'superseded_at')}; {action} that version instead")
 
 
-def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """The registered version, or a clear error naming the model and version."""
     try:
         return client.get_model_version(name, version)
     except MlflowException:
@@ -145,7 +211,7 @@ def _version(client: MlflowClient, name: str, version: str) -> ModelVersion:
 
 def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "") -> dict[str, Any]:
     """Make `version` the champion (Production + alias), archive the old one, and record the audit trail."""
-    mv = _version(client, name, version)
+    mv = get_version(client, name, version)
     _refuse_closed(name, version, mv.tags, "review and approve")
     if mv.tags.get(TAG + "status") == "rejected":
         raise RiskopsError(f"{name} version {version} was rejected ({mv.tags.get(TAG + 'rejected_reason', '')}); "
@@ -177,7 +243,7 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
 
 def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str) -> dict[str, Any]:
     """Tag the candidate rejected with the reason, archive it and drop its challenger alias."""
-    _refuse_closed(name, version, _version(client, name, version).tags, "review")
+    _refuse_closed(name, version, get_version(client, name, version).tags, "review")
     champion = resolve_champion(client, name, sync=False)
     if champion is not None and champion.version == str(version):
         raise RiskopsError(f"{name} version {version} is the champion; promote another version instead")

@@ -6,6 +6,7 @@ reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every c
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,17 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ml.features import FeaturePipeline
+from ml.model.features import FeaturePipeline
+
+FILES = ("booster.ubj", "pipeline.json", "model.json", "reference_bins.json")
+
+
+def folder_sha256(folder: Path) -> str:
+    """One SHA-256 over the model's files (names and bytes), recorded at registration, checked at loading."""
+    digest = hashlib.sha256()
+    for name in FILES:
+        digest.update(name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest())
+    return digest.hexdigest()
 
 
 @dataclass

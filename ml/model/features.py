@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml.spec import DatasetSpec
+from ml.data.spec import DatasetSpec
 
 _MAX_LEARNED_CATEGORIES = 50
 
@@ -38,7 +38,7 @@ class FeaturePipeline:
                 if kind in ("int", "float", "bool"):
                     numeric.append(name)
                 elif kind == "category":
-                    from ml.validate import normalize_text
+                    from ml.data.validate import normalize_text
 
                     categorical[name] = tuple(sorted({normalize_text(c) for c in categories or []}))
                 elif kind == "string":

@@ -32,12 +32,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xgboost as xgb
 
-from ml import policy as pol
+from ml import layout
+from ml.data.preprocess import read_manifest
+from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
-from ml.model import RiskModel
-from ml.preprocess import read_manifest
-from ml.spec import DatasetSpec, HardRule
-from ml.storage import Storage, partition
+from ml.model.riskmodel import RiskModel
+from ml.scoring import policy as pol
+from ml.storage import Storage
 
 BATCH_ROWS = 250_000
 ROW_GROUP_ROWS = 250_000
@@ -62,16 +63,18 @@ class PinnedModel:
 
     @cached_property
     def model(self) -> RiskModel:
-        from ml.retrain import load_registered
+        from mlflow import MlflowClient
 
-        return load_registered(self.name, self.version)
+        from ml.model import registry
+
+        return registry.load_model(MlflowClient(), self.name, self.version)
 
 
 def champion_version(dataset: str) -> str:
     """The Production version of the dataset's model; fails clearly when nothing is approved yet."""
     from mlflow import MlflowClient
 
-    from ml import registry
+    from ml.model import registry
 
     client = MlflowClient()
     name = registry.model_name(dataset)
@@ -88,10 +91,10 @@ def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
     """The champion (or an explicit version), pinned for the whole run."""
     from mlflow import MlflowClient
 
-    from ml import registry
+    from ml.model import registry
 
     name = registry.model_name(dataset)
-    mv = registry._version(MlflowClient(), name, str(version or champion_version(dataset)))
+    mv = registry.get_version(MlflowClient(), name, str(version or champion_version(dataset)))
     return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id))
 
 
@@ -159,18 +162,6 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
             yield pa.Table.from_batches([batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start))])
 
 
-def scores_key(dataset: str, day: dt.date, version: str) -> str:
-    return f"{partition('scores', dataset, day)}/model={version}/part-0.parquet"
-
-
-def _staging_folder(dataset: str, day: dt.date, version: str) -> str:
-    return f"scores/_staging/{dataset}/date={day.isoformat()}/model={version}"
-
-
-def _staging(dataset: str, day: dt.date, version: str, part: int) -> str:
-    return f"{_staging_folder(dataset, day, version)}/part-{part:04d}.parquet"
-
-
 def _curated(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
     manifest = read_manifest(storage, spec.name, day)
     if manifest is None:
@@ -196,7 +187,7 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "part.parquet")
         rows = _write(path, pinned, _ahead(_rebatch(scored)))  # batch i is written while i + 1 is scored
-        storage.put_file(path, _staging(spec.name, day, pinned.version, part))
+        storage.put_file(path, layout.scores_staging_part(spec.name, day, pinned.version, part))
     return rows
 
 
@@ -226,11 +217,11 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
            now: dt.datetime | None = None) -> dict[str, Any]:
     """Merge the staging parts in order into the day's scores file and write the scoring manifest."""
     key, manifest = _curated(storage, spec, day)
-    staged = [_staging(spec.name, day, pinned.version, i) for i in range(parts)]
+    staged = [layout.scores_staging_part(spec.name, day, pinned.version, i) for i in range(parts)]
     missing = [s for s in staged if not storage.exists(s)]
     if missing:
         raise MissingDataError(f"cannot commit {spec.name} {day}: partitions not scored yet: {missing}")
-    target = scores_key(spec.name, day, pinned.version)
+    target = layout.scores(spec.name, day, pinned.version)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "scores.parquet")
         if parts == 1:  # already written in final row groups by score_partition: publish as is
@@ -252,9 +243,9 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
     }
-    storage.write_json(f"manifests/score/{spec.name}/date={day.isoformat()}/model={pinned.version}.json", result)
+    storage.write_json(layout.score_manifest(spec.name, day, pinned.version), result)
     # every staged part of this day and version, also those left by an earlier run split into more partitions
-    for s in storage.list_files(_staging_folder(spec.name, day, pinned.version)):
+    for s in storage.list_files(layout.scores_staging(spec.name, day, pinned.version)):
         storage.delete(s)
     return result
 
@@ -303,7 +294,7 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedM
 
 def score_file(data: bytes, name: str, spec: DatasetSpec, pinned: PinnedModel) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score an analyst's raw file through the same validation and scoring code; returns (scores, quarantine)."""
-    from ml.preprocess import process_files
+    from ml.data.preprocess import process_files
 
     result = process_files([(name, data)], spec, dt.date.today())
     return score_frame(result["curated"], spec, pinned), result["quarantine"]

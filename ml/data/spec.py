@@ -174,6 +174,34 @@ class Policy(_Strict):
         return self
 
 
+class Thresholds(_Strict):
+    """Traffic-light thresholds of a statistic: green below amber, amber from amber, red from red."""
+
+    amber: float = Field(ge=0)
+    red: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        if self.amber > self.red:
+            raise ValueError(f"amber ({self.amber}) must not exceed red ({self.red})")
+        return self
+
+    @property
+    def pair(self) -> tuple[float, float]:
+        return self.amber, self.red
+
+
+class Monitoring(_Strict):
+    """Stability thresholds of the dataset's models (used by monitoring, alerts and reports)."""
+
+    psi: Thresholds = Thresholds(amber=0.10, red=0.25)  # the score's population stability index
+    csi: Thresholds = Thresholds(amber=0.10, red=0.25)  # each feature's characteristic stability index
+    ks: Thresholds = Thresholds(amber=0.10, red=0.20)  # two-sample KS statistic of a numeric feature
+    js: Thresholds = Thresholds(amber=0.10, red=0.20)  # Jensen-Shannon distance of a feature's bins
+    min_rows: int = Field(default=500, ge=1)  # a window with fewer rows is "too few rows", not judged
+    retrain_on_red_features: int = Field(default=3, ge=1)  # red features that trigger a retraining
+
+
 class DatasetSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
@@ -182,6 +210,7 @@ class DatasetSpec(_Strict):
     label: LabelSpec
     source: SourceSpec | None = None
     policy: Policy = Field(default_factory=Policy)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.spec import HardRule, Policy
+from ml.data.spec import HardRule, Policy
 
 DECISIONS = ("approve", "review", "decline")
 _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal}

@@ -1,0 +1,1 @@
+"""Data in: dataset specs, raw files, validation, preprocessing, replay of historic data, labels."""

@@ -1,0 +1,109 @@
+"""Every zone and key under the storage root, spelled once. Keys are relative to the root (a local folder
+or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival date.
+
+  landing/<ds>/date=D/*.csv                  raw batches as received; never modified
+  labels/<ds>/date=A/from-D.csv              outcomes of day D's rows, landed on the day A they are known
+  curated/<ds>/date=D/part-0.parquet         typed clean rows (+ business_date)
+  quarantine/<ds>/date=D/part-0.parquet      rejected rows: file, line, original text, reason
+  manifests/preprocess/<ds>/date=D.json      row accounting, input hashes, daily statistics
+  scores/<ds>/date=D/model=V/part-0.parquet  id, pd, score, band, decision, hard rule, reasons
+  scores/_staging/<ds>/date=D/model=V/       partitions of a day waiting for their commit
+  manifests/score/<ds>/date=D/model=V.json   rows in / scored, model, input hash
+  candidates/<ds>/v=V/candidate.{json,pdf}   a registered candidate's summary and report (write-once)
+  runs/retrain/<ds>/<run>.json               which version a retraining run registered
+  reports/stability/<ds>/week=YYYY-Www.pdf   weekly stability report
+  reports/backtest/<ds>/as_of=D.pdf          weekly backtest report
+  ondemand/...                               analysts' files scored on demand, and their scores
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+LANDING, LABELS, CURATED, QUARANTINE, SCORES = "landing", "labels", "curated", "quarantine", "scores"
+ONDEMAND = "ondemand"
+DATA_FILE = "part-0.parquet"
+REPLAY_BATCH = "batch.csv"
+
+
+def day_folder(zone: str, dataset: str, day: dt.date) -> str:
+    """Folder of one dataset's business day in a zone."""
+    return f"{zone}/{dataset}/date={day.isoformat()}"
+
+
+def folder_date(name: str) -> dt.date:
+    """The date of a `date=YYYY-MM-DD` folder name."""
+    return dt.date.fromisoformat(name.removeprefix("date="))
+
+
+def landing(dataset: str, day: dt.date) -> str:
+    return day_folder(LANDING, dataset, day)
+
+
+def replay_batch(dataset: str, day: dt.date) -> str:
+    """The file a replay writes as a day's raw batch."""
+    return f"{landing(dataset, day)}/{REPLAY_BATCH}"
+
+
+def labels_root(dataset: str) -> str:
+    return f"{LABELS}/{dataset}"
+
+
+def labels_file(dataset: str, arrival: dt.date, origin: dt.date) -> str:
+    return f"{day_folder(LABELS, dataset, arrival)}/from-{origin.isoformat()}.csv"
+
+
+def curated(dataset: str, day: dt.date) -> str:
+    return f"{day_folder(CURATED, dataset, day)}/{DATA_FILE}"
+
+
+def quarantine(dataset: str, day: dt.date) -> str:
+    return f"{day_folder(QUARANTINE, dataset, day)}/{DATA_FILE}"
+
+
+def preprocess_manifests(dataset: str) -> str:
+    return f"manifests/preprocess/{dataset}"
+
+
+def preprocess_manifest(dataset: str, day: dt.date) -> str:
+    return f"{preprocess_manifests(dataset)}/date={day.isoformat()}.json"
+
+
+def scores(dataset: str, day: dt.date, version: str) -> str:
+    return f"{day_folder(SCORES, dataset, day)}/model={version}/{DATA_FILE}"
+
+
+def scores_staging(dataset: str, day: dt.date, version: str) -> str:
+    return f"{SCORES}/_staging/{dataset}/date={day.isoformat()}/model={version}"
+
+
+def scores_staging_part(dataset: str, day: dt.date, version: str, part: int) -> str:
+    return f"{scores_staging(dataset, day, version)}/part-{part:04d}.parquet"
+
+
+def score_manifests(dataset: str, day: dt.date) -> str:
+    return f"manifests/score/{dataset}/date={day.isoformat()}"
+
+
+def score_manifest(dataset: str, day: dt.date, version: str) -> str:
+    return f"{score_manifests(dataset, day)}/model={version}.json"
+
+
+def candidate(dataset: str, version: str, name: str) -> str:
+    """A registered candidate's artefact (candidate.json, candidate.pdf); written once, never replaced."""
+    return f"candidates/{dataset}/v={version}/{name}"
+
+
+def retrain_run(dataset: str, run_key: str) -> str:
+    """Pointer from a retraining run (an Airflow run id, or `as_of=D` from a terminal) to its version."""
+    return f"runs/retrain/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}.json"
+
+
+def stability_report(dataset: str, week: str) -> str:
+    """The weekly stability PDF; `week` is the ISO week, e.g. 2026-W38."""
+    return f"reports/stability/{dataset}/week={week}.pdf"
+
+
+def backtest_report(dataset: str, as_of: dt.date) -> str:
+    return f"reports/backtest/{dataset}/as_of={as_of.isoformat()}.pdf"

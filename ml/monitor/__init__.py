@@ -1,0 +1,1 @@
+"""Monitoring of the models in production (stability, backtests)."""
