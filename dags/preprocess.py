@@ -34,8 +34,8 @@ for dataset in dataset_names():
         def publish(dataset_name: str, day: str):  # type: ignore[no-untyped-def]
             """Tell consumers (scoring) which day is complete, with its row accounting."""
             from riskops_airflow.assets import curated as curated_asset
-            from riskops_airflow.datasets import manifest_summary
+            from riskops_airflow.assets import curated_event
 
-            yield Metadata(curated_asset(dataset_name), extra=manifest_summary(dataset_name, day))
+            yield Metadata(curated_asset(dataset_name), extra=curated_event(dataset_name, day))
 
         wait_for_batch(dataset, BUSINESS_DATE) >> preprocess >> publish(dataset, BUSINESS_DATE)

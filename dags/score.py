@@ -41,7 +41,7 @@ for dataset in dataset_names():
 
         @task(task_id="plan")
         def plan(dataset_name: str, **context) -> dict:  # type: ignore[no-untyped-def]
-            from riskops_airflow.datasets import plan_scoring
+            from riskops_airflow.scoring_plan import plan_scoring
 
             return plan_scoring(dataset_name, context["params"], context.get("triggering_asset_events") or {})
 

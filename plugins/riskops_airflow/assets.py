@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import Asset
 
 
@@ -13,3 +15,17 @@ def curated(dataset: str) -> Asset:
 def scores(dataset: str) -> Asset:
     """A dataset's committed nightly scores; updated by each score run, consumed by monitoring."""
     return Asset(name=f"scores/{dataset}", uri=f"riskops://scores/{dataset}", group="riskops")
+
+
+def curated_event(dataset: str, day: str) -> dict[str, Any]:
+    """The extra of a curated/<dataset> event: the day and its row accounting, from the preprocess manifest."""
+    import datetime as dt
+
+    from ml.config import Settings
+    from ml.data.preprocess import read_manifest
+    from ml.storage import Storage
+
+    manifest = read_manifest(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
+    if manifest is None:
+        raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
+    return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}

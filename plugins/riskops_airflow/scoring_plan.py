@@ -1,21 +1,9 @@
-"""Reading riskops state from Airflow tasks (lightweight calls into ml, imported inside task bodies)."""
+"""The score DAG's plan: which days to score, with which pinned model version, in how many slices."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Iterable, Mapping
-
-
-def manifest_summary(dataset: str, day: str) -> dict[str, Any]:
-    """The preprocess manifest's accounting for an asset event: date, rows in/clean/quarantined."""
-    from ml.config import Settings
-    from ml.data.preprocess import read_manifest
-    from ml.storage import Storage
-
-    manifest = read_manifest(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
-    if manifest is None:
-        raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
-    return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
 
 
 def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> list[str]:
