@@ -279,9 +279,16 @@ class _NumberedCanvas(Canvas):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
+        self._bookmarks: list[str] = []
+
+    def bookmarkPage(self, key: str) -> None:  # type: ignore[override]
+        # A bookmark points at the PDF page being written, and no page is written before save(): the
+        # bookmarks of a page are kept with it and set when it is written, else all point at page 1.
+        self._bookmarks.append(key)
 
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
+        self._bookmarks = []
         self._startPage()  # type: ignore[attr-defined]  # reportlab's own page reset, as showPage does
 
     def save(self) -> None:
@@ -291,6 +298,8 @@ class _NumberedCanvas(Canvas):
             self.setFont(SANS, 7.5)
             self.setFillColor(MUTED)
             self.drawRightString(PAGE_W - MARGIN_X, MARGIN_BOTTOM - 9 * mm, f"Page {self.getPageNumber()} of {total}")
+            for key in state["_bookmarks"]:
+                super().bookmarkPage(key)
             super().showPage()
         super().save()
 

@@ -146,6 +146,7 @@ def test_is_a_pdf_with_the_designed_page_count(pdf: bytes) -> None:
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == PAGES
     assert all(abs(float(p.mediabox.width) - 595.2756) < 0.01 for p in reader.pages)  # A4
+    assert [reader.get_destination_page_number(o) for o in reader.outline] == list(range(PAGES))  # a bookmark a page
 
 
 def test_identity_and_verdict(text: str) -> None:

@@ -35,11 +35,12 @@ def test_render_is_deterministic_and_uses_the_metadata_given() -> None:
     assert info is not None and info.title == META.title and info.subject == "Stability"
 
 
-def test_headings_are_outline_entries() -> None:
+def test_headings_are_outline_entries_pointing_at_their_pages() -> None:
     reader = _pdf([heading("1. First"), PageBreak(), heading("2. Second & last"), heading("2.1 Detail", level=1)])
     first, second, children = reader.outline
     assert isinstance(children, list)
-    assert [o.title for o in (first, second, *children)] == ["1. First", "2. Second & last", "2.1 Detail"]
+    assert [(o.title, reader.get_destination_page_number(o)) for o in (first, second, *children)] == [
+        ("1. First", 0), ("2. Second & last", 1), ("2.1 Detail", 1)]
 
 
 def test_header_and_footer_show_the_text_given_on_every_page() -> None:
