@@ -25,13 +25,16 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 DPI = 150
 """Raster resolution of every chart; figure sizes are in inches and match the size drawn in the PDF."""
 
-# Palette shared with the PDF tables (reports/candidate.py uses the same hex values).
+# Palette shared with the PDF tables (reports/document.py takes NAVY from here).
 NAVY = "#1F3A5F"
 CHALLENGER = "#1F77B4"
 CHAMPION = "#7F7F7F"
 GOOD = "#2E8B57"
 BAD = "#C0392B"
 GRID = "#D9D9D9"
+AMBER = "#E08E0B"  # reference lines of the traffic-light thresholds
+RED = BAD
+SERIES = (CHALLENGER, "#9467BD", "#17BECF", "#8C564B", CHAMPION, NAVY)  # line colours in order; none amber or red
 
 _STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
@@ -75,7 +78,7 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def roc_chart(curves: Sequence[tuple[str, Sequence[float], Sequence[float], str]],
+def roc_chart(curves: Sequence[tuple[str, Sequence[float], Sequence[float], str]], title: str,
               size: tuple[float, float] = (6.6, 3.9)) -> bytes:
     """ROC curves: one ``(label, fpr, tpr, colour)`` per model, plus the chance diagonal."""
     with _styled():
@@ -89,13 +92,13 @@ def roc_chart(curves: Sequence[tuple[str, Sequence[float], Sequence[float], str]
         ax.set_aspect("equal")
         ax.set_xlabel("False positive rate (goods flagged)")
         ax.set_ylabel("True positive rate (bads caught)")
-        ax.set_title("ROC curve (test sample)")
+        ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.04, 0.5))
         return _png(fig)
 
 
 def ks_chart(threshold: Sequence[float], cum_bad: Sequence[float], cum_good: Sequence[float],
-             ks_label: str, ks_threshold: float, size: tuple[float, float] = (6.6, 3.6)) -> bytes:
+             ks_label: str, ks_threshold: float, title: str, size: tuple[float, float] = (6.6, 3.6)) -> bytes:
     """Cumulative distributions of bads and goods over the score threshold, and the KS threshold line."""
     with _styled():
         fig = Figure(figsize=size, dpi=DPI, layout="constrained")
@@ -106,12 +109,12 @@ def ks_chart(threshold: Sequence[float], cum_bad: Sequence[float], cum_good: Seq
         ax.set_ylim(0.0, 1.0)
         ax.set_xlabel("Score threshold (predicted probability of default)")
         ax.set_ylabel("Cumulative share")
-        ax.set_title("Kolmogorov-Smirnov separation (test sample)")
+        ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
         return _png(fig)
 
 
-def calibration_chart(mean_p: Sequence[float], observed: Sequence[float], upper: float,
+def calibration_chart(mean_p: Sequence[float], observed: Sequence[float], upper: float, title: str,
                       size: tuple[float, float] = (3.3, 3.3)) -> bytes:
     """Observed default rate against mean predicted probability per band; both axes run from 0 to ``upper``."""
     with _styled():
@@ -128,12 +131,12 @@ def calibration_chart(mean_p: Sequence[float], observed: Sequence[float], upper:
         ax.yaxis.set_major_formatter(_percent)
         ax.set_xlabel("Mean predicted PD")
         ax.set_ylabel("Observed default rate")
-        ax.set_title("Calibration by band")
+        ax.set_title(title)
         ax.legend(loc="upper left")
         return _png(fig)
 
 
-def score_histogram_chart(edges: Sequence[float], goods: Sequence[float], bads: Sequence[float],
+def score_histogram_chart(edges: Sequence[float], goods: Sequence[float], bads: Sequence[float], title: str,
                           size: tuple[float, float] = (6.6, 3.3)) -> bytes:
     """Counts of goods and bads per score bin, in two panels sharing the score axis (their scales differ)."""
     with _styled():
@@ -142,7 +145,7 @@ def score_histogram_chart(edges: Sequence[float], goods: Sequence[float], bads: 
         _bars(top, edges, goods, GOOD, "Goods")
         _bars(bottom, edges, bads, BAD, "Bads")
         bottom.set_xlabel("Score (predicted probability of default)")
-        top.set_title("Score distribution, goods vs bads (test sample)")
+        top.set_title(title)
         return _png(fig)
 
 
@@ -175,6 +178,34 @@ def feature_importance_chart(items: Sequence[tuple[str, float]],
         return _png(fig)
 
 
+def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str,
+               references: Sequence[tuple[str, float, str]] = (),
+               size: tuple[float, float] = (6.6, 3.0)) -> bytes:
+    """A statistic over time: one line per ``(label, values)`` over ``x_labels`` (e.g. weeks), and dashed
+    horizontal ``(label, y, colour)`` reference lines (e.g. the amber and red thresholds)."""
+    if any(len(values) != len(x_labels) for _, values in series):
+        raise ValueError("line_chart: every series needs one value per x label")
+    if len(series) > len(SERIES):
+        raise ValueError(f"line_chart: at most {len(SERIES)} series")
+    with _styled():
+        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        ax = fig.add_subplot()
+        x = list(range(len(x_labels)))
+        for label, y, colour in references:
+            ax.axhline(y, color=colour, linestyle="--", linewidth=1.0, label=label)
+        for (label, values), colour in zip(series, SERIES, strict=False):
+            ax.plot(x, list(values), color=colour, marker="o", markersize=3, label=label)
+        ticks = x[::max(1, -(-len(x) // 13))]  # at most 13 labels, so dates stay readable
+        slanted = len(ticks) > 6
+        ax.set_xticks(ticks, labels=[x_labels[i] for i in ticks], rotation=45 if slanted else 0,
+                      ha="right" if slanted else "center")
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+        return _png(fig)
+
+
 def _percent(value: float, _pos: object = None) -> str:
     """Axis tick as a percentage, without decimals when the tick is a whole percent."""
     whole = abs(value * 100 - round(value * 100)) < 1e-9
@@ -192,5 +223,5 @@ def colour_for(name: str) -> str:
 
 __all__: list[str] = [
     "DPI", "roc_chart", "ks_chart", "calibration_chart", "score_histogram_chart", "feature_importance_chart",
-    "colour_for",
+    "line_chart", "colour_for",
 ]

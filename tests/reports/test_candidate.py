@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import io
 import pickle
+import re
 import subprocess
 import sys
 import time
@@ -90,7 +91,8 @@ def make_data(**changes: object) -> CandidateReportData:
                                       for name, csi in zip(FEATURES[:16], [0.012, 0.137, 0.004, 0.061, 0.009,
                                                                            0.283, 0.021, 0.018, 0.007, 0.044,
                                                                            0.003, 0.015, 0.002, 0.031, 0.000,
-                                                                           0.026], strict=True)}},
+                                                                           0.026], strict=True)},
+                         "eps": 1e-4, "thresholds": {"amber": 0.10, "red": 0.25}},
         swap_matrix={"approve->approve": {"n": 41_876, "bads": 1_204, "bad_rate": 0.028751},
                      "approve->decline": {"n": 1_537, "bads": 301, "bad_rate": 0.195836},
                      "decline->approve": {"n": 1_298, "bads": 97, "bad_rate": 0.074730},
@@ -144,6 +146,7 @@ def test_is_a_pdf_with_the_designed_page_count(pdf: bytes) -> None:
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == PAGES
     assert all(abs(float(p.mediabox.width) - 595.2756) < 0.01 for p in reader.pages)  # A4
+    assert [reader.get_destination_page_number(o) for o in reader.outline] == list(range(PAGES))  # a bookmark a page
 
 
 def test_identity_and_verdict(text: str) -> None:
@@ -165,11 +168,51 @@ def test_metrics_table_formatting(text: str) -> None:
     assert "Page 1 of 5" in text and "Page 5 of 5" in text
 
 
-def test_sections_and_psi(text: str) -> None:
+def light_rows(text: str) -> dict[str, tuple[str, str]]:
+    """Rows of the PSI/CSI tables as extracted text: name -> (value, light); each cell is one line."""
+    return {m[1]: (m[2], m[3]) for m in re.finditer(r"^(.+)\n(\d\.\d{4})\n(\S+)$", text, re.M)}
+
+
+def test_sections_and_psi_legend(text: str) -> None:
     for expected in ("1. Summary", "2. Discrimination", "3. Calibration and score distribution",
                      "4. Feature importance and population stability", "5. Decision impact and approval",
-                     "Score PSI", "0.0432", "0.2830", "\u03b5 = 0.0001", "0.10", "0.25", "amber", "red"):
-        assert expected in text, expected
+                     "\u03b5 = 0.0001", "below 0.10 green", "0.10 to 0.25 amber", "0.25 or more red"):
+        assert expected in text.replace("\n", " "), expected
+
+
+def test_psi_rows_show_their_lights(text: str) -> None:
+    psi = make_data().psi_vs_champion
+    assert psi is not None
+    rows = light_rows(text)
+    assert rows["Score PSI"] == ("0.0432", "green")
+    for name, v in psi["features"].items():
+        assert rows[name] == (f"{v['csi']:.4f}", v["light"]), name
+    assert {v["light"] for v in psi["features"].values()} == {"green", "amber", "red"}  # every light is checked
+
+
+def test_psi_lights_eps_and_thresholds_come_from_the_data() -> None:
+    """The report grades nothing: it shows the lights, epsilon and thresholds it is given."""
+    given = {"bureau_score": {"csi": 0.004, "light": "red"}, "annual_income": {"csi": 0.4, "light": "green"},
+             "loan_amount": {"csi": 0.15, "light": "amber"}}
+    text = _text(render_candidate_report(make_data(psi_vs_champion={
+        "score_psi": 0.31, "score_light": "amber", "features": given, "eps": 1e-3,
+        "thresholds": {"amber": 0.2, "red": 0.35}})))
+    rows = light_rows(text)
+    assert rows["Score PSI"] == ("0.3100", "amber")
+    assert rows["bureau_score"] == ("0.0040", "red")
+    assert rows["annual_income"] == ("0.4000", "green")
+    assert rows["loan_amount"] == ("0.1500", "amber")
+    for expected in ("\u03b5 = 0.001 ", "below 0.20 green", "0.20 to 0.35 amber", "0.35 or more red"):
+        assert expected in text.replace("\n", " "), expected
+
+
+def test_rejects_psi_without_eps_or_thresholds() -> None:
+    psi = make_data().psi_vs_champion
+    assert psi is not None
+    with pytest.raises(ValueError, match="lacks eps"):
+        render_candidate_report(make_data(psi_vs_champion={k: v for k, v in psi.items() if k != "eps"}))
+    with pytest.raises(ValueError, match="'amber' and 'red'"):
+        render_candidate_report(make_data(psi_vs_champion={**psi, "thresholds": {"amber": 0.1}}))
 
 
 def test_swap_matrix_threshold_and_approval(text: str) -> None:
@@ -218,7 +261,8 @@ def test_not_recommended_verdict_and_literal_text() -> None:
     pdf = render_candidate_report(make_data(
         verdict="not recommended",
         verdict_reason="AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved.",
-        psi_vs_champion={"score_psi": 0.3120, "score_light": "red", "features": {}}))
+        psi_vs_champion={"score_psi": 0.3120, "score_light": "red", "features": {}, "eps": 1e-4,
+                         "thresholds": {"amber": 0.10, "red": 0.25}}))
     text = _text(pdf)
     assert len(PdfReader(io.BytesIO(pdf)).pages) == PAGES
     assert "Verdict: Not recommended" in text
