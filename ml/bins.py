@@ -155,8 +155,7 @@ def fit_reference(features: pd.DataFrame, scores: ArrayLike, n_bins: int = 10) -
 
 
 def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLike,
-              psi_thresholds: tuple[float, float] = (0.10, 0.25),
-              csi_thresholds: tuple[float, float] = (0.10, 0.25)) -> dict[str, Any]:
+              thresholds: tuple[float, float] = (0.10, 0.25)) -> dict[str, Any]:
     """Score PSI and per-feature CSI of current data against stored reference bins, with traffic lights
     graded by the (amber, red) thresholds given; the result states the thresholds and epsilon it used."""
     missing = [name for name in reference["features"] if name not in features.columns]
@@ -164,14 +163,12 @@ def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLi
         raise ValueError(f"columns in the reference but missing from the data: {', '.join(missing)}")
     eps = float(reference.get("eps", EPS))
     score_psi = psi(reference["score"]["proportions"], bin_proportions(scores, reference["score"]), eps)
-    result: dict[str, Any] = {"score_psi": score_psi, "score_light": traffic_light(score_psi, *psi_thresholds),
-                              "features": {}, "eps": eps,
-                              "thresholds": {"psi": dict(zip(("amber", "red"), psi_thresholds)),
-                                             "csi": dict(zip(("amber", "red"), csi_thresholds))}}
+    result: dict[str, Any] = {"score_psi": score_psi, "score_light": traffic_light(score_psi, *thresholds),
+                              "features": {}, "eps": eps, "thresholds": dict(zip(("amber", "red"), thresholds))}
     for name, bins in reference["features"].items():
         try:
             csi = psi(bins["proportions"], bin_proportions(features[name], bins), eps)
         except ValueError as exc:
             raise ValueError(f"column {name!r}: {exc}") from None
-        result["features"][name] = {"csi": csi, "light": traffic_light(csi, *csi_thresholds)}
+        result["features"][name] = {"csi": csi, "light": traffic_light(csi, *thresholds)}
     return result

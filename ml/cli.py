@@ -261,11 +261,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ml.scoring import score
 
     settings, storage, spec = _context(args)
+    dates = [] if args.input else days(args)
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
         return _score_file(args, spec, pinned)
-    for day in days(args):
+    for day in dates:
         if args.partition is not None:
             rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
             print(f"{day} {spec.name}: partition {args.partition}/{args.partitions} scored {rows} rows "

@@ -85,8 +85,9 @@ class CandidateReportData:
     data_window: tuple[str, str]
     data_hash: str
     sample_sizes: dict[str, dict[str, float]]  # {"train": {"n": .., "positive_rate": ..}, "valid": .., "test": ..}
-    verdict: str  # "recommended" | "not recommended"
+    verdict: str  # shown as given ("recommended" / "not recommended", ml.model.verdict)
     verdict_reason: str
+    recommended: bool  # the verdict box is green when true, red otherwise
     challenger: ModelMetrics
     champion: ModelMetrics | None  # None on the first model
     champion_version: str | None
@@ -106,21 +107,18 @@ class CandidateReportData:
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
 
 
-VERDICTS = ("recommended", "not recommended")
 TOP_FEATURES = 15
 _PSI_KEYS = ("score_psi", "score_light", "features", "eps", "thresholds")
 
-VERDICT_STYLE = {  # background, border, title colour
-    "recommended": (colors.HexColor("#EAF6EC"), colors.HexColor("#2E7D32"), colors.HexColor("#1B5E20")),
-    "not recommended": (colors.HexColor("#FDEEEC"), colors.HexColor("#C0392B"), colors.HexColor("#9B2C1F")),
+VERDICT_STYLE = {  # recommended -> background, border, title colour
+    True: (colors.HexColor("#EAF6EC"), colors.HexColor("#2E7D32"), colors.HexColor("#1B5E20")),
+    False: (colors.HexColor("#FDEEEC"), colors.HexColor("#C0392B"), colors.HexColor("#9B2C1F")),
 }
 
 # ------------------------------------------------------------------------------------------- checks
 
 
 def _validate(data: CandidateReportData) -> None:
-    if data.verdict not in VERDICTS:
-        raise ValueError(f"verdict must be one of {VERDICTS}, got {data.verdict!r}")
     if data.threshold_method not in ("fbeta", "cost"):
         raise ValueError(f"threshold_method must be 'fbeta' or 'cost', got {data.threshold_method!r}")
     if (data.champion is None) != (data.champion_version is None):
@@ -197,7 +195,7 @@ def _samples(data: CandidateReportData) -> list[Flowable]:
 
 
 def _verdict(data: CandidateReportData) -> Flowable:
-    background, border, title_colour = VERDICT_STYLE[data.verdict]
+    background, border, title_colour = VERDICT_STYLE[bool(data.recommended)]
     title = ParagraphStyle("verdict_c", parent=STYLES["verdict"], textColor=title_colour)
     cell = [Paragraph(f"Verdict: {esc(data.verdict.capitalize())}", title),
             Spacer(1, 2),
@@ -472,4 +470,4 @@ def render_candidate_report(data: CandidateReportData) -> bytes:
     return render(story, metadata, header)
 
 
-__all__ = ["ModelMetrics", "CandidateReportData", "render_candidate_report", "VERDICTS", "TOP_FEATURES"]
+__all__ = ["ModelMetrics", "CandidateReportData", "render_candidate_report", "TOP_FEATURES"]

@@ -24,6 +24,8 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "RISKOPS_SPECS": str(REPO / "datasets"),
+    # nothing a test runs may write into the project's own var/ (the demo's home)
+    "RISKOPS_HOME": tempfile.mkdtemp(prefix="riskops-home-"),
     "RISKOPS_TASK_MODE": "local",
 })
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # INFO shows task subprocess output

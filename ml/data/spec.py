@@ -194,8 +194,7 @@ class Thresholds(_Strict):
 class Monitoring(_Strict):
     """Stability thresholds of the dataset's models (used by monitoring, alerts and reports)."""
 
-    psi: Thresholds = Thresholds(amber=0.10, red=0.25)  # the score's population stability index
-    csi: Thresholds = Thresholds(amber=0.10, red=0.25)  # each feature's characteristic stability index
+    psi: Thresholds = Thresholds(amber=0.10, red=0.25)  # the score's PSI and every feature's CSI
     ks: Thresholds = Thresholds(amber=0.10, red=0.20)  # two-sample KS statistic of a numeric feature
     js: Thresholds = Thresholds(amber=0.10, red=0.20)  # Jensen-Shannon distance of a feature's bins
     min_rows: int = Field(default=500, ge=1)  # a window with fewer rows is "too few rows", not judged

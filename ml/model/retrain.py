@@ -23,6 +23,7 @@ from ml.model import registry
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
 from ml.model.train import DevelopmentSample, development_sample, fit, time_split
+from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
@@ -46,7 +47,7 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
         version=version, evaluation=evaluate(y, p_old, champion.threshold, beta),
         swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, champion.threshold),
         psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
-                           monitoring.psi.pair, monitoring.csi.pair))
+                           monitoring.psi.pair))
 
 
 def _model_metrics(m: dict[str, Any]) -> ModelMetrics:
@@ -109,7 +110,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
             as_of=as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
             data_hash=sample.data_hash,
             sample_sizes={k: {"n": float(len(v)), "positive_rate": float(v["label"].mean())} for k, v in parts.items()},
-            verdict=verdict, verdict_reason=reason,
+            verdict=verdict, verdict_reason=reason, recommended=verdict == RECOMMENDED,
             challenger=_model_metrics(candidate.metrics),
             champion=_model_metrics(champion.evaluation.metrics) if champion else None,
             champion_version=champion.version if champion else None,

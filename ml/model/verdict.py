@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 RECOMMENDED, NOT_RECOMMENDED = "recommended", "not recommended"
-VERDICTS = (RECOMMENDED, NOT_RECOMMENDED)
 
 
 def verdict(candidate_auc: float, champion_auc: float | None, margin: float) -> tuple[str, str]:

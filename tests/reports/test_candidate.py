@@ -61,7 +61,7 @@ def make_data(**changes: object) -> CandidateReportData:
         sample_sizes={"train": {"n": 160_704.0, "positive_rate": 0.0698},
                       "valid": {"n": 40_176.0, "positive_rate": 0.0705},
                       "test": {"n": 48_213.0, "positive_rate": 0.0712}},
-        verdict="recommended",
+        verdict="recommended", recommended=True,
         verdict_reason=("The challenger beats the champion on AUC by 0.0157 and on KS by 0.0211 on the same "
                         "out-of-time test sample, is at least as well calibrated (Brier 0.0581 vs 0.0603), and "
                         "its score distribution is stable against the champion's reference (PSI 0.0432)."),
@@ -259,7 +259,7 @@ def test_first_model_has_no_champion() -> None:
 def test_not_recommended_verdict_and_literal_text() -> None:
     """The verdict shows as not recommended; free text with markup characters is shown literally."""
     pdf = render_candidate_report(make_data(
-        verdict="not recommended",
+        verdict="not recommended", recommended=False,
         verdict_reason="AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved.",
         psi_vs_champion={"score_psi": 0.3120, "score_light": "red", "features": {}, "eps": 1e-4,
                          "thresholds": {"amber": 0.10, "red": 0.25}}))
@@ -268,11 +268,6 @@ def test_not_recommended_verdict_and_literal_text() -> None:
     assert "Verdict: Not recommended" in text
     assert "AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved." in text
     assert "No per-feature CSI was supplied" in text
-
-
-def test_rejects_unknown_verdict() -> None:
-    with pytest.raises(ValueError, match="verdict"):
-        render_candidate_report(make_data(verdict="maybe"))
 
 
 def test_reports_package_stays_pure() -> None:
