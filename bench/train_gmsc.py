@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from ml import metrics
+from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import get_spec
-from ml.storage import Storage
-from ml.config import TrainConfig
 from ml.model.train import development_sample, fit, time_split
+from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]
 START, DAYS, LAG = dt.date(2026, 7, 1), 30, 60

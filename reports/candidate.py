@@ -34,7 +34,6 @@ from reports.blocks import Curve, MetricRow
 from reports.document import (
     BOLD,
     CONTENT_W,
-    DASH,
     HEADER_BG,
     NAVY,
     RULE,

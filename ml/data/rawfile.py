@@ -11,8 +11,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ml.errors import RawFileError
 from ml.data.spec import RawFormat
+from ml.errors import RawFileError
 
 _OTHER_DELIMITERS = [",", ";", "\t", "|"]
 csv.field_size_limit(16 * 1024 * 1024)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ml.data import synthetic
-from ml.errors import SpecError
 from ml.data.spec import DatasetSpec, DateRebuild
+from ml.errors import SpecError
 
 _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
                                        "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}

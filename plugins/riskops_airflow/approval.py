@@ -19,6 +19,7 @@ from typing import Any
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 from airflow.providers.standard.triggers.hitl import HITLTrigger
 from airflow.triggers.base import TriggerEvent
+
 from riskops_airflow import settings
 
 SUPERSEDED = "Superseded"
@@ -40,16 +41,16 @@ class CandidateApprovalTrigger(HITLTrigger):
     def _superseded(self) -> dict[str, str] | None:
         from mlflow import MlflowClient
 
-        from ml.model import registry
         from ml.config import Settings, configure_mlflow
+        from ml.model import registry
 
         configure_mlflow(Settings.from_env())
         tags = registry.status(MlflowClient(), self.model_name, self.version)
         return tags if tags.get("status") == "superseded" else None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from asgiref.sync import sync_to_async
         from airflow.sdk.timezone import utcnow
+        from asgiref.sync import sync_to_async
 
         next_check = 0.0
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
+
 from riskops_airflow import settings
 
 OWNER = "risk-platform"

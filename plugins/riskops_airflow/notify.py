@@ -38,6 +38,7 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
     for XCom."""
     from airflow.configuration import conf
     from airflow.providers.smtp.hooks.smtp import SmtpHook
+
     from ml import layout
     from ml.config import Settings
     from ml.storage import Storage

@@ -21,10 +21,9 @@ def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> li
 def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> dict[str, Any]:
     """Pin the model version once, then one `score` command per (day, partition) and one commit per day
     (a single-partition day is scored and published by its commit task alone)."""
-    from riskops_airflow.tasks import mapped_inputs
-
     from ml.config import Settings, configure_mlflow
     from ml.scoring.score import champion_version
+    from riskops_airflow.tasks import mapped_inputs
 
     configure_mlflow(Settings.from_env())
     version = str(params.get("model_version") or champion_version(dataset))

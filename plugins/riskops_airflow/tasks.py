@@ -13,6 +13,7 @@ import sys
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
+
 from riskops_airflow import settings
 from riskops_airflow.settings import task_mode
 

@@ -19,6 +19,7 @@ def option(flag: str, template: str) -> str:
 def train_params() -> dict[str, Any]:
     """The retrain DAG's params: one per TrainConfig option, with its default, help and choices."""
     from airflow.sdk import Param
+
     from ml.config import TrainConfig
 
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}

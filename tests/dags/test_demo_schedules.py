@@ -14,8 +14,8 @@ import time_machine
 
 from demo.airflow_runtime import airflow_env
 from demo.run import WINDOWS
-from ml.data.spec import get_spec
 from ml.config import TrainConfig
+from ml.data.spec import get_spec
 from tests.test_demo import DAYS, FIRST_TODAY, SECOND_TODAY
 
 REPO = Path(__file__).resolve().parents[2]

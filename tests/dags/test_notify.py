@@ -13,8 +13,8 @@ from demo.smtp_sink import start as start_smtp
 from ml import layout
 from ml.storage import Storage
 from reports.candidate import render_candidate_report
-from tests.reports.test_candidate import make_data
 from tests.helpers import free_port
+from tests.reports.test_candidate import make_data
 
 AS_OF = dt.date(2026, 10, 31)
 RUN = "manual__2026-10-31T03:00:00+00:00"  # the retraining run whose candidate is mailed

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from ml import layout
+from ml.data.replay import replay
 from ml.data.spec import get_spec
 from ml.storage import Storage
-from ml.data.replay import replay
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,9 +17,9 @@ from mlflow import MlflowClient
 
 from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env
 from demo.smtp_sink import start as start_smtp
-from ml.model import registry
-from ml.errors import RiskopsError
 from ml.data.spec import get_spec
+from ml.errors import RiskopsError
+from ml.model import registry
 from ml.storage import Storage
 from tests.helpers import free_port, land_and_preprocess
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from ml import layout
 from mlflow import MlflowClient
 
+from ml import layout
+from ml.config import TrainConfig
+from ml.data.spec import get_spec
 from ml.model import registry
 from ml.model.retrain import retrain
-from ml.data.spec import get_spec
 from ml.storage import Storage
-from ml.config import TrainConfig
 from tests.helpers import land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]

@@ -409,7 +409,7 @@ def test_urls_point_at_the_services_that_serve_them():
         f"{tracking.netloc} is not in mlflow --allowed-hosts {allowed}")
 
     s3 = urlsplit(e["AWS_ENDPOINT_URL"])
-    minio = service_named_exact("minio")
+    service_named_exact("minio")  # exists
     assert s3.hostname == "minio"
     assert s3.port == 9000 and "server" in command(svcs[s3.hostname])
     assert env(mlflow)["MLFLOW_S3_ENDPOINT_URL"] == e["AWS_ENDPOINT_URL"]

@@ -11,7 +11,6 @@ import pytest
 
 from ml import bins as b
 
-
 # --- psi -----------------------------------------------------------------------------------------------
 
 def test_psi_by_hand() -> None:

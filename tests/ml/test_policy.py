@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from ml.scoring import policy as pol
 from ml.data.spec import DatasetSpec, HardRule, Policy
+from ml.scoring import policy as pol
 
 DEFAULT = Policy()
 

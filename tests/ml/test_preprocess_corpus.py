@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from ml.errors import RawFileError
 from ml import layout
 from ml.data.preprocess import QUARANTINE_COLUMNS, preprocess_day
 from ml.data.spec import get_spec
+from ml.errors import RawFileError
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from ml import layout
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml.model import registry
 from ml.errors import RiskopsError
+from ml.model import registry
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
 

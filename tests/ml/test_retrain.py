@@ -11,12 +11,11 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from ml.config import TrainConfig
 from ml.model import registry
 from ml.model.retrain import retrain
-from ml.storage import Storage
-from ml.config import TrainConfig
 from ml.model.train import development_sample, time_split
-
+from ml.storage import Storage
 from tests.helpers import land_and_preprocess
 
 START = dt.date(2026, 9, 1)

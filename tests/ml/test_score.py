@@ -15,21 +15,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import xgboost as xgb
-from ml import layout
 from mlflow import MlflowClient
 
-from ml.model import registry
-
-from ml.scoring import score
+from ml import layout
 from ml.cli import main
-from ml.errors import MissingDataError, RiskopsError
-from ml.model.riskmodel import RiskModel
-from ml.data.preprocess import read_manifest
-from ml.model.retrain import retrain
-from ml.data.spec import DatasetSpec, HardRule
-from ml.storage import Storage
 from ml.config import TrainConfig
-
+from ml.data.preprocess import read_manifest
+from ml.data.spec import DatasetSpec, HardRule
+from ml.errors import MissingDataError, RiskopsError
+from ml.model import registry
+from ml.model.retrain import retrain
+from ml.model.riskmodel import RiskModel
+from ml.scoring import score
+from ml.storage import Storage
 from tests.helpers import land_and_preprocess
 
 DS = "card_transactions"
@@ -194,7 +192,7 @@ def test_partitioned_run_gives_the_same_bytes_as_a_single_run(store, cards_spec,
 
 def test_partitions_read_their_slice_of_a_day_stored_in_many_row_groups(store, cards_spec, monkeypatch, tmp_path):
     env = store
-    single = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    score.score_day(env.storage, cards_spec, DAY, env.pinned)
     # the same curated day, written in row groups of 97 rows, read in batches of 64: partition slices, row
     # groups and batches all cut across each other
     other = Storage(str(tmp_path / "data"))
