@@ -1,4 +1,9 @@
-"""Monthly retraining, one DAG per dataset: candidate -> report mailed to approvers -> human approval in Airflow.
+"""Retraining, one DAG per dataset, monthly or when the stability DAG finds drift: candidate -> report mailed
+to approvers -> human approval in Airflow.
+
+Scheduled by its monthly cron or by the Asset `drift/<dataset>`, whichever comes first (by the Asset alone
+when cron schedules are off). A drift-triggered run trains as of the date in the drift event and puts the
+event's reason on the candidate's first page.
 
 train (container): XGBoost on the latest matured window, compared with the champion on the same
 out-of-time test, registered in MLflow (Staging, alias `challenger`), PDF report rendered.
@@ -20,11 +25,14 @@ import datetime as dt
 
 from airflow.sdk import Param, task
 from riskops_airflow.approval import ApprovalGate
-from riskops_airflow.defaults import cron, dataset_names, riskops_dag
+from riskops_airflow.assets import drift
+from riskops_airflow.defaults import cron_or_asset, dataset_names, riskops_dag
 from riskops_airflow.tasks import ml_step
-from riskops_airflow.templates import option, train_arguments, train_params, xcom
+from riskops_airflow.templates import drift_event, option, train_arguments, train_params, xcom
 
-AS_OF = "{{ params.as_of if params.as_of else ds }}"
+# a drift-triggered run has no logical date: its as-of date comes with the event
+AS_OF = "{{ params.as_of or drift_event(triggering_asset_events, 'as_of') or ds }}"
+TRIGGER = "{{ drift_event(triggering_asset_events, 'reason') }}"
 RUN_KEY = "{{ run_id }}"  # how train tells the next tasks which version it registered
 VERSION = xcom("email_approvers", field="version")
 APPROVER = xcom("approval", key="decision", field="by")
@@ -33,9 +41,10 @@ for dataset in dataset_names():
     with riskops_dag(
         f"retrain_{dataset}",
         f"Train, report and approve a new {dataset} model",
-        cron("0 3 1 * *"),
+        cron_or_asset("0 3 1 * *", drift(dataset)),
         ["retrain", dataset],
         __doc__,
+        user_defined_macros={"drift_event": drift_event},
         # a run waiting for its approver must not hold back a newer candidate (which supersedes it)
         max_active_runs=3,
         params={
@@ -45,7 +54,8 @@ for dataset in dataset_names():
         },
     ):
         train = ml_step(
-            "train", ["train", "--dataset", dataset, "--as-of", AS_OF, *train_arguments(), "--run-key", RUN_KEY],
+            "train", ["train", "--dataset", dataset, "--as-of", AS_OF, *train_arguments(), "--run-key", RUN_KEY,
+                      option("trigger", TRIGGER)],
             # training is deterministic on its data: a retry repeats the failure
             retries=0,
             # one at a time, so candidates register in the order their runs started

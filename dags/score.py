@@ -3,8 +3,8 @@
 Scheduled by the Asset `curated/<dataset>` that preprocessing publishes; a run scores every day
 published since the previous run. `plan` pins the champion's version once for the whole run, so a
 promotion during the run never mixes versions; each day is split into `partitions` slices scored in
-parallel (dynamic task mapping: pods in Kubernetes mode), then `commit` publishes the day atomically
-and updates the Asset `scores/<dataset>` for monitoring; with one partition (the embedded default) the
+parallel (dynamic task mapping: pods in Kubernetes mode), then `commit` publishes the day atomically; `publish`
+then updates the Asset `scores/<dataset>` with the days and the model version, which schedules monitoring; with one partition (the embedded default) the
 `commit` task scores and publishes the day in one process and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
 (backfill), `model_version` (re-scoring), or `input`/`output` to score an analyst's file.
 No Production model: `plan` fails with a message naming the approval step, and nothing is written.
@@ -12,7 +12,7 @@ No Production model: `plan` fails with a message naming the approval step, and n
 
 from __future__ import annotations
 
-from airflow.sdk import Param, task
+from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, riskops_dag
 from riskops_airflow.settings import score_partitions
@@ -56,6 +56,17 @@ for dataset in dataset_names():
 
         planned = plan(dataset)
         scored = ml_step_mapped("score_partition", partition_jobs(planned))
-        committed = ml_step_mapped("commit", commit_jobs(planned), outlets=[scores(dataset)],
-                                   trigger_rule="none_failed")
-        scored >> committed
+        committed = ml_step_mapped("commit", commit_jobs(planned), trigger_rule="none_failed")
+
+        @task(task_id="publish", outlets=[scores(dataset)])
+        def publish(dataset_name: str, planned: dict):  # type: ignore[no-untyped-def]
+            """Tell monitoring which days were scored, and with which version (nothing for an analyst's file)."""
+            from airflow.exceptions import AirflowSkipException
+            from riskops_airflow.assets import scores as scores_asset
+
+            if not planned["dates"]:
+                raise AirflowSkipException("an analyst's file was scored: no scored days to publish")
+            yield Metadata(scores_asset(dataset_name), extra={"dates": planned["dates"],
+                                                              "model_version": planned["version"]})
+
+        scored >> committed >> publish(dataset, planned)

@@ -129,7 +129,8 @@ def traffic_light(value: float, amber: float = 0.10, red: float = 0.25) -> str:
     return RED if value >= red else AMBER if value >= amber else GREEN
 
 
-def _is_categorical(column: pd.Series) -> bool:
+def is_categorical(column: pd.Series) -> bool:
+    """Whether a column gets categorical bins (text, categories, booleans) rather than quantile bins."""
     # bool first: pandas counts bool as numeric, but True/False are categories in CSI reports
     return pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype)
 
@@ -148,7 +149,7 @@ def fit_reference(features: pd.DataFrame, scores: ArrayLike, n_bins: int = 10) -
     for name in names:
         column = features[name]
         try:
-            fitted[name] = fit_categorical_bins(column) if _is_categorical(column) else fit_numeric_bins(column, n_bins)
+            fitted[name] = fit_categorical_bins(column) if is_categorical(column) else fit_numeric_bins(column, n_bins)
         except ValueError as exc:
             raise ValueError(f"column {name!r}: {exc}") from None
     return {"score": fit_numeric_bins(score_arr, n_bins), "features": fitted, "eps": EPS, "n": len(features)}

@@ -194,6 +194,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     train_options(p)
     p.add_argument("--run-key", help="name of the calling run (the retrain DAG's run id); its next tasks find "
                                      "the registered version by it (default: as_of=<date>)")
+    p.add_argument("--trigger", default="", help="why this retraining runs, when monitoring requested it "
+                                                 "(drift); shown on the candidate report's first page")
 
 
 @step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
@@ -203,7 +205,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings, storage, spec = _context(args)
     config = train_config(args)
     _mlflow(settings)
-    summary = retrain(storage, spec, args.as_of, config, run_key=args.run_key, artifact_root=settings.artifact_root)
+    summary = retrain(storage, spec, args.as_of, config, run_key=args.run_key, artifact_root=settings.artifact_root,
+                      trigger=args.trigger.strip() or None)
     m = summary["metrics"]
     print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
           f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
@@ -298,6 +301,86 @@ def _score_file(args: argparse.Namespace, spec: "DatasetSpec", pinned: Any) -> i
         rejected = target.with_name(target.stem + ".quarantine.csv")
         quarantine.to_csv(rejected, index=False)
         print(f"{len(quarantine)} rows failed validation and were not scored -> {rejected}")
+    return 0
+
+
+def _stability_args(p: argparse.ArgumentParser) -> None:
+    window(p)
+    p.add_argument("--model-version", action="append", help="monitor only this version's scores (repeatable; "
+                                                             "default: every version that scored the day)")
+    p.add_argument("--run-key", help="name of the calling run (the stability DAG's run id): decides the alert "
+                                     "and the retraining request and leaves them for the run's next tasks")
+
+
+@step("stability", "PSI/CSI, KS and JS of scored days, their weeks and months, into the history", _stability_args)
+def cmd_stability(args: argparse.Namespace) -> int:
+    from ml.model import registry
+    from ml.monitor.check import check_stability
+    from ml.monitor.history import History
+    from ml.monitor.stability import Reference
+
+    settings, storage, spec = _context(args)
+    client = _mlflow(settings)
+    name = registry.model_name(spec.name)
+
+    def reference(version: str) -> Reference:
+        model = registry.load_model(client, name, version)
+        return Reference.of(model.reference_bins, model.reference_sample, model.pipeline.categorical)
+
+    summary = check_stability(storage, spec, days(args), History.open(settings.history_url), reference,
+                              versions=args.model_version, run_key=args.run_key,
+                              waiting=lambda: registry.waiting_candidates(client, name))
+    for w in summary["windows"]:
+        psi = "-" if w["score_psi"] is None else f"{w['score_psi']:.4f}"
+        print(f"{w['start']} {w['kind']:<5} v{w['model_version']}: {w['rows']:>9,} rows, score PSI {psi} "
+              f"{w['score_light'] or ''}; red: {', '.join(w['red']) or '-'}; amber: {', '.join(w['amber']) or '-'}"
+              f" -> {w['light']}", flush=True)
+    for r in summary["reports"]:
+        print(f"weekly report {r['week']}{'' if r['complete'] else ' (week not complete yet)'}: {storage.url(r['key'])}")
+    if summary["alert"]:
+        print(f"alert for {len(summary['alert']['windows'])} window(s), to be mailed to the risk team: "
+              f"{summary['alert']['subject']}")
+    trigger = summary["trigger"]
+    if trigger and trigger["status"] == "requested":
+        print(f"retraining requested (as of {trigger['as_of']}): {trigger['reason']}")
+    elif trigger:
+        print(f"retraining not requested: candidate version(s) {', '.join(trigger['waiting'])} still waiting for "
+              f"approval (recorded in the history); {trigger['reason']}")
+    return 0
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    from ml.dates import WINDOW_KINDS
+
+    p.add_argument("--feature", help="only this feature's rows")
+    p.add_argument("--since", type=_date, help="only windows starting on or after this date")
+    p.add_argument("--until", type=_date, help="only windows starting on or before this date")
+    p.add_argument("--window", choices=WINDOW_KINDS, help="only windows of this kind")
+    p.add_argument("--statistic", action="append", help="only this statistic (repeatable), e.g. csi, score_psi")
+    p.add_argument("--model-version", help="only this model version")
+    p.add_argument("--csv", action="store_true", help="print CSV (with the JSON detail) instead of a table")
+
+
+@step("history", "print the monitoring history of a dataset (stability statistics, alerts, triggers)",
+      _history_args)
+def cmd_history(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ml.monitor.history import History
+
+    settings, _, spec = _context(args)
+    records = History.open(settings.history_url).read(
+        spec.name, model_version=args.model_version, window_kind=args.window, statistics=args.statistic,
+        feature=args.feature, since=args.since, until=args.until)
+    columns = ["window_kind", "window_start", "model_version", "statistic", "feature", "value", "light"]
+    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} | {"detail": json.dumps(r.detail, sort_keys=True)}
+                          for r in records], columns=[*columns, "detail"])
+    if args.csv:
+        print(frame.to_csv(index=False), end="")
+    elif len(frame):
+        print(frame[columns].to_string(index=False, na_rep="", float_format=lambda v: f"{v:.4f}"))
+    else:
+        print(f"no history for {spec.name} with these filters")
     return 0
 
 

@@ -30,6 +30,8 @@ class Settings:
     artifact_root: str | None  # where new experiments keep artifacts; None lets a tracking server decide
     approvers: tuple[str, ...]  # mail addresses that receive candidate reports
     mail_from: str
+    risk_team: tuple[str, ...]  # mail addresses that receive stability alerts and weekly reports
+    history_url: str  # SQLAlchemy URL of the monitoring history
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -45,6 +47,8 @@ class Settings:
             artifact_root=env.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
             approvers=_addresses(env.get("RISKOPS_APPROVERS", "risk-committee@example.com")),
             mail_from=env.get("RISKOPS_MAIL_FROM", "riskops@localhost"),
+            risk_team=_addresses(env.get("RISKOPS_RISK_TEAM", "risk-team@example.com")),
+            history_url=env.get("RISKOPS_HISTORY_URL", f"sqlite:///{home / 'history' / 'history.db'}"),
         )
 
 

@@ -11,6 +11,8 @@ or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival d
   manifests/score/<ds>/date=D/model=V.json   rows in / scored, model, input hash
   candidates/<ds>/v=V/candidate.{json,pdf}   a registered candidate's summary and report (write-once)
   runs/retrain/<ds>/<run>.json               which version a retraining run registered
+  runs/stability/<ds>/<run>.json             what a stability run found: windows, alert, trigger, reports
+  runs/stability/<ds>/<run>.png              the chart its alert mail shows
   reports/stability/<ds>/week=YYYY-Www.pdf   weekly stability report
   reports/backtest/<ds>/as_of=D.pdf          weekly backtest report
   ondemand/...                               analysts' files scored on demand, and their scores
@@ -82,6 +84,16 @@ def scores_staging_part(dataset: str, day: dt.date, version: str, part: int) -> 
     return f"{scores_staging(dataset, day, version)}/part-{part:04d}.parquet"
 
 
+def scores_day(dataset: str, day: dt.date) -> str:
+    """Folder of a day's scores, one `model=V` sub-folder per version that scored it."""
+    return day_folder(SCORES, dataset, day)
+
+
+def folder_version(name: str) -> str:
+    """The model version of a `model=V` folder name."""
+    return name.removeprefix("model=")
+
+
 def score_manifests(dataset: str, day: dt.date) -> str:
     return f"manifests/score/{dataset}/date={day.isoformat()}"
 
@@ -97,7 +109,16 @@ def candidate(dataset: str, version: str, name: str) -> str:
 
 def retrain_run(dataset: str, run_key: str) -> str:
     """Pointer from a retraining run (an Airflow run id, or `as_of=D` from a terminal) to its version."""
-    return f"runs/retrain/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}.json"
+    return _run_file("retrain", dataset, run_key) + ".json"
+
+
+def _run_file(kind: str, dataset: str, run_key: str) -> str:
+    return f"runs/{kind}/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}"
+
+
+def stability_run(dataset: str, run_key: str, suffix: str = ".json") -> str:
+    """What the stability run `run_key` found (.json), and its alert chart (.png), for the DAG's next tasks."""
+    return _run_file("stability", dataset, run_key) + suffix
 
 
 def stability_report(dataset: str, week: str) -> str:

@@ -233,6 +233,30 @@ def psi_table(rows: Sequence[LightRow], *, eps: float, amber: float, red: float,
     return out
 
 
+LightCell = tuple[str, str | None]
+"""``(text, light)``: a table cell and the light the caller graded it (None: not graded)."""
+
+
+def light_grid(headers: Sequence[str], rows: Sequence[tuple[str, Sequence[LightCell]]],
+               first_width: float = 52 * mm, font_size: float = 7.5) -> Table:
+    """A table whose cells carry traffic lights (a heat table, e.g. features by week): the first column
+    names each row, every other cell is shown as given on its light's background."""
+    body: list[list[Any]] = [list(headers)]
+    extra: list[tuple[Any, ...]] = []
+    for r, (label, cells) in enumerate(rows, start=1):
+        if len(cells) != len(headers) - 1:
+            raise ValueError(f"light_grid: row {label!r} needs {len(headers) - 1} cells, has {len(cells)}")
+        body.append([Paragraph(esc(label), STYLES["cell_small"]), *(text for text, _ in cells)])
+        for c, (_, light) in enumerate(cells, start=1):
+            if light is not None:
+                extra.append(("BACKGROUND", (c, r), (c, r), LIGHTS.get(str(light).lower(), HEADER_BG)))
+    rest = (CONTENT_W - first_width) / max(1, len(headers) - 1)
+    extra += [("FONT", (0, 0), (-1, -1), SANS, font_size), ("FONT", (0, 0), (-1, 0), BOLD, font_size),
+              ("ALIGN", (1, 0), (-1, -1), "CENTER"), ("TOPPADDING", (0, 0), (-1, -1), 2),
+              ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("GRID", (1, 1), (-1, -1), 0.4, colors.white)]
+    return table(body, [first_width] + [rest] * (len(headers) - 1), extra=extra, zebra=False)
+
+
 # ------------------------------------------------------------------------------------------- charts
 
 
@@ -253,6 +277,13 @@ def score_distribution_chart(edges: Sequence[float], goods: Sequence[float], bad
                              size: tuple[float, float] = (6.6, 3.2)) -> Image:
     """Counts of goods and bads per score bin (``len(edges) == len(goods) + 1``)."""
     return image(charts.score_histogram_chart(edges, goods, bads, title, size=size), size)
+
+
+def distribution_chart(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]], title: str,
+                       width: float = 6.6, panel_height: float = 1.9) -> Image:
+    """Reference against current shares per bin, one panel per ``(title, labels, reference, current)``."""
+    png = charts.distribution_chart(panels, title, width=width, panel_height=panel_height)
+    return image(png, (width, panel_height * len(panels) + 0.3))
 
 
 def trend_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str,

@@ -7,7 +7,8 @@ and passes plain data in a :class:`CandidateReportData`; this module only lays i
 Layout, A4 portrait, five pages for typical input (a very long per-feature CSI list or many
 calibration bands can push a section onto an extra page):
 
-1. identity, development samples, verdict, champion vs challenger metrics
+1. identity (with the trigger of a drift-requested retraining), development samples, verdict, champion vs
+   challenger metrics
 2. ROC curve and KS chart
 3. calibration chart and table, score distribution of goods and bads
 4. feature importance and population stability (PSI/CSI) against the champion's reference
@@ -104,6 +105,7 @@ class CandidateReportData:
     swap_matrix: dict[str, Any] | None  # "approve->approve".. each {"n", "bads", "bad_rate"}; "swap_in", "swap_out"
     approval_instructions: list[str]  # how to approve (Airflow UI path, CLI command); `backticks` set in mono
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
+    trigger: str | None = None  # why this retraining ran when monitoring requested it (drift); None: scheduled/manual
 
 
 TOP_FEATURES = 15
@@ -175,6 +177,8 @@ def _identity(data: CandidateReportData) -> list[Flowable]:
         ("Data window", f"{data.data_window[0]} to {data.data_window[1]}"),
         ("Data hash", data.data_hash),
         ("Champion", champion),
+        ("Trigger", f"drift found by stability monitoring: {data.trigger}" if data.trigger
+         else "scheduled or manual retraining"),
     ]
     return [Paragraph("Model identity", STYLES["h2"]),
             blocks.key_value_table(pairs, mono=("MLflow run ID", "Data hash"))]

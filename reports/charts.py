@@ -206,6 +206,33 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
         return _png(fig)
 
 
+def distribution_chart(panels: Sequence[tuple[str, Sequence[str], Sequence[float], Sequence[float]]], title: str,
+                       width: float = 6.6, panel_height: float = 1.9) -> bytes:
+    """Reference against current shares per bin, one panel per ``(title, bin labels, reference shares,
+    current shares)``, stacked under one ``title``."""
+    if not panels:
+        raise ValueError("distribution_chart: no panels")
+    for name, labels, reference, current in panels:
+        if not len(labels) == len(reference) == len(current):
+            raise ValueError(f"distribution_chart: panel {name!r} needs one share per label on both sides")
+    with _styled():
+        fig = Figure(figsize=(width, panel_height * len(panels) + 0.3), dpi=DPI, layout="constrained")
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        for ax, (name, labels, reference, current) in zip(axes, panels, strict=True):
+            x = list(range(len(labels)))
+            ax.bar([i - 0.2 for i in x], list(reference), width=0.4, color=CHAMPION, label="Reference")
+            ax.bar([i + 0.2 for i in x], list(current), width=0.4, color=CHALLENGER, label="Current")
+            slanted = len(labels) > 5
+            ax.set_xticks(x, labels=list(labels), rotation=30 if slanted else 0, ha="right" if slanted else "center",
+                          fontsize=6.5)
+            ax.grid(axis="x", visible=False)
+            ax.yaxis.set_major_formatter(_percent)
+            ax.set_title(name, fontsize=8.0)
+            ax.legend(loc="upper right")
+        fig.suptitle(title, fontsize=9.0, fontweight="bold")
+        return _png(fig)
+
+
 def _percent(value: float, _pos: object = None) -> str:
     """Axis tick as a percentage, without decimals when the tick is a whole percent."""
     whole = abs(value * 100 - round(value * 100)) < 1e-9
@@ -223,5 +250,5 @@ def colour_for(name: str) -> str:
 
 __all__: list[str] = [
     "DPI", "roc_chart", "ks_chart", "calibration_chart", "score_histogram_chart", "feature_importance_chart",
-    "line_chart", "colour_for",
+    "line_chart", "distribution_chart", "colour_for",
 ]

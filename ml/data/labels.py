@@ -30,3 +30,9 @@ def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date) -> pd.Da
     labels = labels[labels["application_date"] + lag <= pd.Timestamp(as_of)]
     # a corrected label arriving later replaces the earlier one
     return labels.drop_duplicates("id", keep="last").reset_index(drop=True)
+
+
+def latest_arrival(storage: Storage, spec: DatasetSpec) -> dt.date | None:
+    """The newest date on which labels of the dataset landed (None when none have)."""
+    folders = storage.list_dirs(layout.labels_root(spec.name))
+    return max((layout.folder_date(f) for f in folders), default=None)

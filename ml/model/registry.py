@@ -190,6 +190,12 @@ def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str
     return sorted(closed, key=int)
 
 
+def waiting_candidates(client: MlflowClient, name: str) -> list[str]:
+    """Versions of the model still waiting for an approver's decision (status candidate)."""
+    versions = client.search_model_versions(f"name = '{name}'")  # none for a model never registered
+    return sorted((str(mv.version) for mv in versions if mv.tags.get(TAG + "status") == "candidate"), key=int)
+
+
 def status(client: MlflowClient, name: str, version: str) -> dict[str, str]:
     """The riskops tags of a version without the prefix (status, superseded_by, approved_by, ...)."""
     return {k.removeprefix(TAG): v for k, v in get_version(client, name, version).tags.items() if k.startswith(TAG)}

@@ -75,11 +75,13 @@ def _log_run(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, parts
 
 def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig,
             run_key: str | None = None, artifact_root: str | None = None,
-            approval_instructions: list[str] | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+            approval_instructions: list[str] | None = None, now: dt.datetime | None = None,
+            trigger: str | None = None) -> dict[str, Any]:
     """Run the whole candidate path for one dataset and as-of date; returns the candidate summary.
 
     `run_key` names the caller's run (the retrain DAG passes its run id) so its next tasks find the version
-    it registered; from a terminal it defaults to the as-of date.
+    it registered; from a terminal it defaults to the as-of date. `trigger` is why monitoring requested this
+    retraining (a drift), shown on the report's first page and in the approvers' mail.
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = development_sample(storage, spec, as_of, config.window_days)
@@ -104,7 +106,8 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
         model_uri, model_sha = _log_run(spec, as_of, sample, parts, model, facts, candidate, champion)
         version = registry.register_candidate(client, name, model_uri, run.info.run_id, {
             registry.TAG + "data_hash": sample.data_hash, registry.TAG + "as_of": as_of.isoformat(),
-            registry.TAG + "verdict": verdict, registry.TAG + "model_sha256": model_sha})
+            registry.TAG + "verdict": verdict, registry.TAG + "model_sha256": model_sha,
+            **({registry.TAG + "trigger": trigger[:5000]} if trigger else {})})
         report = CandidateReportData(
             dataset=spec.name, model_name=name, version=version, run_id=run.info.run_id,
             as_of=as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
@@ -123,7 +126,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
             swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
                          "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
             approval_instructions=approval_instructions or default_instructions(spec.name, name, version),
-            generated_at=now.isoformat(timespec="seconds"),
+            generated_at=now.isoformat(timespec="seconds"), trigger=trigger,
         )
         pdf = render_candidate_report(report)
         sha = hashlib.sha256(pdf).hexdigest()
@@ -140,7 +143,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
         "metrics": candidate.metrics, "champion_version": champion.version if champion else None,
         "champion_metrics": champion.evaluation.metrics if champion else None, "report_sha256": sha,
         "model_sha256": model_sha, "data_hash": sample.data_hash,
-        "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
+        "report_key": layout.candidate(spec.name, version, "candidate.pdf"), "trigger": trigger,
     }
     storage.write_once(summary["report_key"], pdf)
     # only now is the new candidate complete and reviewable: older ones still waiting are closed

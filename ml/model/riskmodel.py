@@ -1,7 +1,10 @@
-"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + reference bins.
+"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + monitoring
+reference (bins, and a sample of the development rows).
 
 Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold and metadata),
-reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
+reference_bins.json, and reference_sample.parquet (numeric inputs and score of up to 100 k development rows,
+for KS; models trained before it existed have none and still load). The MLflow pyfunc wrapper loads the
+same folder, so every consumer scores alike.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import xgboost as xgb
 from ml.model.features import FeaturePipeline
 
 FILES = ("booster.ubj", "pipeline.json", "model.json", "reference_bins.json")
+SAMPLE_FILE = "reference_sample.parquet"  # optional: absent from models trained before it existed
 
 
 def folder_sha256(folder: Path) -> str:
-    """One SHA-256 over the model's files (names and bytes), recorded at registration, checked at loading."""
+    """One SHA-256 over the model's files (names and bytes), recorded at registration, checked at loading.
+    The reference sample is hashed when present, so adding or removing one changes the hash too."""
     digest = hashlib.sha256()
-    for name in FILES:
+    for name in (*FILES, *((SAMPLE_FILE,) if (folder / SAMPLE_FILE).exists() else ())):
         digest.update(name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest())
     return digest.hexdigest()
 
@@ -36,6 +41,7 @@ class RiskModel:
     threshold: float
     reference_bins: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    reference_sample: pd.DataFrame | None = None  # ml.monitor.stability.reference_sample
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (default / fraud) for curated rows."""
@@ -47,6 +53,8 @@ class RiskModel:
         (folder / "pipeline.json").write_text(json.dumps(self.pipeline.to_dict(), indent=2))
         (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **self.meta}, indent=2))
         (folder / "reference_bins.json").write_text(json.dumps(self.reference_bins))
+        if self.reference_sample is not None:
+            self.reference_sample.to_parquet(folder / SAMPLE_FILE, index=False, compression="zstd")
         return folder
 
     @classmethod
@@ -54,6 +62,8 @@ class RiskModel:
         booster = xgb.Booster()
         booster.load_model(str(folder / "booster.ubj"))
         meta = json.loads((folder / "model.json").read_text())
+        sample = folder / SAMPLE_FILE
         return cls(pipeline=FeaturePipeline.from_dict(json.loads((folder / "pipeline.json").read_text())),
                    booster=booster, threshold=float(meta.pop("threshold")),
-                   reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta)
+                   reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta,
+                   reference_sample=pd.read_parquet(sample) if sample.exists() else None)

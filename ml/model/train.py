@@ -23,6 +23,7 @@ from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
+from ml.monitor.stability import reference_sample
 from ml.storage import Storage
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -132,7 +133,9 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         rationale = (f"maximises F{config.beta:g} on the validation sample (recall weighted {config.beta:g}x "
                      f"precision: a missed default costs more than a declined good applicant)")
     dev = pd.concat([parts["train"], parts["valid"]])
-    model.reference_bins = bins.fit_reference(pipeline.transform(dev), model.predict_proba(dev))
+    dev_inputs, dev_scores = pipeline.transform(dev), model.predict_proba(dev)
+    model.reference_bins = bins.fit_reference(dev_inputs, dev_scores)
+    model.reference_sample = reference_sample(dev_inputs, dev_scores, seed=config.seed)
     gain = booster.get_score(importance_type="total_gain")
     facts = {
         "best_iteration": int(booster.num_boosted_rounds()),

@@ -29,3 +29,8 @@ def curated_event(dataset: str, day: str) -> dict[str, Any]:
     if manifest is None:
         raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
     return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
+
+
+def drift(dataset: str) -> Asset:
+    """A drift that calls for retraining a dataset's model; emitted by the stability DAG, consumed by retraining."""
+    return Asset(name=f"drift/{dataset}", uri=f"riskops://drift/{dataset}", group="riskops")

@@ -1,7 +1,9 @@
-"""Mail to approvers: the candidate's PDF report attached, subject with model, version and verdict."""
+"""Mails: the candidate's PDF to the approvers, stability alerts and weekly reports to the risk team, and
+every task's failure to the operations address."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import tempfile
 from pathlib import Path
@@ -27,6 +29,8 @@ def body(candidate: dict[str, Any], airflow_url: str) -> str:
         f"<li>model files SHA-256 {candidate['model_sha256']} (checked before every scoring run)</li>"
         + (f"<li>supersedes the waiting candidate(s) v{', v'.join(candidate['superseded'])}, whose approval "
            "is closed</li>" if candidate.get("superseded") else "")
+        + (f"<li>requested by stability monitoring: {html.escape(candidate['trigger'])}</li>"
+           if candidate.get("trigger") else "")
         + "</ul>"
         f"<p>The full report is attached. Approve or reject in Airflow: {html.escape(airflow_url)} "
         f"(DAG retrain_{html.escape(candidate['dataset'])}, task <i>approval</i>).</p>"
@@ -56,3 +60,70 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
                                  from_email=settings.mail_from, files=[str(path)])
     return {k: candidate[k] for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
                                       "model_sha256", "run_id")}
+
+
+def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email: str, name: str,
+          content: bytes) -> None:
+    """Send one mail with one attachment (written under its own name: the name is what the reader sees)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(content)
+        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=from_email,
+                             files=[str(path)])
+
+
+def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
+    """Mail what the stability run `run_key` left to the risk team: its alert (once per window and level) and
+    the reports of the weeks it completed (once per week); each recorded in the history once sent, so a
+    retry or a re-run does not send it again."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ml import layout
+    from ml.config import Settings
+    from ml.monitor import alerts, weekly
+    from ml.monitor.history import History
+    from ml.storage import Storage
+
+    settings = Settings.from_env()
+    storage, history = Storage(settings.data_url), History.open(settings.history_url)
+    summary = storage.read_json(layout.stability_run(dataset, run_key))
+    to = list(settings.risk_team)
+    sent: dict[str, Any] = {"alert": None, "reports": []}
+    alert = summary["alert"]
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        if alert and alerts.unsent(history, dataset, alert["windows"]):
+            _send(hook, to, alert["subject"], alert["html"], settings.mail_from, alerts.CHART,
+                  storage.read_bytes(alert["chart"]))
+            alerts.record_sent(history, dataset, alert["windows"], to, alert["subject"])
+            sent["alert"] = alert["subject"]
+        for report in summary["reports"]:
+            if not report["complete"] or dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
+                continue
+            subject = f"[riskops] {dataset} weekly stability report {report['week']}"
+            body = (f"<p>The weekly stability report of <b>{html.escape(dataset)}</b> for {report['week']} "
+                    f"(model v{html.escape(report['model_version'])}) is attached: score PSI by day and week, "
+                    "CSI by feature and week, the most drifted features, decisions and data quality by day.</p>")
+            _send(hook, to, subject, body, settings.mail_from, f"stability-{dataset}-{report['week']}.pdf",
+                  storage.read_bytes(report["key"]))
+            weekly.record_mailed(history, dataset, report, to)
+            sent["reports"].append(report["week"])
+    return sent
+
+
+def failure_notifier() -> Any:
+    """The failure callback of every riskops task: a mail to the operations address naming the DAG, the
+    run's date, the failed task and the error (Airflow's SMTP notifier, `smtp_default` connection)."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from riskops_airflow import settings
+
+    return SmtpNotifier(
+        to=list(settings.oncall()), from_email=settings.mail_from(),
+        subject="[riskops] {{ dag.dag_id }} failed: task {{ ti.task_id }}, "
+                "{{ (dag_run.logical_date or dag_run.run_after) | ds }}",
+        html_content=(
+            "<p>DAG <b>{{ dag.dag_id }}</b>, run {{ run_id }} (date "
+            "{{ (dag_run.logical_date or dag_run.run_after) | ds }}): task <b>{{ ti.task_id }}</b>"
+            "{% if ti.map_index is not none and ti.map_index >= 0 %} (map index {{ ti.map_index }}){% endif %} "
+            "failed on try {{ ti.try_number }}.</p><p>Error: {{ exception | e }}</p>"
+            "<p>Log: {{ ti.log_url }}</p>"))

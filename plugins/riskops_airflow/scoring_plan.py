@@ -30,17 +30,17 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     base = ["score", "--dataset", dataset, "--model-version", version]
     if params.get("input"):  # an analyst's file, scored through the same code path
         output = ["--output", str(params["output"])] if params.get("output") else []
-        return {"version": version, "partitions": [],
+        return {"version": version, "partitions": [], "dates": [],
                 "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}
     dates = _dates(params, events)
     if not dates:
         raise ValueError("nothing to score: no date, window or curated asset event in this run")
     n = int(params.get("partitions") or 1)
     if n == 1:  # one process scores and publishes the day: half the tasks, the same bytes
-        return {"version": version, "partitions": [],
+        return {"version": version, "partitions": [], "dates": dates,
                 "commits": mapped_inputs([[*base, "--date", d] for d in dates])}
     return {
-        "version": version,
+        "version": version, "dates": dates,
         "partitions": mapped_inputs([[*base, "--date", d, "--partition", str(i), "--partitions", str(n)]
                                      for d in dates for i in range(n)]),
         "commits": mapped_inputs([[*base, "--date", d, "--commit", "--partitions", str(n)] for d in dates]),

@@ -64,3 +64,17 @@ def cron_schedules() -> bool:
     """Whether DAGs keep their cron schedules (RISKOPS_CRON_SCHEDULES=on, the default) or run only when
     triggered or by Assets (off: the embedded demo, which drives every business date itself)."""
     return _choice("RISKOPS_CRON_SCHEDULES", "on", ("on", "off")) == "on"
+
+
+def _addresses(name: str, default: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in os.environ.get(name, default).split(",") if a.strip())
+
+
+def oncall() -> tuple[str, ...]:
+    """RISKOPS_ONCALL: the operations addresses every failed riskops task is mailed to."""
+    return _addresses("RISKOPS_ONCALL", "riskops-oncall@example.com")
+
+
+def mail_from() -> str:
+    """RISKOPS_MAIL_FROM: the sender of failure mails (the same variable ml.config reads for the others)."""
+    return os.environ.get("RISKOPS_MAIL_FROM", "riskops@localhost")

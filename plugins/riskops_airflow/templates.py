@@ -11,6 +11,12 @@ def xcom(task_id: str, key: str | None = None, field: str | None = None, default
     return "{{ " + pull + (f"['{field}']" if field else "") + (f" or {default!r}" if default else "") + " }}"
 
 
+def drift_event(events: Any, field: str) -> str:
+    """Macro: a field of the latest drift event that triggered the run ("" for a run it did not trigger)."""
+    latest = [evs[-1] for evs in events.values() if evs] if events else []
+    return str(latest[-1].extra.get(field, "")) if latest else ""
+
+
 def option(flag: str, template: str) -> str:
     """`--flag=value` as one argument, so a value starting with '-' (free text) is never read as an option."""
     return f"--{flag}={template}"

@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from ml.config import TrainConfig
+from ml.errors import RiskopsError
 from ml.model import registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
@@ -79,8 +80,19 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     assert second["verdict"] == "not recommended"
 
     model = registry.load_model(client, name, "2")
-    test = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)["test"]
-    assert model.predict_proba(test).shape == (len(test),)
+    parts = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)
+    assert model.predict_proba(parts["test"]).shape == (len(parts["test"]),)
+    # the reference sample for KS travels with the model: numeric inputs and score of the development rows
+    sample = model.reference_sample
+    assert len(sample) == len(parts["train"]) + len(parts["valid"])
+    assert set(sample.columns) == {*model.pipeline.numeric, "__score__"} and "amount" in sample.columns
+
+    # and is covered by the model's hash: a sample changed in the artifact store is refused
+    model_id = client.get_model_version(name, "2").source.removeprefix("models:/")
+    (stored,) = (tmp_path / "art").rglob(f"{model_id}/**/model_dir/reference_sample.parquet")
+    sample.assign(amount=sample["amount"] * 2).to_parquet(stored, index=False)
+    with pytest.raises(RiskopsError, match="do not match the SHA-256"):
+        registry.load_model(client, name, "2")
 
 
 def test_missing_curated_days_is_a_clear_error(cards_spec, mlflow_store, tmp_path):

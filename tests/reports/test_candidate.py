@@ -270,6 +270,18 @@ def test_not_recommended_verdict_and_literal_text() -> None:
     assert "No per-feature CSI was supplied" in text
 
 
+def test_a_drift_trigger_is_named_on_the_first_page(text: str) -> None:
+    assert "scheduled or manual retraining" in text
+    reason = ("drift in consumer_loans (day 2026-03-30, model v6): score PSI 0.3120 is red (>= 0.25); 4 red "
+              "features (>= 3): income (CSI 0.4120), utilisation (CSI 0.3310), age (CSI 0.2900), region (CSI "
+              "0.2600); 2 more window(s) call for a retraining")
+    pdf = render_candidate_report(make_data(trigger=reason))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == PAGES
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert f"drift found by stability monitoring: {reason}" in first
+
+
 def test_reports_package_stays_pure() -> None:
     """reports/ never imports airflow or ml."""
     for path in sorted((REPO / "reports").glob("*.py")):

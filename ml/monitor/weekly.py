@@ -1,0 +1,153 @@
+"""The weekly stability report of a dataset: its data, read from the history and the manifests, and its PDF.
+
+A week is reported when a stability run touches it (the PDF is rendered again, so it is always current),
+and mailed to the risk team once it is complete: a run has monitored its last day (Sunday), or a later day
+while the week has not been mailed yet (a dataset with no Sunday rows). Days scored by several model
+versions show the latest one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from ml import layout
+from ml.data.preprocess import read_manifest
+from ml.data.spec import DatasetSpec
+from ml.dates import date_range, iso_week, window_end, window_start
+from ml.monitor import stability as st
+from ml.monitor.history import History, Record
+from ml.storage import Storage
+from reports.stability import (
+    DayRow,
+    DecisionDay,
+    Distribution,
+    FeatureRow,
+    QualityDay,
+    StabilityReportData,
+    render_stability_report,
+)
+
+REPORT = "weekly_report"  # history rows recording that a week's PDF was mailed
+WEEKS_SHOWN = 8
+DISTRIBUTIONS = 4
+TOP = 3  # quarantine reasons and null rates shown per day
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (0, version)
+
+
+def mailed(history: History, dataset: str) -> set[dt.date]:
+    """Start dates of the weeks whose report was mailed."""
+    return {r.window_start for r in history.read(dataset, window_kind="week", statistics=[REPORT])}
+
+
+def weeks_to_report(history: History, dataset: str, days: Sequence[dt.date]) -> list[tuple[dt.date, bool]]:
+    """The weeks a run over `days` reports, each with whether it is complete (to be mailed): the weeks of
+    the days, and the week before them if it has monitored days and was never mailed."""
+    starts = {window_start("week", d) for d in days}
+    previous = window_start("week", min(days)) - dt.timedelta(days=7)
+    if previous not in mailed(history, dataset) and history.read(dataset, window_kind="day", statistics=[st.ROWS], since=previous,
+                                               until=window_end("week", previous)):
+        starts.add(previous)
+    return [(s, window_end("week", s) <= max(days)) for s in sorted(starts)]
+
+
+def _latest(records: list[Record]) -> dict[dt.date, str]:
+    """Per window start, the latest model version among the records."""
+    chosen: dict[dt.date, str] = {}
+    for r in records:
+        if r.window_start not in chosen or _version_key(r.model_version) > _version_key(chosen[r.window_start]):
+            chosen[r.window_start] = r.model_version
+    return chosen
+
+
+def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt.date, reference: st.Reference,
+                version: str, now: dt.datetime) -> StabilityReportData:
+    """What the week's report shows; `reference` is the reference of `version`, the week's latest version."""
+    end = window_end("week", start)
+    day_rows = history.read(spec.name, window_kind="day", since=start, until=end,
+                            statistics=[st.ROWS, st.SCORE_PSI, st.OVERALL], feature="")
+    per_day = _latest(day_rows)
+    days = []
+    for day, v in sorted(per_day.items()):
+        got = {r.statistic: r for r in day_rows if r.window_start == day and r.model_version == v}
+        overall = got[st.OVERALL]
+        days.append(DayRow(day.isoformat(), v, int(got[st.ROWS].value or 0), got[st.SCORE_PSI].value,
+                           got[st.SCORE_PSI].light, list(overall.detail.get("red", [])),
+                           list(overall.detail.get("amber", [])), overall.light))
+
+    week = {(r.statistic, r.feature): r for r in history.read(spec.name, model_version=version, window_kind="week",
+                                                              window_starts=[start])}
+    features = []
+    for name, column in reference.features.items():
+        stats = {k: week.get((k, name)) for k in (st.CSI, st.KS, st.JS, st.OVERALL)}
+        ks = stats[st.KS]
+        features.append(FeatureRow(
+            name, stats[st.CSI].value, stats[st.CSI].light, ks.value if ks else None, ks.light if ks else None,
+            ks.detail.get("p_value") if ks else None, stats[st.JS].value, stats[st.JS].light,
+            stats[st.OVERALL].light, dict(stats[st.CSI].detail.get("unseen", {})),
+            ks_note=ks.detail.get("note", "") if ks else "categorical: no KS"))
+    features.sort(key=lambda f: (-st.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
+    rows = int(week[(st.ROWS, "")].value or 0)
+    distributions = [Distribution(f.name, f.csi or 0.0, st.bin_labels(reference.features[f.name].bins),
+                                  list(reference.features[f.name].bins["proportions"]),
+                                  [c / rows for c in week[(st.CSI, f.name)].detail["counts"]])
+                     for f in features[:DISTRIBUTIONS] if rows]
+
+    first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
+    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[st.SCORE_PSI, st.CSI])
+    per_week = _latest([r for r in trend if r.statistic == st.SCORE_PSI])
+    cells = {(r.window_start, r.statistic, r.feature): r for r in trend if per_week.get(r.window_start) == r.model_version}
+    weeks = sorted(per_week)
+    heat = []
+    for f in features:
+        heat.append((f.name, [(cells[(w, st.CSI, f.name)].value, cells[(w, st.CSI, f.name)].light)
+                              if (w, st.CSI, f.name) in cells else (None, None) for w in weeks]))
+
+    decisions = []
+    for day in date_range(start, end):
+        key = layout.score_manifest(spec.name, day, per_day.get(day, version))
+        if day in per_day and storage.exists(key):
+            m = storage.read_json(key)
+            decisions.append(DecisionDay(day.isoformat(), int(m["rows_scored"]), dict(m["decisions"]),
+                                         dict(m.get("hard_rules", {}))))
+    quality = []
+    for day in date_range(start, end):
+        m = read_manifest(storage, spec.name, day)
+        if m is not None:
+            reasons = sorted(m["stats"]["reasons_by_column"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            nulls = sorted(((c, r) for c, r in m["stats"]["null_rate"].items() if r > 0),
+                           key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            quality.append(QualityDay(day.isoformat(), int(m["rows_in"]), int(m["rows_clean"]),
+                                      float(m["stats"]["quarantine_rate"]), reasons, nulls))
+
+    m = spec.monitoring
+    return StabilityReportData(
+        dataset=spec.name, week=iso_week(start), start=start.isoformat(), end=end.isoformat(),
+        model_versions=sorted(set(per_day.values()), key=_version_key),
+        generated_at=now.isoformat(timespec="seconds"),
+        thresholds={"psi": m.psi.pair, "ks": m.ks.pair, "js": m.js.pair}, eps=reference.eps, min_rows=m.min_rows,
+        week_rows=rows, week_light=week[(st.OVERALL, "")].light, week_score_psi=week[(st.SCORE_PSI, "")].value,
+        week_score_light=week[(st.SCORE_PSI, "")].light, days=days,
+        weeks=[(iso_week(w), cells[(w, st.SCORE_PSI, "")].value, cells[(w, st.SCORE_PSI, "")].light) for w in weeks],
+        heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality)
+
+
+def render(storage: Storage, spec: DatasetSpec, history: History, start: dt.date,
+           reference: Callable[[str], st.Reference], now: dt.datetime) -> tuple[str, bytes]:
+    """The week's PDF, for its latest model version; returns (that version, the PDF bytes)."""
+    versions = {r.model_version for r in history.read(spec.name, window_kind="week", window_starts=[start],
+                                                      statistics=[st.ROWS])}
+    version = max(versions, key=_version_key)
+    return version, render_stability_report(report_data(storage, spec, history, start, reference(version),
+                                                        version, now))
+
+
+def record_mailed(history: History, dataset: str, report: dict[str, str], to: Sequence[str],
+                  now: dt.datetime | None = None) -> None:
+    """Remember that a week's report (as in a run summary) was mailed."""
+    at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    history.write([Record(dataset, report["model_version"], "week", dt.date.fromisoformat(report["start"]), REPORT,
+                          "", None, None, {"key": report["key"], "to": list(to), "sent_at": at})])

@@ -1,0 +1,293 @@
+"""Weekly stability PDF report for the risk team, one per dataset and ISO week.
+
+The caller (``ml.monitor.weekly``) reads every number and light from the monitoring history and the
+manifests and passes them in a :class:`StabilityReportData`; this module lays them out with
+:mod:`reports.document` and :mod:`reports.blocks`. Same data, same PDF bytes.
+
+Layout, A4 portrait:
+
+1. summary of the week (overall light, score PSI), score PSI by day with lights
+2. score PSI by week, CSI heat table (feature x week)
+3. this week's statistics per feature (CSI, KS, JS), reference vs current distributions of the most drifted
+4. decision mix and rule hits by day (policy drift shows here first), data quality by day
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
+
+from reports import blocks
+from reports.document import (
+    BOLD,
+    CONTENT_W,
+    DASH,
+    SANS,
+    STYLES,
+    Header,
+    Metadata,
+    esc,
+    fmt4,
+    fmt_int,
+    fmt_pct,
+    fmt_threshold,
+    heading,
+    render,
+    table,
+)
+
+Light = str | None
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One monitored day (the latest model version that scored it)."""
+
+    date: str
+    model_version: str
+    rows: int
+    score_psi: float | None
+    score_light: Light
+    red: list[str]
+    amber: list[str]
+    light: Light  # the day's overall light, or "too few rows"
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """This week's statistics of one feature; values None where not computed (KS of a categorical
+    feature, or of a model without a reference sample: ``ks_note`` says why)."""
+
+    name: str
+    csi: float | None
+    csi_light: Light
+    ks: float | None
+    ks_light: Light
+    ks_p: float | None
+    js: float | None
+    js_light: Light
+    light: Light
+    unseen: dict[str, int]
+    ks_note: str = ""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    feature: str
+    csi: float
+    labels: list[str]
+    reference: list[float]  # shares per bin
+    current: list[float]
+
+
+@dataclass(frozen=True)
+class DecisionDay:
+    date: str
+    rows: int
+    decisions: dict[str, int]  # approve / review / decline
+    rules: dict[str, int]  # rows per hard rule code
+
+
+@dataclass(frozen=True)
+class QualityDay:
+    date: str
+    rows_in: int
+    rows_clean: int
+    quarantine_rate: float  # fraction
+    top_reasons: list[tuple[str, int]]  # (column, quarantined rows), most frequent first
+    null_rates: list[tuple[str, float]]  # (column, fraction), highest first
+
+
+@dataclass(frozen=True)
+class StabilityReportData:
+    """Everything the weekly stability report shows, already computed and graded by the caller."""
+
+    dataset: str
+    week: str  # ISO week, e.g. 2026-W38
+    start: str
+    end: str
+    model_versions: list[str]
+    generated_at: str  # given by the caller (the report never reads the clock)
+    thresholds: dict[str, tuple[float, float]]  # "psi", "ks", "js" -> (amber, red)
+    eps: float
+    min_rows: int
+    week_rows: int
+    week_light: Light
+    week_score_psi: float | None
+    week_score_light: Light
+    days: list[DayRow]
+    weeks: list[tuple[str, float | None, Light]]  # (ISO week, score PSI, light), oldest first, this week last
+    heat: list[tuple[str, list[tuple[float | None, Light]]]]  # (feature, CSI and light per week of `weeks`)
+    features: list[FeatureRow]  # worst first
+    distributions: list[Distribution]
+    decisions: list[DecisionDay]
+    quality: list[QualityDay]
+
+
+def _num(value: float | None) -> str:
+    return DASH if value is None else fmt4(value)
+
+
+def _cell(value: float | None, light: Light) -> blocks.LightCell:
+    return _num(value), light
+
+
+# ------------------------------------------------------------------------------------------ page 1
+
+
+def _summary(data: StabilityReportData) -> list[Flowable]:
+    versions = ", ".join(f"v{v}" for v in data.model_versions) or DASH
+    psi, ks, js = data.thresholds["psi"], data.thresholds["ks"], data.thresholds["js"]
+    facts = [
+        ("Dataset", data.dataset), ("Week", f"{data.week}: {data.start} to {data.end}"),
+        ("Model version(s)", versions), ("Rows monitored", fmt_int(data.week_rows)),
+        ("Days monitored", str(len(data.days))),
+        ("Thresholds", f"PSI/CSI {fmt_threshold(psi[0])} / {fmt_threshold(psi[1])}, KS {fmt_threshold(ks[0])} / "
+                       f"{fmt_threshold(ks[1])}, JS {fmt_threshold(js[0])} / {fmt_threshold(js[1])} (amber / red); "
+                       f"fewer than {data.min_rows} rows: not judged"),
+    ]
+    out: list[Flowable] = [
+        Paragraph("Weekly stability report", STYLES["title"]),
+        Paragraph(f"{esc(data.dataset)} \u00b7 {esc(data.week)} \u00b7 {esc(data.start)} to {esc(data.end)}",
+                  STYLES["subtitle"]),
+        Paragraph(f"Prepared for the risk team \u00b7 generated {esc(data.generated_at)}", STYLES["small"]),
+        Spacer(1, 6), heading("1. The week"), blocks.key_value_table(facts), Spacer(1, 6),
+    ]
+    if data.week_score_psi is not None:
+        out.append(blocks.light_summary("Score PSI", data.week_score_psi, data.week_score_light or ""))
+    out += [Spacer(1, 3), Paragraph(f"Overall light of the week: <b>{esc(data.week_light or DASH)}</b> (the worst "
+                                    "of the score PSI and every feature's worst statistic).", STYLES["body"])]
+    return out
+
+
+def _by_day(data: StabilityReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("Score PSI by day", 1)]
+    judged = [d for d in data.days if d.score_psi is not None]
+    if judged:
+        out.append(blocks.trend_chart([d.date[5:] for d in judged], [("Score PSI", [d.score_psi for d in judged])],
+                                      "Score PSI by day", "PSI", amber=data.thresholds["psi"][0],
+                                      red=data.thresholds["psi"][1]))
+    rows: list[list[Any]] = [["Date", "Model", "Rows", "Score PSI", "Light", "Red features", "Amber", "Overall"]]
+    extra: list[tuple[Any, ...]] = []
+    for i, d in enumerate(data.days, start=1):
+        text, cmd = blocks.traffic_light(d.score_light or DASH, 4, i)
+        overall, cmd2 = blocks.traffic_light(d.light or DASH, 7, i)
+        rows.append([d.date, f"v{d.model_version}", fmt_int(d.rows), _num(d.score_psi), text,
+                     Paragraph(esc(", ".join(d.red) or DASH), STYLES["cell_small"]), str(len(d.amber)), overall])
+        extra += [cmd, cmd2]
+    widths = [20 * mm, 13 * mm, 16 * mm, 18 * mm, 16 * mm, CONTENT_W - 137 * mm, 14 * mm, 40 * mm]
+    return out + [table(rows, widths, extra=extra + [("FONT", (0, 0), (-1, -1), SANS, 7.5)], zebra=False)]
+
+
+# ------------------------------------------------------------------------------------------ page 2
+
+
+def _by_week(data: StabilityReportData) -> list[Flowable]:
+    labels = [w for w, _, _ in data.weeks]
+    judged = [(w, v) for w, v, _ in data.weeks if v is not None]
+    out: list[Flowable] = [heading("2. Trends by week"), heading("Score PSI by week", 1)]
+    if judged:
+        out.append(blocks.trend_chart([w for w, _ in judged], [("Score PSI", [v for _, v in judged])],
+                                      "Score PSI by week", "PSI", amber=data.thresholds["psi"][0],
+                                      red=data.thresholds["psi"][1], size=(6.6, 2.6)))
+    out.append(blocks.light_grid(["", *labels], [("Score PSI", [_cell(v, light) for _, v, light in data.weeks])]))
+    out += [heading("CSI by feature and week", 1),
+            Paragraph("Each cell is the feature's CSI over the week's days, on its light.", STYLES["small"]),
+            blocks.light_grid(["Feature", *labels], [(name, [_cell(v, light) for v, light in cells])
+                                                    for name, cells in data.heat])]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ page 3
+
+
+def _features(data: StabilityReportData) -> list[Flowable]:
+    rows: list[tuple[str, list[blocks.LightCell]]] = []
+    for f in data.features:
+        ks = _num(f.ks) + (f" (p {f.ks_p:.2g})" if f.ks_p is not None else "") if f.ks is not None \
+            else (f.ks_note or DASH)
+        rows.append((f.name, [_cell(f.csi, f.csi_light), (ks, f.ks_light), _cell(f.js, f.js_light),
+                              (f.light or DASH, f.light)]))
+    out: list[Flowable] = [
+        heading("3. Features this week"),
+        Paragraph("CSI on the reference bins stored with the model; KS two-sample statistic (p-value) of numeric "
+                  "features against the reference sample stored with the model: with this many rows every "
+                  "p-value is tiny, so the light grades the statistic; JS: Jensen-Shannon distance (base 2) of "
+                  f"the bins. Empty bins count as \u03b5 = {data.eps:g} in the CSI.", STYLES["small"]),
+        blocks.light_grid(["Feature", "CSI", "KS", "JS", "Light"], rows, first_width=62 * mm),
+    ]
+    unseen = [f for f in data.features if f.unseen]
+    if unseen:
+        text = "; ".join(f"{esc(f.name)}: " + ", ".join(f"{esc(k)} ({fmt_int(v)})" for k, v in f.unseen.items())
+                         for f in unseen)
+        out.append(Paragraph(f"<b>Categories the model never saw</b> (counted in the \u201cother\u201d bin): {text}",
+                             STYLES["body"]))
+    if data.distributions:
+        out += [heading("Reference vs current distributions of the most drifted features", 1),
+                blocks.distribution_chart([(f"{d.feature}: CSI {fmt4(d.csi)}", d.labels, d.reference, d.current)
+                                           for d in data.distributions], f"{data.week}: reference vs current",
+                                          panel_height=1.7)]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ page 4
+
+
+def _decisions(data: StabilityReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("4. Decisions and data quality"), heading("Decision mix and rule hits by day", 1)]
+    if not data.decisions:
+        return out + [Paragraph("No scoring manifests for this week.", STYLES["body"])]
+    codes = sorted({c for d in data.decisions for c in d.rules})
+    shares = {k: [d.decisions.get(k, 0) / d.rows if d.rows else 0.0 for d in data.decisions]
+              for k in ("approve", "review", "decline")}
+    out.append(blocks.trend_chart([d.date[5:] for d in data.decisions], list(shares.items()),
+                                  "Share of rows by decision", "share of rows", size=(6.6, 2.4)))
+    rows: list[list[Any]] = [["Date", "Rows", "Approve", "Review", "Decline", *codes]]
+    for d, i in zip(data.decisions, range(len(data.decisions))):
+        rows.append([d.date, fmt_int(d.rows), *(fmt_pct(shares[k][i]) for k in ("approve", "review", "decline")),
+                     *(fmt_int(d.rules.get(c, 0)) for c in codes)])
+    rest = (CONTENT_W - 84 * mm) / max(1, len(codes))
+    out.append(table(rows, [20 * mm, 16 * mm, 16 * mm, 16 * mm, 16 * mm] + [rest] * len(codes),
+                     extra=[("FONT", (0, 0), (-1, -1), SANS, 7), ("FONT", (0, 0), (-1, 0), BOLD, 7)]))
+    return out
+
+
+def _quality(data: StabilityReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("Data quality by day", 1)]
+    if not data.quality:
+        return out + [Paragraph("No preprocessing manifests for this week.", STYLES["body"])]
+    rows: list[list[Any]] = [["Date", "Rows in", "Clean", "Quarantined", "Top quarantine reasons", "Highest null rates"]]
+    for q in data.quality:
+        reasons = ", ".join(f"{c} ({n})" for c, n in q.top_reasons) or DASH
+        nulls = ", ".join(f"{c} {fmt_pct(r)}" for c, r in q.null_rates) or DASH
+        rows.append([q.date, fmt_int(q.rows_in), fmt_int(q.rows_clean), fmt_pct(q.quarantine_rate),
+                     Paragraph(esc(reasons), STYLES["cell_small"]), Paragraph(esc(nulls), STYLES["cell_small"])])
+    rest = (CONTENT_W - 72 * mm) / 2
+    return out + [table(rows, [20 * mm, 16 * mm, 16 * mm, 20 * mm, rest, rest],
+                        extra=[("FONT", (0, 0), (-1, -1), SANS, 7.5), ("VALIGN", (0, 0), (-1, -1), "TOP")])]
+
+
+# ------------------------------------------------------------------------------------------ document
+
+
+def render_stability_report(data: StabilityReportData) -> bytes:
+    """The weekly stability report as PDF bytes; identical data gives identical bytes."""
+    if len({len(cells) for _, cells in data.heat} | {len(data.weeks)}) > 1:
+        raise ValueError("heat: every feature needs one cell per week of `weeks`")
+    story: list[Flowable] = [*_summary(data), *_by_day(data), PageBreak(), *_by_week(data), PageBreak(),
+                             *_features(data), PageBreak(), *_decisions(data), *_quality(data)]
+    metadata = Metadata(title=f"Weekly stability report: {data.dataset} {data.week}",
+                        subject=f"Population stability of the {data.dataset} model, {data.start} to {data.end}",
+                        keywords=("credit risk", "stability", "PSI", data.dataset))
+    header = Header(title="Weekly stability report \u00b7 risk team", identity=data.dataset,
+                    identity_suffix=f" \u00b7 {data.week}",
+                    footer=f"Generated {data.generated_at} \u00b7 dataset {data.dataset} \u00b7 model "
+                           + ", ".join(f"v{v}" for v in data.model_versions))
+    return render(story, metadata, header)
+
+
+__all__ = ["StabilityReportData", "DayRow", "FeatureRow", "Distribution", "DecisionDay", "QualityDay",
+           "render_stability_report"]
