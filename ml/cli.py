@@ -336,7 +336,7 @@ def cmd_stability(args: argparse.Namespace) -> int:
               f"{w['score_light'] or ''}; red: {', '.join(w['red']) or '-'}; amber: {', '.join(w['amber']) or '-'}"
               f" -> {w['light']}", flush=True)
     for r in summary["reports"]:
-        print(f"weekly report {r['week']}{'' if r['complete'] else ' (week not complete yet)'}: {storage.url(r['key'])}")
+        print(f"weekly report {r['week']}: {storage.url(r['key'])}")
     if summary["alert"]:
         print(f"alert for {len(summary['alert']['windows'])} window(s), to be mailed to the risk team: "
               f"{summary['alert']['subject']}")

@@ -6,6 +6,7 @@ module imports airflow.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -45,3 +46,68 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "data"
     monkeypatch.setenv("RISKOPS_DATA", str(root))
     return root
+
+
+DRIFT_START = dt.date(2026, 9, 20)  # the synthetic cards' drift (datasets/card_transactions.yaml)
+CARDS_START, CARDS_DAYS = dt.date(2026, 9, 14), 12  # a Monday; the last 6 days drift
+
+
+@pytest.fixture(scope="session")
+def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Card transactions of 12 days around the synthetic drift, a champion (version 1) trained on the days
+    before it, and every day scored with it: the world stability monitoring works on. Returns the paths;
+    `cards_env` points the code under test at them."""
+    import mlflow
+
+    from ml.config import TrainConfig
+    from ml.data.spec import get_spec
+    from ml.model import registry
+    from ml.model.retrain import retrain
+    from ml.scoring import score
+    from ml.storage import Storage
+    from tests.helpers import land_and_preprocess
+
+    home = tmp_path_factory.mktemp("cards-world")
+    world = {"data": home / "data", "tracking": f"sqlite:///{home / 'mlflow.db'}", "artifacts": (home / "art").as_uri()}
+    spec = get_spec(REPO / "datasets", "card_transactions")
+    storage = Storage(str(world["data"]))
+    land_and_preprocess(storage, spec, CARDS_START, CARDS_DAYS)
+    before = (DRIFT_START - CARDS_START).days
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in _cards_env(world).items():
+            mp.setenv(key, value)
+        mlflow.set_tracking_uri(world["tracking"])
+        mlflow.set_registry_uri(world["tracking"])
+        try:
+            config = TrainConfig(window_days=before, valid_days=1, test_days=2, num_boost_round=100,
+                                 early_stopping_rounds=10)
+            summary = retrain(storage, spec, DRIFT_START + dt.timedelta(days=spec.label.maturity_lag_days - 1), config,
+                              artifact_root=world["artifacts"])
+            registry.promote(mlflow.MlflowClient(), registry.model_name(spec.name), summary["version"], "Ada")
+            pinned = score.resolve_model(spec.name)
+            for i in range(CARDS_DAYS):
+                score.score_day(storage, spec, CARDS_START + dt.timedelta(days=i), pinned)
+        finally:
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
+    return world
+
+
+def _cards_env(world: dict) -> dict[str, str]:
+    return {"RISKOPS_DATA": str(world["data"]), "MLFLOW_TRACKING_URI": world["tracking"],
+            "MLFLOW_REGISTRY_URI": world["tracking"], "RISKOPS_MLFLOW_ARTIFACTS": world["artifacts"]}
+
+
+@pytest.fixture
+def cards_env(scored_cards: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The scored cards world for one test, with a fresh history (SQLite) of its own."""
+    import mlflow
+
+    for key, value in _cards_env(scored_cards).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("RISKOPS_HISTORY_URL", f"sqlite:///{tmp_path / 'history.db'}")
+    mlflow.set_tracking_uri(scored_cards["tracking"])
+    mlflow.set_registry_uri(scored_cards["tracking"])
+    yield {**scored_cards, "history": f"sqlite:///{tmp_path / 'history.db'}"}
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)

@@ -6,7 +6,7 @@ and calendar month recomputed from their days' counts in the history. Everything
 (re-runs replace rows). What follows from the windows is decided here and left for the DAG's next tasks
 in the run's summary (`layout.stability_run`): the alert mail to the risk team (windows newly amber or
 red), the retraining request (a window red on the score PSI or on enough features, unless a candidate is
-still waiting for approval), and the weekly PDF of every week the run touched.
+still waiting for approval), and the weekly PDF of every week the run completed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from ml import bins as b
 from ml import layout
 from ml.data.labels import latest_arrival
 from ml.data.spec import DatasetSpec
@@ -134,7 +135,7 @@ def _trigger(history: History, spec: DatasetSpec, storage: Storage, windows: Seq
     pending = waiting()
     status = SUPPRESSED if pending else REQUESTED
     detail = {"status": status, "reason": text, "run_key": run_key, "waiting": pending}
-    history.write(Record(spec.name, w.model_version, w.kind, w.start, RETRAIN_TRIGGER, "", None, st.RED,
+    history.write(Record(spec.name, w.model_version, w.kind, w.start, RETRAIN_TRIGGER, "", None, b.RED,
                          {**detail, "window_reason": r}) for w, r in calling)
     # labels that have landed are the data's own clock: a retraining as of the newest one sees them all
     newest = max(d for d in [latest_arrival(storage, spec), max(w.start for w, _ in calling)] if d is not None)
@@ -187,12 +188,12 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         "scored": {v: [d.isoformat() for d in ds] for v, ds in by_version.items()},
         "windows": [w.summary() for w in windows], "alert": None, "trigger": None, "reports": [],
     }
-    for start, complete in weekly.weeks_to_report(history, spec.name, [d for ds in by_version.values() for d in ds]):
+    for start in weekly.weeks_to_report(history, spec.name, [d for ds in by_version.values() for d in ds]):
         version, pdf = weekly.render(storage, spec, history, start, reference, now)
         key = layout.stability_report(spec.name, iso_week(start))
         storage.write_bytes(key, pdf)
         summary["reports"].append({"week": iso_week(start), "start": start.isoformat(), "key": key,
-                                   "model_version": version, "complete": complete})
+                                   "model_version": version})
     if run_key is None:
         return summary
     alerted = alerts.pending(history, spec.name, windows)

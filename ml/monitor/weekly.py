@@ -1,9 +1,9 @@
 """The weekly stability report of a dataset: its data, read from the history and the manifests, and its PDF.
 
-A week is reported when a stability run touches it (the PDF is rendered again, so it is always current),
-and mailed to the risk team once it is complete: a run has monitored its last day (Sunday), or a later day
-while the week has not been mailed yet (a dataset with no Sunday rows). Days scored by several model
-versions show the latest one.
+A week's report is rendered once the week is complete, by the stability run that monitors its last day
+(Sunday) or a later day, and rendered again by any later run over its days (a backfill), so the stored PDF
+is always current; it is mailed to the risk team once. Days scored by several model versions show the
+latest one.
 """
 
 from __future__ import annotations
@@ -43,15 +43,17 @@ def mailed(history: History, dataset: str) -> set[dt.date]:
     return {r.window_start for r in history.read(dataset, window_kind="week", statistics=[REPORT])}
 
 
-def weeks_to_report(history: History, dataset: str, days: Sequence[dt.date]) -> list[tuple[dt.date, bool]]:
-    """The weeks a run over `days` reports, each with whether it is complete (to be mailed): the weeks of
-    the days, and the week before them if it has monitored days and was never mailed."""
-    starts = {window_start("week", d) for d in days}
+def weeks_to_report(history: History, dataset: str, days: Sequence[dt.date]) -> list[dt.date]:
+    """The complete weeks a run over `days` reports (their start dates): the weeks of the days whose last day
+    is among or before them, and the week before the first day if it has monitored days and was never
+    mailed (a dataset whose weeks have no Sunday rows)."""
+    last = max(days)
+    starts = {s for s in (window_start("week", d) for d in days) if window_end("week", s) <= last}
     previous = window_start("week", min(days)) - dt.timedelta(days=7)
-    if previous not in mailed(history, dataset) and history.read(dataset, window_kind="day", statistics=[st.ROWS], since=previous,
-                                               until=window_end("week", previous)):
+    if previous not in mailed(history, dataset) and history.read(
+            dataset, window_kind="day", statistics=[st.ROWS], since=previous, until=window_end("week", previous)):
         starts.add(previous)
-    return [(s, window_end("week", s) <= max(days)) for s in sorted(starts)]
+    return sorted(starts)
 
 
 def _latest(records: list[Record]) -> dict[dt.date, str]:

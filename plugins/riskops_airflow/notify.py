@@ -97,7 +97,7 @@ def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_defaul
             alerts.record_sent(history, dataset, alert["windows"], to, alert["subject"])
             sent["alert"] = alert["subject"]
         for report in summary["reports"]:
-            if not report["complete"] or dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
+            if dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
                 continue
             subject = f"[riskops] {dataset} weekly stability report {report['week']}"
             body = (f"<p>The weekly stability report of <b>{html.escape(dataset)}</b> for {report['week']} "

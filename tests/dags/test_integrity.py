@@ -87,4 +87,50 @@ def test_assets_chain_preprocess_to_score(dagbag):
 def test_every_dataset_has_its_dags(dagbag):
     bag, _, _ = dagbag
     for spec in (REPO / "datasets").glob("*.yaml"):
-        assert {f"preprocess_{spec.stem}", f"retrain_{spec.stem}", f"score_{spec.stem}"} <= set(bag.dag_ids)
+        assert {f"preprocess_{spec.stem}", f"retrain_{spec.stem}", f"score_{spec.stem}",
+                f"stability_{spec.stem}"} <= set(bag.dag_ids)
+
+
+def test_every_task_mails_the_operations_address_when_it_fails(dagbag):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    bag, _, _ = dagbag
+    for dag_id, dag in bag.dags.items():
+        for task in dag.tasks:
+            callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) \
+                else [task.on_failure_callback]
+            assert any(isinstance(c, SmtpNotifier) and c.to == ["riskops-oncall@example.com"] for c in callbacks), \
+                (dag_id, task.task_id)
+
+
+def test_assets_chain_score_to_stability_to_retrain(dagbag):
+    bag, _, _ = dagbag
+    score, stability = bag.dags["score_card_transactions"], bag.dags["stability_card_transactions"]
+    assert [t.task_id for t in score.tasks if t.outlets] == ["publish"]
+    assert [a.uri for a in stability.timetable.asset_condition.objects] == ["riskops://scores/card_transactions"]
+    assert [a.uri for t in stability.tasks for a in t.outlets] == ["riskops://drift/card_transactions"]
+
+
+def test_retraining_is_scheduled_by_its_cron_or_by_drift(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import AssetOrTimeSchedule
+
+    for switch in ("on", "off"):
+        monkeypatch.setenv("RISKOPS_CRON_SCHEDULES", switch)
+        dag = DagBag(dag_folder=str(REPO / "dags" / "retrain.py")).dags["retrain_card_transactions"]
+        assert [a.uri for a in dag.timetable.asset_condition.objects] == ["riskops://drift/card_transactions"]
+        if switch == "on":
+            assert isinstance(dag.timetable, AssetOrTimeSchedule) and dag.timetable.timetable.summary == "0 3 1 * *"
+        else:  # the drift Asset alone
+            assert not isinstance(dag.timetable, AssetOrTimeSchedule)
+
+
+def test_the_drift_macro_reads_the_latest_triggering_event():
+    from types import SimpleNamespace
+
+    from riskops_airflow.templates import drift_event
+
+    events = {"drift/card_transactions": [SimpleNamespace(extra={"as_of": "2026-10-01", "reason": "old"}),
+                                          SimpleNamespace(extra={"as_of": "2026-11-09", "reason": "score PSI red"})]}
+    assert drift_event(events, "as_of") == "2026-11-09" and drift_event(events, "reason") == "score PSI red"
+    assert drift_event({}, "as_of") == "" and drift_event(None, "reason") == ""
