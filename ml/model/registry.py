@@ -201,8 +201,10 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: 
     if not is_registered(client, name):
         call(client, f"registering {name}", lambda: client.create_registered_model(
             name, description="riskops model; champion = Production + alias 'champion'"))
+    # an MLflow 3 logged model (models:/m-<id>) is registered with its id, which a tracking server requires
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = str(call(client, f"registering a version of {name}", lambda: client.create_model_version(
-        name, model_uri, run_id=run_id, tags=version_tags)).version)
+        name, model_uri, run_id=run_id, tags=version_tags, model_id=model_id)).version)
     set_stage(client, name, version, "Staging")
     set_alias(client, name, CHALLENGER, version)
     set_tags(client, name, version, {"status": "candidate"})

@@ -107,6 +107,9 @@ def test_approve_then_reject_through_airflow(platform):
     (pdf,) = [a.get_content() for a in msg.iter_attachments()]
     assert pdf.startswith(b"%PDF")
 
+    # the admin may run DAGs, but only the configured approvers may answer the approval
+    with pytest.raises(RuntimeError, match="-> 403: .*admin.* is not a respondent"):
+        af.respond(DAG_ID, run1, "approval", "Approve", "I can do this")
     approver.answer(DAG_ID, run1, "approval", "Approve", "good separation on the last four weeks", timeout=300)
     assert af.wait_for_run(DAG_ID, run1, timeout=300) == "success"
     assert af.task_state(DAG_ID, run1, "promote") == "success"
