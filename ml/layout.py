@@ -23,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ml.errors import RiskopsError
+
 LANDING, LABELS, CURATED, QUARANTINE, SCORES = "landing", "labels", "curated", "quarantine", "scores"
 ONDEMAND = "ondemand"
 DATA_FILE = "part-0.parquet"
@@ -119,6 +121,18 @@ def _run_file(kind: str, dataset: str, run_key: str) -> str:
 def stability_run(dataset: str, run_key: str, suffix: str = ".json") -> str:
     """What the stability run `run_key` found (.json), and its alert chart (.png), for the DAG's next tasks."""
     return _run_file("stability", dataset, run_key) + suffix
+
+
+_ONDEMAND_KEY = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+
+
+def ondemand(key: str) -> str:
+    """An analyst's file in the on-demand area: `key` is relative to `ondemand/` (e.g. `2026-11/list.csv`).
+    Anything else (absolute paths, URLs, `..`, hidden names) is refused before anything is opened."""
+    if not _ONDEMAND_KEY.match(key or ""):
+        raise RiskopsError(f"on-demand files are names under {ONDEMAND}/ in the storage root (letters, digits, "
+                           f"'_', '-', '.', '/' between folders; no '..', no leading '/' or '.'): {key!r} is not")
+    return f"{ONDEMAND}/{key}"
 
 
 def stability_report(dataset: str, week: str) -> str:
