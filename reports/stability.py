@@ -8,7 +8,8 @@ Layout, A4 portrait:
 
 1. summary of the week (overall light, score PSI), score PSI by day with lights
 2. score PSI by week, CSI heat table (feature x week)
-3. this week's statistics per feature (CSI, KS, JS), reference vs current distributions of the most drifted
+3. this week's statistics per feature (CSI, KS, JS), reference vs current distributions of the three most
+   drifted features
 4. decision mix and rule hits by day (policy drift shows here first), data quality by day
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, PageBreak, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Spacer
 
 from reports import blocks
 from reports.document import (
@@ -226,10 +227,11 @@ def _features(data: StabilityReportData) -> list[Flowable]:
         out.append(Paragraph(f"<b>Categories the model never saw</b> (counted in the \u201cother\u201d bin): {text}",
                              STYLES["body"]))
     if data.distributions:
-        out += [heading("Reference vs current distributions of the most drifted features", 1),
-                blocks.distribution_chart([(f"{d.feature}: CSI {fmt4(d.csi)}", d.labels, d.reference, d.current)
-                                           for d in data.distributions], f"{data.week}: reference vs current",
-                                          panel_height=1.7)]
+        out.append(KeepTogether([
+            heading("Reference vs current distributions of the most drifted features", 1),
+            blocks.distribution_chart([(f"{d.feature}: CSI {fmt4(d.csi)}", d.labels, d.reference, d.current)
+                                       for d in data.distributions], f"{data.week}: reference vs current",
+                                      panel_height=1.6)]))
     return out
 
 
@@ -267,7 +269,8 @@ def _quality(data: StabilityReportData) -> list[Flowable]:
                      Paragraph(esc(reasons), STYLES["cell_small"]), Paragraph(esc(nulls), STYLES["cell_small"])])
     rest = (CONTENT_W - 72 * mm) / 2
     return out + [table(rows, [20 * mm, 16 * mm, 16 * mm, 20 * mm, rest, rest],
-                        extra=[("FONT", (0, 0), (-1, -1), SANS, 7.5), ("VALIGN", (0, 0), (-1, -1), "TOP")])]
+                        extra=[("FONT", (0, 0), (-1, -1), SANS, 7.5), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("ALIGN", (4, 0), (-1, -1), "LEFT")])]
 
 
 # ------------------------------------------------------------------------------------------ document

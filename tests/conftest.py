@@ -65,7 +65,7 @@ def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from ml.model.retrain import retrain
     from ml.scoring import score
     from ml.storage import Storage
-    from tests.helpers import land_and_preprocess
+    from tests.helpers import approve, land_and_preprocess
 
     home = tmp_path_factory.mktemp("cards-world")
     world = {"data": home / "data", "tracking": f"sqlite:///{home / 'mlflow.db'}", "artifacts": (home / "art").as_uri()}
@@ -83,7 +83,7 @@ def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                  early_stopping_rounds=10)
             summary = retrain(storage, spec, DRIFT_START + dt.timedelta(days=spec.label.maturity_lag_days - 1), config,
                               artifact_root=world["artifacts"])
-            registry.promote(mlflow.MlflowClient(), registry.model_name(spec.name), summary["version"], "Ada")
+            approve(mlflow.MlflowClient(), registry.model_name(spec.name), summary["version"])
             pinned = score.resolve_model(spec.name)
             for i in range(CARDS_DAYS):
                 score.score_day(storage, spec, CARDS_START + dt.timedelta(days=i), pinned)

@@ -30,7 +30,7 @@ from reports.stability import (
 
 REPORT = "weekly_report"  # history rows recording that a week's PDF was mailed
 WEEKS_SHOWN = 8
-DISTRIBUTIONS = 4
+DISTRIBUTIONS = 3
 TOP = 3  # quarantine reasons and null rates shown per day
 
 

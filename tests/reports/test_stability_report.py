@@ -1,0 +1,107 @@
+"""The weekly stability report: its pages, numbers and lights as given, deterministic bytes; and the
+blocks it added to the toolkit."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from reports import blocks, charts
+from reports.stability import (
+    DayRow,
+    DecisionDay,
+    Distribution,
+    FeatureRow,
+    QualityDay,
+    StabilityReportData,
+    render_stability_report,
+)
+
+WEEKS = ["2026-W33", "2026-W34", "2026-W35", "2026-W36", "2026-W37", "2026-W38"]
+
+
+def make_data(**changes: object) -> StabilityReportData:
+    days = [DayRow(f"2026-09-{14 + i:02d}", "3", 1_500 + i, 0.02 + 0.04 * i, "green" if i < 3 else "amber",
+                   ["device_os"] if i > 4 else [], ["amount"] if i > 3 else [], "red" if i > 4 else "green")
+            for i in range(7)]
+    features = [
+        FeatureRow("device_os", 0.2889, "red", None, None, None, 0.2266, "red", "red", {"tizen": 12},
+                   ks_note="categorical: no KS"),
+        FeatureRow("amount", 0.1370, "amber", 0.1520, "amber", 2.7e-88, 0.1562, "amber", "amber", {}),
+        FeatureRow("hour", 0.0012, "green", 0.0078, "green", 0.95, 0.0150, "green", "green", {}),
+    ]
+    data = StabilityReportData(
+        dataset="card_transactions", week="2026-W38", start="2026-09-14", end="2026-09-20", model_versions=["3"],
+        generated_at="2026-09-21T02:10:00+00:00",
+        thresholds={"psi": (0.10, 0.25), "ks": (0.10, 0.20), "js": (0.10, 0.20)}, eps=1e-4, min_rows=500,
+        week_rows=10_521, week_light="red", week_score_psi=0.1450, week_score_light="amber", days=days,
+        weeks=[(w, 0.01 * (i + 1), "green") for i, w in enumerate(WEEKS[:-1])] + [(WEEKS[-1], 0.1450, "amber")],
+        heat=[(f.name, [(0.001 * i, "green") for i in range(5)] + [(f.csi, f.csi_light)]) for f in features],
+        features=features,
+        distributions=[Distribution("device_os", 0.2889, ["android", "ios", "other", "missing"],
+                                    [0.35, 0.35, 0.3, 0.0], [0.6, 0.25, 0.15, 0.0])],
+        decisions=[DecisionDay(d.date, d.rows, {"approve": d.rows - 300, "review": 150, "decline": 150},
+                               {"HR01-YOUNG": 7}) for d in days],
+        quality=[QualityDay(d.date, d.rows + 6, d.rows, 0.004, [("hour", 3), ("amount", 2)], [("customer_age", 0.02)])
+                 for d in days],
+    )
+    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def pdf() -> bytes:
+    return render_stability_report(make_data())
+
+
+def _text(pdf: bytes) -> str:
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+
+
+def test_pages_sections_and_numbers(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 4
+    assert [o.title for o in reader.outline if not isinstance(o, list)] == [
+        "1. The week", "2. Trends by week", "3. Features this week", "4. Decisions and data quality"]
+    text = _text(pdf)
+    for expected in ("card_transactions · 2026-W38 · 2026-09-14 to 2026-09-20", "Score PSI 0.1450 amber",
+                     "Overall light of the week: red", "0.2889", "0.1520 (p 2.7e-88)", "categorical: no KS",
+                     "tizen (12)", "HR01-YOUNG", "customer_age 2.00%", "hour (3), amount (2)", "2026-W33",
+                     "ε = 0.0001", "fewer than 500 rows: not judged"):
+        assert expected in text, expected
+
+
+def test_same_data_same_bytes_and_data_shows(pdf: bytes) -> None:
+    assert render_stability_report(make_data()) == pdf
+    assert render_stability_report(make_data(week_score_psi=0.3)) != pdf
+
+
+def test_a_week_without_judged_days_or_manifests_still_renders() -> None:
+    empty = make_data(days=[], weeks=[("2026-W38", None, None)], heat=[], features=[], distributions=[],
+                      decisions=[], quality=[], week_score_psi=None, week_rows=0, week_light="too few rows")
+    text = _text(render_stability_report(empty))
+    assert "No scoring manifests for this week." in text and "No preprocessing manifests for this week." in text
+
+
+def test_heat_cells_must_match_the_weeks() -> None:
+    with pytest.raises(ValueError, match="one cell per week"):
+        render_stability_report(make_data(heat=[("amount", [(0.1, "amber")])]))
+
+
+def test_light_grid_colours_cells_and_checks_their_number() -> None:
+    grid = blocks.light_grid(["Feature", "W1", "W2"], [("amount", [("0.1000", "amber"), ("0.3000", "red")])])
+    backgrounds = [c for c in grid._bkgrndcmds if c[0] == "BACKGROUND"]  # noqa: SLF001 (reportlab keeps them so)
+    assert ((1, 1), (1, 1)) in [(c[1], c[2]) for c in backgrounds] and ((2, 1), (2, 1)) in [(c[1], c[2])
+                                                                                              for c in backgrounds]
+    with pytest.raises(ValueError, match="needs 2 cells"):
+        blocks.light_grid(["Feature", "W1", "W2"], [("amount", [("0.1", "amber")])])
+
+
+def test_distribution_chart_is_a_stable_png() -> None:
+    panels = [("amount: CSI 0.1370", ["<= 10", "> 10", "missing"], [0.5, 0.5, 0.0], [0.3, 0.7, 0.0])]
+    png = charts.distribution_chart(panels, "2026-W38")
+    assert png.startswith(b"\x89PNG") and charts.distribution_chart(panels, "2026-W38") == png
+    with pytest.raises(ValueError, match="one share per label"):
+        charts.distribution_chart([("x", ["a"], [0.5, 0.5], [1.0])], "t")
