@@ -3,9 +3,10 @@
 Scheduled by the Asset `curated/<dataset>` that preprocessing publishes; a run scores every day
 published since the previous run. `plan` pins the champion's version once for the whole run, so a
 promotion during the run never mixes versions; each day is split into `partitions` slices scored in
-parallel (dynamic task mapping: pods in Kubernetes mode), then `commit` publishes the day atomically; `publish`
-then updates the Asset `scores/<dataset>` with the days and the model version, which schedules monitoring; with one partition (the embedded default) the
-`commit` task scores and publishes the day in one process and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
+parallel (dynamic task mapping: pods in Kubernetes mode), then `commit` publishes the day atomically;
+`publish` then updates the Asset `scores/<dataset>` with the days and the model version, which schedules
+monitoring. With one partition (the embedded default) the `commit` task scores and publishes the day in
+one process and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
 (backfill), `model_version` (re-scoring), or `input`/`output` to score an analyst's file.
 No Production model: `plan` fails with a message naming the approval step, and nothing is written.
 """

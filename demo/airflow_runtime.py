@@ -17,6 +17,9 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
 WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
+# Airflow's SQLite connections wait this long for a lock instead of SQLite's 5 s: on a busy machine a
+# scheduler write could otherwise fail with "database is locked" and stop the scheduler for good.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
 class WaitError(RuntimeError):
@@ -37,6 +40,7 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "demo.airflow_runtime.SQLITE_CONNECT_ARGS",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",  # the embedded platform is not served to the network
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

@@ -1,9 +1,12 @@
 """`make demo`: the whole platform on one machine, through real Airflow DAG runs.
 
 Steps: MLflow store (SQLite) -> SMTP sink -> replay real data into the landing zone -> airflow standalone
--> one preprocess DAG run per day of every dataset's window -> retrain Give Me Some Credit, mail the
-PDF, approve it in Airflow as a scripted approver -> score every landed day with the champion -> print
-the row accounting, the promoted model and the scores.
+-> one preprocess DAG run per day of every dataset's window -> retrain Give Me Some Credit and the card
+transactions (the cards on their days before the synthetic drift), mail the PDFs, approve them in Airflow
+as a scripted approver -> score every landed day with the champions; each score run schedules stability
+monitoring through its Asset: history, alert mail, weekly PDFs, and for the drifting cards a retraining
+requested through the drift Asset, whose candidate waits for approval -> print the row accounting, the
+promoted models, the scores and what monitoring fired.
 Re-runnable: replay and preprocessing replace their outputs, so a second run duplicates nothing.
 """
 
@@ -19,18 +22,26 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from demo.airflow_runtime import REPO, WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
 from ml.dates import date_range
 from ml.errors import RiskopsError
+
+if TYPE_CHECKING:
+    from ml.data.spec import DatasetSpec
 
 # Fixed windows keep the demo reproducible; bank_marketing keeps its real (2008) dates.
 WINDOWS = {
     # early enough that its labels (60-day maturity lag) have all arrived by the demo's training date
     "give_me_some_credit": dt.date(2026, 7, 1),
     "bank_marketing": dt.date(2008, 5, 5),
-    "card_transactions": dt.date(2026, 9, 1),
+    # ten days to train on before the synthetic drift (2026-09-20, in the spec's source), then drifting days
+    "card_transactions": dt.date(2026, 9, 10),
 }
+MONITORED = ("give_me_some_credit", "card_transactions")  # trained, scored and monitored by the demo
+DRIFTING = "card_transactions"
+MIN_DAYS = 12
 
 
 class Steps:
@@ -113,37 +124,104 @@ def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> Non
         raise WaitError(f"{failed} preprocess runs failed; task logs under {af.airflow_home}/logs")
 
 
-def retrain_and_approve(af: Standalone, dataset: str, as_of: dt.date, days: int, outbox: Path) -> dict[str, str]:
-    """Run retrain_<dataset>, wait for its approval task, approve as the scripted approver, wait for promotion."""
-    dag_id = f"retrain_{dataset}"
+def retrain_and_approve(af: Standalone, runs: dict[str, dict[str, object]], outbox: Path) -> None:
+    """Run retrain_<dataset> for each dataset at once (conf: as_of and the training window), wait for their
+    approval tasks, approve each as the scripted approver, and wait for the promotions."""
     mails_before = set(outbox.glob("*.eml"))
-    # the default split (30 days: 19 train, 4 validation, 7 out-of-time) scaled to the demo's window
-    conf = {"as_of": as_of.isoformat(), "window_days": days,
-            "valid_days": max(1, round(days * 4 / 30)), "test_days": max(2, round(days * 7 / 30))}
-    run_id = af.trigger(dag_id, as_of.isoformat(), conf)
-    print(f"  {dag_id}: run {run_id} (training, report, mail)...", flush=True)
-    af.wait_for_task(dag_id, run_id, "approval", WAITING_FOR_HUMAN, timeout=900)
-    mails = sorted(set(outbox.glob("*.eml")) - mails_before)
-    print(f"  mail to approvers with the PDF: {mails[-1] if mails else 'none received'}", flush=True)
+    run_ids = {}
+    for dataset, conf in runs.items():
+        dag_id = f"retrain_{dataset}"
+        run_ids[dataset] = af.trigger(dag_id, str(conf["as_of"]), conf)
+        print(f"  {dag_id}: run {run_ids[dataset]} (training, report, mail)...", flush=True)
+    for dataset, run_id in run_ids.items():
+        af.wait_for_task(f"retrain_{dataset}", run_id, "approval", WAITING_FOR_HUMAN, timeout=900)
+    for mail in sorted(set(outbox.glob("*.eml")) - mails_before):
+        print(f"  mail to approvers with the PDF: {mail}", flush=True)
     approver = af.as_user("risk-approver")
-    approver.answer(dag_id, run_id, "approval", "Approve", "demo: scripted approval", timeout=600)
-    print("  risk-approver approved in Airflow (REST API, human-in-the-loop task)", flush=True)
-    state = af.wait_for_run(dag_id, run_id, timeout=600)
-    if state != "success":
-        raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
-    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
-    return {"run_id": run_id}
+    for dataset, run_id in run_ids.items():
+        dag_id = f"retrain_{dataset}"
+        approver.answer(dag_id, run_id, "approval", "Approve", "demo: scripted approval", timeout=600)
+        print(f"  risk-approver approved {dataset} in Airflow (REST API, human-in-the-loop task)", flush=True)
+        state = af.wait_for_run(dag_id, run_id, timeout=600)
+        af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+        if state != "success":
+            raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
 
 
-def score_window(af: Standalone, dataset: str, start: dt.date, end: dt.date) -> None:
-    """One score run over the window: the model is pinned once, each day committed atomically."""
-    dag_id = f"score_{dataset}"
-    run_id = af.trigger(dag_id, end.isoformat(), {"start": start.isoformat(), "end": end.isoformat()})
-    print(f"  {dag_id}: run {run_id} scoring {start} .. {end}...", flush=True)
-    state = af.wait_for_run(dag_id, run_id, timeout=1200)
-    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+def _asset_runs(af: Standalone, dag_id: str, after: str) -> list[dict]:
+    """Runs of a DAG that its Assets triggered since `after` (an ISO timestamp)."""
+    runs = af.api("GET", f"/dags/{dag_id}/dagRuns", params={"run_after_gte": after, "limit": 100})["dag_runs"]
+    return [r for r in runs if r["run_type"] == "asset_triggered"]
+
+
+def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]], drifting: str) -> dict[str, str]:
+    """One score run per window (the model pinned once, each day committed atomically); each publishes its
+    days to the Asset scores/<dataset>, which runs stability_<dataset>; the drifting dataset's stability run
+    requests a retraining through the Asset drift/<dataset>. Waits for all of it, up to the drift candidate's
+    mail to the approvers; returns that retraining's DAG and run id."""
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for dataset in windows:  # consumers must be unpaused before the events they wait for
+        af.api("PATCH", f"/dags/stability_{dataset}", json={"is_paused": False})
+    af.api("PATCH", f"/dags/retrain_{drifting}", json={"is_paused": False})
+    score_runs = {}
+    for dataset, (start, end) in windows.items():
+        score_runs[dataset] = af.trigger(f"score_{dataset}", end.isoformat(),
+                                         {"start": start.isoformat(), "end": end.isoformat()})
+        print(f"  score_{dataset}: run {score_runs[dataset]} scoring {start} .. {end}...", flush=True)
+    for dataset, run_id in score_runs.items():
+        _finished(af, f"score_{dataset}", run_id, 1200)
+    for dataset in windows:
+        dag_id = f"stability_{dataset}"
+        wait_for(lambda: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the scores", 2)
+        for run in _asset_runs(af, dag_id, started):
+            _finished(af, dag_id, run["dag_run_id"], 900)
+            print(f"  {dag_id}: run {run['dag_run_id']} (triggered by the scores Asset) done", flush=True)
+    dag_id = f"retrain_{drifting}"
+    wait_for(lambda: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the drift Asset", 2)
+    run_id = str(_asset_runs(af, dag_id, started)[0]["dag_run_id"])
+    print(f"  {dag_id}: run {run_id} triggered by the drift Asset (training, report, mail)...", flush=True)
+    af.wait_for_task(dag_id, run_id, "email_approvers", {"success"}, timeout=900)
+    for dag in [*(f"score_{d}" for d in windows), *(f"stability_{d}" for d in windows), dag_id]:
+        af.api("PATCH", f"/dags/{dag}", json={"is_paused": True})
+    return {"dag_id": dag_id, "run_id": run_id}
+
+
+def _finished(af: Standalone, dag_id: str, run_id: str, timeout: float) -> None:
+    state = af.wait_for_run(dag_id, run_id, timeout=timeout)
     if state != "success":
         raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
+
+
+def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: dict[str, str]) -> None:
+    """What stability monitoring found and what it fired: lights per dataset, mails, the retraining."""
+    import email
+    import email.policy
+
+    from ml import layout
+    from ml.monitor.history import History
+    from ml.storage import Storage
+
+    history = History.open(history_url)
+    for dataset in MONITORED:
+        rows = history.read(dataset, statistics=["overall"], feature="")
+        for kind in ("day", "week", "month"):
+            lights = [r.light for r in rows if r.window_kind == kind]
+            counts = ", ".join(f"{lights.count(light)} {light}" for light in ("green", "amber", "red", "too few rows")
+                               if lights.count(light))
+            print(f"  {dataset}: {len(lights)} {kind} window(s): {counts or 'none'}")
+        red = [r.window_start.isoformat() for r in rows if r.window_kind == "day" and r.light == "red"]
+        if red:
+            print(f"    red days: {', '.join(red)}")
+    for path in sorted(outbox.glob("*.eml")):
+        subject = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"]
+        if " stability " in subject:
+            print(f"  mailed: {subject}")
+    storage = Storage(data_url)
+    dataset = drift_run["dag_id"].removeprefix("retrain_")
+    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, drift_run["run_id"]))["candidate"])
+    print(f"  retraining requested by drift: {drift_run['dag_id']} run {drift_run['run_id']} registered "
+          f"{candidate['model_name']} version {candidate['version']}, waiting for approval; its report "
+          f"{storage.url(candidate['report_key'])} names the trigger: {candidate['trigger']}")
 
 
 def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
@@ -225,8 +303,21 @@ def main() -> int:
     return 0
 
 
+def _split(days: int) -> dict[str, int]:
+    """The default training split (30 days: 19 train, 4 validation, 7 out-of-time) scaled to `days`."""
+    return {"window_days": days, "valid_days": max(1, round(days * 4 / 30)), "test_days": max(2, round(days * 7 / 30))}
+
+
+def _lagged(spec: "DatasetSpec", day: dt.date) -> str:
+    """The first date on which the labels of `day`'s rows have matured."""
+    return (day + dt.timedelta(days=spec.label.maturity_lag_days)).isoformat()
+
+
 def run(args: argparse.Namespace, home: Path) -> None:
     data_url = os.environ.get("RISKOPS_DATA", str(home / "data"))
+    if args.days < MIN_DAYS:
+        raise WaitError(f"RISKOPS_DEMO_DAYS must be at least {MIN_DAYS}: the card transactions need days after "
+                        "their drift to show it")
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
     step = Steps(total=8)
     os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
@@ -262,15 +353,23 @@ def run(args: argparse.Namespace, home: Path) -> None:
         print(f"  healthy; log in with the password in {af.airflow_home}/simple_auth_manager_passwords.json.generated")
         run_days(af, windows)
 
-        step("Retraining Give Me Some Credit: candidate, PDF by mail, approval in Airflow")
-        gmsc_start, gmsc_end = windows["give_me_some_credit"]
-        lag = get_spec(specs_dir, "give_me_some_credit").label.maturity_lag_days
-        retrain_and_approve(af, "give_me_some_credit", gmsc_end + dt.timedelta(days=lag), args.days,
-                            home / "outbox")
-        print_promotion(tracking_uri, "give_me_some_credit")
+        step("Retraining Give Me Some Credit and the card transactions: candidates, PDFs by mail, approval in Airflow")
+        specs = {d: get_spec(specs_dir, d) for d in MONITORED}
+        drift_start = dt.date.fromisoformat(specs[DRIFTING].source.params["drift_start"])  # type: ignore[union-attr]
+        before_drift = (drift_start - windows[DRIFTING][0]).days
+        retrain_and_approve(af, {
+            # as of the day the window's labels have all matured
+            "give_me_some_credit": {"as_of": _lagged(specs["give_me_some_credit"], windows["give_me_some_credit"][1]),
+                                    **_split(args.days)},
+            # the cards on their days before the drift only: the reference the drift is measured against
+            DRIFTING: {"as_of": _lagged(specs[DRIFTING], drift_start - dt.timedelta(days=1)), **_split(before_drift)},
+        }, home / "outbox")
+        for dataset in MONITORED:
+            print_promotion(tracking_uri, dataset)
 
-        step("Nightly scoring of every landed Give Me Some Credit day with the champion")
-        score_window(af, "give_me_some_credit", gmsc_start, gmsc_end)
+        step("Nightly scoring with the champions; stability monitoring (scores Asset); retraining on drift "
+             "(drift Asset)")
+        drift_run = score_and_monitor(af, {d: windows[d] for d in MONITORED}, DRIFTING)
 
         step("Stopping Airflow and the SMTP sink")
     finally:
@@ -279,10 +378,14 @@ def run(args: argparse.Namespace, home: Path) -> None:
             sink.terminate()
             sink.wait()
 
-    step("Row accounting per day (from the preprocess manifests)")
+    step("Row accounting per day (preprocess manifests), scores, and what monitoring fired")
     print_accounting(data_url, windows)
-    print_scores(data_url, "give_me_some_credit", *windows["give_me_some_credit"])
-    print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, scores/, manifests/, candidates/")
+    for dataset in MONITORED:
+        print_scores(data_url, dataset, *windows[dataset])
+    print("\n  What stability monitoring found and fired")
+    print_monitoring(data_url, Settings.from_env().history_url, home / "outbox", drift_run)
+    print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, scores/, manifests/, candidates/, "
+          "reports/stability/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
     print(step.summary())
 

@@ -261,7 +261,8 @@ def _quality(data: StabilityReportData) -> list[Flowable]:
     out: list[Flowable] = [heading("Data quality by day", 1)]
     if not data.quality:
         return out + [Paragraph("No preprocessing manifests for this week.", STYLES["body"])]
-    rows: list[list[Any]] = [["Date", "Rows in", "Clean", "Quarantined", "Top quarantine reasons", "Highest null rates"]]
+    rows: list[list[Any]] = [["Date", "Rows in", "Clean", "Quarantined", "Top quarantine reasons",
+                              "Highest null rates"]]
     for q in data.quality:
         reasons = ", ".join(f"{c} ({n})" for c, n in q.top_reasons) or DASH
         nulls = ", ".join(f"{c} {fmt_pct(r)}" for c, r in q.null_rates) or DASH

@@ -1,5 +1,6 @@
-"""The README's demo end to end: real airflow standalone, triggered DAG runs, printed accounting; twice,
-with the clock of every process moved to two different "today"s.
+"""The README's demo end to end: real airflow standalone, triggered DAG runs, printed accounting, stability
+monitoring and the drift-triggered retraining; twice, with the clock of every process moved to two
+different "today"s.
 
 The first run's clock (2026-11-22) and window (16 days) are chosen so that a scheduled monthly retraining
 would find enough matured data to train a candidate and then wait two weeks for an approver: the demo must
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import io
 import json
 import os
 import subprocess
@@ -19,7 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
+from ml.monitor.history import History
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +54,16 @@ def _snapshot(root: Path) -> dict[str, int]:
 
 
 PREPROCESS_ZONES = ("landing", "labels", "curated", "quarantine", "manifests/preprocess")
+DRIFT = dt.date(2026, 9, 20)  # the synthetic cards' drift (datasets/card_transactions.yaml)
+
+
+def _mails(home: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((home / "outbox").glob("*.eml"))]
+
+
+def _attachments(mails: list[email.message.EmailMessage], subject: str) -> list:
+    return [a for m in mails if subject in m["Subject"] for a in m.iter_attachments()]
 
 
 @pytest.mark.slow
@@ -70,22 +84,41 @@ def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
         assert m["rows_in"] == m["rows_clean"] + m["rows_quarantined"]  # bank calls: none on Sundays
         rows[m["dataset"]] += m["rows_in"]
     assert min(rows.values()) > 0
-    # retrain: a PDF in the sink's outbox, promoted through the Airflow approval, then scored
-    (mail,) = (home / "outbox").glob("*.eml")
-    (attachment,) = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default).iter_attachments()
-    assert attachment.get_filename() == "riskops-give_me_some_credit-v1.pdf"
-    assert attachment.get_content().startswith(b"%PDF")
-    assert "riskops-give_me_some_credit version 1: stage Production, alias champion; approved by risk-approver" in first
+    # retrain: the PDFs in the sink's outbox, promoted through the Airflow approval, then scored
+    mails = _mails(home)
+    for name in ("give_me_some_credit", "card_transactions"):
+        (attachment,) = _attachments(mails, f"riskops-{name} v1 candidate")
+        assert attachment.get_filename() == f"riskops-{name}-v1.pdf"
+        assert attachment.get_content().startswith(b"%PDF")
+        assert f"riskops-{name} version 1: stage Production, alias champion; approved by risk-approver" in first
     assert "at 2026-11-22T" in first  # the promotion was stamped with the moved clock
-    score_manifests = sorted((home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"))
-    assert len(score_manifests) == DAYS
+    for name in ("give_me_some_credit", "card_transactions"):
+        score_manifests = sorted((home / "data" / "manifests" / "score" / name).rglob("*.json"))
+        assert len(score_manifests) == DAYS
+        for path in score_manifests:
+            m = json.loads(path.read_text())
+            assert m["model_version"] == "1" and m["rows_scored"] == m["rows_in"] == sum(m["decisions"].values())
     delinquent = 0  # rows the GMSC spec's serious-delinquency rule declines, whatever the model says
-    for path in score_manifests:
+    for path in (home / "data" / "manifests" / "score" / "give_me_some_credit").rglob("*.json"):
         m = json.loads(path.read_text())
-        assert m["model_version"] == "1" and m["rows_scored"] == m["rows_in"] == sum(m["decisions"].values())
         assert m["decisions"]["decline"] >= m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
         delinquent += m["hard_rules"]["HR02-SERIOUS-DELINQUENCY"]
     assert delinquent > 0
+
+    # stability: the cards' drifting days red in the history, one alert, the weekly PDFs, the retraining
+    history = History.open(f"sqlite:///{home / 'history' / 'history.db'}")
+    days = {r.window_start: r.light for r in history.read("card_transactions", window_kind="day",
+                                                          statistics=["overall"], feature="")}
+    assert len(days) == DAYS and {days[d] for d in days if d < DRIFT} == {"green"}
+    assert "red" in {days[d] for d in days if d >= DRIFT}
+    assert len([m for m in mails if "card_transactions stability" in m["Subject"]]) == 1
+    assert not [m for m in mails if "give_me_some_credit stability" in m["Subject"]]  # no drift there
+    weekly = [a for a in _attachments(mails, "weekly stability report") if a.get_filename().endswith(".pdf")]
+    assert weekly and all(a.get_content().startswith(b"%PDF") for a in weekly)
+    (drift_pdf,) = _attachments(mails, "riskops-card_transactions v2 candidate")
+    first_page = PdfReader(io.BytesIO(drift_pdf.get_content())).pages[0].extract_text()
+    assert "drift found by stability monitoring: drift in card_transactions" in " ".join(first_page.split())
+    assert "retraining requested by drift: retrain_card_transactions run" in first
     assert "Wall time" in first
 
     zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
@@ -94,6 +127,9 @@ def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
     # same files, same sizes: re-running duplicated nothing
     assert {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES} == zones_before
     assert "riskops-give_me_some_credit version 2: stage Production" in second  # the re-run's candidate
+    # the cards' re-run candidate (v3) supersedes the drift candidate still waiting (v2); its scores drift too
+    assert "riskops-card_transactions version 3: stage Production" in second
+    assert "registered riskops-card_transactions version 4, waiting for approval" in second
     assert "at 2027-06-15T" in second
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""

@@ -148,8 +148,8 @@ def compose(spec: DatasetSpec, windows: Sequence["Window"], reference: Callable[
         f"<p><img src='cid:{CHART}' alt='reference vs current distributions'></p>"
         f"<p>Thresholds (amber / red): PSI and CSI {m.psi.amber:g} / {m.psi.red:g}, KS {m.ks.amber:g} / "
         f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a feature takes the worst light of its statistics. "
-        f"History: <code>python -m ml history --dataset {html.escape(spec.name)} --since {min(w.start for w in windows)}"
-        "</code>; the weekly stability report has the trends.</p>")
+        f"History: <code>python -m ml history --dataset {html.escape(spec.name)} --since "
+        f"{min(w.start for w in windows)}</code>; the weekly stability report has the trends.</p>")
     png = chart(worst, reference(worst.model_version), features[:CHART_FEATURES] or [
         s.feature for s in sorted((s for s in worst.stats if s.statistic == st.CSI), key=lambda s: -(s.value or 0))
     ][:CHART_FEATURES])

@@ -101,7 +101,8 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
     trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[st.SCORE_PSI, st.CSI])
     per_week = _latest([r for r in trend if r.statistic == st.SCORE_PSI])
-    cells = {(r.window_start, r.statistic, r.feature): r for r in trend if per_week.get(r.window_start) == r.model_version}
+    cells = {(r.window_start, r.statistic, r.feature): r for r in trend
+             if per_week.get(r.window_start) == r.model_version}
     weeks = sorted(per_week)
     heat = []
     for f in features:

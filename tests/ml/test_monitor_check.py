@@ -5,11 +5,8 @@ candidate waits) and the weekly report; and the `stability` / `history` commands
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 from pathlib import Path
 
-import pytest
 from mlflow import MlflowClient
 
 from ml import layout
@@ -17,7 +14,7 @@ from ml.cli import main
 from ml.data.spec import get_spec
 from ml.dates import date_range
 from ml.model import registry
-from ml.monitor import alerts, weekly
+from ml.monitor import alerts
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.monitor.stability import Reference
