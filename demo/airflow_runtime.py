@@ -19,7 +19,7 @@ ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task
 WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
 # Airflow's SQLite connections wait this long for a lock instead of SQLite's 5 s: on a busy machine a
 # scheduler write could otherwise fail with "database is locked" and stop the scheduler for good.
-SQLITE_CONNECT_ARGS = {"timeout": 60}
+SQLITE_CONNECT_ARGS = {"timeout": 30}  # below the REST client's 60 s
 
 
 class WaitError(RuntimeError):

@@ -8,3 +8,7 @@ CREATE DATABASE airflow OWNER airflow;
 
 CREATE USER mlflow WITH PASSWORD 'mlflow';
 CREATE DATABASE mlflow OWNER mlflow;
+
+-- the monitoring history (RISKOPS_HISTORY_URL); riskops creates its table by its own migrations
+CREATE USER riskops WITH PASSWORD 'riskops';
+CREATE DATABASE riskops OWNER riskops;

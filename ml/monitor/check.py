@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,9 +107,9 @@ def _merged(history: History, spec: DatasetSpec, version: str, kind: str, start:
     for r in rows:
         by_day[r.window_start].append(st.Stat(r.statistic, r.feature, r.value, r.light, r.detail))
     counts = st.merge([st.counts_from_stats(stats, reference) for _, stats in sorted(by_day.items())])
-    stats = st.judge(counts, reference, spec.monitoring)
-    stats[0] = st.Stat(st.ROWS, "", stats[0].value, stats[0].light,
-                       {**stats[0].detail, "days": [d.isoformat() for d in sorted(by_day)]})
+    days = [d.isoformat() for d in sorted(by_day)]  # which days the window is made of
+    stats = [replace(s, detail={**s.detail, "days": days}) if s.statistic == st.ROWS else s
+             for s in st.judge(counts, reference, spec.monitoring)]
     return Window(version, kind, start, stats)
 
 
