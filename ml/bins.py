@@ -40,6 +40,19 @@ def _labels(values: ArrayLike | pd.Series) -> tuple[NDArray[np.object_], NDArray
     return s[~missing].astype(str).to_numpy(dtype=object), missing
 
 
+def _coded(values: ArrayLike | pd.Series) -> tuple[NDArray[np.intp], list[str]]:
+    """Values as codes into their distinct labels (as `_labels` spells them), -1 for missing; a pandas
+    Categorical is read from its codes, without a string per row."""
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(dtype=np.intp), [str(c) for c in s.cat.categories]
+    labels, missing = _labels(s)
+    codes = np.full(len(missing), -1, dtype=np.intp)
+    factor, distinct = pd.factorize(pd.Series(labels, dtype=object))
+    codes[~missing] = factor
+    return codes, [str(d) for d in distinct]
+
+
 def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[str, Any]:
     """Quantile bins of a development sample: interior cut points and proportions (missing bin last)."""
     if n_bins < 1:
@@ -67,10 +80,13 @@ def fit_categorical_bins(values: ArrayLike | pd.Series, max_categories: int = 20
     """Most frequent categories (ties by name) and proportions per category, then "other", then missing."""
     if max_categories < 1:
         raise ValueError(f"max_categories must be at least 1, got {max_categories}")
-    labels, missing = _labels(values)
-    if len(missing) == 0:
+    codes, labels = _coded(values)
+    if len(codes) == 0:
         raise ValueError("cannot fit bins on an empty sample")
-    counts = pd.Series(labels, dtype=object).value_counts()
+    counts: dict[str, int] = {}
+    for label, n in zip(labels, np.bincount(codes[codes >= 0], minlength=len(labels)).tolist()):
+        if n:
+            counts[label] = counts.get(label, 0) + n
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     bins: dict[str, Any] = {"type": "categorical", "categories": [str(k) for k, _ in ranked[:max_categories]]}
     bins["proportions"] = bin_proportions(values, bins)
@@ -87,12 +103,11 @@ def _bin_index(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> tuple[NDA
         return idx, len(edges) + 2
     if bins.get("type") == "categorical":
         categories = list(bins["categories"])
-        labels, missing = _labels(values)
-        idx = np.empty(len(missing), dtype=np.intp)
-        known = pd.Index(categories, dtype=object).get_indexer(labels)
-        idx[~missing] = np.where(known < 0, len(categories), known)  # unseen or rarer -> "other"
-        idx[missing] = len(categories) + 1
-        return idx, len(categories) + 2
+        codes, labels = _coded(values)
+        known = pd.Index(categories, dtype=object).get_indexer(pd.Index(labels, dtype=object))
+        # each distinct label is looked up once; unseen or rarer -> "other", code -1 (missing) -> the last bin
+        table = np.append(np.where(known < 0, len(categories), known), len(categories) + 1)
+        return table[codes], len(categories) + 2
     raise ValueError(f"unknown bin type {bins.get('type')!r} (expected 'numeric' or 'categorical')")
 
 

@@ -171,7 +171,7 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return references[version]
 
     windows: list[Window] = []
-    for version, scored in sorted(by_version.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+    for version, scored in sorted(by_version.items(), key=lambda kv: weekly.version_key(kv[0])):
         for day in scored:
             window = Window(version, "day", day, st.judge(count_day(storage, spec, day, version, reference(version)),
                                                           reference(version), spec.monitoring))
@@ -183,11 +183,8 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
                 history.write(window.records(spec.name))
                 windows.append(window)
 
-    summary: dict[str, Any] = {
-        "dataset": spec.name, "days": [d.isoformat() for d in sorted(set(days))],
-        "scored": {v: [d.isoformat() for d in ds] for v, ds in by_version.items()},
-        "windows": [w.summary() for w in windows], "alert": None, "trigger": None, "reports": [],
-    }
+    summary: dict[str, Any] = {"dataset": spec.name, "windows": [w.summary() for w in windows], "alert": None,
+                               "trigger": None, "reports": []}
     for start in weekly.weeks_to_report(history, spec.name, [d for ds in by_version.values() for d in ds]):
         version, pdf = weekly.render(storage, spec, history, start, reference, now)
         key = layout.stability_report(spec.name, iso_week(start))

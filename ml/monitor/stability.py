@@ -387,10 +387,11 @@ def retrain_reason(stats: Sequence[Stat], monitoring: Monitoring) -> str | None:
     if psi.light == b.RED:
         reasons.append(f"score PSI {psi.value:.4f} is red (>= {monitoring.psi.red:g})")
     if len(red) >= monitoring.retrain_on_red_features:
-        csi = {s.feature: s.value for s in stats if s.statistic == CSI}
-        worst_first = sorted(red, key=lambda n: -(csi.get(n) or 0.0))
+        csi = {s.feature: s.value or 0.0 for s in stats if s.statistic == CSI}
+        why = {n: [f"{s.statistic.upper()} {s.value:.4f}" for s in stats
+                   if s.feature == n and s.statistic in (CSI, KS, JS) and s.light == b.RED] for n in red}
         reasons.append(f"{len(red)} red features (>= {monitoring.retrain_on_red_features}): "
-                       + ", ".join(f"{n} (CSI {csi[n]:.4f})" for n in worst_first))
+                       + ", ".join(f"{n} ({', '.join(why[n])})" for n in sorted(red, key=lambda n: -csi[n])))
     return "; ".join(reasons) or None
 
 

@@ -34,7 +34,8 @@ DISTRIBUTIONS = 3
 TOP = 3  # quarantine reasons and null rates shown per day
 
 
-def _version_key(version: str) -> tuple[int, str]:
+def version_key(version: str) -> tuple[int, str]:
+    """Sort key of model versions (numbered strings: '10' after '9')."""
     return (int(version), "") if version.isdigit() else (0, version)
 
 
@@ -60,7 +61,7 @@ def _latest(records: list[Record]) -> dict[dt.date, str]:
     """Per window start, the latest model version among the records."""
     chosen: dict[dt.date, str] = {}
     for r in records:
-        if r.window_start not in chosen or _version_key(r.model_version) > _version_key(chosen[r.window_start]):
+        if r.window_start not in chosen or version_key(r.model_version) > version_key(chosen[r.window_start]):
             chosen[r.window_start] = r.model_version
     return chosen
 
@@ -129,7 +130,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     m = spec.monitoring
     return StabilityReportData(
         dataset=spec.name, week=iso_week(start), start=start.isoformat(), end=end.isoformat(),
-        model_versions=sorted(set(per_day.values()), key=_version_key),
+        model_versions=sorted(set(per_day.values()), key=version_key),
         generated_at=now.isoformat(timespec="seconds"),
         thresholds={"psi": m.psi.pair, "ks": m.ks.pair, "js": m.js.pair}, eps=reference.eps, min_rows=m.min_rows,
         week_rows=rows, week_light=week[(st.OVERALL, "")].light, week_score_psi=week[(st.SCORE_PSI, "")].value,
@@ -143,7 +144,7 @@ def render(storage: Storage, spec: DatasetSpec, history: History, start: dt.date
     """The week's PDF, for its latest model version; returns (that version, the PDF bytes)."""
     versions = {r.model_version for r in history.read(spec.name, window_kind="week", window_starts=[start],
                                                       statistics=[st.ROWS])}
-    version = max(versions, key=_version_key)
+    version = max(versions, key=version_key)
     return version, render_stability_report(report_data(storage, spec, history, start, reference(version),
                                                         version, now))
 
