@@ -199,16 +199,19 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
 
     from ml import layout
     from ml.monitor.history import History
+    from ml.monitor.weekly import version_key
     from ml.storage import Storage
 
     history = History.open(history_url)
     for dataset in MONITORED:
         rows = history.read(dataset, statistics=["overall"], feature="")
+        version = max((r.model_version for r in rows), key=version_key)  # this run's champion
+        rows = [r for r in rows if r.model_version == version]
         for kind in ("day", "week", "month"):
             lights = [r.light for r in rows if r.window_kind == kind]
             counts = ", ".join(f"{lights.count(light)} {light}" for light in ("green", "amber", "red", "too few rows")
                                if lights.count(light))
-            print(f"  {dataset}: {len(lights)} {kind} window(s): {counts or 'none'}")
+            print(f"  {dataset} (model v{version}): {len(lights)} {kind} window(s): {counts or 'none'}")
         red = [r.window_start.isoformat() for r in rows if r.window_kind == "day" and r.light == "red"]
         if red:
             print(f"    red days: {', '.join(red)}")
