@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -12,16 +13,22 @@ from ml.data.spec import DatasetSpec
 from ml.storage import Storage
 
 
-def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date) -> pd.DataFrame:
-    """Labels known by `as_of` for rows whose maturity window has closed: columns id (str), application_date, label."""
+def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date,
+                   days: Collection[dt.date] | None = None) -> pd.DataFrame:
+    """Labels known by `as_of` for rows whose maturity window has closed: columns id (str), application_date, label.
+
+    With `days`, only the labels of rows from those application dates, read from their own files.
+    """
     lag = dt.timedelta(days=spec.label.maturity_lag_days)
     frames = []
     root = layout.labels_root(spec.name)
     for folder in storage.list_dirs(root):
-        if layout.folder_date(folder) > as_of:
-            continue  # not yet arrived on the as-of date
+        arrival = layout.folder_date(folder)
+        if arrival > as_of or (days and arrival < min(days)):
+            continue  # not yet arrived on the as-of date, or before any wanted row existed
         for key in storage.list_files(f"{root}/{folder}"):
-            frames.append(pd.read_csv(io.BytesIO(storage.read_bytes(key)), dtype={"id": str}))
+            if days is None or layout.labels_origin(key) in days:
+                frames.append(pd.read_csv(io.BytesIO(storage.read_bytes(key)), dtype={"id": str}))
     if not frames:
         return pd.DataFrame({"id": pd.Series(dtype=str), "application_date": pd.Series(dtype="datetime64[s]"),
                              "label": pd.Series(dtype=int)})

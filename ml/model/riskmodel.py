@@ -39,7 +39,11 @@ class RiskModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (default / fraud) for curated rows."""
-        return np.asarray(self.booster.inplace_predict(self.pipeline.transform(frame)), dtype=np.float64)
+        return self.pd(self.pipeline.transform(frame))
+
+    def pd(self, features: pd.DataFrame) -> np.ndarray:
+        """The PD of model input built by the pipeline."""
+        return np.asarray(self.booster.inplace_predict(features), dtype=np.float64)
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
