@@ -216,20 +216,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _decision_args(*extra: tuple[str, bool]) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--version", required=True)
-        p.add_argument("--approver", required=True, type=_text)
+        p.add_argument("--approver", required=True, type=_text,
+                       help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
         for name, required in extra:
             p.add_argument(f"--{name}", required=required, type=_text if required else str, default="")
     return add
 
 
-@step("promote", "make a registered version the champion (Production), with an audit trail",
-      _decision_args(("note", False)))
-def cmd_promote(args: argparse.Namespace) -> int:
-    from ml.model import registry
+def _promote_args(p: argparse.ArgumentParser) -> None:
+    _decision_args(("note", False))(p)
+    p.add_argument("--triggered-by", default="", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: "
+                                                      "they may not approve it)")
 
-    settings, _, spec = _context(args)
-    name = registry.model_name(spec.name)
-    audit = registry.promote(_mlflow(settings), name, args.version, args.approver, args.note)
+
+@step("promote", "make a registered version the champion (Production), with an audit trail", _promote_args)
+def cmd_promote(args: argparse.Namespace) -> int:
+    from ml import layout
+    from ml.model import decisions, registry
+
+    settings, storage, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    key = layout.candidate(spec.name, args.version, "candidate.pdf")
+    # the report the approvers were sent; versions stored before per-version keys have it in MLflow only
+    report = storage.read_bytes(key) if storage.exists(key) else registry.report_bytes(client, name, args.version)
+    audit = decisions.promote(client, name, args.version, args.approver, args.note, report=report,
+                              approvers=settings.approver_users,
+                              triggered_by=args.triggered_by if settings.separate_duties else None)
     print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
           f"at {audit['promoted_at']}; previous champion: {audit['previous_champion']}")
     return 0
@@ -237,11 +249,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 @step("reject", "reject a candidate version with a reason", _decision_args(("reason", True)))
 def cmd_reject(args: argparse.Namespace) -> int:
-    from ml.model import registry
+    from ml.model import decisions, registry
 
     settings, _, spec = _context(args)
     name = registry.model_name(spec.name)
-    audit = registry.reject(_mlflow(settings), name, args.version, args.approver, args.reason)
+    audit = decisions.reject(_mlflow(settings), name, args.version, args.approver, args.reason,
+                             approvers=settings.approver_users)
     print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
     return 0
 

@@ -60,3 +60,10 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
                                   "label": pa.array(np.asarray(labels, dtype=np.int64))}), out)
         storage.write_bytes(layout.labels_file(spec.name, day + dt.timedelta(days=lag), day),
                             out.getvalue().to_pybytes())
+
+
+def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:  # type: ignore[no-untyped-def]
+    """Promote a version trained by ml.model.retrain, with the report its MLflow run holds (as an approver would)."""
+    from ml.model import decisions, registry
+
+    return decisions.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))

@@ -3,7 +3,7 @@
 `ApprovalGate` is Airflow's HITLBranchOperator with the options Approve (-> promote) and Reject
 (-> record_rejection). Instead of parking in `awaiting_input`, it defers to `CandidateApprovalTrigger`,
 which waits for the human's answer like Airflow's own HITLTrigger and also watches the candidate in the
-MLflow registry: once a newer candidate of the same model has superseded it (ml.registry.supersede_waiting,
+MLflow registry: once a newer candidate of the same model has superseded it (ml.model.decisions.supersede_waiting,
 run when the newer one is registered), the wait ends with the decision "Superseded", both branches are
 skipped and the run succeeds. The decision (who, what, why) is pushed as XCom `decision` in every case.
 """
@@ -45,7 +45,7 @@ class CandidateApprovalTrigger(HITLTrigger):
         from ml.model import registry
 
         configure_mlflow(Settings.from_env())
-        tags = registry.status(MlflowClient(), self.model_name, self.version)
+        tags = registry.tags(MlflowClient(), self.model_name, self.version)
         return tags if tags.get("status") == "superseded" else None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

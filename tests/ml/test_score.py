@@ -23,12 +23,12 @@ from ml.config import TrainConfig
 from ml.data.preprocess import read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
-from ml.model import registry
+from ml.model import decisions, registry
 from ml.model.retrain import retrain
 from ml.model.riskmodel import RiskModel
 from ml.scoring import score
 from ml.storage import Storage
-from tests.helpers import land_and_preprocess
+from tests.helpers import approve, land_and_preprocess
 
 DS = "card_transactions"
 NAME = registry.model_name(DS)
@@ -69,7 +69,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         with pytest.raises(MissingDataError) as unapproved:  # a candidate in Staging is not approved yet
             score.resolve_model(DS)
-        registry.promote(MlflowClient(), NAME, summary["version"], approver="Ada")
+        approve(MlflowClient(), NAME, summary["version"], approver="Ada")
         yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
@@ -93,10 +93,11 @@ def second_champion(env: Env) -> dict[str, str]:
         example = env.storage.read_parquet(layout.curated(DS, START)).head(5)
         experiment = MlflowClient().get_experiment_by_name(f"riskops/{DS}").experiment_id
         with mlflow.start_run(experiment_id=experiment) as run:
-            uri = registry.log_model(model, example)[0]
-        client = MlflowClient()
-        version = registry.register_candidate(client, NAME, uri, run.info.run_id, {})
-        registry.promote(client, NAME, version, approver="Grace")
+            uri, sha = registry.log_model(model, example)
+        client, report = MlflowClient(), b"%PDF version 2's report"
+        version = registry.register_candidate(client, NAME, uri, run.info.run_id, {
+            "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(report).hexdigest()})
+        decisions.promote(client, NAME, version, "Grace", report=report)
     return {"version": version, "run_id": run.info.run_id}
 
 
