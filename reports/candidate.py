@@ -36,7 +36,6 @@ from reports.document import (
     BOLD,
     CONTENT_W,
     HEADER_BG,
-    NAVY,
     RULE,
     SANS,
     STYLES,
@@ -382,34 +381,9 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
                              "made by the challenger for the first time.", STYLES["body"]))
         return out
 
-    def cell(key: str) -> Paragraph:
-        c = swap[key]
-        return Paragraph(f"<b>{fmt_int(float(c['n']))}</b> accounts<br/>{fmt_int(float(c['bads']))} bads "
-                         f"\u00b7 bad rate {fmt_pct(float(c['bad_rate']))}", STYLES["cell"])
-
-    head = ParagraphStyle("swap_head", parent=STYLES["cell"], fontName=BOLD)
-    rows: list[list[Any]] = [
-        [Paragraph("Accounts by decision", head), Paragraph(f"Challenger v{esc(data.version)} approves", head),
-         Paragraph(f"Challenger v{esc(data.version)} declines", head)],
-        [Paragraph(f"Champion v{esc(data.champion_version)} approves", head), cell("approve->approve"),
-         cell("approve->decline")],
-        [Paragraph(f"Champion v{esc(data.champion_version)} declines", head), cell("decline->approve"),
-         cell("decline->decline")],
-    ]
-    swap_in_bg, swap_out_bg = colors.HexColor("#E3F0FB"), colors.HexColor("#FFF1DC")
-    matrix = Table(rows, colWidths=[56 * mm, 58 * mm, 58 * mm], hAlign="LEFT")
-    matrix.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, RULE),
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
-        ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
-        ("BACKGROUND", (2, 1), (2, 1), swap_out_bg),
-        ("BACKGROUND", (1, 2), (1, 2), swap_in_bg),
-        ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-        ("LEFTPADDING", (0, 0), (-1, -1), 6),
-    ]))
+    matrix = blocks.swap_matrix(
+        swap, (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
+        (f"Challenger v{data.version} approves", f"Challenger v{data.version} declines"))
     out += [
         matrix,
         Spacer(1, 4),

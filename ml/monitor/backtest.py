@@ -142,6 +142,7 @@ class VersionResult:
     development_auc: float | None
     auc_drop_z: float
     auc_drop_p: float
+    development_band_rows: dict[str, float] | None
     development_herfindahl: float | None
     alerts: list[str]
 
@@ -408,7 +409,8 @@ def _version_result(version: str, window: _Window, facts: ModelFacts, settings: 
     z, p = (auc_drop_test(facts.development_auc, ranking) if facts.development_auc is not None
             else (float("nan"), float("nan")))
     dev_hhi = herfindahl(list(facts.development_band_rows.values())) if facts.development_band_rows else None
-    return VersionResult(version, window.weeks, perf, bands, facts.development_auc, z, p, dev_hhi,
+    return VersionResult(version, window.weeks, perf, bands, facts.development_auc, z, p,
+                         facts.development_band_rows, dev_hhi,
                          alerts(version, perf, bands, facts.development_auc, p, settings))
 
 

@@ -146,7 +146,8 @@ def test_calibrated_candidate_report_and_development_facts(cards_storage, cards_
                                           ignore=shutil.ignore_patterns("candidates", "runs"))))
     config = TrainConfig(**{**CONFIG.__dict__, "cost_sensitive": True})
     summary = retrain(storage, cards_spec, AS_OF, config, artifact_root=(tmp_path / "art").as_uri())
-    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(storage.read_bytes(summary["report_key"]))).pages)
+    pdf = PdfReader(io.BytesIO(storage.read_bytes(summary["report_key"])))
+    text = " ".join(page.extract_text() for page in pdf.pages)
     assert "Before the calibration map (platt, fitted on the validation sample)" in text
     model = registry.load_model(MlflowClient(), registry.model_name(cards_spec.name), summary["version"])
     assert model.calibration["method"] == "platt"
