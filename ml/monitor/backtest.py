@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from ml import layout, metrics
-from ml.data.labels import matured_labels
+from ml.data.labels import label_files, read_labels
 from ml.data.spec import Backtest as BacktestSpec
 from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError, RiskopsError
@@ -306,23 +305,29 @@ def _categories(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
     return codes, names + ["(missing)"]
 
 
+def _arrival(key: str) -> str:
+    """Label files in arrival order: by their folder (date=A), then name."""
+    return key.rsplit("/", 2)[-2] + "/" + key.rsplit("/", 1)[-1]
+
+
 def _read_scores(storage: Storage, dataset: str, day: ScoredDay) -> pa.Table:
     with storage.open_read(layout.scores(dataset, day.day, day.version)) as fh:
         return pq.read_table(fh, columns=COLUMNS).unify_dictionaries()
 
 
-def _outcomes(labels: pd.DataFrame, day: dt.date, ids: pa.Array, dataset: str) -> NDArray[np.int64]:
+def _outcomes(labels: pa.Table, day: dt.date, ids: pa.Array, dataset: str) -> NDArray[np.int64]:
     """The label of every scored row of a matured day; a row without one is an error, never dropped."""
-    of_day = labels[labels["application_date"] == pd.Timestamp(day)]
-    index = pc.index_in(ids, value_set=pa.array(of_day["id"], pa.string()))
+    of_day = labels.filter(pc.equal(labels["application_date"], pa.scalar(day, pa.date32())))
+    index = pc.index_in(ids, value_set=of_day["id"].combine_chunks())
     if index.null_count:
         raise MissingDataError(f"{index.null_count} of {len(ids)} scored rows of {dataset} on {day} have matured "
                                f"but have no label; check {layout.labels_root(dataset)}")
-    values = of_day["label"].to_numpy()
-    y = values[index.to_numpy(zero_copy_only=False)]
-    if not np.isin(y, (0, 1)).all():
-        raise RiskopsError(f"labels of {dataset} on {day} must be 0 or 1; found {sorted(set(y.tolist()) - {0, 1})[:5]}")
-    return y.astype(np.int64)
+    y = pc.take(of_day["label"], index)
+    wrong = pc.invert(pc.is_in(y, pa.array([0, 1], pa.int64())))
+    if y.null_count or pc.any(wrong).as_py():
+        found = sorted({str(v) for v in pc.filter(y, pc.fill_null(wrong, True)).to_pylist()})[:5]
+        raise RiskopsError(f"labels of {dataset} on {day} must be 0 or 1; found {', '.join(found)}")
+    return y.to_numpy().astype(np.int64)
 
 
 def _add_bands(counts: BandCounts, codes: NDArray[np.int64], names: list[str], y: NDArray[np.int64],
@@ -346,9 +351,11 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
     weeks: list[WeekResult] = []
     percentiles: list[DayPercentiles] = []
     judged = {w.label for w in plan_.judged}
+    files = label_files(storage, spec, plan_.as_of)
     for week in plan_.judged + plan_.estimated:
         matured = [d.day for d in week.days if d.matured]
-        labels = matured_labels(storage, spec, plan_.as_of, matured) if matured else None
+        keys = [k for day in [*matured, None] for k in files.get(day, [])] if matured else []
+        labels = read_labels(storage, spec, plan_.as_of, sorted(keys, key=_arrival))
         rows: dict[str, _WeekRows] = {}
         for day in week.days:
             table = _read_scores(storage, spec.name, day)
@@ -362,7 +369,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             if not day.matured or len(p) == 0:
                 continue
             ids = table.column("id").combine_chunks()
-            y = _outcomes(labels, day.day, ids, spec.name)  # type: ignore[arg-type]
+            y = _outcomes(labels, day.day, ids, spec.name)
             decision, decisions = _categories(table.column("decision"))
             approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
             acc.pd.append(p)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ml.monitor.ranking import Z95, AucVariance, auc_variance, rank_counts
+from ml.monitor.ranking import Z95, AucVariance, auc_variance, dot, expected_counts
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ class Estimate:
 def expected_auc(p: ArrayLike) -> AucVariance:
     """Expected AUC over distinct pairs if each row is a bad with probability p, and its variance."""
     p_arr = np.asarray(p, dtype=float)
-    counts = rank_counts(p_arr, p_arr)
+    counts = expected_counts(p_arr)
     spread = auc_variance(counts)
     m, n = float(counts.bads.sum()), float(counts.goods.sum())
-    own = float(np.dot(p_arr, 1.0 - p_arr))  # a row paired with itself: one half of p (1 - p) in the ties
+    own = dot(p_arr, 1.0 - p_arr)  # a row paired with itself: one half of p (1 - p) in the ties
     if not math.isfinite(spread.auc) or m * n - own <= 0:
         return AucVariance(float("nan"), float("nan"))
     return AucVariance((spread.auc * m * n - 0.5 * own) / (m * n - own), spread.variance)
@@ -53,7 +53,7 @@ def estimate(p: ArrayLike) -> Estimate:
         return Estimate(0, nan, nan, nan, nan, nan, nan)
     rate = float(p_arr.mean())
     # the number of defaults is a sum of independent Bernoulli(p_i): variance sum p_i (1 - p_i)
-    half = Z95 * math.sqrt(float(np.dot(p_arr, 1.0 - p_arr))) / n
+    half = Z95 * math.sqrt(dot(p_arr, 1.0 - p_arr)) / n
     auc = expected_auc(p_arr)
     low, high = auc.interval()
     return Estimate(n, rate, max(0.0, rate - half), min(1.0, rate + half), auc.auc, low, high)

@@ -24,6 +24,11 @@ from scipy.special import ndtr, ndtri
 Z95 = float(ndtri(0.975))
 
 
+def dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """sum(a * b); einsum, not BLAS, whose thread start-up costs more than the sum on a busy machine."""
+    return float(np.einsum("i,i->", a, b))
+
+
 @dataclass(frozen=True)
 class RankCounts:
     """Bads and goods at each distinct score (or bin), in ascending order of score."""
@@ -58,9 +63,24 @@ def rank_counts(p: ArrayLike, bads: ArrayLike, goods: ArrayLike | None = None) -
         raise ValueError(f"scores and weights differ in length ({len(p_arr)}, {len(b)}, {len(g)})")
     if np.isnan(p_arr).any():
         raise ValueError("scores must not be NaN")
-    _, group = np.unique(p_arr, return_inverse=True)
-    size = int(group.max()) + 1 if len(group) else 0
-    return RankCounts(np.bincount(group, b, size), np.bincount(group, g, size))
+    order = np.argsort(p_arr)
+    return _grouped(p_arr[order], b[order], g[order])
+
+
+def _grouped(sorted_p: NDArray[np.float64], bads: NDArray[np.float64], goods: NDArray[np.float64]) -> RankCounts:
+    """Sums of the weights of each run of equal scores, the scores sorted."""
+    if len(sorted_p) == 0:
+        return RankCounts(np.zeros(0), np.zeros(0))
+    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
+    return RankCounts(np.add.reduceat(bads, starts), np.add.reduceat(goods, starts))
+
+
+def expected_counts(p: ArrayLike) -> RankCounts:
+    """Counts if each row were p of a bad and 1 - p of a good (the weights are the scores: one sort)."""
+    ps = np.sort(np.asarray(p, dtype=float))
+    if np.isnan(ps).any():
+        raise ValueError("scores must not be NaN")
+    return _grouped(ps, ps, 1.0 - ps)
 
 
 def auc_variance(counts: RankCounts) -> AucVariance:
@@ -72,9 +92,9 @@ def auc_variance(counts: RankCounts) -> AucVariance:
     # V10: share of goods a bad at this score outranks (ties one half); V01: share of bads above a good
     v10 = (np.cumsum(g) - 0.5 * g) / n
     v01 = (m - np.cumsum(b) + 0.5 * b) / m
-    auc = float(np.dot(b, v10) / m)
-    s10 = float(np.dot(b, (v10 - auc) ** 2)) / (m - 1) if m > 1 else 0.0
-    s01 = float(np.dot(g, (v01 - auc) ** 2)) / (n - 1) if n > 1 else 0.0
+    auc = dot(b, v10) / m
+    s10 = dot(b, (v10 - auc) ** 2) / (m - 1) if m > 1 else 0.0
+    s01 = dot(g, (v01 - auc) ** 2) / (n - 1) if n > 1 else 0.0
     return AucVariance(auc, s10 / m + s01 / n)
 
 

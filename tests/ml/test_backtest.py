@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ml import metrics
+from ml import layout, metrics
 from ml.data.spec import DatasetSpec, get_spec
-from ml.errors import MissingDataError
+from ml.errors import MissingDataError, RiskopsError
 from ml.monitor import backtest as bt
 from ml.monitor.bands import BandRow, BandTests
 from ml.storage import Storage
@@ -195,3 +195,23 @@ def test_rank_order_inversion_alert() -> None:
     out = bt.alerts("3", perf, bands, None, float("nan"), get_spec(REPO / "datasets", "give_me_some_credit")
                     .monitoring.backtest)
     assert out == ["version 3: rank-order inversion: band A defaults more than band B (9.00% vs 5.00%)"]
+
+
+def test_a_corrected_label_replaces_the_first_and_a_broken_file_is_named(tmp_path: Path, spec: DatasetSpec) -> None:
+    storage = Storage(str(tmp_path))
+    data = scored_days(storage, spec, 7)
+    as_of = FIRST + dt.timedelta(days=6 + 60)
+    before = run(storage, spec, as_of).weeks[0].performance
+    # Monday's outcomes all corrected to "defaulted" by a file arriving a day after the first
+    ids = np.arange(1, ROWS + 1).astype(str)
+    corrected = "id,application_date,label\n" + "".join(f"{i},{FIRST},1\n" for i in ids)
+    storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=61), FIRST), corrected.encode())
+    after = run(storage, spec, as_of).weeks[0].performance
+    assert after.defaults == before.defaults - data[FIRST][1].sum() + ROWS
+    storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=62), FIRST), b"id,when\n1,x\n")
+    with pytest.raises(RiskopsError, match=r"from-2026-07-06.csv is not a labels file"):
+        run(storage, spec, as_of)
+    storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=62), FIRST),
+                        f"id,application_date,label\n1,{FIRST},\n".encode())  # a blank outcome
+    with pytest.raises(RiskopsError, match="labels of give_me_some_credit on 2026-07-06 must be 0 or 1; found None"):
+        run(storage, spec, as_of)
