@@ -122,11 +122,19 @@ class Standalone:
         """Call the REST API (/api/v2/...) and return the decoded JSON body.
 
         On SQLite the scheduler's writes briefly lock the database and the API answers 500/503 with a
-        database error; the transaction was rolled back, so the call is retried.
+        database error; the transaction was rolled back, so the call is retried, as are timeouts and dropped
+        connections of an API server too busy to answer.
         """
         for attempt in range(20):
-            resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            try:
+                resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
+                                     headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            except httpx.TransportError as exc:  # an overloaded API server times out or drops connections
+                if attempt == 19:
+                    raise WaitError(f"Airflow's API at {self.base} did not answer {method} {path} ({exc!r}); "
+                                    f"log: {self.log_path}") from None
+                time.sleep(1 + attempt * 0.5)
+                continue
             busy = resp.status_code in (500, 503) and "atabase" in resp.text
             if not busy or attempt == 19:
                 break
