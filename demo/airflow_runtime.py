@@ -159,8 +159,12 @@ class Standalone:
             self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
             return run_id
         run_id = f"manual__{logical_date}__{time.strftime('%Y%m%dT%H%M%S')}"
-        self.api("POST", f"/dags/{dag_id}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        try:
+            self.api("POST", f"/dags/{dag_id}/dagRuns", json={
+                "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        except RuntimeError as exc:
+            if "-> 409" not in str(exc):  # 409: a retried POST whose first attempt did create the run
+                raise
         return run_id
 
     def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
