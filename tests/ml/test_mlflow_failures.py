@@ -147,7 +147,7 @@ def test_a_503_half_way_through_a_promotion_is_completed_by_a_re_run(proxy):
     audit = decisions.promote(client, NAME, second, "Grace", report=REPORT)  # the task's retry
     assert audit["previous_champion"] == first and audit["approved_by"] == "Grace"
     assert str(registry.alias_version(client, NAME, "champion").version) == second
-    assert [v.version for v in registry.versions(client, NAME) if registry._stage(v) == "Production"] == [second]
+    assert [v.version for v in registry.versions(client, NAME) if registry.stage_of(v) == "Production"] == [second]
     assert registry.tags(client, NAME, first)["replaced_by"] == second
     assert "promotion_pending" not in registry.tags(client, NAME, second)
     assert [d["action"] for d in registry.decisions(client, NAME, second)] == ["promoted"]  # recorded once
