@@ -121,17 +121,18 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
 
 def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
     """The (latest) version in stage Production; None when there is none."""
-    found = [v for v in versions(client, name) if _stage(v) == "Production"]
+    found = [v for v in versions(client, name) if stage_of(v) == "Production"]
     return found[-1] if found else None
 
 
-def _stage(mv: ModelVersion) -> str:
+def stage_of(mv: ModelVersion) -> str:
+    """A version's stage, read without MLflow's deprecation warning."""
     with _stages():
         return str(mv.current_stage)
 
 
 def stage(client: MlflowClient, name: str, version: str) -> str:
-    return _stage(get_version(client, name, version))
+    return stage_of(get_version(client, name, version))
 
 
 def set_stage(client: MlflowClient, name: str, version: str, stage_name: str, archive_others: bool = False) -> None:
@@ -201,8 +202,10 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: 
     if not is_registered(client, name):
         call(client, f"registering {name}", lambda: client.create_registered_model(
             name, description="riskops model; champion = Production + alias 'champion'"))
+    # an MLflow 3 logged model (models:/m-<id>) is registered with its id, which a tracking server requires
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = str(call(client, f"registering a version of {name}", lambda: client.create_model_version(
-        name, model_uri, run_id=run_id, tags=version_tags)).version)
+        name, model_uri, run_id=run_id, tags=version_tags, model_id=model_id)).version)
     set_stage(client, name, version, "Staging")
     set_alias(client, name, CHALLENGER, version)
     set_tags(client, name, version, {"status": "candidate"})

@@ -38,7 +38,7 @@ from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.scoring import policy as pol
-from ml.storage import Storage
+from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 250_000
 ROW_GROUP_ROWS = 250_000
@@ -159,7 +159,10 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
     at a time; categorical text columns come as dictionaries, so they are decoded per distinct value, not
     per row. Row groups wholly outside the slice are not read at all."""
     with storage.open_read(key) as fh:
-        source = pq.ParquetFile(fh, read_dictionary=categorical)
+        try:
+            source = pq.ParquetFile(fh, read_dictionary=categorical)
+        except pa.ArrowException as exc:
+            raise unreadable(storage.url(key), exc) from None
         total = source.metadata.num_rows
         lo, hi = total * part // parts, total * (part + 1) // parts
         starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)])

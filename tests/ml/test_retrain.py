@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from ml import layout
 from ml.config import TrainConfig
+from ml.errors import RiskopsError
 from ml.model import calibration, registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
@@ -154,3 +156,14 @@ def test_calibrated_candidate_report_and_development_facts(cards_storage, cards_
     development = model.meta["development"]
     assert development["auc"] == pytest.approx(summary["metrics"]["auc"])
     assert sum(development["band_rows"].values()) == summary["metrics"]["n"]
+
+
+def test_a_corrupted_curated_file_is_a_clear_error(cards_storage, cards_spec, tmp_path):
+    other = Storage(str(tmp_path / "data"))
+    for day in [START + dt.timedelta(days=i) for i in range(DAYS)]:
+        for key in (layout.curated(cards_spec.name, day), layout.preprocess_manifest(cards_spec.name, day)):
+            other.write_bytes(key, cards_storage.read_bytes(key))
+    broken = layout.curated(cards_spec.name, START + dt.timedelta(days=3))
+    other.write_bytes(broken, b"PAR1 not really parquet")
+    with pytest.raises(RiskopsError, match=f"{broken} is not a readable parquet file"):
+        development_sample(other, cards_spec, AS_OF, DAYS)
