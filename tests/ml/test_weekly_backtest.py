@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -38,8 +37,8 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
     root = tmp_path_factory.mktemp("backtest_step")
     uri, artifacts = f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri, "RISKOPS_MLFLOW_ARTIFACTS": artifacts,
-                           "RISKOPS_DATA": str(root / "data")}.items():
+        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+                           "RISKOPS_MLFLOW_ARTIFACTS": artifacts, "RISKOPS_DATA": str(root / "data")}.items():
             mp.setenv(key, value)
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
