@@ -168,7 +168,9 @@ def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: 
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="riskops model; champion = Production + alias 'champion'")
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags).version
+    # a tracking server accepts a logged model's `models:/<model id>` source only together with that id
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/") else None
+    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id).version
     with _stages():
         client.transition_model_version_stage(name, version, "Staging")
     client.set_registered_model_alias(name, CHALLENGER, version)
