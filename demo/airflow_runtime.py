@@ -45,8 +45,9 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        # a second user whose name ends up in the audit trail of the models it approves
+        # a second user whose name ends up in the audit trail of the models it approves: the only approver
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
+        "RISKOPS_APPROVER_USERS": "risk-approver",
         # runs are driven for replayed business dates; cron schedules would add runs for today's date
         "RISKOPS_CRON_SCHEDULES": "off",
     })

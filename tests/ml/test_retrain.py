@@ -16,7 +16,7 @@ from ml.model import registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
 from ml.storage import Storage
-from tests.helpers import land_and_preprocess
+from tests.helpers import approve, land_and_preprocess
 
 START = dt.date(2026, 9, 1)
 DAYS = 16
@@ -71,7 +71,7 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
                                                                 artifact_path="reference_bins.json")).read_text())
     assert len(bins["score"]["proportions"]) >= 5 and "amount" in bins["features"]
 
-    registry.promote(client, name, "1", approver="Ada")
+    approve(client, name, "1", "Ada")
     second = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
     assert second["version"] == "2" and second["champion_version"] == "1"
     # same data and seed: the candidate equals the champion, so it does not beat it by the margin
