@@ -218,19 +218,20 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) ->
     """SIGTERM a process started with start_new_session=True and its whole group, wait for every member to
     exit, SIGKILL stragglers, reap the leader. Airflow's workers outlive a plain SIGTERM of their parent."""
     pgid = process.pid
-    _signal_group(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _group_alive(pgid) and time.monotonic() < deadline:
         process.poll()
         time.sleep(0.5)
     if _group_alive(pgid):
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
     process.wait()
     while _group_alive(pgid):
         time.sleep(0.2)
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a process group that may have exited already."""
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from demo.airflow_runtime import REPO, AirflowApi, WaitError, stop_process_group, wait_for
+from demo.airflow_runtime import REPO, AirflowApi, WaitError, signal_group, stop_process_group, wait_for
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 MLFLOW_AUTH_INI = REPO / "docker" / "mlflow" / "basic_auth.ini"
@@ -64,7 +64,7 @@ LOCAL = {
     "AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER", "RISKOPS_SPECS",
     "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL",
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST", "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
     "AIRFLOW__API__WORKERS",  # one API worker instead of four: one machine, shared with the tasks
     "RISKOPS_CRON_SCHEDULES",  # off, as in the demo: the data are replayed history (runs are triggered)
 }
@@ -220,7 +220,6 @@ class Stack:
             "AWS_ENDPOINT_URL": self.url("s3"),
             "MLFLOW_TRACKING_URI": self.url("mlflow"),
         }
-        assert set(addresses) == set(ADDRESSES["airflow"])
         local = {
             "AIRFLOW_HOME": str(self.home / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -231,11 +230,11 @@ class Stack:
             "AIRFLOW__API__BASE_URL": self.url("airflow"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_logs"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_logs"]),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(self.ports["scheduler_health"]),
             "AIRFLOW__API__WORKERS": "1",
             "RISKOPS_CRON_SCHEDULES": "off",
         }
-        assert set(local) == LOCAL
         return {**self._base_env(), **env, **addresses, **local}
 
     def mlflow_argv(self) -> list[str]:
@@ -312,6 +311,10 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process (reaping their children), the SMTP sink, and drop the databases."""
+        # every group is asked at once, so stopping takes as long as the slowest component, not their sum
+        for process in self.processes:
+            if process.popen is not None:
+                signal_group(process.popen.pid, signal.SIGTERM)
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
@@ -469,8 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         return stop_running(pid_file)
 
     stack = Stack(args.home, postgres=args.postgres)
-    # Ctrl-C (SIGINT) and `make stack-stop` (SIGTERM) both end the wait below and stop everything
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C (SIGINT, also when started from a script that ignores it) and `make stack-stop` (SIGTERM) both
+    # end the wait below and stop everything
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     print(f"starting the stack in {args.home} (about a minute) ...", flush=True)
     try:
         stack.start()

@@ -253,7 +253,8 @@ def step_pods(bag) -> dict[tuple[str, str, int], object]:
 
 def build_pod_with(dag, op, params, map_index):
     ti = FakeTaskInstance(dag_id=dag.dag_id, task_id=op.task_id, map_index=map_index, try_number=1)
-    context = {**run_context(dag, op, params), "ti": ti, "task_instance": ti}
+    context = {**run_context(dag, op, params), "ti": ti, "task_instance": ti,
+               "dag_run": SimpleNamespace(triggering_user_name="admin")}
     op.render_template_fields(context)
     return op.build_pod_request_obj(context)
 
@@ -290,8 +291,8 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
         assert "scheduler-side-secret" not in json.dumps(manifest)
 
     promote = pods[("retrain_give_me_some_credit", "promote", -1)].spec.containers[0].args
-    assert promote == ["promote", "--dataset", "give_me_some_credit", "--version", "7",
-                       "--approver=risk-approver", "--note=--looks good; rm -rf /"]
+    assert promote == ["promote", "--dataset", "give_me_some_credit", "--version", "7", "--approver=risk-approver",
+                       "--note=--looks good; rm -rf /", "--triggered-by=admin"]
     partitions = [pods[("score_card_transactions", "score_partition", i)].spec.containers[0].args for i in range(3)]
     assert [a[a.index("--partition") + 1] for a in partitions] == ["0", "1", "2"]
 
