@@ -4,13 +4,14 @@ separate processes and drives them with the same client."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +20,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
 WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
+SCHEDULER_GONE = 180.0  # seconds without a scheduler heartbeat after which a wait gives up
 
 
 class WaitError(RuntimeError):
@@ -34,6 +36,8 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         # standalone spawns `airflow ...` subcommands through PATH
         "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
         "AIRFLOW_HOME": str(airflow_home),
+        # SQLite: a writer waits up to a minute for a busy database instead of failing the scheduler at once
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}?timeout=60",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -63,6 +67,8 @@ class AirflowApi:
     port: int
     env: dict[str, str]
     token: str | None = None
+    log_path: Path | None = None  # where a failure message sends the reader
+    unhealthy_since: float | None = None
 
     @property
     def base(self) -> str:
@@ -88,15 +94,39 @@ class AirflowApi:
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
+    def assert_running(self) -> None:
+        """Raise WaitError when the scheduler has not heartbeaten for SCHEDULER_GONE seconds (a busy machine
+        delays heartbeats; a crashed scheduler never comes back)."""
+        try:
+            health = httpx.get(f"{self.base}/api/v2/monitor/health", timeout=10).json()
+        except (httpx.HTTPError, ValueError):
+            return  # a busy API server is not a dead one; the waits time out if it stays away
+        scheduler = health.get("scheduler", {})
+        if scheduler.get("status") != "unhealthy":
+            self.unhealthy_since = None
+            return
+        self.unhealthy_since = self.unhealthy_since or time.monotonic()
+        if time.monotonic() - self.unhealthy_since > SCHEDULER_GONE:
+            raise WaitError(f"Airflow's scheduler stopped (last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); "
+                            f"log: {self.log_path}")
+
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the REST API (/api/v2/...) and return the decoded JSON body.
 
         On SQLite the scheduler's writes briefly lock the database and the API answers 500/503 with a
-        database error; the transaction was rolled back, so the call is retried.
+        database error; the transaction was rolled back, so the call is retried, as are timeouts and dropped
+        connections of an API server too busy to answer.
         """
         for attempt in range(20):
-            resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            try:
+                resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
+                                     headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            except httpx.TransportError as exc:  # an overloaded API server times out or drops connections
+                if attempt == 19:
+                    raise WaitError(f"Airflow's API at {self.base} did not answer {method} {path} ({exc!r}); "
+                                    f"log: {self.log_path}") from None
+                time.sleep(1 + attempt * 0.5)
+                continue
             busy = resp.status_code in (500, 503) and "atabase" in resp.text
             if not busy or attempt == 19:
                 break
@@ -107,7 +137,7 @@ class AirflowApi:
 
     def as_user(self, user: str) -> "AirflowApi":
         """The same Airflow seen through another user's token (e.g. an approver)."""
-        return AirflowApi(self.airflow_home, self.port, self.env, self._login(user))
+        return dataclasses.replace(self, token=self._login(user), unhealthy_since=None)
 
     def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> str:
         """Unpause and trigger a run (or clear the existing run of that logical date); returns its run id."""
@@ -119,8 +149,12 @@ class AirflowApi:
             self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
             return run_id
         run_id = f"manual__{logical_date}__{time.strftime('%Y%m%dT%H%M%S')}"
-        self.api("POST", f"/dags/{dag_id}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        try:
+            self.api("POST", f"/dags/{dag_id}/dagRuns", json={
+                "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        except RuntimeError as exc:
+            if "-> 409" not in str(exc):  # 409: a retried POST whose first attempt did create the run
+                raise
         return run_id
 
     def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
@@ -134,6 +168,7 @@ class AirflowApi:
         seen: dict[str, str | None] = {}
 
         def reached() -> bool:
+            self.assert_running()
             seen["task"] = self.task_state(dag_id, run_id, task_id)
             if seen["task"] not in states and self.run_state(dag_id, run_id) == "failed":
                 raise WaitError(f"run {run_id} of {dag_id} failed before {task_id} reached "
@@ -149,7 +184,12 @@ class AirflowApi:
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         states = {"success", "failed"}
-        wait_for(lambda: self.run_state(dag_id, run_id) in states, timeout,
+
+        def finished() -> bool:
+            self.assert_running()
+            return self.run_state(dag_id, run_id) in states
+
+        wait_for(finished, timeout,
                  f"run {run_id} of {dag_id} to finish; task logs: {self.task_logs(dag_id, run_id)}", 2)
         return self.run_state(dag_id, run_id)
 
@@ -169,6 +209,7 @@ class AirflowApi:
         waiting_since: dict[int, float] = {}
 
         def done() -> bool:
+            self.assert_running()
             ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
             if ti["state"] == "success":
                 return True
@@ -192,7 +233,6 @@ class Standalone(AirflowApi):
     """A running `airflow standalone` in its own process group, with an authenticated REST client."""
 
     process: subprocess.Popen[bytes] | None = None
-    log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.log_path = self.airflow_home / "standalone.log"
@@ -206,6 +246,12 @@ class Standalone(AirflowApi):
         wait_for(self.healthy, timeout, f"Airflow to become healthy at {self.base}; log: {self.log_path}",
                  alive=self.process)
         self.token = self._login()
+
+    def assert_running(self) -> None:
+        """Raise WaitError when `airflow standalone` exited, or its scheduler is gone (AirflowApi's check)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise WaitError(f"airflow standalone exited with {self.process.returncode}; log: {self.log_path}")
+        super().assert_running()
 
     def stop(self, timeout: float = 60) -> None:
         """Stop the process group and reap every member (see stop_process_group)."""

@@ -11,7 +11,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from ml import layout
 from ml.config import TrainConfig
+from ml.errors import RiskopsError
 from ml.model import registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
@@ -99,3 +101,14 @@ def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):
                                                            "threshold_method": "cost", "review_cost": 5.0}))
     assert costed.meta["threshold_method"] == "cost" and "amount" in facts["threshold_rationale"]
     assert costed.threshold != base.threshold
+
+
+def test_a_corrupted_curated_file_is_a_clear_error(cards_storage, cards_spec, tmp_path):
+    other = Storage(str(tmp_path / "data"))
+    for day in [START + dt.timedelta(days=i) for i in range(DAYS)]:
+        for key in (layout.curated(cards_spec.name, day), layout.preprocess_manifest(cards_spec.name, day)):
+            other.write_bytes(key, cards_storage.read_bytes(key))
+    broken = layout.curated(cards_spec.name, START + dt.timedelta(days=3))
+    other.write_bytes(broken, b"PAR1 not really parquet")
+    with pytest.raises(RiskopsError, match=f"{broken} is not a readable parquet file"):
+        development_sample(other, cards_spec, AS_OF, DAYS)
