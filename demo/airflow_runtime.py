@@ -88,7 +88,8 @@ class AirflowApi:
         parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
         return all(health.get(p, {}).get("status") == "healthy" for p in parts)
 
-    def _login(self, user: str = "admin") -> str:
+    def login(self, user: str = "admin") -> str:
+        """A REST API token of `user` (password from the SimpleAuthManager passwords file)."""
         password = json.loads(self.passwords_file.read_text())[user]
         resp = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": password}, timeout=30)
         resp.raise_for_status()
@@ -137,7 +138,7 @@ class AirflowApi:
 
     def as_user(self, user: str) -> "AirflowApi":
         """The same Airflow seen through another user's token (e.g. an approver)."""
-        return dataclasses.replace(self, token=self._login(user), unhealthy_since=None)
+        return dataclasses.replace(self, token=self.login(user), unhealthy_since=None)
 
     def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> str:
         """Unpause and trigger a run (or clear the existing run of that logical date); returns its run id."""
@@ -227,7 +228,6 @@ class AirflowApi:
                  f"{self.task_logs(dag_id, run_id)}", 2)
 
 
-
 @dataclass
 class Standalone(AirflowApi):
     """A running `airflow standalone` in its own process group, with an authenticated REST client."""
@@ -245,7 +245,7 @@ class Standalone(AirflowApi):
                                         start_new_session=True, cwd=self.airflow_home)
         wait_for(self.healthy, timeout, f"Airflow to become healthy at {self.base}; log: {self.log_path}",
                  alive=self.process)
-        self.token = self._login()
+        self.token = self.login()
 
     def assert_running(self) -> None:
         """Raise WaitError when `airflow standalone` exited, or its scheduler is gone (AirflowApi's check)."""

@@ -35,13 +35,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import yaml
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, signal_group, stop_process_group, wait_for
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 MLFLOW_AUTH_INI = REPO / "docker" / "mlflow" / "basic_auth.ini"
@@ -181,15 +184,16 @@ class Stack:
 
     home: Path
     postgres: str = DEFAULT_POSTGRES
-    variables: dict[str, str] = field(default_factory=lambda: fresh_credentials())
+    variables: dict[str, str] = field(default_factory=fresh_credentials)
     ports: dict[str, int] = field(default_factory=lambda: {k: free_port() for k in PORTS})
-    databases: dict[str, str] = field(default_factory=lambda: fresh_database_names())
+    databases: dict[str, str] = field(default_factory=fresh_database_names)
 
     def __post_init__(self) -> None:
         self.processes: list[Process] = []
         self.created: list[str] = []
-        self.smtp: Any = None
-        self.airflow = AirflowApi(self.home / "airflow", self.ports["airflow"], self.airflow_env())
+        self.smtp: Controller | None = None
+        self.airflow = AirflowApi(self.home / "airflow", self.ports["airflow"], self.airflow_env(),
+                                  log_path=self.home / "logs")
 
     # ------------------------------------------------------------------ configuration
 
@@ -273,7 +277,7 @@ class Stack:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, timeout: float = 240) -> None:
-        """Start everything; on any failure stop what started and raise WaitError naming what failed."""
+        """Start everything; on a failure stop what started and raise (WaitError: what failed, and its log)."""
         try:
             self._start(timeout)
         except BaseException:
@@ -306,7 +310,7 @@ class Stack:
         self._run("mlflow-users", [sys.executable, str(CREATE_USERS)], self.users_env())
         wait_for(self._airflow_ready, self._left(deadline),
                  f"Airflow's four components to report healthy at {self.url('airflow')}; logs: {self.home / 'logs'}", 1)
-        self.airflow.token = self.airflow._login(next(iter(self.airflow_users())))
+        self.airflow.token = self.airflow.login(next(iter(self.airflow_users())))
         self._write_env_file()
 
     def stop(self) -> None:
@@ -378,15 +382,22 @@ class Stack:
         import psycopg2
 
         server = urlsplit(self.postgres)
-        conn = psycopg2.connect(host=server.hostname, port=server.port or 5432, user=server.username,
-                                password=server.password, dbname="postgres")
+        try:
+            conn = psycopg2.connect(host=server.hostname, port=server.port or 5432, user=server.username,
+                                    password=server.password, dbname="postgres")
+        except psycopg2.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WaitError(f"cannot use PostgreSQL at {server.hostname}:{server.port or 5432} as "
+                            f"{server.username} ({first}); set RISKOPS_STACK_POSTGRES to a server whose user may "
+                            "create databases") from None
         try:
             conn.autocommit = True
             conn.cursor().execute(statement)
         finally:
             conn.close()
 
-    def _s3(self):  # type: ignore[no-untyped-def]
+    def s3_client(self):  # type: ignore[no-untyped-def]
+        """A boto3 S3 client of the stack's object store, with the platform's credentials."""
         import boto3
 
         env = self.airflow.env
@@ -401,7 +412,7 @@ class Stack:
             return False
 
     def _create_buckets(self) -> None:
-        s3 = self._s3()
+        s3 = self.s3_client()
         for bucket in self.buckets():
             s3.create_bucket(Bucket=bucket)
 
@@ -439,9 +450,8 @@ class Stack:
         by_name = {p.name: p for p in self.processes}
 
         def state(name: str) -> str:
-            p = by_name.get(name)
-            running = p is not None and p.popen is not None and p.popen.poll() is None
-            return f"running (pid {p.popen.pid})" if running and p and p.popen else "stopped"
+            popen = by_name[name].popen if name in by_name else None
+            return f"running (pid {popen.pid})" if popen is not None and popen.poll() is None else "stopped"
 
         env = self.airflow.env
         airflow_users = ", ".join(self.airflow_users())
@@ -509,10 +519,14 @@ def stop_running(pid_file: Path) -> int:
         return 0
     pid = int(pid_file.read_text())
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        command = b""
+    if b"demo.stack" not in command:  # a stack that died without cleaning up; the pid may be reused
         pid_file.unlink(missing_ok=True)
+        print(f"no stack is running (pid {pid} is not one)")
         return 0
+    os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not pid_file.exists(), 120, f"the stack (pid {pid}) to stop", 0.5)
     print("stack stopped")
     return 0

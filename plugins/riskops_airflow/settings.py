@@ -110,7 +110,7 @@ def _check_requests_within_limits(step: str, size: Size) -> None:
 
 def pod_env() -> dict[str, str]:
     """What pods receive from the scheduler's environment: where data, specs and the tracking server are.
-    Secrets come from the pod template (envFrom a Secret), never from DAG code."""
+    Credentials come from the Secrets the pod template references, never from DAG code."""
     return {k: os.environ[k] for k in ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI") if k in os.environ}
 
 
