@@ -103,7 +103,7 @@ def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Cham
 
 def _record_direct_promotion(client: MlflowClient, name: str, version: str, where: str) -> None:
     previous = [str(v.version) for v in registry.versions(client, name)
-                if str(v.version) != version and (registry._stage(v) == "Production"
+                if str(v.version) != version and (registry.stage_of(v) == "Production"
                                                   or v.tags.get(registry.TAG + "status") == "champion")]
     _make_champion(client, name, version)
     at = now()
@@ -202,7 +202,7 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
 def _verify_champion(client: MlflowClient, name: str, version: str) -> None:
     """Read back what a promotion wrote; a mismatch fails (the intent stays, so a re-run repairs it)."""
     alias = registry.alias_version(client, name, CHAMPION)
-    production = [str(v.version) for v in registry.versions(client, name) if registry._stage(v) == "Production"]
+    production = [str(v.version) for v in registry.versions(client, name) if registry.stage_of(v) == "Production"]
     tags = registry.tags(client, name, version)
     if alias is None or str(alias.version) != str(version) or production != [str(version)] or \
             tags.get("status") != "champion" or "approved_by" not in tags:

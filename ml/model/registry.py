@@ -121,17 +121,18 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
 
 def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
     """The (latest) version in stage Production; None when there is none."""
-    found = [v for v in versions(client, name) if _stage(v) == "Production"]
+    found = [v for v in versions(client, name) if stage_of(v) == "Production"]
     return found[-1] if found else None
 
 
-def _stage(mv: ModelVersion) -> str:
+def stage_of(mv: ModelVersion) -> str:
+    """A version's stage, read without MLflow's deprecation warning."""
     with _stages():
         return str(mv.current_stage)
 
 
 def stage(client: MlflowClient, name: str, version: str) -> str:
-    return _stage(get_version(client, name, version))
+    return stage_of(get_version(client, name, version))
 
 
 def set_stage(client: MlflowClient, name: str, version: str, stage_name: str, archive_others: bool = False) -> None:

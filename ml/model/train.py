@@ -21,6 +21,7 @@ from ml.data.labels import matured_labels
 from ml.data.preprocess import read_manifest
 from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError
+from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
 from ml.monitor.stability import reference_sample
@@ -119,8 +120,13 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     # keep exactly the trees up to the best iteration, so every later predict uses the early-stopped model
     booster = booster[: booster.best_iteration + 1]
     model = RiskModel(pipeline=pipeline, booster=booster, threshold=0.5)
-    p_valid = model.predict_proba(parts["valid"])
     y_valid = parts["valid"]["label"].to_numpy()
+    if config.calibration_method is not None:
+        # weighted training moves the PDs away from outcome rates: map them back on the validation sample,
+        # before the threshold and the reference bins, which are on the PDs scoring will produce
+        model.calibration = calibration.fit(model.raw_pd(pipeline.transform(parts["valid"])), y_valid,
+                                            config.calibration_method)
+    p_valid = model.predict_proba(parts["valid"])
     if config.threshold_method == "cost":
         if exposure_col is None:
             raise ValueError(f"threshold_method 'cost' needs an exposure column in the spec of '{spec.name}'")
@@ -145,5 +151,6 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         "config": asdict(config),
     }
     model.meta = {"threshold_method": config.threshold_method, "beta": config.beta,
-                  "features": list(pipeline.order), "dataset": spec.name}
+                  "calibration": config.calibration_method or "none", "features": list(pipeline.order),
+                  "dataset": spec.name}
     return model, facts

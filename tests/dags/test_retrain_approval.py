@@ -124,13 +124,14 @@ def test_approve_then_reject_through_airflow(platform):
 
     # second candidate (same data, so not better than the champion): rejected with a reason
     run2 = _run_until_approval(af, AS_OF + dt.timedelta(days=1))
-    approver.answer(DAG_ID, run2, "approval", "Reject", "no gain over the champion", timeout=300)
+    # a reason that starts with '-' reaches the audit as one value, not as an option of the reject step
+    approver.answer(DAG_ID, run2, "approval", "Reject", "--no gain over the champion", timeout=300)
     assert af.wait_for_run(DAG_ID, run2, timeout=300) == "success"
     assert af.task_state(DAG_ID, run2, "promote") == "skipped"
     assert af.task_state(DAG_ID, run2, "record_rejection") == "success"
     v2 = client.get_model_version(NAME, "2")
     assert v2.tags["riskops.status"] == "rejected"
-    assert v2.tags["riskops.rejected_reason"] == "no gain over the champion"
+    assert v2.tags["riskops.rejected_reason"] == "--no gain over the champion"
     assert v2.tags["riskops.rejected_by"] == "risk-approver"
     assert _stage(client, "2") == "Archived" and _stage(client, "1") == "Production"
     assert len(list((home / "outbox").glob("*.eml"))) == 2

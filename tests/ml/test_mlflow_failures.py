@@ -4,6 +4,7 @@ that answers 503 to chosen requests."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import http.server
 import os
@@ -23,12 +24,14 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from demo.airflow_runtime import Standalone, wait_for
+from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import decisions, registry
 from ml.model.features import FeaturePipeline
 from ml.model.registry import RegistryError
 from ml.model.riskmodel import RiskModel
-from tests.helpers import free_port
+from ml.storage import Storage
+from tests.helpers import free_port, land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 NAME = "riskops-card_transactions"
@@ -144,7 +147,7 @@ def test_a_503_half_way_through_a_promotion_is_completed_by_a_re_run(proxy):
     audit = decisions.promote(client, NAME, second, "Grace", report=REPORT)  # the task's retry
     assert audit["previous_champion"] == first and audit["approved_by"] == "Grace"
     assert str(registry.alias_version(client, NAME, "champion").version) == second
-    assert [v.version for v in registry.versions(client, NAME) if registry._stage(v) == "Production"] == [second]
+    assert [v.version for v in registry.versions(client, NAME) if registry.stage_of(v) == "Production"] == [second]
     assert registry.tags(client, NAME, first)["replaced_by"] == second
     assert "promotion_pending" not in registry.tags(client, NAME, second)
     assert [d["action"] for d in registry.decisions(client, NAME, second)] == ["promoted"]  # recorded once
@@ -158,13 +161,22 @@ def test_mlflow_answering_503_is_an_error_not_a_missing_model(proxy):
         decisions.resolve_champion(client, NAME)
 
 
+@pytest.fixture(scope="module")
+def curated_cards(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cards") / "data"
+    land_and_preprocess(Storage(str(root)), get_spec(REPO / "datasets", "card_transactions"), dt.date(2026, 9, 1), 12)
+    return root
+
+
 @pytest.mark.parametrize("argv", [
     ["promote", "--dataset", "card_transactions", "--version", "1", "--approver", "Ada"],
     ["score", "--dataset", "card_transactions", "--date", "2026-09-01"],
+    ["train", "--dataset", "card_transactions", "--as-of", "2026-10-27", "--window-days", "12", "--valid-days", "3",
+     "--test-days", "3"],
 ])
-def test_unreachable_mlflow_fails_a_step_in_one_line_naming_the_server(argv, tmp_path):
+def test_unreachable_mlflow_fails_a_step_in_one_line_naming_the_server(argv, curated_cards):
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RISKOPS_DATA": str(tmp_path)}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RISKOPS_DATA": str(curated_cards)}
     env.pop("MLFLOW_REGISTRY_URI", None)
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "ml", *argv], capture_output=True, text=True, env=env, timeout=180)
