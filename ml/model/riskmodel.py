@@ -1,7 +1,8 @@
-"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + reference bins.
+"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + score bands +
+reference bins.
 
-Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold and metadata),
-reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
+Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold, score bands and
+metadata), reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class RiskModel:
     threshold: float
     reference_bins: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    bands: dict[str, Any] | None = None  # ml.scoring.policy.BandScale, derived at training (None: older models)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (default / fraud) for curated rows."""
@@ -45,7 +47,8 @@ class RiskModel:
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / "booster.ubj"))
         (folder / "pipeline.json").write_text(json.dumps(self.pipeline.to_dict(), indent=2))
-        (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **self.meta}, indent=2))
+        bands = {"bands": self.bands} if self.bands is not None else {}
+        (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **bands, **self.meta}, indent=2))
         (folder / "reference_bins.json").write_text(json.dumps(self.reference_bins))
         return folder
 
@@ -55,5 +58,5 @@ class RiskModel:
         booster.load_model(str(folder / "booster.ubj"))
         meta = json.loads((folder / "model.json").read_text())
         return cls(pipeline=FeaturePipeline.from_dict(json.loads((folder / "pipeline.json").read_text())),
-                   booster=booster, threshold=float(meta.pop("threshold")),
+                   booster=booster, threshold=float(meta.pop("threshold")), bands=meta.pop("bands", None),
                    reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta)

@@ -116,7 +116,7 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     features = model.pipeline.transform(table)
     pd_ = np.asarray(model.booster.inplace_predict(features), dtype=np.float64)
     result = pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_, model.threshold,
-                        spec.policy)
+                        spec.policy, pol.band_scale(model.bands, spec.policy))
     # rows the model itself declines or reviews; a row that only a hard rule made adverse is explained by the
     # rule's code, not by the model
     adverse = result["model_decision"].codes != 0
@@ -181,7 +181,7 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
         raise RiskopsError(f"partition {part} is not within 0..{parts - 1}")
     key, _ = _curated(storage, spec, day)
     pipeline = pinned.model.pipeline
-    columns = list(dict.fromkeys([spec.id_column, *pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
+    columns = list(dict.fromkeys([spec.id_column, *pipeline.inputs, *pol.rule_columns(spec.policy.hard_rules)]))
     tables = _batches(storage, key, columns, list(pipeline.categorical), part, parts)
     scored = (score_table(table, spec, pinned) for table in tables)
     with tempfile.TemporaryDirectory() as tmp:
