@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, task
 from riskops_airflow.assets import curated, scores
-from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_partitions
 from riskops_airflow.tasks import ml_step_mapped
 
@@ -59,3 +59,5 @@ for dataset in dataset_names():
         committed = ml_step_mapped("commit", commit_jobs(planned), outlets=[scores(dataset)],
                                    trigger_rule="none_failed")
         scored >> committed
+
+invalid_specs("score")

@@ -104,6 +104,8 @@ class CandidateReportData:
     swap_matrix: dict[str, Any] | None  # "approve->approve".. each {"n", "bads", "bad_rate"}; "swap_in", "swap_out"
     approval_instructions: list[str]  # how to approve (Airflow UI path, CLI command); `backticks` set in mono
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
+    # features the model takes, used or not (feature_importance may hold only the top ones); None: its length
+    feature_count: int | None = None
 
 
 TOP_FEATURES = 15
@@ -342,8 +344,8 @@ def _page_features(data: CandidateReportData) -> list[Flowable]:
         heading("4. Feature importance and population stability"),
         Paragraph("Feature importance", STYLES["h2"]),
         image(charts.feature_importance_chart(top, size=FI_SIZE), FI_SIZE),
-        Paragraph(f"Top {len(top)} of {len(data.feature_importance)} features by gain (total split gain in the "
-                  "trained model).", STYLES["small"]),
+        Paragraph(f"Top {len(top)} of {data.feature_count or len(data.feature_importance)} features by gain "
+                  "(total split gain in the trained model).", STYLES["small"]),
         *_psi(data),
     ]
 

@@ -277,3 +277,22 @@ def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
         row.update({f"null_rate.{c}": v for c, v in m["stats"]["null_rate"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def stats_table(frame: pd.DataFrame, width: int = 120) -> str:
+    """`ml stats` as text: one line per day (rows, quarantine rate, quality gate, top reasons), then the null
+    rates of the columns that have missing values (mean and worst day)."""
+    lines = [f"{'date':<10}  {'rows in':>8}  {'clean':>8}  {'quarantined':>11}  {'rate':>7}  {'gate':<6}  "
+             "top quarantine reasons (rows)"]
+    for row in frame.itertuples(index=False):
+        reasons = ", ".join(f"{r['column']} ({r['rows']})" for r in row.top_reasons) or "-"
+        line = (f"{row.date:<10}  {row.rows_in:>8}  {row.rows_clean:>8}  {row.rows_quarantined:>11}  "
+                f"{row.quarantine_rate:>7.2%}  {row.quality:<6}  {reasons}")
+        lines.append(line if len(line) <= width else line[:width - 3] + "...")
+    nulls = frame[[c for c in frame.columns if c.startswith("null_rate.")]]
+    missing = [c for c in nulls.columns if nulls[c].max() > 0]
+    if missing:
+        lines += ["", "null rates of clean rows, columns with missing values:", f"{'column':<40}  {'mean':>7}  {'max':>7}"]
+        lines += [f"{c.removeprefix('null_rate.'):<40}  {nulls[c].mean():>7.2%}  {nulls[c].max():>7.2%}"
+                  for c in missing]
+    return "\n".join(lines)

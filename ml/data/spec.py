@@ -37,8 +37,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def _useless(self, allowed: set[str], what: str) -> None:
-        """Keys that do nothing here are errors, not silently ignored."""
-        extra = sorted(self.model_fields_set - allowed)
+        """Keys that do nothing here are errors, not silently ignored (a key at its default value is harmless,
+        so a dumped spec validates again)."""
+        fields = type(self).model_fields
+        extra = sorted(k for k in self.model_fields_set - allowed
+                       if getattr(self, k) != fields[k].get_default(call_default_factory=True))
         if extra:
             raise ValueError(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} nothing on {what}")
 
@@ -144,7 +147,7 @@ class ColumnSpec(_Strict):
     def number_format(self, raw: "RawFormat") -> NumberFormat:
         """The column's number format: its own keys over the raw format's."""
         def pick(key: str) -> Any:
-            return getattr(self, key) if key in self.model_fields_set else getattr(raw, key)
+            return getattr(raw, key) if getattr(self, key) is None else getattr(self, key)
         return NumberFormat(decimal=pick("decimal"), thousands=pick("thousands"), currency=tuple(pick("currency")),
                             negative_parentheses=pick("negative_parentheses"))
 
@@ -368,8 +371,6 @@ class Bands(_Strict):
             bounds = [b.max_pd for b in self.master_scale or []]
             if not bounds or bounds != sorted(set(bounds)) or bounds[-1] != 1:
                 raise ValueError("master_scale needs bands in ascending max_pd, distinct, the last one 1")
-        if self.method == "score" and not self.score_bands:
-            raise ValueError("score bands need at least one band")
         names = self.band_names
         if not names or len(set(names)) != len(names):
             raise ValueError(f"bands need at least one band and distinct names, got {names}")
