@@ -282,3 +282,10 @@ def test_reports_package_stays_pure() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] not in ("airflow", "ml"), f"{path.name} imports {name}"
+
+
+def test_feature_importance_counts_every_feature_the_model_takes() -> None:
+    """Retraining passes the model's feature count: features that never split are features too."""
+    text = _text(render_candidate_report(make_data(feature_count=27))).replace("\n", " ")
+    assert "Top 15 of 27 features by gain" in text
+    assert "Top 15 of 22 features by gain" in _text(render_candidate_report(make_data())).replace("\n", " ")
