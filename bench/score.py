@@ -83,15 +83,16 @@ def _register(model, example) -> str:  # type: ignore[no-untyped-def]
     import mlflow
     from mlflow import MlflowClient
 
-    from ml.model import registry
+    from ml.model import decisions, registry
 
     client = MlflowClient()
     experiment = client.create_experiment("bench", artifact_location=os.environ["RISKOPS_MLFLOW_ARTIFACTS"])
     with mlflow.start_run(experiment_id=experiment) as run:
-        uri = registry.log_model(model, example)[0]
-    name = registry.model_name(DS)
-    version = registry.register_candidate(client, name, uri, run.info.run_id, {})
-    registry.promote(client, name, version, approver="bench")
+        uri, sha = registry.log_model(model, example)
+    name, report = registry.model_name(DS), b"%PDF bench report"
+    version = registry.register_candidate(client, name, uri, run.info.run_id, {
+        "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(report).hexdigest()})
+    decisions.promote(client, name, version, "bench", report=report)
     return version
 
 

@@ -21,6 +21,7 @@ import datetime as dt
 from airflow.sdk import Param, task
 from riskops_airflow.approval import ApprovalGate
 from riskops_airflow.defaults import cron, dataset_names, invalid_specs, riskops_dag
+from riskops_airflow.settings import approver_users
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import option, train_arguments, train_params, xcom
 
@@ -66,13 +67,16 @@ for dataset in dataset_names():
                   f"SHA-256 {xcom('email_approvers', field='model_sha256')}). Approve to make this version the "
                   "Production model; give a reason when rejecting."),
             params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
+            assigned_users=approver_users(),
             response_timeout=dt.timedelta(days=14),
             # a failure here is infrastructure (a reply is never a failure): ask once more
             retries=1,
             retry_delay=dt.timedelta(seconds=30),
         )
-        promote = ml_step("promote", ["promote", "--dataset", dataset, "--version", VERSION,
-                                      option("approver", APPROVER), option("note", xcom("approval", key="decision", field="reason"))])
+        promote = ml_step("promote", [
+            "promote", "--dataset", dataset, "--version", VERSION, option("approver", APPROVER),
+            option("note", xcom("approval", key="decision", field="reason")),
+            option("triggered-by", "{{ dag_run.triggering_user_name or '' }}")])
         record_rejection = ml_step("record_rejection", [
             "reject", "--dataset", dataset, "--version", VERSION, option("approver", APPROVER),
             option("reason", xcom("approval", key="decision", field="reason", default="rejected in Airflow"))])

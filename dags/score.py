@@ -34,8 +34,10 @@ for dataset in dataset_names():
             "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="registered version (default: champion)"),
             "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256),
-            "input": Param(None, type=OPTIONAL_TEXT, description="path of a raw file to score on demand"),
-            "output": Param(None, type=OPTIONAL_TEXT, description="where the scores of `input` go"),
+            "input": Param(None, type=OPTIONAL_TEXT,
+                           description="a raw file to score on demand: its name under ondemand/ in the storage root"),
+            "output": Param(None, type=OPTIONAL_TEXT,
+                            description="where the scores of `input` go, under ondemand/ (default <input>.scores.parquet)"),
         },
     ):
 

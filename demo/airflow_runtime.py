@@ -17,6 +17,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
 WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
+SCHEDULER_GONE = 180.0  # seconds without a scheduler heartbeat after which a wait gives up
 
 
 class WaitError(RuntimeError):
@@ -32,6 +33,8 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         # standalone spawns `airflow ...` subcommands through PATH
         "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
         "AIRFLOW_HOME": str(airflow_home),
+        # SQLite: a writer waits up to a minute for a busy database instead of failing the scheduler at once
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}?timeout=60",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -43,8 +46,9 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        # a second user whose name ends up in the audit trail of the models it approves
+        # a second user whose name ends up in the audit trail of the models it approves: the only approver
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
+        "RISKOPS_APPROVER_USERS": "risk-approver",
         # runs are driven for replayed business dates; cron schedules would add runs for today's date
         "RISKOPS_CRON_SCHEDULES": "off",
     })
@@ -61,6 +65,7 @@ class Standalone:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     token: str | None = None
+    unhealthy_since: float | None = None
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,15 +100,41 @@ class Standalone:
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
+    def assert_running(self) -> None:
+        """Raise WaitError when `airflow standalone` exited, or its scheduler has not heartbeaten for
+        SCHEDULER_GONE seconds (a busy machine delays heartbeats; a crashed scheduler never comes back)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise WaitError(f"airflow standalone exited with {self.process.returncode}; log: {self.log_path}")
+        try:
+            health = httpx.get(f"{self.base}/api/v2/monitor/health", timeout=10).json()
+        except (httpx.HTTPError, ValueError):
+            return  # a busy API server is not a dead one; the waits time out if it stays away
+        scheduler = health.get("scheduler", {})
+        if scheduler.get("status") != "unhealthy":
+            self.unhealthy_since = None
+            return
+        self.unhealthy_since = self.unhealthy_since or time.monotonic()
+        if time.monotonic() - self.unhealthy_since > SCHEDULER_GONE:
+            raise WaitError(f"Airflow's scheduler stopped (last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); "
+                            f"log: {self.log_path}")
+
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the REST API (/api/v2/...) and return the decoded JSON body.
 
         On SQLite the scheduler's writes briefly lock the database and the API answers 500/503 with a
-        database error; the transaction was rolled back, so the call is retried.
+        database error; the transaction was rolled back, so the call is retried, as are timeouts and dropped
+        connections of an API server too busy to answer.
         """
         for attempt in range(20):
-            resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
-                                 headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            try:
+                resp = httpx.request(method, f"{self.base}/api/v2{path}", timeout=60,
+                                     headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            except httpx.TransportError as exc:  # an overloaded API server times out or drops connections
+                if attempt == 19:
+                    raise WaitError(f"Airflow's API at {self.base} did not answer {method} {path} ({exc!r}); "
+                                    f"log: {self.log_path}") from None
+                time.sleep(1 + attempt * 0.5)
+                continue
             busy = resp.status_code in (500, 503) and "atabase" in resp.text
             if not busy or attempt == 19:
                 break
@@ -128,8 +159,12 @@ class Standalone:
             self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
             return run_id
         run_id = f"manual__{logical_date}__{time.strftime('%Y%m%dT%H%M%S')}"
-        self.api("POST", f"/dags/{dag_id}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        try:
+            self.api("POST", f"/dags/{dag_id}/dagRuns", json={
+                "dag_run_id": run_id, "logical_date": f"{logical_date}T00:00:00Z", "conf": conf or {}})
+        except RuntimeError as exc:
+            if "-> 409" not in str(exc):  # 409: a retried POST whose first attempt did create the run
+                raise
         return run_id
 
     def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
@@ -143,6 +178,7 @@ class Standalone:
         seen: dict[str, str | None] = {}
 
         def reached() -> bool:
+            self.assert_running()
             seen["task"] = self.task_state(dag_id, run_id, task_id)
             if seen["task"] not in states and self.run_state(dag_id, run_id) == "failed":
                 raise WaitError(f"run {run_id} of {dag_id} failed before {task_id} reached "
@@ -158,7 +194,12 @@ class Standalone:
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> str:
         states = {"success", "failed"}
-        wait_for(lambda: self.run_state(dag_id, run_id) in states, timeout,
+
+        def finished() -> bool:
+            self.assert_running()
+            return self.run_state(dag_id, run_id) in states
+
+        wait_for(finished, timeout,
                  f"run {run_id} of {dag_id} to finish; task logs: {self.task_logs(dag_id, run_id)}", 2)
         return self.run_state(dag_id, run_id)
 
@@ -178,6 +219,7 @@ class Standalone:
         waiting_since: dict[int, float] = {}
 
         def done() -> bool:
+            self.assert_running()
             ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
             if ti["state"] == "success":
                 return True

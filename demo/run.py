@@ -66,8 +66,11 @@ def _port_free(port: int) -> bool:
 
 def init_mlflow(home: Path) -> str:
     """Create the MLflow SQLite store (its tables); returns the tracking URI."""
+    import logging
+
     from mlflow import MlflowClient
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its table-creation chatter is not demo output
     (home / "mlflow").mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # creates and migrates the tables once
@@ -99,6 +102,7 @@ def run_days(af: Standalone, days: dict[str, list[dt.date]]) -> None:
     total = sum(len(ids) for ids in run_ids.values())
     started = time.monotonic()
     while True:
+        af.assert_running()
         states = [af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
                   for dag_id, ids in run_ids.items() for run_id in ids]
         done, failed = states.count("success"), states.count("failed")

@@ -247,20 +247,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _decision_args(*extra: tuple[str, bool]) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--version", required=True)
-        p.add_argument("--approver", required=True, type=_text)
+        p.add_argument("--approver", required=True, type=_text,
+                       help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
         for name, required in extra:
             p.add_argument(f"--{name}", required=required, type=_text if required else str, default="")
     return add
 
 
-@step("promote", "make a registered version the champion (Production), with an audit trail",
-      _decision_args(("note", False)))
-def cmd_promote(args: argparse.Namespace) -> int:
-    from ml.model import registry
+def _promote_args(p: argparse.ArgumentParser) -> None:
+    _decision_args(("note", False))(p)
+    p.add_argument("--triggered-by", default="", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: "
+                                                      "they may not approve it)")
 
-    settings, _, spec = _context(args)
-    name = registry.model_name(spec.name)
-    audit = registry.promote(_mlflow(settings), name, args.version, args.approver, args.note)
+
+@step("promote", "make a registered version the champion (Production), with an audit trail", _promote_args)
+def cmd_promote(args: argparse.Namespace) -> int:
+    from ml import layout
+    from ml.model import decisions, registry
+
+    settings, storage, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    key = layout.candidate(spec.name, args.version, "candidate.pdf")
+    # the report the approvers were sent; versions stored before per-version keys have it in MLflow only
+    report = storage.read_bytes(key) if storage.exists(key) else registry.report_bytes(client, name, args.version)
+    audit = decisions.promote(client, name, args.version, args.approver, args.note, report=report,
+                              approvers=settings.approver_users,
+                              triggered_by=args.triggered_by if settings.separate_duties else None)
     print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
           f"at {audit['promoted_at']}; previous champion: {audit['previous_champion']}")
     return 0
@@ -268,11 +280,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 @step("reject", "reject a candidate version with a reason", _decision_args(("reason", True)))
 def cmd_reject(args: argparse.Namespace) -> int:
-    from ml.model import registry
+    from ml.model import decisions, registry
 
     settings, _, spec = _context(args)
     name = registry.model_name(spec.name)
-    audit = registry.reject(_mlflow(settings), name, args.version, args.approver, args.reason)
+    audit = decisions.reject(_mlflow(settings), name, args.version, args.approver, args.reason,
+                             approvers=settings.approver_users)
     print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
     return 0
 
@@ -283,8 +296,10 @@ def _score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--partition", type=int, help="score only this slice (0-based) into staging")
     p.add_argument("--partitions", type=int, default=1, help="number of slices of the day")
     p.add_argument("--commit", action="store_true", help="merge the scored slices and publish the day")
-    p.add_argument("--input", help="score this raw file (validated by the dataset spec) instead of a day")
-    p.add_argument("--output", help="where --input's scores go (.parquet or .csv)")
+    p.add_argument("--input", help="score this raw file of the on-demand area (a name under <RISKOPS_DATA>/ondemand/, "
+                                   "validated by the dataset spec) instead of a day")
+    p.add_argument("--output", help="where --input's scores go, under ondemand/ too (.parquet or .csv; default "
+                                    "<input>.scores.parquet)")
 
 
 @step("score", "score curated days (or an analyst's file) with the Production model", _score_args)
@@ -293,10 +308,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     settings, storage, spec = _context(args)
     dates = [] if args.input else business_dates(args, spec)
+    source, target = _ondemand_paths(args) if args.input else ("", "")  # refused before anything is opened
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
-        return _score_file(args, spec, pinned)
+        return _score_file(storage, source, target, spec, pinned)
     for day in dates:
         if args.partition is not None:
             rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
@@ -313,24 +329,41 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_file(args: argparse.Namespace, spec: "DatasetSpec", pinned: Any) -> int:
-    from pathlib import Path
+def _ondemand_paths(args: argparse.Namespace) -> tuple[str, str]:
+    """Storage keys of --input and --output, both confined to the on-demand area."""
+    from ml import layout
+
+    output = args.output or args.input.rsplit(".", 1)[0] + ".scores.parquet"
+    if not output.endswith((".parquet", ".csv")):
+        raise RiskopsError(f"--output must end in .parquet or .csv: {output!r}")
+    source, target = layout.ondemand(args.input), layout.ondemand(output)
+    if target == source:
+        raise RiskopsError("--output must not be the --input file")
+    return source, target
+
+
+def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec", pinned: Any) -> int:
+    import io
 
     from ml.scoring import score
 
-    source, target = Path(args.input), Path(args.output or Path(args.input).with_suffix(".scores.parquet"))
-    if not source.is_file():
-        raise RiskopsError(f"input file not found: {source}")
-    scores, quarantine = score.score_file(source.read_bytes(), source.name, spec, pinned)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    (scores.to_csv(target, index=False) if target.suffix == ".csv" else scores.to_parquet(target, index=False))
-    print(f"scored {len(scores)} rows of {source} -> {target}")
-    rejected = target.with_name(target.stem + ".quarantine.csv")
+    if not storage.exists(source):
+        raise RiskopsError(f"input file not found: {storage.url(source)}")
+    scores, quarantine = score.score_file(storage.read_bytes(source), source.rsplit("/", 1)[-1], spec, pinned)
+    rejected = target.rsplit(".", 1)[0] + ".quarantine.csv"
+    try:
+        buffer = io.BytesIO()
+        (scores.to_csv(buffer, index=False) if target.endswith(".csv") else scores.to_parquet(buffer, index=False))
+        storage.write_bytes(target, buffer.getvalue())
+        if len(quarantine):
+            storage.write_bytes(rejected, quarantine.to_csv(index=False).encode())
+        else:
+            storage.delete(rejected)  # a list scored earlier under the same name must not leave its rejects
+    except OSError as exc:
+        raise RiskopsError(f"cannot write {storage.url(target)}: {exc.strerror or exc}") from None
+    print(f"scored {len(scores)} rows of {storage.url(source)} -> {storage.url(target)}")
     if len(quarantine):
-        quarantine.to_csv(rejected, index=False)
-        print(f"{len(quarantine)} rows failed validation and were not scored -> {rejected}")
-    else:  # an earlier run's rejects beside a re-used output would read as this file's
-        rejected.unlink(missing_ok=True)
+        print(f"{len(quarantine)} rows failed validation and were not scored -> {storage.url(rejected)}")
     return 0
 
 

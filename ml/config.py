@@ -19,6 +19,23 @@ def _addresses(value: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in value.split(",") if a.strip())
 
 
+def masked(uri: str) -> str:
+    """A URI as it may be shown: a password in it is replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if not parts.password:
+        return uri
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}{port}"))
+
+
+def _switch(name: str, value: str) -> bool:
+    if value.strip().lower() not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not '{value}'")
+    return value.strip().lower() == "on"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The runtime environment; defaults are the embedded layout under RISKOPS_HOME."""
@@ -30,6 +47,8 @@ class Settings:
     artifact_root: str | None  # where new experiments keep artifacts; None lets a tracking server decide
     approvers: tuple[str, ...]  # mail addresses that receive candidate reports
     mail_from: str
+    approver_users: tuple[str, ...]  # Airflow users who may approve; empty: anyone who can open the DAG
+    separate_duties: bool  # whoever triggered a retraining may not approve it
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -45,15 +64,26 @@ class Settings:
             artifact_root=env.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
             approvers=_addresses(env.get("RISKOPS_APPROVERS", "risk-committee@example.com")),
             mail_from=env.get("RISKOPS_MAIL_FROM", "riskops@localhost"),
+            approver_users=_addresses(env.get("RISKOPS_APPROVER_USERS", "")),
+            separate_duties=_switch("RISKOPS_SEPARATE_DUTIES", env.get("RISKOPS_SEPARATE_DUTIES", "off")),
         )
 
 
+# MLflow's own HTTP retry settings, bounded so an unreachable server fails a step in about a minute and
+# Airflow's retries do the waiting (MLflow's defaults retry for ~4 minutes per call). Set them to override.
+MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                        "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
 def configure_mlflow(settings: Settings) -> None:
-    """Point MLflow's tracking and registry at the same store, and keep its INFO chatter out of user output."""
+    """Point MLflow's tracking and registry at the same store, bound its HTTP retries, and keep its INFO
+    chatter out of user output."""
     import logging
 
     import mlflow
 
+    for key, value in MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.tracking_uri)
     # the registry URI must follow: a stale MLFLOW_REGISTRY_URI would silently point at another store

@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ml.errors import RiskopsError
+
 LANDING, LABELS, CURATED, QUARANTINE, SCORES = "landing", "labels", "curated", "quarantine", "scores"
 ONDEMAND = "ondemand"
 DATA_FILE = "part-0.parquet"
@@ -102,6 +104,18 @@ def candidate(dataset: str, version: str, name: str) -> str:
 def retrain_run(dataset: str, run_key: str) -> str:
     """Pointer from a retraining run (an Airflow run id, or `as_of=D` from a terminal) to its version."""
     return f"runs/retrain/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}.json"
+
+
+_ONDEMAND_KEY = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+
+
+def ondemand(key: str) -> str:
+    """An analyst's file in the on-demand area: `key` is relative to `ondemand/` (e.g. `2026-11/list.csv`).
+    Anything else (absolute paths, URLs, `..`, hidden names) is refused before anything is opened."""
+    if not _ONDEMAND_KEY.match(key or ""):
+        raise RiskopsError(f"on-demand files are names under {ONDEMAND}/ in the storage root (letters, digits, "
+                           f"'_', '-', '.', '/' between folders; no '..', no leading '/' or '.'): {key!r} is not")
+    return f"{ONDEMAND}/{key}"
 
 
 def stability_report(dataset: str, week: str) -> str:

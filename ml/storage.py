@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def unreadable(url: str, exc: Exception) -> Exception:
+    """The error for a stored parquet file that cannot be read (truncated, overwritten, not parquet)."""
+    from ml.errors import RiskopsError
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return RiskopsError(f"{url} is not a readable parquet file ({first[:120]}); re-run the step that writes it")
+
+
 @dataclass
 class Storage:
     """Files under one root URL; every write is atomic (readers see the old file or the new one)."""
@@ -141,9 +149,13 @@ class Storage:
         self.write_bytes(rel, buf.getvalue())
 
     def read_parquet(self, rel: str) -> "pd.DataFrame":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
+        try:
+            return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
+        except pa.ArrowException as exc:
+            raise unreadable(self.url(rel), exc) from None
 
     # ------------------------------------------------------------------ listing everything, tidying leftovers
 

@@ -23,3 +23,10 @@ def land_and_preprocess(storage: Storage, spec: DatasetSpec, start: dt.date, day
     replay(storage, spec, start, end)
     for i in range(days):
         preprocess_day(storage, spec, start + dt.timedelta(days=i))
+
+
+def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:  # type: ignore[no-untyped-def]
+    """Promote a version trained by ml.model.retrain, with the report its MLflow run holds (as an approver would)."""
+    from ml.model import decisions, registry
+
+    return decisions.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))

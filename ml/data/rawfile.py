@@ -132,9 +132,13 @@ def _has_surrogates(text: str) -> bool:
 def check_header(records: RawRecords, fmt: RawFormat, required: list[str]) -> None:
     """Fail clearly when the header lacks required columns, naming them (and a likely wrong delimiter)."""
     header = records.header or []
+    # header text is quoted only where it names a spec column: a file that is not a batch (a secret, say)
+    # must not end up in an error message or a task log
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise RawFileError(f"{records.name}: duplicated column names in the header: {', '.join(dupes)}")
+        named = [d for d in dupes if d in required]
+        raise RawFileError(f"{records.name}: duplicated column names in the header"
+                           + (f": {', '.join(named)}" if named else f" ({len(dupes)} of them)"))
     missing = [c for c in required if c not in header]
     if not missing:
         return
@@ -144,6 +148,5 @@ def check_header(records: RawRecords, fmt: RawFormat, required: list[str]) -> No
             if other != fmt.delimiter and other in header[0]:
                 hint = f" (the header looks '{other}'-separated; the spec says '{fmt.delimiter}')"
                 break
-    raise RawFileError(
-        f"{records.name}: missing required columns: {', '.join(missing)}{hint}; header was: {header}"
-    )
+    raise RawFileError(f"{records.name}: missing required columns: {', '.join(missing)}{hint}; the header has "
+                       f"{len(header)} field(s)")

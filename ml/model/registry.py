@@ -1,13 +1,14 @@
-"""The MLflow model registry as riskops uses it: candidates, champion resolution, promotion and audit.
+"""The MLflow model registry as riskops reads and writes it: versions, pointers, tags, models as data.
 
-A candidate version gets stage Staging and alias `challenger`; promotion gives stage Production and alias
-`champion` and archives the previous Production version. A newer candidate supersedes every older one
-still waiting for a decision (tagged superseded, archived): only the latest candidate can be approved. Stage and alias are kept in step because
-approvers asked for stages while MLflow 3 favours aliases.
+A registered model is `riskops-<dataset>`; its champion is the version with stage Production *and* alias
+`champion`, a waiting candidate has stage Staging and alias `challenger` (stages because approvers asked for
+them, aliases because MLflow 3 favours them). Decisions on versions (promote, reject, supersede, which
+version may score) live in `ml.model.decisions`.
 
-Source of truth for scoring: `resolve_champion`. When stage and alias agree, that version. When they
-disagree, someone changed one of them directly in MLflow: the pointer that differs from riskops' last
-recorded promotion is the newer, human decision and is honoured (and the other pointer is brought in step).
+MLflow is a remote service here: "does not exist" and "cannot answer" are different answers. Only the
+first is turned into None; everything else becomes a `RegistryError` naming the tracking URI, and MLflow's
+HTTP retries are bounded (`ml.config.configure_mlflow`) so a step fails in seconds, not minutes, and
+Airflow's retries do the waiting.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
+import json
 import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -36,19 +38,187 @@ if TYPE_CHECKING:
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TAG = "riskops."
+DECISION = TAG + "decision."  # riskops.decision.1, .2, ...: the append-only audit trail of a version
+T = TypeVar("T")
+
+
+class RegistryError(RiskopsError):
+    """MLflow could not be reached or answered with an error (as opposed to: the thing does not exist)."""
 
 
 def model_name(dataset: str) -> str:
     return f"riskops-{dataset}"
 
 
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _missing(exc: MlflowException) -> bool:
+    return exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def failure(client: MlflowClient, what: str, exc: BaseException) -> RegistryError:
+    """A RegistryError naming the tracking URI, what was being done and the first line of MLflow's answer."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RegistryError(f"MLflow at {_safe_uri(client)} failed while {what}: {first[:300]}")
+
+
+def call(client: MlflowClient, what: str, fn: Callable[[], T]) -> T:
+    """Run one MLflow call; any failure becomes a RegistryError."""
+    try:
+        return fn()
+    except RegistryError:
+        raise
+    except Exception as exc:  # MlflowException, requests' connection errors, database errors of a local store
+        raise failure(client, what, exc) from None
+
+
+def _safe_uri(client: MlflowClient) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    uri = str(client._registry_uri)  # credentials in a URI are never shown
+    parts = urlsplit(uri)
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}"))
+    return uri
+
+
+@contextlib.contextmanager
+def _stages() -> Iterator[None]:
+    # Stage APIs still work in MLflow 3 but warn on every call; we use them on purpose (see module doc).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        yield
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """The registered version; a clear error when it does not exist, a RegistryError when MLflow fails."""
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        if _missing(exc):
+            raise RiskopsError(f"model '{name}' has no version {version}") from None
+        raise failure(client, f"reading {name} version {version}", exc) from None
+    except Exception as exc:
+        raise failure(client, f"reading {name} version {version}", exc) from None
+
+
+def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """Every version of the model, oldest first; empty when the model is not registered."""
+    found = call(client, f"listing the versions of {name}",
+                 lambda: client.search_model_versions(f"name = '{name}'"))
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version an alias points at; None when the model or the alias does not exist."""
+    if not is_registered(client, name):
+        return None
+    aliases = call(client, f"reading the aliases of {name}", lambda: client.get_registered_model(name).aliases)
+    return get_version(client, name, aliases[alias]) if alias in aliases else None
+
+
+def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The (latest) version in stage Production; None when there is none."""
+    found = [v for v in versions(client, name) if stage_of(v) == "Production"]
+    return found[-1] if found else None
+
+
+def stage_of(mv: ModelVersion) -> str:
+    """A version's stage, read without MLflow's deprecation warning."""
+    with _stages():
+        return str(mv.current_stage)
+
+
+def stage(client: MlflowClient, name: str, version: str) -> str:
+    return stage_of(get_version(client, name, version))
+
+
+def set_stage(client: MlflowClient, name: str, version: str, stage_name: str, archive_others: bool = False) -> None:
+    with _stages():
+        call(client, f"moving {name} version {version} to {stage_name}", lambda: client.transition_model_version_stage(
+            name, str(version), stage_name, archive_existing_versions=archive_others))
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    call(client, f"pointing alias {alias} of {name} at version {version}",
+         lambda: client.set_registered_model_alias(name, alias, str(version)))
+
+
+def drop_alias_if(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    """Delete `alias` when it points at `version` (a consumed challenger), leave it otherwise."""
+    current = alias_version(client, name, alias)
+    if current is not None and str(current.version) == str(version):
+        call(client, f"deleting alias {alias} of {name}", lambda: client.delete_registered_model_alias(name, alias))
+
+
+def tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    """The riskops tags of a version without the prefix (status, superseded_by, approved_by, ...)."""
+    return {k.removeprefix(TAG): v for k, v in get_version(client, name, version).tags.items() if k.startswith(TAG)}
+
+
+def set_tags(client: MlflowClient, name: str, version: str, values: dict[str, str], once: bool = False) -> None:
+    """Set riskops tags; with `once`, only those the version does not carry yet (earlier decisions stay)."""
+    existing = tags(client, name, version) if once else {}
+    for key, value in values.items():
+        if key not in existing:
+            call(client, f"tagging {name} version {version}",
+                 lambda: client.set_model_version_tag(name, str(version), TAG + key, str(value)))
+
+
+def decisions(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:
+    """The version's audit trail, in order."""
+    found = {int(k.removeprefix("decision.")): json.loads(v) for k, v in tags(client, name, version).items()
+             if k.startswith("decision.") and k.removeprefix("decision.").isdigit()}
+    return [found[i] for i in sorted(found)]
+
+
+def append_decision(client: MlflowClient, name: str, version: str, entry: dict[str, Any]) -> None:
+    """Add an entry to the version's audit trail (`riskops.decision.N`); an entry already there (same `id`,
+    when given: a retried step) is not added twice."""
+    trail = decisions(client, name, version)
+    if entry.get("id") and any(e.get("id") == entry["id"] for e in trail):
+        return
+    call(client, f"recording a decision on {name} version {version}", lambda: client.set_model_version_tag(
+        name, str(version), f"{DECISION}{len(trail) + 1}", json.dumps(entry, sort_keys=True)))
+
+
+def is_registered(client: MlflowClient, name: str) -> bool:
+    try:
+        client.get_registered_model(name)
+        return True
+    except MlflowException as exc:
+        if _missing(exc):
+            return False
+        raise failure(client, f"reading {name}", exc) from None
+    except Exception as exc:
+        raise failure(client, f"reading {name}", exc) from None
+
+
+def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                       version_tags: dict[str, str]) -> str:
+    """New version of the dataset's model, in Staging with alias `challenger`; returns the version."""
+    if not is_registered(client, name):
+        call(client, f"registering {name}", lambda: client.create_registered_model(
+            name, description="riskops model; champion = Production + alias 'champion'"))
+    # an MLflow 3 logged model (models:/m-<id>) is registered with its id, which a tracking server requires
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = str(call(client, f"registering a version of {name}", lambda: client.create_model_version(
+        name, model_uri, run_id=run_id, tags=version_tags, model_id=model_id)).version)
+    set_stage(client, name, version, "Staging")
+    set_alias(client, name, CHALLENGER, version)
+    set_tags(client, name, version, {"status": "candidate"})
+    return version
+
+
 def experiment(client: MlflowClient, name: str, artifact_root: str | None) -> "Experiment":
     """The experiment `name`, created with its artifacts under `artifact_root` (None: the server decides)."""
-    if client.get_experiment_by_name(name) is None:
+    if call(client, f"reading experiment {name}", lambda: client.get_experiment_by_name(name)) is None:
         location = f"{artifact_root.rstrip('/')}/{name.replace('/', '-')}" if artifact_root else None
-        client.create_experiment(name, artifact_location=location)
+        call(client, f"creating experiment {name}", lambda: client.create_experiment(name, artifact_location=location))
     # looked up, not mlflow.set_experiment(): that would also set MLFLOW_EXPERIMENT_ID for the whole process
-    return client.get_experiment_by_name(name)  # type: ignore[return-value]
+    return call(client, f"reading experiment {name}", lambda: client.get_experiment_by_name(name))  # type: ignore
 
 
 def log_model(model: "RiskModel", example: "pd.DataFrame") -> tuple[str, str]:
@@ -88,7 +258,8 @@ def load_model(client: MlflowClient, name: str, version: str) -> "RiskModel":
 
     mv = get_version(client, name, version)
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=tmp))
+        local = Path(call(client, f"downloading {name} version {version}", lambda: mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=tmp)))
         folder = local / "artifacts" / "model_dir"
         expected = mv.tags.get(TAG + "model_sha256")
         if expected is not None and folder_sha256(folder) != expected:
@@ -97,163 +268,15 @@ def load_model(client: MlflowClient, name: str, version: str) -> "RiskModel":
         return RiskModel.load(folder)
 
 
-@contextlib.contextmanager
-def _stages() -> Iterator[None]:
-    # Stage APIs still work in MLflow 3 but warn on every call; we use them on purpose (see module doc).
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        yield
+def report_bytes(client: MlflowClient, name: str, version: str) -> bytes | None:
+    """The candidate PDF logged with the version's MLflow run (report/<name>-v<version>.pdf), if any."""
+    import mlflow
 
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
-def _production_version(client: MlflowClient, name: str) -> ModelVersion | None:
-    with _stages():
+    run_id = get_version(client, name, version).run_id
+    with tempfile.TemporaryDirectory() as tmp:
         try:
-            versions = client.get_latest_versions(name, stages=["Production"])
-        except MlflowException:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"report/{name}-v{version}.pdf",
+                                                       dst_path=tmp)
+        except (MlflowException, OSError):
             return None
-    return max(versions, key=lambda v: int(v.version)) if versions else None
-
-
-@dataclass(frozen=True)
-class Champion:
-    version: str
-    run_id: str
-    source: str  # "alias+stage", "alias", "stage"
-
-
-def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Champion | None:
-    """The version scoring must use, honouring a promotion made directly in MLflow; optionally re-syncs."""
-    by_alias = _alias_version(client, name, CHAMPION)
-    by_stage = _production_version(client, name)
-    if by_alias is None and by_stage is None:
-        return None
-    if by_alias is not None and by_stage is not None and str(by_alias.version) == str(by_stage.version):
-        return Champion(str(by_alias.version), by_alias.run_id, "alias+stage")
-    if by_alias is None or by_stage is None:
-        chosen, source = (by_alias, "alias") if by_alias is not None else (by_stage, "stage")
-    else:
-        # the pointer riskops did not set last is the human's newer decision
-        alias_at, stage_at = by_alias.tags.get(TAG + "promoted_at"), by_stage.tags.get(TAG + "promoted_at")
-        stage_is_ours = stage_at is not None and (alias_at is None or stage_at > alias_at)
-        chosen, source = (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
-    assert chosen is not None
-    version = str(chosen.version)
-    if sync:
-        _make_champion(client, name, version)
-        client.set_model_version_tag(name, version, TAG + "synced_from", f"{source} set directly in MLflow")
-    return Champion(version, chosen.run_id, source)
-
-
-def _make_champion(client: MlflowClient, name: str, version: str) -> None:
-    with _stages():
-        client.transition_model_version_stage(name, version, "Production", archive_existing_versions=True)
-    client.set_registered_model_alias(name, CHAMPION, version)
-
-
-def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: str,
-                       tags: dict[str, str]) -> str:
-    """New version of the dataset's model, in Staging with alias `challenger`; returns the version."""
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="riskops model; champion = Production + alias 'champion'")
-    version = client.create_model_version(name, model_uri, run_id=run_id, tags=tags).version
-    with _stages():
-        client.transition_model_version_stage(name, version, "Staging")
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    client.set_model_version_tag(name, version, TAG + "status", "candidate")
-    return str(version)
-
-
-def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str]:
-    """Close every older candidate still waiting for a decision as superseded by `version`; returns them."""
-    closed = []
-    for mv in client.search_model_versions(f"name = '{name}'"):
-        if int(mv.version) < int(version) and mv.tags.get(TAG + "status") == "candidate":
-            for key, value in {"status": "superseded", "superseded_by": str(version),
-                               "superseded_at": _now()}.items():
-                client.set_model_version_tag(name, mv.version, TAG + key, value)
-            with _stages():
-                client.transition_model_version_stage(name, mv.version, "Archived")
-            closed.append(str(mv.version))
-    return sorted(closed, key=int)
-
-
-def status(client: MlflowClient, name: str, version: str) -> dict[str, str]:
-    """The riskops tags of a version without the prefix (status, superseded_by, approved_by, ...)."""
-    return {k.removeprefix(TAG): v for k, v in get_version(client, name, version).tags.items() if k.startswith(TAG)}
-
-
-def _refuse_closed(name: str, version: str, tags: dict[str, str], action: str) -> None:
-    if tags.get(TAG + "status") == "superseded":
-        raise RiskopsError(f"{name} version {version} was superseded by version {tags.get(TAG + 'superseded_by')} "
-                           f"at {tags.get(TAG + 'superseded_at')}; {action} that version instead")
-
-
-def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
-    """The registered version, or a clear error naming the model and version."""
-    try:
-        return client.get_model_version(name, version)
-    except MlflowException:
-        raise RiskopsError(f"model '{name}' has no version {version}") from None
-
-
-def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "") -> dict[str, Any]:
-    """Make `version` the champion (Production + alias), archive the old one, and record the audit trail."""
-    mv = get_version(client, name, version)
-    _refuse_closed(name, version, mv.tags, "review and approve")
-    if mv.tags.get(TAG + "status") == "rejected":
-        raise RiskopsError(f"{name} version {version} was rejected ({mv.tags.get(TAG + 'rejected_reason', '')}); "
-                           "train a new candidate instead")
-    previous = resolve_champion(client, name, sync=False)
-    if previous is not None and previous.version == str(version):
-        raise RiskopsError(f"{name} version {version} is already the champion")
-    _make_champion(client, name, version)
-    challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and str(challenger.version) == str(version):
-        client.delete_registered_model_alias(name, CHALLENGER)
-    audit = {
-        "status": "champion",
-        "approved_by": approver,
-        "promoted_at": _now(),
-        "report_sha256": mv.tags.get(TAG + "report_sha256", "unknown"),
-        "data_hash": mv.tags.get(TAG + "data_hash", "unknown"),
-        "previous_champion": previous.version if previous else "none",
-        "approval_note": note,
-    }
-    for key, value in audit.items():
-        client.set_model_version_tag(name, version, TAG + key, value)
-    if previous is not None:
-        client.set_model_version_tag(name, previous.version, TAG + "status", "archived")
-        client.set_model_version_tag(name, previous.version, TAG + "archived_at", audit["promoted_at"])
-        client.set_model_version_tag(name, previous.version, TAG + "replaced_by", str(version))
-    return audit
-
-
-def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str) -> dict[str, Any]:
-    """Tag the candidate rejected with the reason, archive it and drop its challenger alias."""
-    _refuse_closed(name, version, get_version(client, name, version).tags, "review")
-    champion = resolve_champion(client, name, sync=False)
-    if champion is not None and champion.version == str(version):
-        raise RiskopsError(f"{name} version {version} is the champion; promote another version instead")
-    audit = {"status": "rejected", "rejected_by": approver, "rejected_at": _now(),
-             "rejected_reason": reason or "no reason given"}
-    for key, value in audit.items():
-        client.set_model_version_tag(name, version, TAG + key, value)
-    with _stages():
-        client.transition_model_version_stage(name, version, "Archived")
-    challenger = _alias_version(client, name, CHALLENGER)
-    if challenger is not None and str(challenger.version) == str(version):
-        client.delete_registered_model_alias(name, CHALLENGER)
-    return audit
+        return Path(path).read_bytes()

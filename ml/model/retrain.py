@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from ml import bins, layout, metrics
 from ml.config import Settings, TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
-from ml.model import registry
+from ml.model import decisions, registry
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
 from ml.model.train import DevelopmentSample, development_sample, fit, time_split
@@ -91,7 +91,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
 
     client = MlflowClient()
     name = registry.model_name(spec.name)
-    current = registry.resolve_champion(client, name)
+    current = decisions.resolve_champion(client, name)
     champion = None if current is None else compare_with_champion(
         registry.load_model(client, name, current.version), current.version, p, test, dev, config.beta,
         spec.monitoring)
@@ -144,7 +144,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     }
     storage.write_once(summary["report_key"], pdf)
     # only now is the new candidate complete and reviewable: older ones still waiting are closed
-    summary["superseded"] = registry.supersede_waiting(client, name, version)
+    summary["superseded"] = decisions.supersede_waiting(client, name, version)
     storage.write_json(layout.candidate(spec.name, version, "candidate.json"), summary, once=True)
     storage.write_json(layout.retrain_run(spec.name, run_key or f"as_of={as_of.isoformat()}"),
                        {"version": version, "candidate": layout.candidate(spec.name, version, "candidate.json")})

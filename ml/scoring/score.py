@@ -38,7 +38,7 @@ from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.scoring import policy as pol
-from ml.storage import Storage
+from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 250_000
 ROW_GROUP_ROWS = 250_000
@@ -60,6 +60,7 @@ class PinnedModel:
     name: str
     version: str
     run_id: str
+    model_sha256: str = "not recorded"  # checked against the files when the model loads
 
     @cached_property
     def model(self) -> RiskModel:
@@ -74,11 +75,11 @@ def champion_version(dataset: str) -> str:
     """The Production version of the dataset's model; fails clearly when nothing is approved yet."""
     from mlflow import MlflowClient
 
-    from ml.model import registry
+    from ml.model import decisions, registry
 
     client = MlflowClient()
     name = registry.model_name(dataset)
-    champion = registry.resolve_champion(client, name, sync=False)  # None for an unregistered model too
+    champion = decisions.resolve_champion(client, name)  # None for an unregistered model too
     if champion is None:
         raise MissingDataError(
             f"no Production model for '{dataset}' ({name}): approve a candidate first (DAG retrain_{dataset}, "
@@ -88,14 +89,18 @@ def champion_version(dataset: str) -> str:
 
 
 def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
-    """The champion (or an explicit version), pinned for the whole run."""
+    """The champion (or an explicit version that was approved once and never rejected), pinned for the run."""
     from mlflow import MlflowClient
 
-    from ml.model import registry
+    from ml.model import decisions, registry
 
+    client = MlflowClient()
     name = registry.model_name(dataset)
-    mv = registry.get_version(MlflowClient(), name, str(version or champion_version(dataset)))
-    return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id))
+    version = str(version or champion_version(dataset))
+    decisions.check_may_score(client, name, version)
+    mv = registry.get_version(client, name, version)
+    return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id),
+                       model_sha256=mv.tags.get(registry.TAG + "model_sha256", "not recorded"))
 
 
 def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS) -> np.ndarray:
@@ -148,7 +153,10 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
     at a time; categorical text columns come as dictionaries, so they are decoded per distinct value, not
     per row. Row groups wholly outside the slice are not read at all."""
     with storage.open_read(key) as fh:
-        source = pq.ParquetFile(fh, read_dictionary=categorical)
+        try:
+            source = pq.ParquetFile(fh, read_dictionary=categorical)
+        except pa.ArrowException as exc:
+            raise unreadable(storage.url(key), exc) from None
         total = source.metadata.num_rows
         lo, hi = total * part // parts, total * (part + 1) // parts
         starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)])
@@ -249,7 +257,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         storage.put_file(path, target)  # published only once the row count is checked
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
-        "run_id": pinned.run_id, "input_manifest_sha256": manifest["input_sha256"], "curated": key,
+        "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
+        "input_manifest_sha256": manifest["input_sha256"], "curated": key,
         "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
         "hard_rules": matched, "partitions": parts,
         "scores": target, "scores_sha256": digest,

@@ -1,9 +1,12 @@
 """The approval gate: a human decides in Airflow; a newer candidate closes an older one's wait as superseded.
 
+Only the configured approvers may answer (RISKOPS_APPROVER_USERS, Airflow's `assigned_users`); with
+RISKOPS_SEPARATE_DUTIES=on, whoever triggered the run is taken off that list for this run.
+
 `ApprovalGate` is Airflow's HITLBranchOperator with the options Approve (-> promote) and Reject
 (-> record_rejection). Instead of parking in `awaiting_input`, it defers to `CandidateApprovalTrigger`,
 which waits for the human's answer like Airflow's own HITLTrigger and also watches the candidate in the
-MLflow registry: once a newer candidate of the same model has superseded it (ml.registry.supersede_waiting,
+MLflow registry: once a newer candidate of the same model has superseded it (ml.model.decisions.supersede_waiting,
 run when the newer one is registered), the wait ends with the decision "Superseded", both branches are
 skipped and the run succeeds. The decision (who, what, why) is pushed as XCom `decision` in every case.
 """
@@ -45,7 +48,7 @@ class CandidateApprovalTrigger(HITLTrigger):
         from ml.model import registry
 
         configure_mlflow(Settings.from_env())
-        tags = registry.status(MlflowClient(), self.model_name, self.version)
+        tags = registry.tags(MlflowClient(), self.model_name, self.version)
         return tags if tags.get("status") == "superseded" else None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -83,15 +86,30 @@ class ApprovalGate(HITLBranchOperator):
                          options_mapping={"Approve": approve_task_id, "Reject": reject_task_id}, **kwargs)
         self.candidate_task_id = candidate_task_id
 
+    def _respondents(self, triggered_by: str | None) -> list[dict[str, str]] | None:
+        from ml.config import Settings
+
+        if not Settings.from_env().separate_duties:
+            return self.assigned_users
+        if not self.assigned_users:
+            raise ValueError("RISKOPS_SEPARATE_DUTIES=on needs RISKOPS_APPROVER_USERS: the approvers other than "
+                             "whoever triggered the run")
+        others = [u for u in self.assigned_users if triggered_by not in (u["id"], u["name"])]
+        if not others:
+            raise ValueError(f"no approver left for this run: {triggered_by} triggered it and is the only one in "
+                             "RISKOPS_APPROVER_USERS (separation of duties)")
+        return others
+
     def execute(self, context: Any) -> None:
         from airflow.sdk.execution_time.hitl import upsert_hitl_detail
         from airflow.sdk.timezone import utcnow
 
         ti = context["task_instance"]
         candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
+        respondents = self._respondents(getattr(context["dag_run"], "triggering_user_name", None))
         upsert_hitl_detail(ti_id=ti.id, options=self.options, subject=self.subject, body=self.body,
                            defaults=self.defaults, multiple=self.multiple, params=self.serialized_params,
-                           assigned_users=self.assigned_users)
+                           assigned_users=respondents)
         timeout_at = utcnow() + self.response_timeout if self.response_timeout else None
         self.log.info("Waiting for a decision on %s v%s", candidate["model_name"], candidate["version"])
         # deferred (not parked in awaiting_input) so the trigger can also notice a supersession

@@ -29,6 +29,11 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     version = str(params.get("model_version") or champion_version(dataset))
     base = ["score", "--dataset", dataset, "--model-version", version]
     if params.get("input"):  # an analyst's file, scored through the same code path
+        from ml import layout
+
+        for key in (params["input"], params.get("output")):  # confined to the on-demand area, checked here first
+            if key:
+                layout.ondemand(str(key))
         output = ["--output", str(params["output"])] if params.get("output") else []
         return {"version": version, "partitions": [],
                 "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}

@@ -60,6 +60,15 @@ def supersede_check_seconds() -> float:
     return float(os.environ.get("RISKOPS_SUPERSEDE_CHECK_SECONDS", "60"))
 
 
+def approver_users() -> list[dict[str, str]] | None:
+    """Who may answer an approval (Airflow user ids, RISKOPS_APPROVER_USERS, read by ml.config): the HITL
+    tasks' `assigned_users`; None lets anyone who may open the DAG answer."""
+    from ml.config import Settings
+
+    users = Settings.from_env().approver_users
+    return [{"id": u, "name": u} for u in users] or None
+
+
 def cron_schedules() -> bool:
     """Whether DAGs keep their cron schedules (RISKOPS_CRON_SCHEDULES=on, the default) or run only when
     triggered or by Assets (off: the embedded demo, which drives every business date itself)."""

@@ -19,9 +19,9 @@ from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env
 from demo.smtp_sink import start as start_smtp
 from ml.data.spec import get_spec
 from ml.errors import RiskopsError
-from ml.model import registry
+from ml.model import decisions, registry
 from ml.storage import Storage
-from tests.helpers import free_port, land_and_preprocess
+from tests.helpers import approve, free_port, land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "retrain_card_transactions"
@@ -100,13 +100,16 @@ def test_approve_then_reject_through_airflow(platform):
 
     # first model: no champion until a human approves it
     run1 = _run_until_approval(af, AS_OF)
-    assert registry.resolve_champion(client, NAME, sync=False) is None
+    assert decisions.resolve_champion(client, NAME, sync=False) is None
     (mail_file,) = (home / "outbox").glob("*.eml")
     msg = email.message_from_bytes(mail_file.read_bytes(), policy=email.policy.default)
     assert msg["Subject"].startswith(f"[riskops] {NAME} v1 candidate: RECOMMENDED")
     (pdf,) = [a.get_content() for a in msg.iter_attachments()]
     assert pdf.startswith(b"%PDF")
 
+    # the admin may run DAGs, but only the configured approvers may answer the approval
+    with pytest.raises(RuntimeError, match="-> 403: .*admin.* is not a respondent"):
+        af.respond(DAG_ID, run1, "approval", "Approve", "I can do this")
     approver.answer(DAG_ID, run1, "approval", "Approve", "good separation on the last four weeks", timeout=300)
     assert af.wait_for_run(DAG_ID, run1, timeout=300) == "success"
     assert af.task_state(DAG_ID, run1, "promote") == "success"
@@ -121,13 +124,14 @@ def test_approve_then_reject_through_airflow(platform):
 
     # second candidate (same data, so not better than the champion): rejected with a reason
     run2 = _run_until_approval(af, AS_OF + dt.timedelta(days=1))
-    approver.answer(DAG_ID, run2, "approval", "Reject", "no gain over the champion", timeout=300)
+    # a reason that starts with '-' reaches the audit as one value, not as an option of the reject step
+    approver.answer(DAG_ID, run2, "approval", "Reject", "--no gain over the champion", timeout=300)
     assert af.wait_for_run(DAG_ID, run2, timeout=300) == "success"
     assert af.task_state(DAG_ID, run2, "promote") == "skipped"
     assert af.task_state(DAG_ID, run2, "record_rejection") == "success"
     v2 = client.get_model_version(NAME, "2")
     assert v2.tags["riskops.status"] == "rejected"
-    assert v2.tags["riskops.rejected_reason"] == "no gain over the champion"
+    assert v2.tags["riskops.rejected_reason"] == "--no gain over the champion"
     assert v2.tags["riskops.rejected_by"] == "risk-approver"
     assert _stage(client, "2") == "Archived" and _stage(client, "1") == "Production"
     assert len(list((home / "outbox").glob("*.eml"))) == 2
@@ -158,7 +162,7 @@ def test_a_newer_candidate_supersedes_a_waiting_one(platform):
     assert tags["riskops.status"] == "superseded" and tags["riskops.superseded_by"] == new_version
     assert _stage(client, old_version) == "Archived"
     with pytest.raises(RiskopsError, match=f"superseded by version {new_version}"):
-        registry.promote(client, NAME, old_version, "Ada")
+        approve(client, NAME, old_version, "Ada")
 
     # the newest candidate is the one waiting, and approving it works as usual
     assert str(client.get_model_version_by_alias(NAME, "challenger").version) == new_version

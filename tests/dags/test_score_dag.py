@@ -15,7 +15,7 @@ from ml.data.spec import get_spec
 from ml.model import registry
 from ml.model.retrain import retrain
 from ml.storage import Storage
-from tests.helpers import land_and_preprocess
+from tests.helpers import approve, land_and_preprocess
 
 REPO = Path(__file__).resolve().parents[2]
 START, DAYS = dt.date(2026, 9, 1), 16
@@ -73,7 +73,7 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     spec = get_spec(REPO / "datasets", "card_transactions")
     config = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=200, early_stopping_rounds=20)
     summary = retrain(storage, spec, DAY + dt.timedelta(days=45), config)
-    registry.promote(client, registry.model_name("card_transactions"), summary["version"], "Ada")
+    approve(client, registry.model_name("card_transactions"), summary["version"], "Ada")
     version = summary["version"]
 
     dag = _dag()

@@ -11,12 +11,14 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from ml import layout
 from ml.config import TrainConfig
+from ml.errors import RiskopsError
 from ml.model import registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
 from ml.storage import Storage
-from tests.helpers import land_and_preprocess
+from tests.helpers import approve, land_and_preprocess
 
 START = dt.date(2026, 9, 1)
 DAYS = 16
@@ -71,7 +73,7 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
                                                                 artifact_path="reference_bins.json")).read_text())
     assert len(bins["score"]["proportions"]) >= 5 and "amount" in bins["features"]
 
-    registry.promote(client, name, "1", approver="Ada")
+    approve(client, name, "1", "Ada")
     second = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
     assert second["version"] == "2" and second["champion_version"] == "1"
     # same data and seed: the candidate equals the champion, so it does not beat it by the margin
@@ -99,3 +101,14 @@ def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):
                                                            "threshold_method": "cost", "review_cost": 5.0}))
     assert costed.meta["threshold_method"] == "cost" and "amount" in facts["threshold_rationale"]
     assert costed.threshold != base.threshold
+
+
+def test_a_corrupted_curated_file_is_a_clear_error(cards_storage, cards_spec, tmp_path):
+    other = Storage(str(tmp_path / "data"))
+    for day in [START + dt.timedelta(days=i) for i in range(DAYS)]:
+        for key in (layout.curated(cards_spec.name, day), layout.preprocess_manifest(cards_spec.name, day)):
+            other.write_bytes(key, cards_storage.read_bytes(key))
+    broken = layout.curated(cards_spec.name, START + dt.timedelta(days=3))
+    other.write_bytes(broken, b"PAR1 not really parquet")
+    with pytest.raises(RiskopsError, match=f"{broken} is not a readable parquet file"):
+        development_sample(other, cards_spec, AS_OF, DAYS)

@@ -23,12 +23,12 @@ from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day, read_manifest
 from ml.data.spec import DatasetSpec, HardRule, Quality
 from ml.errors import MissingDataError, QualityGateError, RiskopsError
-from ml.model import registry
+from ml.model import decisions, registry
 from ml.model.retrain import retrain
 from ml.model.riskmodel import RiskModel
 from ml.scoring import score
 from ml.storage import Storage
-from tests.helpers import land_and_preprocess
+from tests.helpers import approve, land_and_preprocess
 
 DS = "card_transactions"
 NAME = registry.model_name(DS)
@@ -69,7 +69,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         with pytest.raises(MissingDataError) as unapproved:  # a candidate in Staging is not approved yet
             score.resolve_model(DS)
-        registry.promote(MlflowClient(), NAME, summary["version"], approver="Ada")
+        approve(MlflowClient(), NAME, summary["version"], approver="Ada")
         yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
@@ -93,10 +93,11 @@ def second_champion(env: Env) -> dict[str, str]:
         example = env.storage.read_parquet(layout.curated(DS, START)).head(5)
         experiment = MlflowClient().get_experiment_by_name(f"riskops/{DS}").experiment_id
         with mlflow.start_run(experiment_id=experiment) as run:
-            uri = registry.log_model(model, example)[0]
-        client = MlflowClient()
-        version = registry.register_candidate(client, NAME, uri, run.info.run_id, {})
-        registry.promote(client, NAME, version, approver="Grace")
+            uri, sha = registry.log_model(model, example)
+        client, report = MlflowClient(), b"%PDF version 2's report"
+        version = registry.register_candidate(client, NAME, uri, run.info.run_id, {
+            "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(report).hexdigest()})
+        decisions.promote(client, NAME, version, "Grace", report=report)
     return {"version": version, "run_id": run.info.run_id}
 
 
@@ -449,21 +450,73 @@ def test_score_file_validates_then_scores(store, cards_spec):
                                   nightly, check_exact=False, atol=1e-12)
 
 
-def test_an_on_demand_output_used_again_keeps_no_stale_rejects(store, monkeypatch, capsys):
-    env = store
+# ---- what on-demand scoring and re-scoring refuse --------------------------------------------------------
+
+def _cli(env: Env, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
     monkeypatch.setenv("RISKOPS_DATA", env.storage.root)
-    lines = env.storage.read_bytes(layout.replay_batch(DS, DAY)).decode().splitlines()
-    clean_ids = set(_curated(env)["transaction_id"])
-    clean = [line for line in lines[1:40] if line.split(";", 1)[0] in clean_ids]
-    folder = Path(env.storage.path(layout.ONDEMAND))
-    folder.mkdir(parents=True, exist_ok=True)
-    source, target = folder / "applicants.csv", folder / "scores.csv"
-    rejects = folder / "scores.quarantine.csv"
-    source.write_text("\n".join([lines[0], *clean, "TXBROKEN;16/09/2026"]) + "\n")
-    assert main(["score", "--dataset", DS, "--input", str(source), "--output", str(target)]) == 0
-    assert rejects.exists() and "TXBROKEN" in rejects.read_text()
-    source.write_text("\n".join([lines[0], *clean]) + "\n")  # the same output, a file with no bad row
-    assert main(["score", "--dataset", DS, "--input", str(source), "--output", str(target)]) == 0
-    assert not rejects.exists()  # last run's rejects would read as this file's
-    assert len(pd.read_csv(target)) == len(clean)
+    return main(["score", "--dataset", DS, *argv])
+
+
+def test_on_demand_files_live_in_the_on_demand_area(store, monkeypatch, capsys, tmp_path):
+    env = store
+    curated_ids = set(_curated(env)["transaction_id"])
+    landed = env.storage.read_bytes(layout.replay_batch(DS, DAY)).decode().splitlines()
+    lines = [landed[0], *[line for line in landed[1:] if line.split(";", 1)[0] in curated_ids][:20]]  # clean rows
+    env.storage.write_bytes(layout.ondemand("2026-11/list.csv"), "\n".join(lines).encode())
+    env.storage.write_bytes(layout.ondemand("2026-11/list.scores.quarantine.csv"), b"stale rejects of an earlier list")
+    assert _cli(env, monkeypatch, "--input", "2026-11/list.csv", "--output", "2026-11/list.csv.scored.csv") == 0
+    scored = pd.read_csv(io.BytesIO(env.storage.read_bytes(layout.ondemand("2026-11/list.csv.scored.csv"))),
+                         dtype={"id": str})
+    assert scored["id"].tolist() == [line.split(";", 1)[0] for line in lines[1:]]
+    assert _cli(env, monkeypatch, "--input", "2026-11/list.csv") == 0  # default output beside the input
+    assert env.storage.exists(layout.ondemand("2026-11/list.scores.parquet"))
+    assert not env.storage.exists(layout.ondemand("2026-11/list.scores.quarantine.csv"))  # no stale rejects left
     capsys.readouterr()
+
+    secret = tmp_path / "secrets.env"
+    secret.write_text("AWS_SECRET_ACCESS_KEY=s3cr3t-value\n")
+    curated_before = env.storage.read_bytes(layout.curated(DS, DAY))
+    for argv in (["--input", str(secret)], ["--input", "../../" + secret.name], ["--input", "s3://bucket/x.csv"],
+                 ["--input", "2026-11/list.csv", "--output", "../curated/card_transactions/date=2026-09-16/part-0.parquet"],
+                 ["--input", "2026-11/list.csv", "--output", "2026-11/list.csv"]):
+        assert _cli(env, monkeypatch, *argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "s3cr3t" not in err
+    assert env.storage.read_bytes(layout.curated(DS, DAY)) == curated_before
+
+    env.storage.write_bytes(layout.ondemand("not-a-batch.csv"), b"AWS_SECRET_ACCESS_KEY=s3cr3t-value\n")
+    assert _cli(env, monkeypatch, "--input", "not-a-batch.csv") == 2
+    err = capsys.readouterr().err
+    assert "missing required columns" in err and "s3cr3t" not in err
+
+    env.storage.write_bytes(layout.ondemand("taken"), b"a file where a folder is needed")
+    assert _cli(env, monkeypatch, "--input", "2026-11/list.csv", "--output", "taken/scores.csv") == 2
+    assert capsys.readouterr().err.startswith("error: cannot write ")
+
+
+def test_a_corrupted_curated_file_is_one_clear_error(store, cards_spec, monkeypatch, capsys, tmp_path):
+    env = store
+    other = Storage(str(tmp_path / "data"))
+    for key in (layout.curated(DS, DAY), layout.preprocess_manifest(DS, DAY)):
+        other.write_bytes(key, env.storage.read_bytes(key))
+    other.write_bytes(layout.curated(DS, DAY), env.storage.read_bytes(layout.curated(DS, DAY))[:5000])  # truncated
+    monkeypatch.setenv("RISKOPS_DATA", other.root)
+    assert main(["score", "--dataset", DS, "--date", DAY.isoformat()]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable parquet file" in err and err.count("\n") == 1
+    assert not other.exists(layout.scores(DS, DAY, "1"))
+
+
+def test_re_scoring_refuses_a_rejected_or_unapproved_version(store, monkeypatch, capsys):
+    env = store
+    client = MlflowClient()
+    with mlflow.start_run(experiment_id=client.get_experiment_by_name(f"riskops/{DS}").experiment_id) as run:
+        uri, sha = registry.log_model(env.pinned.model, env.storage.read_parquet(layout.curated(DS, START)).head(5))
+    version = registry.register_candidate(client, NAME, uri, run.info.run_id, {
+        "riskops.model_sha256": sha, "riskops.report_sha256": "0" * 64})
+    assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--model-version", version) == 2
+    assert f"version {version} may not score: it was never approved" in capsys.readouterr().err
+    decisions.reject(client, NAME, version, "Ada", "not needed")
+    assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--model-version", version) == 2
+    assert f"version {version} may not score: it was rejected by Ada" in capsys.readouterr().err
+    assert not env.storage.exists(layout.scores(DS, DAY, version))

@@ -29,8 +29,8 @@ def memory_root():
     root = f"memory://riskops-test-{uuid.uuid4().hex}/data"
     yield root
     storage = Storage(root)
-    if storage.fs.exists(storage._root_path):
-        storage.fs.rm(storage._root_path, recursive=True)
+    if storage.exists(""):
+        storage.fs.rm(storage.path(""), recursive=True)
 
 
 # ---------------------------------------------------------------- local folder

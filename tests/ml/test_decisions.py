@@ -1,0 +1,209 @@
+"""Decisions on registered versions, on a real MLflow store: promotion, rejection, supersession, direct
+changes in MLflow, and which version may score."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ml.errors import RiskopsError
+from ml.model import decisions, registry
+from ml.model.features import FeaturePipeline
+from ml.model.riskmodel import RiskModel
+
+NAME = "riskops-test"
+REPORT = b"%PDF the report the approvers read"
+
+
+_LOGGED: dict[str, tuple[str, str, str]] = {}  # tracking URI -> one logged model, registered many times
+
+
+def _candidate(client: MlflowClient, with_report: bool = True) -> str:
+    if mlflow.get_tracking_uri() not in _LOGGED:
+        rng = np.random.default_rng(0)
+        frame = pd.DataFrame({"x": rng.normal(size=200)})
+        booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(frame, label=(frame.x > 0).astype(int)), 3)
+        model = RiskModel(FeaturePipeline(numeric=("x",), categorical={}, order=("x",)), booster, 0.5)
+        with mlflow.start_run() as run:
+            _LOGGED[mlflow.get_tracking_uri()] = (*registry.log_model(model, frame.head(3)), run.info.run_id)
+    uri, sha, run_id = _LOGGED[mlflow.get_tracking_uri()]
+    version_tags = {"riskops.data_hash": "abc", "riskops.model_sha256": sha}
+    if with_report:
+        version_tags["riskops.report_sha256"] = hashlib.sha256(REPORT).hexdigest()
+    return registry.register_candidate(client, NAME, uri, run_id, version_tags)
+
+
+def _promote(client: MlflowClient, version: str, approver: str = "Ada", **kw: object) -> dict:
+    return decisions.promote(client, NAME, version, approver, report=REPORT, **kw)  # type: ignore[arg-type]
+
+
+def _stage(client: MlflowClient, version: str) -> str:
+    return registry.stage(client, NAME, version)
+
+
+def test_candidate_is_staging_with_challenger_alias(mlflow_store):
+    client = MlflowClient()
+    v = _candidate(client)
+    assert _stage(client, v) == "Staging"
+    assert str(client.get_model_version_by_alias(NAME, "challenger").version) == v
+    assert decisions.resolve_champion(client, NAME) is None
+
+
+def test_promoting_twice_archives_the_old_champion_with_audit(mlflow_store):
+    client = MlflowClient()
+    v1, v2 = _candidate(client), _candidate(client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # stage calls must not leak deprecation warnings
+        audit1 = _promote(client, v1, note="first model")
+        audit2 = _promote(client, v2, "Grace")
+    assert audit1["previous_champion"] == "none" and audit2["previous_champion"] == v1
+    assert _stage(client, v1) == "Archived" and _stage(client, v2) == "Production"
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == v2
+    tags = registry.tags(client, NAME, v2)
+    assert tags["approved_by"] == "Grace" and tags["data_hash"] == "abc" and tags["model_sha256"]
+    assert tags["previous_champion"] == v1 and tags["promoted_at"] and "promotion_pending" not in tags
+    assert registry.tags(client, NAME, v1)["replaced_by"] == v2
+    assert [d["action"] for d in registry.decisions(client, NAME, v1)] == ["promoted", "archived"]
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias(NAME, "challenger")  # consumed by the promotion
+    with pytest.raises(RiskopsError, match="already the champion"):
+        _promote(client, v2)
+
+
+def test_promotion_checks_the_reviewed_report(mlflow_store):
+    client = MlflowClient()
+    v = _candidate(client)
+    with pytest.raises(RiskopsError, match="does not match the SHA-256 recorded at registration"):
+        decisions.promote(client, NAME, v, "Ada", report=REPORT + b" edited after review")
+    with pytest.raises(RiskopsError, match="neither in storage nor in MLflow"):
+        decisions.promote(client, NAME, v, "Ada", report=None)
+    unreviewed = _candidate(client, with_report=False)
+    with pytest.raises(RiskopsError, match="not trained and registered by riskops with a report"):
+        _promote(client, unreviewed)
+    assert decisions.resolve_champion(client, NAME) is None
+
+
+def test_only_configured_approvers_and_never_who_triggered(mlflow_store):
+    client = MlflowClient()
+    v = _candidate(client)
+    with pytest.raises(RiskopsError, match="'Mallory' is not one of the configured approvers"):
+        _promote(client, v, "Mallory", approvers=("Ada", "Grace"))
+    with pytest.raises(RiskopsError, match="triggered this retraining and may not approve it"):
+        _promote(client, v, "Ada", approvers=("Ada", "Grace"), triggered_by="Ada")
+    with pytest.raises(RiskopsError, match="must not be blank"):
+        _promote(client, v, "   ")
+    assert _promote(client, v, "Grace", approvers=("Ada", "Grace"), triggered_by="Ada")["approved_by"] == "Grace"
+
+
+def test_rejection_is_recorded_once_and_re_rejecting_appends(mlflow_store):
+    client = MlflowClient()
+    v = _candidate(client)
+    decisions.reject(client, NAME, v, "Ada", "unstable on recent weeks")
+    decisions.reject(client, NAME, v, "Grace", "-- and calibration is off")
+    tags = registry.tags(client, NAME, v)
+    assert tags["status"] == "rejected" and tags["rejected_by"] == "Ada"
+    assert tags["rejected_reason"] == "unstable on recent weeks"  # the first decision is never overwritten
+    assert [(d["by"], d["reason"]) for d in registry.decisions(client, NAME, v)] == [
+        ("Ada", "unstable on recent weeks"), ("Grace", "-- and calibration is off")]
+    assert _stage(client, v) == "Archived"
+    with pytest.raises(RiskopsError, match="was rejected by Ada"):
+        _promote(client, v, "Bob")
+
+
+def test_stage_set_directly_in_mlflow_is_honoured_synced_and_recorded(mlflow_store):
+    client = MlflowClient()
+    v1, v2 = _candidate(client), _candidate(client)
+    _promote(client, v1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.transition_model_version_stage(NAME, v2, "Production", archive_existing_versions=True)
+    champion = decisions.resolve_champion(client, NAME)
+    assert (champion.version, champion.source) == (v2, "stage")
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == v2  # alias brought in step
+    tags = registry.tags(client, NAME, v2)
+    assert tags["approved_by"].startswith("unknown (set directly in MLflow")
+    assert tags["previous_champion"] == v1 and registry.tags(client, NAME, v1)["status"] == "archived"
+    (entry,) = registry.decisions(client, NAME, v2)
+    assert entry["action"] == "promoted directly in MLflow" and entry["what"] == "stage Production"
+    assert decisions.resolve_champion(client, NAME).source == "alias+stage"  # recorded once, in step now
+
+
+def test_alias_moved_directly_in_mlflow_is_honoured_and_synced(mlflow_store):
+    client = MlflowClient()
+    v1, v2 = _candidate(client), _candidate(client)
+    _promote(client, v1)
+    client.set_registered_model_alias(NAME, "champion", v2)
+    champion = decisions.resolve_champion(client, NAME)
+    assert (champion.version, champion.source) == (v2, "alias")
+    assert _stage(client, v2) == "Production" and _stage(client, v1) == "Archived"
+
+
+@pytest.mark.parametrize("make", ["rejected", "unreviewed", "superseded"])
+def test_a_version_that_may_not_score_is_refused_as_champion(mlflow_store, make):
+    client = MlflowClient()
+    good = _candidate(client)
+    _promote(client, good)
+    bad = _candidate(client, with_report=make != "unreviewed")
+    if make == "rejected":
+        decisions.reject(client, NAME, bad, "Ada", "leaks the target")
+    if make == "superseded":
+        decisions.supersede_waiting(client, NAME, _candidate(client))
+    client.set_registered_model_alias(NAME, "champion", bad)  # someone moves the alias directly in MLflow
+    expected = {"rejected": "it was rejected by Ada", "unreviewed": "it was not trained and registered by riskops",
+                "superseded": "it was superseded by version"}[make]
+    with pytest.raises(RiskopsError, match=f"version {bad} is the champion in MLflow .alias champion., but {expected}"):
+        decisions.resolve_champion(client, NAME)
+    refused = [d for d in registry.decisions(client, NAME, bad) if d["action"] == "refused as champion"]
+    assert len(refused) == 1 and refused[0]["by"].startswith("unknown")
+    with pytest.raises(RiskopsError):
+        decisions.resolve_champion(client, NAME)  # refused again, recorded once
+    assert len([d for d in registry.decisions(client, NAME, bad) if d["action"] == "refused as champion"]) == 1
+
+
+def test_explicit_versions_must_have_been_approved_and_never_rejected(mlflow_store):
+    client = MlflowClient()
+    former, current, waiting, rejected = (_candidate(client) for _ in range(4))
+    _promote(client, former)
+    _promote(client, current)
+    decisions.reject(client, NAME, rejected, "Ada", "weak")
+    decisions.check_may_score(client, NAME, former)  # a former champion may re-score its days
+    decisions.check_may_score(client, NAME, current)
+    with pytest.raises(RiskopsError, match=f"version {waiting} may not score: it was never approved"):
+        decisions.check_may_score(client, NAME, waiting)
+    with pytest.raises(RiskopsError, match=f"version {rejected} may not score: it was rejected by Ada"):
+        decisions.check_may_score(client, NAME, rejected)
+
+
+def test_unknown_version_is_a_clear_error(mlflow_store):
+    client = MlflowClient()
+    _candidate(client)
+    with pytest.raises(RiskopsError, match="has no version 42"):
+        _promote(client, "42")
+
+
+def test_a_newer_candidate_supersedes_only_waiting_ones(mlflow_store):
+    client = MlflowClient()
+    champion, rejected, waiting, newest = (_candidate(client) for _ in range(4))
+    _promote(client, champion)
+    decisions.reject(client, NAME, rejected, "Ada", "weak")
+    assert decisions.supersede_waiting(client, NAME, newest) == [waiting]
+    tags = registry.tags(client, NAME, waiting)
+    assert tags["status"] == "superseded" and tags["superseded_by"] == newest and tags["superseded_at"]
+    assert _stage(client, waiting) == "Archived"
+    # decisions already taken are left as they were
+    assert registry.tags(client, NAME, champion)["status"] == "champion"
+    assert registry.tags(client, NAME, rejected)["status"] == "rejected"
+    assert registry.tags(client, NAME, newest)["status"] == "candidate"
+    assert decisions.waiting_candidates(client, NAME) == [newest]
+    for action in (lambda: _promote(client, waiting), lambda: decisions.reject(client, NAME, waiting, "Ada", "late")):
+        with pytest.raises(RiskopsError, match=f"superseded by version {newest}"):
+            action()
+    assert decisions.supersede_waiting(client, NAME, newest) == []  # idempotent
