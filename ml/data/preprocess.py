@@ -242,7 +242,8 @@ def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[st
         storage.remove_stale_temporaries(key)
     storage.write_parquet(curated_key, result["curated"])
     storage.write_parquet(quarantine_key, result["quarantine"])
-    manifest = result["manifest"] | {"ignored": ignored, "outputs": {"curated": curated_key, "quarantine": quarantine_key}}
+    manifest = result["manifest"] | {"ignored": ignored,
+                                     "outputs": {"curated": curated_key, "quarantine": quarantine_key}}
     failures = quality_failures(manifest, spec)
     manifest["quality"] = {"passed": not failures, "failures": failures,
                            "max_quarantine_rate": spec.quality.max_quarantine_rate, "min_rows": spec.quality.min_rows}
@@ -292,7 +293,8 @@ def stats_table(frame: pd.DataFrame, width: int = 120) -> str:
     nulls = frame[[c for c in frame.columns if c.startswith("null_rate.")]]
     missing = [c for c in nulls.columns if nulls[c].max() > 0]
     if missing:
-        lines += ["", "null rates of clean rows, columns with missing values:", f"{'column':<40}  {'mean':>7}  {'max':>7}"]
+        lines += ["", "null rates of clean rows, columns with missing values:",
+                  f"{'column':<40}  {'mean':>7}  {'max':>7}"]
         lines += [f"{c.removeprefix('null_rate.'):<40}  {nulls[c].mean():>7.2%}  {nulls[c].max():>7.2%}"
                   for c in missing]
     return "\n".join(lines)

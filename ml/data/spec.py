@@ -542,8 +542,9 @@ def load_spec(path: Path) -> DatasetSpec:
     if spec.name != path.stem:
         raise SpecError(f"{path}: spec name '{spec.name}' must match the file name '{path.stem}'")
     src = spec.source
-    if src is not None and src.kind == "file" and "://" not in (src.path or "") and not Path(src.path or "").is_absolute():
-        spec = spec.model_copy(update={"source": src.model_copy(update={"path": str(path.parent.resolve() / (src.path or ""))})})
+    if src is not None and src.kind == "file" and src.path and "://" not in src.path and not Path(src.path).is_absolute():
+        local = str(path.parent.resolve() / src.path)
+        spec = spec.model_copy(update={"source": src.model_copy(update={"path": local})})
     return spec
 
 

@@ -2,6 +2,8 @@
 
 It is fitted at training time, saved next to the booster, and loaded with it, so scoring cannot skew
 from training: same columns, same order, same dtypes, same category lists (unseen categories -> missing).
+Date columns are never model inputs themselves: the spec's `derived` features (days between two dates, a
+date's age at the business date, its month, weekday or year) are computed from them here.
 """
 
 from __future__ import annotations

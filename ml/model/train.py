@@ -97,7 +97,8 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
             quarantined.append(manifest)
         frames.append(storage.read_parquet(manifest["outputs"]["curated"]))
         hashes.append(f"{day}:{manifest['input_sha256']}")
-    window = f"'{spec.name}' between {first} and {last} (as of {as_of}, maturity lag {spec.label.maturity_lag_days} days)"
+    window = (f"'{spec.name}' between {first} and {last} (as of {as_of}, maturity lag "
+              f"{spec.label.maturity_lag_days} days)")
     if not frames:
         detail = f": {len(failed)} of them failed their quality gate ({', '.join(failed)})" if failed else ""
         raise MissingDataError(f"no curated days for {window}{detail}: preprocess them first")

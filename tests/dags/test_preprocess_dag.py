@@ -94,7 +94,8 @@ def test_the_sensor_waits_for_the_completion_marker(airflow_db, data_root, monke
     from airflow.utils.state import DagRunState
 
     monkeypatch.setenv("RISKOPS_SPECS", str(REPO / "tests" / "fixtures" / "loans"))
-    storage, spec, day = Storage(str(data_root)), get_spec(REPO / "tests" / "fixtures" / "loans", "loans"), dt.date(2026, 9, 1)
+    storage, day = Storage(str(data_root)), dt.date(2026, 9, 1)
+    spec = get_spec(REPO / "tests" / "fixtures" / "loans", "loans")
     replay(storage, spec, day, day)
     control = f"{layout.landing('loans', day)}/_CONTROL.json"
     marker = storage.read_bytes(control)

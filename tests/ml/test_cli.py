@@ -69,7 +69,8 @@ def test_stats_is_a_readable_table_with_the_top_reasons_per_day(data_root, capsy
     from ml import layout
     from ml.storage import Storage
 
-    header = "transaction_id;transaction_date;amount;merchant_category;channel;country;device;is_prime;customer_age;hour"
+    header = ";".join(["transaction_id", "transaction_date", "amount", "merchant_category", "channel", "country",
+                       "device", "is_prime", "customer_age", "hour"])
     good = "{};01/09/2026;12,50;Mode;pos;FR;os:ios;N;39;15"
     storage = Storage(str(data_root))
     batches = {dt.date(2026, 9, 1): [good.format(f"TX{i}") for i in range(40)],

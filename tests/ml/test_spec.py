@@ -85,7 +85,8 @@ def test_a_date_feature_is_derived_or_refused_by_name():
 
 
 def test_labels_list_positive_and_negative_values_together():
-    assert spec(label={**LABEL, "positive": "Charged Off", "negative": ["Fully Paid"]}).label.positive == ["Charged Off"]
+    one = spec(label={**LABEL, "positive": "Charged Off", "negative": ["Fully Paid"]})
+    assert one.label.positive == ["Charged Off"]
     for label, message in (({"positive": ["yes"]}, "give both positive and negative"),
                            ({"positive": ["Bad"], "negative": [" bad"]}, "both positive and negative: \\['bad'\\]"),
                            ({"positive": [1], "negative": ["0"]}, "1 is not text")):
