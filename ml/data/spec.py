@@ -5,6 +5,7 @@ Adding a dataset needs only a new file in the specs folder (RISKOPS_SPECS).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -146,10 +147,11 @@ class ColumnSpec(_Strict):
 
     def number_format(self, raw: "RawFormat") -> NumberFormat:
         """The column's number format: its own keys over the raw format's."""
-        def pick(key: str) -> Any:
-            return getattr(raw, key) if getattr(self, key) is None else getattr(self, key)
-        return NumberFormat(decimal=pick("decimal"), thousands=pick("thousands"), currency=tuple(pick("currency")),
-                            negative_parentheses=pick("negative_parentheses"))
+        keys = ("decimal", "thousands", "negative_parentheses")
+        own: dict[str, Any] = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.currency is not None:
+            own["currency"] = tuple(self.currency)
+        return dataclasses.replace(raw.number_format(), **own)
 
 
 class RawFormat(_Strict):
@@ -171,6 +173,10 @@ class RawFormat(_Strict):
         if self.thousands is not None and self.thousands == self.decimal:
             raise ValueError(f"thousands separator and decimal mark are both '{self.decimal}'")
         return self
+
+    def number_format(self) -> NumberFormat:
+        """How the file's numbers are written (a column may override parts of it)."""
+        return NumberFormat(self.decimal, self.thousands, tuple(self.currency), self.negative_parentheses)
 
 
 def _as_list(value: Any) -> Any:

@@ -205,8 +205,7 @@ def _parse_date(raw: pd.Series, fmt: RawFormat, col: ColumnSpec, day: dt.date | 
 def _parse_scalar(raw: pd.Series, fmt: RawFormat, column: str, spec: ColumnSpec | KeySpec, day: dt.date | None,
                   reasons: _Reasons) -> pd.Series:
     if spec.type in ("int", "float"):
-        number = spec.number_format(fmt) if isinstance(spec, ColumnSpec) else NumberFormat(
-            fmt.decimal, fmt.thousands, tuple(fmt.currency), fmt.negative_parentheses)
+        number = spec.number_format(fmt) if isinstance(spec, ColumnSpec) else fmt.number_format()
         return _parse_number(raw, fmt, number, column, spec.type == "int", spec.min, spec.max,  # type: ignore[arg-type]
                              reasons)
     if spec.type == "bool":

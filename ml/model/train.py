@@ -99,9 +99,12 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
         hashes.append(f"{day}:{manifest['input_sha256']}")
     window = (f"'{spec.name}' between {first} and {last} (as of {as_of}, maturity lag "
               f"{spec.label.maturity_lag_days} days)")
+    if not frames and failed:
+        raise MissingDataError(f"no usable days for {window}: every preprocessed one failed its data-quality gate "
+                               f"({', '.join(failed)}); re-deliver them (or change the spec's quality gates) and "
+                               "preprocess them again")
     if not frames:
-        detail = f": {len(failed)} of them failed their quality gate ({', '.join(failed)})" if failed else ""
-        raise MissingDataError(f"no curated days for {window}{detail}: preprocess them first")
+        raise MissingDataError(f"no curated days for {window}: preprocess them first")
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise MissingDataError(

@@ -21,7 +21,7 @@ def wait_for_batch(dataset: str, day: str) -> bool:
 
     from ml import layout
     from ml.config import Settings
-    from ml.data.preprocess import batch_complete
+    from ml.data.landing import batch_complete
     from ml.data.spec import get_spec
     from ml.dates import is_business_day
     from ml.errors import RiskopsError
@@ -33,8 +33,8 @@ def wait_for_batch(dataset: str, day: str) -> bool:
         landing = layout.landing(dataset, date)
         if storage.exists(landing):
             raise RiskopsError(f"a batch landed in {storage.url(landing)}, but {day} is not a business day of "
-                               f"'{dataset}' (calendar: {spec.calendar.days} minus its holidays): add the day to "
-                               "the calendar or move the files to a business day")
+                               f"'{dataset}' (calendar: {spec.calendar.days} minus its holidays): move its files "
+                               "to a business day's folder, or change the dataset's calendar")
         raise AirflowSkipException(f"{day} is not a business day of '{dataset}': no batch is expected")
     # an empty folder is a batch with no rows
     return batch_complete(storage, spec, date)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ml import layout
-from ml.data.preprocess import batch_complete, preprocess_day, read_manifest
+from ml.data.landing import batch_complete
+from ml.data.preprocess import preprocess_day, read_manifest
 from ml.data.spec import Batch, Calendar, Quality, get_spec
 from ml.errors import MissingDataError, QualityGateError, RawFileError, RiskopsError
 from ml.storage import Storage
@@ -155,3 +156,12 @@ def test_a_day_outside_the_calendar_is_refused(tmp_path):
     weekdays = spec(calendar=Calendar(days="weekdays"))
     with pytest.raises(RiskopsError, match="2026-09-05 is not a business day of 'card_transactions'"):
         preprocess_day(storage, weekdays, saturday)
+
+
+def test_the_sensor_s_questions_import_no_data_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, ml.data.landing, ml.dates; "
+            "print([m for m in ('pandas', 'numpy', 'pyarrow', 'mlflow') if m in sys.modules])")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

@@ -92,3 +92,14 @@ def test_days_that_failed_their_quality_gate_are_left_out(tmp_path):
     assert sample.accounting["failed_quality_days"] == [DAYS[2].isoformat(), DAYS[5].isoformat()]
     assert sorted(sample.frame["business_date"].dt.date.unique()) == [d for i, d in enumerate(DAYS) if i not in (2, 5)]
     assert "2 days that failed their quality gate" in sample.left_out()
+
+
+def test_a_window_of_failed_days_says_so(tmp_path):
+    storage, strict = Storage(str(tmp_path)), SPEC.model_copy(update={"quality": SPEC.quality.model_copy(
+        update={"min_rows": 5})})
+    for day in DAYS[:2]:
+        _land(storage, day, ["1", "2"], ["Charged Off", "Fully Paid"], strict)
+    with pytest.raises(MissingDataError, match=r"no usable days for 'tiny' between 2026-09-01 and 2026-09-02 .*: "
+                                               r"every preprocessed one failed its data-quality gate \(2026-09-01, "
+                                               r"2026-09-02\)"):
+        development_sample(storage, strict, DAYS[1] + dt.timedelta(days=10), window_days=2)
