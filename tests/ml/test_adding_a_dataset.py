@@ -88,7 +88,7 @@ def test_from_a_messy_raw_file_to_scores_with_one_spec(data_root, mlflow_store, 
     curated_ids = {i for d in DAYS for i in storage.read_parquet(layout.curated("loans", d))["loan_id"]}
     statuses = RAW.loc[sorted(curated_ids), "loan_status"]
     unknown = int((~statuses.isin(["Charged Off", "Default", "Fully Paid"])).sum())
-    assert unknown > 100  # 'Current', 'Late (31-120 days)' and blanks: never trained on as good loans
+    assert unknown == 137  # 'Current', 'Late (31-120 days)' and blanks (as the README says): never good loans
     accounting = summary["data_accounting"]
     assert accounting["unknown_outcomes"] == unknown
     assert accounting["positive_outcomes"] == int(statuses.isin(["Charged Off", "Default"]).sum())
