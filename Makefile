@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo test test-fast lock clean
+.PHONY: install demo stack stack-stop test test-fast lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/python -m demo.run
+
+# The production-like stack without Docker (docker-compose.yaml's services as processes; needs PostgreSQL on
+# 127.0.0.1:5432 or RISKOPS_STACK_POSTGRES): runs until Ctrl-C or `make stack-stop`.
+stack: install
+	$(BIN)/python -m demo.stack
+
+stack-stop:
+	$(BIN)/python -m demo.stack --stop
 
 test: install
 	$(BIN)/python -m pytest

@@ -30,29 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.memory import reset_peak, status  # noqa: E402
+
 DS = "card_transactions"
 SMALL_DAY, LARGE_DAY = dt.date(2027, 1, 10), dt.date(2027, 1, 11)
 TRAIN_DAYS, ROWS_PER_DAY = 10, 20_000
 CHUNK_ROWS = 1_000_000  # rows per write, and so per row group, like preprocess's single write_table
-
-
-def _status(field: str) -> int:
-    """A /proc/self/status memory field in bytes."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so the next peak is the peak of what follows."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 # ---- setup: model, registry, data ------------------------------------------------------------------------
@@ -199,15 +182,15 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
     pinned = score.resolve_model(DS)
     pinned.model  # loaded on first use: load it before the clock starts and the baseline is taken
     storage = Storage(str(root / "data"))
-    baseline = _status("VmRSS")
-    reset = _reset_peak()
+    baseline = status("VmRSS")
+    reset = reset_peak()
     t = time.perf_counter()
     m = score.score_day(storage, spec, day, pinned)
     seconds = time.perf_counter() - t
     print(json.dumps({
         "rows": m["rows_scored"], "seconds": seconds, "rows_per_s": m["rows_scored"] / seconds,
         "decisions": m["decisions"], "baseline_rss": baseline,
-        "score_day_peak_rss": _status("VmHWM") if reset else None,
+        "score_day_peak_rss": status("VmHWM") if reset else None,
         "process_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "scores_bytes": os.path.getsize(storage.path(m["scores"])),
     }))

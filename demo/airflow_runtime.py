@@ -1,14 +1,17 @@
-"""Start, drive and stop a real `airflow standalone` (api-server, scheduler, dag-processor, triggerer)."""
+"""Drive a running Airflow through its REST API, and start and stop a real `airflow standalone` (api-server,
+scheduler, dag-processor, triggerer in one process group). `demo.stack` starts the same components as
+separate processes and drives them with the same client."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,35 +60,27 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
 
 
 @dataclass
-class Standalone:
-    """A running `airflow standalone` in its own process group, with an authenticated REST client."""
+class AirflowApi:
+    """An authenticated client of a running Airflow's REST API on 127.0.0.1 (SimpleAuthManager users)."""
 
     airflow_home: Path
     port: int
     env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
     token: str | None = None
+    log_path: Path | None = None  # where a failure message sends the reader
     unhealthy_since: float | None = None
-    log_path: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log_path = self.airflow_home / "standalone.log"
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 180) -> None:
-        self.airflow_home.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, cwd=self.airflow_home)
-        wait_for(self._healthy, timeout, f"Airflow to become healthy at {self.base}; log: {self.log_path}",
-                 alive=self.process)
-        self.token = self._login()
+    @property
+    def passwords_file(self) -> Path:
+        default = self.airflow_home / "simple_auth_manager_passwords.json.generated"
+        return Path(self.env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", default))
 
-    def _healthy(self) -> bool:
+    def healthy(self) -> bool:
+        """The metadata database, scheduler, dag-processor and triggerer all report healthy."""
         try:
             health = httpx.get(f"{self.base}/api/v2/monitor/health", timeout=5).json()
         except (httpx.HTTPError, ValueError):
@@ -93,18 +88,16 @@ class Standalone:
         parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
         return all(health.get(p, {}).get("status") == "healthy" for p in parts)
 
-    def _login(self, user: str = "admin") -> str:
-        passwords = json.loads((self.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
-        password = passwords[user]
+    def login(self, user: str = "admin") -> str:
+        """A REST API token of `user` (password from the SimpleAuthManager passwords file)."""
+        password = json.loads(self.passwords_file.read_text())[user]
         resp = httpx.post(f"{self.base}/auth/token", json={"username": user, "password": password}, timeout=30)
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
     def assert_running(self) -> None:
-        """Raise WaitError when `airflow standalone` exited, or its scheduler has not heartbeaten for
-        SCHEDULER_GONE seconds (a busy machine delays heartbeats; a crashed scheduler never comes back)."""
-        if self.process is not None and self.process.poll() is not None:
-            raise WaitError(f"airflow standalone exited with {self.process.returncode}; log: {self.log_path}")
+        """Raise WaitError when the scheduler has not heartbeaten for SCHEDULER_GONE seconds (a busy machine
+        delays heartbeats; a crashed scheduler never comes back)."""
         try:
             health = httpx.get(f"{self.base}/api/v2/monitor/health", timeout=10).json()
         except (httpx.HTTPError, ValueError):
@@ -143,11 +136,9 @@ class Standalone:
             raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:500]}")
         return resp.json() if resp.content else None
 
-    def as_user(self, user: str) -> "Standalone":
+    def as_user(self, user: str) -> "AirflowApi":
         """The same Airflow seen through another user's token (e.g. an approver)."""
-        other = Standalone(self.airflow_home, self.port, self.env, self.process)
-        other.token = other._login(user)
-        return other
+        return dataclasses.replace(self, token=self.login(user), unhealthy_since=None)
 
     def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> str:
         """Unpause and trigger a run (or clear the existing run of that logical date); returns its run id."""
@@ -236,25 +227,57 @@ class Standalone:
         wait_for(done, timeout, f"{dag_id}.{task_id} (run {run_id}) to take the answer '{option}'; task logs: "
                  f"{self.task_logs(dag_id, run_id)}", 2)
 
+
+@dataclass
+class Standalone(AirflowApi):
+    """A running `airflow standalone` in its own process group, with an authenticated REST client."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.log_path = self.airflow_home / "standalone.log"
+
+    def start(self, timeout: float = 180) -> None:
+        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"],
+                                        env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, cwd=self.airflow_home)
+        wait_for(self.healthy, timeout, f"Airflow to become healthy at {self.base}; log: {self.log_path}",
+                 alive=self.process)
+        self.token = self.login()
+
+    def assert_running(self) -> None:
+        """Raise WaitError when `airflow standalone` exited, or its scheduler is gone (AirflowApi's check)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise WaitError(f"airflow standalone exited with {self.process.returncode}; log: {self.log_path}")
+        super().assert_running()
+
     def stop(self, timeout: float = 60) -> None:
-        """SIGTERM the whole process group, wait for every member to exit, SIGKILL stragglers."""
-        if self.process is None:
-            return
-        pgid = self.process.pid
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            self.process.poll()
-            time.sleep(0.5)
-        if _group_alive(pgid):
-            _signal_group(pgid, signal.SIGKILL)
-        self.process.wait()
-        while _group_alive(pgid):
-            time.sleep(0.2)
-        self.process = None
+        """Stop the process group and reap every member (see stop_process_group)."""
+        if self.process is not None:
+            stop_process_group(self.process, timeout)
+            self.process = None
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM a process started with start_new_session=True and its whole group, wait for every member to
+    exit, SIGKILL stragglers, reap the leader. Airflow's workers outlive a plain SIGTERM of their parent."""
+    pgid = process.pid
+    signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        process.poll()
+        time.sleep(0.5)
+    if _group_alive(pgid):
+        signal_group(pgid, signal.SIGKILL)
+    process.wait()
+    while _group_alive(pgid):
+        time.sleep(0.2)
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a process group that may have exited already."""
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:

@@ -367,6 +367,38 @@ def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec
     return 0
 
 
+def _backtest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_date, required=True, help="business date: outcomes known by then are judged")
+    p.add_argument("--weeks", type=int, default=12,
+                   help="ISO weeks judged up to the last matured day, and estimated up to the as-of date (default 12)")
+
+
+@step("backtest", "judge scores on matured outcomes by week and version, estimate the weeks not matured yet, "
+      "render the PDF", _backtest_args)
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from ml.monitor.weekly_backtest import weekly_backtest
+
+    settings, storage, spec = _context(args)
+    _mlflow(settings)
+    out = weekly_backtest(storage, spec, args.as_of, args.weeks)
+    result = out["result"]
+    for v in result.versions:
+        p = v.performance
+        print(f"{spec.name} version {v.version}, weeks {v.weeks[0]}..{v.weeks[-1]}: {p.rows} matured rows, "
+              f"AUC {p.auc:.4f} [{p.auc_low:.4f}, {p.auc_high:.4f}], KS {p.ks:.4f}, default rate "
+              f"{p.default_rate:.2%} vs mean PD {p.mean_pd:.2%}, {v.bands.rejected_bands} band(s) rejected by Jeffreys")
+    for w in result.weeks:
+        if w.rows_unmatured:
+            e = w.estimate
+            print(f"{w.week} version {w.version}: {w.rows_unmatured} rows not matured; estimated AUC "
+                  f"{e.expected_auc:.4f} [{e.auc_low:.4f}, {e.auc_high:.4f}], default rate "
+                  f"{e.expected_default_rate:.2%}")
+    for line in result.notes + [f"ALERT {a}" for a in result.alerts]:
+        print(line)
+    print(f"report: {storage.url(out['report_key'])}")
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,6 +91,7 @@ def configure_mlflow(settings: Settings) -> None:
 
 
 THRESHOLD_METHODS = ("fbeta", "cost")
+CALIBRATIONS = ("auto", "platt", "isotonic", "none")
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ class TrainConfig:
         "choices": THRESHOLD_METHODS})
     review_cost: float = field(default=25.0, metadata={"help": "cost of reviewing a flagged negative (cost method)"})
     cost_sensitive: bool = field(default=False, metadata={"help": "weight rows by the spec's exposure column"})
+    calibration: str = field(default="auto", metadata={
+        "help": "calibration map of the PDs fitted on validation: platt, isotonic, none, or auto (platt when "
+                "cost-sensitive weights distort the PDs, else none)", "choices": CALIBRATIONS})
     margin: float = field(default=0.005, metadata={"help": "AUC gain over the champion needed to recommend"})
     num_boost_round: int = 2000
     early_stopping_rounds: int = 100
@@ -119,6 +123,8 @@ class TrainConfig:
         if self.threshold_method not in THRESHOLD_METHODS:
             problems.append(f"threshold method must be one of {', '.join(THRESHOLD_METHODS)}, "
                             f"not '{self.threshold_method}'")
+        if self.calibration not in CALIBRATIONS:
+            problems.append(f"calibration must be one of {', '.join(CALIBRATIONS)}, not '{self.calibration}'")
         for name in ("valid_days", "test_days", "num_boost_round", "early_stopping_rounds"):
             if getattr(self, name) < 1:
                 problems.append(f"{name.replace('_', ' ')} must be at least 1, not {getattr(self, name)}")
@@ -132,6 +138,12 @@ class TrainConfig:
             problems.append(f"margin must be zero or a positive number, not {self.margin}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    @property
+    def calibration_method(self) -> str | None:
+        """The calibration map training fits, or None."""
+        method = ("platt" if self.cost_sensitive else "none") if self.calibration == "auto" else self.calibration
+        return None if method == "none" else method
 
     @classmethod
     def options(cls) -> list[Any]:

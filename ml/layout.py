@@ -56,6 +56,12 @@ def labels_file(dataset: str, arrival: dt.date, origin: dt.date) -> str:
     return f"{day_folder(LABELS, dataset, arrival)}/from-{origin.isoformat()}.csv"
 
 
+def labels_origin(key: str) -> dt.date | None:
+    """The application date of the rows a labels file holds (its `from-D.csv` name); None for other files."""
+    m = re.fullmatch(r"from-(\d{4}-\d{2}-\d{2})\.csv", key.rsplit("/", 1)[-1])
+    return dt.date.fromisoformat(m[1]) if m else None
+
+
 def curated(dataset: str, day: dt.date) -> str:
     return f"{day_folder(CURATED, dataset, day)}/{DATA_FILE}"
 

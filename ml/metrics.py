@@ -168,17 +168,24 @@ def _fbeta(tp: NDArray[Any], fp: NDArray[Any], fn: NDArray[Any], beta: float) ->
 def classification_at(y: ArrayLike, p: ArrayLike, threshold: float, beta: float = 2.0) -> dict[str, Any]:
     """Confusion counts, precision, recall, F-beta and flagged rate when flagging p >= threshold (x/0 -> 0.0)."""
     y_arr, p_arr = _check(y, p)
-    t, b = _check_threshold(threshold), _check_beta(beta)
+    t = _check_threshold(threshold)
     flag = p_arr >= t
     tp = int(np.sum(flag & (y_arr == 1)))
     fp = int(np.sum(flag & (y_arr == 0)))
     fn = int(np.sum(~flag & (y_arr == 1)))
     tn = int(np.sum(~flag & (y_arr == 0)))
+    return classification_from_counts(tp, fp, fn, tn, beta)
+
+
+def classification_from_counts(tp: int, fp: int, fn: int, tn: int, beta: float = 2.0) -> dict[str, Any]:
+    """Precision, recall, F-beta and flagged rate of confusion counts (x/0 -> 0.0), with the counts."""
+    b = _check_beta(beta)
+    n = tp + fp + fn + tn
     return {
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
         "fbeta": float(_fbeta(np.array(tp), np.array(fp), np.array(fn), b)),
-        "flagged_rate": (tp + fp) / len(y_arr),
+        "flagged_rate": (tp + fp) / n if n else 0.0,
         "tp": tp, "fp": fp, "fn": fn, "tn": tn,
     }
 
@@ -268,11 +275,6 @@ def score_histogram(y: ArrayLike, p: ArrayLike, bins: int = 20) -> dict[str, lis
     return {"edges": edges.tolist(), "goods": goods.astype(int).tolist(), "bads": bads.astype(int).tolist()}
 
 
-def _cell(y: NDArray[np.int64], mask: NDArray[np.bool_]) -> dict[str, Any]:
-    n, bads = int(mask.sum()), int(y[mask].sum())
-    return {"n": n, "bads": bads, "bad_rate": bads / n if n else 0.0}
-
-
 def swap_matrix(y: ArrayLike, p_champion: ArrayLike, p_challenger: ArrayLike,
                 threshold_champion: float, threshold_challenger: float) -> dict[str, Any]:
     """Champion vs challenger decisions (decline when p >= threshold): n, bads, bad rate per cell.
@@ -282,12 +284,27 @@ def swap_matrix(y: ArrayLike, p_champion: ArrayLike, p_challenger: ArrayLike,
     """
     y_arr, champ = _check(y, p_champion)
     _, chall = _check(y, p_challenger)
-    decline_a = champ >= _check_threshold(threshold_champion)
-    decline_b = chall >= _check_threshold(threshold_challenger)
+    return swap_table(*swap_counts(y_arr, champ >= _check_threshold(threshold_champion),
+                                   chall >= _check_threshold(threshold_challenger)))
+
+
+def swap_counts(y: ArrayLike, decline_a: ArrayLike, decline_b: ArrayLike
+                ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Rows and bads per cell [a declines][b declines] (2 x 2, 0 = approve): additive over samples."""
+    y_arr = np.asarray(y, dtype=np.int64)
+    cell = 2 * np.asarray(decline_a, dtype=np.int64) + np.asarray(decline_b, dtype=np.int64)
+    return np.bincount(cell, minlength=4).reshape(2, 2), np.bincount(cell, y_arr, 4).astype(np.int64).reshape(2, 2)
+
+
+def swap_table(rows: ArrayLike, bads: ArrayLike) -> dict[str, Any]:
+    """swap_matrix's cells from 2 x 2 counts of rows and bads ([a declines][b declines])."""
+    n, d = np.asarray(rows), np.asarray(bads)
     result: dict[str, Any] = {}
-    for a_name, a_mask in zip(_DECISIONS, (~decline_a, decline_a)):
-        for b_name, b_mask in zip(_DECISIONS, (~decline_b, decline_b)):
-            result[f"{a_name}->{b_name}"] = _cell(y_arr, a_mask & b_mask)
+    for i, a_name in enumerate(_DECISIONS):
+        for j, b_name in enumerate(_DECISIONS):
+            cell_n, cell_d = int(n[i, j]), int(d[i, j])
+            rate = cell_d / cell_n if cell_n else 0.0
+            result[f"{a_name}->{b_name}"] = {"n": cell_n, "bads": cell_d, "bad_rate": rate}
     result["swap_in"] = dict(result["decline->approve"])
     result["swap_out"] = dict(result["approve->decline"])
     return result

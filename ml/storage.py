@@ -32,12 +32,20 @@ def unreadable(url: str, exc: Exception) -> Exception:
 
 @dataclass
 class Storage:
-    """Files under one root URL; every write is atomic (readers see the old file or the new one)."""
+    """Files under one root URL; every write is atomic (readers see the old file or the new one).
+
+    On an object store (s3://) a write is one PUT, or a multipart upload that becomes visible only when it
+    completes (s3fs aborts it on an error; a killed writer leaves an invisible incomplete upload, which a
+    bucket lifecycle rule removes), so there are no temporary objects. Listings page through any number of
+    keys (s3fs follows the continuation tokens).
+    """
 
     root: str
 
     def __post_init__(self) -> None:
-        self.fs, root_path = fsspec.core.url_to_fs(self.root)
+        # Other processes write to the same store all the time: fsspec's listing cache (on by default for
+        # object stores) would keep showing this process an old listing, so every listing asks the store.
+        self.fs, root_path = fsspec.core.url_to_fs(self.root, use_listings_cache=False)
         self._root_path = root_path.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
 

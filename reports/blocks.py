@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib import colors
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, Paragraph, Spacer, Table, TableStyle
 
@@ -123,13 +124,14 @@ def calibration_table(rows: Sequence[Mapping[str, float]], width: float = CONTEN
                       extra: Sequence[Column] = ()) -> Table:
     """Calibration by band: band, accounts, mean PD, observed rate per row (keys band, n, mean_p,
     observed_rate), with the band's PD range (min_p, max_p) if ``pd_range`` and ``extra`` columns (a
-    p-value...) last. Rates are fractions, shown as percentages."""
+    p-value...) last. Rates are fractions, shown as percentages; text values (a band's name, a test's
+    result) are shown as they are."""
     columns = [Column("Band", "band", lambda b: f"{b:g}"), Column("Accounts", "n", fmt_int)]
     if pd_range:
         columns += [Column("Min PD", "min_p", fmt_pct), Column("Max PD", "max_p", fmt_pct)]
     columns += [Column("Mean PD", "mean_p", fmt_pct), Column("Observed", "observed_rate", fmt_pct), *extra]
     body: list[list[Any]] = [[c.header for c in columns]]
-    body += [[c.fmt(float(r[c.key])) for c in columns] for r in rows]
+    body += [[r[c.key] if isinstance(r[c.key], str) else c.fmt(float(r[c.key])) for c in columns] for r in rows]
     weights = [_CAL_WIDTHS.get(c.key, 0.17) for c in columns]
     return table(body, [w / sum(weights) * width for w in weights],
                  extra=[("FONT", (0, 1), (-1, -1), SANS, 7.5), ("FONT", (0, 0), (-1, 0), BOLD, 7.5),
@@ -157,6 +159,38 @@ def _nice_upper(value: float) -> float:
         if value * 1.05 <= step:
             return step
     return 1.0
+
+
+def swap_matrix(swap: Mapping[str, Any], rows: tuple[str, str], columns: tuple[str, str]) -> Table:
+    """Accounts, bads and bad rate by the decisions of two models: ``swap`` has cells "approve->approve",
+    "approve->decline", "decline->approve", "decline->decline" (row model's decision first), each with n,
+    bads and bad_rate; ``rows`` and ``columns`` label the approve and decline sides. The swap-out cell
+    (approved by the row model only) is shaded orange, the swap-in cell blue."""
+    def cell(key: str) -> Paragraph:
+        c = swap[key]
+        return Paragraph(f"<b>{fmt_int(float(c['n']))}</b> accounts<br/>{fmt_int(float(c['bads']))} bads "
+                         f"\u00b7 bad rate {fmt_pct(float(c['bad_rate']))}", STYLES["cell"])
+
+    head = ParagraphStyle("swap_head", parent=STYLES["cell"], fontName=BOLD)
+    body: list[list[Any]] = [
+        [Paragraph("Accounts by decision", head), Paragraph(esc(columns[0]), head), Paragraph(esc(columns[1]), head)],
+        [Paragraph(esc(rows[0]), head), cell("approve->approve"), cell("approve->decline")],
+        [Paragraph(esc(rows[1]), head), cell("decline->approve"), cell("decline->decline")],
+    ]
+    matrix = Table(body, colWidths=[56 * mm, 58 * mm, 58 * mm], hAlign="LEFT")
+    matrix.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.5, RULE),
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
+        ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
+        ("BACKGROUND", (2, 1), (2, 1), colors.HexColor("#FFF1DC")),
+        ("BACKGROUND", (1, 2), (1, 2), colors.HexColor("#E3F0FB")),
+        ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 6),
+    ]))
+    return matrix
 
 
 # ---------------------------------------------------------------------------------- traffic lights
@@ -257,9 +291,13 @@ def score_distribution_chart(edges: Sequence[float], goods: Sequence[float], bad
 
 def trend_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str,
                 amber: float | None = None, red: float | None = None,
-                size: tuple[float, float] = (6.6, 3.0)) -> Image:
+                size: tuple[float, float] = (6.6, 3.0),
+                intervals: Sequence[tuple[Sequence[float], Sequence[float]] | None] = (),
+                percent: bool = False) -> Image:
     """A statistic over time (PSI by week, AUC by month...), one line per ``(label, values)``, with
-    dashed amber and red threshold lines when those are given."""
+    dashed amber and red threshold lines when those are given, shaded ``(low, high)`` ``intervals`` per
+    series (e.g. confidence intervals) and the y axis in percent if ``percent``."""
     references = [(f"{name.capitalize()} from {fmt_threshold(y)}", y, colour)
                   for name, y, colour in (("amber", amber, charts.AMBER), ("red", red, charts.RED)) if y is not None]
-    return image(charts.line_chart(x_labels, series, title, ylabel, references, size=size), size)
+    return image(charts.line_chart(x_labels, series, title, ylabel, references, size=size, intervals=intervals,
+                                   percent=percent), size)

@@ -9,7 +9,8 @@ calibration bands can push a section onto an extra page):
 
 1. identity, development samples, verdict, champion vs challenger metrics
 2. ROC curve and KS chart
-3. calibration chart and table, score distribution of goods and bads
+3. calibration chart and table (and those of the raw PDs when the model has a calibration map: one page
+   more), score distribution of goods and bads
 4. feature importance and population stability (PSI/CSI) against the champion's reference
 5. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
 
@@ -35,7 +36,6 @@ from reports.document import (
     BOLD,
     CONTENT_W,
     HEADER_BG,
-    NAVY,
     RULE,
     SANS,
     STYLES,
@@ -104,6 +104,9 @@ class CandidateReportData:
     swap_matrix: dict[str, Any] | None  # "approve->approve".. each {"n", "bads", "bad_rate"}; "swap_in", "swap_out"
     approval_instructions: list[str]  # how to approve (Airflow UI path, CLI command); `backticks` set in mono
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
+    # a calibrated model: the calibration rows of its raw PDs (before the map) and the map's method
+    calibration_before: list[dict[str, float]] | None = None
+    calibration_method: str | None = None
     # features the model takes, used or not (feature_importance may hold only the top ones); None: its length
     feature_count: int | None = None
 
@@ -139,6 +142,8 @@ def _validate(data: CandidateReportData) -> None:
         raise ValueError("feature_importance is empty")
     if not data.calibration:
         raise ValueError("calibration is empty")
+    if (data.calibration_before is None) != (data.calibration_method is None):
+        raise ValueError("calibration_before and calibration_method must both be given or both be None")
     psi = data.psi_vs_champion
     if psi is not None:
         missing = [k for k in _PSI_KEYS if k not in psi]
@@ -293,16 +298,33 @@ def _page_discrimination(data: CandidateReportData) -> list[Flowable]:
 # ------------------------------------------------------------------------------------------ page 3
 
 
+def _calibration_map(data: CandidateReportData) -> list[Flowable]:
+    if data.calibration_before is None:
+        return []
+    return [
+        Paragraph(f"Before the calibration map ({esc(data.calibration_method)}, fitted on the validation sample)",
+                  STYLES["h2"]),
+        blocks.calibration(data.calibration_before, "Raw PDs, before the map", pd_range=True),
+        Spacer(1, 4),
+        Paragraph("The model was trained with weights that move its raw probabilities away from default rates, so "
+                  "a calibration map fitted on the validation sample turns them into the PDs above, which scoring, "
+                  "monitoring and the label-free estimate use. Above: after the map; here: the raw PDs.",
+                  STYLES["small"]),
+    ]
+
+
 def _page_calibration(data: CandidateReportData) -> list[Flowable]:
     hist = data.score_histogram
+    after = " (after the calibration map)" if data.calibration_before is not None else ""
     return [
         heading("3. Calibration and score distribution"),
-        Paragraph("Calibration by band (test sample)", STYLES["h2"]),
+        Paragraph(f"Calibration by band (test sample){after}", STYLES["h2"]),
         blocks.calibration(data.calibration, "Calibration by band", pd_range=True),
         Spacer(1, 4),
         Paragraph("Each band groups accounts by predicted PD; a well-calibrated model has observed default rates "
                   "close to the mean predicted PD in every band (points on the dotted diagonal). "
                   "PDs and rates are percentages.", STYLES["small"]),
+        *_calibration_map(data),
         Paragraph("Score distribution", STYLES["h2"]),
         blocks.score_distribution_chart(hist["edges"], hist["goods"], hist["bads"],
                                         "Score distribution, goods vs bads (test sample)"),
@@ -361,34 +383,9 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
                              "made by the challenger for the first time.", STYLES["body"]))
         return out
 
-    def cell(key: str) -> Paragraph:
-        c = swap[key]
-        return Paragraph(f"<b>{fmt_int(float(c['n']))}</b> accounts<br/>{fmt_int(float(c['bads']))} bads "
-                         f"\u00b7 bad rate {fmt_pct(float(c['bad_rate']))}", STYLES["cell"])
-
-    head = ParagraphStyle("swap_head", parent=STYLES["cell"], fontName=BOLD)
-    rows: list[list[Any]] = [
-        [Paragraph("Accounts by decision", head), Paragraph(f"Challenger v{esc(data.version)} approves", head),
-         Paragraph(f"Challenger v{esc(data.version)} declines", head)],
-        [Paragraph(f"Champion v{esc(data.champion_version)} approves", head), cell("approve->approve"),
-         cell("approve->decline")],
-        [Paragraph(f"Champion v{esc(data.champion_version)} declines", head), cell("decline->approve"),
-         cell("decline->decline")],
-    ]
-    swap_in_bg, swap_out_bg = colors.HexColor("#E3F0FB"), colors.HexColor("#FFF1DC")
-    matrix = Table(rows, colWidths=[56 * mm, 58 * mm, 58 * mm], hAlign="LEFT")
-    matrix.setStyle(TableStyle([
-        ("GRID", (0, 0), (-1, -1), 0.5, RULE),
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
-        ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
-        ("BACKGROUND", (2, 1), (2, 1), swap_out_bg),
-        ("BACKGROUND", (1, 2), (1, 2), swap_in_bg),
-        ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-        ("LEFTPADDING", (0, 0), (-1, -1), 6),
-    ]))
+    matrix = blocks.swap_matrix(
+        swap, (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
+        (f"Challenger v{data.version} approves", f"Challenger v{data.version} declines"))
     out += [
         matrix,
         Spacer(1, 4),

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 from matplotlib import style  # noqa: E402  (after the backend is chosen)
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 DPI = 150
 """Raster resolution of every chart; figure sizes are in inches and match the size drawn in the PDF."""
@@ -180,11 +180,16 @@ def feature_importance_chart(items: Sequence[tuple[str, float]],
 
 def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str,
                references: Sequence[tuple[str, float, str]] = (),
-               size: tuple[float, float] = (6.6, 3.0)) -> bytes:
+               size: tuple[float, float] = (6.6, 3.0),
+               intervals: Sequence[tuple[Sequence[float], Sequence[float]] | None] = (),
+               percent: bool = False) -> bytes:
     """A statistic over time: one line per ``(label, values)`` over ``x_labels`` (e.g. weeks), and dashed
-    horizontal ``(label, y, colour)`` reference lines (e.g. the amber and red thresholds)."""
-    if any(len(values) != len(x_labels) for _, values in series):
-        raise ValueError("line_chart: every series needs one value per x label")
+    horizontal ``(label, y, colour)`` reference lines (e.g. the amber and red thresholds). ``intervals`` gives
+    series ``i`` a shaded ``(low, high)`` band (None: none); ``percent`` shows the y axis as percentages.
+    NaN values leave gaps."""
+    if any(len(values) != len(x_labels) for _, values in series) or any(
+            band is not None and not len(band[0]) == len(band[1]) == len(x_labels) for band in intervals):
+        raise ValueError("line_chart: every series and interval needs one value per x label")
     if len(series) > len(SERIES):
         raise ValueError(f"line_chart: at most {len(SERIES)} series")
     with _styled():
@@ -193,8 +198,13 @@ def line_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
         x = list(range(len(x_labels)))
         for label, y, colour in references:
             ax.axhline(y, color=colour, linestyle="--", linewidth=1.0, label=label)
-        for (label, values), colour in zip(series, SERIES, strict=False):
+        for (label, values), colour, band in zip(series, SERIES, list(intervals) + [None] * len(series),
+                                                 strict=False):
+            if band is not None:
+                ax.fill_between(x, list(band[0]), list(band[1]), color=colour, alpha=0.15, linewidth=0)
             ax.plot(x, list(values), color=colour, marker="o", markersize=3, label=label)
+        if percent:  # as many decimals as the axis range needs
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
         ticks = x[::max(1, -(-len(x) // 13))]  # at most 13 labels, so dates stay readable
         slanted = len(ticks) > 6
         ax.set_xticks(ticks, labels=[x_labels[i] for i in ticks], rotation=45 if slanted else 0,

@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import socket
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ml import layout
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
+from ml.scoring import policy as pol
 from ml.storage import Storage
 
 
@@ -23,6 +30,36 @@ def land_and_preprocess(storage: Storage, spec: DatasetSpec, start: dt.date, day
     replay(storage, spec, start, end)
     for i in range(days):
         preprocess_day(storage, spec, start + dt.timedelta(days=i))
+
+
+def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str, pd_: np.ndarray,
+                     labels: np.ndarray | None = None, threshold: float = 0.2, first_id: int = 1,
+                     scored_at: str = "2030-01-01T00:00:00+00:00", label_lag_days: int | None = None) -> None:
+    """A day scored by `version` as scoring writes it (scores file with the policy's score, band and decision,
+    and its manifest), and, if given, the rows' labels landed `label_lag_days` (default: the spec's lag) later."""
+    n = len(pd_)
+    ids = pa.array(np.arange(first_id, first_id + n).astype(str), pa.string())
+    score = pol.to_score(pd_, spec.policy)
+    band = pol.to_band(score, spec.policy)
+    decision = pol.model_decision(pd_, score, threshold, spec.policy)
+    table = pa.Table.from_arrays([
+        ids, pa.array(pd_, pa.float64()), pa.array(score),
+        *(pa.DictionaryArray.from_arrays(pa.array(c.codes.astype(np.int32)), pa.array(list(c.categories), pa.string()))
+          for c in (band, decision)),
+    ], names=["id", "pd", "score", "band", "decision"])
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf)
+    storage.write_bytes(layout.scores(spec.name, day, version), buf.getvalue().to_pybytes())
+    storage.write_json(layout.score_manifest(spec.name, day, version),
+                       {"dataset": spec.name, "date": day.isoformat(), "model_version": version, "rows_scored": n,
+                        "scores": layout.scores(spec.name, day, version), "scored_at": scored_at})
+    if labels is not None:
+        lag = spec.label.maturity_lag_days if label_lag_days is None else label_lag_days
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(pa.table({"id": ids, "application_date": pa.array([day.isoformat()] * n),
+                                  "label": pa.array(np.asarray(labels, dtype=np.int64))}), out)
+        storage.write_bytes(layout.labels_file(spec.name, day + dt.timedelta(days=lag), day),
+                            out.getvalue().to_pybytes())
 
 
 def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:  # type: ignore[no-untyped-def]

@@ -433,6 +433,13 @@ class Thresholds(_Strict):
         return self.amber, self.red
 
 
+class Backtest(_Strict):
+    """When the weekly backtest alerts the risk team (besides any rank-order inversion)."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # significance of the AUC-drop and Jeffreys tests
+    max_rejected_bands: int = Field(default=1, ge=0)  # bands whose PD Jeffreys may reject without an alert
+
+
 class Monitoring(_Strict):
     """Stability thresholds of the dataset's models (used by monitoring, alerts and reports)."""
 
@@ -441,6 +448,7 @@ class Monitoring(_Strict):
     js: Thresholds = Thresholds(amber=0.10, red=0.20)  # Jensen-Shannon distance of a feature's bins
     min_rows: int = Field(default=500, ge=1)  # a window with fewer rows is "too few rows", not judged
     retrain_on_red_features: int = Field(default=3, ge=1)  # red features that trigger a retraining
+    backtest: Backtest = Backtest()
 
 
 class DatasetSpec(_Strict):

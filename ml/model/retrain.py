@@ -25,6 +25,7 @@ from ml.model.riskmodel import RiskModel
 from ml.model.train import DevelopmentSample, development_sample, fit, time_split
 from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
+from ml.scoring import policy as pol
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 
@@ -48,6 +49,12 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
         swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, champion.threshold),
         psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
                            monitoring.psi.pair))
+
+
+def development_facts(spec: DatasetSpec, p: Any, auc: float) -> dict[str, Any]:
+    """What weekly backtests compare with: the out-of-time test's AUC and its rows per score band."""
+    bands = pd.Series(pol.to_band(pol.to_score(p, spec.policy), spec.policy)).value_counts()
+    return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
 def _model_metrics(m: dict[str, Any]) -> ModelMetrics:
@@ -88,6 +95,9 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)
     candidate = evaluate(test["label"].to_numpy(), p, model.threshold, config.beta)
+    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"])
+    before = None if model.calibration is None else metrics.calibration_table(
+        test["label"].to_numpy(), model.raw_pd(model.pipeline.transform(test)))
 
     client = MlflowClient()
     name = registry.model_name(spec.name)
@@ -118,6 +128,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
             threshold_rationale=facts["threshold_rationale"],
             roc={"challenger": candidate.roc, **({"champion": champion.evaluation.roc} if champion else {})},
             ks_curve=candidate.ks_curve, calibration=candidate.calibration, score_histogram=candidate.score_histogram,
+            calibration_before=before, calibration_method=model.calibration and model.calibration["method"],
             feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
             psi_vs_champion=champion.psi if champion else None,
             swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],

@@ -1,8 +1,9 @@
 """A trained model as one object: feature pipeline + XGBoost booster + decision threshold + score bands +
-reference bins.
+reference bins, and a calibration map when its raw PDs needed one.
 
 Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold, score bands and
-metadata), reference_bins.json. The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
+metadata), reference_bins.json, and calibration.json if calibrated. The MLflow pyfunc wrapper loads the same
+folder, so every consumer scores alike.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from ml.model import calibration
 from ml.model.features import FeaturePipeline
 
 FILES = ("booster.ubj", "pipeline.json", "model.json", "reference_bins.json")
+OPTIONAL_FILES = ("calibration.json",)  # absent from models that do not need them (and from older models)
 
 
 def folder_sha256(folder: Path) -> str:
-    """One SHA-256 over the model's files (names and bytes), recorded at registration, checked at loading."""
+    """One SHA-256 over the model's files (names and bytes), recorded at registration, checked at loading.
+    Optional files count when present, so adding or removing one changes the hash."""
     digest = hashlib.sha256()
-    for name in FILES:
+    for name in FILES + tuple(n for n in OPTIONAL_FILES if (folder / n).exists()):
         digest.update(name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest())
     return digest.hexdigest()
 
@@ -37,11 +41,21 @@ class RiskModel:
     threshold: float
     reference_bins: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None  # ml.model.calibration map of the raw PDs
     bands: dict[str, Any] | None = None  # ml.scoring.policy.BandScale, derived at training (None: older models)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (default / fraud) for curated rows."""
-        return np.asarray(self.booster.inplace_predict(self.pipeline.transform(frame)), dtype=np.float64)
+        return self.pd(self.pipeline.transform(frame))
+
+    def pd(self, features: pd.DataFrame) -> np.ndarray:
+        """The PD of model input built by the pipeline: the booster's, through the calibration map if any."""
+        raw = self.raw_pd(features)
+        return raw if self.calibration is None else calibration.apply(self.calibration, raw)
+
+    def raw_pd(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's own probability, before any calibration map."""
+        return np.asarray(self.booster.inplace_predict(features), dtype=np.float64)
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -50,6 +64,8 @@ class RiskModel:
         bands = {"bands": self.bands} if self.bands is not None else {}
         (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **bands, **self.meta}, indent=2))
         (folder / "reference_bins.json").write_text(json.dumps(self.reference_bins))
+        if self.calibration is not None:
+            (folder / "calibration.json").write_text(json.dumps(self.calibration))
         return folder
 
     @classmethod
@@ -57,6 +73,8 @@ class RiskModel:
         booster = xgb.Booster()
         booster.load_model(str(folder / "booster.ubj"))
         meta = json.loads((folder / "model.json").read_text())
+        calibrated = folder / "calibration.json"
         return cls(pipeline=FeaturePipeline.from_dict(json.loads((folder / "pipeline.json").read_text())),
                    booster=booster, threshold=float(meta.pop("threshold")), bands=meta.pop("bands", None),
-                   reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta)
+                   reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta,
+                   calibration=calibration.check(json.loads(calibrated.read_text())) if calibrated.exists() else None)

@@ -24,6 +24,7 @@ from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
 from ml.data.spec import DatasetSpec
 from ml.dates import last_business_days
 from ml.errors import MissingDataError
+from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
 from ml.scoring.policy import derive_bands
@@ -174,8 +175,13 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     # keep exactly the trees up to the best iteration, so every later predict uses the early-stopped model
     booster = booster[: booster.best_iteration + 1]
     model = RiskModel(pipeline=pipeline, booster=booster, threshold=0.5)
-    p_valid = model.predict_proba(parts["valid"])
     y_valid = parts["valid"]["label"].to_numpy()
+    if config.calibration_method is not None:
+        # weighted training moves the PDs away from outcome rates: map them back on the validation sample,
+        # before the threshold and the reference bins, which are on the PDs scoring will produce
+        model.calibration = calibration.fit(model.raw_pd(pipeline.transform(parts["valid"])), y_valid,
+                                            config.calibration_method)
+    p_valid = model.predict_proba(parts["valid"])
     if config.threshold_method == "cost":
         if exposure_col is None:
             raise ValueError(f"threshold_method 'cost' needs an exposure column in the spec of '{spec.name}'")
@@ -201,5 +207,6 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         "config": asdict(config),
     }
     model.meta = {"threshold_method": config.threshold_method, "beta": config.beta,
-                  "features": list(pipeline.order), "dataset": spec.name}
+                  "calibration": config.calibration_method or "none", "features": list(pipeline.order),
+                  "dataset": spec.name}
     return model, facts

@@ -115,13 +115,19 @@ def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS) -> 
     return top
 
 
+def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
+                ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Model input, PD and policy decisions (`policy.decide`) of curated rows (an Arrow table)."""
+    features = model.pipeline.transform(table)
+    pd_ = model.pd(features)
+    return features, pd_, pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_,
+                                     model.threshold, spec.policy, pol.band_scale(model.bands, spec.policy))
+
+
 def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.Table:
     """Score curated rows (an Arrow table): the same code path for nightly batches and for analysts' files."""
     model = pinned.model
-    features = model.pipeline.transform(table)
-    pd_ = np.asarray(model.booster.inplace_predict(features), dtype=np.float64)
-    result = pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_, model.threshold,
-                        spec.policy, pol.band_scale(model.bands, spec.policy))
+    features, pd_, result = decide_rows(table, spec, model)
     # rows the model itself declines or reviews; a row that only a hard rule made adverse is explained by the
     # rule's code, not by the model
     adverse = result["model_decision"].codes != 0

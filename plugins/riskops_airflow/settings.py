@@ -6,8 +6,11 @@ connection; runtime settings of the steps themselves live in `ml.config`.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +44,73 @@ def task_image() -> str:
     return os.environ.get("RISKOPS_TASK_IMAGE", "riskops-task:latest")
 
 
+def service_account() -> str:
+    """RISKOPS_K8S_SERVICE_ACCOUNT: the pods' service account (what a cloud IAM role for the bucket binds to)."""
+    return os.environ.get("RISKOPS_K8S_SERVICE_ACCOUNT", "riskops-task")
+
+
+# Per-step pod sizes (a step = its task id), laid over the pod template's requests and limits. Training holds
+# the development sample, the model and the champion's predictions in memory at once and uses every core
+# XGBoost gets; a scoring slice streams record batches (flat memory, one core predicts).
+DEFAULT_POD_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    "train": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+    "score_partition": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}},
+    # with one partition per day the commit task scores the whole day itself
+    "commit": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}},
+}
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+Size = dict[str, dict[str, str]]  # {"requests": {"cpu": "1"}, "limits": {...}}
+
+
+def pod_resources(base: Size) -> dict[str, Size]:
+    """Requests and limits of the steps that differ from `base` (the pod template's): DEFAULT_POD_RESOURCES,
+    then RISKOPS_POD_RESOURCES (JSON, e.g. {"train": {"limits": {"memory": "16Gi"}}}), each laid over
+    what it does not name."""
+    raw = os.environ.get("RISKOPS_POD_RESOURCES", "").strip()
+    try:
+        given: Any = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ValueError(f"RISKOPS_POD_RESOURCES is not valid JSON: {exc}") from None
+    if not isinstance(given, dict):
+        raise ValueError("RISKOPS_POD_RESOURCES must be a JSON object of step name -> {requests, limits}")
+    for step, size in given.items():
+        _check_size(step, size)
+    sizes = {}
+    for step in {**DEFAULT_POD_RESOURCES, **given}:
+        layers = (base, DEFAULT_POD_RESOURCES.get(step, {}), given.get(step, {}))
+        sizes[step] = {kind: {k: v for layer in layers for k, v in layer.get(kind, {}).items()}
+                       for kind in ("requests", "limits")}
+        _check_requests_within_limits(step, sizes[step])
+    return sizes
+
+
+def _check_size(step: str, size: Any) -> None:
+    where = f"RISKOPS_POD_RESOURCES: {step}"
+    if not isinstance(size, dict) or not size or set(size) - {"requests", "limits"}:
+        raise ValueError(f"{where} must be an object with 'requests' and/or 'limits'")
+    for kind, values in size.items():
+        if not isinstance(values, dict) or set(values) - set(_RESOURCE_NAMES):
+            raise ValueError(f"{where}.{kind} must map {', '.join(_RESOURCE_NAMES)} to quantities")
+        for name, value in values.items():
+            if not isinstance(value, str) or not _QUANTITY.match(value):
+                raise ValueError(f"{where}.{kind}.{name}: {value!r} is not a Kubernetes quantity such as "
+                                 "'500m', '2' or '4Gi'")
+
+
+def _check_requests_within_limits(step: str, size: Size) -> None:
+    from kubernetes.utils import parse_quantity  # kubernetes mode only: the provider imports it anyway
+
+    for name, request in size["requests"].items():
+        limit = size["limits"].get(name)
+        if limit is not None and parse_quantity(request) > parse_quantity(limit):
+            raise ValueError(f"RISKOPS_POD_RESOURCES: {step}: the {name} request {request} is above its "
+                             f"limit {limit}")
+
+
 def pod_env() -> dict[str, str]:
     """What pods receive from the scheduler's environment: where data, specs and the tracking server are.
-    Secrets come from the pod template (envFrom a Secret), never from DAG code."""
+    Credentials come from the Secrets the pod template references, never from DAG code."""
     return {k: os.environ[k] for k in ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI") if k in os.environ}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
@@ -18,11 +19,23 @@ from riskops_airflow import settings
 from riskops_airflow.settings import task_mode
 
 
+def _template_resources(template: Path) -> settings.Size:
+    """Requests and limits of the pod template's container `base`."""
+    import yaml
+
+    spec = yaml.safe_load(template.read_text())["spec"]
+    base = next((c for c in spec["containers"] if c.get("name") == "base"), {})
+    return dict(base.get("resources") or {})
+
+
 def _pod_kwargs(task_id: str) -> dict[str, Any]:
+    from kubernetes.client import models as k8s
+
     template = settings.pod_template()
     if not template.is_file():
         # without the template a pod would run with no limits, as root, without object-store credentials
         raise FileNotFoundError(f"pod template {template} not found; set RISKOPS_POD_TEMPLATE")
+    size = settings.pod_resources(_template_resources(template)).get(task_id)
     return {
         "task_id": task_id,
         "name": f"riskops-{task_id}".replace("_", "-"),
@@ -31,6 +44,9 @@ def _pod_kwargs(task_id: str) -> dict[str, Any]:
         "cmds": ["python", "-m", "ml"],
         "env_vars": settings.pod_env(),
         "pod_template_file": str(template),
+        "service_account_name": settings.service_account(),
+        # the operator's resources replace the template's whole, so `size` carries the template's too
+        "container_resources": k8s.V1ResourceRequirements(**size) if size else None,
         "get_logs": True,
         "on_finish_action": "delete_succeeded_pod",
     }

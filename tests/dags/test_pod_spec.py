@@ -195,3 +195,160 @@ def test_dag_file_renders_the_business_date_in_kubernetes_mode(kube_mode, monkey
     pod = build_pod(op.dag, op, params=params)
     assert pod.spec.containers[0].args == ["preprocess", "--dataset", "give_me_some_credit", "--date", business_date]
     assert pod.spec.containers[0].image == IMAGE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every step of every DAG, as the pod a cluster would receive, against the Kubernetes API schema
+
+
+def kube_dagbag(monkeypatch):
+    """Every DAG file parsed the way the dag-processor parses it, in Kubernetes mode."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("RISKOPS_SPECS", str(ROOT / "datasets"))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {} and bag.dags
+    return bag
+
+
+class FakeTaskInstance(SimpleNamespace):
+    """What the step templates pull from upstream tasks (the candidate's version, the approver's decision)."""
+
+    def xcom_pull(self, task_ids=None, key=None):
+        if task_ids == "email_approvers":
+            return {"version": "7", "model_name": "riskops-ds"}
+        if task_ids == "approval" and key == "decision":
+            return {"option": "Approve", "by": "risk-approver", "reason": "--looks good; rm -rf /"}
+        raise AssertionError(f"unexpected xcom_pull {task_ids} {key}")
+
+
+def step_pods(bag) -> dict[tuple[str, str, int], object]:
+    """(dag id, task id, map index) -> the V1Pod each container step submits, mapped steps expanded with the
+    argument lists the score DAG's planner makes."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    from riskops_airflow.scoring_plan import plan_scoring
+
+    pods = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        params = dag.params.dump()
+        for task in dag.tasks:
+            assert not isinstance(task, BashOperator), f"{dag_id}.{task.task_id} runs on the worker in kubernetes mode"
+            if isinstance(task, MappedOperator):
+                if not issubclass(task.operator_class, KubernetesPodOperator):
+                    continue
+                plan = plan_scoring(dag_id.removeprefix("score_"),
+                                    {"date": DS, "model_version": "7", "partitions": 3}, {})
+                jobs = plan["partitions" if task.task_id == "score_partition" else "commits"]
+                assert jobs, task.task_id
+                for index, arguments in enumerate(jobs):
+                    op = KubernetesPodOperator(**{**task.partial_kwargs, "task_id": task.task_id},
+                                               arguments=arguments)
+                    pods[(dag_id, task.task_id, index)] = build_pod_with(dag, op, params, index)
+            elif isinstance(task, KubernetesPodOperator):
+                pods[(dag_id, task.task_id, -1)] = build_pod_with(dag, task, params, -1)
+    return pods
+
+
+def build_pod_with(dag, op, params, map_index):
+    ti = FakeTaskInstance(dag_id=dag.dag_id, task_id=op.task_id, map_index=map_index, try_number=1)
+    context = {**run_context(dag, op, params), "ti": ti, "task_instance": ti,
+               "dag_run": SimpleNamespace(triggering_user_name="admin")}
+    op.render_template_fields(context)
+    return op.build_pod_request_obj(context)
+
+
+def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(kube_mode, monkeypatch):
+    import kubernetes_validate
+    from kubernetes.client import ApiClient
+    from riskops_airflow.settings import DEFAULT_POD_RESOURCES
+
+    version = kubernetes_validate.latest_version()
+    template_resources = yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["resources"]
+    pods = step_pods(kube_dagbag(monkeypatch))
+    steps = {task_id for _, task_id, _ in pods}
+    assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit"} <= steps
+    for (dag_id, task_id, index), pod in pods.items():
+        manifest = ApiClient().sanitize_for_serialization(pod)
+        # strict: an unknown or misspelt field is an error, as `kubectl apply --validate=strict` makes it
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+        base = pod.spec.containers[0]
+        assert base.command == ["python", "-m", "ml"] and base.args, (dag_id, task_id)
+        assert "{{" not in " ".join(base.args), f"{dag_id}.{task_id}: unrendered template in {base.args}"
+        expected = DEFAULT_POD_RESOURCES.get(task_id, template_resources)
+        assert {"requests": base.resources.requests, "limits": base.resources.limits} == expected, (dag_id, task_id)
+        assert pod.spec.service_account_name == "riskops-task"
+        assert pod.spec.automount_service_account_token is False
+        secrets = {e.name: (e.value_from.secret_key_ref.name, e.value_from.secret_key_ref.key)
+                   for e in base.env if e.value_from and e.value_from.secret_key_ref}
+        assert secrets == {"MLFLOW_TRACKING_USERNAME": ("riskops-mlflow", "username"),
+                           "MLFLOW_TRACKING_PASSWORD": ("riskops-mlflow", "password")}
+        assert [e.secret_ref.name for e in base.env_from if e.secret_ref] == ["riskops-object-store"]
+        plain = {e.name: e.value for e in base.env if e.value is not None}
+        assert not {k for k in plain if k.startswith("AWS_") or "PASSWORD" in k}, "credentials come from Secrets"
+        assert "scheduler-side-secret" not in json.dumps(manifest)
+
+    promote = pods[("retrain_give_me_some_credit", "promote", -1)].spec.containers[0].args
+    assert promote == ["promote", "--dataset", "give_me_some_credit", "--version", "7", "--approver=risk-approver",
+                       "--note=--looks good; rm -rf /", "--triggered-by=admin"]
+    partitions = [pods[("score_card_transactions", "score_partition", i)].spec.containers[0].args for i in range(3)]
+    assert [a[a.index("--partition") + 1] for a in partitions] == ["0", "1", "2"]
+
+
+def test_the_schema_check_is_not_vacuous(kube_mode, monkeypatch):
+    import kubernetes_validate
+    from kubernetes.client import ApiClient
+
+    pods = step_pods(kube_dagbag(monkeypatch))
+    manifest = ApiClient().sanitize_for_serialization(pods[("preprocess_card_transactions", "preprocess", -1)])
+    manifest["spec"]["containers"][0]["resource"] = manifest["spec"]["containers"][0].pop("resources")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+    manifest = ApiClient().sanitize_for_serialization(pods[("preprocess_card_transactions", "preprocess", -1)])
+    manifest["spec"]["restartPolicy"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_pod_sizes_come_from_configuration(kube_mode, monkeypatch):
+    from airflow.sdk import DAG
+    from riskops_airflow.tasks import ml_step
+
+    monkeypatch.setenv("RISKOPS_POD_RESOURCES", json.dumps({
+        "train": {"requests": {"cpu": "8", "memory": "32Gi"}, "limits": {"cpu": "8", "memory": "48Gi"}},
+        "preprocess": {"limits": {"memory": "6Gi"}}}))
+    import pendulum
+
+    with DAG(dag_id="pod_sizes", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        train = ml_step("train", ["train", "--dataset", "give_me_some_credit"])
+        pre = ml_step("preprocess", ["preprocess", "--dataset", "give_me_some_credit"])
+        promote = ml_step("promote", ["promote", "--dataset", "give_me_some_credit"])
+    template = yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["resources"]
+    train_res = build_pod(dag, train).spec.containers[0].resources
+    assert (train_res.requests, train_res.limits) == ({"cpu": "8", "memory": "32Gi"}, {"cpu": "8", "memory": "48Gi"})
+    pre_res = build_pod(dag, pre).spec.containers[0].resources
+    assert pre_res.requests == template["requests"], "what the setting does not name stays as in the template"
+    assert pre_res.limits == {**template["limits"], "memory": "6Gi"}
+    promote_res = build_pod(dag, promote).spec.containers[0].resources
+    assert (promote_res.requests, promote_res.limits) == (template["requests"], template["limits"])
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{not json", "not valid JSON"),
+    ('["train"]', "JSON object"),
+    ('{"train": {"requests": {"cpu": "2 cores"}}}', "train.requests.cpu: '2 cores' is not a Kubernetes quantity"),
+    ('{"train": {"request": {"cpu": "2"}}}', "'requests' and/or 'limits'"),
+    ('{"train": {"limits": {"gpu": "1"}}}', "must map cpu, memory, ephemeral-storage"),
+    ('{"train": {"requests": {"memory": "8Gi"}, "limits": {"memory": "4Gi"}}}', "memory request 8Gi is above its limit 4Gi"),
+    # the template's limit (4Gi) still applies to what the setting does not name
+    ('{"preprocess": {"requests": {"memory": "6Gi"}}}', "memory request 6Gi is above its limit 4Gi"),
+])
+def test_bad_pod_sizes_are_refused_with_the_setting_named(monkeypatch, value, message):
+    from riskops_airflow.settings import pod_resources
+
+    monkeypatch.setenv("RISKOPS_POD_RESOURCES", value)
+    with pytest.raises(ValueError, match="RISKOPS_POD_RESOURCES") as err:
+        pod_resources(yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["resources"])
+    assert message in str(err.value)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from demo.stack import interpolate  # compose's ${X:-default} substitution, shared with make stack
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 POD_TEMPLATE = ROOT / "docker" / "k8s" / "pod_template.yaml"
@@ -38,6 +40,9 @@ SHARED_AIRFLOW_ENV = (
     "RISKOPS_DATA",
     "RISKOPS_TASK_MODE",
     "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "RISKOPS_APPROVER_USERS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_ENDPOINT_URL",
@@ -55,21 +60,6 @@ def compose() -> dict:
 
 def services() -> dict[str, dict]:
     return compose()["services"]
-
-
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
-
-
-def interpolate(value):
-    """Compose variable substitution with every variable unset: ${X:-default} -> default, ${X} -> ''."""
-    if isinstance(value, str):
-        parts = value.split("$$")  # an escaped dollar reaches the container as '$'
-        return "$".join(_VAR.sub(lambda m: m.group("default") or "", p) for p in parts)
-    if isinstance(value, list):
-        return [interpolate(v) for v in value]
-    if isinstance(value, dict):
-        return {k: interpolate(v) for k, v in value.items()}
-    return value
 
 
 def env(service: dict) -> dict[str, str]:
@@ -463,6 +453,54 @@ def test_mlflow_server_uses_postgres_and_proxies_s3_artifacts():
     assert depends_on(mlflow).get("postgres") == "service_healthy"
 
 
+def mlflow_auth_config() -> dict[str, str]:
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "docker" / "mlflow" / "basic_auth.ini")
+    return dict(parser["mlflow"])
+
+
+def test_mlflow_has_users_for_the_platform_and_an_approver():
+    name, mlflow = mlflow_service()
+    assert option(command(mlflow), "--app-name") == "basic-auth"
+    mounted = {str(v).split(":")[1]: str(v).split(":")[0] for v in mlflow.get("volumes", [])}
+    assert mounted[env(mlflow)["MLFLOW_AUTH_CONFIG_PATH"]] == "./docker/mlflow/basic_auth.ini"
+    auth = mlflow_auth_config()
+    assert auth["default_permission"] == "READ", "others read; only what a user created may it change"
+    assert "admin_password" not in auth, "the admin's password comes from the environment"
+    assert env(mlflow)["MLFLOW_AUTH_ADMIN_PASSWORD"] and env(mlflow)["MLFLOW_FLASK_SERVER_SECRET_KEY"]
+
+    init = service_named_exact("mlflow-init")
+    assert depends_on(init) == {name: "service_healthy"}
+    users = env(init)
+    assert users["MLFLOW_AUTH_ADMIN_PASSWORD"] == env(mlflow)["MLFLOW_AUTH_ADMIN_PASSWORD"]
+    assert users["MLFLOW_AUTH_ADMIN_USERNAME"] == auth["admin_username"]
+    assert urlsplit(users["MLFLOW_TRACKING_URI"]).hostname == name
+    assert command(init)[-1] == "/opt/mlflow/create_users.py"
+    copied = {d: src for src, d, _ in copies(dockerfile_of(init))}
+    assert copied["/opt/mlflow/create_users.py"] == ["docker/mlflow/create_users.py"]
+    assert users["MLFLOW_APPROVER_USER"] != users["MLFLOW_PLATFORM_USER"]
+    # Airflow (and its tasks) log in as the platform; the scheduler starts once the users exist
+    for svc_name, svc in airflow_services().items():
+        e = env(svc)
+        assert (e["MLFLOW_TRACKING_USERNAME"], e["MLFLOW_TRACKING_PASSWORD"]) == (
+            users["MLFLOW_PLATFORM_USER"], users["MLFLOW_PLATFORM_PASSWORD"]), svc_name
+    assert depends_on(service_named("scheduler")[1]).get("mlflow-init") == "service_completed_successfully"
+
+
+def test_only_the_approver_may_answer_an_approval_in_airflow():
+    e = env(next(iter(airflow_services().values())))
+    roles = dict(u.split(":") for u in e["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(","))
+    approvers = e["RISKOPS_APPROVER_USERS"].split(",")
+    assert approvers and all(roles.get(a) == "user" for a in approvers), "approvers: users that exist, not admins"
+    assert [u for u, r in roles.items() if r == "admin"] and not set(approvers) & {u for u, r in roles.items() if r == "admin"}
+    assert e["RISKOPS_SEPARATE_DUTIES"] == "on"
+    init = env(service_named_exact("airflow-init"))
+    assert {init["_AIRFLOW_WWW_USER_USERNAME"], init["_AIRFLOW_APPROVER_USERNAME"]} == set(roles), (
+        "airflow-init writes a password for every user")
+
+
 def test_init_sql_creates_the_databases_the_connections_name():
     postgres = service_named_exact("postgres")
     scripts = []
@@ -477,7 +515,8 @@ def test_init_sql_creates_the_databases_the_connections_name():
     users = dict(re.findall(r"CREATE (?:USER|ROLE)\s+(\w+)\s+WITH\s+(?:LOGIN\s+)?PASSWORD\s+'([^']*)'", sql, re.I))
 
     conns = {"airflow": env(next(iter(airflow_services().values())))["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
-             "mlflow": option(command(mlflow_service()[1]), "--backend-store-uri")}
+             "mlflow": option(command(mlflow_service()[1]), "--backend-store-uri"),
+             "mlflow's users": mlflow_auth_config()["database_uri"]}
     for who, url in conns.items():
         parts = urlsplit(url)
         db = parts.path.lstrip("/")

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from ml import layout
 from ml.config import TrainConfig
 from ml.errors import RiskopsError
-from ml.model import registry
+from ml.model import calibration, registry
 from ml.model.retrain import retrain
 from ml.model.train import development_sample, time_split
 from ml.storage import Storage
@@ -101,6 +102,60 @@ def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):
                                                            "threshold_method": "cost", "review_cost": 5.0}))
     assert costed.meta["threshold_method"] == "cost" and "amount" in facts["threshold_rationale"]
     assert costed.threshold != base.threshold
+    # weighted training gets a Platt map fitted on validation ("auto"); its PDs there match the default rate
+    assert base.calibration is None and base.meta["calibration"] == "none"
+    assert costed.calibration["method"] == "platt" and costed.meta["calibration"] == "platt"
+    valid = parts["valid"]
+    assert costed.predict_proba(valid).mean() == pytest.approx(valid["label"].mean(), abs=1e-5)
+    features = costed.pipeline.transform(valid)
+    np.testing.assert_allclose(costed.pd(features), calibration.apply(costed.calibration, costed.raw_pd(features)))
+
+
+def test_calibration_map_is_stored_hashed_and_loaded(cards_storage, cards_spec, tmp_path):
+    from ml.model.riskmodel import RiskModel, folder_sha256
+    from ml.model.train import fit
+    from ml.scoring.score import PinnedModel, score_frame
+
+    parts = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)
+    plain, _ = fit(cards_spec, parts, CONFIG)
+    isotonic, _ = fit(cards_spec, parts, TrainConfig(**{**CONFIG.__dict__, "calibration": "isotonic"}))
+    assert not (plain.save(tmp_path / "plain") / "calibration.json").exists()
+    folder = isotonic.save(tmp_path / "iso")
+    loaded = RiskModel.load(folder)
+    assert loaded.calibration == isotonic.calibration
+    np.testing.assert_array_equal(loaded.predict_proba(parts["test"]), isotonic.predict_proba(parts["test"]))
+    digest = folder_sha256(folder)
+    (folder / "calibration.json").write_text('{"method": "platt", "slope": 1.0, "intercept": 3.0}')
+    assert folder_sha256(folder) != digest  # an edited map no longer matches the registered hash
+    (folder / "calibration.json").unlink()
+    assert folder_sha256(folder) != digest  # nor does a removed one
+    # scoring's PD goes through the map
+    pinned = PinnedModel("riskops-card_transactions", "1", "run")
+    pinned.__dict__["model"] = isotonic  # what its cached loading would return
+    scored = score_frame(parts["test"].drop(columns=["label"]), cards_spec, pinned)
+    np.testing.assert_array_equal(scored["pd"], isotonic.predict_proba(parts["test"]))
+    assert not np.allclose(scored["pd"], isotonic.raw_pd(isotonic.pipeline.transform(parts["test"])))
+
+
+def test_calibrated_candidate_report_and_development_facts(cards_storage, cards_spec, mlflow_store, tmp_path):
+    import io
+    import shutil
+
+    from pypdf import PdfReader
+
+    # the module's data without the candidates other tests registered (versions restart in this MLflow store)
+    storage = Storage(str(shutil.copytree(cards_storage.root, tmp_path / "data",
+                                          ignore=shutil.ignore_patterns("candidates", "runs"))))
+    config = TrainConfig(**{**CONFIG.__dict__, "cost_sensitive": True})
+    summary = retrain(storage, cards_spec, AS_OF, config, artifact_root=(tmp_path / "art").as_uri())
+    pdf = PdfReader(io.BytesIO(storage.read_bytes(summary["report_key"])))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert "Before the calibration map (platt, fitted on the validation sample)" in text
+    model = registry.load_model(MlflowClient(), registry.model_name(cards_spec.name), summary["version"])
+    assert model.calibration["method"] == "platt"
+    development = model.meta["development"]
+    assert development["auc"] == pytest.approx(summary["metrics"]["auc"])
+    assert sum(development["band_rows"].values()) == summary["metrics"]["n"]
 
 
 def test_a_corrupted_curated_file_is_a_clear_error(cards_storage, cards_spec, tmp_path):

@@ -1,0 +1,244 @@
+"""Benchmark: the weekly backtest of 10 M matured scored rows over 12 weeks, and NannyML's CBPE beside the
+label-free estimate.
+
+Writes 12 ISO weeks of scored days (--rows in all) the way scoring writes them (every scores column, one
+zstd parquet file per day, scoring manifests) with their labels (one CSV per day, landed after the maturity
+lag), PDs calibrated by construction (each outcome drawn from its PD). Then, each in a fresh process:
+
+  (a) the backtest over the 12 weeks (`ml.monitor.backtest` plan + run: every statistic, DeLong CIs, band
+      tests, score percentiles, the estimate per week), and the PDF: wall time and peak RSS  -- target <= 60 s;
+  (b) the peak RSS above the process before the backtest (its imports) after each week of (a), and after
+      week 12 over after week 4  -- target ~1: memory does not grow with the weeks read (the first weeks also
+      fill the allocators' caches);
+  (c) the label-free estimate per week against NannyML's CBPE (fit on the first week with its outcomes,
+      estimating the 11 others as weekly chunks), both on the same PDs, CBPE in its own environment
+      (bench/.venv-nannyml, created on first use from bench/requirements-nannyml.txt): mean absolute error
+      of each against the realised AUC, and both times  -- targets: error no worse, >= 10x faster.
+
+Run: .venv/bin/python bench/backtest.py [--rows 10000000] [--root DIR to keep the data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.memory import reset_peak, status  # noqa: E402
+
+DS = "give_me_some_credit"
+FIRST = dt.date(2026, 1, 5)  # a Monday
+WEEKS = 12
+THRESHOLD = 0.2
+NANNYML = REPO / "bench" / ".venv-nannyml"
+
+
+def _spec():  # type: ignore[no-untyped-def]
+    from ml.data.spec import get_spec
+
+    return get_spec(REPO / "datasets", DS)
+
+
+def _days() -> list[dt.date]:
+    return [FIRST + dt.timedelta(days=i) for i in range(7 * WEEKS)]
+
+
+def as_of() -> dt.date:
+    """The date every generated day has matured on."""
+    return _days()[-1] + dt.timedelta(days=_spec().label.maturity_lag_days)
+
+
+# ---- data ----------------------------------------------------------------------------------------------
+
+def generate(root: Path, rows: int) -> dict[str, object]:
+    """Scores, manifests and labels of 12 weeks, one day at a time (never more than a day in memory)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from ml import layout
+    from ml.scoring import policy as pol
+    from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
+    from ml.storage import Storage
+
+    spec, storage = _spec(), Storage(str(root))
+    policy = spec.policy.model_copy(update={"hard_rules": []})  # the rules read curated columns, absent here
+    days = _days()
+    started = time.perf_counter()
+    next_id = 1
+    for i, day in enumerate(days):
+        n = rows * (i + 1) // len(days) - rows * i // len(days)
+        rng = np.random.default_rng(i)
+        # a population drifting a little week by week, so the weeks' AUCs differ
+        p = 1 / (1 + np.exp(-rng.normal(-2.7 + 0.02 * (i // 7), 1.1 + 0.01 * (i // 7), n)))
+        y = (rng.uniform(size=n) < p).astype(np.int64)
+        ids = pa.array(np.arange(next_id, next_id + n).astype(str))
+        next_id += n
+        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, pol.LEGACY_BANDS)
+        none = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+        table = pa.Table.from_arrays([
+            ids, pa.array(p), pa.array(decided["score"]),
+            *(pa.DictionaryArray.from_arrays(pa.array(decided[c].codes.astype(np.int32)),
+                                             pa.array(list(decided[c].categories), pa.string()))
+              for c in ("band", "decision")),
+            none, *([none] * REASONS)], schema=SCHEMA)
+        path = Path(storage.path(layout.scores(DS, day, "1")))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        storage.write_json(layout.score_manifest(DS, day, "1"), {
+            "dataset": DS, "date": day.isoformat(), "model_version": "1", "rows_scored": n,
+            "scored_at": f"{day.isoformat()}T23:00:00+00:00", "scores": layout.scores(DS, day, "1")})
+        label = Path(storage.path(layout.labels_file(DS, day + dt.timedelta(days=spec.label.maturity_lag_days), day)))
+        label.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(pa.table({"id": ids, "application_date": pa.array([day.isoformat()] * n), "label": y}),
+                        str(label))
+    return {"rows": rows, "days": len(days), "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ---- measurements (each in a fresh process) --------------------------------------------------------------
+
+def measure(root: Path, weeks: int) -> dict[str, object]:
+    """Backtest the last `weeks` weeks, and render the PDF; wall times, the peak RSS of the backtest and the
+    peak reached after each week."""
+    from ml.monitor import backtest as bt
+    from ml.monitor.weekly_backtest import report_data
+    from ml.storage import Storage
+    from reports.backtest import render_backtest_report
+
+    spec, storage = _spec(), Storage(str(root))
+    facts = {"1": bt.ModelFacts("1", THRESHOLD, 2.0, 0.80, {"A": 1, "B": 1, "C": 1, "D": 1, "E": 1})}
+    after_week: list[int] = []
+    summarise = bt._week_result
+
+    def traced(*args, **kwargs):  # type: ignore[no-untyped-def]  # the engine's last step of each week
+        summary = summarise(*args, **kwargs)
+        after_week.append(status("VmHWM"))
+        return summary
+
+    bt._week_result = traced
+    baseline = status("VmRSS")
+    reset = reset_peak()
+    started = time.perf_counter()
+    result = bt.run(storage, spec, bt.plan(storage, spec, as_of(), weeks), facts)
+    seconds = time.perf_counter() - started
+    peak = status("VmHWM") if reset else None
+    started = time.perf_counter()
+    render_backtest_report(report_data(result, spec, "bench", dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)))
+    matured = sum(w.rows_matured for w in result.weeks)
+    return {"weeks": weeks, "rows": matured, "seconds": round(seconds, 2),
+            "pdf_seconds": round(time.perf_counter() - started, 2), "baseline_rss": baseline, "peak_rss": peak,
+            "peak_after_week": after_week if reset else [],
+            "realised_auc": {w.week: w.performance.auc for w in result.weeks if w.performance},
+            "estimated_auc": {w.week: w.estimate.expected_auc for w in result.weeks}}
+
+
+def estimate_inputs(root: Path, out: Path) -> dict[str, object]:
+    """PDs, outcomes and days of every row as .npy files (CBPE's input), and the time of our estimate per
+    week on the same PDs (in memory, as CBPE's is)."""
+    import numpy as np
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from ml import layout
+    from ml.monitor.backtest import iso_week
+    from ml.monitor.estimate import estimate
+    from ml.storage import Storage
+
+    spec, storage = _spec(), Storage(str(root))
+    pds, ys, days = [], [], []
+    for i, day in enumerate(_days()):
+        pds.append(pq.read_table(storage.path(layout.scores(DS, day, "1")), columns=["pd"]).column("pd").to_numpy())
+        label = layout.labels_file(DS, day + dt.timedelta(days=spec.label.maturity_lag_days), day)
+        ys.append(pacsv.read_csv(storage.path(label)).column("label").to_numpy().astype(np.int8))
+        days.append(np.full(len(pds[-1]), i, np.int16))
+    for name, parts in (("pd", pds), ("y", ys), ("day", days)):
+        np.save(out / f"{name}.npy", np.concatenate(parts))
+    weekly = {iso_week(_days()[w * 7]): np.concatenate(pds[w * 7:(w + 1) * 7]) for w in range(1, WEEKS)}
+    started = time.perf_counter()
+    ours = {week: estimate(p).expected_auc for week, p in weekly.items()}  # the weeks CBPE estimates
+    return {"seconds": round(time.perf_counter() - started, 3), "estimated_auc": ours,
+            "rows": sum(len(p) for p in weekly.values())}
+
+
+def cbpe(out: Path) -> dict[str, object]:
+    """NannyML's CBPE in its own environment (created on first use)."""
+    python = NANNYML / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(NANNYML)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
+                        str(REPO / "bench" / "requirements-nannyml.txt")], check=True)
+    proc = subprocess.run([str(python), str(REPO / "bench" / "cbpe.py"), str(out), FIRST.isoformat()],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fresh(*args: str) -> dict[str, object]:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--root", type=Path, help="keep the generated data here (default: a temporary folder)")
+    parser.add_argument("--measure", type=int, metavar="WEEKS", help=argparse.SUPPRESS)
+    parser.add_argument("--estimate", type=Path, metavar="OUT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.root, args.measure)))
+        return 0
+    if args.estimate:
+        print(json.dumps(estimate_inputs(args.root, args.estimate)))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.root or Path(tmp) / "data"
+        if not (root / "scores").exists():
+            print(f"generating {args.rows:,} scored rows over {WEEKS} weeks in {root} ...", flush=True)
+            print(f"  {generate(root, args.rows)}", flush=True)
+        full = _fresh("--root", str(root), "--measure", str(WEEKS))
+        (Path(tmp) / "cbpe").mkdir()
+        ours = _fresh("--root", str(root), "--estimate", str(Path(tmp) / "cbpe"))
+        theirs = cbpe(Path(tmp) / "cbpe")
+        report(full, ours, theirs)
+    return 0
+
+
+def report(full: dict, ours: dict, theirs: dict) -> None:  # type: ignore[type-arg]
+    mb = 1 << 20
+    print(f"(a) backtest of {full['rows']:,} matured rows over {full['weeks']} weeks: {full['seconds']} s "
+          f"(target <= 60 s: ratio {full['seconds'] / 60:.2f}); PDF {full['pdf_seconds']} s; peak RSS "
+          f"{full['peak_rss'] / mb:.0f} MB (process before: {full['baseline_rss'] / mb:.0f} MB)")
+    above = [(peak - full["baseline_rss"]) / mb for peak in full["peak_after_week"]]
+    print("(b) peak RSS above the process before the backtest, after each week: "
+          + " ".join(f"{v:.0f}" for v in above)
+          + f" MB; after week {len(above)} / after week 4: {above[-1] / above[3]:.2f} (target ~1: flat in the weeks "
+          "read; the first weeks also fill the allocators' caches)")
+    realised = full["realised_auc"]
+    weeks = list(ours["estimated_auc"])  # the 11 weeks CBPE estimates
+    err_ours = [abs(ours["estimated_auc"][w] - realised[w]) for w in weeks]
+    err_theirs = [abs(theirs["estimated_auc"][w] - realised[w]) for w in weeks]
+    print(f"(c) label-free AUC estimate of 11 weeks ({ours['rows']:,} rows):")
+    print(f"    riskops: mean |error| {sum(err_ours) / len(err_ours):.5f}, max {max(err_ours):.5f}, "
+          f"{ours['seconds']} s")
+    print(f"    NannyML CBPE {theirs['version']}: mean |error| {sum(err_theirs) / len(err_theirs):.5f}, max "
+          f"{max(err_theirs):.5f}, {theirs['seconds']} s (fit on week 1 {theirs['fit_seconds']} s + estimate "
+          f"{theirs['estimate_seconds']} s)")
+    print(f"    error ratio riskops / CBPE {sum(err_ours) / max(sum(err_theirs), 1e-12):.2f} (target <= 1); "
+          f"speed-up {theirs['seconds'] / max(ours['seconds'], 1e-9):.1f}x (target >= 10)")
+    for w in weeks:
+        print(f"      {w}: realised {realised[w]:.4f}, riskops {ours['estimated_auc'][w]:.4f}, "
+              f"CBPE {theirs['estimated_auc'][w]:.4f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The weekly backtest step: the facts of every version that scored (from the registry, models read as data),
+the candidate waiting in Staging as a shadow challenger, the engine (`ml.monitor.backtest`) and the PDF for
+the risk team, stored under `reports/backtest/<ds>/as_of=D.pdf`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from typing import Any
+
+from mlflow import MlflowClient
+
+from ml import layout
+from ml.data.spec import DatasetSpec
+from ml.model import decisions, registry
+from ml.model.riskmodel import RiskModel
+from ml.monitor import backtest as bt
+from ml.storage import Storage
+from reports.backtest import BacktestReportData, render_backtest_report
+
+
+def model_facts(client: MlflowClient, name: str, version: str, model: RiskModel) -> bt.ModelFacts:
+    """Threshold and beta from the model itself; the development AUC and rows per band recorded with it at
+    training, or for older models the run's `test.auc` metric (no band rows: concentration not recorded)."""
+    development = model.meta.get("development") or {}
+    auc = development.get("auc")
+    if auc is None:
+        run_id = registry.get_version(client, name, version).run_id
+        auc = registry.call(client, f"reading the run of {name} version {version}",
+                            lambda: client.get_run(run_id)).data.metrics.get("test.auc")
+    band_rows = development.get("band_rows")
+    return bt.ModelFacts(version, float(model.threshold), float(model.meta.get("beta", 2.0)),
+                         None if auc is None or not math.isfinite(float(auc)) else float(auc),
+                         {str(k): float(v) for k, v in band_rows.items()} if isinstance(band_rows, dict) else None)
+
+
+def waiting_challenger(client: MlflowClient, name: str) -> str | None:
+    """The candidate under alias `challenger` if it still waits for a decision and was trained by riskops."""
+    mv = registry.alias_version(client, name, registry.CHALLENGER)
+    if mv is None:
+        return None
+    tags = {k.removeprefix(registry.TAG): v for k, v in mv.tags.items() if k.startswith(registry.TAG)}
+    return str(mv.version) if tags.get("status") == "candidate" and decisions.refusal(tags) is None else None
+
+
+def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime
+                ) -> BacktestReportData:
+    data = result.to_dict()
+    settings = spec.monitoring.backtest
+    return BacktestReportData(
+        dataset=result.dataset, model_name=model_name, as_of=result.as_of,
+        maturity_lag_days=result.maturity_lag_days, last_matured_day=result.last_matured_day,
+        judged_weeks=result.judged_weeks, estimated_weeks=result.estimated_weeks, alpha=settings.alpha,
+        max_rejected_bands=settings.max_rejected_bands, weeks=data["weeks"], versions=data["versions"],
+        percentiles=data["percentiles"], challenger=data["challenger"], alerts=result.alerts, notes=result.notes,
+        generated_at=now.isoformat(timespec="seconds"))
+
+
+def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 12,
+                    now: dt.datetime | None = None) -> dict[str, Any]:
+    """Backtest the dataset's scores as of `as_of` over `weeks` weeks, render and store the PDF; returns the
+    result, the report's key and SHA-256."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    client = MlflowClient()
+    name = registry.model_name(spec.name)
+    plan = bt.plan(storage, spec, as_of, weeks)
+    facts = {v: model_facts(client, name, v, registry.load_model(client, name, v)) for v in plan.versions}
+    shadow = waiting_challenger(client, name)
+    challenger = None if shadow is None or shadow in facts else (shadow, registry.load_model(client, name, shadow))
+    result = bt.run(storage, spec, plan, facts, challenger)
+    pdf = render_backtest_report(report_data(result, spec, name, now))
+    key = layout.backtest_report(spec.name, as_of)
+    storage.write_bytes(key, pdf)
+    return {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest()}

@@ -1,0 +1,95 @@
+"""The backtest step through the command line, on a real MLflow store: a champion that scored the days, a
+candidate waiting in Staging as the shadow challenger, the PDF stored for the risk team."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from ml import layout
+from ml.cli import main
+from ml.config import TrainConfig
+from ml.data.spec import DatasetSpec
+from ml.model import registry
+from ml.model.retrain import retrain
+from ml.model.riskmodel import RiskModel
+from ml.monitor.weekly_backtest import weekly_backtest
+from ml.scoring import score
+from ml.storage import Storage
+from tests.helpers import approve, land_and_preprocess
+
+DS = "card_transactions"
+NAME = registry.model_name(DS)
+START = dt.date(2026, 9, 7)  # a Monday: two full ISO weeks
+DAYS = 14
+AS_OF = START + dt.timedelta(days=DAYS - 1 + 45)  # every day matured (the cards' lag is 45 days)
+CONFIG = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=100, early_stopping_rounds=10)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> Iterator[dict]:  # type: ignore[type-arg]
+    """Version 1 trained, approved and scoring every day; version 2 (its first 5 trees) waiting as challenger."""
+    root = tmp_path_factory.mktemp("backtest_step")
+    uri, artifacts = f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
+                           "RISKOPS_MLFLOW_ARTIFACTS": artifacts, "RISKOPS_DATA": str(root / "data")}.items():
+            mp.setenv(key, value)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        storage = Storage(str(root / "data"))
+        land_and_preprocess(storage, cards_spec, START, DAYS)
+        summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
+        client = MlflowClient()
+        approve(client, NAME, summary["version"])
+        pinned = score.resolve_model(DS)
+        for i in range(DAYS):
+            score.score_day(storage, cards_spec, START + dt.timedelta(days=i), pinned)
+        first = pinned.model
+        weaker = RiskModel(first.pipeline, first.booster[:5], first.threshold, first.reference_bins, first.meta)
+        with mlflow.start_run(experiment_id=client.get_experiment_by_name(f"riskops/{DS}").experiment_id) as run:
+            model_uri, sha = registry.log_model(weaker, storage.read_parquet(layout.curated(DS, START)).head(5))
+        registry.register_candidate(client, NAME, model_uri, run.info.run_id, {
+            "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(b"%PDF v2").hexdigest()})
+        yield {"storage": storage, "summary": summary}
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, cards_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"{DS} version 1, weeks 2026-W37..2026-W38: " in out
+    report = layout.backtest_report(DS, AS_OF)
+    assert out.strip().endswith(f"report: {env['storage'].url(report)}")
+    assert env["storage"].read_bytes(report).startswith(b"%PDF")
+
+    result = weekly_backtest(env["storage"], cards_spec, AS_OF, 3)["result"]
+    (version,) = result.versions
+    assert version.development_auc == pytest.approx(env["summary"]["metrics"]["auc"])  # recorded with the model
+    assert sum(version.development_band_rows.values()) == env["summary"]["metrics"]["n"]
+    assert version.performance.rows == sum(w.rows_matured for w in result.weeks) > 0
+    shadow = result.challenger
+    assert shadow is not None and shadow.version == "2" and shadow.rows == version.performance.rows
+    assert shadow.production["auc"] == pytest.approx(version.performance.auc)
+    assert shadow.challenger["auc"] < shadow.production["auc"]  # five trees rank worse than the whole model
+    assert sum(cell["n"] for key, cell in shadow.swap.items() if "->" in key) == shadow.rows
+
+
+def test_before_anything_matured_the_step_says_so(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    as_of = START + dt.timedelta(days=30)
+    assert main(["backtest", "--dataset", DS, "--as-of", as_of.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert f"No matured rows as of {as_of}" in out
+    assert "2026-W37 version 1: " in out and "rows not matured; estimated AUC" in out
+    assert env["storage"].exists(layout.backtest_report(DS, as_of))
+
+
+def test_bad_arguments_are_one_line_errors(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: weeks must be at least 1, not 0"
