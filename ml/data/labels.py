@@ -44,7 +44,7 @@ def outcome_codes(values: pa.Array | pa.ChunkedArray, label: LabelSpec) -> pa.Ar
 def outcomes(values: pd.Series, label: LabelSpec) -> pd.Series:
     """`outcome_codes` of a pandas column: Int64 with <NA> for an unknown outcome."""
     codes = outcome_codes(pa.array(values.astype(object), pa.string(), from_pandas=True), label)
-    return pd.Series(codes.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index)
+    return pd.Series(codes.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=values.index)
 
 
 def outcome_counts(label: pd.Series) -> dict[str, int]:

@@ -51,9 +51,9 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
                            monitoring.psi.pair))
 
 
-def development_facts(spec: DatasetSpec, p: Any, auc: float) -> dict[str, Any]:
+def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: pol.BandScale) -> dict[str, Any]:
     """What weekly backtests compare with: the out-of-time test's AUC and its rows per score band."""
-    bands = pd.Series(pol.to_band(pol.to_score(p, spec.policy), spec.policy)).value_counts()
+    bands = pd.Series(pol.to_band(p, pol.to_score(p, spec.policy), scale)).value_counts()
     return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
@@ -95,7 +95,8 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)
     candidate = evaluate(test["label"].to_numpy(), p, model.threshold, config.beta)
-    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"])
+    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"],
+                                                  pol.band_scale(model.bands, spec.policy))
     before = None if model.calibration is None else metrics.calibration_table(
         test["label"].to_numpy(), model.raw_pd(model.pipeline.transform(test)))
 
