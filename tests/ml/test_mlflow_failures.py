@@ -23,7 +23,7 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from demo.airflow_runtime import Standalone, wait_for
+from demo.airflow_runtime import stop_process_group, wait_for
 from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import decisions, registry
@@ -101,7 +101,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         wait_for(up, 120, f"mlflow server at {url}", 0.5, alive=proc)
         yield url
     finally:
-        Standalone(home, port, {}, proc).stop()  # terminates the server's whole process group
+        stop_process_group(proc)  # the server and its workers
 
 
 @pytest.fixture
