@@ -84,7 +84,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
         y = (rng.uniform(size=n) < p).astype(np.int64)
         ids = pa.array(np.arange(next_id, next_id + n).astype(str))
         next_id += n
-        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy)
+        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, pol.LEGACY_BANDS)
         none = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
         table = pa.Table.from_arrays([
             ids, pa.array(p), pa.array(decided["score"]),

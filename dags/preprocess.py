@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import curated
-from riskops_airflow.defaults import cron, dataset_names, riskops_dag
+from riskops_airflow.defaults import cron, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.sensors import wait_for_batch
 from riskops_airflow.tasks import ml_step
 
@@ -39,3 +39,5 @@ for dataset in dataset_names():
             yield Metadata(curated_asset(dataset_name), extra=curated_event(dataset_name, day))
 
         wait_for_batch(dataset, BUSINESS_DATE) >> preprocess >> publish(dataset, BUSINESS_DATE)
+
+invalid_specs("preprocess")

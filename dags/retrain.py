@@ -26,7 +26,7 @@ import datetime as dt
 from airflow.sdk import Param, task
 from riskops_airflow.approval import ApprovalGate
 from riskops_airflow.assets import drift
-from riskops_airflow.defaults import cron_or_asset, dataset_names, riskops_dag
+from riskops_airflow.defaults import cron_or_asset, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import approver_users
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import drift_event, option, train_arguments, train_params, xcom
@@ -94,3 +94,5 @@ for dataset in dataset_names():
         # a failure anywhere leaves both leaves upstream_failed, so the run fails; a superseded
         # approval skips both, and the run succeeds
         train >> email_approvers(dataset, RUN_KEY) >> approval >> [promote, record_rejection]
+
+invalid_specs("retrain")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import curated, scores
-from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_partitions
 from riskops_airflow.tasks import ml_step_mapped
 
@@ -73,3 +73,5 @@ for dataset in dataset_names():
                                                               "model_version": planned["version"]})
 
         scored >> committed >> publish(dataset, planned)
+
+invalid_specs("score")

@@ -20,7 +20,7 @@ import datetime as dt
 
 from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import drift, scores
-from riskops_airflow.defaults import dataset_names, riskops_dag
+from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.tasks import ml_step_mapped
 
 OPTIONAL_TEXT = ["null", "string"]
@@ -69,3 +69,5 @@ for dataset in dataset_names():
             yield Metadata(drift_asset(dataset_name), extra=extra)
 
         checked >> [notify(dataset, RUN_KEY), request_retraining(dataset, RUN_KEY)]
+
+invalid_specs("stability")

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,6 +66,7 @@ class AirflowApi:
     airflow_home: Path
     port: int
     env: dict[str, str]
+    _: KW_ONLY
     token: str | None = None
     log_path: Path | None = None  # where a failure message sends the reader
     unhealthy_since: float | None = None

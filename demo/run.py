@@ -1,7 +1,7 @@
 """`make demo`: the whole platform on one machine, through real Airflow DAG runs.
 
 Steps: MLflow store (SQLite) -> SMTP sink -> replay real data into the landing zone -> airflow standalone
--> one preprocess DAG run per day of every dataset's window -> retrain Give Me Some Credit and the card
+-> one preprocess DAG run per business day of every dataset's window -> retrain Give Me Some Credit and the card
 transactions (the cards on their days before the synthetic drift), mail the PDFs, approve them in Airflow
 as a scripted approver -> score every landed day with the champions; each score run schedules stability
 monitoring through its Asset: history, alert mail, weekly PDFs, and for the drifting cards a retraining
@@ -98,18 +98,18 @@ def start_smtp_sink(outbox: Path, port: int) -> subprocess.Popen[bytes] | None:
     return proc
 
 
-def run_days(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]]) -> None:
-    """Trigger one preprocess run per business day of each window and show progress until all finish.
+def run_days(af: Standalone, days: dict[str, list[dt.date]]) -> None:
+    """Trigger one preprocess run per business day of each dataset and show progress until all finish.
 
     Runs are triggered one by one rather than through the backfill API, which Airflow does not support
     on SQLite under concurrent access.
     """
-    wanted = {f"preprocess_{d}" for d in windows}
+    wanted = {f"preprocess_{d}" for d in days}
     wait_for(lambda: wanted <= {d["dag_id"] for d in af.api("GET", "/dags", params={"limit": 100})["dags"]},
              180, "the DAG processor did not register the preprocess DAGs", 2)
     # a logical date has at most one run per DAG: trigger() clears an existing one instead (re-runs)
-    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in date_range(s, e)]
-               for d, (s, e) in windows.items()}
+    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in business]
+               for d, business in days.items()}
     total = sum(len(ids) for ids in run_ids.values())
     started = time.monotonic()
     while True:
@@ -268,15 +268,15 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
           f"{tags.get('riskops.report_sha256', '')[:12]}...")
 
 
-def print_accounting(data_url: str, windows: dict[str, tuple[dt.date, dt.date]]) -> None:
+def print_accounting(data_url: str, days: dict[str, list[dt.date]]) -> None:
     from ml.data.preprocess import read_manifest
     from ml.storage import Storage
 
     storage = Storage(data_url)
-    for dataset, (start, end) in windows.items():
-        print(f"\n  {dataset}  (date: rows landed / clean / quarantined)")
+    for dataset, business in days.items():
+        print(f"\n  {dataset}  (business date: rows landed / clean / quarantined)")
         totals = [0, 0, 0]
-        for day in date_range(start, end):
+        for day in business:
             m = read_manifest(storage, dataset, day)
             if m is None:
                 print(f"    {day}: no manifest")
@@ -326,6 +326,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
         raise WaitError(f"RISKOPS_DEMO_DAYS must be at least {MIN_DAYS}: the card transactions need days after "
                         "their drift to show it")
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
+    days: dict[str, list[dt.date]] = {}  # each dataset's business days in its window (its calendar)
     step = Steps(total=8)
     os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
     if not _port_free(args.port):
@@ -352,13 +353,15 @@ def run(args: argparse.Namespace, home: Path) -> None:
         storage, specs_dir = Storage(data_url), Settings.from_env().specs_dir
         for dataset, (start, end) in windows.items():
             summary = replay(storage, get_spec(specs_dir, dataset), start, end)
-            print(f"  {dataset}: {sum(int(s['rows']) for s in summary)} rows over {len(summary)} days "
+            days[dataset] = [dt.date.fromisoformat(str(s["date"])) for s in summary]
+            print(f"  {dataset}: {sum(int(s['rows']) for s in summary)} rows over {len(summary)} business days "
                   f"({start} .. {end})", flush=True)
 
-        step(f"Starting Airflow (standalone, SQLite) on http://127.0.0.1:{args.port} and preprocessing every day")
+        step(f"Starting Airflow (standalone, SQLite) on http://127.0.0.1:{args.port} and preprocessing every "
+             "business day")
         af.start()
         print(f"  healthy; log in with the password in {af.airflow_home}/simple_auth_manager_passwords.json.generated")
-        run_days(af, windows)
+        run_days(af, days)
 
         step("Retraining Give Me Some Credit and the card transactions: candidates, PDFs by mail, approval in Airflow")
         specs = {d: get_spec(specs_dir, d) for d in MONITORED}
@@ -385,8 +388,8 @@ def run(args: argparse.Namespace, home: Path) -> None:
             sink.terminate()
             sink.wait()
 
-    step("Row accounting per day (preprocess manifests), scores, and what monitoring fired")
-    print_accounting(data_url, windows)
+    step("Row accounting per business day (preprocess manifests), scores, and what monitoring fired")
+    print_accounting(data_url, days)
     for dataset in MONITORED:
         print_scores(data_url, dataset, *windows[dataset])
     print("\n  What stability monitoring found and fired")

@@ -2,7 +2,7 @@
 CLI (`python -m ml`) and in containers.
 
 Shared modules at the top (cli, config, errors, dates, layout, storage, metrics, bins); one subpackage per
-capability: `data` (specs, raw files, validation, preprocessing, replay, labels), `model` (features,
+capability: `data` (specs, raw files, landing folders, validation, preprocessing, replay, labels), `model` (features,
 training, the saved model, the MLflow registry, retraining), `scoring` (policy, batch and on-demand
 scoring) and `monitor` (monitoring of models in production).
 """

@@ -86,6 +86,21 @@ def days(args: argparse.Namespace) -> list[dt.date]:
     return date_range(args.start, args.end)
 
 
+def business_dates(args: argparse.Namespace, spec: "DatasetSpec") -> list[dt.date]:
+    """The business dates `window()` arguments name, in the dataset's calendar: a window keeps its business
+    days; a single date that is not one is an error."""
+    from ml.dates import is_business_day
+
+    dates = days(args)
+    if getattr(args, "date", None) and not is_business_day(spec, dates[0]):
+        raise RiskopsError(f"{dates[0]} is not a business day of '{spec.name}' (calendar: {spec.calendar.days}, "
+                           f"{len(spec.calendar.holidays)} holidays)")
+    business = [d for d in dates if is_business_day(spec, d)]
+    if not business:
+        raise RiskopsError(f"no business day of '{spec.name}' from {dates[0]} to {dates[-1]}")
+    return business
+
+
 def _bool(text: str) -> bool:
     if text.strip().lower() in ("true", "yes", "1"):
         return True
@@ -132,14 +147,18 @@ def _mlflow(settings: Settings) -> Any:
 
 # ------------------------------------------------------------------------------------------- steps
 
-@step("datasets", "list the datasets that have a spec", dataset=False)
+@step("datasets", "list the datasets that have a spec (and name the invalid specs with their errors)",
+      dataset=False)
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ml.data.spec import load_specs
 
-    for name, spec in load_specs(Settings.from_env().specs_dir).items():
+    valid, invalid = load_specs(Settings.from_env().specs_dir)
+    for name, spec in valid.items():
         print(f"{name}\t{len(spec.columns)} columns\tlabel={spec.label.column}\t"
-              f"maturity_lag_days={spec.label.maturity_lag_days}\t{spec.description}")
-    return 0
+              f"maturity_lag_days={spec.label.maturity_lag_days}\tcalendar={spec.calendar.days}\t{spec.description}")
+    for error in invalid.values():
+        print(f"error: {error}", file=sys.stderr)
+    return 2 if invalid else 0
 
 
 @step("replay", "land a dataset's historic rows as daily raw batches, labels after their lag",
@@ -152,8 +171,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     dates = days(args)
     summary = replay(storage, spec, dates[0], dates[-1])
     total = sum(int(s["rows"]) for s in summary)  # type: ignore[call-overload]
-    print(f"replayed {spec.name}: {total} rows over {len(summary)} days into "
-          f"{storage.url(layout.LANDING + '/' + spec.name)}")
+    unknown = sum(int(s["unknown_outcomes"]) for s in summary)  # type: ignore[call-overload]
+    print(f"replayed {spec.name}: {total} rows over {len(summary)} business days into "
+          f"{storage.url(layout.LANDING + '/' + spec.name)} ({unknown} with an unknown outcome)")
     return 0
 
 
@@ -164,28 +184,39 @@ def _preprocess_args(p: argparse.ArgumentParser) -> None:
 
 @step("preprocess", "parse and validate raw batches into curated and quarantine files", _preprocess_args)
 def cmd_preprocess(args: argparse.Namespace) -> int:
-    from ml.data.preprocess import preprocess_day
+    from ml.data.preprocess import preprocess_day, read_manifest
+    from ml.errors import QualityGateError
 
     _, storage, spec = _context(args)
-    results = []
-    for day in days(args):
-        m = preprocess_day(storage, spec, day)
+    results, failures = [], []
+    for day in business_dates(args, spec):
+        try:
+            m = preprocess_day(storage, spec, day)
+        except QualityGateError as exc:  # outputs and manifest are written: the window's other days still run
+            failures.append(exc)
+            m = read_manifest(storage, spec.name, day)
         results.append({k: m[k] for k in ("dataset", "date", "rows_in", "rows_clean", "rows_quarantined")})
         if not args.json:
             print(f"{m['date']} {spec.name}: in {m['rows_in']}, clean {m['rows_clean']}, "
                   f"quarantined {m['rows_quarantined']}", flush=True)
     if args.json:
         print(json.dumps(results))
+    if len(failures) > 1:
+        for exc in failures:
+            print(f"error: {exc}", file=sys.stderr)
+        raise QualityGateError(f"{len(failures)} of {len(results)} days failed their data-quality gate")
+    if failures:
+        raise failures[0]
     return 0
 
 
-@step("stats", "daily row counts, quarantine rate and null rates kept by preprocessing")
+@step("stats", "per preprocessed day: rows, quarantine rate, quality gate and top reasons; then null rates")
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ml.data.preprocess import daily_stats
+    from ml.data.preprocess import daily_stats, stats_table
 
     _, storage, spec = _context(args)
     frame = daily_stats(storage, spec.name)
-    print(frame.to_string(index=False) if len(frame) else f"no preprocessed days for {spec.name}")
+    print(stats_table(frame) if len(frame) else f"no preprocessed days for {spec.name}")
     return 0
 
 
@@ -279,7 +310,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ml.scoring import score
 
     settings, storage, spec = _context(args)
-    dates = [] if args.input else days(args)
+    dates = [] if args.input else business_dates(args, spec)
     source, target = _ondemand_paths(args) if args.input else ("", "")  # refused before anything is opened
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)

@@ -15,3 +15,7 @@ class RawFileError(RiskopsError):
 
 class MissingDataError(RiskopsError):
     """The input a step needs does not exist (yet)."""
+
+
+class QualityGateError(RiskopsError):
+    """A preprocessed day failed the spec's data-quality gates; its quarantine and manifest are written."""

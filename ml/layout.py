@@ -84,8 +84,12 @@ def scores(dataset: str, day: dt.date, version: str) -> str:
     return f"{day_folder(SCORES, dataset, day)}/model={version}/{DATA_FILE}"
 
 
+def scores_staging_root() -> str:
+    return f"{SCORES}/_staging"
+
+
 def scores_staging(dataset: str, day: dt.date, version: str) -> str:
-    return f"{SCORES}/_staging/{dataset}/date={day.isoformat()}/model={version}"
+    return f"{scores_staging_root()}/{dataset}/date={day.isoformat()}/model={version}"
 
 
 def scores_staging_part(dataset: str, day: dt.date, version: str, part: int) -> str:

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -163,3 +164,46 @@ class Storage:
             return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
         except pa.ArrowException as exc:
             raise unreadable(self.url(rel), exc) from None
+
+    # ------------------------------------------------------------------ listing everything, tidying leftovers
+
+    def list_entries(self, rel: str) -> list[tuple[str, str]]:
+        """(name, "file" or "directory") of everything directly in a folder, markers and temporaries
+        included, sorted by name; empty when the folder does not exist."""
+        base = self.path(rel)
+        if not self.fs.exists(base):
+            return []
+        return sorted((p["name"].rstrip("/").rsplit("/", 1)[-1], "directory" if p["type"] == "directory" else "file")
+                      for p in self.fs.ls(base, detail=True))
+
+    def remove_stale_temporaries(self, rel: str, older_than: float = 3600.0) -> list[str]:
+        """Remove the temporaries a killed writer of `rel` left beside it (`.tmp-<hex>-<name>`, local roots
+        only: object stores write in one PUT), if older than `older_than` seconds, so a live writer keeps its own."""
+        if not self.local:
+            return []
+        folder, name = os.path.split(self.path(rel))
+        if not os.path.isdir(folder):
+            return []
+        removed = []
+        now = time.time()
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".tmp-") and entry.name.endswith(f"-{name}") and entry.is_file() \
+                    and now - entry.stat().st_mtime > older_than:
+                os.remove(entry.path)
+                removed.append(entry.name)
+        return removed
+
+    def remove_empty_folders(self, rel: str, up_to: str) -> None:
+        """Remove the folder `rel` and then its parents, up to and including `up_to`, while they are empty
+        (local roots; object stores have no folders)."""
+        if not self.local:
+            return
+        folder, stop = self.path(rel), self.path(up_to)
+        while folder.startswith(stop):
+            try:
+                os.rmdir(folder)
+            except FileNotFoundError:
+                pass
+            except OSError:  # not empty: leave it and its parents
+                return
+            folder = os.path.dirname(folder)

@@ -108,6 +108,8 @@ class CandidateReportData:
     # a calibrated model: the calibration rows of its raw PDs (before the map) and the map's method
     calibration_before: list[dict[str, float]] | None = None
     calibration_method: str | None = None
+    # features the model takes, used or not (feature_importance may hold only the top ones); None: its length
+    feature_count: int | None = None
     trigger: str | None = None  # why this retraining ran when monitoring requested it (drift); None: scheduled/manual
 
 
@@ -368,8 +370,8 @@ def _page_features(data: CandidateReportData) -> list[Flowable]:
         heading("4. Feature importance and population stability"),
         Paragraph("Feature importance", STYLES["h2"]),
         image(charts.feature_importance_chart(top, size=FI_SIZE), FI_SIZE),
-        Paragraph(f"Top {len(top)} of {len(data.feature_importance)} features by gain (total split gain in the "
-                  "trained model).", STYLES["small"]),
+        Paragraph(f"Top {len(top)} of {data.feature_count or len(data.feature_importance)} features by gain "
+                  "(total split gain in the trained model).", STYLES["small"]),
         *_psi(data),
     ]
 

@@ -40,7 +40,7 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
     n = len(pd_)
     ids = pa.array(np.arange(first_id, first_id + n).astype(str), pa.string())
     score = pol.to_score(pd_, spec.policy)
-    band = pol.to_band(score, spec.policy)
+    band = pol.to_band(pd_, score, pol.band_scale(None, spec.policy))  # the fixed score bands of a model without any
     decision = pol.model_decision(pd_, score, threshold, spec.policy)
     table = pa.Table.from_arrays([
         ids, pa.array(pd_, pa.float64()), pa.array(score),

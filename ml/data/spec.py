@@ -5,22 +5,64 @@ Adding a dataset needs only a new file in the specs folder (RISKOPS_SPECS).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ml.errors import SpecError
 
 ColumnType = Literal["string", "int", "float", "bool", "category", "date", "kv"]
 Role = Literal["id", "feature", "date", "exposure", "ignore"]
+BUSINESS_DATE = "business_date"  # a date bound meaning "the business date of the batch"
+
+
+def _text(value: Any) -> Any:
+    # YAML reads unquoted 0, 01, 1.5, yes and no as numbers or booleans, which would silently become other text
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text: write it in quotes (YAML reads unquoted 0, 01, 1.5, yes and no "
+                         "as numbers or true/false)")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Bound = float | dt.date | Literal["business_date"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _useless(self, allowed: set[str], what: str) -> None:
+        """Keys that do nothing here are errors, not silently ignored (a key at its default value is harmless,
+        so a dumped spec validates again)."""
+        fields = type(self).model_fields
+        extra = sorted(k for k in self.model_fields_set - allowed
+                       if getattr(self, k) != fields[k].get_default(call_default_factory=True))
+        if extra:
+            raise ValueError(f"{', '.join(extra)} {'does' if len(extra) == 1 else 'do'} nothing on {what}")
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How numbers are written: decimal mark, thousands separator, currency marks, (1.00) negatives."""
+
+    decimal: str
+    thousands: str | None
+    currency: tuple[str, ...]
+    negative_parentheses: bool
+
+
+_NUMBER_KEYS = {"min", "max", "decimal", "thousands", "currency", "negative_parentheses"}
+_KEYS_BY_TYPE = {
+    "string": set(), "int": _NUMBER_KEYS, "float": _NUMBER_KEYS, "bool": {"true_values", "false_values"},
+    "category": {"categories", "normalize"}, "date": {"format", "min", "max", "year_pivot"},
+    "kv": {"keys", "pair_sep", "kv_sep"},
+}
 
 
 class KeySpec(_Strict):
@@ -28,10 +70,18 @@ class KeySpec(_Strict):
 
     name: str
     type: Literal["string", "int", "float", "bool", "category"] = "string"
-    categories: list[str] | None = None
+    categories: list[Text] | None = None
     min: float | None = None
     max: float | None = None
     required: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "KeySpec":
+        self._useless({"name", "type", "required"} | (_KEYS_BY_TYPE[self.type] & {"categories", "min", "max"}),
+                      f"a {self.type} key ('{self.name}')")
+        if self.type == "category" and not self.categories:
+            raise ValueError(f"category key '{self.name}' needs a list of categories")
+        return self
 
 
 class ColumnSpec(_Strict):
@@ -39,34 +89,69 @@ class ColumnSpec(_Strict):
     type: ColumnType
     role: Role = "feature"
     required: bool = False
-    min: float | None = None
-    max: float | None = None
-    categories: list[str] | None = None
+    # numbers: bounds; dates: bounds as dates (YYYY-MM-DD) or `business_date` (the batch's day)
+    min: Bound | None = None
+    max: Bound | None = None
+    categories: list[Text] | None = None
     # Category values are compared after accents are stripped and case folded, so 'Épicerie' == 'epicerie'.
     normalize: bool = True
     format: str | None = None  # strptime format of a date column
-    true_values: list[str] = Field(default_factory=lambda: ["1", "true", "yes", "y", "s", "t"])
-    false_values: list[str] = Field(default_factory=lambda: ["0", "false", "no", "n", "f"])
+    year_pivot: int | None = Field(default=None, ge=0, le=99)  # %y: yy <= pivot is 20yy, else 19yy
+    true_values: list[Text] = Field(default_factory=lambda: ["1", "true", "yes", "y", "s", "t"])
+    false_values: list[Text] = Field(default_factory=lambda: ["0", "false", "no", "n", "f"])
     keys: list[KeySpec] | None = None
     pair_sep: str = ";"
     kv_sep: str = ":"
+    # number format of this column, over the raw format's
+    decimal: str | None = None
+    thousands: str | None = None
+    currency: list[Text] | None = None
+    negative_parentheses: bool | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "ColumnSpec":
+        self._useless({"name", "type", "role", "required"} | _KEYS_BY_TYPE[self.type],
+                      f"a {self.type} column ('{self.name}')")
         if self.type == "category" and not self.categories:
             raise ValueError(f"category column '{self.name}' needs a list of categories")
         if self.type == "kv" and not self.keys:
             raise ValueError(f"kv column '{self.name}' needs keys")
-        if self.type == "date" and not self.format:
-            raise ValueError(f"date column '{self.name}' needs a format (e.g. '%Y-%m-%d')")
-        for key in self.keys or []:
-            if key.type == "category" and not key.categories:
-                raise ValueError(f"key '{key.name}' of '{self.name}' needs a list of categories")
+        if self.type == "date":
+            if not self.format:
+                raise ValueError(f"date column '{self.name}' needs a format (e.g. '%Y-%m-%d')")
+            if "%y" in self.format and self.year_pivot is None:
+                raise ValueError(f"date column '{self.name}': format {self.format} has a two-digit year (%y); give "
+                                 "year_pivot (e.g. 30: 00-30 are 2000-2030, 31-99 are 1931-1999)")
+            if "%y" not in self.format and self.year_pivot is not None:
+                raise ValueError(f"date column '{self.name}': year_pivot does nothing without %y in the format")
+        self._check_bounds()
+        roles = {"date": ("date",), "exposure": ("int", "float"), "id": ("string", "int")}
+        if self.role in roles and self.type not in roles[self.role]:
+            raise ValueError(f"column '{self.name}': role '{self.role}' needs type {' or '.join(roles[self.role])}, "
+                             f"not {self.type}")
         return self
+
+    def _check_bounds(self) -> None:
+        date = self.type == "date"
+        for bound in (self.min, self.max):
+            if bound is not None and date != (isinstance(bound, dt.date) or bound == BUSINESS_DATE):
+                kind = "a date (YYYY-MM-DD) or business_date" if date else "a number"
+                raise ValueError(f"column '{self.name}': min and max of a {self.type} column must be {kind}, "
+                                 f"not {bound!r}")
+        if type(self.min) is type(self.max) and self.min is not None and self.min > self.max:  # type: ignore[operator]
+            raise ValueError(f"column '{self.name}': min {self.min} is above max {self.max}")
 
     @property
     def is_required(self) -> bool:
         return self.required or self.role in ("id", "date")
+
+    def number_format(self, raw: "RawFormat") -> NumberFormat:
+        """The column's number format: its own keys over the raw format's."""
+        keys = ("decimal", "thousands", "negative_parentheses")
+        own: dict[str, Any] = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if self.currency is not None:
+            own["currency"] = tuple(self.currency)
+        return dataclasses.replace(raw.number_format(), **own)
 
 
 class RawFormat(_Strict):
@@ -75,13 +160,46 @@ class RawFormat(_Strict):
     encoding: str = "utf-8"
     decimal: str = "."
     thousands: str | None = None
-    na_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "NaN", "nan", "None"])
+    # currency marks allowed before or after a number ('$', '€', 'EUR'): '$60,000.00 ', '1.234,56 €'
+    currency: list[Text] = Field(default_factory=list)
+    negative_parentheses: bool = False  # '(1,234.00)' is -1234
+    na_values: list[Text] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "NaN", "nan", "None"])
+    # physical lines one record may span (quoted line breaks); a longer record is split back into its lines,
+    # each quarantined, so an unclosed quote cannot swallow the rest of the file
+    max_record_lines: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "RawFormat":
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"thousands separator and decimal mark are both '{self.decimal}'")
+        return self
+
+    def number_format(self) -> NumberFormat:
+        """How the file's numbers are written (a column may override parts of it)."""
+        return NumberFormat(self.decimal, self.thousands, tuple(self.currency), self.negative_parentheses)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
 
 
 class LabelSpec(_Strict):
+    """Outcomes arrive separately; values are compared stripped and case-folded. A value in neither list
+    (blank, NA, an unknown code) is an unknown outcome: never a good one, kept out of training and backtests."""
+
     column: str
-    positive: str = "1"
+    positive: Annotated[list[Text], BeforeValidator(_as_list)] = Field(default_factory=lambda: ["1"], min_length=1)
+    negative: Annotated[list[Text], BeforeValidator(_as_list)] = Field(default_factory=lambda: ["0"], min_length=1)
     maturity_lag_days: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "LabelSpec":
+        if len({"positive", "negative"} & self.model_fields_set) == 1:
+            raise ValueError("give both positive and negative outcome values (or neither: '1' and '0')")
+        both = {v.strip().casefold() for v in self.positive} & {v.strip().casefold() for v in self.negative}
+        if both:
+            raise ValueError(f"outcome values both positive and negative: {sorted(both)}")
+        return self
 
 
 class DateRebuild(_Strict):
@@ -95,21 +213,107 @@ class DateRebuild(_Strict):
 
 
 class SourceSpec(_Strict):
-    """Where historic rows come from for replay into the landing zone."""
+    """Where historic rows come from for replay into the landing zone.
 
-    kind: Literal["package_file", "synthetic_cards"]
+    file: `path` is a local path (relative to the spec file's folder, or absolute) or a storage URL (s3://...);
+    package_file: `path` inside the installed package `package` (never outside it); synthetic_cards: the generator.
+    """
+
+    kind: Literal["file", "package_file", "synthetic_cards"]
     package: str | None = None
     path: str | None = None
     delimiter: str = ","
+    encoding: str = "utf-8"
     id_column: str | None = None  # created as 1..n when the file has none
     rebuild_date: DateRebuild | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> "SourceSpec":
-        if self.kind == "package_file" and not (self.package and self.path):
-            raise ValueError("a package_file source needs 'package' and 'path'")
+        reading = {"path", "delimiter", "encoding", "id_column", "rebuild_date"}
+        allowed = {"file": reading, "package_file": reading | {"package"}, "synthetic_cards": {"params"}}
+        self._useless(allowed[self.kind] | {"kind"}, f"a {self.kind} source")
+        if self.kind != "synthetic_cards" and not self.path:
+            raise ValueError(f"a {self.kind} source needs 'path'")
+        if self.kind == "package_file":
+            if not self.package:
+                raise ValueError("a package_file source needs 'package'")
+            parts = PurePosixPath(self.path or "").parts
+            if PurePosixPath(self.path or "").is_absolute() or ".." in parts or "://" in (self.path or ""):
+                raise ValueError(f"package_file path '{self.path}' must be a relative path inside the package "
+                                 "(use a 'file' source for other files)")
         return self
+
+
+class Calendar(_Strict):
+    """Business days of a dataset: every day or weekdays, minus holidays. Replay, the batch sensor, the CLI's
+    windows and training windows follow it (`ml.dates.business_days`)."""
+
+    days: Literal["every_day", "weekdays"] = "every_day"
+    holidays: list[dt.date] = Field(default_factory=list)
+
+    def is_business_day(self, day: dt.date) -> bool:
+        return (self.days == "every_day" or day.weekday() < 5) and day not in self.holidays
+
+
+class Quality(_Strict):
+    """Data-quality gates of a preprocessed day: above them the day fails (after its outputs are written)."""
+
+    max_quarantine_rate: float = Field(default=0.5, ge=0, le=1)
+    min_rows: int | None = Field(default=None, ge=1)  # rows in (clean + quarantined) a business day must have
+
+
+class Batch(_Strict):
+    """When a day's landing folder is complete: as soon as it exists (none), when a `_SUCCESS` file is there
+    (success_file), or when a control file lists every file with its row count and SHA-256 (control_file)."""
+
+    completion: Literal["none", "success_file", "control_file"] = "none"
+    file: str | None = None  # the marker's name: _SUCCESS / _CONTROL.json by default
+
+    @model_validator(mode="after")
+    def _check(self) -> "Batch":
+        if self.completion == "none" and self.file is not None:
+            raise ValueError("batch.file does nothing with completion: none")
+        if self.file is not None and (not self.file.startswith("_") or "/" in self.file):
+            raise ValueError(f"batch.file '{self.file}' must be a plain name starting with '_' (a marker, not data)")
+        return self
+
+    @property
+    def marker(self) -> str | None:
+        """The file that says the batch is complete, or None when the folder's existence is enough."""
+        defaults = {"none": None, "success_file": "_SUCCESS", "control_file": "_CONTROL.json"}
+        return self.file or defaults[self.completion]
+
+
+DERIVATIONS = ("days_between", "age_days", "month", "weekday", "year")
+
+
+class DerivedFeature(_Strict):
+    """A numeric model input computed from date columns: days_between [a, b] (b - a in days), age_days (days
+    from the date to the business date), month (1-12), weekday (0 = Monday), year."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    days_between: list[str] | None = Field(default=None, min_length=2, max_length=2)
+    age_days: str | None = None
+    month: str | None = None
+    weekday: str | None = None
+    year: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "DerivedFeature":
+        given = [k for k in DERIVATIONS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"derived feature '{self.name}' needs exactly one of {', '.join(DERIVATIONS)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in DERIVATIONS if getattr(self, k) is not None)
+
+    @property
+    def sources(self) -> list[str]:
+        value = getattr(self, self.kind)
+        return list(value) if isinstance(value, list) else [value]
 
 
 _RULE = re.compile(r"^\s*(?P<col>[\w.-]+)\s*(?P<op><=|>=|==|!=|<|>|is not null|is null)\s*(?P<value>.*?)\s*$")
@@ -144,15 +348,56 @@ class ScoreBand(_Strict):
     min_score: float
 
 
+class PdBand(_Strict):
+    name: str
+    max_pd: float = Field(gt=0, le=1)
+
+
+class Bands(_Strict):
+    """How rows are banded. pd_quantiles (default): at training, PD cut-offs that split the development sample
+    into equal shares, best band first, stored with the model; master_scale: fixed PD upper bounds; score: fixed
+    minimum scores."""
+
+    method: Literal["pd_quantiles", "master_scale", "score"] = "pd_quantiles"
+    names: list[Text] = Field(default_factory=lambda: ["A", "B", "C", "D", "E"])  # pd_quantiles, best first
+    master_scale: list[PdBand] | None = None  # ascending max_pd, the last one 1
+    score_bands: list[ScoreBand] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _score_list(cls, data: Any) -> Any:
+        # the earlier form `bands: [{name, min_score}, ...]`
+        return {"method": "score", "score_bands": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> "Bands":
+        own = {"pd_quantiles": "names", "master_scale": "master_scale", "score": "score_bands"}[self.method]
+        self._useless({"method", own}, f"{self.method} bands")
+        if self.method == "master_scale":
+            bounds = [b.max_pd for b in self.master_scale or []]
+            if not bounds or bounds != sorted(set(bounds)) or bounds[-1] != 1:
+                raise ValueError("master_scale needs bands in ascending max_pd, distinct, the last one 1")
+        names = self.band_names
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"bands need at least one band and distinct names, got {names}")
+        return self
+
+    @property
+    def band_names(self) -> list[str]:
+        if self.method == "master_scale":
+            return [b.name for b in self.master_scale or []]
+        if self.method == "score":
+            return [b.name for b in self.score_bands or []]
+        return list(self.names)
+
+
 class Policy(_Strict):
     """How a probability becomes a score, a band and a decision."""
 
     base_score: float = 600.0  # score at base_odds (good:bad)
     base_odds: float = 50.0
     pdo: float = 20.0  # points to double the odds
-    bands: list[ScoreBand] = Field(default_factory=lambda: [
-        ScoreBand(name="A", min_score=640), ScoreBand(name="B", min_score=600), ScoreBand(name="C", min_score=560),
-        ScoreBand(name="D", min_score=520), ScoreBand(name="E", min_score=float("-inf"))])
+    bands: Bands = Field(default_factory=Bands)
     # Score cut-offs; when absent, the model's own threshold decides: decline at PD >= threshold, review at
     # PD >= review_fraction * threshold.
     approve_min_score: float | None = None
@@ -168,9 +413,6 @@ class Policy(_Strict):
             raise ValueError("give both approve_min_score and decline_below_score, or neither")
         if self.approve_min_score is not None and self.decline_below_score > self.approve_min_score:  # type: ignore[operator]
             raise ValueError("decline_below_score must not exceed approve_min_score")
-        names = [b.name for b in self.bands]
-        if not names or len(set(names)) != len(names):
-            raise ValueError(f"bands need at least one band and distinct names, got {names}")
         return self
 
 
@@ -213,7 +455,11 @@ class DatasetSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     raw: RawFormat = Field(default_factory=RawFormat)
+    batch: Batch = Field(default_factory=Batch)
+    calendar: Calendar = Field(default_factory=Calendar)
+    quality: Quality = Field(default_factory=Quality)
     columns: list[ColumnSpec]
+    derived: list[DerivedFeature] = Field(default_factory=list)
     label: LabelSpec
     source: SourceSpec | None = None
     policy: Policy = Field(default_factory=Policy)
@@ -234,9 +480,26 @@ class DatasetSpec(_Strict):
             raise ValueError(f"label column '{self.label.column}' must not be a batch column: labels arrive separately")
         types = {c.name: c.type for c in self.columns} | {
             f"{c.name}_{k.name}": k.type for c in self.columns for k in c.keys or []}
+        self._check_derived(types)
         for rule in self.policy.hard_rules:
             _check_rule(rule, types)
         return self
+
+    def _check_derived(self, types: dict[str, str]) -> None:
+        taken = set(types) | {"business_date", "label"}
+        for feature in self.derived:
+            if feature.name in taken:
+                raise ValueError(f"derived feature '{feature.name}' has the name of a column")
+            taken.add(feature.name)
+            not_dates = [s for s in feature.sources if types.get(s) != "date"]
+            if not_dates:
+                raise ValueError(f"derived feature '{feature.name}': {', '.join(not_dates)} is not a date column")
+        used = {s for f in self.derived for s in f.sources}
+        for col in self.columns:
+            if col.type == "date" and col.role == "feature" and col.name not in used:
+                raise ValueError(
+                    f"date column '{col.name}' has role feature, but a date is not a model input: derive numbers "
+                    f"from it under 'derived:' ({', '.join(DERIVATIONS)}) or give it role ignore")
 
     @property
     def id_column(self) -> str:
@@ -274,7 +537,8 @@ def _check_rule(rule: HardRule, types: dict[str, str]) -> None:
 
 
 def load_spec(path: Path) -> DatasetSpec:
-    """Read and validate one spec file; errors name the file and the offending field."""
+    """Read and validate one spec file; errors name the file and the offending field. A `file` source's
+    relative path is taken from the spec file's folder."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -285,11 +549,16 @@ def load_spec(path: Path) -> DatasetSpec:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise SpecError(f"{path}: invalid dataset spec: {problems}") from None
     if spec.name != path.stem:
         raise SpecError(f"{path}: spec name '{spec.name}' must match the file name '{path.stem}'")
+    src = spec.source
+    if src is not None and src.kind == "file" and src.path and "://" not in src.path and not Path(src.path).is_absolute():
+        local = str(path.parent.resolve() / src.path)
+        spec = spec.model_copy(update={"source": src.model_copy(update={"path": local})})
     return spec
 
 
@@ -297,9 +566,15 @@ def spec_paths(specs_dir: Path) -> list[Path]:
     return sorted(specs_dir.glob("*.yaml"))
 
 
-def load_specs(specs_dir: Path) -> dict[str, DatasetSpec]:
-    """All specs in a folder, by dataset name."""
-    return {p.stem: load_spec(p) for p in spec_paths(specs_dir)}
+def load_specs(specs_dir: Path) -> tuple[dict[str, DatasetSpec], dict[str, str]]:
+    """Every spec in a folder: the valid ones by dataset name, and the error of each invalid one."""
+    specs, errors = {}, {}
+    for path in spec_paths(specs_dir):
+        try:
+            specs[path.stem] = load_spec(path)
+        except SpecError as exc:
+            errors[path.stem] = str(exc)
+    return specs, errors
 
 
 def get_spec(specs_dir: Path, name: str) -> DatasetSpec:

@@ -6,6 +6,7 @@ Each check adds a reason to the rows it rejects; a row with no reason is clean. 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.data.spec import ColumnSpec, DatasetSpec, KeySpec, RawFormat
+from ml.data.spec import BUSINESS_DATE, ColumnSpec, DatasetSpec, KeySpec, NumberFormat, RawFormat
 
 # Beyond 2**53 a float64 no longer holds every integer exactly; such ids/counts are data errors here.
 _MAX_EXACT_INT = 2**53
@@ -62,8 +63,24 @@ def _na_mask(raw: pd.Series, fmt: RawFormat) -> np.ndarray:
     return raw.str.strip().isin(fmt.na_values).to_numpy() | raw.isna().to_numpy()
 
 
-def _to_plain_number_text(text: pd.Series, fmt: RawFormat) -> pd.Series:
-    """Rewrite '1.234,56' style numbers (per the spec) into '1234.56'; anything ambiguous stays unparseable."""
+def _currency_stripped(text: pd.Series, marks: tuple[str, ...]) -> pd.Series:
+    """'$60,000.00', '-$5', '$-5', '1.234,56 €', 'EUR 12' -> the number's text (one mark, case-insensitive)."""
+    alternatives = "|".join(re.escape(m) for m in sorted(marks, key=len, reverse=True))
+    lead = text.str.extract(rf"(?i)^([+-]?)\s*(?:{alternatives})\s*(.*)$")
+    trail = text.str.extract(rf"(?i)^(.*?)\s*(?:{alternatives})$")[0]
+    return (lead[0] + lead[1]).fillna(trail).fillna(text)
+
+
+def _to_plain_number_text(text: pd.Series, fmt: NumberFormat) -> pd.Series:
+    """Rewrite a number as written (per its format: currency marks, '(1.00)' negatives, '1.234,56') into
+    '-1234.56'; anything ambiguous stays unparseable."""
+    negative = pd.Series(False, index=text.index)
+    if fmt.negative_parentheses:
+        inner = text.str.extract(r"^\(\s*(.*?)\s*\)$")[0]
+        negative = inner.notna()
+        text = inner.fillna(text)
+    if fmt.currency:
+        text = _currency_stripped(text, fmt.currency)
     if fmt.thousands:
         t, d = re.escape(fmt.thousands), re.escape(fmt.decimal)
         # a thousands separator only counts in grouping positions, so '12.5' in a decimal-comma file is rejected
@@ -72,12 +89,16 @@ def _to_plain_number_text(text: pd.Series, fmt: RawFormat) -> pd.Series:
     if fmt.decimal != ".":
         stray_point = text.str.contains(".", regex=False).fillna(False).astype(bool)
         text = text.where(~stray_point, "not-a-number").str.replace(fmt.decimal, ".", regex=False)
+    if negative.any():
+        # '(-5)' is no number: the parentheses already say negative
+        signed = text.str.match(r"[+-]").fillna(False).astype(bool)
+        text = text.where(~negative, ("-" + text).where(~signed, "not-a-number"))
     return text
 
 
-def _parse_number(raw: pd.Series, fmt: RawFormat, column: str, as_int: bool, lo: float | None,
-                  hi: float | None, reasons: _Reasons) -> pd.Series:
-    text = _to_plain_number_text(raw.str.strip(), fmt)
+def _parse_number(raw: pd.Series, fmt: RawFormat, number: NumberFormat, column: str, as_int: bool,
+                  lo: float | None, hi: float | None, reasons: _Reasons) -> pd.Series:
+    text = _to_plain_number_text(raw.str.strip(), number)
     null = _na_mask(raw, fmt)
     numbers = pd.to_numeric(text.where(~null), errors="coerce").astype("float64")
     bad = np.isnan(numbers.to_numpy()) & ~null
@@ -137,18 +158,56 @@ def _parse_category(raw: pd.Series, fmt: RawFormat, column: str, categories: lis
     return text.where(known).astype("string")
 
 
-def _parse_date(raw: pd.Series, fmt: RawFormat, column: str, date_format: str, reasons: _Reasons) -> pd.Series:
-    null = _na_mask(raw, fmt)
-    parsed = pd.to_datetime(raw.str.strip().where(~null), format=date_format, errors="coerce")
-    bad = parsed.isna().to_numpy() & ~null
-    reasons.add(bad, column, "'{value}' is not a date in format " + date_format, raw)
+def parse_dates(text: pd.Series, col: ColumnSpec) -> pd.Series:
+    """Dates of a date column written in its format (NaT where they are not); two-digit years follow the
+    column's year_pivot: yy <= pivot is 20yy, later ones 19yy."""
+    parsed = pd.to_datetime(text, format=col.format, errors="coerce")
+    if col.year_pivot is not None:
+        year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
+        yy = year % 100
+        with np.errstate(invalid="ignore"):
+            shift = np.where(yy <= col.year_pivot, 2000, 1900) + yy - year
+        for delta in (-100, 100):  # Python's own rule is 00-68 -> 2000s; only whole centuries move
+            moved = shift == delta
+            if moved.any():
+                parsed[moved] = parsed[moved] + pd.DateOffset(years=delta)
     return parsed.astype("datetime64[s]")
 
 
-def _parse_scalar(raw: pd.Series, fmt: RawFormat, column: str, spec: ColumnSpec | KeySpec,
+def _date_bound(bound: object, day: dt.date | None, column: str) -> tuple[pd.Timestamp, str] | None:
+    if bound is None:
+        return None
+    if bound == BUSINESS_DATE:
+        if day is None:
+            raise ValueError(f"column '{column}' is bounded by the business date: validate with the day")
+        return pd.Timestamp(day), f"{day} (the business date)"
+    return pd.Timestamp(bound), str(bound)
+
+
+def _parse_date(raw: pd.Series, fmt: RawFormat, col: ColumnSpec, day: dt.date | None,
+                reasons: _Reasons) -> pd.Series:
+    null = _na_mask(raw, fmt)
+    parsed = parse_dates(raw.str.strip().where(~null), col)
+    bad = parsed.isna().to_numpy() & ~null
+    reasons.add(bad, col.name, "'{value}' is not a date in format " + (col.format or ""), raw)
+    ok = ~parsed.isna().to_numpy()
+    shown = "'" + raw.str.strip() + "' (" + parsed.dt.strftime("%Y-%m-%d") + ")"
+    days = parsed.dt.normalize()
+    for bound, outside, word in ((col.min, np.less, "before the minimum"), (col.max, np.greater, "after the maximum")):
+        limit = _date_bound(bound, day, col.name)
+        if limit is not None:
+            out = ok & outside(days.to_numpy(), limit[0].to_datetime64())
+            reasons.add(out, col.name, "{value} is " + f"{word} {limit[1]}", shown)
+            ok &= ~out
+    return parsed.where(ok)
+
+
+def _parse_scalar(raw: pd.Series, fmt: RawFormat, column: str, spec: ColumnSpec | KeySpec, day: dt.date | None,
                   reasons: _Reasons) -> pd.Series:
     if spec.type in ("int", "float"):
-        return _parse_number(raw, fmt, column, spec.type == "int", spec.min, spec.max, reasons)
+        number = spec.number_format(fmt) if isinstance(spec, ColumnSpec) else fmt.number_format()
+        return _parse_number(raw, fmt, number, column, spec.type == "int", spec.min, spec.max,  # type: ignore[arg-type]
+                             reasons)
     if spec.type == "bool":
         tv = getattr(spec, "true_values", ColumnSpec.model_fields["true_values"].default_factory())
         fv = getattr(spec, "false_values", ColumnSpec.model_fields["false_values"].default_factory())
@@ -156,7 +215,8 @@ def _parse_scalar(raw: pd.Series, fmt: RawFormat, column: str, spec: ColumnSpec 
     if spec.type == "category":
         return _parse_category(raw, fmt, column, spec.categories or [], getattr(spec, "normalize", True), reasons)
     if spec.type == "date":
-        return _parse_date(raw, fmt, column, spec.format or "", reasons)
+        assert isinstance(spec, ColumnSpec)  # kv keys have no date type
+        return _parse_date(raw, fmt, spec, day, reasons)
     null = _na_mask(raw, fmt)
     return raw.str.strip().where(~null).astype("string")
 
@@ -174,15 +234,16 @@ def _parse_kv(raw: pd.Series, fmt: RawFormat, col: ColumnSpec, reasons: _Reasons
         pattern = rf"(?i)(?:^|{pair_sep})\s*{re.escape(key.name)}\s*{kv_sep}([^{pair_sep}]*)"
         value = text.str.extract(pattern, expand=False)
         name = f"{col.name}_{key.name}"
-        parsed = _parse_scalar(value.where(value.notna(), ""), fmt, name, key, reasons)
+        parsed = _parse_scalar(value.where(value.notna(), ""), fmt, name, key, None, reasons)
         if key.required:
             reasons.add(parsed.isna().to_numpy() & ~malformed.to_numpy(), name, "missing required value")
         out[name] = parsed
     return out
 
 
-def validate_fields(frame: pd.DataFrame, spec: DatasetSpec) -> Validated:
-    """Parse string columns (missing optional ones as all-null) into typed columns and collect reasons."""
+def validate_fields(frame: pd.DataFrame, spec: DatasetSpec, day: dt.date | None = None) -> Validated:
+    """Parse string columns (missing optional ones as all-null) into typed columns and collect reasons;
+    `day` is the business date (date bounds `business_date` compare with it)."""
     n = len(frame)
     reasons = _Reasons(n)
     fmt = spec.raw
@@ -193,7 +254,7 @@ def validate_fields(frame: pd.DataFrame, spec: DatasetSpec) -> Validated:
         if col.type == "kv":
             values.update(_parse_kv(raw, fmt, col, reasons))
             continue
-        parsed = _parse_scalar(raw, fmt, col.name, col, reasons)
+        parsed = _parse_scalar(raw, fmt, col.name, col, day, reasons)
         if col.is_required:
             reasons.add(_na_mask(raw, fmt), col.name, "missing required value")
         values[col.name] = parsed

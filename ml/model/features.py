@@ -2,11 +2,13 @@
 
 It is fitted at training time, saved next to the booster, and loaded with it, so scoring cannot skew
 from training: same columns, same order, same dtypes, same category lists (unseen categories -> missing).
+Date columns are never model inputs themselves: the spec's `derived` features (days between two dates, a
+date's age at the business date, its month, weekday or year) are computed from them here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ class FeaturePipeline:
     numeric: tuple[str, ...]
     categorical: dict[str, tuple[str, ...]]
     order: tuple[str, ...]
+    # numbers computed from date columns (the spec's `derived:`): name -> (kind, *date columns)
+    derived: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, spec: DatasetSpec, curated: pd.DataFrame) -> "FeaturePipeline":
@@ -44,7 +48,16 @@ class FeaturePipeline:
                 elif kind == "string":
                     seen = curated[name].dropna().astype(str).value_counts()
                     categorical[name] = tuple(sorted(seen.index[:_MAX_LEARNED_CATEGORIES]))
-        return cls(numeric=tuple(numeric), categorical=categorical, order=tuple(numeric + list(categorical)))
+        derived = {f.name: (f.kind, *f.sources) for f in spec.derived}
+        return cls(numeric=tuple(numeric), categorical=categorical, derived=derived,
+                   order=tuple(numeric + list(derived) + list(categorical)))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The curated columns the model input is built from (derived features read their date columns)."""
+        sources = [c for kind, *cols in self.derived.values() for c in [*cols, *(["business_date"] if kind ==
+                                                                                   "age_days" else [])]]
+        return tuple(dict.fromkeys([*self.numeric, *sources, *self.categorical]))
 
     def transform(self, data: pd.DataFrame | pa.Table) -> pd.DataFrame:
         """Model input: float32 numerics and fixed-category pandas Categoricals, in training order.
@@ -53,12 +66,14 @@ class FeaturePipeline:
         Arrow code below, so the two cannot drift apart.
         """
         columns = list(data.columns) if isinstance(data, pd.DataFrame) else data.column_names
-        missing = [c for c in self.order if c not in columns]
+        missing = [c for c in self.inputs if c not in columns]
         if missing:
             raise ValueError(f"input lacks feature columns: {', '.join(missing)}")
-        table = pa.Table.from_pandas(data[list(self.order)], preserve_index=False) if isinstance(data, pd.DataFrame) \
+        table = pa.Table.from_pandas(data[list(self.inputs)], preserve_index=False) if isinstance(data, pd.DataFrame) \
             else data
         out: dict[str, object] = {name: _numbers(name, table.column(name)) for name in self.numeric}
+        for name, (kind, *cols) in self.derived.items():
+            out[name] = _derived(kind, [table.column(c) for c in cols], table)
         for name, categories in self.categorical.items():
             dtype = pd.CategoricalDtype(list(categories))
             out[name] = pd.Categorical.from_codes(_codes(table.column(name), categories), dtype=dtype)
@@ -72,7 +87,19 @@ class FeaturePipeline:
     def from_dict(cls, data: dict[str, object]) -> "FeaturePipeline":
         return cls(numeric=tuple(data["numeric"]),  # type: ignore[arg-type]
                    categorical={k: tuple(v) for k, v in data["categorical"].items()},  # type: ignore[union-attr]
-                   order=tuple(data["order"]))  # type: ignore[arg-type]
+                   order=tuple(data["order"]),  # type: ignore[arg-type]
+                   derived={k: tuple(v) for k, v in data.get("derived", {}).items()})  # type: ignore[union-attr]
+
+
+def _derived(kind: str, dates: list[pa.ChunkedArray], table: pa.Table) -> np.ndarray:
+    """A numeric feature from date columns, as float32 (NaN where a date is missing)."""
+    if kind == "days_between":
+        values = pc.days_between(dates[0], dates[1])
+    elif kind == "age_days":
+        values = pc.days_between(dates[0], table.column("business_date"))
+    else:
+        values = {"month": pc.month, "weekday": pc.day_of_week, "year": pc.year}[kind](dates[0])
+    return _numbers(kind, values)
 
 
 def _numbers(name: str, column: pa.ChunkedArray) -> np.ndarray:

@@ -51,9 +51,9 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
                            monitoring.psi.pair))
 
 
-def development_facts(spec: DatasetSpec, p: Any, auc: float) -> dict[str, Any]:
+def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: pol.BandScale) -> dict[str, Any]:
     """What weekly backtests compare with: the out-of-time test's AUC and its rows per score band."""
-    bands = pd.Series(pol.to_band(pol.to_score(p, spec.policy), spec.policy)).value_counts()
+    bands = pd.Series(pol.to_band(p, pol.to_score(p, spec.policy), scale)).value_counts()
     return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
@@ -76,7 +76,7 @@ def _log_run(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, parts
                                 if isinstance(v, (int, float))})
     mlflow.log_dict(model.reference_bins, "reference_bins.json")
     mlflow.log_dict({"window": [d.isoformat() for d in sample.window], "data_hash": sample.data_hash,
-                     "rows": {k: len(v) for k, v in parts.items()}}, "data_window.json")
+                     "rows": {k: len(v) for k, v in parts.items()}, **sample.accounting}, "data_window.json")
     return registry.log_model(model, parts["test"].drop(columns=["label"]).head(5))
 
 
@@ -92,12 +92,13 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     """
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = development_sample(storage, spec, as_of, config.window_days)
-    parts = time_split(sample.frame, config.valid_days, config.test_days)
+    parts = time_split(sample.frame, config.valid_days, config.test_days, sample.left_out())
     model, facts = fit(spec, parts, config)
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)
     candidate = evaluate(test["label"].to_numpy(), p, model.threshold, config.beta)
-    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"])
+    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"],
+                                                  pol.band_scale(model.bands, spec.policy))
     before = None if model.calibration is None else metrics.calibration_table(
         test["label"].to_numpy(), model.raw_pd(model.pipeline.transform(test)))
 
@@ -132,7 +133,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
             roc={"challenger": candidate.roc, **({"champion": champion.evaluation.roc} if champion else {})},
             ks_curve=candidate.ks_curve, calibration=candidate.calibration, score_histogram=candidate.score_histogram,
             calibration_before=before, calibration_method=model.calibration and model.calibration["method"],
-            feature_importance=facts["feature_importance"][:15],
+            feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
             psi_vs_champion=champion.psi if champion else None,
             swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
                          "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
@@ -153,7 +154,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
         "as_of": as_of.isoformat(), "verdict": verdict, "verdict_reason": reason, "threshold": model.threshold,
         "metrics": candidate.metrics, "champion_version": champion.version if champion else None,
         "champion_metrics": champion.evaluation.metrics if champion else None, "report_sha256": sha,
-        "model_sha256": model_sha, "data_hash": sample.data_hash,
+        "model_sha256": model_sha, "data_hash": sample.data_hash, "data_accounting": sample.accounting,
         "report_key": layout.candidate(spec.name, version, "candidate.pdf"), "trigger": trigger,
     }
     storage.write_once(summary["report_key"], pdf)

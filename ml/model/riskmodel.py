@@ -1,10 +1,11 @@
-"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + monitoring
-reference (bins, and a sample of the development rows), and a calibration map when its raw PDs needed one.
+"""A trained model as one object: feature pipeline + XGBoost booster + decision threshold + score bands +
+monitoring reference (bins, and a sample of the development rows), and a calibration map when its raw PDs
+needed one.
 
-Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold and metadata),
-reference_bins.json, calibration.json if calibrated, and reference_sample.parquet (numeric inputs and score
-of up to 100 k development rows, for KS; models trained before it existed have none and still load). The
-MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
+Saved as a folder: booster.ubj (XGBoost's own format), pipeline.json, model.json (threshold, score bands and
+metadata), reference_bins.json, calibration.json if calibrated, and reference_sample.parquet (numeric inputs
+and score of up to 100 k development rows, for KS; models trained before it existed have none and still
+load). The MLflow pyfunc wrapper loads the same folder, so every consumer scores alike.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RiskModel:
     reference_bins: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # ml.model.calibration map of the raw PDs
+    bands: dict[str, Any] | None = None  # ml.scoring.policy.BandScale, derived at training (None: older models)
     reference_sample: pd.DataFrame | None = None  # ml.monitor.stability.reference_sample
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -63,7 +65,8 @@ class RiskModel:
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / "booster.ubj"))
         (folder / "pipeline.json").write_text(json.dumps(self.pipeline.to_dict(), indent=2))
-        (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **self.meta}, indent=2))
+        bands = {"bands": self.bands} if self.bands is not None else {}
+        (folder / "model.json").write_text(json.dumps({"threshold": self.threshold, **bands, **self.meta}, indent=2))
         (folder / "reference_bins.json").write_text(json.dumps(self.reference_bins))
         if self.calibration is not None:
             (folder / "calibration.json").write_text(json.dumps(self.calibration))
@@ -78,7 +81,7 @@ class RiskModel:
         meta = json.loads((folder / "model.json").read_text())
         calibrated, sample = folder / "calibration.json", folder / SAMPLE_FILE
         return cls(pipeline=FeaturePipeline.from_dict(json.loads((folder / "pipeline.json").read_text())),
-                   booster=booster, threshold=float(meta.pop("threshold")),
+                   booster=booster, threshold=float(meta.pop("threshold")), bands=meta.pop("bands", None),
                    reference_bins=json.loads((folder / "reference_bins.json").read_text()), meta=meta,
                    calibration=calibration.check(json.loads(calibrated.read_text())) if calibrated.exists() else None,
                    reference_sample=pd.read_parquet(sample) if sample.exists() else None)

@@ -1,6 +1,8 @@
-"""Training: development sample as of a business date, time-based split, XGBoost (hist), threshold choice.
+"""Training: development sample as of a business date, time-based split, XGBoost (hist), threshold choice,
+score bands.
 
-Window: the most recent `window_days` business days whose labels have matured on the as-of date.
+Window: the most recent `window_days` business days (the dataset's calendar) whose labels have matured on the
+as-of date; days that failed their quality gate and rows with an unknown outcome are left out and counted.
 Split by business date: train | validation (early stopping, threshold) | out-of-time test (most recent).
 """
 
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,14 +19,16 @@ import xgboost as xgb
 
 from ml import bins, layout, metrics
 from ml.config import TrainConfig
-from ml.data.labels import matured_labels
-from ml.data.preprocess import read_manifest
+from ml.data.labels import matured_labels, outcome_counts
+from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
 from ml.data.spec import DatasetSpec
+from ml.dates import last_business_days
 from ml.errors import MissingDataError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
 from ml.monitor.stability import reference_sample
+from ml.scoring.policy import derive_bands
 from ml.storage import Storage
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -47,42 +51,94 @@ class DevelopmentSample:
     frame: pd.DataFrame  # curated rows + `label`
     window: tuple[dt.date, dt.date]
     data_hash: str  # SHA-256 over the input hashes of every day in the window
+    # the window's business days, rows per outcome, and what was left out: days without a manifest, days that
+    # failed their quality gate, days whose rows were all quarantined, rows with an unknown outcome
+    accounting: dict[str, Any] = field(default_factory=dict)
+
+    def left_out(self) -> str:
+        """What the window lost, for error messages ('' when nothing)."""
+        a = self.accounting
+        parts = [f"{len(a[k])} {what}" for k, what in (
+            ("fully_quarantined_days", "days preprocessed but all their rows quarantined"),
+            ("failed_quality_days", "days that failed their quality gate"),
+            ("missing_days", "days not preprocessed")) if a.get(k)]
+        if a.get("unknown_outcomes"):
+            parts.append(f"{a['unknown_outcomes']} rows with an unknown outcome")
+        return f" (left out: {'; '.join(parts)})" if parts else ""
+
+
+def _quarantined_reasons(manifests: list[dict[str, Any]]) -> str:
+    rows: dict[str, int] = {}
+    examples: dict[str, str] = {}
+    for m in manifests:
+        for r in m["stats"].get("top_reasons", []):
+            rows[r["column"]] = rows.get(r["column"], 0) + r["rows"]
+            examples.setdefault(r["column"], r["example"])
+    top = sorted(rows, key=lambda c: -rows[c])[:3]
+    return describe_reasons([{"column": c, "rows": rows[c], "example": examples[c]} for c in top])
 
 
 def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, window_days: int) -> DevelopmentSample:
-    """Curated rows of the window joined with their matured labels."""
+    """Curated rows of the window's business days joined with their matured labels; rows with an unknown
+    outcome are left out and counted, a matured row without any label is an error."""
     last = as_of - dt.timedelta(days=spec.label.maturity_lag_days)
-    first = last - dt.timedelta(days=window_days - 1)
+    days = last_business_days(spec, last, window_days)
+    first = days[0] if days else last
     labels = matured_labels(storage, spec, as_of).set_index("id")["label"]
     frames, hashes = [], []
-    day = first
-    while day <= last:
+    missing, failed, quarantined = [], [], []
+    for day in days:
         manifest = read_manifest(storage, spec.name, day)
-        if manifest is not None:
-            curated = storage.read_parquet(manifest["outputs"]["curated"])
-            frames.append(curated)
-            hashes.append(f"{day}:{manifest['input_sha256']}")
-        day += dt.timedelta(days=1)
+        if manifest is None:
+            missing.append(day.isoformat())
+            continue
+        if not quality_passed(manifest):  # a broken day never flows into a model
+            failed.append(day.isoformat())
+            continue
+        if manifest["rows_clean"] == 0 and manifest["rows_quarantined"]:
+            quarantined.append(manifest)
+        frames.append(storage.read_parquet(manifest["outputs"]["curated"]))
+        hashes.append(f"{day}:{manifest['input_sha256']}")
+    window = (f"'{spec.name}' between {first} and {last} (as of {as_of}, maturity lag "
+              f"{spec.label.maturity_lag_days} days)")
+    if not frames and failed:
+        raise MissingDataError(f"no usable days for {window}: every preprocessed one failed its data-quality gate "
+                               f"({', '.join(failed)}); re-deliver them (or change the spec's quality gates) and "
+                               "preprocess them again")
     if not frames:
-        raise MissingDataError(f"no curated days for '{spec.name}' between {first} and {last} "
-                               f"(as of {as_of}, maturity lag {spec.label.maturity_lag_days} days): preprocess them first")
+        raise MissingDataError(f"no curated days for {window}: preprocess them first")
     frame = pd.concat(frames, ignore_index=True)
-    frame["label"] = frame[spec.id_column].astype(str).map(labels)
-    unlabeled = int(frame["label"].isna().sum())
+    if frame.empty:
+        raise MissingDataError(
+            f"no clean rows for {window}: {len(frames)} business days were preprocessed but every one of their "
+            f"rows was quarantined (top reasons: {_quarantined_reasons(quarantined)}); see "
+            f"{layout.QUARANTINE}/{spec.name}")
+    ids = frame[spec.id_column].astype(str)
+    unlabeled = int((~ids.isin(labels.index)).sum())
     if unlabeled:
         # a matured row with no label is a feed problem, not something to train around silently
         raise MissingDataError(f"{unlabeled} of {len(frame)} rows in {first}..{last} have no matured label "
                                f"as of {as_of}; check {layout.labels_root(spec.name)}")
+    frame["label"] = ids.map(labels).astype("Int8").to_numpy()
+    counts = outcome_counts(frame["label"])
+    frame = frame[frame["label"].notna()].reset_index(drop=True)
+    accounting = {"business_days": len(days), "days_used": len(frames), "missing_days": missing,
+                  "failed_quality_days": failed, "fully_quarantined_days": [m["date"] for m in quarantined],
+                  "positive_outcomes": counts["positive"], "negative_outcomes": counts["negative"],
+                  "unknown_outcomes": counts["unknown"]}
+    if frame.empty:
+        raise MissingDataError(f"every one of the {counts['unknown']} matured outcomes for {window} is unknown (not "
+                               f"in label.positive {spec.label.positive} or label.negative {spec.label.negative})")
     frame["label"] = frame["label"].astype(int)
     digest = hashlib.sha256(";".join(hashes).encode()).hexdigest()
-    return DevelopmentSample(frame=frame, window=(first, last), data_hash=digest)
+    return DevelopmentSample(frame=frame, window=(first, last), data_hash=digest, accounting=accounting)
 
 
-def time_split(frame: pd.DataFrame, valid_days: int, test_days: int) -> dict[str, pd.DataFrame]:
+def time_split(frame: pd.DataFrame, valid_days: int, test_days: int, left_out: str = "") -> dict[str, pd.DataFrame]:
     """Split by business date: the last `test_days` dates are out-of-time, the `valid_days` before validate."""
     dates = sorted(frame["business_date"].unique())
     if len(dates) < valid_days + test_days + 1:
-        raise MissingDataError(f"{len(dates)} business days in the window; need at least "
+        raise MissingDataError(f"{len(dates)} business days with rows in the window{left_out}; need at least "
                                f"{valid_days + test_days + 1} for train / validation / out-of-time test")
     test_from, valid_from = dates[-test_days], dates[-(test_days + valid_days)]
     d = frame["business_date"]
@@ -139,9 +195,12 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         rationale = (f"maximises F{config.beta:g} on the validation sample (recall weighted {config.beta:g}x "
                      f"precision: a missed default costs more than a declined good applicant)")
     dev = pd.concat([parts["train"], parts["valid"]])
-    dev_inputs, dev_scores = pipeline.transform(dev), model.predict_proba(dev)
-    model.reference_bins = bins.fit_reference(dev_inputs, dev_scores)
-    model.reference_sample = reference_sample(dev_inputs, dev_scores, seed=config.seed)
+    p_dev = model.predict_proba(dev)
+    dev_inputs = pipeline.transform(dev)
+    model.reference_bins = bins.fit_reference(dev_inputs, p_dev)
+    model.reference_sample = reference_sample(dev_inputs, p_dev, seed=config.seed)
+    # bands from the development sample (or the spec's fixed scale), stored with the model: every band is used
+    model.bands = derive_bands(spec.policy.bands, p_dev).to_dict()
     gain = booster.get_score(importance_type="total_gain")
     facts = {
         "best_iteration": int(booster.num_boosted_rounds()),

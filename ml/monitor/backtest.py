@@ -128,6 +128,7 @@ class WeekResult:
     performance: Performance | None  # None without matured rows
     bands: BandTests | None
     estimate: Estimate  # label-free, over all the week's scored rows
+    rows_unknown_outcome: int = 0  # matured, but their outcome is unknown (label.positive/negative): left out
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ class _WeekRows:
     pd: list[NDArray[np.float64]] = field(default_factory=list)  # matured rows
     y: list[NDArray[np.int64]] = field(default_factory=list)
     all_pd: list[NDArray[np.float64]] = field(default_factory=list)  # every scored row
+    unknown: int = 0  # matured rows with an unknown outcome
     sums: Sums = field(default_factory=Sums)
     bands: BandCounts = field(default_factory=BandCounts)
 
@@ -315,19 +317,19 @@ def _read_scores(storage: Storage, dataset: str, day: ScoredDay) -> pa.Table:
         return pq.read_table(fh, columns=COLUMNS).unify_dictionaries()
 
 
-def _outcomes(labels: pa.Table, day: dt.date, ids: pa.Array, dataset: str) -> NDArray[np.int64]:
-    """The label of every scored row of a matured day; a row without one is an error, never dropped."""
+def _outcomes(labels: pa.Table, day: dt.date, ids: pa.Array, dataset: str) -> tuple[NDArray[np.int64],
+                                                                                    NDArray[np.bool_]]:
+    """The outcome (1 or 0) of every scored row of a matured day whose outcome is known, and which rows those
+    are: an unknown outcome (null, `ml.data.labels.outcome_codes`) is left out; a row without a label is an
+    error, never dropped."""
     of_day = labels.filter(pc.equal(labels["application_date"], pa.scalar(day, pa.date32())))
     index = pc.index_in(ids, value_set=of_day["id"].combine_chunks())
     if index.null_count:
         raise MissingDataError(f"{index.null_count} of {len(ids)} scored rows of {dataset} on {day} have matured "
                                f"but have no label; check {layout.labels_root(dataset)}")
     y = pc.take(of_day["label"], index)
-    wrong = pc.invert(pc.is_in(y, pa.array([0, 1], pa.int64())))
-    if y.null_count or pc.any(wrong).as_py():
-        found = sorted({str(v) for v in pc.filter(y, pc.fill_null(wrong, True)).to_pylist()})[:5]
-        raise RiskopsError(f"labels of {dataset} on {day} must be 0 or 1; found {', '.join(found)}")
-    return y.to_numpy().astype(np.int64)
+    known = pc.is_valid(y).to_numpy(zero_copy_only=False)
+    return pc.drop_null(y).to_numpy().astype(np.int64), known
 
 
 def _add_bands(counts: BandCounts, codes: NDArray[np.int64], names: list[str], y: NDArray[np.int64],
@@ -368,8 +370,11 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             acc.all_pd.append(p)
             if not day.matured or len(p) == 0:
                 continue
+            y, known = _outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
+            acc.unknown += int((~known).sum())
+            if not known.all():  # rows with an unknown outcome are in no realised metric
+                table, p = table.filter(pa.array(known)), p[known]
             ids = table.column("id").combine_chunks()
-            y = _outcomes(labels, day.day, ids, spec.name)
             decision, decisions = _categories(table.column("decision"))
             approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
             acc.pd.append(p)
@@ -405,7 +410,8 @@ def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, al
         perf = performance(acc.sums, auc_variance(counts), ks(counts), facts)
         bands = band_tests(acc.bands, alpha)
     return WeekResult(week.label, week.first_day.isoformat(), week.last_day.isoformat(), version, scored,
-                      acc.sums.rows, scored - acc.sums.rows, perf, bands, estimate(np.concatenate(acc.all_pd)))
+                      acc.sums.rows, scored - acc.sums.rows - acc.unknown, perf, bands,
+                      estimate(np.concatenate(acc.all_pd)), acc.unknown)
 
 
 def _version_result(version: str, window: _Window, facts: ModelFacts, settings: BacktestSpec) -> VersionResult:

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import xgboost as xgb
 
 from ml import layout
-from ml.data.preprocess import read_manifest
+from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
@@ -121,7 +121,7 @@ def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
     features = model.pipeline.transform(table)
     pd_ = model.pd(features)
     return features, pd_, pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_,
-                                     model.threshold, spec.policy)
+                                     model.threshold, spec.policy, pol.band_scale(model.bands, spec.policy))
 
 
 def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.Table:
@@ -180,6 +180,10 @@ def _curated(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, di
     manifest = read_manifest(storage, spec.name, day)
     if manifest is None:
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: run preprocess for that date first")
+    if not quality_passed(manifest):  # a broken day is never scored
+        raise RiskopsError(f"{spec.name} {day} failed its data-quality gate at preprocessing "
+                           f"({'; '.join(manifest['quality']['failures'])}): it is not scored; re-deliver the batch "
+                           "(or change the spec's quality gates) and preprocess the day again")
     return manifest["outputs"]["curated"], manifest
 
 
@@ -195,7 +199,7 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
         raise RiskopsError(f"partition {part} is not within 0..{parts - 1}")
     key, _ = _curated(storage, spec, day)
     pipeline = pinned.model.pipeline
-    columns = list(dict.fromkeys([spec.id_column, *pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
+    columns = list(dict.fromkeys([spec.id_column, *pipeline.inputs, *pol.rule_columns(spec.policy.hard_rules)]))
     tables = _batches(storage, key, columns, list(pipeline.categorical), part, parts)
     scored = (score_table(table, spec, pinned) for table in tables)
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,7 +233,11 @@ def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
 
 def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel, parts: int,
            now: dt.datetime | None = None) -> dict[str, Any]:
-    """Merge the staging parts in order into the day's scores file and write the scoring manifest."""
+    """Merge the staging parts in order into the day's scores file and write the scoring manifest.
+
+    The manifest is the commit record: the old one is removed before the scores file is replaced and the new
+    one written after it, so a manifest always describes the file beside it; a scores file without a manifest
+    is an unfinished commit (readers go through the manifest) that re-running the commit completes."""
     key, manifest = _curated(storage, spec, day)
     staged = [layout.scores_staging_part(spec.name, day, pinned.version, i) for i in range(parts)]
     missing = [s for s in staged if not storage.exists(s)]
@@ -248,6 +256,10 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
             raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()  # streamed: memory stays flat
+        manifest_key = layout.score_manifest(spec.name, day, pinned.version)
+        storage.delete(manifest_key)
+        for published in (target, manifest_key):
+            storage.remove_stale_temporaries(published)
         storage.put_file(path, target)  # published only once the row count is checked
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
@@ -258,10 +270,12 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
     }
-    storage.write_json(layout.score_manifest(spec.name, day, pinned.version), result)
-    # every staged part of this day and version, also those left by an earlier run split into more partitions
-    for s in storage.list_files(layout.scores_staging(spec.name, day, pinned.version)):
-        storage.delete(s)
+    storage.write_json(manifest_key, result)
+    # every staged part of this day and version (also those of an earlier run split into more partitions, and
+    # temporaries of a killed one), then the staging folders this left empty
+    staging = layout.scores_staging(spec.name, day, pinned.version)
+    storage.delete(staging)
+    storage.remove_empty_folders(staging, up_to=layout.scores_staging_root())
     return result
 
 

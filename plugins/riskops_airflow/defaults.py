@@ -20,9 +20,41 @@ DEFAULT_ARGS = {
 }
 
 
+def _specs() -> tuple[list[str], dict[str, str]]:
+    from ml.data.spec import load_specs  # YAML and pydantic only: cheap, no database, no network
+
+    valid, invalid = load_specs(settings.specs_dir())
+    return sorted(valid), invalid
+
+
 def dataset_names() -> list[str]:
-    """One name per spec file; a file listing only, so parsing DAGs stays cheap and side-effect free."""
-    return sorted(p.stem for p in settings.specs_dir().glob("*.yaml"))
+    """The datasets whose spec file is valid; each gets its DAGs (see `invalid_specs` for the others)."""
+    return _specs()[0]
+
+
+def invalid_specs(kind: str) -> None:
+    """Make the invalid specs an import error of the calling DAG file (`kind`: preprocess, retrain, score),
+    naming each dataset and its error, while the file's DAGs of valid datasets load as usual.
+
+    Airflow records an import error for a DAG that fails validation and keeps the file's other DAGs, so one
+    stand-in DAG that fails validation with the specs' errors does it.
+    """
+    from airflow.sdk import DAG
+
+    from ml.errors import SpecError
+
+    invalid = _specs()[1]
+    if not invalid:
+        return
+    message = (f"{len(invalid)} dataset spec(s) invalid, so their DAGs are not loaded (the other datasets' DAGs "
+               "are): " + "; ".join(f"{kind}_{name}: {error}" for name, error in sorted(invalid.items())))
+
+    class InvalidSpecs(DAG):
+        def validate(self) -> None:
+            raise SpecError(message)
+
+    with InvalidSpecs(dag_id=f"{kind}_invalid_specs", schedule=None, start_date=START_DATE):
+        pass
 
 
 def cron(expression: str):  # type: ignore[no-untyped-def]

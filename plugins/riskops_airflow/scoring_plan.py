@@ -6,14 +6,16 @@ import datetime as dt
 from typing import Any, Iterable, Mapping
 
 
-def _dates(params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> list[str]:
+def _dates(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> list[str]:
     if params.get("date"):
         return [str(params["date"])]
-    if params.get("start") and params.get("end"):
-        from ml.dates import date_range
+    if params.get("start") and params.get("end"):  # a window: the business days of the dataset's calendar
+        from ml.config import Settings
+        from ml.data.spec import get_spec
+        from ml.dates import business_days
 
         start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
-        return [d.isoformat() for d in date_range(start, end)]
+        return [d.isoformat() for d in business_days(get_spec(Settings.from_env().specs_dir, dataset), start, end)]
     # an asset-triggered run consumes every curated day published since the previous run
     return sorted({str(e.extra["date"]) for evs in events.values() for e in evs if e.extra.get("date")})
 
@@ -37,7 +39,7 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
         output = ["--output", str(params["output"])] if params.get("output") else []
         return {"version": version, "partitions": [], "dates": [],
                 "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}
-    dates = _dates(params, events)
+    dates = _dates(dataset, params, events)
     if not dates:
         raise ValueError("nothing to score: no date, window or curated asset event in this run")
     n = int(params.get("partitions") or 1)

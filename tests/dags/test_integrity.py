@@ -134,3 +134,22 @@ def test_the_drift_macro_reads_the_latest_triggering_event():
                                           SimpleNamespace(extra={"as_of": "2026-11-09", "reason": "score PSI red"})]}
     assert drift_event(events, "as_of") == "2026-11-09" and drift_event(events, "reason") == "score PSI red"
     assert drift_event({}, "as_of") == "" and drift_event(None, "reason") == ""
+
+
+def test_an_invalid_spec_is_an_import_error_of_its_own_dags_only(tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    (tmp_path / "card_transactions.yaml").write_text((REPO / "datasets" / "card_transactions.yaml").read_text())
+    (tmp_path / "broken.yaml").write_text("name: broken\ncolumns:\n  - {name: amount, type: float, format: '%d'}\n"
+                                          "label: {column: y, maturity_lag_days: 0}\n")
+    monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert sorted(bag.dag_ids) == ["preprocess_card_transactions", "retrain_card_transactions",
+                                   "score_card_transactions", "stability_card_transactions"]
+    assert sorted(Path(f).name for f in bag.import_errors) == ["preprocess.py", "retrain.py", "score.py",
+                                                               "stability.py"]
+    for path, error in bag.import_errors.items():
+        kind = Path(path).stem
+        assert error.startswith(f"SpecError: 1 dataset spec(s) invalid, so their DAGs are not loaded (the other "
+                                f"datasets' DAGs are): {kind}_broken: {tmp_path / 'broken.yaml'}: invalid dataset "
+                                "spec: columns.0: format does nothing on a float column ('amount')"), error

@@ -66,3 +66,47 @@ def test_missing_batch_times_out_in_the_sensor_without_output(airflow_db, data_r
     assert states["wait_for_batch"] == TaskInstanceState.FAILED
     assert states["preprocess"] == TaskInstanceState.UPSTREAM_FAILED
     assert not (data_root / "manifests").exists()
+
+
+def _run(dag, day: dt.date):
+    return dag.test(logical_date=dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
+
+
+def test_a_day_outside_the_calendar_is_skipped_unless_a_batch_landed(airflow_db, data_root):
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    dag = _dag("preprocess_bank_marketing")
+    for task in dag.tasks:
+        task.retries = 0
+    saturday = dt.date(2008, 5, 10)
+    run = _run(dag, saturday)
+    assert run.state == DagRunState.SUCCESS
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == dict.fromkeys(
+        ("wait_for_batch", "preprocess", "publish"), TaskInstanceState.SKIPPED)
+    Storage(str(data_root)).write_bytes(f"{layout.landing('bank_marketing', saturday)}/late.csv", b"client_id\n1\n")
+    run = _run(dag, saturday)  # rows landed on a day without batches are not silently left out
+    assert run.state == DagRunState.FAILED
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["wait_for_batch"] == TaskInstanceState.FAILED
+    assert not (data_root / "manifests").exists()
+
+
+def test_the_sensor_waits_for_the_completion_marker(airflow_db, data_root, monkeypatch):
+    from airflow.utils.state import DagRunState
+
+    monkeypatch.setenv("RISKOPS_SPECS", str(REPO / "tests" / "fixtures" / "loans"))
+    storage, day = Storage(str(data_root)), dt.date(2026, 9, 1)
+    spec = get_spec(REPO / "tests" / "fixtures" / "loans", "loans")
+    replay(storage, spec, day, day)
+    control = f"{layout.landing('loans', day)}/_CONTROL.json"
+    marker = storage.read_bytes(control)
+    storage.delete(control)  # the files are there, the control file is not yet: the batch is incomplete
+    dag = _dag("preprocess_loans")
+    sensor = dag.get_task("wait_for_batch")
+    sensor.timeout, sensor.poke_interval = 3, 1
+    for task in dag.tasks:
+        task.retries = 0
+    assert _run(dag, day).state == DagRunState.FAILED
+    assert not (data_root / "manifests").exists()
+    storage.write_bytes(control, marker)
+    assert _run(dag, day).state == DagRunState.SUCCESS
+    assert storage.read_json(layout.preprocess_manifest("loans", day))["rows_in"] == 40

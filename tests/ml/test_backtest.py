@@ -211,7 +211,12 @@ def test_a_corrected_label_replaces_the_first_and_a_broken_file_is_named(tmp_pat
     storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=62), FIRST), b"id,when\n1,x\n")
     with pytest.raises(RiskopsError, match=r"from-2026-07-06.csv is not a labels file"):
         run(storage, spec, as_of)
-    storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=62), FIRST),
-                        f"id,application_date,label\n1,{FIRST},\n".encode())  # a blank outcome
-    with pytest.raises(RiskopsError, match="labels of give_me_some_credit on 2026-07-06 must be 0 or 1; found None"):
-        run(storage, spec, as_of)
+    # a blank outcome, then an unknown code: unknown outcomes (issue 13), left out of every realised metric and
+    # counted, never read as a good loan
+    for outcome in ("", "Current"):
+        storage.write_bytes(layout.labels_file(spec.name, FIRST + dt.timedelta(days=62), FIRST),
+                            f"id,application_date,label\n1,{FIRST},{outcome}\n".encode())
+        week = run(storage, spec, as_of).weeks[0]
+        assert week.rows_unknown_outcome == 1 and week.performance.rows == after.rows - 1
+        assert week.rows_scored == week.rows_matured + week.rows_unmatured + 1
+        assert week.performance.defaults == after.defaults - 1  # row 1 had been corrected to a default

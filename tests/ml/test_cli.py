@@ -61,3 +61,38 @@ def test_decisions_refuse_blank_names_and_take_any_text_as_one_value(capsys):
     args = build_parser().parse_args(["reject", "--dataset", "d", "--version", "1", "--approver=Ada",
                                       "--reason=-- no gain, --margin too small"])
     assert args.reason == "-- no gain, --margin too small"
+
+
+def test_stats_is_a_readable_table_with_the_top_reasons_per_day(data_root, capsys):
+    import datetime as dt
+
+    from ml import layout
+    from ml.storage import Storage
+
+    header = ";".join(["transaction_id", "transaction_date", "amount", "merchant_category", "channel", "country",
+                       "device", "is_prime", "customer_age", "hour"])
+    good = "{};01/09/2026;12,50;Mode;pos;FR;os:ios;N;39;15"
+    storage = Storage(str(data_root))
+    batches = {dt.date(2026, 9, 1): [good.format(f"TX{i}") for i in range(40)],
+               dt.date(2026, 9, 2): [good.format(f"TX{i}") for i in range(38)]
+               + ["TXA;01/09/2026;12,50;Mode;pos;FR;os:ios;N;39;24", "TXB;01/09/2026;x;Mode;pos;FR;os:ios;N;39;15"]}
+    for day, lines in batches.items():
+        storage.write_bytes(f"{layout.landing('card_transactions', day)}/b.csv", "\n".join([header, *lines]).encode())
+    assert main(["preprocess", "--dataset", "card_transactions", "--start", "2026-09-01", "--end", "2026-09-02"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--dataset", "card_transactions"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["date", "rows", "in", "clean", "quarantined", "rate", "gate", "top", "quarantine",
+                              "reasons", "(rows)"]
+    assert out[1].split() == ["2026-09-01", "40", "40", "0", "0.00%", "passed", "-"]
+    assert out[2].split() == ["2026-09-02", "40", "38", "2", "5.00%", "passed", "hour", "(1),", "amount", "(1)"]
+    assert "null rates of clean rows, columns with missing values:" in out
+    assert max(len(line) for line in out) <= 120
+
+
+def test_windows_keep_business_days_and_a_single_date_must_be_one(data_root, capsys):
+    assert main(["preprocess", "--dataset", "bank_marketing", "--date", "2008-05-10"]) == 2
+    assert capsys.readouterr().err == ("error: 2008-05-10 is not a business day of 'bank_marketing' (calendar: "
+                                       "weekdays, 27 holidays)\n")
+    assert main(["score", "--dataset", "bank_marketing", "--start", "2008-05-10", "--end", "2008-05-11"]) == 2
+    assert capsys.readouterr().err == "error: no business day of 'bank_marketing' from 2008-05-10 to 2008-05-11\n"

@@ -23,7 +23,7 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from demo.airflow_runtime import Standalone, wait_for
+from demo.airflow_runtime import stop_process_group, wait_for
 from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import decisions, registry
@@ -86,7 +86,9 @@ def server(tmp_path_factory) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                              "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
                              "--artifacts-destination", str(home / "artifacts"), "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            # its GenAI job runner would start worker processes that outlive the server
+                            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -99,7 +101,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         wait_for(up, 120, f"mlflow server at {url}", 0.5, alive=proc)
         yield url
     finally:
-        Standalone(home, port, {}, proc).stop()  # terminates the server's whole process group
+        stop_process_group(proc)  # the server and its workers
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from ml.data.spec import DatasetSpec, HardRule, Policy
 from ml.scoring import policy as pol
 
 DEFAULT = Policy()
+BANDS = pol.LEGACY_BANDS  # fixed score bands A-E (640, 600, 560, 520)
 
 
 def _pd_at_odds(odds: float) -> float:
@@ -55,14 +56,57 @@ def test_score_is_monotone_decreasing_in_pd_and_finite_at_the_extremes():
 
 def test_band_boundaries_belong_to_the_higher_band():
     score = np.array([700, 640, 639, 600, 599, 560, 559, 520, 519, -10_000])
-    assert pol.to_band(score, DEFAULT).tolist() == ["A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
+    assert pol.to_band(np.zeros(len(score)), score, BANDS).tolist() == [
+        "A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
 
 
-def test_bands_in_any_order_and_below_the_lowest_minimum():
+def test_score_bands_in_any_order_and_below_the_lowest_minimum():
     policy = Policy(bands=[{"name": "low", "min_score": 500}, {"name": "high", "min_score": 650},
                            {"name": "mid", "min_score": 580}])
-    assert pol.to_band(np.array([400, 500, 579, 580, 649, 650]), policy).tolist() == [
+    scale = pol.derive_bands(policy.bands)
+    assert pol.to_band(np.zeros(6), np.array([400, 500, 579, 580, 649, 650]), scale).tolist() == [
         "low", "low", "low", "mid", "mid", "high"]  # under every minimum: the lowest band
+
+
+def test_pd_quantile_bands_use_every_band_on_a_high_risk_portfolio():
+    """Fixed score cut-offs leave the best bands empty when every PD is high; quantiles of the development
+    sample give each band its share, and the scale is applied unchanged to later rows."""
+    rng = np.random.default_rng(20261201)
+    dev = rng.beta(20, 30, 10_000)  # PDs around 40 %: scores far below the fixed bands' 560 for C
+    assert set(pol.to_band(dev, pol.to_score(dev, DEFAULT), BANDS)) <= {"D", "E"}
+    scale = pol.derive_bands(DEFAULT.bands, dev)
+    assert scale.by == "pd" and scale.names == ("A", "B", "C", "D", "E") and scale.bounds[-1] == 1.0
+    np.testing.assert_allclose(scale.bounds[:-1], np.quantile(dev, [0.2, 0.4, 0.6, 0.8]), atol=1e-3)
+    counts = pd.Series(pol.to_band(dev, pol.to_score(dev, DEFAULT), scale)).value_counts()
+    assert counts.to_dict() == dict.fromkeys("ABCDE", 2_000)  # distinct PDs: equal shares, best band first
+    later = np.array([0.0, scale.bounds[0], np.nextafter(scale.bounds[0], 1), 0.99, 1.0])
+    assert pol.to_band(later, pol.to_score(later, DEFAULT), scale).tolist() == ["A", "A", "B", "E", "E"]
+    assert pol.BandScale.from_dict(scale.to_dict()) == scale  # stored with the model as JSON
+
+
+def test_master_scale_bands_and_the_scale_of_models_stored_without_one():
+    policy = Policy(bands={"method": "master_scale", "master_scale": [
+        {"name": "1", "max_pd": 0.01}, {"name": "2", "max_pd": 0.05}, {"name": "3", "max_pd": 1}]})
+    scale = pol.derive_bands(policy.bands)
+    p = np.array([0.001, 0.01, 0.0101, 0.05, 0.5])
+    assert pol.to_band(p, pol.to_score(p, policy), scale).tolist() == ["1", "1", "2", "2", "3"]
+    # a model stored without bands: the spec's fixed scale, or (PD quantiles) the fixed score bands of old
+    assert pol.band_scale(None, policy) == scale
+    assert pol.band_scale(None, DEFAULT) == pol.LEGACY_BANDS
+    assert pol.band_scale(scale.to_dict(), DEFAULT) == scale
+
+
+@pytest.mark.parametrize(("bands", "message"), [
+    ({"method": "master_scale", "master_scale": [{"name": "1", "max_pd": 0.5}]}, "the last one 1"),
+    ({"method": "master_scale", "master_scale": [{"name": "1", "max_pd": 0.5}, {"name": "2", "max_pd": 0.1},
+                                                 {"name": "3", "max_pd": 1}]}, "ascending max_pd"),
+    ({"method": "master_scale", "names": ["A", "B"], "master_scale": [{"name": "1", "max_pd": 1}]},
+     "names does nothing on master_scale bands"),
+    ({"names": ["A", "A"]}, "distinct names"),
+])
+def test_invalid_band_methods(bands, message):
+    with pytest.raises(ValidationError, match=message):
+        Policy(bands=bands)
 
 
 # ---- model decision --------------------------------------------------------------------------------------
@@ -148,7 +192,7 @@ def test_first_matching_rule_wins():
     rules = [_rule("amount > 120", "review", "R1"), _rule("amount >= 100", "decline", "D1"),
              _rule("channel == online", "review", "R2")]
     assert pol.hard_rules(FRAME, rules).tolist() == [2, 1, 0, 2, 1]
-    out = pol.decide(FRAME, np.zeros(len(FRAME)), 0.5, Policy(hard_rules=rules))
+    out = pol.decide(FRAME, np.zeros(len(FRAME)), 0.5, Policy(hard_rules=rules), BANDS)
     assert out["decision"].tolist() == ["review", "decline", "review", "review", "decline"]
     assert out["hard_rule"].tolist() == ["R2", "D1", "R1", "R2", "D1"]
 
@@ -206,13 +250,13 @@ def test_hard_rules_decide_before_the_model():
     p = np.array([0.001, 0.001, 0.001, 0.5, 0.5])  # the model approves rows 0-2 and declines rows 3-4
     policy = Policy(hard_rules=[_rule("amount > 1000", "decline", "HR-AMOUNT"),
                                 _rule("country == other", "review", "HR-COUNTRY")])
-    out = pol.decide(frame, p, 0.1, policy)
+    out = pol.decide(frame, p, 0.1, policy, BANDS)
     assert out["decision"].tolist() == ["approve", "decline", "review", "decline", "decline"]
     assert out["hard_rule"].tolist() == [np.nan, "HR-AMOUNT", "HR-COUNTRY", np.nan, "HR-AMOUNT"]
     # score and band come from the PD alone, whatever the rules say
     assert out["score"].tolist() == pol.to_score(p, policy).tolist()
-    assert out["band"].tolist() == pol.to_band(out["score"], policy).tolist()
-    plain = pol.decide(frame, p, 0.1, Policy())
+    assert out["band"].tolist() == pol.to_band(p, out["score"], BANDS).tolist()
+    plain = pol.decide(frame, p, 0.1, Policy(), BANDS)
     assert plain["decision"].tolist() == ["approve", "approve", "approve", "decline", "decline"]
     assert plain["hard_rule"].isna().all()
 
@@ -221,7 +265,7 @@ def test_a_review_rule_never_softens_a_model_decline():
     frame = pd.DataFrame({"country": ["other", "other", "other", "fr"]})
     p = np.array([0.001, 0.07, 0.5, 0.5])  # the model: approve, review, decline, decline
     policy = Policy(hard_rules=[_rule("country == other", "review", "HR-COUNTRY")])
-    out = pol.decide(frame, p, 0.1, policy)
+    out = pol.decide(frame, p, 0.1, policy, BANDS)
     assert out["model_decision"].tolist() == ["approve", "review", "decline", "decline"]
     assert out["decision"].tolist() == ["review", "review", "decline", "decline"]
     assert out["hard_rule"].tolist() == ["HR-COUNTRY", "HR-COUNTRY", "HR-COUNTRY", np.nan]  # the rule still matched
@@ -230,7 +274,7 @@ def test_a_review_rule_never_softens_a_model_decline():
 def test_decide_with_score_cut_offs():
     p = np.array([_pd_at_odds(100), _pd_at_odds(50), _pd_at_odds(20)])  # scores 620, 600, 574
     out = pol.decide(pd.DataFrame(index=range(3)), p, 0.5,
-                     Policy(approve_min_score=610, decline_below_score=580))
+                     Policy(approve_min_score=610, decline_below_score=580), BANDS)
     assert out["score"].tolist() == [620, 600, 574]
     assert out["decision"].tolist() == ["approve", "review", "decline"]
     assert out["band"].tolist() == ["B", "B", "C"]
@@ -243,7 +287,7 @@ def test_decide_on_random_rows_keeps_decisions_consistent():
     frame.loc[rng.random(n) < 0.05, "hour"] = np.nan
     p = rng.beta(1, 30, n)
     policy = Policy(hard_rules=[_rule("amount > 300", "decline", "BIG"), _rule("hour < 6", "review", "NIGHT")])
-    out = pol.decide(frame, p, 0.05, policy)
+    out = pol.decide(frame, p, 0.05, policy, BANDS)
     big, night = frame.amount.to_numpy() > 300, frame.hour.to_numpy() < 6
     model = pol.model_decision(p, out["score"], 0.05, policy)
     assert (out["decision"][big] == "decline").all() and (out["hard_rule"][big] == "BIG").all()

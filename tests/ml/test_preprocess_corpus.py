@@ -14,14 +14,15 @@ import yaml
 
 from ml import layout
 from ml.data.preprocess import QUARANTINE_COLUMNS, preprocess_day
-from ml.data.spec import get_spec
+from ml.data.spec import Quality, get_spec
 from ml.errors import RawFileError
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "fixtures" / "malformed"
 EXPECTED: dict[str, dict] = yaml.safe_load((CORPUS / "EXPECTED.yaml").read_text(encoding="utf-8"))
-SPEC = get_spec(REPO / "datasets", "card_transactions")
+# the corpus is about reading every row; its files are mostly bad rows, so the quality gate is off here
+SPEC = get_spec(REPO / "datasets", "card_transactions").model_copy(update={"quality": Quality(max_quarantine_rate=1)})
 DAY = dt.date(2026, 9, 1)
 ERROR_FILES = sorted(n for n, e in EXPECTED.items() if "error" in e)
 ROW_FILES = sorted(n for n, e in EXPECTED.items() if "error" not in e)

