@@ -85,6 +85,8 @@ def run_context(dag, task, params=None) -> dict:
         "task": task,
         "ti": ti,
         "task_instance": ti,
+        # a real run always has it (empty unless Asset events triggered the run)
+        "triggering_asset_events": {},
     }
 
 
