@@ -454,16 +454,20 @@ def _backtest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", type=_date, required=True, help="business date: outcomes known by then are judged")
     p.add_argument("--weeks", type=int, default=12,
                    help="ISO weeks judged up to the last matured day, and estimated up to the as-of date (default 12)")
+    p.add_argument("--run-key", help="name of the calling run (the backtest DAG's run id): leaves the report's "
+                                     "mail for the run's next task")
 
 
 @step("backtest", "judge scores on matured outcomes by week and version, estimate the weeks not matured yet, "
       "render the PDF", _backtest_args)
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from ml.monitor.history import History
     from ml.monitor.weekly_backtest import weekly_backtest
 
     settings, storage, spec = _context(args)
     _mlflow(settings)
-    out = weekly_backtest(storage, spec, args.as_of, args.weeks)
+    out = weekly_backtest(storage, spec, args.as_of, args.weeks, history=History.open(settings.history_url),
+                          run_key=args.run_key)
     result = out["result"]
     for v in result.versions:
         p = v.performance
@@ -478,6 +482,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                   f"{e.expected_default_rate:.2%}")
     for line in result.notes + [f"ALERT {a}" for a in result.alerts]:
         print(line)
+    print(f"history: {out['history_rows']} rows; MLflow: {out['mlflow_metrics']} weekly metrics on the versions' "
+          "training runs")
     print(f"report: {storage.url(out['report_key'])}")
     return 0
 

@@ -13,6 +13,7 @@ or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival d
   runs/retrain/<ds>/<run>.json               which version a retraining run registered
   runs/stability/<ds>/<run>.json             what a stability run found: windows, alert, trigger, reports
   runs/stability/<ds>/<run>.png              the chart its alert mail shows
+  runs/backtest/<ds>/<run>.json              a backtest run's report, alerts and mail for the risk team
   reports/stability/<ds>/week=YYYY-Www.pdf   weekly stability report
   reports/backtest/<ds>/as_of=D.pdf          weekly backtest report
   ondemand/...                               analysts' files scored on demand, and their scores
@@ -131,6 +132,11 @@ def _run_file(kind: str, dataset: str, run_key: str) -> str:
 def stability_run(dataset: str, run_key: str, suffix: str = ".json") -> str:
     """What the stability run `run_key` found (.json), and its alert chart (.png), for the DAG's next tasks."""
     return _run_file("stability", dataset, run_key) + suffix
+
+
+def backtest_run(dataset: str, run_key: str) -> str:
+    """What the backtest run `run_key` left for the DAG's next task (the report and the mail)."""
+    return _run_file("backtest", dataset, run_key) + ".json"
 
 
 _ONDEMAND_KEY = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")

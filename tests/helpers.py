@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import socket
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -67,3 +70,18 @@ def approve(client, name: str, version: str, approver: str = "Ada", note: str = 
     from ml.model import decisions, registry
 
     return decisions.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))
+
+
+def mails(outbox: Path) -> list[email.message.EmailMessage]:
+    """The mails the SMTP server received, oldest first."""
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]
+
+
+def load_dag(file: str, dag_id: str):  # type: ignore[no-untyped-def]
+    """A DAG as the dag-processor parses it, without retries (dag.test() would wait out the retry delay)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[1] / "dags" / file)).dags[dag_id]
+    for task in dag.tasks:
+        task.retries = 0
+    return dag

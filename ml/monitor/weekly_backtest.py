@@ -1,22 +1,29 @@
 """The weekly backtest step: the facts of every version that scored (from the registry, models read as data),
 the candidate waiting in Staging as a shadow challenger, the engine (`ml.monitor.backtest`) and the PDF for
-the risk team, stored under `reports/backtest/<ds>/as_of=D.pdf`.
+the risk team, stored under `reports/backtest/<ds>/as_of=D.pdf`; the results go to the monitoring history
+(`ml.monitor.backtest_history`) and each judged week's figures to MLflow, on the training run of the version
+that scored the week (metrics `backtest.<figure>`, stamped with the week's Monday, so a re-run logs nothing
+twice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import math
 from typing import Any
 
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 from ml import layout
 from ml.data.spec import DatasetSpec
 from ml.model import decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
+from ml.monitor import backtest_history
+from ml.monitor.history import History
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 
@@ -58,10 +65,51 @@ def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, n
         generated_at=now.isoformat(timespec="seconds"))
 
 
+MLFLOW_FIGURES = ("rows", "default_rate", "mean_pd", "auc", "gini", "ks", "brier", "approval_rate",
+                  "approved_default_rate")
+
+
+def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> int:
+    """Log each judged week's figures on the training run of the version that scored it; returns the count."""
+    by_version: dict[str, list[Metric]] = {}
+    for w in result.weeks:
+        if w.performance is None:
+            continue
+        monday = dt.date.fromisoformat(w.first_day)
+        stamp = int(dt.datetime.combine(monday, dt.time(), dt.timezone.utc).timestamp() * 1000)
+        by_version.setdefault(w.version, []).extend(
+            Metric(f"backtest.{figure}", float(getattr(w.performance, figure)), stamp, monday.toordinal() // 7)
+            for figure in MLFLOW_FIGURES)
+    for version, metrics in by_version.items():
+        run_id = registry.get_version(client, name, version).run_id
+        registry.call(client, f"logging the backtest of {name} version {version}",
+                      lambda: client.log_batch(run_id, metrics=metrics))
+    return sum(len(m) for m in by_version.values())
+
+
+def mail(result: bt.BacktestResult, report_url: str) -> dict[str, str]:
+    """Subject and HTML of the mail that takes the report to the risk team (alerts first)."""
+    alerts = result.alerts
+    verdict = f"{len(alerts)} ALERT(S)" if alerts else "no alert"
+    lines = [f"<li>{html.escape(a)}</li>" for a in alerts] or ["<li>no alert</li>"]
+    figures = [f"<li>version {v.version}, weeks {v.weeks[0]}..{v.weeks[-1]}: {v.performance.rows:,} matured rows, "
+               f"AUC {v.performance.auc:.4f}, KS {v.performance.ks:.4f}, default rate "
+               f"{v.performance.default_rate:.2%} vs mean PD {v.performance.mean_pd:.2%}</li>" for v in result.versions]
+    notes = "".join(f"<p>{html.escape(n)}</p>" for n in result.notes)
+    return {"subject": f"[riskops] {result.dataset} backtest as of {result.as_of}: {verdict}",
+            "html": (f"<p>The weekly backtest of <b>{html.escape(result.dataset)}</b> as of {result.as_of} "
+                     f"(outcomes matured up to {result.last_matured_day}) is attached.</p>"
+                     f"<p>Alerts:</p><ul>{''.join(lines)}</ul>"
+                     + (f"<p>Realised performance:</p><ul>{''.join(figures)}</ul>" if figures else "")
+                     + notes + f"<p>Stored at {html.escape(report_url)}</p>")}
+
+
 def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 12,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
-    """Backtest the dataset's scores as of `as_of` over `weeks` weeks, render and store the PDF; returns the
-    result, the report's key and SHA-256."""
+                    now: dt.datetime | None = None, history: History | None = None,
+                    run_key: str | None = None) -> dict[str, Any]:
+    """Backtest the dataset's scores as of `as_of` over `weeks` weeks, render and store the PDF, write the
+    history (when given) and the weeks' figures in MLflow; returns the result, the report's key and SHA-256.
+    With a `run_key` (the DAG's run id) the mail for the risk team is left for the run's next task."""
     now = now or dt.datetime.now(dt.timezone.utc)
     client = MlflowClient()
     name = registry.model_name(spec.name)
@@ -73,4 +121,12 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     pdf = render_backtest_report(report_data(result, spec, name, now))
     key = layout.backtest_report(spec.name, as_of)
     storage.write_bytes(key, pdf)
-    return {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest()}
+    out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),
+           "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result)}
+    if history is not None:
+        out["history_rows"] = history.write(backtest_history.records(result, spec.monitoring.backtest, history))
+    if run_key is not None:
+        storage.write_json(layout.backtest_run(spec.name, run_key), {
+            "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
+            "report_sha256": out["report_sha256"], "alerts": result.alerts, **mail(result, storage.url(key))})
+    return out

@@ -64,6 +64,14 @@ def cron(expression: str):  # type: ignore[no-untyped-def]
     return CronDataIntervalTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
 
 
+def weekly(expression: str):  # type: ignore[no-untyped-def]
+    """A cron trigger timetable (the logical date is the moment it fires, e.g. Monday 06:00), or None when cron
+    schedules are switched off (settings.cron_schedules)."""
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    return CronTriggerTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
+
+
 def cron_or_asset(expression: str, asset: object):  # type: ignore[no-untyped-def]
     """Scheduled by a cron timetable or by an Asset's events, whichever comes first; by the Asset alone when
     cron schedules are switched off (settings.cron_schedules)."""

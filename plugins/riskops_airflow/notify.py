@@ -1,5 +1,5 @@
-"""Mails: the candidate's PDF to the approvers, stability alerts and weekly reports to the risk team, and
-every task's failure to the operations address."""
+"""Mails: the candidate's PDF to the approvers, stability alerts, weekly stability and backtest reports to
+the risk team, and every task's failure to the operations address."""
 
 from __future__ import annotations
 
@@ -108,6 +108,31 @@ def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_defaul
             weekly.record_mailed(history, dataset, report, to)
             sent["reports"].append(report["week"])
     return sent
+
+
+def send_backtest_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> str | None:
+    """Mail the report (and alerts) of the backtest run `run_key` to the risk team, once per as-of date:
+    recorded in the history when sent, so a retry or a re-run sends nothing again. Returns the subject sent."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ml import layout
+    from ml.config import Settings
+    from ml.monitor import backtest_history
+    from ml.monitor.history import History
+    from ml.storage import Storage
+
+    settings = Settings.from_env()
+    storage, history = Storage(settings.data_url), History.open(settings.history_url)
+    run = storage.read_json(layout.backtest_run(dataset, run_key))
+    as_of = dt.date.fromisoformat(run["as_of"])
+    if backtest_history.mailed(history, dataset, as_of):
+        return None
+    to = list(settings.risk_team)
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        _send(hook, to, run["subject"], run["html"], settings.mail_from, f"backtest-{dataset}-{run['as_of']}.pdf",
+              storage.read_bytes(run["report_key"]))
+    backtest_history.record_mailed(history, dataset, as_of, run["report_key"], to, run["subject"])
+    return str(run["subject"])
 
 
 def failure_notifier() -> Any:

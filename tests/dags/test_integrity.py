@@ -88,7 +88,7 @@ def test_every_dataset_has_its_dags(dagbag):
     bag, _, _ = dagbag
     for spec in (REPO / "datasets").glob("*.yaml"):
         assert {f"preprocess_{spec.stem}", f"retrain_{spec.stem}", f"score_{spec.stem}",
-                f"stability_{spec.stem}"} <= set(bag.dag_ids)
+                f"stability_{spec.stem}", f"backtest_{spec.stem}"} <= set(bag.dag_ids)
 
 
 def test_every_task_mails_the_operations_address_when_it_fails(dagbag):
@@ -125,6 +125,30 @@ def test_retraining_is_scheduled_by_its_cron_or_by_drift(monkeypatch):
             assert not isinstance(dag.timetable, AssetOrTimeSchedule)
 
 
+def test_backtests_run_every_monday_morning_as_of_that_monday(monkeypatch):
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    monkeypatch.setenv("RISKOPS_CRON_SCHEDULES", "on")
+    dag = DagBag(dag_folder=str(REPO / "dags" / "backtest.py")).dags["backtest_give_me_some_credit"]
+    assert isinstance(dag.timetable, CronTriggerTimetable) and dag.timetable.summary == "0 6 * * 1"
+    # a Wednesday: the next run fires on Monday 06:00 UTC, and its logical date (the as-of date) is that Monday
+    after = pendulum.datetime(2026, 12, 2, 12, tz="UTC")
+    info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
+                                          restriction=_restriction(after))
+    assert info.logical_date == pendulum.datetime(2026, 12, 7, 6, tz="UTC")
+    monkeypatch.setenv("RISKOPS_CRON_SCHEDULES", "off")
+    off = DagBag(dag_folder=str(REPO / "dags" / "backtest.py")).dags["backtest_give_me_some_credit"]
+    assert type(off.timetable).__name__ == "NullTimetable"  # triggered only
+
+
+def _restriction(earliest):  # type: ignore[no-untyped-def]
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=earliest, latest=None, catchup=False)
+
+
 def test_the_drift_macro_reads_the_latest_triggering_event():
     from types import SimpleNamespace
 
@@ -144,10 +168,11 @@ def test_an_invalid_spec_is_an_import_error_of_its_own_dags_only(tmp_path, monke
                                           "label: {column: y, maturity_lag_days: 0}\n")
     monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert sorted(bag.dag_ids) == ["preprocess_card_transactions", "retrain_card_transactions",
-                                   "score_card_transactions", "stability_card_transactions"]
-    assert sorted(Path(f).name for f in bag.import_errors) == ["preprocess.py", "retrain.py", "score.py",
-                                                               "stability.py"]
+    assert sorted(bag.dag_ids) == ["backtest_card_transactions", "preprocess_card_transactions",
+                                   "retrain_card_transactions", "score_card_transactions",
+                                   "stability_card_transactions"]
+    assert sorted(Path(f).name for f in bag.import_errors) == ["backtest.py", "preprocess.py", "retrain.py",
+                                                               "score.py", "stability.py"]
     for path, error in bag.import_errors.items():
         kind = Path(path).stem
         assert error.startswith(f"SpecError: 1 dataset spec(s) invalid, so their DAGs are not loaded (the other "

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import pendulum
 import pytest
 import yaml
 
@@ -85,6 +86,8 @@ def run_context(dag, task, params=None) -> dict:
         "task": task,
         "ti": ti,
         "task_instance": ti,
+        "dag_run": SimpleNamespace(logical_date=pendulum.parse(DS), run_after=pendulum.parse(DS),
+                                   triggering_user_name="admin"),
         # a real run always has it (empty unless Asset events triggered the run)
         "triggering_asset_events": {},
     }
@@ -255,8 +258,7 @@ def step_pods(bag) -> dict[tuple[str, str, int], object]:
 
 def build_pod_with(dag, op, params, map_index):
     ti = FakeTaskInstance(dag_id=dag.dag_id, task_id=op.task_id, map_index=map_index, try_number=1)
-    context = {**run_context(dag, op, params), "ti": ti, "task_instance": ti,
-               "dag_run": SimpleNamespace(triggering_user_name="admin")}
+    context = {**run_context(dag, op, params), "ti": ti, "task_instance": ti}
     op.render_template_fields(context)
     return op.build_pod_request_obj(context)
 
@@ -270,7 +272,8 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     template_resources = yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["resources"]
     pods = step_pods(kube_dagbag(monkeypatch))
     steps = {task_id for _, task_id, _ in pods}
-    assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit"} <= steps
+    assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit", "stability",
+            "backtest"} <= steps
     for (dag_id, task_id, index), pod in pods.items():
         manifest = ApiClient().sanitize_for_serialization(pod)
         # strict: an unknown or misspelt field is an error, as `kubectl apply --validate=strict` makes it
@@ -295,6 +298,9 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     promote = pods[("retrain_give_me_some_credit", "promote", -1)].spec.containers[0].args
     assert promote == ["promote", "--dataset", "give_me_some_credit", "--version", "7", "--approver=risk-approver",
                        "--note=--looks good; rm -rf /", "--triggered-by=admin"]
+    backtest = pods[("backtest_card_transactions", "backtest", -1)].spec.containers[0].args
+    assert backtest == ["backtest", "--dataset", "card_transactions", "--as-of", DS, "--weeks=12", "--run-key",
+                        f"scheduled__{DS}T00:00:00+00:00"]
     partitions = [pods[("score_card_transactions", "score_partition", i)].spec.containers[0].args for i in range(3)]
     assert [a[a.index("--partition") + 1] for a in partitions] == ["0", "1", "2"]
 

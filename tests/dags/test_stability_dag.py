@@ -4,45 +4,17 @@ drift asset event that schedules retraining; and a failed task's mail to the ope
 
 from __future__ import annotations
 
-import email
-import email.policy
-from pathlib import Path
-
-import pytest
-
-from demo.smtp_sink import start as start_smtp
 from ml.monitor.history import History
-from tests.helpers import free_port
+from tests.helpers import load_dag
+from tests.helpers import mails as _mails
 
-REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "stability_card_transactions"
 # Saturday before the drift, then its first two days: a complete week (2026-W38) and red days
 WINDOW = {"start": "2026-09-19", "end": "2026-09-21"}
 
 
 def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(REPO / "dags" / "stability.py")).dags[DAG_ID]
-    for task in dag.tasks:
-        task.retries = 0  # dag.test() would wait out the production retry delay
-    return dag
-
-
-def _mails(outbox: Path) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]
-
-
-@pytest.fixture
-def smtp(tmp_path, monkeypatch):
-    port = free_port()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
-                       f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&timeout=10&retry_limit=1")
-    monkeypatch.setenv("RISKOPS_RISK_TEAM", "risk-team@bank.example")
-    monkeypatch.setenv("RISKOPS_ONCALL", "ops@bank.example")
-    server = start_smtp(tmp_path / "outbox", port=port)
-    yield tmp_path / "outbox"
-    server.stop()
+    return load_dag("stability.py", DAG_ID)
 
 
 def _drift_events() -> list:
