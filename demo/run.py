@@ -41,6 +41,7 @@ WINDOWS = {
 }
 MONITORED = ("give_me_some_credit", "card_transactions")  # trained, scored and monitored by the demo
 DRIFTING = "card_transactions"
+BACKTESTED = "give_me_some_credit"  # its labels mature within the demo's replayed history
 MIN_DAYS = 12
 
 
@@ -190,6 +191,16 @@ def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]
     return {"dag_id": dag_id, "run_id": run_id}
 
 
+def backtest(af: Standalone, dataset: str, as_ofs: list[dt.date]) -> None:
+    """Run backtest_<dataset> as of each date, one after the other; each mails its PDF to the risk team."""
+    dag_id = f"backtest_{dataset}"
+    for as_of in as_ofs:
+        run_id = af.trigger(dag_id, as_of.isoformat())
+        print(f"  {dag_id}: run {run_id} as of {as_of}...", flush=True)
+        _finished(af, dag_id, run_id, 600)
+    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+
+
 def _finished(af: Standalone, dag_id: str, run_id: str, timeout: float) -> None:
     state = af.wait_for_run(dag_id, run_id, timeout=timeout)
     if state != "success":
@@ -229,6 +240,39 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
     print(f"  retraining requested by drift: {drift_run['dag_id']} run {drift_run['run_id']} registered "
           f"{candidate['model_name']} version {candidate['version']}, waiting for approval; its report "
           f"{storage.url(candidate['report_key'])} names the trigger: {candidate['trigger']}")
+
+
+def print_backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date]) -> None:
+    """Per as-of date: what was judged on matured outcomes, or what the label-free estimate says."""
+    import email
+    import email.policy
+
+    from ml.monitor import backtest_history as bh
+    from ml.monitor.history import History
+
+    history = History.open(history_url)
+    for as_of in as_ofs:
+        window = history.read(dataset, window_kind=bh.WINDOW, window_starts=[as_of], feature="",
+                              statistics=["rows", "auc", "default_rate", "mean_pd", "alert"])
+        by = {(r.model_version, r.statistic): r for r in window}
+        versions = sorted({v for v, _ in by if v})
+        if versions:
+            for v in versions:
+                auc = by[(v, "auc")]
+                print(f"  {dataset} as of {as_of}, version {v}: {by[(v, 'rows')].value:,.0f} matured rows, AUC "
+                      f"{auc.value:.4f} [{auc.detail['auc_low']:.4f}, {auc.detail['auc_high']:.4f}], default rate "
+                      f"{by[(v, 'default_rate')].value:.2%} vs mean PD {by[(v, 'mean_pd')].value:.2%}, "
+                      f"{by[(v, 'alert')].value:.0f} alert(s)")
+        else:
+            estimates = [r for r in history.read(dataset, window_kind=bh.WEEK, statistics=["estimated_auc"])
+                         if r.detail.get("as_of") == as_of.isoformat()]
+            print(f"  {dataset} as of {as_of}: nothing matured yet; label-free estimate of AUC by week: "
+                  + ", ".join(f"{r.detail['week']} {r.value:.4f}" for r in estimates))
+    for path in sorted(outbox.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if " backtest as of " in message["Subject"]:
+            names = [a.get_filename() for a in message.iter_attachments()]
+            print(f"  mailed: {message['Subject']} ({', '.join(names)})")
 
 
 def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
@@ -320,6 +364,16 @@ def _lagged(spec: "DatasetSpec", day: dt.date) -> str:
     return (day + dt.timedelta(days=spec.label.maturity_lag_days)).isoformat()
 
 
+def backtest_dates(spec: "DatasetSpec", last_scored: dt.date) -> list[dt.date]:
+    """The Mondays the demo backtests as of: the first after the scored window, when no outcome has matured
+    (the label-free estimate), and the first on which every scored day's outcomes have."""
+    def monday_on_or_after(day: dt.date) -> dt.date:
+        return day + dt.timedelta(days=-day.weekday() % 7)
+
+    return [monday_on_or_after(last_scored + dt.timedelta(days=1)),
+            monday_on_or_after(dt.date.fromisoformat(_lagged(spec, last_scored)))]
+
+
 def run(args: argparse.Namespace, home: Path) -> None:
     data_url = os.environ.get("RISKOPS_DATA", str(home / "data"))
     if args.days < MIN_DAYS:
@@ -327,7 +381,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
                         "their drift to show it")
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
     days: dict[str, list[dt.date]] = {}  # each dataset's business days in its window (its calendar)
-    step = Steps(total=8)
+    step = Steps(total=9)
     os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
     if not _port_free(args.port):
         raise WaitError(f"port {args.port} is in use: stop what runs there or set RISKOPS_AIRFLOW_PORT")
@@ -381,6 +435,10 @@ def run(args: argparse.Namespace, home: Path) -> None:
              "(drift Asset)")
         drift_run = score_and_monitor(af, {d: windows[d] for d in MONITORED}, DRIFTING)
 
+        step(f"Weekly backtest of {BACKTESTED} before and after its outcomes matured: PDFs to the risk team")
+        as_ofs = backtest_dates(specs[BACKTESTED], windows[BACKTESTED][1])
+        backtest(af, BACKTESTED, as_ofs)
+
         step("Stopping Airflow and the SMTP sink")
     finally:
         af.stop()
@@ -394,8 +452,10 @@ def run(args: argparse.Namespace, home: Path) -> None:
         print_scores(data_url, dataset, *windows[dataset])
     print("\n  What stability monitoring found and fired")
     print_monitoring(data_url, Settings.from_env().history_url, home / "outbox", drift_run)
+    print("\n  What the weekly backtests found")
+    print_backtests(Settings.from_env().history_url, home / "outbox", BACKTESTED, as_ofs)
     print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, scores/, manifests/, candidates/, "
-          "reports/stability/")
+          "reports/stability/, reports/backtest/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
     print(step.summary())
 

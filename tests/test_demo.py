@@ -121,6 +121,16 @@ def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
     first_page = PdfReader(io.BytesIO(drift_pdf.get_content())).pages[0].extract_text()
     assert "drift found by stability monitoring: drift in card_transactions" in " ".join(first_page.split())
     assert "retraining requested by drift: retrain_card_transactions run" in first
+
+    # the weekly backtest before GMSC's outcomes matured (the estimate) and after (realised), both mailed
+    before, matured = dt.date(2026, 7, 20), dt.date(2026, 9, 14)  # Mondays after the window / its maturity
+    assert f"give_me_some_credit as of {before}: nothing matured yet; label-free estimate of AUC by week: 2026-W27" \
+        in first
+    assert f"give_me_some_credit as of {matured}, version 1: " in first
+    backtests = sorted((m["Subject"], a) for m in mails if " backtest as of " in m["Subject"]
+                       for a in m.iter_attachments())
+    assert [a.get_filename() for _, a in backtests] == [f"backtest-give_me_some_credit-{d}.pdf" for d in (before, matured)]
+    assert all(a.get_content().startswith(b"%PDF") for _, a in backtests)
     assert "Wall time" in first
 
     zones_before = {z: _snapshot(home / "data" / z) for z in PREPROCESS_ZONES}
@@ -133,6 +143,9 @@ def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
     assert "riskops-card_transactions version 3: stage Production" in second
     assert "registered riskops-card_transactions version 4, waiting for approval" in second
     assert "at 2027-06-15T" in second
+    # the re-run's backtests judge the re-scored days with version 2 and mail nothing twice
+    assert f"give_me_some_credit as of {matured}, version 2: " in second
+    assert len([m for m in _mails(home) if " backtest as of " in m["Subject"]]) == 2
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""
 

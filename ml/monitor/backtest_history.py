@@ -7,18 +7,20 @@ Window kinds:
   mean_pd, approval_rate, approved_default_rate, ...) and, while a week still has rows not matured, the
   label-free estimate (estimated_auc, estimated_default_rate). A week estimated before it matured keeps
   that estimate when a later backtest writes its realised figures: the history holds both side by side.
+  Every row's detail names the as-of date of the backtest that wrote it.
 - "backtest", keyed by the as-of date: per version over the judged window, the same performance figures,
   auc_drop_p (z and the development AUC in the detail), herfindahl (and at development), hosmer_lemeshow,
   jeffreys_p per band (feature = band), rejected_bands and rank_inversions (red above what the spec allows),
   alert (red with the alerts' text, green without), and report_mailed once the PDF went to the risk team.
-Re-running a backtest for the same as-of date replaces its rows.
+Re-running a backtest for the same as-of date replaces every row it wrote before (a day re-scored by
+another version leaves no row of the old one), except the record that its report was mailed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Sequence, Set as AbstractSet
 from typing import Any
 
 from ml import bins as b
@@ -40,9 +42,22 @@ def _performance(dataset: str, version: str, kind: str, start: dt.date, perf: Pe
             for name, value in values.items() if name not in interval]
 
 
-def records(result: BacktestResult, settings: BacktestSpec, history: History | None = None) -> list[Record]:
-    """The rows a backtest result adds (`settings`: the spec's alert thresholds); with `history`, estimates
-    already recorded for a week are kept."""
+def write(history: History, result: BacktestResult, settings: BacktestSpec) -> int:
+    """Write a backtest's rows, replacing those of an earlier backtest as of the same date; returns the count."""
+    as_of = dt.date.fromisoformat(result.as_of)
+    weeks = history.read(result.dataset, window_kind=WEEK,
+                         window_starts=[dt.date.fromisoformat(w.first_day) for w in result.weeks])
+    earlier = {(r.model_version, r.window_start) for r in weeks
+               if r.statistic in ESTIMATES and r.detail.get("as_of") != result.as_of}
+    stale = [r for r in weeks if r.detail.get("as_of") == result.as_of]
+    stale += [r for r in history.read(result.dataset, window_kind=WINDOW, window_starts=[as_of]) if r.statistic != MAILED]
+    return history.write(records(result, settings, earlier), replacing=stale)
+
+
+def records(result: BacktestResult, settings: BacktestSpec,
+            estimated: AbstractSet[tuple[str, dt.date]] = frozenset()) -> list[Record]:
+    """The rows of a backtest result (`settings`: the spec's alert thresholds); no estimate for the
+    (version, week start) pairs in `estimated`, whose estimate an earlier backtest recorded."""
     as_of = dt.date.fromisoformat(result.as_of)
     detail = {"as_of": result.as_of}
     out: list[Record] = []
@@ -53,9 +68,7 @@ def records(result: BacktestResult, settings: BacktestSpec, history: History | N
             out.append(Record(result.dataset, w.version, WEEK, start, name, "", float(getattr(w, name)), None, week))
         if w.performance is not None:
             out += _performance(result.dataset, w.version, WEEK, start, w.performance, week)
-        if w.rows_unmatured and not (history and history.read(
-                result.dataset, model_version=w.version, window_kind=WEEK, statistics=list(ESTIMATES),
-                window_starts=[start])):
+        if w.rows_unmatured and (w.version, start) not in estimated:
             e = w.estimate
             out += [Record(result.dataset, w.version, WEEK, start, "estimated_auc", "", e.expected_auc, None,
                            {**week, "rows": e.rows, "low": e.auc_low, "high": e.auc_high}),

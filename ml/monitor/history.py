@@ -116,18 +116,21 @@ class History:
             raise RiskopsError(f"cannot open the history database {engine.url!r}: {exc.orig}") from None
         return cls(engine)
 
-    def write(self, records: Iterable[Record]) -> int:
-        """Write records in one transaction; a record replaces the row with the same key. Returns the count."""
+    def write(self, records: Iterable[Record], replacing: Iterable[Record] = ()) -> int:
+        """Write records in one transaction; a record replaces the row with the same key, and the rows of
+        `replacing` (an earlier result the records supersede) are deleted. Returns the count written."""
         now = dt.datetime.now(dt.timezone.utc)
         rows = {r.key: {**{k: getattr(r, k) for k in KEY}, "value": r.value, "light": r.light,
                         "detail": r.detail, "recorded_at": r.recorded_at or now} for r in records}
-        if not rows:
+        stale = {r.key for r in replacing} | set(rows)
+        if not stale:
             return 0
         t = history_table
         key_match = sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in KEY))
         with self.engine.begin() as connection:
-            connection.execute(t.delete().where(key_match), [{f"k_{k}": row[k] for k in KEY} for row in rows.values()])
-            connection.execute(t.insert(), list(rows.values()))
+            connection.execute(t.delete().where(key_match), [{f"k_{k}": v for k, v in zip(KEY, key)} for key in stale])
+            if rows:
+                connection.execute(t.insert(), list(rows.values()))
         return len(rows)
 
     def read(self, dataset: str, *, model_version: str | None = None, window_kind: str | None = None,

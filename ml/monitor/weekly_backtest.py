@@ -124,7 +124,7 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),
            "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result)}
     if history is not None:
-        out["history_rows"] = history.write(backtest_history.records(result, spec.monitoring.backtest, history))
+        out["history_rows"] = backtest_history.write(history, result, spec.monitoring.backtest)
     if run_key is not None:
         storage.write_json(layout.backtest_run(spec.name, run_key), {
             "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,

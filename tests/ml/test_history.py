@@ -57,6 +57,18 @@ def test_write_read_and_rerun_replaces(url):
     assert len(History.open(url).read("cards")) == 3
 
 
+def test_a_result_that_supersedes_an_earlier_one_deletes_its_rows_in_the_same_write(url):
+    history = History.open(url)
+    history.write(_rows(0.05))
+    old = history.read("cards", model_version="3")
+    # the days were re-scored by version 4: its rows replace version 3's, whose keys differ
+    new = [Record("cards", "4", r.window_kind, r.window_start, r.statistic, r.feature, 0.2) for r in old]
+    assert history.write(new, replacing=old) == len(old)
+    assert {r.model_version for r in history.read("cards")} == {"4"}
+    assert len(history.read("bank")) == 1  # what was not replaced stays
+    assert history.write([], replacing=history.read("bank")) == 0 and history.read("bank") == []
+
+
 def test_schema_comes_from_the_migrations_with_its_own_version_table(url):
     History.open(url)
     engine = sa.create_engine(url)

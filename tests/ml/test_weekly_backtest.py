@@ -81,6 +81,22 @@ def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, ca
     assert sum(cell["n"] for key, cell in shadow.swap.items() if "->" in key) == shadow.rows
 
 
+def test_a_rerun_as_of_the_same_date_replaces_its_history_rows(env, cards_spec) -> None:  # type: ignore[no-untyped-def]
+    from ml.monitor import backtest_history
+    from ml.monitor.history import History
+
+    history = History.open(f"sqlite:///{env['storage'].root}/history.db")
+    first = weekly_backtest(env["storage"], cards_spec, AS_OF, 3, history=history)
+    rows = history.read(DS)
+    assert first["history_rows"] == len(rows) > 0
+    assert {r.window_kind for r in rows} == {backtest_history.WEEK, backtest_history.WINDOW}
+    assert {r.detail["as_of"] for r in rows} == {AS_OF.isoformat()}
+    bands = [r for r in rows if r.statistic == "jeffreys_p"]
+    assert bands and all(0 <= r.value <= 1 and r.feature for r in bands)
+    weekly_backtest(env["storage"], cards_spec, AS_OF, 3, history=history)
+    assert sorted(r.key for r in history.read(DS)) == sorted(r.key for r in rows)
+
+
 def test_before_anything_matured_the_step_says_so(env, capsys) -> None:  # type: ignore[no-untyped-def]
     as_of = START + dt.timedelta(days=30)
     assert main(["backtest", "--dataset", DS, "--as-of", as_of.isoformat()]) == 0
