@@ -47,7 +47,12 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "AIRFLOW__API__HOST": "127.0.0.1",  # the embedded platform is not served to the network
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+        # the DAG files do not change while the demo runs: parsing them every few seconds (and the specs
+        # they read) took a core of two, and slowed the API server until task starts timed out
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+        # a task's calls to the Execution API wait for a busy API server instead of failing the task (and
+        # waiting out its retry delay); the default is 5 s
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         # a second user whose name ends up in the audit trail of the models it approves: the only approver
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
@@ -164,6 +169,16 @@ class AirflowApi:
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def run_states(self, dag_id: str) -> dict[str, str]:
+        """Every run of a DAG and its state, a page of 100 per request (one request instead of one per run:
+        on two cores the API server also serves the running tasks)."""
+        states: dict[str, str] = {}
+        while True:
+            page = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "offset": len(states)})
+            states.update({str(r["dag_run_id"]): str(r["state"]) for r in page["dag_runs"]})
+            if not page["dag_runs"] or len(states) >= page["total_entries"]:
+                return states
 
     def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float) -> str:
         """Wait until a task reaches one of `states`; fails fast if the run fails first."""

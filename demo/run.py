@@ -115,8 +115,10 @@ def run_days(af: Standalone, days: dict[str, list[dt.date]]) -> None:
     started = time.monotonic()
     while True:
         af.assert_running()
-        states = [af.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
-                  for dag_id, ids in run_ids.items() for run_id in ids]
+        states = []
+        for dag_id, ids in run_ids.items():
+            known = af.run_states(dag_id)
+            states += [known.get(run_id) for run_id in ids]
         done, failed = states.count("success"), states.count("failed")
         print(f"  preprocess runs: {done}/{total} succeeded, {failed} failed "
               f"({time.monotonic() - started:.0f}s)", flush=True)
