@@ -23,6 +23,12 @@ WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; 
 SCHEDULER_GONE = 180.0  # seconds without a scheduler heartbeat after which a wait gives up
 
 
+# Airflow 3.3's API server records every write request (POST, PATCH, DELETE) in its audit log with a
+# synchronous commit on its event loop. On SQLite that commit can wait for a task's Execution API call (in a
+# worker thread) that holds the write lock and needs the event loop to finish: both wait out the database's
+# busy timeout. The demo therefore writes while nothing runs: it triggers runs of paused DAGs, then unpauses.
+
+
 class WaitError(RuntimeError):
     """Something the runtime waited for did not happen; the message says what, and where the log is."""
 
@@ -146,9 +152,12 @@ class AirflowApi:
         """The same Airflow seen through another user's token (e.g. an approver)."""
         return dataclasses.replace(self, token=self.login(user), unhealthy_since=None)
 
-    def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> str:
-        """Unpause and trigger a run (or clear the existing run of that logical date); returns its run id."""
-        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None, *,
+                unpause: bool = True) -> str:
+        """Trigger a run (or clear the existing run of that logical date) and unpause the DAG; returns the run
+        id. With unpause=False the run waits until `set_paused(dag_id, False)`."""
+        if unpause:
+            self.set_paused(dag_id, False)
         runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={
             "logical_date_gte": f"{logical_date}T00:00:00Z", "logical_date_lte": f"{logical_date}T00:00:00Z"})
         if runs["dag_runs"]:
@@ -163,6 +172,9 @@ class AirflowApi:
             if "-> 409" not in str(exc):  # 409: a retried POST whose first attempt did create the run
                 raise
         return run_id
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
         return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")

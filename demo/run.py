@@ -5,8 +5,9 @@ Steps: MLflow store (SQLite) -> SMTP sink -> replay real data into the landing z
 transactions (the cards on their days before the synthetic drift), mail the PDFs, approve them in Airflow
 as a scripted approver -> score every landed day with the champions; each score run schedules stability
 monitoring through its Asset: history, alert mail, weekly PDFs, and for the drifting cards a retraining
-requested through the drift Asset, whose candidate waits for approval -> print the row accounting, the
-promoted models, the scores and what monitoring fired.
+requested through the drift Asset, whose candidate waits for approval -> the weekly backtest of Give Me
+Some Credit before and after its outcomes matured, PDFs mailed to the risk team -> print the row
+accounting, the promoted models, the scores, what monitoring fired and what the backtests found.
 Re-runnable: replay and preprocessing replace their outputs, so a second run duplicates nothing.
 """
 
@@ -109,8 +110,10 @@ def run_days(af: Standalone, days: dict[str, list[dt.date]]) -> None:
     wait_for(lambda: wanted <= {d["dag_id"] for d in af.api("GET", "/dags", params={"limit": 100})["dags"]},
              180, "the DAG processor did not register the preprocess DAGs", 2)
     # a logical date has at most one run per DAG: trigger() clears an existing one instead (re-runs)
-    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat()) for day in business]
+    run_ids = {f"preprocess_{d}": [af.trigger(f"preprocess_{d}", day.isoformat(), unpause=False) for day in business]
                for d, business in days.items()}
+    for dag_id in run_ids:
+        af.set_paused(dag_id, False)
     total = sum(len(ids) for ids in run_ids.values())
     started = time.monotonic()
     while True:
@@ -126,7 +129,7 @@ def run_days(af: Standalone, days: dict[str, list[dt.date]]) -> None:
             break
         time.sleep(5)
     for dag_id in run_ids:
-        af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+        af.set_paused(dag_id, True)
     if failed:
         raise WaitError(f"{failed} preprocess runs failed; task logs under {af.airflow_home}/logs")
 
@@ -138,8 +141,10 @@ def retrain_and_approve(af: Standalone, runs: dict[str, dict[str, object]], outb
     run_ids = {}
     for dataset, conf in runs.items():
         dag_id = f"retrain_{dataset}"
-        run_ids[dataset] = af.trigger(dag_id, str(conf["as_of"]), conf)
+        run_ids[dataset] = af.trigger(dag_id, str(conf["as_of"]), conf, unpause=False)
         print(f"  {dag_id}: run {run_ids[dataset]} (training, report, mail)...", flush=True)
+    for dataset in runs:
+        af.set_paused(f"retrain_{dataset}", False)
     for dataset, run_id in run_ids.items():
         af.wait_for_task(f"retrain_{dataset}", run_id, "approval", WAITING_FOR_HUMAN, timeout=900)
     for mail in sorted(set(outbox.glob("*.eml")) - mails_before):
@@ -150,7 +155,7 @@ def retrain_and_approve(af: Standalone, runs: dict[str, dict[str, object]], outb
         approver.answer(dag_id, run_id, "approval", "Approve", "demo: scripted approval", timeout=600)
         print(f"  risk-approver approved {dataset} in Airflow (REST API, human-in-the-loop task)", flush=True)
         state = af.wait_for_run(dag_id, run_id, timeout=600)
-        af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+        af.set_paused(dag_id, True)
         if state != "success":
             raise WaitError(f"{dag_id} run {run_id} ended {state}; task logs: {af.task_logs(dag_id, run_id)}")
 
@@ -168,13 +173,15 @@ def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]
     mail to the approvers; returns that retraining's DAG and run id."""
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for dataset in windows:  # consumers must be unpaused before the events they wait for
-        af.api("PATCH", f"/dags/stability_{dataset}", json={"is_paused": False})
-    af.api("PATCH", f"/dags/retrain_{drifting}", json={"is_paused": False})
+        af.set_paused(f"stability_{dataset}", False)
+    af.set_paused(f"retrain_{drifting}", False)
     score_runs = {}
     for dataset, (start, end) in windows.items():
         score_runs[dataset] = af.trigger(f"score_{dataset}", end.isoformat(),
-                                         {"start": start.isoformat(), "end": end.isoformat()})
+                                         {"start": start.isoformat(), "end": end.isoformat()}, unpause=False)
         print(f"  score_{dataset}: run {score_runs[dataset]} scoring {start} .. {end}...", flush=True)
+    for dataset in windows:
+        af.set_paused(f"score_{dataset}", False)
     for dataset, run_id in score_runs.items():
         _finished(af, f"score_{dataset}", run_id, 1200)
     for dataset in windows:
@@ -189,7 +196,7 @@ def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]
     print(f"  {dag_id}: run {run_id} triggered by the drift Asset (training, report, mail)...", flush=True)
     af.wait_for_task(dag_id, run_id, "email_approvers", {"success"}, timeout=900)
     for dag in [*(f"score_{d}" for d in windows), *(f"stability_{d}" for d in windows), dag_id]:
-        af.api("PATCH", f"/dags/{dag}", json={"is_paused": True})
+        af.set_paused(dag, True)
     return {"dag_id": dag_id, "run_id": run_id}
 
 
@@ -200,7 +207,7 @@ def backtest(af: Standalone, dataset: str, as_ofs: list[dt.date]) -> None:
         run_id = af.trigger(dag_id, as_of.isoformat())
         print(f"  {dag_id}: run {run_id} as of {as_of}...", flush=True)
         _finished(af, dag_id, run_id, 600)
-    af.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+    af.set_paused(dag_id, True)
 
 
 def _finished(af: Standalone, dag_id: str, run_id: str, timeout: float) -> None:

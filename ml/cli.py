@@ -416,18 +416,18 @@ def cmd_stability(args: argparse.Namespace) -> int:
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
-    from ml.dates import WINDOW_KINDS
+    from ml.dates import BACKTEST_KINDS, WINDOW_KINDS
 
     p.add_argument("--feature", help="only this feature's rows")
     p.add_argument("--since", type=_date, help="only windows starting on or after this date")
     p.add_argument("--until", type=_date, help="only windows starting on or before this date")
-    p.add_argument("--window", choices=WINDOW_KINDS, help="only windows of this kind")
+    p.add_argument("--window", choices=(*WINDOW_KINDS, *BACKTEST_KINDS), help="only windows of this kind")
     p.add_argument("--statistic", action="append", help="only this statistic (repeatable), e.g. csi, score_psi")
     p.add_argument("--model-version", help="only this model version")
     p.add_argument("--csv", action="store_true", help="print CSV (with the JSON detail) instead of a table")
 
 
-@step("history", "print the monitoring history of a dataset (stability statistics, alerts, triggers)",
+@step("history", "print the monitoring history of a dataset (stability and backtest statistics, alerts, triggers)",
       _history_args)
 def cmd_history(args: argparse.Namespace) -> int:
     import pandas as pd

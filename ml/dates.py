@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ml.data.spec import DatasetSpec
 
 WINDOW_KINDS = ("day", "week", "month")  # a week is the ISO week (Monday to Sunday)
+BACKTEST_KINDS = ("backtest_week", "backtest")  # the backtest's rows in the history: by ISO week, by as-of date
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:

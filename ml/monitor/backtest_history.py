@@ -25,10 +25,11 @@ from typing import Any
 
 from ml import bins as b
 from ml.data.spec import Backtest as BacktestSpec
+from ml.dates import BACKTEST_KINDS
 from ml.monitor.backtest import BacktestResult, Performance
 from ml.monitor.history import History, Record
 
-WEEK, WINDOW = "backtest_week", "backtest"
+WEEK, WINDOW = BACKTEST_KINDS
 MAILED = "report_mailed"
 ESTIMATES = ("estimated_auc", "estimated_default_rate")
 

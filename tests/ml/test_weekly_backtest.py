@@ -68,6 +68,10 @@ def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, ca
     report = layout.backtest_report(DS, AS_OF)
     assert out.strip().endswith(f"report: {env['storage'].url(report)}")
     assert env["storage"].read_bytes(report).startswith(b"%PDF")
+    assert "history: " in out and " weekly metrics on the versions' training runs" in out
+    assert main(["history", "--dataset", DS, "--window", "backtest", "--statistic", "auc"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if " auc " in x]
+    assert line.split()[:5] == ["backtest", AS_OF.isoformat(), "1", "auc", "0." + line.split()[4][2:]]
 
     result = weekly_backtest(env["storage"], cards_spec, AS_OF, 3)["result"]
     (version,) = result.versions
