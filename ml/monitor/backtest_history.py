@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence, Set as AbstractSet
 from typing import Any
 
@@ -34,13 +35,13 @@ MAILED = "report_mailed"
 ESTIMATES = ("estimated_auc", "estimated_default_rate")
 
 
-def _performance(dataset: str, version: str, kind: str, start: dt.date, perf: Performance,
-                 detail: dict[str, Any]) -> list[Record]:
-    values = dataclasses.asdict(perf)
-    interval = {k: values[k] for k in ("auc_se", "auc_low", "auc_high")}
-    return [Record(dataset, version, kind, start, name, "", float(value), None,
-                   {**detail, **(interval if name == "auc" else {})})
-            for name, value in values.items() if name not in interval]
+def _finite(value: Any) -> Any:
+    """NaN (a week with one class, a model without a development AUC) is stored as no value: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def write(history: History, result: BacktestResult, settings: BacktestSpec) -> int:
@@ -59,52 +60,53 @@ def records(result: BacktestResult, settings: BacktestSpec,
             estimated: AbstractSet[tuple[str, dt.date]] = frozenset()) -> list[Record]:
     """The rows of a backtest result (`settings`: the spec's alert thresholds); no estimate for the
     (version, week start) pairs in `estimated`, whose estimate an earlier backtest recorded."""
-    as_of = dt.date.fromisoformat(result.as_of)
-    detail = {"as_of": result.as_of}
     out: list[Record] = []
+
+    def add(version: str, kind: str, start: dt.date, statistic: str, value: float | None, light: str | None = None,
+            feature: str = "", **detail: Any) -> None:
+        out.append(Record(result.dataset, version, kind, start, statistic, feature, _finite(value), light,
+                          _finite({"as_of": result.as_of, **detail})))
+
+    def performance(version: str, kind: str, start: dt.date, perf: Performance, **detail: Any) -> None:
+        values = dataclasses.asdict(perf)
+        interval = {k: values.pop(k) for k in ("auc_se", "auc_low", "auc_high")}
+        for name, value in values.items():
+            add(version, kind, start, name, float(value), **detail, **(interval if name == "auc" else {}))
+
     for w in result.weeks:
         start = dt.date.fromisoformat(w.first_day)
-        week = {**detail, "week": w.week}
         for name in ("rows_scored", "rows_matured", "rows_unmatured", "rows_unknown_outcome"):
-            out.append(Record(result.dataset, w.version, WEEK, start, name, "", float(getattr(w, name)), None, week))
+            add(w.version, WEEK, start, name, float(getattr(w, name)), week=w.week)
         if w.performance is not None:
-            out += _performance(result.dataset, w.version, WEEK, start, w.performance, week)
+            performance(w.version, WEEK, start, w.performance, week=w.week)
         if w.rows_unmatured and (w.version, start) not in estimated:
             e = w.estimate
-            out += [Record(result.dataset, w.version, WEEK, start, "estimated_auc", "", e.expected_auc, None,
-                           {**week, "rows": e.rows, "low": e.auc_low, "high": e.auc_high}),
-                    Record(result.dataset, w.version, WEEK, start, "estimated_default_rate", "",
-                           e.expected_default_rate, None,
-                           {**week, "rows": e.rows, "low": e.default_rate_low, "high": e.default_rate_high})]
+            add(w.version, WEEK, start, "estimated_auc", e.expected_auc, week=w.week, rows=e.rows, low=e.auc_low,
+                high=e.auc_high)
+            add(w.version, WEEK, start, "estimated_default_rate", e.expected_default_rate, week=w.week, rows=e.rows,
+                low=e.default_rate_low, high=e.default_rate_high)
+    as_of = dt.date.fromisoformat(result.as_of)
     for v in result.versions:
-        window = {**detail, "weeks": v.weeks}
-        out += _performance(result.dataset, v.version, WINDOW, as_of, v.performance, window)
-        out += [
-            Record(result.dataset, v.version, WINDOW, as_of, "auc_drop_p", "", _finite(v.auc_drop_p), None,
-                   {**window, "z": _finite(v.auc_drop_z), "development_auc": v.development_auc}),
-            Record(result.dataset, v.version, WINDOW, as_of, "herfindahl", "", v.bands.herfindahl, None,
-                   {**window, "development": v.development_herfindahl}),
-            Record(result.dataset, v.version, WINDOW, as_of, "hosmer_lemeshow", "", v.bands.hosmer_lemeshow, None,
-                   {**window, "df": v.bands.hosmer_lemeshow_df, "p": v.bands.hosmer_lemeshow_p}),
-            Record(result.dataset, v.version, WINDOW, as_of, "rejected_bands", "", float(v.bands.rejected_bands),
-                   b.RED if v.bands.rejected_bands > settings.max_rejected_bands else b.GREEN,
-                   {**window, "allowed": settings.max_rejected_bands}),
-            Record(result.dataset, v.version, WINDOW, as_of, "rank_inversions", "", float(len(v.bands.inversions)),
-                   b.RED if v.bands.inversions else b.GREEN,
-                   {**window, "pairs": [list(pair) for pair in v.bands.inversions]}),
-            Record(result.dataset, v.version, WINDOW, as_of, "alert", "", float(len(v.alerts)),
-                   b.RED if v.alerts else b.GREEN, {**window, "alerts": v.alerts}),
-        ]
-        out += [Record(result.dataset, v.version, WINDOW, as_of, "jeffreys_p", band.band, band.jeffreys_p,
-                       b.RED if band.rejected else b.GREEN,
-                       {**window, "rows": band.rows, "defaults": band.defaults, "mean_pd": band.mean_pd,
-                        "observed_rate": band.observed_rate})
-                for band in v.bands.bands]
+        bands, weeks = v.bands, v.weeks
+        performance(v.version, WINDOW, as_of, v.performance, weeks=weeks)
+        add(v.version, WINDOW, as_of, "auc_drop_p", v.auc_drop_p, weeks=weeks, z=v.auc_drop_z,
+            development_auc=v.development_auc)
+        add(v.version, WINDOW, as_of, "herfindahl", bands.herfindahl, weeks=weeks,
+            development=v.development_herfindahl)
+        add(v.version, WINDOW, as_of, "hosmer_lemeshow", bands.hosmer_lemeshow, weeks=weeks,
+            df=bands.hosmer_lemeshow_df, p=bands.hosmer_lemeshow_p)
+        add(v.version, WINDOW, as_of, "rejected_bands", float(bands.rejected_bands),
+            b.RED if bands.rejected_bands > settings.max_rejected_bands else b.GREEN, weeks=weeks,
+            allowed=settings.max_rejected_bands)
+        add(v.version, WINDOW, as_of, "rank_inversions", float(len(bands.inversions)),
+            b.RED if bands.inversions else b.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
+        add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), b.RED if v.alerts else b.GREEN, weeks=weeks,
+            alerts=v.alerts)
+        for band in bands.bands:
+            add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p, b.RED if band.rejected else b.GREEN,
+                band.band, weeks=weeks, rows=band.rows, defaults=band.defaults, mean_pd=band.mean_pd,
+                observed_rate=band.observed_rate)
     return out
-
-
-def _finite(value: float) -> float | None:
-    return value if value == value else None  # NaN (no development AUC) is no value
 
 
 def mailed(history: History, dataset: str, as_of: dt.date) -> bool:
