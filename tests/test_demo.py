@@ -5,6 +5,11 @@ different "today"s.
 The first run's clock (2026-11-22) and window (16 days) are chosen so that a scheduled monthly retraining
 would find enough matured data to train a candidate and then wait two weeks for an approver: the demo must
 not let such a run exist (tests/dags/test_demo_schedules.py checks that on many dates, without running).
+
+Both "today"s lie before the real date of any run of this test. Only Python's clock can be moved: Airflow's
+scheduler starts a queued run once its run_after (Python's moved clock) is at most the database's own
+clock (`now()` in SQL, the real date), so a moved clock ahead of the real one would leave every run that
+Airflow creates itself (the Asset-triggered ones) queued for ever.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from tests.helpers import free_port
 REPO = Path(__file__).resolve().parents[1]
 DAYS = 16
 FIRST_TODAY = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
-SECOND_TODAY = dt.datetime(2027, 6, 15, 23, 30, tzinfo=dt.timezone.utc)
+SECOND_TODAY = dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.timezone.utc)  # after the first: the re-run's scores win
 
 
 def _run_demo(home: Path, today: dt.datetime, *extra: str) -> subprocess.CompletedProcess[str]:
+    assert today < dt.datetime.now(dt.timezone.utc), "a moved clock must not be ahead of the database's"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))}
     env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": str(DAYS),
                 # every Python process of the demo (Airflow's included) sees `today` as the date
@@ -142,7 +148,7 @@ def test_demo_runs_the_pipeline_and_is_rerunnable_on_any_date(tmp_path):
     # the cards' re-run candidate (v3) supersedes the drift candidate still waiting (v2); its scores drift too
     assert "riskops-card_transactions version 3: stage Production" in second
     assert "registered riskops-card_transactions version 4, waiting for approval" in second
-    assert "at 2027-06-15T" in second
+    assert "at 2026-12-01T" in second
     # the re-run's backtests judge the re-scored days with version 2 and mail nothing twice
     assert f"give_me_some_credit as of {matured}, version 2: " in second
     assert len([m for m in _mails(home) if " backtest as of " in m["Subject"]]) == 2
