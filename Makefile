@@ -31,11 +31,16 @@ stack: install
 stack-stop:
 	$(BIN)/python -m demo.stack --stop
 
+# The tests not marked slow on both cores (a test file stays in one worker: its fixtures are made once), then
+# the slow end-to-end runs one at a time (each starts a whole Airflow); both parts run even if one fails.
 test: install
-	$(BIN)/python -m pytest
+	status=0; \
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile || status=$$?; \
+	$(BIN)/python -m pytest -m slow || status=$$?; \
+	exit $$status
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile
 
 lock: $(BIN)/python
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)

@@ -33,7 +33,7 @@ def dataset_names() -> list[str]:
 
 
 def invalid_specs(kind: str) -> None:
-    """Make the invalid specs an import error of the calling DAG file (`kind`: preprocess, retrain, score),
+    """Make the invalid specs an import error of the calling DAG file (`kind`: the stage, e.g. score),
     naming each dataset and its error, while the file's DAGs of valid datasets load as usual.
 
     Airflow records an import error for a DAG that fails validation and keeps the file's other DAGs, so one
