@@ -23,12 +23,6 @@ WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; 
 SCHEDULER_GONE = 180.0  # seconds without a scheduler heartbeat after which a wait gives up
 
 
-# Airflow 3.3's API server records every write request (POST, PATCH, DELETE) in its audit log with a
-# synchronous commit on its event loop. On SQLite that commit can wait for a task's Execution API call (in a
-# worker thread) that holds the write lock and needs the event loop to finish: both wait out the database's
-# busy timeout. The demo therefore writes while nothing runs: it triggers runs of paused DAGs, then unpauses.
-
-
 class WaitError(RuntimeError):
     """Something the runtime waited for did not happen; the message says what, and where the log is."""
 
@@ -155,7 +149,13 @@ class AirflowApi:
     def trigger(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None, *,
                 unpause: bool = True) -> str:
         """Trigger a run (or clear the existing run of that logical date) and unpause the DAG; returns the run
-        id. With unpause=False the run waits until `set_paused(dag_id, False)`."""
+        id. With unpause=False the run waits until `set_paused(dag_id, False)`.
+
+        Why trigger while paused: Airflow 3.3's API server commits an audit-log row for every write request
+        synchronously on its event loop. On SQLite that commit can wait for a running task's Execution API
+        call that holds the write lock and needs the event loop to finish, and both sit out the database's
+        busy timeout (60 s). Writes made while nothing runs cannot meet such a call.
+        """
         if unpause:
             self.set_paused(dag_id, False)
         runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={
