@@ -9,7 +9,8 @@ What runs, each in its own process group on 127.0.0.1 with free ports:
     artifacts proxied to the S3 bucket; the platform's and an approver's MLflow users
     (docker/mlflow/create_users.py, as compose's mlflow-init),
   - Airflow 3 on a fresh PostgreSQL database: `db migrate`, then api-server, scheduler, dag-processor and
-    triggerer as separate processes (LocalExecutor), with an admin (the platform) and an approver,
+    triggerer as separate processes (LocalExecutor), with an admin (the platform) and an approver; the
+    monitoring history (stability, backtests) in a fresh PostgreSQL database of its own,
   - the demo's SMTP sink in place of mailpit (every mail kept as an .eml file).
 
 Configuration comes from docker-compose.yaml itself: the Airflow environment (x-airflow-common), the MLflow
@@ -56,7 +57,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 ADDRESSES = {
     "airflow": ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "AIRFLOW_CONN_SMTP_DEFAULT", "AWS_ENDPOINT_URL",
-                "MLFLOW_TRACKING_URI"),
+                "MLFLOW_TRACKING_URI", "RISKOPS_HISTORY_URL"),
     "mlflow": ("AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH"),
     "mlflow-init": ("MLFLOW_TRACKING_URI",),
 }
@@ -144,7 +145,7 @@ def fresh_credentials() -> dict[str, str]:
 
 def fresh_database_names() -> dict[str, str]:
     token = uuid.uuid4().hex[:10]
-    return {k: f"riskops_stack_{token}_{k}" for k in ("airflow", "mlflow", "mlflow_auth")}
+    return {k: f"riskops_stack_{token}_{k}" for k in ("airflow", "mlflow", "mlflow_auth", "history")}
 
 
 def free_port() -> int:
@@ -223,6 +224,7 @@ class Stack:
             "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
             "AWS_ENDPOINT_URL": self.url("s3"),
             "MLFLOW_TRACKING_URI": self.url("mlflow"),
+            "RISKOPS_HISTORY_URL": self.database_url("history"),  # monitoring's own database, as in compose
         }
         local = {
             "AIRFLOW_HOME": str(self.home / "airflow"),

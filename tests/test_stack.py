@@ -1,9 +1,9 @@
 """The production path, run for real on this machine: the stack `make stack` starts (demo.stack: moto's S3
 server, MLflow with basic-auth on PostgreSQL and artifacts proxied to S3, Airflow's four components on
 PostgreSQL, configured from docker-compose.yaml), with RISKOPS_DATA=s3://... Landing files go into the
-bucket; preprocess -> retrain -> approval (an approver through the REST API) -> score run as real DAG runs;
-then the bucket, MLflow's registry (its REST API, as the platform's user), the mail server and the logs
-are checked, and so are the refusals: the platform cannot approve in Airflow, an approver cannot move a
+bucket; preprocess -> retrain -> approval (an approver through the REST API) -> score -> stability (by the
+scores Asset) -> weekly backtest run as real DAG runs; then the bucket, the history on PostgreSQL, MLflow's
+registry (its REST API, as the platform's user), the mail server and the logs are checked, and so are the refusals: the platform cannot approve in Airflow, an approver cannot move a
 stage in MLflow, nobody unauthenticated reads MLflow.
 """
 
@@ -104,11 +104,23 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         assert af.task_state(f"retrain_{DATASET}", retrain, "promote") == "success"
         clock.lap("approval and promotion")
 
-        # the score DAG was paused while there was no champion; one day is scored now with the champion
+        # the score DAG was paused while there was no champion; one day is scored now with the champion, and
+        # its scores Asset runs stability monitoring
+        af.set_paused(f"stability_{DATASET}", False)
         scoring = af.trigger(f"score_{DATASET}", SCORED.isoformat(), {"date": SCORED.isoformat()})
         assert af.wait_for_run(f"score_{DATASET}", scoring, timeout=300) == "success"
         assert len(af.api("GET", f"/dags/score_{DATASET}/dagRuns")["dag_runs"]) == 1
         clock.lap("score")
+        wait_for(lambda: af.run_states(f"stability_{DATASET}"), 120, "the scores Asset to run stability", 2)
+        (stability,) = af.run_states(f"stability_{DATASET}")
+        assert af.wait_for_run(f"stability_{DATASET}", stability, timeout=300) == "success"
+        clock.lap("stability")
+
+        # the weekly backtest once the scored day's outcomes have matured
+        backtest_as_of = SCORED + dt.timedelta(days=45)
+        backtest = af.trigger(f"backtest_{DATASET}", backtest_as_of.isoformat(), {"weeks": 2})
+        assert af.wait_for_run(f"backtest_{DATASET}", backtest, timeout=300) == "success"
+        clock.lap("backtest")
 
         # ---------------------------------------------------------------- the bucket
         keys = bucket_keys(stack, "riskops")
@@ -120,6 +132,7 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         assert {f"data/candidates/{DATASET}/v=1/candidate.pdf", f"data/candidates/{DATASET}/v=1/candidate.json"} <= set(keys)
         scores_key = f"data/scores/{DATASET}/date={SCORED}/model=1/part-0.parquet"
         assert scores_key in keys
+        assert f"data/reports/backtest/{DATASET}/as_of={backtest_as_of}.pdf" in keys
         assert not [k for k in keys if k.rsplit("/", 1)[-1].startswith((".", "_"))], "no temporaries"
         s3 = stack.s3_client()
         curated_manifest = json.loads(s3.get_object(
@@ -135,10 +148,23 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         assert any(k.endswith("/artifacts/model_dir/booster.ubj") for k in artifacts), artifacts[:20]
         assert any(k.endswith(".pdf") for k in artifacts)
 
+        # ---------------------------------------------------------------- the history on PostgreSQL
+        from ml.monitor.history import History
+
+        history = History.open(env["RISKOPS_HISTORY_URL"])
+        (day,) = history.read(DATASET, window_kind="day", statistics=["overall"], feature="")
+        assert day.window_start == SCORED and day.model_version == "1" and day.light in ("green", "amber", "red")
+        (auc,) = history.read(DATASET, window_kind="backtest", statistics=["auc"], window_starts=[backtest_as_of])
+        (week_auc,) = history.read(DATASET, window_kind="backtest_week", statistics=["auc"])
+        assert 0.5 < auc.value <= 1 and week_auc.window_start == SCORED - dt.timedelta(days=SCORED.weekday())
+
         # ---------------------------------------------------------------- MLflow's registry, as the platform
         version = mlflow_get(stack, "model-versions/get", platform, name=MODEL, version="1")
         assert version.status_code == 200, version.text
         mv = version.json()["model_version"]
+        # the backtest's week is on the version's training run
+        logged = mlflow_get(stack, "metrics/get-history", platform, run_id=mv["run_id"], metric_key="backtest.auc")
+        assert [m["value"] for m in logged.json()["metrics"]] == [pytest.approx(week_auc.value, abs=1e-12)]
         tags = {t["key"]: t["value"] for t in mv.get("tags", [])}
         assert mv["current_stage"] == "Production"
         assert tags["riskops.approved_by"] == APPROVER
@@ -161,9 +187,11 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         assert after["current_stage"] == "Production"
 
         # ---------------------------------------------------------------- the mail server
-        (mail,) = (stack.home / "outbox").glob("*.eml")
-        msg = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
-        assert msg["Subject"].startswith(f"[riskops] {MODEL} v1 candidate:")
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                 for p in sorted((stack.home / "outbox").glob("*.eml"))]
+        (msg,) = [m for m in mails if m["Subject"].startswith(f"[riskops] {MODEL} v1 candidate:")]
+        (report,) = [m for m in mails if f"backtest as of {backtest_as_of}" in m["Subject"]]
+        assert [a.get_filename() for a in report.iter_attachments()] == [f"backtest-{DATASET}-{backtest_as_of}.pdf"]
         (pdf,) = [a.get_content() for a in msg.iter_attachments()]
         assert hashlib.sha256(pdf).hexdigest() == tags["riskops.report_sha256"]
         assert stack.url("airflow") in msg.get_body(("html",)).get_content(), "the mail links this Airflow"
@@ -171,7 +199,7 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         # ---------------------------------------------------------------- credentials never in a log
         logs = [p for p in [*(af.airflow_home / "logs").rglob("*"), *(stack.home / "logs").rglob("*")] if p.is_file()]
         task_logs = [p for p in logs if "dag_id=" in str(p)]
-        assert len(task_logs) >= 3 * (DAYS + 1) + 4, "every task wrote its log"
+        assert len(task_logs) >= 3 * (DAYS + 1) + 4 + 2, "every task wrote its log"
         secrets = stack.variables
         assert env["AWS_SECRET_ACCESS_KEY"] == secrets["MINIO_ROOT_PASSWORD"]
         assert env["MLFLOW_TRACKING_PASSWORD"] == secrets["MLFLOW_PLATFORM_PASSWORD"]
