@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
-from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag, weekly
+from riskops_airflow.defaults import cron_trigger, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import option
 
@@ -31,7 +31,7 @@ for dataset in dataset_names():
     with riskops_dag(
         f"backtest_{dataset}",
         f"Weekly backtest of the {dataset} model on matured outcomes: history, MLflow, PDF to the risk team",
-        weekly("0 6 * * 1"),
+        cron_trigger("0 6 * * 1"),
         ["backtest", dataset],
         __doc__,
         max_active_runs=1,

@@ -64,7 +64,7 @@ def cron(expression: str):  # type: ignore[no-untyped-def]
     return CronDataIntervalTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
 
 
-def weekly(expression: str):  # type: ignore[no-untyped-def]
+def cron_trigger(expression: str):  # type: ignore[no-untyped-def]
     """A cron trigger timetable (the logical date is the moment it fires, e.g. Monday 06:00), or None when cron
     schedules are switched off (settings.cron_schedules)."""
     from airflow.timetables.trigger import CronTriggerTimetable
