@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import hashlib
 
 import pytest
 
-from demo.smtp_sink import start as start_smtp
 from ml import layout
 from ml.storage import Storage
 from reports.candidate import render_candidate_report
-from tests.helpers import free_port
+from tests.helpers import free_port, mails
 from tests.reports.test_candidate import make_data
 
 AS_OF = dt.date(2026, 10, 31)
@@ -41,21 +38,13 @@ def candidate(data_root) -> dict:
     return summary | {"pdf": pdf}
 
 
-def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, tmp_path, monkeypatch):
+def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch):
     from riskops_airflow.notify import send_candidate_mail
 
-    port = free_port()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
-                       f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&timeout=10&retry_limit=1")
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
-    server = start_smtp(tmp_path / "outbox", port=port)
-    try:
-        result = send_candidate_mail("card_transactions", RUN)
-    finally:
-        server.stop()
+    result = send_candidate_mail("card_transactions", RUN)
     assert result["version"] == "3"
-    (mail_file,) = (tmp_path / "outbox").glob("*.eml")
-    msg = email.message_from_bytes(mail_file.read_bytes(), policy=email.policy.default)
+    (msg,) = mails(smtp)
     assert msg["Subject"] == "[riskops] riskops-card_transactions v3 candidate: NOT RECOMMENDED (AUC 0.8612)"
     assert set(a.strip() for a in msg["To"].split(",")) == {"cro@bank.example", "model-risk@bank.example"}
     (attachment,) = list(msg.iter_attachments())
