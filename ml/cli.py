@@ -311,7 +311,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     settings, storage, spec = _context(args)
     dates = [] if args.input else business_dates(args, spec)
-    source, target = _ondemand_paths(args) if args.input else ("", "")  # refused before anything is opened
+    source, target = _ondemand_paths(args, storage) if args.input else ("", "")  # refused before anything is opened
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
@@ -332,8 +332,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ondemand_paths(args: argparse.Namespace) -> tuple[str, str]:
-    """Storage keys of --input and --output, both confined to the on-demand area."""
+def _ondemand_paths(args: argparse.Namespace, storage: "Storage") -> tuple[str, str]:
+    """Storage keys of --input and --output, both confined to the on-demand area (links included)."""
     from ml import layout
 
     output = args.output or args.input.rsplit(".", 1)[0] + ".scores.parquet"
@@ -342,7 +342,14 @@ def _ondemand_paths(args: argparse.Namespace) -> tuple[str, str]:
     source, target = layout.ondemand(args.input), layout.ondemand(output)
     if target == source:
         raise RiskopsError("--output must not be the --input file")
+    for key in (source, target, _rejects(target)):  # a link under ondemand/ must not carry a file out of it
+        storage.check_inside(key, layout.ONDEMAND)
     return source, target
+
+
+def _rejects(target: str) -> str:
+    """Where the rows of an on-demand file that failed validation go: beside its scores."""
+    return target.rsplit(".", 1)[0] + ".quarantine.csv"
 
 
 def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec", pinned: Any) -> int:
@@ -353,7 +360,7 @@ def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec
     if not storage.exists(source):
         raise RiskopsError(f"input file not found: {storage.url(source)}")
     scores, quarantine = score.score_file(storage.read_bytes(source), source.rsplit("/", 1)[-1], spec, pinned)
-    rejected = target.rsplit(".", 1)[0] + ".quarantine.csv"
+    rejected = _rejects(target)
     try:
         buffer = io.BytesIO()
         (scores.to_csv(buffer, index=False) if target.endswith(".csv") else scores.to_parquet(buffer, index=False))
