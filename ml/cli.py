@@ -63,6 +63,35 @@ def _text(text: str) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a free-text option (`free_text`) takes the next argument as its value whatever it
+    looks like: argparse reads `--reason "--worse"` or `--reason "-0.4pt"` as an option without a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.free_text: set[str] = set()
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        given = list(sys.argv[1:] if args is None else args)
+        joined, i = [], 0
+        while i < len(given):
+            if given[i] in self.free_text and i + 1 < len(given):
+                joined.append(f"{given[i]}={given[i + 1]}")  # `--flag=value` is always one value
+                i += 2
+            else:
+                joined.append(given[i])
+                i += 1
+        return super().parse_known_args(joined, namespace)
+
+
+def free_text(p: argparse.ArgumentParser, flag: str, required: bool = False, blank: bool = True, help: str = "") -> None:
+    """An option taking any text as its value, even text starting with '-'; `blank=False` refuses blank text."""
+    p.add_argument(flag, required=required, default="", type=str if blank else _text, help=help or None)
+    if isinstance(p, _Parser):
+        p.free_text.add(flag)
+
+
 def window(p: argparse.ArgumentParser, single: bool = True) -> None:
     """The business-date arguments: --date D, or --start/--end for a window (both ends included)."""
     if single:
@@ -225,8 +254,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     train_options(p)
     p.add_argument("--run-key", help="name of the calling run (the retrain DAG's run id); its next tasks find "
                                      "the registered version by it (default: as_of=<date>)")
-    p.add_argument("--trigger", default="", help="why this retraining runs, when monitoring requested it "
-                                                 "(drift); shown on the candidate report's first page")
+    free_text(p, "--trigger", help="why this retraining runs, when monitoring requested it (drift); shown on the "
+                                   "candidate report's first page")
 
 
 @step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
@@ -250,17 +279,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _decision_args(*extra: tuple[str, bool]) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--version", required=True)
-        p.add_argument("--approver", required=True, type=_text,
-                       help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
+        free_text(p, "--approver", required=True, blank=False,
+                  help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
         for name, required in extra:
-            p.add_argument(f"--{name}", required=required, type=_text if required else str, default="")
+            free_text(p, f"--{name}", required=required, blank=not required)
     return add
 
 
 def _promote_args(p: argparse.ArgumentParser) -> None:
     _decision_args(("note", False))(p)
-    p.add_argument("--triggered-by", default="", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: "
-                                                      "they may not approve it)")
+    free_text(p, "--triggered-by", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: they may not "
+                                        "approve it)")
 
 
 @step("promote", "make a registered version the champion (Production), with an audit trail", _promote_args)
@@ -498,7 +527,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m ml", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="step", required=True, metavar="STEP")
     for s in STEPS:
         p = commands.add_parser(s.name, help=s.help, description=s.help)
