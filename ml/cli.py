@@ -365,12 +365,7 @@ def _ondemand_paths(args: argparse.Namespace, storage: "Storage") -> tuple[str, 
     """Storage keys of --input and --output, both confined to the on-demand area (links included)."""
     from ml import layout
 
-    output = args.output or args.input.rsplit(".", 1)[0] + ".scores.parquet"
-    if not output.endswith((".parquet", ".csv")):
-        raise RiskopsError(f"--output must end in .parquet or .csv: {output!r}")
-    source, target = layout.ondemand(args.input), layout.ondemand(output)
-    if target == source:
-        raise RiskopsError("--output must not be the --input file")
+    source, target = layout.ondemand_files(args.input, args.output)
     for key in (source, target, _rejects(target)):  # a link under ondemand/ must not carry a file out of it
         storage.check_inside(key, layout.ONDEMAND)
     return source, target

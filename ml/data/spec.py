@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ml.errors import SpecError
 
@@ -49,6 +49,20 @@ def _text(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+
+
+def _encoding(name: str) -> str:
+    import codecs
+
+    try:
+        if codecs.lookup(name)._is_text_encoding:
+            return name
+    except LookupError:
+        pass
+    raise ValueError(f"unknown text encoding {shown(name)} (e.g. utf-8, utf-16, latin-1, cp1252)")
+
+
+Encoding = Annotated[str, AfterValidator(_encoding)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Bound = float | dt.date | Literal["business_date"]
 
@@ -184,7 +198,7 @@ class ColumnSpec(_Strict):
 class RawFormat(_Strict):
     delimiter: str = ","
     quotechar: str = '"'
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
     decimal: str = "."
     thousands: str | None = None
     # currency marks allowed before or after a number ('$', '€', 'EUR'): '$60,000.00 ', '1.234,56 €'
@@ -269,7 +283,7 @@ class SourceSpec(_Strict):
     package: str | None = None
     path: str | None = None
     delimiter: str = ","
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
     id_column: Name | None = None  # created as 1..n when the file has none
     rebuild_date: DateRebuild | None = None
     params: SyntheticCards = Field(default_factory=SyntheticCards)

@@ -94,6 +94,9 @@ def _stages() -> Iterator[None]:
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
     """The registered version; a clear error when it does not exist, a RegistryError when MLflow fails."""
+    from ml.layout import model_version
+
+    model_version(version)  # user input: "abc" is refused here, not by MLflow as a failure
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:

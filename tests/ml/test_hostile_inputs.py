@@ -63,3 +63,20 @@ def test_a_link_on_the_way_to_the_storage_root_is_fine(tmp_path, monkeypatch, ca
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert _score("--input", "missing.csv") == 2  # past the link check: no champion to score with
     assert "no Production model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["score", "--dataset", DS, "--date", "2026-09-01", "--model-version", "abc"],
+    ["score", "--dataset", DS, "--date", "2026-09-01", "--model-version", "../../curated"],
+    ["promote", "--dataset", DS, "--version", "abc", "--approver", "Ada"],
+    ["reject", "--dataset", DS, "--version", "0", "--approver", "Ada", "--reason", "no"],
+])
+def test_a_version_that_is_not_a_number_is_refused_before_mlflow_is_asked(argv, data_root, monkeypatch, capsys):
+    from tests.helpers import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nothing listens: asking fails
+    monkeypatch.setenv("RISKOPS_HISTORY_URL", f"sqlite:///{data_root.parent / 'history.db'}")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: '") and "is not a model version: registered versions are whole numbers" in err
+    assert err.count("\n") == 1 and "MLflow" not in err
