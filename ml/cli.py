@@ -265,11 +265,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings, storage, spec = _context(args)
     config = train_config(args)
     _mlflow(settings)
-    summary = retrain(storage, spec, args.as_of, config, run_key=args.run_key, artifact_root=settings.artifact_root,
+    summary = retrain(storage, spec, args.as_of, config, settings.artifact_root, run_key=args.run_key,
                       trigger=args.trigger.strip() or None)
     m = summary["metrics"]
+    for gap in summary["gaps"]:
+        print(f"warning: {gap}", file=sys.stderr)
     print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
-          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
+          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f} (95% CI {m['auc_low']:.4f} to {m['auc_high']:.4f}, "
+          f"{m['n']} test rows, {m['positives']} positive), KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
+    print(f"verdict: {summary['verdict_reason']}")
     print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
     if summary["superseded"]:
         print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")

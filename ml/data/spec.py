@@ -323,6 +323,16 @@ class Quality(_Strict):
     min_rows: int | None = Field(default=None, ge=1)  # rows in (clean + quarantined) a business day must have
 
 
+class Training(_Strict):
+    """What each development sample (train, validation, out-of-time test) must hold for training to go on: fewer
+    rows or outcomes of either kind, and training refuses naming the sample, rather than registering a model
+    that learned nothing or that nobody can judge."""
+
+    min_rows: int = Field(default=100, ge=1, le=100_000_000)
+    min_positives: int = Field(default=10, ge=1, le=100_000_000)
+    min_negatives: int = Field(default=10, ge=1, le=100_000_000)
+
+
 class Batch(_Strict):
     """When a day's landing folder is complete: as soon as it exists (none), when a `_SUCCESS` file is there
     (success_file), or when a control file lists every file with its row count and SHA-256 (control_file)."""
@@ -521,6 +531,7 @@ class DatasetSpec(_Strict):
     batch: Batch = Field(default_factory=Batch)
     calendar: Calendar = Field(default_factory=Calendar)
     quality: Quality = Field(default_factory=Quality)
+    training: Training = Field(default_factory=Training)
     columns: list[ColumnSpec] = Field(max_length=MAX_ITEMS)
     derived: list[DerivedFeature] = _items(list)
     label: LabelSpec

@@ -10,20 +10,30 @@ from pathlib import Path
 from typing import Any
 
 
+def _auc(metrics: dict[str, Any]) -> str:
+    """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
+    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
+    return f"AUC {metrics['auc']:.4f}{interval}"
+
+
 def subject(candidate: dict[str, Any]) -> str:
     return (f"[riskops] {candidate['model_name']} v{candidate['version']} candidate: "
-            f"{candidate['verdict'].upper()} (AUC {candidate['metrics']['auc']:.4f})")
+            f"{candidate['verdict'].upper()} ({_auc(candidate['metrics'])})")
 
 
 def body(candidate: dict[str, Any], airflow_url: str) -> str:
     m, c = candidate["metrics"], candidate.get("champion_metrics")
-    champion = (f"champion v{candidate['champion_version']}: AUC {c['auc']:.4f}, KS {c['ks']:.4f}"
+    champion = (f"champion v{candidate['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
                 if c else "no champion yet: this would be the first Production model")
+    # a window that lost days says so before anything else
+    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in candidate.get("gaps") or [])
     return (
         f"<p>A new candidate for <b>{html.escape(candidate['dataset'])}</b> is waiting for your decision.</p>"
         f"<p>Verdict: <b>{html.escape(candidate['verdict'])}</b> &mdash; {html.escape(candidate['verdict_reason'])}</p>"
+        + gaps +
         f"<ul><li>{html.escape(candidate['model_name'])} v{candidate['version']} (MLflow run {candidate['run_id']})</li>"
-        f"<li>out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {candidate['threshold']:.4f}</li>"
+        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {candidate['threshold']:.4f}"
+        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
         f"<li>{html.escape(champion)}</li>"
         f"<li>report SHA-256 {candidate['report_sha256']}</li>"
         f"<li>model files SHA-256 {candidate['model_sha256']} (checked before every scoring run)</li>"
