@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xgboost as xgb
+from ml.boosting import xgb
 
 from ml import layout
 from ml.data.preprocess import quality_passed, read_manifest
