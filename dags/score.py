@@ -5,8 +5,9 @@ published since the previous run. `plan` pins the champion's version once for th
 promotion during the run never mixes versions; each day is split into `partitions` slices scored in
 parallel (dynamic task mapping: pods in Kubernetes mode), then `commit` publishes the day atomically;
 `publish` then updates the Asset `scores/<dataset>` with the days and the model version, which schedules
-monitoring. With one partition (the embedded default) the `commit` task scores and publishes the day in
-one process and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
+monitoring. With one partition (the default) a `commit` task scores and publishes up to `days_per_task`
+days in one process with one model load, each day its own atomic commit (a retry scores only the days the
+run has not committed), and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
 (backfill), `model_version` (re-scoring), or `input`/`output` to score an analyst's file.
 No Production model: `plan` fails with a message naming the approval step, and nothing is written.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
-from riskops_airflow.settings import score_partitions
+from riskops_airflow.settings import score_days_per_task, score_partitions
 from riskops_airflow.tasks import ml_step_mapped
 
 OPTIONAL_TEXT = ["null", "string"]
@@ -34,7 +35,10 @@ for dataset in dataset_names():
             "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
             "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="registered version (default: champion)"),
-            "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256),
+            "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256,
+                                description="slices each day is scored in, in parallel"),
+            "days_per_task": Param(score_days_per_task(), type="integer", minimum=1, maximum=366,
+                                   description="days one task scores with one model load (one partition)"),
             "input": Param(None, type=OPTIONAL_TEXT,
                            description="a raw file to score on demand: its name under ondemand/ in the storage root"),
             "output": Param(None, type=OPTIONAL_TEXT,
@@ -46,7 +50,8 @@ for dataset in dataset_names():
         def plan(dataset_name: str, **context) -> dict:  # type: ignore[no-untyped-def]
             from riskops_airflow.scoring_plan import plan_scoring
 
-            return plan_scoring(dataset_name, context["params"], context.get("triggering_asset_events") or {})
+            return plan_scoring(dataset_name, context["params"], context.get("triggering_asset_events") or {},
+                                context["run_id"])
 
         # dynamic mapping needs a task's plain return value, hence one small task per list
         @task(task_id="partition_jobs")

@@ -5,6 +5,7 @@ separate processes and drives them with the same client."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ from typing import Any, Callable
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-ANSWER_AFTER = 15.0  # seconds a scripted approver lets a human-in-the-loop task wait before answering
+# how long after the approval task deferred the scheduler must have heartbeaten before a scripted answer
+ANSWER_AFTER_DEFER = dt.timedelta(seconds=3)
 WAITING_FOR_HUMAN = {"deferred", "awaiting_input"}  # the approval gate defers; stock HITL tasks park
 SCHEDULER_GONE = 180.0  # seconds without a scheduler heartbeat after which a wait gives up
 
@@ -53,7 +55,9 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         # a task's calls to the Execution API wait for a busy API server instead of failing the task (and
         # waiting out its retry delay); the default is 5 s
         "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # INFO keeps what each step printed in its task log (what was promoted, what monitoring found)
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "RISKOPS_RETRY_DELAY_SECONDS": "15",
         # a second user whose name ends up in the audit trail of the models it approves: the only approver
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
         "RISKOPS_APPROVER_USERS": "risk-approver",
@@ -227,26 +231,39 @@ class AirflowApi:
         return dict(self.api("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
                              json={"chosen_options": [option], "params_input": {"reason": reason}}))
 
-    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str, timeout: float) -> None:
-        """Answer the human-in-the-loop task, again if it is retried (a re-ask), until it has succeeded.
+    def scheduler_heartbeat(self) -> dt.datetime | None:
+        """The scheduler's latest heartbeat, on the server's clock."""
+        try:
+            beat = httpx.get(f"{self.base}/api/v2/monitor/health", timeout=10).json()["scheduler"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+        return dt.datetime.fromisoformat(beat["latest_scheduler_heartbeat"]) if beat.get(
+            "latest_scheduler_heartbeat") else None
 
-        Like a person, it answers only once the task has waited ANSWER_AFTER seconds: Airflow 3.3 fails a
-        deferred task that resumes before the scheduler has processed the executor's report of the
-        deferring process (apache/airflow#67287, #72716), which an instant answer on a busy machine can hit.
-        """
+    def answerable(self, ti: dict[str, Any]) -> bool:
+        """Whether a deferred human-in-the-loop task can take an answer now: the scheduler has run (heartbeaten)
+        ANSWER_AFTER_DEFER after the task deferred (its trigger's creation), so it has processed the executor's
+        report of the deferring process. Airflow 3.3 fails a deferred task that resumes before that report is
+        processed (apache/airflow#67287, #72716), which an instant answer on a busy machine can hit."""
+        created = (ti.get("trigger") or {}).get("created_date")
+        if ti["state"] != "deferred" or not created:
+            return ti["state"] in WAITING_FOR_HUMAN and ti["state"] != "deferred"  # parked: no executor race
+        beat = self.scheduler_heartbeat()
+        return beat is not None and beat >= dt.datetime.fromisoformat(created) + ANSWER_AFTER_DEFER
+
+    def answer(self, dag_id: str, run_id: str, task_id: str, option: str, reason: str, timeout: float) -> None:
+        """Answer the human-in-the-loop task, again if it is retried (a re-ask), until it has succeeded; each
+        try is answered as soon as it is `answerable`."""
         answered: set[int] = set()
-        waiting_since: dict[int, float] = {}
 
         def done() -> bool:
             self.assert_running()
             ti = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
             if ti["state"] == "success":
                 return True
-            if ti["state"] in WAITING_FOR_HUMAN and ti["try_number"] not in answered:
-                since = waiting_since.setdefault(ti["try_number"], time.monotonic())
-                if time.monotonic() - since >= ANSWER_AFTER:
-                    self.respond(dag_id, run_id, task_id, option, reason)
-                    answered.add(ti["try_number"])
+            if ti["state"] in WAITING_FOR_HUMAN and ti["try_number"] not in answered and self.answerable(ti):
+                self.respond(dag_id, run_id, task_id, option, reason)
+                answered.add(ti["try_number"])
             elif ti["state"] in ("failed", "upstream_failed") and self.run_state(dag_id, run_id) == "failed":
                 raise WaitError(f"{dag_id}.{task_id} failed in run {run_id}; task logs: "
                                 f"{self.task_logs(dag_id, run_id)}")

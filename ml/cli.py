@@ -93,20 +93,20 @@ def free_text(p: argparse.ArgumentParser, flag: str, required: bool = False, bla
 
 
 def window(p: argparse.ArgumentParser, single: bool = True) -> None:
-    """The business-date arguments: --date D, or --start/--end for a window (both ends included)."""
+    """The business-date arguments: --date D (repeatable), or --start/--end for a window (both ends included)."""
     if single:
-        p.add_argument("--date", type=_date, help="business date")
+        p.add_argument("--date", type=_date, action="append", help="business date (repeat for several)")
     p.add_argument("--start", type=_date, help="first date of a window")
     p.add_argument("--end", type=_date, help="last date of a window (inclusive)")
 
 
 def days(args: argparse.Namespace) -> list[dt.date]:
-    """The business dates that `window()` arguments name; a clear error for any other combination."""
+    """The business dates that `window()` arguments name, in order; a clear error for any other combination."""
     single = getattr(args, "date", None)
     if single and (args.start or args.end):
         raise RiskopsError("give either --date or --start/--end, not both")
     if single:
-        return [single]
+        return sorted(set(single))
     if not (args.start and args.end):
         raise RiskopsError("give --date, or --start and --end for a window" if hasattr(args, "date")
                            else "give --start and --end")
@@ -117,12 +117,13 @@ def days(args: argparse.Namespace) -> list[dt.date]:
 
 def business_dates(args: argparse.Namespace, spec: "DatasetSpec") -> list[dt.date]:
     """The business dates `window()` arguments name, in the dataset's calendar: a window keeps its business
-    days; a single date that is not one is an error."""
+    days; a date named with --date that is not one is an error."""
     from ml.dates import is_business_day
 
     dates = days(args)
-    if getattr(args, "date", None) and not is_business_day(spec, dates[0]):
-        raise RiskopsError(f"{dates[0]} is not a business day of '{spec.name}' (calendar: {spec.calendar.days}, "
+    named = [d for d in dates if not is_business_day(spec, d)] if getattr(args, "date", None) else []
+    if named:
+        raise RiskopsError(f"{named[0]} is not a business day of '{spec.name}' (calendar: {spec.calendar.days}, "
                            f"{len(spec.calendar.holidays)} holidays)")
     business = [d for d in dates if is_business_day(spec, d)]
     if not business:
@@ -336,6 +337,9 @@ def _score_args(p: argparse.ArgumentParser) -> None:
                                    "validated by the dataset spec) instead of a day")
     p.add_argument("--output", help="where --input's scores go, under ondemand/ too (.parquet or .csv; default "
                                     "<input>.scores.parquet)")
+    p.add_argument("--run-key", help="name of the calling run (the score DAG's run id): a day this run already "
+                                     "committed with the same version is not scored again (a retry scores only "
+                                     "the days that failed)")
 
 
 @step("score", "score curated days (or an analyst's file) with the Production model", _score_args)
@@ -349,19 +353,29 @@ def cmd_score(args: argparse.Namespace) -> int:
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
         return _score_file(storage, source, target, spec, pinned)
-    for day in dates:
-        if args.partition is not None:
+    if args.partition is not None:
+        for day in dates:
             rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
             print(f"{day} {spec.name}: partition {args.partition}/{args.partitions} scored {rows} rows "
                   f"with {pinned.name} v{pinned.version}", flush=True)
-            continue
-        if args.commit:
-            m = score.commit(storage, spec, day, pinned, args.partitions)
+        return 0
+    failed = []
+    for day, m, error in score.score_days(storage, spec, dates, pinned, args.partitions if args.commit else None,
+                                          run_key=args.run_key):
+        if error is not None:  # the other days still run: each is its own commit
+            if len(dates) == 1:
+                raise RiskopsError(error)
+            failed.append(f"{day}: {error}")
+            print(f"error: {day} {spec.name}: {error}", file=sys.stderr, flush=True)
+        elif m is None:
+            print(f"{day} {spec.name}: already committed by this run with v{pinned.version}", flush=True)
         else:
-            m = score.score_day(storage, spec, day, pinned)
-        mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
-        print(f"{day} {spec.name}: scored {m['rows_scored']} of {m['rows_in']} rows with {pinned.name} "
-              f"v{pinned.version} ({mix}) -> {storage.url(m['scores'])}", flush=True)
+            mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
+            print(f"{day} {spec.name}: scored {m['rows_scored']} of {m['rows_in']} rows with {pinned.name} "
+                  f"v{pinned.version} ({mix}) -> {storage.url(m['scores'])}", flush=True)
+    if failed:
+        raise RiskopsError(f"{len(failed)} of {len(dates)} days not scored (each named above); the others are "
+                           "committed")
     return 0
 
 

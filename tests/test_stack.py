@@ -199,7 +199,7 @@ def test_the_production_path_on_s3_mlflow_server_and_airflow_on_postgres(tmp_pat
         # ---------------------------------------------------------------- credentials never in a log
         logs = [p for p in [*(af.airflow_home / "logs").rglob("*"), *(stack.home / "logs").rglob("*")] if p.is_file()]
         task_logs = [p for p in logs if "dag_id=" in str(p)]
-        assert len(task_logs) >= 3 * (DAYS + 1) + 4 + 2, "every task wrote its log"
+        assert len(task_logs) >= 2 * (DAYS + 1) + 4 + 2, "every task wrote its log"  # preprocess: 2 tasks a day
         secrets = stack.variables
         assert env["AWS_SECRET_ACCESS_KEY"] == secrets["MINIO_ROOT_PASSWORD"]
         assert env["MLFLOW_TRACKING_PASSWORD"] == secrets["MLFLOW_PLATFORM_PASSWORD"]

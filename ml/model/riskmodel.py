@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
+from ml.boosting import xgb
 
 from ml.model import calibration
 from ml.model.features import FeaturePipeline

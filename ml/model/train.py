@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
+from ml.boosting import xgb
 
 from ml import bins, layout, metrics
 from ml.config import TrainConfig

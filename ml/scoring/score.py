@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xgboost as xgb
+from ml.boosting import xgb
 
 from ml import layout
 from ml.data.preprocess import quality_passed, read_manifest
@@ -232,7 +232,7 @@ def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
 
 
 def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel, parts: int,
-           now: dt.datetime | None = None) -> dict[str, Any]:
+           now: dt.datetime | None = None, run_key: str | None = None) -> dict[str, Any]:
     """Merge the staging parts in order into the day's scores file and write the scoring manifest.
 
     The manifest is the commit record: the old one is removed before the scores file is replaced and the new
@@ -269,6 +269,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "hard_rules": matched, "partitions": parts,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        **({"run_key": run_key} if run_key else {}),
     }
     storage.write_json(manifest_key, result)
     # every staged part of this day and version (also those of an earlier run split into more partitions, and
@@ -315,10 +316,36 @@ def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict
     return rows, decisions, matched
 
 
-def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel) -> dict[str, Any]:
+def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel,
+              run_key: str | None = None) -> dict[str, Any]:
     """Single-partition scoring of a day (CLI default): score, then commit."""
     score_partition(storage, spec, day, pinned)
-    return commit(storage, spec, day, pinned, 1)
+    return commit(storage, spec, day, pinned, 1, run_key=run_key)
+
+
+def committed_by(storage: Storage, spec: DatasetSpec, day: dt.date, version: str, run_key: str) -> bool:
+    """Whether the run `run_key` already committed the day with this version (its manifest names the run)."""
+    key = layout.score_manifest(spec.name, day, version)
+    return storage.exists(key) and storage.read_json(key).get("run_key") == run_key
+
+
+def score_days(storage: Storage, spec: DatasetSpec, days: list[dt.date], pinned: PinnedModel,
+               parts: int | None = None, run_key: str | None = None
+               ) -> Iterator[tuple[dt.date, dict[str, Any] | None, str | None]]:
+    """Score (or, with `parts`, commit the staged partitions of) each day in turn with one model load, each
+    day its own atomic commit; yields (day, manifest, None), (day, None, None) for a day this run already
+    committed (a retry), or (day, None, error) for a day that failed, and goes on with the next day."""
+    for day in days:
+        if run_key and committed_by(storage, spec, day, pinned.version, run_key):
+            yield day, None, None
+            continue
+        try:
+            m = (score_day(storage, spec, day, pinned, run_key) if parts is None
+                 else commit(storage, spec, day, pinned, parts, run_key=run_key))
+        except RiskopsError as exc:
+            yield day, None, str(exc)
+        else:
+            yield day, m, None
 
 
 def score_file(data: bytes, name: str, spec: DatasetSpec, pinned: PinnedModel) -> tuple[pd.DataFrame, pd.DataFrame]:

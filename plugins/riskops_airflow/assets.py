@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Metadata
 
 
 def curated(dataset: str) -> Asset:
@@ -29,6 +30,15 @@ def curated_event(dataset: str, day: str) -> dict[str, Any]:
     if manifest is None:
         raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
     return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
+
+
+def publish_curated(dataset: str, business_date: str) -> Callable[..., Iterator[Metadata]]:
+    """The preprocess task's post-execute hook: once the day is complete (the step succeeded), the event of
+    curated/<dataset> carries the day and its row accounting (`business_date` is a template of the day)."""
+    def publish(context: Any, result: Any = None) -> Iterator[Metadata]:
+        day = context["task"].render_template(business_date, context)
+        yield Metadata(curated(dataset), extra=curated_event(dataset, day))
+    return publish
 
 
 def drift(dataset: str) -> Asset:

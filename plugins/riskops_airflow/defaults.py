@@ -15,8 +15,9 @@ START_DATE = pendulum.datetime(2000, 1, 1, tz="UTC")
 DEFAULT_ARGS = {
     "owner": OWNER,
     "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
-    "retry_exponential_backoff": True,
+    "retry_delay": dt.timedelta(seconds=settings.retry_delay_seconds()),
+    # Airflow 3 reads this as a multiplier: the second retry waits about twice as long as the first
+    "retry_exponential_backoff": 2.0,
 }
 
 

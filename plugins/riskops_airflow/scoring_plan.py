@@ -20,9 +20,18 @@ def _dates(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterabl
     return sorted({str(e.extra["date"]) for evs in events.values() for e in evs if e.extra.get("date")})
 
 
-def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> dict[str, Any]:
-    """Pin the model version once, then one `score` command per (day, partition) and one commit per day
-    (a single-partition day is scored and published by its commit task alone)."""
+def batches(dates: list[str], per_task: int) -> list[list[str]]:
+    """Consecutive dates in as few tasks of at most `per_task` days as possible, of near-equal size."""
+    tasks = -(-len(dates) // per_task)
+    return [dates[len(dates) * i // tasks:len(dates) * (i + 1) // tasks] for i in range(tasks)]
+
+
+def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]],
+                 run_key: str) -> dict[str, Any]:
+    """Pin the model version once, then: with one partition, one `score` task per batch of up to
+    `days_per_task` days (one process and one model load for the batch, each day its own commit; a retry
+    scores only the days this run has not committed); with more, one `score` command per (day, partition)
+    and one commit per day."""
     from ml import layout
     from ml.config import Settings, configure_mlflow
     from ml.scoring.score import champion_version
@@ -41,13 +50,15 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     dates = _dates(dataset, params, events)
     if not dates:
         raise ValueError("nothing to score: no date, window or curated asset event in this run")
-    n = int(params.get("partitions") or 1)
-    if n == 1:  # one process scores and publishes the day: half the tasks, the same bytes
+    n, per_task = int(params.get("partitions") or 1), int(params.get("days_per_task") or 1)
+    run = ["--run-key", run_key]
+    if n == 1:  # the commit task scores and publishes its days: half the tasks, the same bytes
         return {"version": version, "partitions": [], "dates": dates,
-                "commits": mapped_inputs([[*base, "--date", d] for d in dates])}
+                "commits": mapped_inputs([[*base, *(a for d in batch for a in ("--date", d)), *run]
+                                          for batch in batches(dates, per_task)])}
     return {
         "version": version, "dates": dates,
         "partitions": mapped_inputs([[*base, "--date", d, "--partition", str(i), "--partitions", str(n)]
                                      for d in dates for i in range(n)]),
-        "commits": mapped_inputs([[*base, "--date", d, "--commit", "--partitions", str(n)] for d in dates]),
+        "commits": mapped_inputs([[*base, "--date", d, "--commit", "--partitions", str(n), *run] for d in dates]),
     }

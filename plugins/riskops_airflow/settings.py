@@ -122,6 +122,24 @@ def score_partitions() -> int:
     return int(value)
 
 
+def score_days_per_task() -> int:
+    """RISKOPS_SCORE_DAYS_PER_TASK: default number of days one scoring task scores with one model load
+    (param `days_per_task`)."""
+    value = os.environ.get("RISKOPS_SCORE_DAYS_PER_TASK", "10")
+    if not value.isdigit() or not 1 <= int(value) <= 366:
+        raise ValueError(f"RISKOPS_SCORE_DAYS_PER_TASK must be a whole number from 1 to 366, not '{value}'")
+    return int(value)
+
+
+def retry_delay_seconds() -> int:
+    """RISKOPS_RETRY_DELAY_SECONDS: how long a failed task waits before its first retry (300; the embedded demo,
+    whose failures are transient contention on one machine, waits 15)."""
+    value = os.environ.get("RISKOPS_RETRY_DELAY_SECONDS", "300")
+    if not value.isdigit():
+        raise ValueError(f"RISKOPS_RETRY_DELAY_SECONDS must be a whole number of seconds, not '{value}'")
+    return int(value)
+
+
 def supersede_check_seconds() -> float:
     """How often a waiting approval asks MLflow whether a newer candidate superseded it."""
     return float(os.environ.get("RISKOPS_SUPERSEDE_CHECK_SECONDS", "60"))

@@ -16,11 +16,11 @@ from demo.airflow_runtime import airflow_env
 from demo.run import WINDOWS
 from ml.config import TrainConfig
 from ml.data.spec import get_spec
-from tests.test_demo import DAYS, FIRST_TODAY, SECOND_TODAY
+from tests.test_demo import DAYS, TODAY
 
 REPO = Path(__file__).resolve().parents[2]
-# month ends and starts, a leap day, the demo test's own dates, and one day a week over two years
-TODAYS = sorted({FIRST_TODAY, SECOND_TODAY,
+# month ends and starts, a leap day, the demo test's own date, and one day a week over two years
+TODAYS = sorted({TODAY,
                  *(dt.datetime(2026, 1, 5, 6, tzinfo=dt.timezone.utc) + dt.timedelta(days=7 * i) for i in range(105)),
                  *(dt.datetime(y, m, 1, 0, 30, tzinfo=dt.timezone.utc) for y in (2026, 2027) for m in range(1, 13)),
                  dt.datetime(2028, 2, 29, 12, tzinfo=dt.timezone.utc)})
@@ -55,10 +55,10 @@ def test_the_demo_environment_schedules_nothing_on_any_date(monkeypatch, tmp_pat
 
 def test_production_schedules_and_the_demo_test_date_would_train(monkeypatch):
     dags = _dags(monkeypatch, {})
-    info = _scheduled(dags["retrain_give_me_some_credit"], FIRST_TODAY)
+    info = _scheduled(dags["retrain_give_me_some_credit"], TODAY)
     as_of = info.logical_date.date()
     assert as_of == dt.date(2026, 10, 1)
-    assert _scheduled(dags["preprocess_give_me_some_credit"], FIRST_TODAY).logical_date.date() == dt.date(2026, 11, 21)
+    assert _scheduled(dags["preprocess_give_me_some_credit"], TODAY).logical_date.date() == dt.date(2026, 11, 21)
     # the scheduled run's default development window (as_of - lag - window .. as_of - lag) over the demo's days
     config, lag = TrainConfig(), get_spec(REPO / "datasets", "give_me_some_credit").label.maturity_lag_days
     last = as_of - dt.timedelta(days=lag)

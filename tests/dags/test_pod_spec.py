@@ -244,7 +244,7 @@ def step_pods(bag) -> dict[tuple[str, str, int], object]:
                 if not issubclass(task.operator_class, KubernetesPodOperator):
                     continue
                 plan = plan_scoring(dag_id.removeprefix("score_"),
-                                    {"date": DS, "model_version": "7", "partitions": 3}, {})
+                                    {"date": DS, "model_version": "7", "partitions": 3}, {}, "manual__1")
                 jobs = plan["partitions" if task.task_id == "score_partition" else "commits"]
                 assert jobs, task.task_id
                 for index, arguments in enumerate(jobs):

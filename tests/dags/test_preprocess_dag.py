@@ -50,6 +50,22 @@ def test_preprocess_dag_runs_each_day(dataset, airflow_db, data_root):
         assert len(curated) == manifest["rows_clean"] and len(quarantine) == manifest["rows_quarantined"]
         assert (curated["business_date"] == pd.Timestamp(day)).all()
         assert curated[spec.id_column].is_unique
+        # the run published the day, with its row accounting, for the score DAG's planner
+        (event,) = _curated_events(dataset, run.run_id)
+        assert event == {"date": day.isoformat(), **{k: manifest[k] for k in (
+            "rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
+
+
+def _curated_events(dataset: str, run_id: str) -> list[dict]:
+    """The extras of the curated/<dataset> Asset events a preprocess run emitted."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(session.scalars(select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                                    .where(AssetModel.uri == f"riskops://curated/{dataset}",
+                                           AssetEvent.source_run_id == run_id)))
 
 
 def test_missing_batch_times_out_in_the_sensor_without_output(airflow_db, data_root):
@@ -82,7 +98,8 @@ def test_a_day_outside_the_calendar_is_skipped_unless_a_batch_landed(airflow_db,
     run = _run(dag, saturday)
     assert run.state == DagRunState.SUCCESS
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == dict.fromkeys(
-        ("wait_for_batch", "preprocess", "publish"), TaskInstanceState.SKIPPED)
+        ("wait_for_batch", "preprocess"), TaskInstanceState.SKIPPED)
+    assert _curated_events("bank_marketing", run.run_id) == []  # nothing published for a skipped day
     Storage(str(data_root)).write_bytes(f"{layout.landing('bank_marketing', saturday)}/late.csv", b"client_id\n1\n")
     run = _run(dag, saturday)  # rows landed on a day without batches are not silently left out
     assert run.state == DagRunState.FAILED

@@ -95,3 +95,15 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     assert sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "score_partition") == [0, 1, 2]
     assert storage.read_bytes(key) == single  # same bytes as the single-partition run
     assert not storage.list_files(layout.scores_staging("card_transactions", DAY, version))
+
+    # a window: its days in as few tasks of at most days_per_task days as possible, one model load each
+    window = [DAY - dt.timedelta(days=i) for i in range(4, -1, -1)]
+    # a DAG object keeps the params of its last in-process test run: a fresh one
+    run = _dag().test(logical_date=None, run_conf={"start": window[0].isoformat(), "end": DAY.isoformat(),
+                                                    "days_per_task": 2})
+    assert run.state == DagRunState.SUCCESS
+    assert sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "commit") == [0, 1, 2]
+    for day in window:
+        manifest = storage.read_json(layout.score_manifest("card_transactions", day, version))
+        assert manifest["run_key"] == run.run_id and manifest["rows_scored"] == manifest["rows_in"]
+    assert storage.read_bytes(key) == single

@@ -25,13 +25,13 @@ def test_the_plan_refuses_bad_params(params, message, unreachable_mlflow):
     from riskops_airflow.scoring_plan import plan_scoring
 
     with pytest.raises(RiskopsError, match=message):
-        plan_scoring("card_transactions", params, {})
+        plan_scoring("card_transactions", params, {}, "manual__1")
 
 
 def test_good_params_plan_the_commands(unreachable_mlflow):
     from riskops_airflow.scoring_plan import plan_scoring
 
     plan = plan_scoring("card_transactions", {"input": "2026-11/list.csv", "output": "2026-11/out.csv",
-                                              "model_version": "12"}, {})
+                                              "model_version": "12"}, {}, "manual__1")
     (command,) = plan["commits"]
     assert plan["version"] == "12" and "--model-version 12" in command and "--output 2026-11/out.csv" in command

@@ -1,5 +1,6 @@
 """Registered models load as data with the installed code: models logged before the `ml.model` package
-existed still load (pyfunc and data path), and loading one for scoring pulls in no reporting stack."""
+existed still load (pyfunc and data path), and loading one for scoring pulls in no reporting stack and no
+scikit-learn."""
 
 from __future__ import annotations
 
@@ -48,9 +49,10 @@ def test_a_model_logged_by_the_previous_layout_loads_as_data(registered, expecte
     assert model.threshold == 0.4 and set(model.reference_bins["features"]) == {"x", "c"}
 
 
-def test_loading_a_pinned_model_imports_no_reporting_stack(registered, mlflow_store):
+def test_loading_a_pinned_model_imports_no_reporting_stack_nor_scikit_learn(registered, mlflow_store):
+    # scikit-learn is a second at every scoring task's start: only training and calibration maps need it
     code = (f"import sys; from ml.scoring.score import PinnedModel; "
             f"m = PinnedModel({NAME!r}, {registered!r}, 'run').model; assert m.threshold == 0.4; "
-            "print(sorted(k for k in ('reportlab', 'matplotlib', 'ml.model.retrain') if k in sys.modules))")
+            "print(sorted(k for k in ('reportlab', 'matplotlib', 'ml.model.retrain', 'sklearn') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

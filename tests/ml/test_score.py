@@ -164,6 +164,36 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     assert _staged(env) == []
 
 
+def test_a_batch_of_days_commits_each_day_and_a_retry_scores_only_the_failed_one(
+        store, cards_spec, tmp_path, monkeypatch, capsys):
+    storage = Storage(str(tmp_path / "data"))
+    land_and_preprocess(storage, cards_spec, START, 3)
+    monkeypatch.setenv("RISKOPS_DATA", storage.root)
+    days = [START + dt.timedelta(days=i) for i in range(3)]
+    missing = days[1]
+    storage.delete(layout.preprocess_manifest(DS, missing))  # the middle day is not complete (a late batch)
+    argv = ["score", "--dataset", DS, "--model-version", "1", *(a for d in days for a in ("--date", d.isoformat())),
+            "--run-key", "manual__batch"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [
+        f"error: {missing} {DS}: no curated data for '{DS}' on {missing}: run preprocess for that date first",
+        "error: 1 of 3 days not scored (each named above); the others are committed"]
+    manifests = {d: storage.read_json(layout.score_manifest(DS, d, "1")) for d in (days[0], days[2])}
+    assert all(m["run_key"] == "manual__batch" for m in manifests.values())  # the other days were committed
+    assert not storage.exists(layout.score_manifest(DS, missing, "1"))
+
+    preprocess_day(storage, cards_spec, missing)
+    assert main(argv) == 0  # Airflow's retry of the task: only the day that failed is scored
+    out = capsys.readouterr().out
+    assert out.count("already committed by this run") == 2 and f"{missing} {DS}: scored" in out
+    assert {d: storage.read_json(layout.score_manifest(DS, d, "1")) for d in (days[0], days[2])} == manifests
+    assert storage.read_json(layout.score_manifest(DS, missing, "1"))["run_key"] == "manual__batch"
+    # another run re-scores every day (a re-run, not a retry)
+    assert main([*argv[:-1], "manual__again"]) == 0
+    assert "already committed" not in capsys.readouterr().out
+
+
 def test_rerun_gives_byte_identical_scores(store, cards_spec):
     env = store
     first = score.score_day(env.storage, cards_spec, DAY, env.pinned)
