@@ -1,4 +1,4 @@
-"""The README's "Adding a dataset" example, run the way the README runs it: one spec file and a messy raw loan
+"""The "Adding a dataset" example of docs/datasets.md, run the way the docs run it: one spec file and a messy raw loan
 file (tests/fixtures/loans) go from replay to scores through `python -m ml` (in-process), with no code.
 
 The raw file has money strings ('$12,000.00 ', 'USD 5,000', '(250.00)'), dd-Mon-yy dates with two-digit years,
@@ -31,8 +31,8 @@ DAYS = business_days(SPEC, dt.date.fromisoformat(START), dt.date.fromisoformat(E
 RAW = pd.read_csv(FIXTURE / "loans.csv", dtype=str, keep_default_na=False).set_index("loan_id")
 
 
-def test_the_readme_shows_this_spec():
-    assert (FIXTURE / "loans.yaml").read_text() in (REPO / "README.md").read_text()
+def test_the_docs_show_this_spec():
+    assert (FIXTURE / "loans.yaml").read_text() in (REPO / "docs" / "datasets.md").read_text()
 
 
 def _row(storage: Storage, loan_id: str) -> pd.Series:
