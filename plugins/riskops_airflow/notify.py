@@ -140,10 +140,11 @@ def failure_notifier() -> Any:
     run's date, the failed task and the error (Airflow's SMTP notifier, `smtp_default` connection)."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from riskops_airflow import settings
+    from ml.config import mail_from
+    from riskops_airflow.settings import oncall
 
     return SmtpNotifier(
-        to=list(settings.oncall()), from_email=settings.mail_from(),
+        to=list(oncall()), from_email=mail_from(),
         subject="[riskops] {{ dag.dag_id }} failed: task {{ ti.task_id }}, "
                 "{{ (dag_run.logical_date or dag_run.run_after) | ds }}",
         html_content=(
