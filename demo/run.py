@@ -224,7 +224,7 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
 
     from ml import layout
     from ml.monitor.history import History
-    from ml.monitor.weekly import version_key
+    from ml.versions import version_key
     from ml.storage import Storage
 
     history = History.open(history_url)

@@ -29,6 +29,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from ml.errors import RiskopsError
+from ml.versions import version_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +109,7 @@ def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
     """Every version of the model, oldest first; empty when the model is not registered."""
     found = call(client, f"listing the versions of {name}",
                  lambda: client.search_model_versions(f"name = '{name}'"))
-    return sorted(found, key=lambda v: int(v.version))
+    return sorted(found, key=lambda v: version_key(v.version))
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

@@ -31,6 +31,7 @@ from ml.monitor import alerts, weekly
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
 from ml.storage import Storage
+from ml.versions import version_key
 
 MERGED_FROM = (st.ROWS, st.SCORE_PSI, st.SCORE_KS, st.CSI, st.KS)  # the day statistics whose details hold counts
 RETRAIN_TRIGGER = "retrain_trigger"
@@ -171,7 +172,7 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return references[version]
 
     windows: list[Window] = []
-    for version, scored in sorted(by_version.items(), key=lambda kv: weekly.version_key(kv[0])):
+    for version, scored in sorted(by_version.items(), key=lambda kv: version_key(kv[0])):
         for day in scored:
             window = Window(version, "day", day, st.judge(count_day(storage, spec, day, version, reference(version)),
                                                           reference(version), spec.monitoring))
