@@ -180,10 +180,7 @@ def count_numeric(values: np.ndarray, column: Column) -> Counts:
     valid = int(np.searchsorted(x, np.inf, side="right"))
     finite = x[:valid]
     # edges, grid and sample are values of the same dtype at training: compared in it, without a copy of x
-    edges = np.asarray(column.bins["edges"], dtype=x.dtype)
-    below = np.searchsorted(finite, edges, side="right")  # right-closed bins: x <= edge
-    bins = np.diff(np.concatenate(([0], below, [valid, len(x)])))
-    counts = Counts(bins=bins.astype(np.int64), valid=valid)
+    counts = Counts(bins=b.numeric_counts(x, column.bins["edges"]), valid=valid)
     if column.sample is not None and column.grid is not None:
         grid = column.grid.astype(x.dtype, copy=False)
         counts.grid_le = np.searchsorted(finite, grid, side="right").astype(np.int64)
@@ -208,11 +205,11 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
         labels = [_label(v) for v in chunk.dictionary.to_pylist()]
         per_value = np.bincount(chunk.indices.drop_null().to_numpy(), minlength=len(labels)) if len(labels) \
             else np.zeros(0, dtype=np.int64)
-        where = pd.Index(categories, dtype=object).get_indexer(pd.Index(labels, dtype=object))
-        np.add.at(bins, np.where(where < 0, len(categories), where), per_value)
+        where = b.category_bins(categories, labels)
+        np.add.at(bins, where, per_value)
         bins[-1] += chunk.null_count
         for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
-            if position < 0 and n and (column.known is None or label not in column.known):
+            if position == len(categories) and n and (column.known is None or label not in column.known):
                 unseen[label] = unseen.get(label, 0) + int(n)
     return Counts(bins=bins, unseen=unseen)
 
