@@ -18,8 +18,7 @@ from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_partitions
 from riskops_airflow.tasks import ml_step_mapped
-
-OPTIONAL_TEXT = ["null", "string"]
+from riskops_airflow.templates import OPTIONAL_TEXT, window_params
 
 for dataset in dataset_names():
     with riskops_dag(
@@ -30,9 +29,7 @@ for dataset in dataset_names():
         __doc__,
         max_active_runs=1,
         params={
-            "date": Param(None, type=OPTIONAL_TEXT, format="date", description="score this business date"),
-            "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
-            "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
+            **window_params("score"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="registered version (default: champion)"),
             "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256),
             "input": Param(None, type=OPTIONAL_TEXT,

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Iterable, Mapping
 
 
 def plan_stability(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]],
                    run_key: str) -> list[Any]:
-    """One `stability` command for the run: the params' date or window, else every day (and model version)
-    the triggering scores events published."""
-    from ml.dates import date_range
+    """One `stability` command for the run: the params' date or window (its business days, as scoring's),
+    else every day (and model version) the triggering scores events published."""
     from riskops_airflow.tasks import mapped_inputs
+    from riskops_airflow.templates import window_dates
 
     versions = [str(params["model_version"])] if params.get("model_version") else []
-    if params.get("date"):
-        dates = [str(params["date"])]
-    elif params.get("start") and params.get("end"):
-        dates = [d.isoformat() for d in date_range(dt.date.fromisoformat(params["start"]),
-                                                   dt.date.fromisoformat(params["end"]))]
+    named = window_dates(dataset, params)
+    if named is not None:
+        dates = named
     else:
         published = [e.extra for evs in events.values() for e in evs if e.extra.get("dates")]
         dates = sorted({str(d) for extra in published for d in extra["dates"]})
