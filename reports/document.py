@@ -37,6 +37,7 @@ from reportlab.platypus import (
 )
 
 from reports import charts
+from reports.palette import LIGHT_BACKGROUNDS
 
 # -------------------------------------------------------------------------------------------- fonts
 
@@ -74,11 +75,7 @@ HEADER_BG = colors.HexColor("#E7ECF2")
 ZEBRA = colors.HexColor("#F6F8FA")
 BETTER = colors.HexColor("#1B7F3B")
 WORSE = colors.HexColor("#B3261E")
-LIGHTS = {
-    "green": colors.HexColor("#C8E6C9"),
-    "amber": colors.HexColor("#FFE0B2"),
-    "red": colors.HexColor("#FFCDD2"),
-}
+LIGHTS = {light: colors.HexColor(background) for light, background in LIGHT_BACKGROUNDS.items()}
 
 # ------------------------------------------------------------------------------------------- layout
 

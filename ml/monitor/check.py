@@ -196,10 +196,10 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return summary
     alerted = alerts.pending(history, spec.name, windows)
     if alerted:
-        mail = alerts.compose(spec, alerted, reference)
+        alert = alerts.compose(spec, alerted, reference)
         chart = layout.stability_run(spec.name, run_key, ".png")
-        storage.write_bytes(chart, mail.chart)
-        summary["alert"] = {"subject": mail.subject, "html": mail.html, "chart": chart,
+        storage.write_bytes(chart, alert.chart)
+        summary["alert"] = {"subject": alert.mail.subject, "html": alert.mail.html, "chart": chart,
                             "windows": [w.summary() for w in alerted]}
     summary["trigger"] = _trigger(history, spec, storage, windows, waiting, run_key)
     storage.write_json(layout.stability_run(spec.name, run_key), summary)

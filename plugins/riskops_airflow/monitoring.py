@@ -30,10 +30,9 @@ def retraining_request(dataset: str, run_key: str) -> dict[str, Any] | None:
     """The extra of the drift/<dataset> event the stability run `run_key` requests, or None: no window calls
     for a retraining, it was requested before, or a candidate is still waiting for approval."""
     from ml import layout
-    from ml.config import Settings
-    from ml.storage import Storage
+    from riskops_airflow.stores import storage
 
-    trigger = Storage(Settings.from_env().data_url).read_json(layout.stability_run(dataset, run_key))["trigger"]
+    trigger = storage().read_json(layout.stability_run(dataset, run_key))["trigger"]
     if not trigger or trigger["status"] != "requested":
         return None
     return {"dataset": dataset, "reason": trigger["reason"], "as_of": trigger["as_of"], "stability_run": run_key,
