@@ -1,4 +1,5 @@
-"""Reference bins for stability monitoring (PSI on the score, CSI on each feature).
+"""The reference a model stores for stability monitoring: bins (PSI on the score, CSI on each feature) and a
+sample of the development rows (KS).
 
 Bins are fitted once on the development sample at training time and stored as JSON with the model;
 monitoring applies the stored bins to current data and never re-bins on it, so a shift shows up as a
@@ -21,6 +22,8 @@ from numpy.typing import ArrayLike, NDArray
 
 EPS = 1e-4
 GREEN, AMBER, RED = "green", "amber", "red"
+SAMPLE_ROWS = 100_000
+SAMPLE_SCORE = "__score__"  # the score's column in the reference sample (feature columns keep their names)
 
 
 def _numeric(values: ArrayLike | pd.Series) -> NDArray[np.float64]:
@@ -205,3 +208,16 @@ def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLi
             raise ValueError(f"column {name!r}: {exc}") from None
         result["features"][name] = {"csi": csi, "light": traffic_light(csi, *thresholds)}
     return result
+
+
+def reference_sample(features: pd.DataFrame, scores: ArrayLike, size: int = SAMPLE_ROWS,
+                     seed: int = 42) -> pd.DataFrame:
+    """A seeded sample (rows kept in order) of the development rows' numeric model inputs and score, stored
+    with the model so monitoring can compute KS against it."""
+    if SAMPLE_SCORE in features.columns:
+        raise ValueError(f"a feature may not be called {SAMPLE_SCORE!r}: the reference sample keeps the score there")
+    numeric = [c for c in features.columns if not is_categorical(features[c])]
+    rows = np.sort(np.random.default_rng(seed).choice(len(features), min(size, len(features)), replace=False))
+    sample = features.iloc[rows][numeric].astype("float32").reset_index(drop=True)
+    sample[SAMPLE_SCORE] = np.asarray(scores, dtype=np.float64)[rows]
+    return sample

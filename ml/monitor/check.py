@@ -88,14 +88,14 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
 
     def count(item: tuple[str, st.Column]) -> st.Counts:
         name, column = item
-        if name == st.SAMPLE_SCORE:
+        if name == b.SAMPLE_SCORE:
             return st.count_column(_column(storage, scores_key, "pd", False), column, np.float64)
         return st.count_column(_column(storage, curated_key, name, column.categorical), column)
 
-    items = [(st.SAMPLE_SCORE, reference.score), *reference.features.items()]
+    items = [(b.SAMPLE_SCORE, reference.score), *reference.features.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and parquet decoding release the GIL
         counted = dict(zip([name for name, _ in items], pool.map(count, items)))
-    score = counted.pop(st.SAMPLE_SCORE)
+    score = counted.pop(b.SAMPLE_SCORE)
     return st.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 

@@ -38,8 +38,6 @@ from ml import bins as b
 from ml.data.spec import Monitoring
 
 GRID_POINTS = 256
-SAMPLE_ROWS = 100_000
-SAMPLE_SCORE = "__score__"  # the score's column in the reference sample (feature columns keep their names)
 TOO_FEW_ROWS = "too few rows"
 NO_SAMPLE = "no reference sample"
 SEVERITY = {None: 0, b.GREEN: 1, b.AMBER: 2, b.RED: 3}
@@ -51,19 +49,6 @@ CSI, KS, JS = "csi", "ks", "js"
 
 
 # ------------------------------------------------------------------------------------ the reference
-
-
-def reference_sample(features: pd.DataFrame, scores: np.ndarray, size: int = SAMPLE_ROWS,
-                     seed: int = 42) -> pd.DataFrame:
-    """A seeded sample (rows kept in order) of the development rows' numeric model inputs and score, stored
-    with the model so monitoring can compute KS against it."""
-    if SAMPLE_SCORE in features.columns:
-        raise ValueError(f"a feature may not be called {SAMPLE_SCORE!r}: the reference sample keeps the score there")
-    numeric = [c for c in features.columns if not b.is_categorical(features[c])]
-    rows = np.sort(np.random.default_rng(seed).choice(len(features), min(size, len(features)), replace=False))
-    sample = features.iloc[rows][numeric].astype("float32").reset_index(drop=True)
-    sample[SAMPLE_SCORE] = np.asarray(scores, dtype=np.float64)[rows]
-    return sample
 
 
 def ks_grid(sorted_sample: np.ndarray, points: int = GRID_POINTS) -> np.ndarray:
@@ -112,7 +97,7 @@ class Reference:
             values = values[~np.isnan(values)]
             return Column(bins, values, ks_grid(values))
 
-        return cls(score=column(SAMPLE_SCORE, reference_bins["score"], SAMPLE_SCORE),
+        return cls(score=column(b.SAMPLE_SCORE, reference_bins["score"], b.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
                    eps=float(reference_bins.get("eps", b.EPS)), has_sample=sample is not None)
 
