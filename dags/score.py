@@ -61,7 +61,7 @@ for dataset in dataset_names():
         @task(task_id="publish", outlets=[scores(dataset)])
         def publish(dataset_name: str, planned: dict):  # type: ignore[no-untyped-def]
             """Tell monitoring which days were scored, and with which version (nothing for an analyst's file)."""
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
             from riskops_airflow.assets import scores as scores_asset
 
             if not planned["dates"]:

@@ -57,7 +57,7 @@ for dataset in dataset_names():
 
         @task(task_id="request_retraining", outlets=[drift(dataset)])
         def request_retraining(dataset_name: str, run_key: str):  # type: ignore[no-untyped-def]
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
             from riskops_airflow.assets import drift as drift_asset
             from riskops_airflow.monitoring import retraining_request
 
