@@ -25,7 +25,7 @@ from ml.model.riskmodel import RiskModel
 from ml.model.train import DevelopmentSample, development_sample, fit, time_split
 from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
-from ml.scoring import policy as pol
+from ml.rating import BandScale, band_scale, to_band, to_score
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 
@@ -51,9 +51,9 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
                            monitoring.psi.pair))
 
 
-def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: pol.BandScale) -> dict[str, Any]:
+def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: BandScale) -> dict[str, Any]:
     """What weekly backtests compare with: the out-of-time test's AUC and its rows per score band."""
-    bands = pd.Series(pol.to_band(p, pol.to_score(p, spec.policy), scale)).value_counts()
+    bands = pd.Series(to_band(p, to_score(p, spec.policy), scale)).value_counts()
     return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
@@ -98,7 +98,7 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     p = model.predict_proba(test)
     candidate = evaluate(test["label"].to_numpy(), p, model.threshold, config.beta)
     model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"],
-                                                  pol.band_scale(model.bands, spec.policy))
+                                                  band_scale(model.bands, spec.policy))
     before = None if model.calibration is None else metrics.calibration_table(
         test["label"].to_numpy(), model.raw_pd(model.pipeline.transform(test)))
 
