@@ -67,6 +67,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from ml import layout
+    from ml.rating import LEGACY_BANDS
     from ml.scoring import policy as pol
     from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
     from ml.storage import Storage
@@ -84,7 +85,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
         y = (rng.uniform(size=n) < p).astype(np.int64)
         ids = pa.array(np.arange(next_id, next_id + n).astype(str))
         next_id += n
-        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, pol.LEGACY_BANDS)
+        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, LEGACY_BANDS)
         none = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
         table = pa.Table.from_arrays([
             ids, pa.array(p), pa.array(decided["score"]),

@@ -84,7 +84,7 @@ def _reference() -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _fit(ref: pd.DataFrame, scores: np.ndarray) -> st.Reference:
-    return st.Reference.of(bins.fit_reference(ref, scores), st.reference_sample(ref, scores))
+    return st.Reference.of(bins.fit_reference(ref, scores), bins.reference_sample(ref, scores))
 
 
 def _write_day(storage: Storage, rows: int) -> None:

@@ -19,8 +19,7 @@ from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_days_per_task, score_partitions
 from riskops_airflow.tasks import ml_step_mapped
-
-OPTIONAL_TEXT = ["null", "string"]
+from riskops_airflow.templates import OPTIONAL_TEXT, window_params
 
 for dataset in dataset_names():
     with riskops_dag(
@@ -31,9 +30,7 @@ for dataset in dataset_names():
         __doc__,
         max_active_runs=1,
         params={
-            "date": Param(None, type=OPTIONAL_TEXT, format="date", description="score this business date"),
-            "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
-            "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
+            **window_params("score"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="registered version (default: champion)"),
             "partitions": Param(score_partitions(), type="integer", minimum=1, maximum=256,
                                 description="slices each day is scored in, in parallel"),
@@ -69,7 +66,7 @@ for dataset in dataset_names():
         @task(task_id="publish", outlets=[scores(dataset)])
         def publish(dataset_name: str, planned: dict):  # type: ignore[no-untyped-def]
             """Tell monitoring which days were scored, and with which version (nothing for an analyst's file)."""
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
             from riskops_airflow.assets import scores as scores_asset
 
             if not planned["dates"]:

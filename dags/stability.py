@@ -22,8 +22,8 @@ from airflow.sdk import Metadata, Param, task
 from riskops_airflow.assets import drift, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.tasks import ml_step_mapped
+from riskops_airflow.templates import OPTIONAL_TEXT, window_params
 
-OPTIONAL_TEXT = ["null", "string"]
 RUN_KEY = "{{ run_id }}"  # how the step leaves its findings to the next tasks
 
 for dataset in dataset_names():
@@ -35,9 +35,7 @@ for dataset in dataset_names():
         __doc__,
         max_active_runs=1,
         params={
-            "date": Param(None, type=OPTIONAL_TEXT, format="date", description="monitor this business date"),
-            "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
-            "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
+            **window_params("monitor"),
             "model_version": Param(None, type=OPTIONAL_TEXT, description="only this version's scores"),
         },
     ):
@@ -59,7 +57,7 @@ for dataset in dataset_names():
 
         @task(task_id="request_retraining", outlets=[drift(dataset)])
         def request_retraining(dataset_name: str, run_key: str):  # type: ignore[no-untyped-def]
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
             from riskops_airflow.assets import drift as drift_asset
             from riskops_airflow.monitoring import retraining_request
 

@@ -25,7 +25,8 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demo.airflow_runtime import REPO, WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
+from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
+from ml.config import Settings
 from ml.dates import date_range
 from ml.errors import RiskopsError
 
@@ -223,7 +224,7 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
 
     from ml import layout
     from ml.monitor.history import History
-    from ml.monitor.weekly import version_key
+    from ml.versions import version_key
     from ml.storage import Storage
 
     history = History.open(history_url)
@@ -348,7 +349,7 @@ def main() -> int:
     args = parser.parse_args()
     # a terminated demo must still stop Airflow and the sink (the finally in run()), not orphan them
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    home = Path(os.environ.get("RISKOPS_HOME", REPO / "var")).resolve()
+    home = Settings.from_env().home.resolve()
     try:
         run(args, home)
     except (WaitError, RiskopsError) as exc:
@@ -384,14 +385,15 @@ def backtest_dates(spec: "DatasetSpec", last_scored: dt.date) -> list[dt.date]:
 
 
 def run(args: argparse.Namespace, home: Path) -> None:
-    data_url = os.environ.get("RISKOPS_DATA", str(home / "data"))
+    os.environ["RISKOPS_HOME"] = str(home)
+    data_url = Settings.from_env().data_url  # RISKOPS_DATA, else the data folder under the (resolved) home
     if args.days < MIN_DAYS:
         raise WaitError(f"RISKOPS_DEMO_DAYS must be at least {MIN_DAYS}: the card transactions need days after "
                         "their drift to show it")
     windows = {d: (s, s + dt.timedelta(days=args.days - 1)) for d, s in WINDOWS.items()}
     days: dict[str, list[dt.date]] = {}  # each dataset's business days in its window (its calendar)
     step = Steps(total=9)
-    os.environ.update({"RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url})
+    os.environ["RISKOPS_DATA"] = data_url
     if not _port_free(args.port):
         raise WaitError(f"port {args.port} is in use: stop what runs there or set RISKOPS_AIRFLOW_PORT")
 
@@ -408,7 +410,6 @@ def run(args: argparse.Namespace, home: Path) -> None:
     }))
     try:
         step(f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
-        from ml.config import Settings
         from ml.data.replay import replay
         from ml.data.spec import get_spec
         from ml.storage import Storage

@@ -1,4 +1,5 @@
-"""Reference bins for stability monitoring (PSI on the score, CSI on each feature).
+"""The reference a model stores for stability monitoring: bins (PSI on the score, CSI on each feature) and a
+sample of the development rows (KS).
 
 Bins are fitted once on the development sample at training time and stored as JSON with the model;
 monitoring applies the stored bins to current data and never re-bins on it, so a shift shows up as a
@@ -21,6 +22,8 @@ from numpy.typing import ArrayLike, NDArray
 
 EPS = 1e-4
 GREEN, AMBER, RED = "green", "amber", "red"
+SAMPLE_ROWS = 100_000
+SAMPLE_SCORE = "__score__"  # the score's column in the reference sample (feature columns keep their names)
 
 
 def _numeric(values: ArrayLike | pd.Series) -> NDArray[np.float64]:
@@ -93,30 +96,47 @@ def fit_categorical_bins(values: ArrayLike | pd.Series, max_categories: int = 20
     return bins
 
 
-def _bin_index(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> tuple[NDArray[np.intp], int]:
-    """Bin number per value under a stored definition, and the number of bins (missing included)."""
+def numeric_counts(sorted_values: NDArray[np.floating[Any]], edges: Sequence[float]) -> NDArray[np.int64]:
+    """Rows per numeric bin of `edges`, missing bin last, of values sorted with NaN last (np.sort's order).
+
+    The one assignment of numbers to stored bins, for the candidate report and for monitoring alike: bins
+    are right-closed (x <= edge), and values are compared with the edges in the values' own dtype (edges
+    fitted on float32 inputs are float32 numbers, so casting them is exact).
+    """
+    x = sorted_values
+    valid = int(np.searchsorted(x, np.inf, side="right"))  # everything but NaN (infinities go to the end bins)
+    below = np.searchsorted(x[:valid], np.asarray(edges, dtype=x.dtype), side="right")
+    return np.diff(np.concatenate(([0], below, [valid, len(x)]))).astype(np.int64)
+
+
+def category_bins(categories: Sequence[str], labels: Sequence[str]) -> NDArray[np.intp]:
+    """The bin of each distinct label under stored categorical bins: its category's, else "other" (unseen or
+    rarer categories); missing values go to the bin after it, the last."""
+    known = pd.Index(list(categories), dtype=object).get_indexer(pd.Index(list(labels), dtype=object))
+    return np.where(known < 0, len(categories), known)
+
+
+def bin_counts(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> NDArray[np.int64]:
+    """Rows of `values` per stored bin, in the order of bins["proportions"] (missing last); numbers are
+    compared as float64."""
     if bins.get("type") == "numeric":
-        edges = np.asarray(bins["edges"], dtype=float)
-        x = _numeric(values)
-        idx = np.searchsorted(edges, x, side="left")  # side="left" makes bins right-closed
-        idx[np.isnan(x)] = len(edges) + 1
-        return idx, len(edges) + 2
+        return numeric_counts(np.sort(_numeric(values)), bins["edges"])
     if bins.get("type") == "categorical":
         categories = list(bins["categories"])
         codes, labels = _coded(values)
-        known = pd.Index(categories, dtype=object).get_indexer(pd.Index(labels, dtype=object))
-        # each distinct label is looked up once; unseen or rarer -> "other", code -1 (missing) -> the last bin
-        table = np.append(np.where(known < 0, len(categories), known), len(categories) + 1)
-        return table[codes], len(categories) + 2
+        # each distinct label is looked up once; code -1 (missing) -> the last bin
+        table = np.append(category_bins(categories, labels), len(categories) + 1)
+        return np.bincount(table[codes], minlength=len(categories) + 2).astype(np.int64)
     raise ValueError(f"unknown bin type {bins.get('type')!r} (expected 'numeric' or 'categorical')")
 
 
 def bin_proportions(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> list[float]:
     """Proportions of `values` in stored bins, in the order of bins["proportions"] (missing last)."""
-    idx, n_bins = _bin_index(values, bins)
-    if len(idx) == 0:
+    counts = bin_counts(values, bins)
+    rows = int(counts.sum())
+    if rows == 0:
         raise ValueError("cannot compute proportions of an empty sample")
-    return (np.bincount(idx, minlength=n_bins) / len(idx)).tolist()
+    return (counts / rows).tolist()
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) -> float:
@@ -188,3 +208,16 @@ def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLi
             raise ValueError(f"column {name!r}: {exc}") from None
         result["features"][name] = {"csi": csi, "light": traffic_light(csi, *thresholds)}
     return result
+
+
+def reference_sample(features: pd.DataFrame, scores: ArrayLike, size: int = SAMPLE_ROWS,
+                     seed: int = 42) -> pd.DataFrame:
+    """A seeded sample (rows kept in order) of the development rows' numeric model inputs and score, stored
+    with the model so monitoring can compute KS against it."""
+    if SAMPLE_SCORE in features.columns:
+        raise ValueError(f"a feature may not be called {SAMPLE_SCORE!r}: the reference sample keeps the score there")
+    numeric = [c for c in features.columns if not is_categorical(features[c])]
+    rows = np.sort(np.random.default_rng(seed).choice(len(features), min(size, len(features)), replace=False))
+    sample = features.iloc[rows][numeric].astype("float32").reset_index(drop=True)
+    sample[SAMPLE_SCORE] = np.asarray(scores, dtype=np.float64)[rows]
+    return sample

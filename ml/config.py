@@ -1,7 +1,9 @@
 """Settings, in one place: the runtime environment (every RISKOPS_* and MLflow variable the steps read) and
 the training configuration whose defaults and choices the CLI and the retrain DAG's params are built from.
 
-Light on purpose (standard library only): DAG files import it when they are parsed.
+Light on purpose (standard library only): DAG files import it when they are parsed. The settings only DAG
+parsing reads (task mode, pods, cron switch, on-call) stay in the plugin's `riskops_airflow.settings`, which
+takes their parsers and every shared default from here.
 """
 
 from __future__ import annotations
@@ -15,8 +17,34 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _addresses(value: str) -> tuple[str, ...]:
+def addresses(value: str) -> tuple[str, ...]:
+    """A comma-separated list (mail addresses, user ids) as its non-blank items."""
     return tuple(a.strip() for a in value.split(",") if a.strip())
+
+
+def choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    """The value of the variable `name`, lower-cased, if it is one of `allowed`; else a ValueError naming it."""
+    value = value.strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not '{value}'")
+    return value
+
+
+def switch(name: str, value: str) -> bool:
+    """An on/off variable: True for on."""
+    if value.strip().lower() not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not '{value}'")
+    return value.strip().lower() == "on"
+
+
+def specs_dir() -> Path:
+    """RISKOPS_SPECS: the folder of dataset spec files."""
+    return Path(os.environ.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets"))
+
+
+def mail_from() -> str:
+    """RISKOPS_MAIL_FROM: the sender of every riskops mail."""
+    return os.environ.get("RISKOPS_MAIL_FROM", "riskops@localhost")
 
 
 def masked(uri: str) -> str:
@@ -28,12 +56,6 @@ def masked(uri: str) -> str:
         return uri
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}{port}"))
-
-
-def _switch(name: str, value: str) -> bool:
-    if value.strip().lower() not in ("on", "off"):
-        raise ValueError(f"{name} must be on or off, not '{value}'")
-    return value.strip().lower() == "on"
 
 
 @dataclass(frozen=True)
@@ -61,15 +83,15 @@ class Settings:
         return cls(
             home=home,
             data_url=env.get("RISKOPS_DATA", str(home / "data")),
-            specs_dir=Path(env.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets")),
+            specs_dir=specs_dir(),
             tracking_uri=tracking,
             artifact_root=env.get("RISKOPS_MLFLOW_ARTIFACTS", default_artifacts),
-            approvers=_addresses(env.get("RISKOPS_APPROVERS", "risk-committee@example.com")),
-            mail_from=env.get("RISKOPS_MAIL_FROM", "riskops@localhost"),
-            risk_team=_addresses(env.get("RISKOPS_RISK_TEAM", "risk-team@example.com")),
+            approvers=addresses(env.get("RISKOPS_APPROVERS", "risk-committee@example.com")),
+            mail_from=mail_from(),
+            risk_team=addresses(env.get("RISKOPS_RISK_TEAM", "risk-team@example.com")),
             history_url=env.get("RISKOPS_HISTORY_URL", f"sqlite:///{home / 'history' / 'history.db'}"),
-            approver_users=_addresses(env.get("RISKOPS_APPROVER_USERS", "")),
-            separate_duties=_switch("RISKOPS_SEPARATE_DUTIES", env.get("RISKOPS_SEPARATE_DUTIES", "off")),
+            approver_users=addresses(env.get("RISKOPS_APPROVER_USERS", "")),
+            separate_duties=switch("RISKOPS_SEPARATE_DUTIES", env.get("RISKOPS_SEPARATE_DUTIES", "off")),
         )
 
 

@@ -31,7 +31,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from reports import blocks
 from reports.blocks import Column, MetricRow
@@ -49,6 +49,7 @@ from reports.document import (
     fmt_int,
     fmt_pct,
     heading,
+    pages,
     render,
     table,
 )
@@ -449,12 +450,8 @@ def _page_summary(data: BacktestReportData) -> list[Flowable]:
 
 def render_backtest_report(data: BacktestReportData) -> bytes:
     """The backtest report as PDF bytes; identical data gives identical bytes."""
-    story: list[Flowable] = []
-    for i, page in enumerate((_page_summary, _page_trends, _page_calibration, _page_estimate, _page_percentiles,
-                              _page_challenger)):
-        if i:
-            story.append(PageBreak())
-        story += page(data)
+    story = pages(data, _page_summary, _page_trends, _page_calibration, _page_estimate, _page_percentiles,
+                  _page_challenger)
     metadata = Metadata(title=f"Weekly backtest: {data.model_name} as of {data.as_of}",
                         subject=f"Backtest of {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "backtest", "model validation", data.dataset))

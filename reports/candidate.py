@@ -29,7 +29,7 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, PageBreak, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from reports import blocks, charts
 from reports.blocks import Curve, MetricRow
@@ -49,6 +49,7 @@ from reports.document import (
     fmt_pct,
     heading,
     image,
+    pages,
     render,
     table,
 )
@@ -478,12 +479,7 @@ def _page_decision(data: CandidateReportData) -> list[Flowable]:
 def render_candidate_report(data: CandidateReportData) -> bytes:
     """The candidate report as PDF bytes; identical data gives identical bytes."""
     _validate(data)
-    story: list[Flowable] = []
-    for i, page in enumerate((_page_summary, _page_discrimination, _page_calibration, _page_features,
-                              _page_decision)):
-        if i:
-            story.append(PageBreak())
-        story += page(data)
+    story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, _page_decision)
     metadata = Metadata(title=f"Candidate model report: {data.model_name} version {data.version}",
                         subject=f"Candidate model {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "model validation", data.dataset))

@@ -9,7 +9,7 @@ from matplotlib's bundled DejaVu files, byte-stable PNG charts from :mod:`report
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     Image,
+    PageBreak,
     PageTemplate,
     Paragraph,
     Table,
@@ -37,6 +38,7 @@ from reportlab.platypus import (
 )
 
 from reports import charts
+from reports.palette import LIGHT_BACKGROUNDS
 
 # -------------------------------------------------------------------------------------------- fonts
 
@@ -74,11 +76,7 @@ HEADER_BG = colors.HexColor("#E7ECF2")
 ZEBRA = colors.HexColor("#F6F8FA")
 BETTER = colors.HexColor("#1B7F3B")
 WORSE = colors.HexColor("#B3261E")
-LIGHTS = {
-    "green": colors.HexColor("#C8E6C9"),
-    "amber": colors.HexColor("#FFE0B2"),
-    "red": colors.HexColor("#FFCDD2"),
-}
+LIGHTS = {light: colors.HexColor(background) for light, background in LIGHT_BACKGROUNDS.items()}
 
 # ------------------------------------------------------------------------------------------- layout
 
@@ -340,6 +338,16 @@ def _decorate(header: Header) -> Any:
         canv.restoreState()
 
     return on_page
+
+
+def pages(data: Any, *makers: Callable[[Any], list[Flowable]]) -> list[Flowable]:
+    """A report's story: what each page maker makes of `data`, each from a new page."""
+    story: list[Flowable] = []
+    for i, page in enumerate(makers):
+        if i:
+            story.append(PageBreak())
+        story += page(data)
+    return story
 
 
 def render(story: list[Flowable], metadata: Metadata, header: Header) -> bytes:

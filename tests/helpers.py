@@ -17,6 +17,7 @@ from ml import layout
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
+from ml import rating
 from ml.scoring import policy as pol
 from ml.storage import Storage
 
@@ -42,8 +43,8 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
     and its manifest), and, if given, the rows' labels landed `label_lag_days` (default: the spec's lag) later."""
     n = len(pd_)
     ids = pa.array(np.arange(first_id, first_id + n).astype(str), pa.string())
-    score = pol.to_score(pd_, spec.policy)
-    band = pol.to_band(pd_, score, pol.band_scale(None, spec.policy))  # the fixed score bands of a model without any
+    score = rating.to_score(pd_, spec.policy)
+    band = rating.to_band(pd_, score, rating.band_scale(None, spec.policy))  # the fixed score bands of a model without any
     decision = pol.model_decision(pd_, score, threshold, spec.policy)
     table = pa.Table.from_arrays([
         ids, pa.array(pd_, pa.float64()), pa.array(score),

@@ -26,6 +26,7 @@ from mlflow import MlflowClient
 from ml.errors import RiskopsError
 from ml.model import registry
 from ml.model.registry import CHALLENGER, CHAMPION, now
+from ml.versions import version_key
 
 UNKNOWN_WHO = "unknown (set directly in MLflow, which does not record who sets a stage or an alias)"
 
@@ -237,7 +238,7 @@ def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str
     """Close every older candidate still waiting for a decision as superseded by `version`; returns them."""
     closed = []
     for mv in registry.versions(client, name):
-        if int(mv.version) < int(version) and mv.tags.get(registry.TAG + "status") == "candidate":
+        if version_key(mv.version) < version_key(version) and mv.tags.get(registry.TAG + "status") == "candidate":
             at = now()
             registry.set_tags(client, name, mv.version, {"status": "superseded", "superseded_by": str(version),
                                                          "superseded_at": at})

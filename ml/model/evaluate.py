@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ml import metrics
-from ml.monitor.ranking import auc_variance, rank_counts
+from ml.ranking import auc_variance, rank_counts
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from ml.config import masked
 from ml.errors import RiskopsError
+from ml.versions import version_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,13 +77,9 @@ def call(client: MlflowClient, what: str, fn: Callable[[], T]) -> T:
 
 
 def _safe_uri(client: MlflowClient) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    uri = str(client._registry_uri)  # credentials in a URI are never shown
-    parts = urlsplit(uri)
-    if parts.password:
-        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}"))
-    return uri
+    # the registry follows the tracking URI (ml.config.configure_mlflow), so that URI names the store;
+    # credentials in it are never shown
+    return masked(str(client.tracking_uri))
 
 
 @contextlib.contextmanager
@@ -111,7 +109,7 @@ def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
     """Every version of the model, oldest first; empty when the model is not registered."""
     found = call(client, f"listing the versions of {name}",
                  lambda: client.search_model_versions(f"name = '{name}'"))
-    return sorted(found, key=lambda v: int(v.version))
+    return sorted(found, key=lambda v: version_key(v.version))
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:

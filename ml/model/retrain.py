@@ -43,8 +43,8 @@ from ml.model.train import (
 )
 from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
-from ml.monitor.ranking import AucDifference, paired_auc_difference
-from ml.scoring import policy as pol
+from ml.ranking import AucDifference, paired_auc_difference
+from ml.rating import BandScale, band_scale, to_band, to_score
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 
@@ -72,9 +72,9 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
                            monitoring.psi.pair))
 
 
-def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: pol.BandScale) -> dict[str, Any]:
+def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: BandScale) -> dict[str, Any]:
     """What weekly backtests compare with: the out-of-time test's AUC and its rows per score band."""
-    bands = pd.Series(pol.to_band(p, pol.to_score(p, spec.policy), scale)).value_counts()
+    bands = pd.Series(to_band(p, to_score(p, spec.policy), scale)).value_counts()
     return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
@@ -112,7 +112,7 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
     y, p = test["label"].to_numpy(), model.predict_proba(test)
     evaluation = evaluate(y, p, model.threshold, config.beta)
     m = evaluation.metrics
-    model.meta["development"] = development_facts(spec, p, m["auc"], pol.band_scale(model.bands, spec.policy))
+    model.meta["development"] = development_facts(spec, p, m["auc"], band_scale(model.bands, spec.policy))
     before = None if model.calibration is None else metrics.calibration_table(
         y, model.raw_pd(model.pipeline.transform(test)))
     comparison = None if champion is None else compare_with_champion(

@@ -45,8 +45,8 @@ class RiskModel:
     reference_bins: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # ml.model.calibration map of the raw PDs
-    bands: dict[str, Any] | None = None  # ml.scoring.policy.BandScale, derived at training (None: older models)
-    reference_sample: pd.DataFrame | None = None  # ml.monitor.stability.reference_sample
+    bands: dict[str, Any] | None = None  # ml.rating.BandScale, derived at training (None: older models)
+    reference_sample: pd.DataFrame | None = None  # ml.bins.reference_sample
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class (default / fraud) for curated rows."""

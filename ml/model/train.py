@@ -27,8 +27,8 @@ from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
-from ml.monitor.stability import reference_sample
-from ml.scoring.policy import derive_bands
+from ml.bins import reference_sample
+from ml.rating import derive_bands
 from ml.storage import Storage
 
 DEFAULT_PARAMS: dict[str, Any] = {

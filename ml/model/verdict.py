@@ -8,7 +8,7 @@ zero. On a small test sample a gain of a few points is within the noise, and the
 
 from __future__ import annotations
 
-from ml.monitor.ranking import AucDifference
+from ml.ranking import AucDifference
 
 RECOMMENDED, NOT_RECOMMENDED = "recommended", "not recommended"
 

@@ -11,7 +11,7 @@ with the version that scored it, and results are per version.
 
 Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, and
 the labels of the week's days. The window's statistics come from counts that weeks add up, including a
-fine histogram of PDs for its AUC, DeLong interval and KS (`ml.monitor.ranking.LogitHistogram`).
+fine histogram of PDs for its AUC, DeLong interval and KS (`ml.ranking.LogitHistogram`).
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ from ml import layout, metrics
 from ml.data.labels import label_files, read_labels
 from ml.data.spec import Backtest as BacktestSpec
 from ml.data.spec import DatasetSpec
+from ml.dates import iso_week
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
-from ml.monitor.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
+from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.storage import Storage
+from ml.versions import version_key
 
 PERCENTILES = (5, 25, 50, 75, 95)
 COLUMNS = ["id", "pd", "score", "band", "decision"]
@@ -87,7 +89,7 @@ class Plan:
 
     @property
     def versions(self) -> list[str]:
-        return sorted({d.version for w in self.judged + self.estimated for d in w.days}, key=_version_key)
+        return sorted({d.version for w in self.judged + self.estimated for d in w.days}, key=version_key)
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -185,23 +187,14 @@ class BacktestResult:
 
 # -------------------------------------------------------------------------------------------- plan
 
-def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), version) if version.isdigit() else (1 << 62, version)
-
-
-def iso_week(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def record_version(storage: Storage, dataset: str, day: dt.date) -> str | None:
     """The version whose scoring of `day` is the record (the latest `scored_at`); None if never scored."""
-    latest: tuple[str, tuple[int, str]] | None = None
+    latest: tuple[str, tuple[int, int, str]] | None = None
     version = None
     for key in storage.list_files(layout.score_manifests(dataset, day)):
         manifest = storage.read_json(key)
         try:
-            candidate = (str(manifest["scored_at"]), _version_key(str(manifest["model_version"])))
+            candidate = (str(manifest["scored_at"]), version_key(str(manifest["model_version"])))
         except (KeyError, TypeError):
             raise RiskopsError(f"{storage.url(key)} is not a scoring manifest (no scored_at / model_version)") from None
         if latest is None or candidate > latest:
@@ -383,7 +376,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             _add_bands(acc.bands, *_categories(table.column("band")), y, p)
             if shadow is not None and challenger is not None:
                 shadow.add(y, p, approved, *score_in_memory(storage, spec, day.day, challenger[1], ids))
-        for version in sorted(rows, key=_version_key):
+        for version in sorted(rows, key=version_key):
             acc = rows[version]
             weeks.append(_week_result(week, version, acc, facts[version], settings.alpha))
             if acc.sums.rows and week.label in judged:
@@ -393,7 +386,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
                 window.bands.merge(acc.bands)
                 for p, y in zip(acc.pd, acc.y):
                     window.histogram.add(p, y.astype(float), 1.0 - y)
-    versions = [_version_result(v, windows[v], facts[v], settings) for v in sorted(windows, key=_version_key)]
+    versions = [_version_result(v, windows[v], facts[v], settings) for v in sorted(windows, key=version_key)]
     comparison = shadow.compare(challenger[0]) if shadow is not None and challenger and shadow.swap_rows.sum() else None
     return BacktestResult(
         dataset=spec.name, as_of=plan_.as_of.isoformat(), maturity_lag_days=plan_.maturity_lag_days,

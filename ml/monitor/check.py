@@ -31,6 +31,7 @@ from ml.monitor import alerts, weekly
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
 from ml.storage import Storage
+from ml.versions import version_key
 
 MERGED_FROM = (st.ROWS, st.SCORE_PSI, st.SCORE_KS, st.CSI, st.KS)  # the day statistics whose details hold counts
 RETRAIN_TRIGGER = "retrain_trigger"
@@ -87,14 +88,14 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
 
     def count(item: tuple[str, st.Column]) -> st.Counts:
         name, column = item
-        if name == st.SAMPLE_SCORE:
+        if name == b.SAMPLE_SCORE:
             return st.count_column(_column(storage, scores_key, "pd", False), column, np.float64)
         return st.count_column(_column(storage, curated_key, name, column.categorical), column)
 
-    items = [(st.SAMPLE_SCORE, reference.score), *reference.features.items()]
+    items = [(b.SAMPLE_SCORE, reference.score), *reference.features.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and parquet decoding release the GIL
         counted = dict(zip([name for name, _ in items], pool.map(count, items)))
-    score = counted.pop(st.SAMPLE_SCORE)
+    score = counted.pop(b.SAMPLE_SCORE)
     return st.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 
@@ -171,7 +172,7 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return references[version]
 
     windows: list[Window] = []
-    for version, scored in sorted(by_version.items(), key=lambda kv: weekly.version_key(kv[0])):
+    for version, scored in sorted(by_version.items(), key=lambda kv: version_key(kv[0])):
         for day in scored:
             window = Window(version, "day", day, st.judge(count_day(storage, spec, day, version, reference(version)),
                                                           reference(version), spec.monitoring))
@@ -195,10 +196,10 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return summary
     alerted = alerts.pending(history, spec.name, windows)
     if alerted:
-        mail = alerts.compose(spec, alerted, reference)
+        alert = alerts.compose(spec, alerted, reference)
         chart = layout.stability_run(spec.name, run_key, ".png")
-        storage.write_bytes(chart, mail.chart)
-        summary["alert"] = {"subject": mail.subject, "html": mail.html, "chart": chart,
+        storage.write_bytes(chart, alert.chart)
+        summary["alert"] = {"subject": alert.mail.subject, "html": alert.mail.html, "chart": chart,
                             "windows": [w.summary() for w in alerted]}
     summary["trigger"] = _trigger(history, spec, storage, windows, waiting, run_key)
     storage.write_json(layout.stability_run(spec.name, run_key), summary)

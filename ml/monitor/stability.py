@@ -38,8 +38,6 @@ from ml import bins as b
 from ml.data.spec import Monitoring
 
 GRID_POINTS = 256
-SAMPLE_ROWS = 100_000
-SAMPLE_SCORE = "__score__"  # the score's column in the reference sample (feature columns keep their names)
 TOO_FEW_ROWS = "too few rows"
 NO_SAMPLE = "no reference sample"
 SEVERITY = {None: 0, b.GREEN: 1, b.AMBER: 2, b.RED: 3}
@@ -51,19 +49,6 @@ CSI, KS, JS = "csi", "ks", "js"
 
 
 # ------------------------------------------------------------------------------------ the reference
-
-
-def reference_sample(features: pd.DataFrame, scores: np.ndarray, size: int = SAMPLE_ROWS,
-                     seed: int = 42) -> pd.DataFrame:
-    """A seeded sample (rows kept in order) of the development rows' numeric model inputs and score, stored
-    with the model so monitoring can compute KS against it."""
-    if SAMPLE_SCORE in features.columns:
-        raise ValueError(f"a feature may not be called {SAMPLE_SCORE!r}: the reference sample keeps the score there")
-    numeric = [c for c in features.columns if not b.is_categorical(features[c])]
-    rows = np.sort(np.random.default_rng(seed).choice(len(features), min(size, len(features)), replace=False))
-    sample = features.iloc[rows][numeric].astype("float32").reset_index(drop=True)
-    sample[SAMPLE_SCORE] = np.asarray(scores, dtype=np.float64)[rows]
-    return sample
 
 
 def ks_grid(sorted_sample: np.ndarray, points: int = GRID_POINTS) -> np.ndarray:
@@ -112,7 +97,7 @@ class Reference:
             values = values[~np.isnan(values)]
             return Column(bins, values, ks_grid(values))
 
-        return cls(score=column(SAMPLE_SCORE, reference_bins["score"], SAMPLE_SCORE),
+        return cls(score=column(b.SAMPLE_SCORE, reference_bins["score"], b.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
                    eps=float(reference_bins.get("eps", b.EPS)), has_sample=sample is not None)
 
@@ -180,10 +165,7 @@ def count_numeric(values: np.ndarray, column: Column) -> Counts:
     valid = int(np.searchsorted(x, np.inf, side="right"))
     finite = x[:valid]
     # edges, grid and sample are values of the same dtype at training: compared in it, without a copy of x
-    edges = np.asarray(column.bins["edges"], dtype=x.dtype)
-    below = np.searchsorted(finite, edges, side="right")  # right-closed bins: x <= edge
-    bins = np.diff(np.concatenate(([0], below, [valid, len(x)])))
-    counts = Counts(bins=bins.astype(np.int64), valid=valid)
+    counts = Counts(bins=b.numeric_counts(x, column.bins["edges"]), valid=valid)
     if column.sample is not None and column.grid is not None:
         grid = column.grid.astype(x.dtype, copy=False)
         counts.grid_le = np.searchsorted(finite, grid, side="right").astype(np.int64)
@@ -208,11 +190,11 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
         labels = [_label(v) for v in chunk.dictionary.to_pylist()]
         per_value = np.bincount(chunk.indices.drop_null().to_numpy(), minlength=len(labels)) if len(labels) \
             else np.zeros(0, dtype=np.int64)
-        where = pd.Index(categories, dtype=object).get_indexer(pd.Index(labels, dtype=object))
-        np.add.at(bins, np.where(where < 0, len(categories), where), per_value)
+        where = b.category_bins(categories, labels)
+        np.add.at(bins, where, per_value)
         bins[-1] += chunk.null_count
         for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
-            if position < 0 and n and (column.known is None or label not in column.known):
+            if position == len(categories) and n and (column.known is None or label not in column.known):
                 unseen[label] = unseen.get(label, 0) + int(n)
     return Counts(bins=bins, unseen=unseen)
 

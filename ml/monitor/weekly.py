@@ -18,6 +18,7 @@ from ml.dates import date_range, iso_week, window_end, window_start
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
 from ml.storage import Storage
+from ml.versions import version_key
 from reports.stability import (
     DayRow,
     DecisionDay,
@@ -32,11 +33,6 @@ REPORT = "weekly_report"  # history rows recording that a week's PDF was mailed
 WEEKS_SHOWN = 8
 DISTRIBUTIONS = 3
 TOP = 3  # quarantine reasons and null rates shown per day
-
-
-def version_key(version: str) -> tuple[int, str]:
-    """Sort key of model versions (numbered strings: '10' after '9')."""
-    return (int(version), "") if version.isdigit() else (0, version)
 
 
 def mailed(history: History, dataset: str) -> set[dt.date]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import math
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from ml import layout
+from ml import layout, mails
 from ml.data.spec import DatasetSpec
 from ml.model import decisions, registry
 from ml.model.riskmodel import RiskModel
@@ -87,23 +86,6 @@ def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> i
     return sum(len(m) for m in by_version.values())
 
 
-def mail(result: bt.BacktestResult, report_url: str) -> dict[str, str]:
-    """Subject and HTML of the mail that takes the report to the risk team (alerts first)."""
-    alerts = result.alerts
-    verdict = f"{len(alerts)} ALERT(S)" if alerts else "no alert"
-    lines = [f"<li>{html.escape(a)}</li>" for a in alerts] or ["<li>no alert</li>"]
-    figures = [f"<li>version {v.version}, weeks {v.weeks[0]}..{v.weeks[-1]}: {v.performance.rows:,} matured rows, "
-               f"AUC {v.performance.auc:.4f}, KS {v.performance.ks:.4f}, default rate "
-               f"{v.performance.default_rate:.2%} vs mean PD {v.performance.mean_pd:.2%}</li>" for v in result.versions]
-    notes = "".join(f"<p>{html.escape(n)}</p>" for n in result.notes)
-    return {"subject": f"[riskops] {result.dataset} backtest as of {result.as_of}: {verdict}",
-            "html": (f"<p>The weekly backtest of <b>{html.escape(result.dataset)}</b> as of {result.as_of} "
-                     f"(outcomes matured up to {result.last_matured_day}) is attached.</p>"
-                     f"<p>Alerts:</p><ul>{''.join(lines)}</ul>"
-                     + (f"<p>Realised performance:</p><ul>{''.join(figures)}</ul>" if figures else "")
-                     + notes + f"<p>Stored at {html.escape(report_url)}</p>")}
-
-
 def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 12,
                     now: dt.datetime | None = None, history: History | None = None,
                     run_key: str | None = None) -> dict[str, Any]:
@@ -125,8 +107,10 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
            "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result)}
     if history is not None:
         out["history_rows"] = backtest_history.write(history, result, spec.monitoring.backtest)
-    if run_key is not None:
+    if run_key is not None:  # the mail for the risk team, left for the run's next task
+        mail = mails.backtest(result, storage.url(key))
         storage.write_json(layout.backtest_run(spec.name, run_key), {
             "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
-            "report_sha256": out["report_sha256"], "alerts": result.alerts, **mail(result, storage.url(key))})
+            "report_sha256": out["report_sha256"], "alerts": result.alerts, "subject": mail.subject,
+            "html": mail.html})
     return out

@@ -37,6 +37,7 @@ from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
+from ml.rating import band_scale
 from ml.scoring import policy as pol
 from ml.storage import Storage, unreadable
 
@@ -121,7 +122,7 @@ def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
     features = model.pipeline.transform(table)
     pd_ = model.pd(features)
     return features, pd_, pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_,
-                                     model.threshold, spec.policy, pol.band_scale(model.bands, spec.policy))
+                                     model.threshold, spec.policy, band_scale(model.bands, spec.policy))
 
 
 def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.Table:

@@ -4,18 +4,23 @@ Only the configured approvers may answer (RISKOPS_APPROVER_USERS, Airflow's `ass
 RISKOPS_SEPARATE_DUTIES=on, whoever triggered the run is taken off that list for this run.
 
 `ApprovalGate` is Airflow's HITLBranchOperator with the options Approve (-> promote) and Reject
-(-> record_rejection). Instead of parking in `awaiting_input`, it defers to `CandidateApprovalTrigger`,
-which waits for the human's answer like Airflow's own HITLTrigger and also watches the candidate in the
-MLflow registry: once a newer candidate of the same model has superseded it (ml.model.decisions.supersede_waiting,
+(-> record_rejection). Its request is written by HITLOperator.execute; instead of parking in `awaiting_input`
+(where only an answer or the timeout could end the wait), it defers to `CandidateApprovalTrigger`, which runs
+Airflow's own HITLTrigger wait for the human's answer and meanwhile watches the candidate in the MLflow
+registry: once a newer candidate of the same model has superseded it (ml.model.decisions.supersede_waiting,
 run when the newer one is registered), the wait ends with the decision "Superseded", both branches are
 skipped and the run succeeds. The decision (who, what, why) is pushed as XCom `decision` in every case.
+
+Only public API of the standard provider is used (HITLOperator.execute and execute_complete, HITLTrigger's
+constructor, serialize and run, BaseOperator.defer); tests/dags/test_approval_api.py fails when any of their
+signatures, or the provider version pinned in requirements.in, changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,31 +56,39 @@ class CandidateApprovalTrigger(HITLTrigger):
         tags = registry.tags(MlflowClient(), self.model_name, self.version)
         return tags if tags.get("status") == "superseded" else None
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.sdk.timezone import utcnow
+    async def _superseded_now(self) -> dict[str, str] | None:
         from asgiref.sync import sync_to_async
 
-        next_check = 0.0
-        while True:
-            if self.timeout_datetime and self.timeout_datetime < utcnow():
-                yield await self._handle_timeout()
-                return
-            event = await self._handle_response()  # a human's answer wins over a supersession seen later
-            if event:
-                yield event
-                return
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + self.check_interval
-                try:
-                    tags = await sync_to_async(self._superseded)()
-                except Exception as exc:  # MLflow unreachable: keep waiting for the human, ask again later
-                    self.log.warning("cannot read %s v%s from MLflow: %s", self.model_name, self.version, exc)
-                    tags = None
+        try:
+            return await sync_to_async(self._superseded)()
+        except Exception as exc:  # MLflow unreachable: keep waiting for the human, ask again later
+            self.log.warning("cannot read %s v%s from MLflow: %s", self.model_name, self.version, exc)
+            return None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        # Airflow's own wait (the human's answer, or the timeout's default) runs beside the supersession check
+        human = super().run()
+        answer: asyncio.Future[TriggerEvent] = asyncio.ensure_future(anext(human))
+        try:
+            while True:
+                tags = await self._superseded_now()
+                if tags and not answer.done():
+                    # a human's answer wins over a supersession seen later: let HITLTrigger look once more
+                    await asyncio.wait({answer}, timeout=self.poke_interval + 1)
+                if answer.done():
+                    yield answer.result()
+                    return
                 if tags:
                     yield TriggerEvent({"superseded_by": tags.get("superseded_by", "?"),
                                         "superseded_at": tags.get("superseded_at", "")})
                     return
-            await asyncio.sleep(self.poke_interval)
+                await asyncio.wait({answer}, timeout=self.check_interval)
+        finally:
+            if not answer.done():
+                answer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await answer
+            await human.aclose()
 
 
 class ApprovalGate(HITLBranchOperator):
@@ -101,18 +114,19 @@ class ApprovalGate(HITLBranchOperator):
         return others
 
     def execute(self, context: Any) -> None:
-        from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+        from airflow.sdk.exceptions import TaskAwaitingInput
         from airflow.sdk.timezone import utcnow
 
         ti = context["task_instance"]
         candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
-        respondents = self._respondents(getattr(context["dag_run"], "triggering_user_name", None))
-        upsert_hitl_detail(ti_id=ti.id, options=self.options, subject=self.subject, body=self.body,
-                           defaults=self.defaults, multiple=self.multiple, params=self.serialized_params,
-                           assigned_users=respondents)
+        # this run's respondents (separation of duties); HITLOperator.execute writes them into the request
+        self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None))
         timeout_at = utcnow() + self.response_timeout if self.response_timeout else None
+        try:
+            super().execute(context)
+        except TaskAwaitingInput:
+            pass  # the request is written; the wait is deferred instead, so that a supersession can end it
         self.log.info("Waiting for a decision on %s v%s", candidate["model_name"], candidate["version"])
-        # deferred (not parked in awaiting_input) so the trigger can also notice a supersession
         self.defer(trigger=CandidateApprovalTrigger(
             ti_id=ti.id, options=self.options, defaults=self.defaults, params=self.serialized_params,
             multiple=self.multiple, timeout_datetime=timeout_at, model_name=candidate["model_name"],

@@ -22,11 +22,10 @@ def curated_event(dataset: str, day: str) -> dict[str, Any]:
     """The extra of a curated/<dataset> event: the day and its row accounting, from the preprocess manifest."""
     import datetime as dt
 
-    from ml.config import Settings
     from ml.data.preprocess import read_manifest
-    from ml.storage import Storage
+    from riskops_airflow.stores import storage
 
-    manifest = read_manifest(Storage(Settings.from_env().data_url), dataset, dt.date.fromisoformat(day))
+    manifest = read_manifest(storage(), dataset, dt.date.fromisoformat(day))
     if manifest is None:
         raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
     return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}

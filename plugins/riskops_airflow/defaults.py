@@ -22,9 +22,10 @@ DEFAULT_ARGS = {
 
 
 def _specs() -> tuple[list[str], dict[str, str]]:
+    from ml.config import specs_dir
     from ml.data.spec import load_specs  # YAML and pydantic only: cheap, no database, no network
 
-    valid, invalid = load_specs(settings.specs_dir())
+    valid, invalid = load_specs(specs_dir())
     return sorted(valid), invalid
 
 

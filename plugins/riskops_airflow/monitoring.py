@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Iterable, Mapping
 
 
 def plan_stability(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]],
                    run_key: str) -> list[Any]:
-    """One `stability` command for the run: the params' date or window, else every day (and model version)
-    the triggering scores events published."""
-    from ml.dates import date_range
+    """One `stability` command for the run: the params' date or window (its business days, as scoring's),
+    else every day (and model version) the triggering scores events published."""
     from riskops_airflow.tasks import mapped_inputs
+    from riskops_airflow.templates import window_dates
 
     versions = [str(params["model_version"])] if params.get("model_version") else []
-    if params.get("date"):
-        dates = [str(params["date"])]
-    elif params.get("start") and params.get("end"):
-        dates = [d.isoformat() for d in date_range(dt.date.fromisoformat(params["start"]),
-                                                   dt.date.fromisoformat(params["end"]))]
+    named = window_dates(dataset, params)
+    if named is not None:
+        dates = named
     else:
         published = [e.extra for evs in events.values() for e in evs if e.extra.get("dates")]
         dates = sorted({str(d) for extra in published for d in extra["dates"]})
@@ -33,10 +30,9 @@ def retraining_request(dataset: str, run_key: str) -> dict[str, Any] | None:
     """The extra of the drift/<dataset> event the stability run `run_key` requests, or None: no window calls
     for a retraining, it was requested before, or a candidate is still waiting for approval."""
     from ml import layout
-    from ml.config import Settings
-    from ml.storage import Storage
+    from riskops_airflow.stores import storage
 
-    trigger = Storage(Settings.from_env().data_url).read_json(layout.stability_run(dataset, run_key))["trigger"]
+    trigger = storage().read_json(layout.stability_run(dataset, run_key))["trigger"]
     if not trigger or trigger["status"] != "requested":
         return None
     return {"dataset": dataset, "reason": trigger["reason"], "as_of": trigger["as_of"], "stability_run": run_key,

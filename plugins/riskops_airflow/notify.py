@@ -1,75 +1,12 @@
-"""Mails: the candidate's PDF to the approvers, stability alerts, weekly stability and backtest reports to
-the risk team, and every task's failure to the operations address."""
+"""Sending the mails: the candidate's PDF to the approvers, stability alerts, weekly stability and backtest
+reports to the risk team (their words are `ml.mails`'), and every task's failure to the operations address."""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import tempfile
 from pathlib import Path
 from typing import Any
-
-
-def _auc(metrics: dict[str, Any]) -> str:
-    """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
-    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
-    return f"AUC {metrics['auc']:.4f}{interval}"
-
-
-def subject(candidate: dict[str, Any]) -> str:
-    return (f"[riskops] {candidate['model_name']} v{candidate['version']} candidate: "
-            f"{candidate['verdict'].upper()} ({_auc(candidate['metrics'])})")
-
-
-def body(candidate: dict[str, Any], airflow_url: str) -> str:
-    m, c = candidate["metrics"], candidate.get("champion_metrics")
-    champion = (f"champion v{candidate['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
-                if c else "no champion yet: this would be the first Production model")
-    # a window that lost days says so before anything else
-    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in candidate.get("gaps") or [])
-    return (
-        f"<p>A new candidate for <b>{html.escape(candidate['dataset'])}</b> is waiting for your decision.</p>"
-        f"<p>Verdict: <b>{html.escape(candidate['verdict'])}</b> &mdash; {html.escape(candidate['verdict_reason'])}</p>"
-        + gaps +
-        f"<ul><li>{html.escape(candidate['model_name'])} v{candidate['version']} (MLflow run {candidate['run_id']})</li>"
-        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {candidate['threshold']:.4f}"
-        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
-        f"<li>{html.escape(champion)}</li>"
-        f"<li>report SHA-256 {candidate['report_sha256']}</li>"
-        f"<li>model files SHA-256 {candidate['model_sha256']} (checked before every scoring run)</li>"
-        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(candidate['superseded'])}, whose approval "
-           "is closed</li>" if candidate.get("superseded") else "")
-        + (f"<li>requested by stability monitoring: {html.escape(candidate['trigger'])}</li>"
-           if candidate.get("trigger") else "")
-        + "</ul>"
-        f"<p>The full report is attached. Approve or reject in Airflow: {html.escape(airflow_url)} "
-        f"(DAG retrain_{html.escape(candidate['dataset'])}, task <i>approval</i>).</p>"
-    )
-
-
-def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
-    """Send the candidate that the retraining run `run_key` registered to the approvers; returns its summary
-    for XCom."""
-    from airflow.configuration import conf
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    from ml import layout
-    from ml.config import Settings
-    from ml.storage import Storage
-
-    settings = Settings.from_env()
-    storage = Storage(settings.data_url)
-    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
-    pdf = storage.read_bytes(candidate["report_key"])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{candidate['model_name']}-v{candidate['version']}.pdf"
-        path.write_bytes(pdf)
-        with SmtpHook(smtp_conn_id=conn_id) as hook:
-            hook.send_email_smtp(to=list(settings.approvers), subject=subject(candidate),
-                                 html_content=body(candidate, conf.get("api", "base_url", fallback="")),
-                                 from_email=settings.mail_from, files=[str(path)])
-    return {k: candidate[k] for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
-                                      "model_sha256", "run_id")}
 
 
 def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email: str, name: str,
@@ -82,38 +19,54 @@ def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email:
                              files=[str(path)])
 
 
+def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
+    """Send the candidate that the retraining run `run_key` registered to the approvers; returns its summary
+    for XCom."""
+    from airflow.configuration import conf
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ml import layout, mails
+    from ml.config import Settings
+    from riskops_airflow.stores import storage as data_storage
+
+    settings, storage = Settings.from_env(), data_storage()
+    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
+    pdf = storage.read_bytes(candidate["report_key"])
+    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""))
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
+              f"{candidate['model_name']}-v{candidate['version']}.pdf", pdf)
+    return {k: candidate[k] for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
+                                      "model_sha256", "run_id")}
+
+
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
     """Mail what the stability run `run_key` left to the risk team: its alert (once per window and level) and
     the reports of the weeks it completed (once per week); each recorded in the history once sent, so a
     retry or a re-run does not send it again."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from ml import layout
+    from ml import layout, mails
     from ml.config import Settings
     from ml.monitor import alerts, weekly
-    from ml.monitor.history import History
-    from ml.storage import Storage
+    from riskops_airflow import stores
 
-    settings = Settings.from_env()
-    storage, history = Storage(settings.data_url), History.open(settings.history_url)
+    settings, storage, history = Settings.from_env(), stores.storage(), stores.history()
     summary = storage.read_json(layout.stability_run(dataset, run_key))
     to = list(settings.risk_team)
     sent: dict[str, Any] = {"alert": None, "reports": []}
     alert = summary["alert"]
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         if alert and alerts.unsent(history, dataset, alert["windows"]):
-            _send(hook, to, alert["subject"], alert["html"], settings.mail_from, alerts.CHART,
+            _send(hook, to, alert["subject"], alert["html"], settings.mail_from, mails.ALERT_CHART,
                   storage.read_bytes(alert["chart"]))
             alerts.record_sent(history, dataset, alert["windows"], to, alert["subject"])
             sent["alert"] = alert["subject"]
         for report in summary["reports"]:
             if dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
                 continue
-            subject = f"[riskops] {dataset} weekly stability report {report['week']}"
-            body = (f"<p>The weekly stability report of <b>{html.escape(dataset)}</b> for {report['week']} "
-                    f"(model v{html.escape(report['model_version'])}) is attached: score PSI by day and week, "
-                    "CSI by feature and week, the most drifted features, decisions and data quality by day.</p>")
-            _send(hook, to, subject, body, settings.mail_from, f"stability-{dataset}-{report['week']}.pdf",
+            mail = mails.weekly_stability(dataset, report["week"], report["model_version"])
+            _send(hook, to, mail.subject, mail.html, settings.mail_from, f"stability-{dataset}-{report['week']}.pdf",
                   storage.read_bytes(report["key"]))
             weekly.record_mailed(history, dataset, report, to)
             sent["reports"].append(report["week"])
@@ -128,11 +81,9 @@ def send_backtest_mail(dataset: str, run_key: str, conn_id: str = "smtp_default"
     from ml import layout
     from ml.config import Settings
     from ml.monitor import backtest_history
-    from ml.monitor.history import History
-    from ml.storage import Storage
+    from riskops_airflow import stores
 
-    settings = Settings.from_env()
-    storage, history = Storage(settings.data_url), History.open(settings.history_url)
+    settings, storage, history = Settings.from_env(), stores.storage(), stores.history()
     run = storage.read_json(layout.backtest_run(dataset, run_key))
     as_of = dt.date.fromisoformat(run["as_of"])
     if backtest_history.mailed(history, dataset, as_of):
@@ -150,10 +101,11 @@ def failure_notifier() -> Any:
     run's date, the failed task and the error (Airflow's SMTP notifier, `smtp_default` connection)."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from riskops_airflow import settings
+    from ml.config import mail_from
+    from riskops_airflow.settings import oncall
 
     return SmtpNotifier(
-        to=list(settings.oncall()), from_email=settings.mail_from(),
+        to=list(oncall()), from_email=mail_from(),
         subject="[riskops] {{ dag.dag_id }} failed: task {{ ti.task_id }}, "
                 "{{ (dag_run.logical_date or dag_run.run_after) | ds }}",
         html_content=(

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Iterable, Mapping
 
 
 def _dates(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]]) -> list[str]:
-    if params.get("date"):
-        return [str(params["date"])]
-    if params.get("start") and params.get("end"):  # a window: the business days of the dataset's calendar
-        from ml.config import Settings
-        from ml.data.spec import get_spec
-        from ml.dates import business_days
+    from riskops_airflow.templates import window_dates
 
-        start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
-        return [d.isoformat() for d in business_days(get_spec(Settings.from_env().specs_dir, dataset), start, end)]
+    named = window_dates(dataset, params)
+    if named is not None:
+        return named
     # an asset-triggered run consumes every curated day published since the previous run
     return sorted({str(e.extra["date"]) for evs in events.values() for e in evs if e.extra.get("date")})
 

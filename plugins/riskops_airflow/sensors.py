@@ -20,15 +20,14 @@ def wait_for_batch(dataset: str, day: str) -> bool:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from ml import layout
-    from ml.config import Settings
+    from ml.config import specs_dir
     from ml.data.landing import batch_complete
     from ml.data.spec import get_spec
     from ml.dates import is_business_day
     from ml.errors import RiskopsError
-    from ml.storage import Storage
+    from riskops_airflow.stores import storage as data_storage
 
-    settings = Settings.from_env()
-    storage, spec, date = Storage(settings.data_url), get_spec(settings.specs_dir, dataset), dt.date.fromisoformat(day)
+    storage, spec, date = data_storage(), get_spec(specs_dir(), dataset), dt.date.fromisoformat(day)
     if not is_business_day(spec, date):
         landing = layout.landing(dataset, date)
         if storage.exists(landing):

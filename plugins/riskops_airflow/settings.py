@@ -1,7 +1,8 @@
-"""Values DAG files read when they are parsed, from the environment; the one place parse time reads it.
+"""Values only DAG files read, when they are parsed: task mode, pods, schedules, on-call, approval timing.
 
-Parsing must stay cheap and side-effect free, so nothing here imports `ml` (pandas, MLflow) or opens a
-connection; runtime settings of the steps themselves live in `ml.config`.
+Parsing must stay cheap and side-effect free, so nothing here imports more of `ml` than `ml.config`
+(standard library only) or opens a connection. Every setting the steps read too (specs, sender, approvers)
+is read by `ml.config`, and so are the parsers these use.
 """
 
 from __future__ import annotations
@@ -12,24 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = os.environ.get(name, default).strip().lower()
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not '{value}'")
-    return value
-
-
-def specs_dir() -> Path:
-    """Where dataset specs live (same default as ml.config)."""
-    return Path(os.environ.get("RISKOPS_SPECS", PROJECT_ROOT / "datasets"))
+from ml.config import PROJECT_ROOT, addresses, choice, switch
 
 
 def task_mode() -> str:
     """RISKOPS_TASK_MODE: `local` (steps as subprocesses of the worker) or `kubernetes` (pods)."""
-    return _choice("RISKOPS_TASK_MODE", "local", ("local", "kubernetes"))
+    return choice("RISKOPS_TASK_MODE", os.environ.get("RISKOPS_TASK_MODE", "local"), ("local", "kubernetes"))
 
 
 def pod_template() -> Path:
@@ -157,18 +146,9 @@ def approver_users() -> list[dict[str, str]] | None:
 def cron_schedules() -> bool:
     """Whether DAGs keep their cron schedules (RISKOPS_CRON_SCHEDULES=on, the default) or run only when
     triggered or by Assets (off: the embedded demo, which drives every business date itself)."""
-    return _choice("RISKOPS_CRON_SCHEDULES", "on", ("on", "off")) == "on"
-
-
-def _addresses(name: str, default: str) -> tuple[str, ...]:
-    return tuple(a.strip() for a in os.environ.get(name, default).split(",") if a.strip())
+    return switch("RISKOPS_CRON_SCHEDULES", os.environ.get("RISKOPS_CRON_SCHEDULES", "on"))
 
 
 def oncall() -> tuple[str, ...]:
     """RISKOPS_ONCALL: the operations addresses every failed riskops task is mailed to."""
-    return _addresses("RISKOPS_ONCALL", "riskops-oncall@example.com")
-
-
-def mail_from() -> str:
-    """RISKOPS_MAIL_FROM: the sender of failure mails (the same variable ml.config reads for the others)."""
-    return os.environ.get("RISKOPS_MAIL_FROM", "riskops@localhost")
+    return addresses(os.environ.get("RISKOPS_ONCALL", "riskops-oncall@example.com"))

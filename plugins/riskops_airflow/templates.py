@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Mapping
+
+OPTIONAL_TEXT = ["null", "string"]  # the JSON-schema type of a param that may be left empty
 
 
 def xcom(task_id: str, key: str | None = None, field: str | None = None, default: str | None = None) -> str:
@@ -20,6 +23,33 @@ def drift_event(events: Any, field: str) -> str:
 def option(flag: str, template: str) -> str:
     """`--flag=value` as one argument, so a value starting with '-' (free text) is never read as an option."""
     return f"--{flag}={template}"
+
+
+def window_params(verb: str) -> dict[str, Any]:
+    """The params with which a manual run names its days: `date`, or `start` and `end` (a backfill window);
+    `verb` says what the run does with them ("score", "monitor"). Read with `window_dates`."""
+    from airflow.sdk import Param
+
+    return {
+        "date": Param(None, type=OPTIONAL_TEXT, format="date", description=f"{verb} this business date"),
+        "start": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window start"),
+        "end": Param(None, type=OPTIONAL_TEXT, format="date", description="backfill window end (inclusive)"),
+    }
+
+
+def window_dates(dataset: str, params: Mapping[str, Any]) -> list[str] | None:
+    """The days that `window_params` name: `date` as given, or the dataset's business days from `start` to
+    `end` (its calendar, as the CLI's windows); None when the run names no day (it takes its asset events')."""
+    if params.get("date"):
+        return [str(params["date"])]
+    if not (params.get("start") and params.get("end")):
+        return None
+    from ml.config import specs_dir
+    from ml.data.spec import get_spec
+    from ml.dates import business_days
+
+    start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
+    return [d.isoformat() for d in business_days(get_spec(specs_dir(), dataset), start, end)]
 
 
 def train_params() -> dict[str, Any]:

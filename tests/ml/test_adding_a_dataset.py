@@ -1,4 +1,4 @@
-"""The README's "Adding a dataset" example, run the way the README runs it: one spec file and a messy raw loan
+"""The "Adding a dataset" example of docs/datasets.md, run the way the docs run it: one spec file and a messy raw loan
 file (tests/fixtures/loans) go from replay to scores through `python -m ml` (in-process), with no code.
 
 The raw file has money strings ('$12,000.00 ', 'USD 5,000', '(250.00)'), dd-Mon-yy dates with two-digit years,

@@ -163,7 +163,7 @@ def test_no_matured_rows_is_said_not_failed(tmp_path: Path, spec: DatasetSpec) -
 
 
 def test_score_percentiles_by_day(tmp_path: Path, spec: DatasetSpec) -> None:
-    from ml.scoring.policy import to_score
+    from ml.rating import to_score
 
     storage = Storage(str(tmp_path))
     data = scored_days(storage, spec, 2)

@@ -10,10 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from ml.data.spec import DatasetSpec, HardRule, Policy
+from ml import rating
 from ml.scoring import policy as pol
 
 DEFAULT = Policy()
-BANDS = pol.LEGACY_BANDS  # fixed score bands A-E (640, 600, 560, 520)
+BANDS = rating.LEGACY_BANDS  # fixed score bands A-E (640, 600, 560, 520)
 
 
 def _pd_at_odds(odds: float) -> float:
@@ -24,47 +25,47 @@ def _pd_at_odds(odds: float) -> float:
 # ---- score scale -----------------------------------------------------------------------------------------
 
 def test_base_score_at_base_odds_and_pdo_per_doubling():
-    assert pol.to_score(np.array([_pd_at_odds(50)]), DEFAULT)[0] == 600  # pd = 1/51
+    assert rating.to_score(np.array([_pd_at_odds(50)]), DEFAULT)[0] == 600  # pd = 1/51
     odds = np.array([50 / 8, 50 / 4, 50 / 2, 50, 100, 200, 400, 800])
-    scores = pol.to_score(np.array([_pd_at_odds(o) for o in odds]), DEFAULT)
+    scores = rating.to_score(np.array([_pd_at_odds(o) for o in odds]), DEFAULT)
     assert scores.tolist() == [540, 560, 580, 600, 620, 640, 660, 680]  # +20 points each time the odds double
     assert scores.dtype == np.int32
 
 
 def test_score_scale_follows_the_policy_parameters():
     policy = Policy(base_score=500, base_odds=20, pdo=40)
-    scores = pol.to_score(np.array([_pd_at_odds(20), _pd_at_odds(40), _pd_at_odds(10)]), policy)
+    scores = rating.to_score(np.array([_pd_at_odds(20), _pd_at_odds(40), _pd_at_odds(10)]), policy)
     assert scores.tolist() == [500, 540, 460]
 
 
 def test_score_is_monotone_decreasing_in_pd_and_finite_at_the_extremes():
     rng = np.random.default_rng(20260901)
     p = np.sort(np.concatenate([rng.uniform(0, 1, 5_000), rng.uniform(0, 0.05, 5_000), [0.0, 1.0]]))
-    scores = pol.to_score(p, DEFAULT)
+    scores = rating.to_score(p, DEFAULT)
     assert np.all(np.diff(scores.astype(np.int64)) <= 0)
     # well-separated probabilities (odds ratio 1.5, ~11.7 points) give strictly decreasing scores
-    spread = pol.to_score(np.array([_pd_at_odds(1.5 ** k) for k in range(30, -10, -1)]), DEFAULT)
+    spread = rating.to_score(np.array([_pd_at_odds(1.5 ** k) for k in range(30, -10, -1)]), DEFAULT)
     assert np.all(np.diff(spread.astype(np.int64)) < 0)
     assert np.isfinite(scores.astype(float)).all() and scores[0] > scores[-1]
     # unrounded check against the closed form on random probabilities
     q = rng.uniform(0.001, 0.999, 1_000)
     exact = 600 + 20 / math.log(2) * (np.log((1 - q) / q) - math.log(50))
-    assert np.abs(pol.to_score(q, DEFAULT) - exact).max() <= 0.5 + 1e-9
+    assert np.abs(rating.to_score(q, DEFAULT) - exact).max() <= 0.5 + 1e-9
 
 
 # ---- bands -----------------------------------------------------------------------------------------------
 
 def test_band_boundaries_belong_to_the_higher_band():
     score = np.array([700, 640, 639, 600, 599, 560, 559, 520, 519, -10_000])
-    assert pol.to_band(np.zeros(len(score)), score, BANDS).tolist() == [
+    assert rating.to_band(np.zeros(len(score)), score, BANDS).tolist() == [
         "A", "A", "B", "B", "C", "C", "D", "D", "E", "E"]
 
 
 def test_score_bands_in_any_order_and_below_the_lowest_minimum():
     policy = Policy(bands=[{"name": "low", "min_score": 500}, {"name": "high", "min_score": 650},
                            {"name": "mid", "min_score": 580}])
-    scale = pol.derive_bands(policy.bands)
-    assert pol.to_band(np.zeros(6), np.array([400, 500, 579, 580, 649, 650]), scale).tolist() == [
+    scale = rating.derive_bands(policy.bands)
+    assert rating.to_band(np.zeros(6), np.array([400, 500, 579, 580, 649, 650]), scale).tolist() == [
         "low", "low", "low", "mid", "mid", "high"]  # under every minimum: the lowest band
 
 
@@ -73,27 +74,27 @@ def test_pd_quantile_bands_use_every_band_on_a_high_risk_portfolio():
     sample give each band its share, and the scale is applied unchanged to later rows."""
     rng = np.random.default_rng(20261201)
     dev = rng.beta(20, 30, 10_000)  # PDs around 40 %: scores far below the fixed bands' 560 for C
-    assert set(pol.to_band(dev, pol.to_score(dev, DEFAULT), BANDS)) <= {"D", "E"}
-    scale = pol.derive_bands(DEFAULT.bands, dev)
+    assert set(rating.to_band(dev, rating.to_score(dev, DEFAULT), BANDS)) <= {"D", "E"}
+    scale = rating.derive_bands(DEFAULT.bands, dev)
     assert scale.by == "pd" and scale.names == ("A", "B", "C", "D", "E") and scale.bounds[-1] == 1.0
     np.testing.assert_allclose(scale.bounds[:-1], np.quantile(dev, [0.2, 0.4, 0.6, 0.8]), atol=1e-3)
-    counts = pd.Series(pol.to_band(dev, pol.to_score(dev, DEFAULT), scale)).value_counts()
+    counts = pd.Series(rating.to_band(dev, rating.to_score(dev, DEFAULT), scale)).value_counts()
     assert counts.to_dict() == dict.fromkeys("ABCDE", 2_000)  # distinct PDs: equal shares, best band first
     later = np.array([0.0, scale.bounds[0], np.nextafter(scale.bounds[0], 1), 0.99, 1.0])
-    assert pol.to_band(later, pol.to_score(later, DEFAULT), scale).tolist() == ["A", "A", "B", "E", "E"]
-    assert pol.BandScale.from_dict(scale.to_dict()) == scale  # stored with the model as JSON
+    assert rating.to_band(later, rating.to_score(later, DEFAULT), scale).tolist() == ["A", "A", "B", "E", "E"]
+    assert rating.BandScale.from_dict(scale.to_dict()) == scale  # stored with the model as JSON
 
 
 def test_master_scale_bands_and_the_scale_of_models_stored_without_one():
     policy = Policy(bands={"method": "master_scale", "master_scale": [
         {"name": "1", "max_pd": 0.01}, {"name": "2", "max_pd": 0.05}, {"name": "3", "max_pd": 1}]})
-    scale = pol.derive_bands(policy.bands)
+    scale = rating.derive_bands(policy.bands)
     p = np.array([0.001, 0.01, 0.0101, 0.05, 0.5])
-    assert pol.to_band(p, pol.to_score(p, policy), scale).tolist() == ["1", "1", "2", "2", "3"]
+    assert rating.to_band(p, rating.to_score(p, policy), scale).tolist() == ["1", "1", "2", "2", "3"]
     # a model stored without bands: the spec's fixed scale, or (PD quantiles) the fixed score bands of old
-    assert pol.band_scale(None, policy) == scale
-    assert pol.band_scale(None, DEFAULT) == pol.LEGACY_BANDS
-    assert pol.band_scale(scale.to_dict(), DEFAULT) == scale
+    assert rating.band_scale(None, policy) == scale
+    assert rating.band_scale(None, DEFAULT) == rating.LEGACY_BANDS
+    assert rating.band_scale(scale.to_dict(), DEFAULT) == scale
 
 
 @pytest.mark.parametrize(("bands", "message"), [
@@ -115,14 +116,14 @@ def test_model_threshold_decides_when_no_cut_offs_are_set():
     t = 0.2
     review_from = t * DEFAULT.review_fraction
     p = np.array([0.0, np.nextafter(review_from, 0), review_from, np.nextafter(t, 0), t, 0.9, 1.0])
-    decision = pol.model_decision(p, pol.to_score(p, DEFAULT), t, DEFAULT)
+    decision = pol.model_decision(p, rating.to_score(p, DEFAULT), t, DEFAULT)
     assert decision.tolist() == ["approve", "approve", "review", "review", "decline", "decline", "decline"]
 
 
 def test_review_fraction_moves_the_review_band():
     policy = Policy(review_fraction=1.0)  # no review band at all
     p = np.array([0.1, 0.199, 0.2])
-    assert pol.model_decision(p, pol.to_score(p, policy), 0.2, policy).tolist() == ["approve", "approve", "decline"]
+    assert pol.model_decision(p, rating.to_score(p, policy), 0.2, policy).tolist() == ["approve", "approve", "decline"]
 
 
 def test_score_cut_offs_replace_the_model_threshold():
@@ -254,8 +255,8 @@ def test_hard_rules_decide_before_the_model():
     assert out["decision"].tolist() == ["approve", "decline", "review", "decline", "decline"]
     assert out["hard_rule"].tolist() == [np.nan, "HR-AMOUNT", "HR-COUNTRY", np.nan, "HR-AMOUNT"]
     # score and band come from the PD alone, whatever the rules say
-    assert out["score"].tolist() == pol.to_score(p, policy).tolist()
-    assert out["band"].tolist() == pol.to_band(p, out["score"], BANDS).tolist()
+    assert out["score"].tolist() == rating.to_score(p, policy).tolist()
+    assert out["band"].tolist() == rating.to_band(p, out["score"], BANDS).tolist()
     plain = pol.decide(frame, p, 0.1, Policy(), BANDS)
     assert plain["decision"].tolist() == ["approve", "approve", "approve", "decline", "decline"]
     assert plain["hard_rule"].isna().all()

@@ -1,4 +1,4 @@
-"""ml.monitor.ranking: AUC, DeLong's variance and KS from counts, against sklearn, scipy and brute force."""
+"""ml.ranking: AUC, DeLong's variance and KS from counts, against sklearn, scipy and brute force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from ml import metrics
-from ml.monitor.ranking import (
+from ml.ranking import (
     AucVariance,
     LogitHistogram,
     RankCounts,

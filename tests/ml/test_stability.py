@@ -49,7 +49,7 @@ def _reference(seed: int, n: int = 5_000) -> tuple[st.Reference, pd.DataFrame, n
     })
     scores = rng.beta(1, 12, n)
     ref_bins = b.fit_reference(dev, scores)
-    sample = st.reference_sample(dev, scores, size=3_000, seed=seed)
+    sample = b.reference_sample(dev, scores, size=3_000, seed=seed)
     return st.Reference.of(ref_bins, sample, {"merchant": ["a", "b", "c", "d"]}), dev, scores
 
 

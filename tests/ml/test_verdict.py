@@ -1,7 +1,7 @@
 """The candidate verdict rule: the margin, and the uncertainty of a small out-of-time test."""
 
 from ml.model.verdict import NOT_RECOMMENDED, RECOMMENDED, verdict
-from ml.monitor.ranking import AucDifference
+from ml.ranking import AucDifference
 
 
 def test_a_first_model_is_recommended_when_it_ranks_better_than_chance():

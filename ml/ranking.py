@@ -1,6 +1,8 @@
-"""Ranking statistics from counts of bads and goods per distinct score: AUC with DeLong's variance, KS.
+"""Ranking statistics from counts of bads and goods per distinct score: AUC with DeLong's variance, KS; and
+DeLong's paired test of two models' AUCs on the same labelled rows. Shared: training shows the candidate's AUC
+with its interval and judges its gain over the champion with them, the backtest judges weeks.
 
-Everything here works on `RankCounts`: the (possibly fractional) number of bads and goods at each distinct
+The statistics of one model work on `RankCounts`: the (possibly fractional) number of bads and goods at each distinct
 score, ascending. Three kinds of input give them:
 
 - labelled rows (`rank_counts(p, y)`): exact, ties counted one half, as `sklearn.metrics.roc_auc_score`;

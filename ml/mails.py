@@ -1,0 +1,172 @@
+"""Every mail riskops composes, subject and HTML body, from the data it tells about: the candidate's report to
+the approvers, and the stability alert, weekly stability report and backtest report to the risk team. The
+Airflow side (riskops_airflow.notify) only sends them, with their attachments.
+
+The failure mail is not here: it is a Jinja template of Airflow's task context, rendered by Airflow's
+SmtpNotifier when a task fails (riskops_airflow.notify.failure_notifier).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ml.bins import AMBER, RED
+from reports.palette import LIGHT_BACKGROUNDS
+
+if TYPE_CHECKING:
+    from ml.data.spec import Monitoring
+    from ml.monitor.backtest import BacktestResult
+    from ml.monitor.stability import Stat
+
+ALERT_CHART = "drift.png"  # the alert chart's attachment name; the HTML shows it inline as cid:drift.png
+TABLE = "<table border='1' cellspacing='0' cellpadding='4'>"
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    html: str
+
+
+# ------------------------------------------------------------------------------------ to the approvers
+
+def _auc(metrics: Mapping[str, Any]) -> str:
+    """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
+    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
+    return f"AUC {metrics['auc']:.4f}{interval}"
+
+
+def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
+    """The mail that takes a candidate's report to the approvers, from the candidate's summary
+    (candidates/<ds>/v=V/candidate.json)."""
+    m, c = summary["metrics"], summary.get("champion_metrics")
+    champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
+                if c else "no champion yet: this would be the first Production model")
+    subject = (f"[riskops] {summary['model_name']} v{summary['version']} candidate: "
+               f"{summary['verdict'].upper()} ({_auc(m)})")
+    # a window that lost days says so right after the verdict
+    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.get("gaps") or [])
+    body = (
+        f"<p>A new candidate for <b>{html.escape(summary['dataset'])}</b> is waiting for your decision.</p>"
+        f"<p>Verdict: <b>{html.escape(summary['verdict'])}</b> &mdash; {html.escape(summary['verdict_reason'])}</p>"
+        + gaps +
+        f"<ul><li>{html.escape(summary['model_name'])} v{summary['version']} (MLflow run {summary['run_id']})</li>"
+        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}"
+        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
+        f"<li>{html.escape(champion)}</li>"
+        f"<li>report SHA-256 {summary['report_sha256']}</li>"
+        f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"
+        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary['superseded'])}, whose approval "
+           "is closed</li>" if summary.get("superseded") else "")
+        + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"
+           if summary.get("trigger") else "")
+        + "</ul>"
+        f"<p>The full report is attached. Approve or reject in Airflow: {html.escape(airflow_url)} "
+        f"(DAG retrain_{html.escape(summary['dataset'])}, task <i>approval</i>).</p>"
+    )
+    return Mail(subject, body)
+
+
+# ------------------------------------------------------------------------------------ to the risk team
+
+@dataclass(frozen=True)
+class DriftingFeature:
+    """A drifting feature of an alert's worst window: its CSI, KS and JS (None where it has none) and the
+    categories the model never saw, with their rows."""
+
+    name: str
+    statistics: tuple[Stat | None, Stat | None, Stat | None]
+    unseen: Mapping[str, int]
+
+
+def window_label(kind: str, start: object) -> str:
+    """How mails and charts name a window: 'day 2026-09-21', 'week of 2026-09-21'."""
+    return f"{kind} {start}" if kind == "day" else f"{kind} of {start}"
+
+
+def _cell(text: str, light: str | None = None) -> str:
+    style = f' style="background:{LIGHT_BACKGROUNDS[light]}"' if light in LIGHT_BACKGROUNDS else ""
+    return f"<td{style}>{html.escape(text)}</td>"
+
+
+def _figure(stat: Stat | None) -> tuple[str, str | None]:
+    """A statistic as a cell shows it (value, p-value, light) and the light that colours the cell."""
+    if stat is None:
+        return "—", None
+    if stat.value is None:
+        return stat.detail.get("note", "—"), None
+    text = f"{stat.value:.4f}"
+    if "p_value" in stat.detail:
+        text += f" (p {stat.detail['p_value']:.2g})"
+    return f"{text} {stat.light or ''}".strip(), stat.light
+
+
+def _window_row(w: Mapping[str, Any]) -> str:
+    psi = "—" if w["score_psi"] is None else f"{w['score_psi']:.4f} {w['score_light'] or ''}".strip()
+    red, amber = w["red"], w["amber"]
+    return ("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
+            + _cell(f"{int(w['rows']):,}") + _cell(psi, w["score_light"] if w["score_psi"] is not None else None)
+            + _cell(", ".join(red) or "—", RED if red else None)
+            + _cell(", ".join(amber) or "—", AMBER if amber else None) + _cell(w["light"] or "", w["light"])
+            + "</tr>")
+
+
+def _feature_row(feature: DriftingFeature) -> str:
+    return ("<tr>" + _cell(feature.name) + "".join(_cell(*_figure(s)) for s in feature.statistics)
+            + _cell(", ".join(f"{k} ({v})" for k, v in feature.unseen.items()) or "—") + "</tr>")
+
+
+def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: Mapping[str, Any],
+                    features: Sequence[DriftingFeature], monitoring: Monitoring) -> Mail:
+    """The alert for the windows of one stability run that turned amber or red (as `Window.summary()` gives
+    them), naming the worst one and its drifting features, with the thresholds they were graded by."""
+    level = "RED" if any(w["light"] == RED for w in windows) else "AMBER"
+    first = min(w["start"] for w in windows)
+    worst_label = window_label(worst["kind"], worst["start"])
+    subject = (f"[riskops] {dataset} stability {level}: {len(windows)} window(s) {first} .. "
+               f"{max(w['start'] for w in windows)}; worst {worst_label} (model v{worst['model_version']}): "
+               f"score PSI {worst['score_psi']:.4f}, {len(features)} drifting feature(s)")
+    m = monitoring
+    rows = "".join(_window_row(w) for w in sorted(windows, key=lambda w: (w["start"], w["kind"])))
+    body = (
+        f"<p>The population scored for <b>{html.escape(dataset)}</b> has moved away from the reference its "
+        f"model was built on. {len(windows)} window(s) turned amber or red:</p>"
+        f"{TABLE}<tr><th>Window</th><th>Model</th><th>Rows</th>"
+        "<th>Score PSI</th><th>Red features</th><th>Amber features</th><th>Overall</th></tr>" + rows + "</table>"
+        f"<p>Drifting features of the worst window, {html.escape(worst_label)} (model v{worst['model_version']}):</p>"
+        f"{TABLE}<tr><th>Feature</th><th>CSI</th><th>KS (p-value)</th>"
+        "<th>JS distance</th><th>Unseen categories</th></tr>" + "".join(_feature_row(f) for f in features) + "</table>"
+        f"<p><img src='cid:{ALERT_CHART}' alt='reference vs current distributions'></p>"
+        f"<p>Thresholds (amber / red): PSI and CSI {m.psi.amber:g} / {m.psi.red:g}, KS {m.ks.amber:g} / "
+        f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a feature takes the worst light of its statistics. "
+        f"History: <code>python -m ml history --dataset {html.escape(dataset)} --since "
+        f"{first}</code>; the weekly stability report has the trends.</p>")
+    return Mail(subject, body)
+
+
+def weekly_stability(dataset: str, week: str, model_version: str) -> Mail:
+    """The mail that takes a week's stability report to the risk team."""
+    return Mail(f"[riskops] {dataset} weekly stability report {week}",
+                f"<p>The weekly stability report of <b>{html.escape(dataset)}</b> for {week} "
+                f"(model v{html.escape(model_version)}) is attached: score PSI by day and week, "
+                "CSI by feature and week, the most drifted features, decisions and data quality by day.</p>")
+
+
+def backtest(result: BacktestResult, report_url: str) -> Mail:
+    """The mail that takes a backtest's report to the risk team, alerts first."""
+    alerts = result.alerts
+    verdict = f"{len(alerts)} ALERT(S)" if alerts else "no alert"
+    lines = [f"<li>{html.escape(a)}</li>" for a in alerts] or ["<li>no alert</li>"]
+    figures = [f"<li>version {v.version}, weeks {v.weeks[0]}..{v.weeks[-1]}: {v.performance.rows:,} matured rows, "
+               f"AUC {v.performance.auc:.4f}, KS {v.performance.ks:.4f}, default rate "
+               f"{v.performance.default_rate:.2%} vs mean PD {v.performance.mean_pd:.2%}</li>" for v in result.versions]
+    notes = "".join(f"<p>{html.escape(n)}</p>" for n in result.notes)
+    return Mail(f"[riskops] {result.dataset} backtest as of {result.as_of}: {verdict}",
+                f"<p>The weekly backtest of <b>{html.escape(result.dataset)}</b> as of {result.as_of} "
+                f"(outcomes matured up to {result.last_matured_day}) is attached.</p>"
+                f"<p>Alerts:</p><ul>{''.join(lines)}</ul>"
+                + (f"<p>Realised performance:</p><ul>{''.join(figures)}</ul>" if figures else "")
+                + notes + f"<p>Stored at {html.escape(report_url)}</p>")

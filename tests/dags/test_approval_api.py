@@ -1,0 +1,87 @@
+"""The approval gate (riskops_airflow.approval) builds on the standard provider's Human-in-the-loop operator and
+trigger through their public methods. This pins what it relies on: the provider version in requirements.in,
+the signature of every method it calls or overrides, and that HITLOperator.execute writes the request and then
+parks the task (which the gate turns into a deferral). When an upgrade changes any of it, this fails first:
+read the new provider's operators/hitl.py and triggers/hitl.py, adapt the gate, then update these lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import inspect
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+SIGNATURES = {
+    "HITLOperator.__init__": "(self, *, subject: 'str', options: 'list[str]', body: 'str | None' = None, "
+                             "defaults: 'str | list[str] | None' = None, multiple: 'bool' = False, "
+                             "params: 'ParamsDict | dict[str, Any] | None' = None, "
+                             "notifiers: 'Sequence[BaseNotifier] | BaseNotifier | None' = None, "
+                             "assigned_users: 'HITLUser | list[HITLUser] | None' = None, "
+                             "response_timeout: 'timedelta | None' = None, **kwargs) -> 'None'",
+    "HITLOperator.execute": "(self, context: 'Context')",
+    "HITLBranchOperator.__init__": "(self, *, options_mapping: 'dict[str, str] | None' = None, **kwargs) -> 'None'",
+    "HITLBranchOperator.execute_complete": "(self, context: 'Context', event: 'dict[str, Any]') -> 'Any'",
+    "HITLBranchOperator.do_branch": "(self, context: 'Context', branches_to_execute: 'str | Iterable[str] | None')"
+                                    " -> 'str | Iterable[str] | None'",
+    "HITLTrigger.__init__": "(self, *, ti_id: 'UUID', options: 'list[str]', params: 'dict[str, dict[str, Any]]', "
+                            "defaults: 'list[str] | None' = None, multiple: 'bool' = False, "
+                            "timeout_datetime: 'datetime | None', poke_interval: 'float' = 5.0, **kwargs)",
+    "HITLTrigger.serialize": "(self) -> 'tuple[str, dict[str, Any]]'",
+    "HITLTrigger.run": "(self) -> 'AsyncIterator[TriggerEvent]'",
+    "BaseOperator.defer": "(self, *, trigger: 'BaseTrigger', method_name: 'str', kwargs: 'dict[str, Any] | None' = "
+                          "None, timeout: 'timedelta | int | float | None' = None) -> 'NoReturn'",
+}
+
+
+def _upstream() -> dict[str, object]:
+    from airflow.providers.standard.operators.hitl import HITLBranchOperator, HITLOperator
+    from airflow.providers.standard.triggers.hitl import HITLTrigger
+    from airflow.sdk import BaseOperator
+
+    return {"HITLOperator": HITLOperator, "HITLBranchOperator": HITLBranchOperator, "HITLTrigger": HITLTrigger,
+            "BaseOperator": BaseOperator}
+
+
+def test_the_provider_version_is_the_one_pinned():
+    (pin,) = re.findall(r"^apache-airflow-providers-standard==([0-9.]+)\.\*", (REPO / "requirements.in").read_text(),
+                        re.MULTILINE)
+    assert importlib.metadata.version("apache-airflow-providers-standard").startswith(pin + ".")
+
+
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_what_the_gate_calls_or_overrides_keeps_its_signature(name: str):
+    owner, method = name.split(".")
+    assert str(inspect.signature(getattr(_upstream()[owner], method))) == SIGNATURES[name]
+
+
+def test_hitl_execute_writes_the_request_then_parks_and_the_trigger_waits_as_an_async_generator():
+    from airflow.providers.standard.operators.hitl import HITLOperator
+    from airflow.providers.standard.triggers.hitl import HITLTrigger
+    from airflow.sdk.exceptions import TaskAwaitingInput
+
+    source = inspect.getsource(HITLOperator.execute)
+    assert source.index("upsert_hitl_detail(") < source.index(f"raise {TaskAwaitingInput.__name__}(")
+    assert inspect.isasyncgenfunction(HITLTrigger.run)
+    assert isinstance(inspect.getattr_static(HITLOperator, "serialized_params"), property)
+
+
+def test_the_trigger_serializes_to_what_rebuilds_it():
+    from riskops_airflow.approval import CandidateApprovalTrigger
+
+    trigger = CandidateApprovalTrigger(
+        ti_id=uuid.uuid4(), options=["Approve", "Reject"], defaults=None, multiple=False,
+        params={"reason": {"value": "", "schema": {"type": "string"}, "description": "why"}},
+        timeout_datetime=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc), model_name="riskops-x", version="7",
+        check_interval=5)
+    path, kwargs = trigger.serialize()
+    assert path == "riskops_airflow.approval.CandidateApprovalTrigger"
+    assert {"model_name": "riskops-x", "version": "7", "check_interval": 5.0}.items() <= kwargs.items()
+    # the triggerer rebuilds it from these (HITLTrigger pops the params' values as it reads them)
+    assert CandidateApprovalTrigger(**{**kwargs, "params": {k: dict(v) for k, v in kwargs["params"].items()}}
+                                    ).serialize() == (path, kwargs)
