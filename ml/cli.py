@@ -85,7 +85,8 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_known_args(joined, namespace)
 
 
-def free_text(p: argparse.ArgumentParser, flag: str, required: bool = False, blank: bool = True, help: str = "") -> None:
+def free_text(p: argparse.ArgumentParser, flag: str, required: bool = False, blank: bool = True,
+              help: str = "") -> None:
     """An option taking any text as its value, even text starting with '-'; `blank=False` refuses blank text."""
     p.add_argument(flag, required=required, default="", type=str if blank else _text, help=help or None)
     if isinstance(p, _Parser):

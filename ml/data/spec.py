@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from ml.errors import SpecError
 
@@ -161,8 +162,8 @@ class ColumnSpec(_Strict):
             if not self.format:
                 raise ValueError(f"date column '{self.name}' needs a format (e.g. '%Y-%m-%d')")
             if "%y" in self.format and self.year_pivot is None:
-                raise ValueError(f"date column '{self.name}': format {shown(self.format)} has a two-digit year (%y); give "
-                                 "year_pivot (e.g. 30: 00-30 are 2000-2030, 31-99 are 1931-1999)")
+                raise ValueError(f"date column '{self.name}': format {shown(self.format)} has a two-digit year "
+                                 "(%y); give year_pivot (e.g. 30: 00-30 are 2000-2030, 31-99 are 1931-1999)")
             if "%y" not in self.format and self.year_pivot is not None:
                 raise ValueError(f"date column '{self.name}': year_pivot does nothing without %y in the format")
         self._check_bounds()
@@ -648,7 +649,8 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def _invalid(exc: ValidationError, shown_at_most: int = 5) -> str:
     errors = exc.errors()
-    problems = [f"{_location(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in errors[:shown_at_most]]
+    problems = [f"{_location(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+                for err in errors[:shown_at_most]]
     more = f"; and {len(errors) - shown_at_most} more" if len(errors) > shown_at_most else ""
     return "; ".join(problems) + more
 

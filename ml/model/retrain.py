@@ -166,8 +166,8 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         dataset=candidate.spec.name, model_name=name, version=version, run_id=run_id,
         as_of=candidate.as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
         data_hash=sample.data_hash,
-        sample_sizes={k: {"n": float(c["rows"]), "positives": float(c["positives"]),
-                          "positive_rate": c["positives"] / c["rows"]} for k, c in sample_counts(candidate.parts).items()},
+        sample_sizes={k: {"n": float(c["rows"]), "positives": float(c["positives"]), "positive_rate": c["positives"]
+                          / c["rows"]} for k, c in sample_counts(candidate.parts).items()},
         verdict=candidate.verdict, verdict_reason=candidate.verdict_reason,
         recommended=candidate.verdict == RECOMMENDED,
         challenger=_model_metrics(e.metrics),

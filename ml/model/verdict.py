@@ -30,7 +30,8 @@ def verdict(auc: float, auc_low: float, auc_high: float, champion_auc: float | N
     if champion_auc is None or gain is None:
         return RECOMMENDED, f"first model for this dataset: no champion to beat; {shown}"
     low, high = gain.interval()
-    versus = f"{shown} vs the champion's {champion_auc:.4f}: gain {gain.difference:+.4f} ({interval(low, high)}, paired)"
+    versus = (f"{shown} vs the champion's {champion_auc:.4f}: gain {gain.difference:+.4f} "
+              f"({interval(low, high)}, paired)")
     if gain.difference < margin:
         return NOT_RECOMMENDED, f"{versus} does not beat the champion by the margin {margin:g}"
     if not low > 0:
