@@ -157,6 +157,11 @@ def _log_run(candidate: Candidate) -> tuple[str, str]:
     return registry.log_model(model, candidate.parts["test"].drop(columns=["label"]).head(5))
 
 
+def _sample_sizes(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
+    return {k: {"n": float(c["rows"]), "positives": float(c["positives"]), "positive_rate": c["positives"] / c["rows"]}
+            for k, c in sample_counts(parts).items()}
+
+
 def report_data(candidate: Candidate, name: str, version: str, run_id: str, instructions: list[str],
                 now: dt.datetime) -> CandidateReportData:
     """What the candidate's PDF shows (pure)."""
@@ -166,8 +171,7 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         dataset=candidate.spec.name, model_name=name, version=version, run_id=run_id,
         as_of=candidate.as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
         data_hash=sample.data_hash,
-        sample_sizes={k: {"n": float(c["rows"]), "positives": float(c["positives"]), "positive_rate": c["positives"]
-                          / c["rows"]} for k, c in sample_counts(candidate.parts).items()},
+        sample_sizes=_sample_sizes(candidate.parts),
         verdict=candidate.verdict, verdict_reason=candidate.verdict_reason,
         recommended=candidate.verdict == RECOMMENDED,
         challenger=_model_metrics(e.metrics),
