@@ -63,6 +63,36 @@ def _text(text: str) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a free-text option (`free_text`) takes the next argument as its value whatever it
+    looks like: argparse reads `--reason "--worse"` or `--reason "-0.4pt"` as an option without a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.free_text: set[str] = set()
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        given = list(sys.argv[1:] if args is None else args)
+        joined, i = [], 0
+        while i < len(given):
+            if given[i] in self.free_text and i + 1 < len(given):
+                joined.append(f"{given[i]}={given[i + 1]}")  # `--flag=value` is always one value
+                i += 2
+            else:
+                joined.append(given[i])
+                i += 1
+        return super().parse_known_args(joined, namespace)
+
+
+def free_text(p: argparse.ArgumentParser, flag: str, required: bool = False, blank: bool = True,
+              help: str = "") -> None:
+    """An option taking any text as its value, even text starting with '-'; `blank=False` refuses blank text."""
+    p.add_argument(flag, required=required, default="", type=str if blank else _text, help=help or None)
+    if isinstance(p, _Parser):
+        p.free_text.add(flag)
+
+
 def window(p: argparse.ArgumentParser, single: bool = True) -> None:
     """The business-date arguments: --date D (repeatable), or --start/--end for a window (both ends included)."""
     if single:
@@ -226,8 +256,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     train_options(p)
     p.add_argument("--run-key", help="name of the calling run (the retrain DAG's run id); its next tasks find "
                                      "the registered version by it (default: as_of=<date>)")
-    p.add_argument("--trigger", default="", help="why this retraining runs, when monitoring requested it "
-                                                 "(drift); shown on the candidate report's first page")
+    free_text(p, "--trigger", help="why this retraining runs, when monitoring requested it (drift); shown on the "
+                                   "candidate report's first page")
 
 
 @step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
@@ -237,11 +267,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings, storage, spec = _context(args)
     config = train_config(args)
     _mlflow(settings)
-    summary = retrain(storage, spec, args.as_of, config, run_key=args.run_key, artifact_root=settings.artifact_root,
+    summary = retrain(storage, spec, args.as_of, config, settings.artifact_root, run_key=args.run_key,
                       trigger=args.trigger.strip() or None)
     m = summary["metrics"]
+    for gap in summary["gaps"]:
+        print(f"warning: {gap}", file=sys.stderr)
     print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
-          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
+          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f} (95% CI {m['auc_low']:.4f} to {m['auc_high']:.4f}, "
+          f"{m['n']} test rows, {m['positives']} positive), KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
+    print(f"verdict: {summary['verdict_reason']}")
     print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
     if summary["superseded"]:
         print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")
@@ -251,17 +285,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _decision_args(*extra: tuple[str, bool]) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--version", required=True)
-        p.add_argument("--approver", required=True, type=_text,
-                       help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
+        free_text(p, "--approver", required=True, blank=False,
+                  help="who decided (one of RISKOPS_APPROVER_USERS when that is set)")
         for name, required in extra:
-            p.add_argument(f"--{name}", required=required, type=_text if required else str, default="")
+            free_text(p, f"--{name}", required=required, blank=not required)
     return add
 
 
 def _promote_args(p: argparse.ArgumentParser) -> None:
     _decision_args(("note", False))(p)
-    p.add_argument("--triggered-by", default="", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: "
-                                                      "they may not approve it)")
+    free_text(p, "--triggered-by", help="who triggered the retraining (RISKOPS_SEPARATE_DUTIES=on: they may not "
+                                        "approve it)")
 
 
 @step("promote", "make a registered version the champion (Production), with an audit trail", _promote_args)
@@ -315,7 +349,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     settings, storage, spec = _context(args)
     dates = [] if args.input else business_dates(args, spec)
-    source, target = _ondemand_paths(args) if args.input else ("", "")  # refused before anything is opened
+    source, target = _ondemand_paths(args, storage) if args.input else ("", "")  # refused before anything is opened
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
     if args.input:
@@ -346,17 +380,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ondemand_paths(args: argparse.Namespace) -> tuple[str, str]:
-    """Storage keys of --input and --output, both confined to the on-demand area."""
+def _ondemand_paths(args: argparse.Namespace, storage: "Storage") -> tuple[str, str]:
+    """Storage keys of --input and --output, both confined to the on-demand area (links included)."""
     from ml import layout
 
-    output = args.output or args.input.rsplit(".", 1)[0] + ".scores.parquet"
-    if not output.endswith((".parquet", ".csv")):
-        raise RiskopsError(f"--output must end in .parquet or .csv: {output!r}")
-    source, target = layout.ondemand(args.input), layout.ondemand(output)
-    if target == source:
-        raise RiskopsError("--output must not be the --input file")
+    source, target = layout.ondemand_files(args.input, args.output)
+    for key in (source, target, _rejects(target)):  # a link under ondemand/ must not carry a file out of it
+        storage.check_inside(key, layout.ONDEMAND)
     return source, target
+
+
+def _rejects(target: str) -> str:
+    """Where the rows of an on-demand file that failed validation go: beside its scores."""
+    return target.rsplit(".", 1)[0] + ".quarantine.csv"
 
 
 def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec", pinned: Any) -> int:
@@ -367,7 +403,7 @@ def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec
     if not storage.exists(source):
         raise RiskopsError(f"input file not found: {storage.url(source)}")
     scores, quarantine = score.score_file(storage.read_bytes(source), source.rsplit("/", 1)[-1], spec, pinned)
-    rejected = target.rsplit(".", 1)[0] + ".quarantine.csv"
+    rejected = _rejects(target)
     try:
         buffer = io.BytesIO()
         (scores.to_csv(buffer, index=False) if target.endswith(".csv") else scores.to_parquet(buffer, index=False))
@@ -505,7 +541,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m ml", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="step", required=True, metavar="STEP")
     for s in STEPS:
         p = commands.add_parser(s.name, help=s.help, description=s.help)

@@ -115,9 +115,17 @@ def score_manifest(dataset: str, day: dt.date, version: str) -> str:
     return f"{score_manifests(dataset, day)}/model={version}.json"
 
 
+def model_version(version: str) -> str:
+    """`version` if it names a registered model version: a whole number (MLflow numbers versions 1, 2, ...)."""
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", str(version)):
+        raise RiskopsError(f"{str(version)[:40]!r} is not a model version: registered versions are whole numbers "
+                           "(1, 2, 3, ...)")
+    return str(version)
+
+
 def candidate(dataset: str, version: str, name: str) -> str:
     """A registered candidate's artefact (candidate.json, candidate.pdf); written once, never replaced."""
-    return f"candidates/{dataset}/v={version}/{name}"
+    return f"candidates/{dataset}/v={model_version(version)}/{name}"
 
 
 def retrain_run(dataset: str, run_key: str) -> str:
@@ -140,6 +148,21 @@ def backtest_run(dataset: str, run_key: str) -> str:
 
 
 _ONDEMAND_KEY = re.compile(r"^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+
+
+ONDEMAND_SUFFIXES = (".parquet", ".csv")
+
+
+def ondemand_files(source: str, output: str | None) -> tuple[str, str]:
+    """Keys of an on-demand input and of its scores (`output`, default `<input>.scores.parquet`), both names
+    under `ondemand/`, the scores in a format scoring writes and never over the input."""
+    output = output or source.rsplit(".", 1)[0] + ".scores.parquet"
+    if not output.endswith(ONDEMAND_SUFFIXES):
+        raise RiskopsError(f"--output must end in .parquet or .csv: {output[:80]!r}")
+    source_key, target = ondemand(source), ondemand(output)
+    if target == source_key:
+        raise RiskopsError("--output must not be the --input file")
+    return source_key, target
 
 
 def ondemand(key: str) -> str:

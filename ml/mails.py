@@ -33,19 +33,29 @@ class Mail:
 
 # ------------------------------------------------------------------------------------ to the approvers
 
+def _auc(metrics: Mapping[str, Any]) -> str:
+    """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
+    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
+    return f"AUC {metrics['auc']:.4f}{interval}"
+
+
 def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
     (candidates/<ds>/v=V/candidate.json)."""
     m, c = summary["metrics"], summary.get("champion_metrics")
-    champion = (f"champion v{summary['champion_version']}: AUC {c['auc']:.4f}, KS {c['ks']:.4f}"
+    champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
                 if c else "no champion yet: this would be the first Production model")
     subject = (f"[riskops] {summary['model_name']} v{summary['version']} candidate: "
-               f"{summary['verdict'].upper()} (AUC {m['auc']:.4f})")
+               f"{summary['verdict'].upper()} ({_auc(m)})")
+    # a window that lost days says so right after the verdict
+    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.get("gaps") or [])
     body = (
         f"<p>A new candidate for <b>{html.escape(summary['dataset'])}</b> is waiting for your decision.</p>"
         f"<p>Verdict: <b>{html.escape(summary['verdict'])}</b> &mdash; {html.escape(summary['verdict_reason'])}</p>"
+        + gaps +
         f"<ul><li>{html.escape(summary['model_name'])} v{summary['version']} (MLflow run {summary['run_id']})</li>"
-        f"<li>out-of-time AUC {m['auc']:.4f}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}</li>"
+        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}"
+        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
         f"<li>{html.escape(champion)}</li>"
         f"<li>report SHA-256 {summary['report_sha256']}</li>"
         f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"

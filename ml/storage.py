@@ -57,6 +57,18 @@ class Storage:
         """Full URL of a relative key, for messages and for other tools."""
         return self.fs.unstrip_protocol(self.path(rel)) if not self.local else self.path(rel)
 
+    def check_inside(self, rel: str, folder: str) -> None:
+        """Refuse a key that leads out of `folder` (a zone of the root) through a symbolic link, of the file or
+        of a folder on its way (local roots; object stores have no links). Run it right before opening."""
+        if not self.local:
+            return
+        inside = os.path.join(os.path.realpath(self._root_path), folder) + os.sep
+        if not os.path.realpath(self.path(rel)).startswith(inside):
+            from ml.errors import RiskopsError
+
+            raise RiskopsError(f"{self.url(rel)} leads outside {folder}/ of the storage root through a symbolic "
+                               "link; links are not followed there")
+
     def exists(self, rel: str) -> bool:
         return bool(self.fs.exists(self.path(rel)))
 

@@ -85,6 +85,8 @@ class MetricRow:
     better: str = ""  # "higher" or "lower": the difference is coloured green/red; "" for no direction
     fmt: Callable[[float], str] = fmt4
     difference: bool = True  # False: the difference column shows a dash (counts, rates)
+    # the cell's text from the column's whole mapping, for a value made of several (an interval); None: fmt
+    text: Callable[[Mapping[str, float]], str] | None = None
 
 
 def metrics_table(columns: Sequence[tuple[str, Mapping[str, float]]], rows: Sequence[MetricRow],
@@ -99,7 +101,8 @@ def metrics_table(columns: Sequence[tuple[str, Mapping[str, float]]], rows: Sequ
     extra: list[tuple[Any, ...]] = []
     for i, row in enumerate(rows, start=1):
         values = [float(v[row.key]) for _, v in columns]
-        cells = [row.label, row.better or DASH, *(row.fmt(v) for v in values)]
+        texts = [row.text(v) for _, v in columns] if row.text else [row.fmt(v) for v in values]
+        cells = [row.label, row.better or DASH, *texts]
         if difference:
             diff = values[1] - values[0]
             shown = fmt_diff(diff) if row.difference else DASH

@@ -4,11 +4,11 @@ The caller (``ml``) computes every number, grades every traffic light and choose
 and passes plain data in a :class:`CandidateReportData`; this module only lays it out with
 :mod:`reports.document` and :mod:`reports.blocks`. Same data, same PDF bytes.
 
-Layout, A4 portrait, five pages for typical input (a very long per-feature CSI list or many
-calibration bands can push a section onto an extra page):
+Layout, A4 portrait, five pages for typical input (a very long per-feature CSI list, many
+calibration bands or a data window that lost days of several kinds can push a section onto an extra page):
 
-1. identity (with the trigger of a drift-requested retraining), development samples, verdict, champion vs
-   challenger metrics
+1. verdict (with the days missing from the data window, when some are), identity (with the trigger of a
+   drift-requested retraining), development samples, champion vs challenger metrics (AUC with its 95% interval)
 2. ROC curve and KS chart
 3. calibration chart and table (and those of the raw PDs when the model has a calibration map: one page
    more), score distribution of goods and bads
@@ -62,6 +62,8 @@ class ModelMetrics:
     """Test-sample metrics of one model; all plain Python floats (``n`` an int, rates fractions)."""
 
     auc: float
+    auc_low: float  # the AUC's 95% interval (DeLong), computed by the caller
+    auc_high: float
     gini: float
     ks: float
     brier: float
@@ -85,7 +87,8 @@ class CandidateReportData:
     as_of: str
     data_window: tuple[str, str]
     data_hash: str
-    sample_sizes: dict[str, dict[str, float]]  # {"train": {"n": .., "positive_rate": ..}, "valid": .., "test": ..}
+    # {"train": {"n": .., "positives": .. (optional), "positive_rate": ..}, "valid": .., "test": ..}
+    sample_sizes: dict[str, dict[str, float]]
     verdict: str  # shown as given ("recommended" / "not recommended", ml.model.verdict)
     verdict_reason: str
     recommended: bool  # the verdict box is green when true, red otherwise
@@ -112,6 +115,8 @@ class CandidateReportData:
     # features the model takes, used or not (feature_importance may hold only the top ones); None: its length
     feature_count: int | None = None
     trigger: str | None = None  # why this retraining ran when monitoring requested it (drift); None: scheduled/manual
+    # what the data window lost (days not preprocessed, failed or fully quarantined), one sentence each
+    window_gaps: list[str] = dataclasses.field(default_factory=list)
 
 
 TOP_FEATURES = 15
@@ -198,11 +203,14 @@ _SAMPLE_LABELS = {"train": "Train", "valid": "Validation", "validation": "Valida
 def _samples(data: CandidateReportData) -> list[Flowable]:
     order: list[str] = [k for k in ("train", "valid", "validation", "test") if k in data.sample_sizes]
     order += [k for k in data.sample_sizes if k not in order]
-    rows: list[list[Any]] = [["Sample", "Accounts", "Positive (bad) rate"]]
-    rows += [[_SAMPLE_LABELS.get(k, k), fmt_int(data.sample_sizes[k]["n"]),
-              fmt_pct(data.sample_sizes[k]["positive_rate"])] for k in order]
+    rows: list[list[Any]] = [["Sample", "Accounts", "Positives (bads)", "Positive (bad) rate"]]
+    for k in order:
+        size = data.sample_sizes[k]
+        positives = size.get("positives")
+        rows.append([_SAMPLE_LABELS.get(k, k), fmt_int(size["n"]),
+                     fmt_int(positives) if positives is not None else "\u2013", fmt_pct(size["positive_rate"])])
     return [Paragraph("Development samples", STYLES["h2"]),
-            table(rows, [50 * mm, 35 * mm, 40 * mm])]
+            table(rows, [50 * mm, 35 * mm, 35 * mm, 40 * mm])]
 
 
 def _verdict(data: CandidateReportData) -> Flowable:
@@ -211,6 +219,8 @@ def _verdict(data: CandidateReportData) -> Flowable:
     cell = [Paragraph(f"Verdict: {esc(data.verdict.capitalize())}", title),
             Spacer(1, 2),
             Paragraph(esc(data.verdict_reason), STYLES["body"])]
+    # what the data window lost goes with the verdict: a model trained on half a window must say so up front
+    cell += [Paragraph(f"<b>Data window incomplete:</b> {esc(gap)}.", STYLES["body"]) for gap in data.window_gaps]
     box = Table([[cell]], colWidths=[CONTENT_W], hAlign="LEFT")
     box.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, -1), background),
@@ -227,6 +237,8 @@ def _verdict(data: CandidateReportData) -> Flowable:
 def _metrics(data: CandidateReportData) -> list[Flowable]:
     rows = [
         MetricRow("AUC", "auc", "higher"),
+        MetricRow("AUC 95% interval", "auc_low", difference=False,
+                  text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
         MetricRow("Gini", "gini", "higher"),
         MetricRow("KS", "ks", "higher"),
         MetricRow("Brier score", "brier", "lower"),
@@ -245,12 +257,20 @@ def _metrics(data: CandidateReportData) -> list[Flowable]:
         metrics = blocks.metrics_table([champion, challenger], rows, difference=True,
                                        widths=[44 * mm, 22 * mm, 36 * mm, 36 * mm, CONTENT_W - 138 * mm])
         note = ("Difference = challenger \u2212 champion; green where the challenger "
-                "is better, red where it is worse. Gini = 2 \u00d7 AUC \u2212 1.")
+                "is better, red where it is worse. Gini = 2 \u00d7 AUC \u2212 1. " + _INTERVAL)
     else:
         title = "Test-sample metrics: challenger"
         metrics = blocks.metrics_table([challenger], rows, widths=[60 * mm, 30 * mm, 45 * mm])
-        note = "First model: no champion to compare, so there is no difference column. Gini = 2 \u00d7 AUC \u2212 1."
+        note = ("First model: no champion to compare, so there is no difference column. Gini = 2 \u00d7 AUC "
+                "\u2212 1. " + _INTERVAL)
     return [Paragraph(title, STYLES["h2"]), metrics, Spacer(1, 3), Paragraph(note, STYLES["small"])]
+
+
+_INTERVAL = "AUC interval: DeLong's, narrower with more test rows and bads; the verdict weighs it."
+
+
+def _auc(m: ModelMetrics) -> str:
+    return f"AUC {fmt4(m.auc)} [{fmt4(m.auc_low)}, {fmt4(m.auc_high)}]"
 
 
 def _page_summary(data: CandidateReportData) -> list[Flowable]:
@@ -274,17 +294,18 @@ def _page_summary(data: CandidateReportData) -> list[Flowable]:
 
 def _page_discrimination(data: CandidateReportData) -> list[Flowable]:
     ch_roc = data.roc["challenger"]
-    curves: list[Curve] = [(f"Challenger v{data.version} (AUC {fmt4(data.challenger.auc)})", ch_roc["fpr"],
+    curves: list[Curve] = [(f"Challenger v{data.version} ({_auc(data.challenger)})", ch_roc["fpr"],
                             ch_roc["tpr"], charts.colour_for("challenger"))]
     cp_roc = data.roc.get("champion")
     if cp_roc is not None:
-        auc = f" (AUC {fmt4(data.champion.auc)})" if data.champion is not None else ""
+        auc = f" ({_auc(data.champion)})" if data.champion is not None else ""
         curves.append((f"Champion v{data.champion_version}{auc}", cp_roc["fpr"], cp_roc["tpr"],
                        charts.colour_for("champion")))
     ks, ks_t = _float(data.ks_curve, "ks"), _float(data.ks_curve, "ks_threshold")
-    roc_note = (f"AUC: challenger {fmt4(data.challenger.auc)}, champion {fmt4(data.champion.auc)}."
+    roc_note = (f"Challenger {_auc(data.challenger)}, champion {_auc(data.champion)} (95% intervals, DeLong)."
                 if data.champion is not None else
-                f"AUC: challenger {fmt4(data.challenger.auc)}. First model: no champion curve to compare.")
+                f"Challenger {_auc(data.challenger)} (95% interval, DeLong). First model: no champion curve to "
+                "compare.")
     return [
         heading("2. Discrimination"),
         Paragraph("ROC curve", STYLES["h2"]),

@@ -164,15 +164,27 @@ def _check_control(control: dict[str, dict[str, Any]], inputs: list[dict[str, An
                            "written for the day")
 
 
+def percentages(value: float, limit: float) -> tuple[str, str]:
+    """Two rates as percentages with the fewest decimals (at least one) that tell them apart: 1 row of 98 above
+    a 1 % limit reads "1.02%" and "1.00%", never "1.0%" above "1.0%"."""
+    for digits in range(1, 7):
+        shown = f"{value:.{digits}%}", f"{limit:.{digits}%}"
+        if shown[0] != shown[1]:
+            return shown
+    return f"{value:%}", f"{limit:%}"
+
+
 def quality_failures(manifest: dict[str, Any], spec: DatasetSpec) -> list[str]:
     """The quality gates a preprocessed day fails (empty when it passes)."""
     gates, failures = spec.quality, []
-    rate = manifest["stats"]["quarantine_rate"]
-    if gates.min_rows is not None and manifest["rows_in"] < gates.min_rows:
-        failures.append(f"{manifest['rows_in']} rows, fewer than the minimum {gates.min_rows} (quality.min_rows)")
+    rows_in = manifest["rows_in"]
+    rate = manifest["rows_quarantined"] / rows_in if rows_in else 0.0  # exact: the manifest's rate is rounded
+    if gates.min_rows is not None and rows_in < gates.min_rows:
+        failures.append(f"{rows_in} rows, fewer than the minimum {gates.min_rows} (quality.min_rows)")
     if rate > gates.max_quarantine_rate:
-        failures.append(f"{rate:.1%} of {manifest['rows_in']} rows quarantined, above the maximum "
-                        f"{gates.max_quarantine_rate:.1%} (quality.max_quarantine_rate)")
+        shown, limit = percentages(rate, gates.max_quarantine_rate)
+        failures.append(f"{shown} of {rows_in} rows quarantined, above the maximum {limit} "
+                        "(quality.max_quarantine_rate)")
     return failures
 
 

@@ -8,6 +8,7 @@ the counts match the file. Gzip content is recognised by its bytes, whatever the
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -69,12 +70,35 @@ def _lines_with_tracking(text: str, consumed: list[str]) -> Iterator[str]:
         yield line
 
 
+# byte order marks, longest first (UTF-32 LE starts like UTF-16 LE)
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+         (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"), (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"),
+         (codecs.BOM_UTF8, "UTF-8", "utf-8"))
+
+
+def check_encoding(data: bytes, encoding: str, name: str) -> None:
+    """Refuse a file whose byte order mark names another encoding than the spec's: decoded with the spec's, its
+    header would read as garbage and the error would be about missing columns."""
+    try:
+        expected = codecs.lookup(encoding).name
+    except LookupError:
+        raise RawFileError(f"{name}: unknown encoding '{encoding}' in the dataset spec") from None
+    for bom, shown, family in _BOMS:
+        if data.startswith(bom):
+            if not expected.startswith(family):
+                raise RawFileError(f"{name}: the file is {shown} (it starts with a {shown} byte order mark), but the "
+                                   f"spec's raw.encoding is '{encoding}'; ask for {encoding} files, or set "
+                                   f"raw.encoding to {family}")
+            return
+
+
 def read_records(data: bytes, fmt: RawFormat, name: str) -> RawRecords:
     """Parse a file's bytes into records; raises RawFileError only when the file cannot be read at all."""
+    check_encoding(data, fmt.encoding, name)
     try:
         text = data.decode(fmt.encoding, errors="surrogateescape")
-    except LookupError:
-        raise RawFileError(f"{name}: unknown encoding '{fmt.encoding}' in the dataset spec") from None
+    except LookupError:  # a codec that is not a text encoding (specs refuse those when they load)
+        raise RawFileError(f"{name}: '{fmt.encoding}' in the dataset spec is not a text encoding") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     consumed: list[str] = []

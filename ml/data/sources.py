@@ -70,11 +70,8 @@ def load_rows(spec: DatasetSpec, start: dt.date, end: dt.date) -> pd.DataFrame:
     if src is None:
         raise SpecError(f"dataset '{spec.name}' has no 'source' in its spec, so it cannot be replayed")
     if src.kind == "synthetic_cards":
-        params = dict(src.params)
-        rows_per_day = int(params.pop("rows_per_day", 1500))
-        if params.get("drift_start"):
-            params["drift_start"] = dt.date.fromisoformat(str(params["drift_start"]))
-        frame = synthetic.generate(start, end, rows_per_day, **params)
+        params = src.params.arguments()  # checked when the spec loaded
+        frame = synthetic.generate(start, end, params.pop("rows_per_day", 1500), **params)
     else:
         location = str(package_file(src.package or "", src.path or "")) if src.kind == "package_file" else src.path
         frame = read_source_file(src, location or "")

@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from ml.errors import SpecError
 
@@ -21,21 +23,61 @@ ColumnType = Literal["string", "int", "float", "bool", "category", "date", "kv"]
 Role = Literal["id", "feature", "date", "exposure", "ignore"]
 BUSINESS_DATE = "business_date"  # a date bound meaning "the business date of the batch"
 
+# Spec files are untrusted input: the DAG processor loads every one of them, so a hostile file must cost little.
+MAX_SPEC_BYTES = 256 * 1024  # the shipped specs are 2-3 kB
+MAX_DEPTH = 20  # nesting of YAML collections; a spec needs 6
+MAX_TEXT = 200  # characters of any text value (a category, a rule, a format)
+MAX_NAME = 64  # characters of a name (dataset, column, key, band)
+MAX_DESCRIPTION = 2000
+MAX_ITEMS = 1000  # entries of any list (columns, categories, holidays, rules)
+DATASET_NAME = r"^[a-z][a-z0-9_]*$"
+_SHOW = reprlib.Repr()
+_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxlevel = 40, 40, 4, 4, 2
+
+
+def shown(value: Any) -> str:
+    """A value as a message may quote it: its repr cut to a few dozen characters (a spec value can be long)."""
+    text = _SHOW.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
 
 def _text(value: Any) -> Any:
     # YAML reads unquoted 0, 01, 1.5, yes and no as numbers or booleans, which would silently become other text
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not text: write it in quotes (YAML reads unquoted 0, 01, 1.5, yes and no "
-                         "as numbers or true/false)")
+        raise ValueError(f"{shown(value)} is not text: write it in quotes (YAML reads unquoted 0, 01, 1.5, yes and "
+                         "no as numbers or true/false)")
     return value
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+
+
+def _encoding(name: str) -> str:
+    import codecs
+
+    try:
+        if codecs.lookup(name)._is_text_encoding:
+            return name
+    except LookupError:
+        pass
+    raise ValueError(f"unknown text encoding {shown(name)} (e.g. utf-8, utf-16, latin-1, cp1252)")
+
+
+Encoding = Annotated[str, AfterValidator(_encoding)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Bound = float | dt.date | Literal["business_date"]
 
 
+def _items(default: Any = None, **limits: Any) -> Any:
+    """A list field of at most MAX_ITEMS entries (`default` a factory, or None)."""
+    if default is None:
+        return Field(default=None, max_length=MAX_ITEMS, **limits)
+    return Field(default_factory=default, max_length=MAX_ITEMS, **limits)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every text value of a spec is bounded here (names and descriptions by their own fields)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=MAX_TEXT, allow_inf_nan=False)
 
     def _useless(self, allowed: set[str], what: str) -> None:
         """Keys that do nothing here are errors, not silently ignored (a key at its default value is harmless,
@@ -68,9 +110,9 @@ _KEYS_BY_TYPE = {
 class KeySpec(_Strict):
     """One key of a `key:value;key:value` column; it becomes the column `<parent>_<name>`."""
 
-    name: str
+    name: Name
     type: Literal["string", "int", "float", "bool", "category"] = "string"
-    categories: list[Text] | None = None
+    categories: list[Text] | None = _items()
     min: float | None = None
     max: float | None = None
     required: bool = False
@@ -85,27 +127,27 @@ class KeySpec(_Strict):
 
 
 class ColumnSpec(_Strict):
-    name: str
+    name: Name
     type: ColumnType
     role: Role = "feature"
     required: bool = False
     # numbers: bounds; dates: bounds as dates (YYYY-MM-DD) or `business_date` (the batch's day)
     min: Bound | None = None
     max: Bound | None = None
-    categories: list[Text] | None = None
+    categories: list[Text] | None = _items()
     # Category values are compared after accents are stripped and case folded, so 'Épicerie' == 'epicerie'.
     normalize: bool = True
     format: str | None = None  # strptime format of a date column
     year_pivot: int | None = Field(default=None, ge=0, le=99)  # %y: yy <= pivot is 20yy, else 19yy
-    true_values: list[Text] = Field(default_factory=lambda: ["1", "true", "yes", "y", "s", "t"])
-    false_values: list[Text] = Field(default_factory=lambda: ["0", "false", "no", "n", "f"])
-    keys: list[KeySpec] | None = None
+    true_values: list[Text] = _items(lambda: ["1", "true", "yes", "y", "s", "t"])
+    false_values: list[Text] = _items(lambda: ["0", "false", "no", "n", "f"])
+    keys: list[KeySpec] | None = _items()
     pair_sep: str = ";"
     kv_sep: str = ":"
     # number format of this column, over the raw format's
     decimal: str | None = None
     thousands: str | None = None
-    currency: list[Text] | None = None
+    currency: list[Text] | None = _items()
     negative_parentheses: bool | None = None
 
     @model_validator(mode="after")
@@ -120,8 +162,8 @@ class ColumnSpec(_Strict):
             if not self.format:
                 raise ValueError(f"date column '{self.name}' needs a format (e.g. '%Y-%m-%d')")
             if "%y" in self.format and self.year_pivot is None:
-                raise ValueError(f"date column '{self.name}': format {self.format} has a two-digit year (%y); give "
-                                 "year_pivot (e.g. 30: 00-30 are 2000-2030, 31-99 are 1931-1999)")
+                raise ValueError(f"date column '{self.name}': format {shown(self.format)} has a two-digit year "
+                                 "(%y); give year_pivot (e.g. 30: 00-30 are 2000-2030, 31-99 are 1931-1999)")
             if "%y" not in self.format and self.year_pivot is not None:
                 raise ValueError(f"date column '{self.name}': year_pivot does nothing without %y in the format")
         self._check_bounds()
@@ -137,7 +179,7 @@ class ColumnSpec(_Strict):
             if bound is not None and date != (isinstance(bound, dt.date) or bound == BUSINESS_DATE):
                 kind = "a date (YYYY-MM-DD) or business_date" if date else "a number"
                 raise ValueError(f"column '{self.name}': min and max of a {self.type} column must be {kind}, "
-                                 f"not {bound!r}")
+                                 f"not {shown(bound)}")
         if type(self.min) is type(self.max) and self.min is not None and self.min > self.max:  # type: ignore[operator]
             raise ValueError(f"column '{self.name}': min {self.min} is above max {self.max}")
 
@@ -157,21 +199,21 @@ class ColumnSpec(_Strict):
 class RawFormat(_Strict):
     delimiter: str = ","
     quotechar: str = '"'
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
     decimal: str = "."
     thousands: str | None = None
     # currency marks allowed before or after a number ('$', '€', 'EUR'): '$60,000.00 ', '1.234,56 €'
-    currency: list[Text] = Field(default_factory=list)
+    currency: list[Text] = _items(list)
     negative_parentheses: bool = False  # '(1,234.00)' is -1234
-    na_values: list[Text] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "NaN", "nan", "None"])
+    na_values: list[Text] = _items(lambda: ["", "NA", "N/A", "null", "NULL", "NaN", "nan", "None"])
     # physical lines one record may span (quoted line breaks); a longer record is split back into its lines,
     # each quarantined, so an unclosed quote cannot swallow the rest of the file
-    max_record_lines: int = Field(default=1, ge=1)
+    max_record_lines: int = Field(default=1, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> "RawFormat":
         if self.thousands is not None and self.thousands == self.decimal:
-            raise ValueError(f"thousands separator and decimal mark are both '{self.decimal}'")
+            raise ValueError(f"thousands separator and decimal mark are both {shown(self.decimal)}")
         return self
 
     def number_format(self) -> NumberFormat:
@@ -187,10 +229,10 @@ class LabelSpec(_Strict):
     """Outcomes arrive separately; values are compared stripped and case-folded. A value in neither list
     (blank, NA, an unknown code) is an unknown outcome: never a good one, kept out of training and backtests."""
 
-    column: str
-    positive: Annotated[list[Text], BeforeValidator(_as_list)] = Field(default_factory=lambda: ["1"], min_length=1)
-    negative: Annotated[list[Text], BeforeValidator(_as_list)] = Field(default_factory=lambda: ["0"], min_length=1)
-    maturity_lag_days: int = Field(ge=0)
+    column: Name
+    positive: Annotated[list[Text], BeforeValidator(_as_list)] = _items(lambda: ["1"], min_length=1)
+    negative: Annotated[list[Text], BeforeValidator(_as_list)] = _items(lambda: ["0"], min_length=1)
+    maturity_lag_days: int = Field(ge=0, le=3660)  # up to ten years
 
     @model_validator(mode="after")
     def _check(self) -> "LabelSpec":
@@ -198,18 +240,37 @@ class LabelSpec(_Strict):
             raise ValueError("give both positive and negative outcome values (or neither: '1' and '0')")
         both = {v.strip().casefold() for v in self.positive} & {v.strip().casefold() for v in self.negative}
         if both:
-            raise ValueError(f"outcome values both positive and negative: {sorted(both)}")
+            raise ValueError(f"outcome values both positive and negative: {shown(sorted(both))}")
         return self
 
 
 class DateRebuild(_Strict):
     """Rebuild a real date from day/month columns of rows kept in time order (year rolls over on wrap)."""
 
-    day_column: str
-    month_column: str
-    start_year: int
-    output_column: str
+    day_column: Name
+    month_column: Name
+    start_year: int = Field(ge=1900, le=2100)
+    output_column: Name
     output_format: str = "%Y-%m-%d"
+
+
+class SyntheticCards(_Strict):
+    """Parameters of the synthetic_cards generator (`ml.data.synthetic.generate_day`, and `rows_per_day`);
+    checked when the spec loads, so a wrong one never reaches a replay. Unset ones take the generator's
+    defaults."""
+
+    rows_per_day: int | None = Field(default=None, ge=1, le=1_000_000)
+    fraud_rate: float | None = Field(default=None, gt=0, lt=1)
+    drift_start: dt.date | None = None
+    # the drift shifts device shares by up to 0.1 x strength: beyond 1.5 some share would fall below zero
+    drift_strength: float | None = Field(default=None, ge=0, le=1.5)
+    label_delay_days: int | None = Field(default=None, ge=1, le=3660)
+    dirty_rate: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+
+    def arguments(self) -> dict[str, Any]:
+        """The parameters the spec sets, as the generator's keyword arguments."""
+        return self.model_dump(exclude_none=True)
 
 
 class SourceSpec(_Strict):
@@ -223,10 +284,10 @@ class SourceSpec(_Strict):
     package: str | None = None
     path: str | None = None
     delimiter: str = ","
-    encoding: str = "utf-8"
-    id_column: str | None = None  # created as 1..n when the file has none
+    encoding: Encoding = "utf-8"
+    id_column: Name | None = None  # created as 1..n when the file has none
     rebuild_date: DateRebuild | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: SyntheticCards = Field(default_factory=SyntheticCards)
 
     @model_validator(mode="after")
     def _check(self) -> "SourceSpec":
@@ -240,7 +301,7 @@ class SourceSpec(_Strict):
                 raise ValueError("a package_file source needs 'package'")
             parts = PurePosixPath(self.path or "").parts
             if PurePosixPath(self.path or "").is_absolute() or ".." in parts or "://" in (self.path or ""):
-                raise ValueError(f"package_file path '{self.path}' must be a relative path inside the package "
+                raise ValueError(f"package_file path {shown(self.path)} must be a relative path inside the package "
                                  "(use a 'file' source for other files)")
         return self
 
@@ -250,7 +311,7 @@ class Calendar(_Strict):
     windows and training windows follow it (`ml.dates.business_days`)."""
 
     days: Literal["every_day", "weekdays"] = "every_day"
-    holidays: list[dt.date] = Field(default_factory=list)
+    holidays: list[dt.date] = _items(list)
 
     def is_business_day(self, day: dt.date) -> bool:
         return (self.days == "every_day" or day.weekday() < 5) and day not in self.holidays
@@ -261,6 +322,16 @@ class Quality(_Strict):
 
     max_quarantine_rate: float = Field(default=0.5, ge=0, le=1)
     min_rows: int | None = Field(default=None, ge=1)  # rows in (clean + quarantined) a business day must have
+
+
+class Training(_Strict):
+    """What each development sample (train, validation, out-of-time test) must hold for training to go on: fewer
+    rows or outcomes of either kind, and training refuses naming the sample, rather than registering a model
+    that learned nothing or that nobody can judge."""
+
+    min_rows: int = Field(default=100, ge=1, le=100_000_000)
+    min_positives: int = Field(default=10, ge=1, le=100_000_000)
+    min_negatives: int = Field(default=10, ge=1, le=100_000_000)
 
 
 class Batch(_Strict):
@@ -275,7 +346,8 @@ class Batch(_Strict):
         if self.completion == "none" and self.file is not None:
             raise ValueError("batch.file does nothing with completion: none")
         if self.file is not None and (not self.file.startswith("_") or "/" in self.file):
-            raise ValueError(f"batch.file '{self.file}' must be a plain name starting with '_' (a marker, not data)")
+            raise ValueError(f"batch.file {shown(self.file)} must be a plain name starting with '_' (a marker, not "
+                             "data)")
         return self
 
     @property
@@ -292,12 +364,12 @@ class DerivedFeature(_Strict):
     """A numeric model input computed from date columns: days_between [a, b] (b - a in days), age_days (days
     from the date to the business date), month (1-12), weekday (0 = Monday), year."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    days_between: list[str] | None = Field(default=None, min_length=2, max_length=2)
-    age_days: str | None = None
-    month: str | None = None
-    weekday: str | None = None
-    year: str | None = None
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=MAX_NAME)
+    days_between: list[Name] | None = Field(default=None, min_length=2, max_length=2)
+    age_days: Name | None = None
+    month: Name | None = None
+    weekday: Name | None = None
+    year: Name | None = None
 
     @model_validator(mode="after")
     def _one(self) -> "DerivedFeature":
@@ -324,14 +396,14 @@ class HardRule(_Strict):
 
     when: str
     action: Literal["decline", "review"]
-    code: str
+    code: Name
 
     @field_validator("when")
     @classmethod
     def _readable(cls, when: str) -> str:
         m = _RULE.match(when)
         if m is None or m["op"].startswith("is") == bool(m["value"]):
-            raise ValueError(f"cannot read rule '{when}': write '<column> <op> <value>' with op one of "
+            raise ValueError(f"cannot read rule {shown(when)}: write '<column> <op> <value>' with op one of "
                              "< <= > >= == !=, or '<column> is null' / '<column> is not null'")
         return when
 
@@ -344,12 +416,12 @@ class HardRule(_Strict):
 
 
 class ScoreBand(_Strict):
-    name: str
+    name: Name
     min_score: float
 
 
 class PdBand(_Strict):
-    name: str
+    name: Name
     max_pd: float = Field(gt=0, le=1)
 
 
@@ -359,9 +431,11 @@ class Bands(_Strict):
     minimum scores."""
 
     method: Literal["pd_quantiles", "master_scale", "score"] = "pd_quantiles"
-    names: list[Text] = Field(default_factory=lambda: ["A", "B", "C", "D", "E"])  # pd_quantiles, best first
-    master_scale: list[PdBand] | None = None  # ascending max_pd, the last one 1
-    score_bands: list[ScoreBand] | None = None
+    # pd_quantiles, best first
+    names: list[Annotated[Text, Field(max_length=MAX_NAME)]] = Field(default_factory=lambda: ["A", "B", "C", "D", "E"],
+                                                                     max_length=100)
+    master_scale: list[PdBand] | None = Field(default=None, max_length=100)  # ascending max_pd, the last one 1
+    score_bands: list[ScoreBand] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="before")
     @classmethod
@@ -379,7 +453,7 @@ class Bands(_Strict):
                 raise ValueError("master_scale needs bands in ascending max_pd, distinct, the last one 1")
         names = self.band_names
         if not names or len(set(names)) != len(names):
-            raise ValueError(f"bands need at least one band and distinct names, got {names}")
+            raise ValueError(f"bands need at least one band and distinct names, got {shown(names)}")
         return self
 
     @property
@@ -394,16 +468,16 @@ class Bands(_Strict):
 class Policy(_Strict):
     """How a probability becomes a score, a band and a decision."""
 
-    base_score: float = 600.0  # score at base_odds (good:bad)
-    base_odds: float = 50.0
-    pdo: float = 20.0  # points to double the odds
+    base_score: float = Field(default=600.0, ge=-100_000, le=100_000)  # score at base_odds (good:bad)
+    base_odds: float = Field(default=50.0, gt=0, le=1e9)
+    pdo: float = Field(default=20.0, gt=0, le=10_000)  # points to double the odds
     bands: Bands = Field(default_factory=Bands)
     # Score cut-offs; when absent, the model's own threshold decides: decline at PD >= threshold, review at
     # PD >= review_fraction * threshold.
     approve_min_score: float | None = None
     decline_below_score: float | None = None
     review_fraction: float = Field(default=0.6, gt=0, le=1)
-    hard_rules: list[HardRule] = Field(default_factory=list)
+    hard_rules: list[HardRule] = _items(list)
     # Reason codes for declined and reviewed rows (the adverse actions that must be explained), or all rows.
     reason_codes: Literal["adverse", "all"] = "adverse"
 
@@ -452,14 +526,15 @@ class Monitoring(_Strict):
 
 
 class DatasetSpec(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
+    name: str = Field(pattern=DATASET_NAME, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     raw: RawFormat = Field(default_factory=RawFormat)
     batch: Batch = Field(default_factory=Batch)
     calendar: Calendar = Field(default_factory=Calendar)
     quality: Quality = Field(default_factory=Quality)
-    columns: list[ColumnSpec]
-    derived: list[DerivedFeature] = Field(default_factory=list)
+    training: Training = Field(default_factory=Training)
+    columns: list[ColumnSpec] = Field(max_length=MAX_ITEMS)
+    derived: list[DerivedFeature] = _items(list)
     label: LabelSpec
     source: SourceSpec | None = None
     policy: Policy = Field(default_factory=Policy)
@@ -470,10 +545,10 @@ class DatasetSpec(_Strict):
         names = [c.name for c in self.columns]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"duplicate column names: {dupes}")
+            raise ValueError(f"duplicate column names: {shown(dupes)}")
         ids = [c.name for c in self.columns if c.role == "id"]
         if len(ids) != 1:
-            raise ValueError(f"exactly one column needs role 'id', found {ids or 'none'}")
+            raise ValueError(f"exactly one column needs role 'id', found {shown(ids) if ids else 'none'}")
         if len([c for c in self.columns if c.role == "date"]) > 1:
             raise ValueError("at most one column can have role 'date'")
         if self.label.column in names:
@@ -518,43 +593,100 @@ def _check_rule(rule: HardRule, types: dict[str, str]) -> None:
     (YYYY-MM-DD), a number with a number; text only with == and !=."""
     column, op, value = rule.parts
     if column not in types:
-        raise ValueError(f"hard rule '{rule.when}' names unknown column '{column}'")
+        raise ValueError(f"hard rule {shown(rule.when)} names unknown column {shown(column)}")
     if op.startswith("is"):
         return
     if types[column] == "date":
         try:
             dt.date.fromisoformat(value.strip("'\""))
         except ValueError:
-            raise ValueError(f"hard rule '{rule.when}': '{value}' is not a date (YYYY-MM-DD)") from None
+            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a date (YYYY-MM-DD)") from None
     elif op not in ("==", "!="):
         if types[column] not in ("int", "float"):
-            raise ValueError(f"hard rule '{rule.when}': {op} needs a number or date column, '{column}' is "
+            raise ValueError(f"hard rule {shown(rule.when)}: {op} needs a number or date column, '{column}' is "
                              f"{types[column]}")
         try:
             float(value)
         except ValueError:
-            raise ValueError(f"hard rule '{rule.when}': '{value}' is not a number") from None
+            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a number") from None
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """YAML's safe loader for untrusted spec files: no anchors or aliases (nine nested aliases expand to
+    gigabytes) and collections nested at most MAX_DEPTH deep (the composer recurses per level)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not allowed in a "
+                                              "spec: write the values out", event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where, and what (PyYAML's own text spans several lines with a snippet)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p)
+    return where + (" ".join((what or type(exc).__name__).split())[:200])
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    # a key of the file can be anything, long text included: name it the way values are shown
+    return ".".join(str(p) if isinstance(p, int) or len(str(p)) <= 40 else shown(p) for p in loc) or "(top)"
+
+
+def _invalid(exc: ValidationError, shown_at_most: int = 5) -> str:
+    errors = exc.errors()
+    problems = [f"{_location(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+                for err in errors[:shown_at_most]]
+    more = f"; and {len(errors) - shown_at_most} more" if len(errors) > shown_at_most else ""
+    return "; ".join(problems) + more
+
+
+def read_spec_text(path: Path) -> str:
+    """The text of a spec file, refused when it is larger than MAX_SPEC_BYTES or not UTF-8."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)  # never more, whatever the file claims to be
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {path}") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB; a dataset spec is a few kB of YAML")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def load_spec(path: Path) -> DatasetSpec:
-    """Read and validate one spec file; errors name the file and the offending field. A `file` source's
-    relative path is taken from the spec file's folder."""
+    """Read and validate one spec file; errors name the file and the offending field on one line. A `file`
+    source's relative path is taken from the spec file's folder. Spec files are untrusted: see MAX_* above."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
+        data = yaml.load(read_spec_text(path), Loader=_SpecLoader)  # noqa: S506 - a safe loader, made stricter
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # a value YAML cannot build, e.g. an integer of more than 4300 digits
+        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:120]}") from None
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise SpecError(f"{path}: invalid dataset spec: {problems}") from None
+        raise SpecError(f"{path}: invalid dataset spec: {_invalid(exc)}") from None
     if spec.name != path.stem:
-        raise SpecError(f"{path}: spec name '{spec.name}' must match the file name '{path.stem}'")
+        raise SpecError(f"{path}: spec name '{spec.name}' must match the file name {shown(path.stem)}")
     src = spec.source
     if src is not None and src.kind == "file" and src.path and "://" not in src.path and not Path(src.path).is_absolute():
         local = str(path.parent.resolve() / src.path)
@@ -577,8 +709,17 @@ def load_specs(specs_dir: Path) -> tuple[dict[str, DatasetSpec], dict[str, str]]
     return specs, errors
 
 
+def dataset_name(name: str) -> str:
+    """`name` if it is a dataset's name: a spec file's name in the specs folder, never a path."""
+    if not (isinstance(name, str) and len(name) <= MAX_NAME and re.fullmatch(DATASET_NAME, name)):
+        raise SpecError(f"{shown(name)} is not a dataset name: lower-case letters, digits and '_', starting with a "
+                        f"letter, at most {MAX_NAME} characters (the name of a spec file, not a path)")
+    return name
+
+
 def get_spec(specs_dir: Path, name: str) -> DatasetSpec:
-    path = specs_dir / f"{name}.yaml"
+    """The spec of the dataset `name` (a name, refused otherwise) from the specs folder."""
+    path = specs_dir / f"{dataset_name(name)}.yaml"
     if not path.exists():
         known = ", ".join(p.stem for p in spec_paths(specs_dir)) or "none"
         raise SpecError(f"unknown dataset '{name}' (no {path}); known datasets: {known}")

@@ -67,26 +67,27 @@ def _pointers(client: MlflowClient, name: str) -> tuple[Any, str] | None:
     return (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
 
 
-def _pending(name: str, version: str, tags: dict[str, str]) -> None:
+def _pending(name: str, version: str, tags: dict[str, str], consequence: str = "nothing was scored") -> None:
     if "promotion_pending" in tags:
         intent = json.loads(tags["promotion_pending"])
         raise RiskopsError(
             f"the promotion of {name} version {version} by {intent['approver']} ({intent['at']}) did not finish "
-            f"(MLflow failed half-way); nothing was scored. Run it again to complete it: python -m ml promote "
+            f"(MLflow failed half-way); {consequence}. Run it again to complete it: python -m ml promote "
             f"--dataset {name.removeprefix('riskops-')} --version {version} --approver=\"{intent['approver']}\"")
 
 
-def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Champion | None:
+def resolve_champion(client: MlflowClient, name: str, sync: bool = True,
+                     consequence: str = "nothing was scored") -> Champion | None:
     """The version that scores; None when nothing was ever promoted. A champion set directly in MLflow is
-    checked (refused with a clear error when it may not score) and, with `sync`, recorded in its audit trail
-    and its other pointer brought in step."""
+    checked (refused with a clear error ending in `consequence` when it may not score) and, with `sync`,
+    recorded in its audit trail and its other pointer brought in step."""
     found = _pointers(client, name)
     if found is None:
         return None
     mv, source = found
     version = str(mv.version)
     tags = registry.tags(client, name, version)
-    _pending(name, version, tags)
+    _pending(name, version, tags, consequence)
     where = {"alias": "alias champion", "stage": "stage Production", "alias+stage": "alias champion and stage "
              "Production"}[source]
     problem = refusal(tags)
@@ -95,8 +96,8 @@ def resolve_champion(client: MlflowClient, name: str, sync: bool = True) -> Cham
             registry.append_decision(client, name, version, {
                 "action": "refused as champion", "what": f"{where} set directly in MLflow", "reason": problem,
                 "by": UNKNOWN_WHO, "at": now(), "id": f"refused:{source}"})
-        raise RiskopsError(f"{name} version {version} is the champion in MLflow ({where}), but {problem}; nothing "
-                           "was scored. Promote an approved version (python -m ml promote) or restore the pointer.")
+        raise RiskopsError(f"{name} version {version} is the champion in MLflow ({where}), but {problem}; "
+                           f"{consequence}. Promote an approved version (python -m ml promote) or restore the pointer.")
     if sync and (source != "alias+stage" or "approved_by" not in tags):
         _record_direct_promotion(client, name, version, where)
     return Champion(version, mv.run_id, source)

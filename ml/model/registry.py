@@ -92,6 +92,9 @@ def _stages() -> Iterator[None]:
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
     """The registered version; a clear error when it does not exist, a RegistryError when MLflow fails."""
+    from ml.layout import model_version
+
+    model_version(version)  # user input: "abc" is refused here, not by MLflow as a failure
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
@@ -194,20 +197,37 @@ def is_registered(client: MlflowClient, name: str) -> bool:
         raise failure(client, f"reading {name}", exc) from None
 
 
-def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: str,
-                       version_tags: dict[str, str]) -> str:
-    """New version of the dataset's model, in Staging with alias `challenger`; returns the version."""
+def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                     version_tags: dict[str, str]) -> str:
+    """New version of the dataset's model, not a candidate yet (no stage, no alias, no status); returns it."""
     if not is_registered(client, name):
         call(client, f"registering {name}", lambda: client.create_registered_model(
             name, description="riskops model; champion = Production + alias 'champion'"))
     # an MLflow 3 logged model (models:/m-<id>) is registered with its id, which a tracking server requires
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-    version = str(call(client, f"registering a version of {name}", lambda: client.create_model_version(
+    return str(call(client, f"registering a version of {name}", lambda: client.create_model_version(
         name, model_uri, run_id=run_id, tags=version_tags, model_id=model_id)).version)
+
+
+def make_candidate(client: MlflowClient, name: str, version: str) -> None:
+    """Put a registered version up for approval: stage Staging, alias `challenger`, status candidate (last: what
+    the approval and monitoring look for)."""
     set_stage(client, name, version, "Staging")
     set_alias(client, name, CHALLENGER, version)
     set_tags(client, name, version, {"status": "candidate"})
+
+
+def register_candidate(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                       version_tags: dict[str, str]) -> str:
+    """New version of the dataset's model, in Staging with alias `challenger`; returns the version."""
+    version = register_version(client, name, model_uri, run_id, version_tags)
+    make_candidate(client, name, version)
     return version
+
+
+def delete_version(client: MlflowClient, name: str, version: str) -> None:
+    """Remove a version (MLflow keeps its number taken: the next version gets a new one)."""
+    call(client, f"deleting {name} version {version}", lambda: client.delete_model_version(name, str(version)))
 
 
 def experiment(client: MlflowClient, name: str, artifact_root: str | None) -> "Experiment":

@@ -1,6 +1,15 @@
-"""The retraining step: train a candidate, compare it with the champion, log and register it in MLflow,
-render the approvers' PDF, and store the candidate's summary and report under its version (write-once),
-with a pointer from the retraining run to that version for the DAG's next tasks.
+"""The retraining step, in two parts, so everything that can fail on the data fails before anything is
+registered:
+
+- `build_candidate` (pure: data in, data out): split the development sample, check each sample holds enough
+  rows and outcomes, train, evaluate on the out-of-time test (AUC with its interval), compare with the
+  champion on the same rows, and decide the verdict;
+- `publish`: log the run and register the version in MLflow, render the approvers' PDF and store it with the
+  candidate's summary under its version (write-once), point the retraining run at it, and only then make it a
+  candidate (Staging, alias `challenger`); if any of that fails, the version and what was stored for it are
+  removed again, so no half-registered version is left. Older waiting candidates are superseded last.
+
+`retrain` reads the inputs (the development sample, the champion) and runs both.
 """
 
 from __future__ import annotations
@@ -8,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +26,24 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from ml import bins, layout, metrics
-from ml.config import Settings, TrainConfig
+from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
+from ml.errors import MissingDataError
 from ml.model import decisions, registry
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
-from ml.model.train import DevelopmentSample, development_sample, fit, time_split
+from ml.model.train import (
+    DevelopmentSample,
+    check_samples,
+    development_sample,
+    fit,
+    sample_counts,
+    time_split,
+    window_gaps,
+)
 from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
+from ml.ranking import AucDifference, paired_auc_difference
 from ml.rating import BandScale, band_scale, to_band, to_score
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
@@ -36,6 +55,7 @@ class ChampionComparison:
 
     version: str
     evaluation: Evaluation
+    gain: AucDifference  # candidate AUC - champion AUC on the same rows, DeLong's paired standard error
     swap: dict[str, Any]  # metrics.swap_matrix at the champion's threshold
     psi: dict[str, Any]  # bins.stability of the new development sample on the champion's reference bins
 
@@ -46,6 +66,7 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, t
     y, p_old = test["label"].to_numpy(), champion.predict_proba(test)
     return ChampionComparison(
         version=version, evaluation=evaluate(y, p_old, champion.threshold, beta),
+        gain=paired_auc_difference(y, p_old, candidate_p),
         swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, champion.threshold),
         psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
                            monitoring.psi.pair))
@@ -57,113 +78,227 @@ def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: BandScale) -
     return {"auc": auc, "band_rows": {str(band): int(rows) for band, rows in bands.items() if rows}}
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A trained, evaluated and judged candidate that is not in MLflow yet: everything `publish` needs."""
+
+    spec: DatasetSpec
+    as_of: dt.date
+    config: TrainConfig
+    sample: DevelopmentSample
+    parts: dict[str, pd.DataFrame]
+    model: RiskModel
+    facts: dict[str, Any]  # ml.model.train.fit's training facts
+    evaluation: Evaluation  # on the out-of-time test
+    calibration_before: list[dict[str, Any]] | None  # the raw PDs' calibration, for a calibrated model
+    champion: ChampionComparison | None
+    verdict: str
+    verdict_reason: str
+    gaps: list[str] = field(default_factory=list)  # days the window lost (ml.model.train.window_gaps)
+    trigger: str | None = None
+
+
+def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, config: TrainConfig,
+                    champion: tuple[str, RiskModel] | None, trigger: str | None = None) -> Candidate:
+    """Split, check, train, evaluate and compare with the champion (its version and model); nothing is written.
+    Too few rows or outcomes in a sample, or a model that learned nothing, is a MissingDataError naming it."""
+    parts = time_split(sample.frame, config.valid_days, config.test_days, sample.left_out())
+    check_samples(parts, spec, config, sample.left_out())
+    try:
+        model, facts = fit(spec, parts, config)
+    except MissingDataError as exc:  # a model that learned nothing: say what the window lost too
+        raise MissingDataError(f"{exc}{sample.left_out()}") from None
+    test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
+    y, p = test["label"].to_numpy(), model.predict_proba(test)
+    evaluation = evaluate(y, p, model.threshold, config.beta)
+    m = evaluation.metrics
+    model.meta["development"] = development_facts(spec, p, m["auc"], band_scale(model.bands, spec.policy))
+    before = None if model.calibration is None else metrics.calibration_table(
+        y, model.raw_pd(model.pipeline.transform(test)))
+    comparison = None if champion is None else compare_with_champion(
+        champion[1], champion[0], p, test, dev, config.beta, spec.monitoring)
+    verdict, reason = verdict_rule(m["auc"], m["auc_low"], m["auc_high"],
+                                   comparison and comparison.evaluation.metrics["auc"],
+                                   comparison and comparison.gain, config.margin, len(test))
+    return Candidate(spec=spec, as_of=as_of, config=config, sample=sample, parts=parts, model=model, facts=facts,
+                     evaluation=evaluation, calibration_before=before, champion=comparison, verdict=verdict,
+                     verdict_reason=reason, gaps=window_gaps(sample.accounting), trigger=trigger)
+
+
+def champion_model(client: MlflowClient, name: str) -> tuple[str, RiskModel] | None:
+    """The champion a candidate is compared with: the version that scores, and its model. A pointer edited in
+    MLflow to a version that may not score is refused (one line about the pointer), as scoring refuses it."""
+    current = decisions.resolve_champion(client, name, consequence="nothing was trained (a candidate is compared "
+                                                                    "with the champion that scores)")
+    return None if current is None else (current.version, registry.load_model(client, name, current.version))
+
+
 def _model_metrics(m: dict[str, Any]) -> ModelMetrics:
     return ModelMetrics(**{k: m[k] for k in ModelMetrics.__dataclass_fields__})
 
 
-def _log_run(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, parts: dict[str, pd.DataFrame],
-             model: RiskModel, facts: dict[str, Any], candidate: Evaluation,
-             champion: ChampionComparison | None) -> tuple[str, str]:
+def _log_run(candidate: Candidate) -> tuple[str, str]:
     """Params, metrics, reference bins, data window and the model into the active run; (model URI, model hash)."""
-    mlflow.set_tags({"dataset": spec.name, "as_of": as_of.isoformat(), "data_hash": sample.data_hash,
+    spec, sample, model, facts = candidate.spec, candidate.sample, candidate.model, candidate.facts
+    mlflow.set_tags({"dataset": spec.name, "as_of": candidate.as_of.isoformat(), "data_hash": sample.data_hash,
                      "window_start": sample.window[0].isoformat(), "window_end": sample.window[1].isoformat()})
     mlflow.log_params({**{f"xgb.{k}": v for k, v in facts["params"].items()},
                        **{f"train.{k}": v for k, v in facts["config"].items() if k != "params"},
                        "best_iteration": facts["best_iteration"], "threshold": model.threshold})
-    for prefix, evaluation in (("test", candidate), ("champion.test", champion and champion.evaluation)):
+    champion = candidate.champion
+    for prefix, evaluation in (("test", candidate.evaluation), ("champion.test", champion and champion.evaluation)):
         if evaluation is not None:
             mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in evaluation.metrics.items()
                                 if isinstance(v, (int, float))})
     mlflow.log_dict(model.reference_bins, "reference_bins.json")
     mlflow.log_dict({"window": [d.isoformat() for d in sample.window], "data_hash": sample.data_hash,
-                     "rows": {k: len(v) for k, v in parts.items()}, **sample.accounting}, "data_window.json")
-    return registry.log_model(model, parts["test"].drop(columns=["label"]).head(5))
+                     "rows": {k: len(v) for k, v in candidate.parts.items()}, "gaps": candidate.gaps,
+                     **sample.accounting}, "data_window.json")
+    return registry.log_model(model, candidate.parts["test"].drop(columns=["label"]).head(5))
 
 
-def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig,
-            run_key: str | None = None, artifact_root: str | None = None,
-            approval_instructions: list[str] | None = None, now: dt.datetime | None = None,
-            trigger: str | None = None) -> dict[str, Any]:
-    """Run the whole candidate path for one dataset and as-of date; returns the candidate summary.
+def _sample_sizes(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
+    return {k: {"n": float(c["rows"]), "positives": float(c["positives"]), "positive_rate": c["positives"] / c["rows"]}
+            for k, c in sample_counts(parts).items()}
 
-    `run_key` names the caller's run (the retrain DAG passes its run id) so its next tasks find the version
-    it registered; from a terminal it defaults to the as-of date. `trigger` is why monitoring requested this
-    retraining (a drift), shown on the report's first page and in the approvers' mail.
+
+def report_data(candidate: Candidate, name: str, version: str, run_id: str, instructions: list[str],
+                now: dt.datetime) -> CandidateReportData:
+    """What the candidate's PDF shows (pure)."""
+    e, champion, facts, model = candidate.evaluation, candidate.champion, candidate.facts, candidate.model
+    sample = candidate.sample
+    return CandidateReportData(
+        dataset=candidate.spec.name, model_name=name, version=version, run_id=run_id,
+        as_of=candidate.as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
+        data_hash=sample.data_hash,
+        sample_sizes=_sample_sizes(candidate.parts),
+        verdict=candidate.verdict, verdict_reason=candidate.verdict_reason,
+        recommended=candidate.verdict == RECOMMENDED,
+        challenger=_model_metrics(e.metrics),
+        champion=_model_metrics(champion.evaluation.metrics) if champion else None,
+        champion_version=champion.version if champion else None,
+        beta=candidate.config.beta, threshold_method=candidate.config.threshold_method,
+        threshold_rationale=facts["threshold_rationale"],
+        roc={"challenger": e.roc, **({"champion": champion.evaluation.roc} if champion else {})},
+        ks_curve=e.ks_curve, calibration=e.calibration, score_histogram=e.score_histogram,
+        calibration_before=candidate.calibration_before,
+        calibration_method=model.calibration and model.calibration["method"],
+        feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
+        psi_vs_champion=champion.psi if champion else None,
+        swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
+                     "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
+        approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
+        trigger=candidate.trigger, window_gaps=list(candidate.gaps),
+    )
+
+
+def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifact_root: str | None,
+            run_key: str | None = None, approval_instructions: list[str] | None = None,
+            now: dt.datetime | None = None) -> dict[str, Any]:
+    """Log, register, report and store the candidate, then put it up for approval; returns its summary.
+
+    `artifact_root` is where a new experiment keeps its artifacts (None: the tracking server decides).
+    `run_key` names the caller's run (the retrain DAG passes its run id) so its next tasks find the version;
+    from a terminal it defaults to the as-of date. Whatever fails before the version is a candidate removes it.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
-    sample = development_sample(storage, spec, as_of, config.window_days)
-    parts = time_split(sample.frame, config.valid_days, config.test_days, sample.left_out())
-    model, facts = fit(spec, parts, config)
-    test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
-    p = model.predict_proba(test)
-    candidate = evaluate(test["label"].to_numpy(), p, model.threshold, config.beta)
-    model.meta["development"] = development_facts(spec, p, candidate.metrics["auc"],
-                                                  band_scale(model.bands, spec.policy))
-    before = None if model.calibration is None else metrics.calibration_table(
-        test["label"].to_numpy(), model.raw_pd(model.pipeline.transform(test)))
-
-    client = MlflowClient()
-    name = registry.model_name(spec.name)
-    current = decisions.resolve_champion(client, name)
-    champion = None if current is None else compare_with_champion(
-        registry.load_model(client, name, current.version), current.version, p, test, dev, config.beta,
-        spec.monitoring)
-    verdict, reason = verdict_rule(candidate.metrics["auc"], champion and champion.evaluation.metrics["auc"],
-                                   config.margin)
-
-    # with a database tracking URI and no root, MLflow would write artifacts to ./mlruns of the caller
-    exp = registry.experiment(client, f"riskops/{spec.name}", artifact_root or Settings.from_env().artifact_root)
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"{spec.name} as of {as_of}") as run:
-        model_uri, model_sha = _log_run(spec, as_of, sample, parts, model, facts, candidate, champion)
-        version = registry.register_candidate(client, name, model_uri, run.info.run_id, {
-            registry.TAG + "data_hash": sample.data_hash, registry.TAG + "as_of": as_of.isoformat(),
-            registry.TAG + "verdict": verdict, registry.TAG + "model_sha256": model_sha,
+    spec, as_of = candidate.spec, candidate.as_of
+    name, now = registry.model_name(spec.name), now or dt.datetime.now(dt.timezone.utc)
+    trigger = candidate.trigger
+    exp = registry.experiment(client, f"riskops/{spec.name}", artifact_root)
+    started = registry.call(client, f"starting a training run of {name}", lambda: mlflow.start_run(
+        experiment_id=exp.experiment_id, run_name=f"{spec.name} as of {as_of}"))
+    with started as run:
+        model_uri, model_sha = registry.call(client, f"logging the training run of {name}", lambda: _log_run(candidate))
+        version = registry.register_version(client, name, model_uri, run.info.run_id, {
+            registry.TAG + "data_hash": candidate.sample.data_hash, registry.TAG + "as_of": as_of.isoformat(),
+            registry.TAG + "verdict": candidate.verdict, registry.TAG + "model_sha256": model_sha,
             **({registry.TAG + "trigger": trigger[:5000]} if trigger else {})})
-        report = CandidateReportData(
-            dataset=spec.name, model_name=name, version=version, run_id=run.info.run_id,
-            as_of=as_of.isoformat(), data_window=(sample.window[0].isoformat(), sample.window[1].isoformat()),
-            data_hash=sample.data_hash,
-            sample_sizes={k: {"n": float(len(v)), "positive_rate": float(v["label"].mean())} for k, v in parts.items()},
-            verdict=verdict, verdict_reason=reason, recommended=verdict == RECOMMENDED,
-            challenger=_model_metrics(candidate.metrics),
-            champion=_model_metrics(champion.evaluation.metrics) if champion else None,
-            champion_version=champion.version if champion else None,
-            beta=config.beta, threshold_method=config.threshold_method,
-            threshold_rationale=facts["threshold_rationale"],
-            roc={"challenger": candidate.roc, **({"champion": champion.evaluation.roc} if champion else {})},
-            ks_curve=candidate.ks_curve, calibration=candidate.calibration, score_histogram=candidate.score_histogram,
-            calibration_before=before, calibration_method=model.calibration and model.calibration["method"],
-            feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
-            psi_vs_champion=champion.psi if champion else None,
-            swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
-                         "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
-            approval_instructions=approval_instructions or default_instructions(spec.name, name, version),
-            generated_at=now.isoformat(timespec="seconds"), trigger=trigger,
-        )
-        pdf = render_candidate_report(report)
-        sha = hashlib.sha256(pdf).hexdigest()
-        mlflow.log_text("", "report/.keep")  # the folder exists even if the PDF upload below fails
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{name}-v{version}.pdf"
-            path.write_bytes(pdf)
-            mlflow.log_artifact(str(path), "report")
-    client.set_model_version_tag(name, version, registry.TAG + "report_sha256", sha)
+        stored: list[str] = []
+        try:
+            summary = _report_and_store(candidate, storage, client, name, version, run.info.run_id, model_sha,
+                                        approval_instructions or default_instructions(spec.name, name, version),
+                                        now, run_key, stored)
+            registry.make_candidate(client, name, version)
+        except BaseException:
+            _withdraw(client, storage, name, version, stored)
+            raise
+    # only now is the new candidate complete and reviewable: older ones still waiting are closed
+    decisions.supersede_waiting(client, name, version)
+    return summary
 
+
+def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, name: str, version: str,
+                      run_id: str, model_sha: str, instructions: list[str], now: dt.datetime, run_key: str | None,
+                      stored: list[str]) -> dict[str, Any]:
+    """The PDF in the run and in storage, its hash on the version, the summary and the run's pointer to it;
+    every storage key written is appended to `stored` as it is written."""
+    spec, e, champion = candidate.spec, candidate.evaluation, candidate.champion
+    pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now))
+    sha = hashlib.sha256(pdf).hexdigest()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}-v{version}.pdf"
+        path.write_bytes(pdf)
+
+        def upload() -> None:
+            mlflow.log_text("", "report/.keep")  # the folder exists even if the PDF upload fails
+            mlflow.log_artifact(str(path), "report")
+
+        registry.call(client, f"uploading the report of {name} version {version}", upload)
+    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
+        name, version, registry.TAG + "report_sha256", sha))
     summary = {
-        "dataset": spec.name, "model_name": name, "version": version, "run_id": run.info.run_id,
-        "as_of": as_of.isoformat(), "verdict": verdict, "verdict_reason": reason, "threshold": model.threshold,
-        "metrics": candidate.metrics, "champion_version": champion.version if champion else None,
-        "champion_metrics": champion.evaluation.metrics if champion else None, "report_sha256": sha,
-        "model_sha256": model_sha, "data_hash": sample.data_hash, "data_accounting": sample.accounting,
-        "report_key": layout.candidate(spec.name, version, "candidate.pdf"), "trigger": trigger,
+        "dataset": spec.name, "model_name": name, "version": version, "run_id": run_id,
+        "as_of": candidate.as_of.isoformat(), "verdict": candidate.verdict, "verdict_reason": candidate.verdict_reason,
+        "threshold": candidate.model.threshold, "metrics": e.metrics,
+        "champion_version": champion.version if champion else None,
+        "champion_metrics": champion.evaluation.metrics if champion else None,
+        "gain": {"difference": champion.gain.difference, "se": champion.gain.se} if champion else None,
+        "report_sha256": sha, "model_sha256": model_sha, "data_hash": candidate.sample.data_hash,
+        "data_accounting": candidate.sample.accounting, "samples": sample_counts(candidate.parts),
+        "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
+        "trigger": candidate.trigger,
+        # the waiting candidates this one closes once it is up for approval (the mail names them)
+        "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
     }
     storage.write_once(summary["report_key"], pdf)
-    # only now is the new candidate complete and reviewable: older ones still waiting are closed
-    summary["superseded"] = decisions.supersede_waiting(client, name, version)
-    storage.write_json(layout.candidate(spec.name, version, "candidate.json"), summary, once=True)
-    storage.write_json(layout.retrain_run(spec.name, run_key or f"as_of={as_of.isoformat()}"),
-                       {"version": version, "candidate": layout.candidate(spec.name, version, "candidate.json")})
+    stored.append(summary["report_key"])
+    summary_key = layout.candidate(spec.name, version, "candidate.json")
+    storage.write_json(summary_key, summary, once=True)
+    stored.append(summary_key)
+    pointer = layout.retrain_run(spec.name, run_key or f"as_of={candidate.as_of.isoformat()}")
+    storage.write_json(pointer, {"version": version, "candidate": summary_key})
+    stored.append(pointer)
     return summary
+
+
+def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, stored: list[str]) -> None:
+    """Undo a publication that failed half-way: what was stored for the version, then the version itself. Best
+    effort: the publication's own error is the one reported, and a version left behind is no candidate."""
+    for key in stored:
+        try:
+            storage.delete(key)
+        except Exception:  # noqa: BLE001 - the storage may be what failed
+            pass
+    try:
+        registry.delete_version(client, name, version)
+    except Exception:  # noqa: BLE001 - MLflow may be what failed
+        pass
+
+
+def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig, artifact_root: str | None,
+            run_key: str | None = None, approval_instructions: list[str] | None = None,
+            now: dt.datetime | None = None, trigger: str | None = None) -> dict[str, Any]:
+    """The whole candidate path for one dataset and as-of date; returns the candidate summary.
+
+    `trigger` is why monitoring requested this retraining (a drift), shown on the report's first page and in
+    the approvers' mail; the other arguments are `publish`'s.
+    """
+    sample = development_sample(storage, spec, as_of, config.window_days)
+    client = MlflowClient()
+    champion = champion_model(client, registry.model_name(spec.name))
+    candidate = build_candidate(spec, as_of, sample, config, champion, trigger)
+    return publish(candidate, storage, client, artifact_root, run_key=run_key,
+                   approval_instructions=approval_instructions, now=now)
 
 
 def default_instructions(dataset: str, name: str, version: str) -> list[str]:

@@ -23,7 +23,7 @@ from ml.data.labels import matured_labels, outcome_counts
 from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
 from ml.data.spec import DatasetSpec
 from ml.dates import last_business_days
-from ml.errors import MissingDataError
+from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
@@ -146,6 +146,63 @@ def time_split(frame: pd.DataFrame, valid_days: int, test_days: int, left_out: s
             "test": frame[d >= test_from]}
 
 
+SAMPLES = {"train": "train", "valid": "validation", "test": "out-of-time test"}
+
+
+def sample_counts(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, int]]:
+    """Rows and outcomes of each sample (train, valid, test)."""
+    counts = {}
+    for key, part in parts.items():
+        positives = int(part["label"].sum())
+        counts[key] = {"rows": len(part), "positives": positives, "negatives": len(part) - positives}
+    return counts
+
+
+def _more_days(sample: str, config: TrainConfig) -> str:
+    return {"train": f"widen the window (--window-days, now {config.window_days}) to leave more days to train on",
+            "valid": f"give validation more days (--valid-days, now {config.valid_days})",
+            "test": f"give the out-of-time test more days (--test-days, now {config.test_days})"}[sample]
+
+
+def check_samples(parts: dict[str, pd.DataFrame], spec: DatasetSpec, config: TrainConfig, left_out: str = "") -> None:
+    """Refuse, in one line, a split whose samples hold fewer rows or outcomes than the spec's `training`
+    minimums: name the sample, its counts and what to change."""
+    counts, minimums = sample_counts(parts), spec.training
+    problems = []
+    for key, c in counts.items():
+        short = [f"training.{limit} {getattr(minimums, limit)}" for limit, n in (
+            ("min_rows", c["rows"]), ("min_positives", c["positives"]), ("min_negatives", c["negatives"]))
+            if n < getattr(minimums, limit)]
+        if short:
+            problems.append(f"the {SAMPLES[key]} sample has {c['rows']} rows, {c['positives']} positive and "
+                            f"{c['negatives']} negative outcomes, below {' and '.join(short)}: "
+                            f"{_more_days(key, config)}")
+    if problems:
+        shown = ", ".join(f"{SAMPLES[k]} {c['rows']} rows ({c['positives']} positive)" for k, c in counts.items())
+        raise MissingDataError(f"too little data to train on: {'; '.join(problems)}, or lower the minimums in the "
+                               f"spec's training section (samples: {shown}){left_out}")
+
+
+def _listed(days: list[str], shown: int = 5) -> str:
+    return ", ".join(days[:shown]) + (f" and {len(days) - shown} more" if len(days) > shown else "")
+
+
+def window_gaps(accounting: dict[str, Any]) -> list[str]:
+    """What the window lost, one sentence per kind of day left out: for the console, the report's first page and
+    the approvers' mail (a window with half its days missing must not train silently)."""
+    total = accounting.get("business_days", 0)
+    gaps = []
+    for key, one, many in (("missing_days", "was not preprocessed", "were not preprocessed"),
+                           ("failed_quality_days", "failed its quality gate", "failed their quality gate"),
+                           ("fully_quarantined_days", "had every row quarantined", "had every row quarantined")):
+        days = list(accounting.get(key) or [])
+        if days:
+            what, missing = (one, "is") if len(days) == 1 else (many, "are")
+            gaps.append(f"{len(days)} of the window's {total} business days {what} and {missing} missing from the "
+                        f"development sample: {_listed(days)}")
+    return gaps
+
+
 def exposure_weights(exposure: pd.Series) -> np.ndarray:
     """Weights growing with exposure, mean 1: a misclassified large balance costs more than a small one."""
     e = pd.to_numeric(exposure, errors="coerce").clip(lower=0).to_numpy(dtype=float, na_value=np.nan)
@@ -165,7 +222,9 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     pipeline = FeaturePipeline.fit(spec, parts["train"])
     exposure_col = _exposure_column(spec)
     if config.cost_sensitive and exposure_col is None:
-        raise ValueError(f"cost_sensitive training needs an exposure column in the spec of '{spec.name}'")
+        raise RiskopsError(f"cost-sensitive training needs an exposure column in the spec of '{spec.name}'")
+    if config.threshold_method == "cost" and exposure_col is None:
+        raise RiskopsError(f"threshold method 'cost' needs an exposure column in the spec of '{spec.name}'")
     weights = exposure_weights(parts["train"][exposure_col]) if config.cost_sensitive else None
     dtrain = xgb.DMatrix(pipeline.transform(parts["train"]), label=parts["train"]["label"], weight=weights,
                          enable_categorical=True)
@@ -184,8 +243,7 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
                                             config.calibration_method)
     p_valid = model.predict_proba(parts["valid"])
     if config.threshold_method == "cost":
-        if exposure_col is None:
-            raise ValueError(f"threshold_method 'cost' needs an exposure column in the spec of '{spec.name}'")
+        assert exposure_col is not None  # checked before training
         cost_fn = pd.to_numeric(parts["valid"][exposure_col], errors="coerce").fillna(0).clip(lower=0).to_numpy()
         model.threshold = metrics.threshold_by_cost(y_valid, p_valid, cost_fn, config.review_cost)
         rationale = (f"minimises expected cost on the validation sample: a missed positive costs its "
@@ -202,6 +260,11 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     # bands from the development sample (or the spec's fixed scale), stored with the model: every band is used
     model.bands = derive_bands(spec.policy.bands, p_dev).to_dict()
     gain = booster.get_score(importance_type="total_gain")
+    if not gain:
+        c = sample_counts({"train": parts["train"]})["train"]
+        raise MissingDataError(f"the model learned nothing: no tree split the train sample ({c['rows']} rows, "
+                               f"{c['positives']} positive), so every row would get the same PD; train on more "
+                               f"days (--window-days, now {config.window_days}) or raise the spec's training.min_rows")
     facts = {
         "best_iteration": int(booster.num_boosted_rounds()),
         "threshold_rationale": rationale,

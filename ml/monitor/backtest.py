@@ -11,7 +11,7 @@ with the version that scored it, and results are per version.
 
 Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, and
 the labels of the week's days. The window's statistics come from counts that weeks add up, including a
-fine histogram of PDs for its AUC, DeLong interval and KS (`ml.monitor.ranking.LogitHistogram`).
+fine histogram of PDs for its AUC, DeLong interval and KS (`ml.ranking.LogitHistogram`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ml.model.riskmodel import RiskModel
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
-from ml.monitor.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
+from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.storage import Storage
 from ml.versions import version_key
 

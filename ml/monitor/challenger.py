@@ -25,7 +25,7 @@ from ml.data.preprocess import read_manifest
 from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
-from ml.monitor.ranking import LogitHistogram, auc_variance, ks, share_at_approval_rate
+from ml.ranking import LogitHistogram, auc_variance, ks, share_at_approval_rate
 from ml.scoring import policy as pol
 from ml.scoring.score import decide_rows
 from ml.storage import Storage

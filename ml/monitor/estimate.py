@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ml.monitor.ranking import Z95, AucVariance, auc_variance, dot, expected_counts
+from ml.ranking import Z95, AucVariance, auc_variance, dot, expected_counts
 
 
 @dataclass(frozen=True)

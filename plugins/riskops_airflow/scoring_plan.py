@@ -27,19 +27,18 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     `days_per_task` days (one process and one model load for the batch, each day its own commit; a retry
     scores only the days this run has not committed); with more, one `score` command per (day, partition)
     and one commit per day."""
+    from ml import layout
     from ml.config import Settings, configure_mlflow
     from ml.scoring.score import champion_version
     from riskops_airflow.tasks import mapped_inputs
 
     configure_mlflow(Settings.from_env())
-    version = str(params.get("model_version") or champion_version(dataset))
+    # the params are user input: refused here, once, rather than by every scoring task
+    version = layout.model_version(str(params["model_version"])) if params.get("model_version") else \
+        champion_version(dataset)
     base = ["score", "--dataset", dataset, "--model-version", version]
     if params.get("input"):  # an analyst's file, scored through the same code path
-        from ml import layout
-
-        for key in (params["input"], params.get("output")):  # confined to the on-demand area, checked here first
-            if key:
-                layout.ondemand(str(key))
+        layout.ondemand_files(str(params["input"]), params.get("output") and str(params["output"]))
         output = ["--output", str(params["output"])] if params.get("output") else []
         return {"version": version, "partitions": [], "dates": [],
                 "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}

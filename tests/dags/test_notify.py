@@ -26,8 +26,11 @@ def candidate(data_root) -> dict:
         "dataset": "card_transactions", "model_name": "riskops-card_transactions", "version": "3",
         "run_id": "abc123", "as_of": AS_OF.isoformat(), "verdict": "not recommended",
         "verdict_reason": "AUC does not beat the champion", "threshold": 0.0812,
-        "metrics": {"auc": 0.8612, "ks": 0.55}, "champion_version": "2",
-        "champion_metrics": {"auc": 0.8701, "ks": 0.56}, "report_sha256": hashlib.sha256(pdf).hexdigest(),
+        "metrics": {"auc": 0.8612, "auc_low": 0.8012, "auc_high": 0.9212, "ks": 0.55, "n": 230, "positives": 21},
+        "champion_version": "2", "champion_metrics": {"auc": 0.8701, "auc_low": 0.8101, "auc_high": 0.9301, "ks": 0.56},
+        "report_sha256": hashlib.sha256(pdf).hexdigest(),
+        "gaps": ["14 of the window's 30 business days were not preprocessed and are missing from the development "
+                 "sample: 2026-09-01, 2026-09-03 and 12 more"],
         "model_sha256": "be5eb00c", "data_hash": "f00d", "superseded": ["2"],
         "report_key": layout.candidate("card_transactions", "3", "candidate.pdf"),
     }
@@ -45,13 +48,18 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch)
     result = send_candidate_mail("card_transactions", RUN)
     assert result["version"] == "3"
     (msg,) = mails(smtp)
-    assert msg["Subject"] == "[riskops] riskops-card_transactions v3 candidate: NOT RECOMMENDED (AUC 0.8612)"
+    assert msg["Subject"] == ("[riskops] riskops-card_transactions v3 candidate: NOT RECOMMENDED (AUC 0.8612, "
+                              "95% CI 0.8012 to 0.9212)")
     assert set(a.strip() for a in msg["To"].split(",")) == {"cro@bank.example", "model-risk@bank.example"}
     (attachment,) = list(msg.iter_attachments())
     assert attachment.get_filename() == "riskops-card_transactions-v3.pdf"
     assert attachment.get_content() == candidate["pdf"]
     body = msg.get_body(("html",)).get_content()
-    assert "champion v2: AUC 0.8701" in body and candidate["report_sha256"] in body
+    assert "champion v2: AUC 0.8701, 95% CI 0.8101 to 0.9301" in body and candidate["report_sha256"] in body
+    assert "out-of-time AUC 0.8612, 95% CI 0.8012 to 0.9212, KS 0.5500, threshold 0.0812, on 230 test rows with 21 " \
+           "positive outcomes" in body
+    assert ("<b>Data window incomplete:</b> 14 of the window&#x27;s 30 business days were not preprocessed and are "
+            "missing") in body
     assert "model files SHA-256 be5eb00c" in body and "supersedes the waiting candidate(s) v2" in body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import mlflow
@@ -72,7 +73,7 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     storage, client = env
     spec = get_spec(REPO / "datasets", "card_transactions")
     config = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=200, early_stopping_rounds=20)
-    summary = retrain(storage, spec, DAY + dt.timedelta(days=45), config)
+    summary = retrain(storage, spec, DAY + dt.timedelta(days=45), config, os.environ["RISKOPS_MLFLOW_ARTIFACTS"])
     approve(client, registry.model_name("card_transactions"), summary["version"], "Ada")
     version = summary["version"]
 

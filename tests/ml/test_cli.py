@@ -61,6 +61,16 @@ def test_decisions_refuse_blank_names_and_take_any_text_as_one_value(capsys):
     args = build_parser().parse_args(["reject", "--dataset", "d", "--version", "1", "--approver=Ada",
                                       "--reason=-- no gain, --margin too small"])
     assert args.reason == "-- no gain, --margin too small"
+    # with a space too, for every free-text option: argparse alone reads '--worse' as an option
+    for text in ("-0.4pt", "--worse", "-", "--version 2"):
+        args = build_parser().parse_args(["reject", "--dataset", "d", "--version", "1", "--approver", text,
+                                          "--reason", text])
+        assert (args.approver, args.reason, args.version) == (text, text, "1")
+        args = build_parser().parse_args(["promote", "--dataset", "d", "--version", "1", "--approver", "Ada",
+                                          "--note", text, "--triggered-by", text])
+        assert (args.note, args.triggered_by) == (text, text)
+        args = build_parser().parse_args(["train", "--dataset", "d", "--as-of", "2026-09-01", "--trigger", text])
+        assert args.trigger == text
 
 
 def test_stats_is_a_readable_table_with_the_top_reasons_per_day(data_root, capsys):

@@ -207,3 +207,19 @@ def test_a_newer_candidate_supersedes_only_waiting_ones(mlflow_store):
         with pytest.raises(RiskopsError, match=f"superseded by version {newest}"):
             action()
     assert decisions.supersede_waiting(client, NAME, newest) == []  # idempotent
+
+
+@pytest.mark.parametrize("reason", ["-0.4pt", "--worse", "--approver Grace"])
+def test_a_reason_starting_with_a_dash_is_recorded_as_given(reason, mlflow_store, tmp_path, monkeypatch, capsys):
+    """docs/cli.md promises it: free text starting with '-' is one value (argparse alone says 'expected one
+    argument')."""
+    from ml.cli import main
+
+    (tmp_path / "test.yaml").write_text("name: test\ncolumns: [{name: id, type: string, role: id}]\n"
+                                        "label: {column: y, maturity_lag_days: 0}\n")  # its model is riskops-test
+    monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
+    version = _candidate(MlflowClient())
+    assert main(["reject", "--dataset", "test", "--version", version, "--approver", "Ada", "--reason", reason]) == 0
+    assert capsys.readouterr().out == f"{NAME} version {version} rejected by Ada: {reason}\n"
+    tags = registry.tags(MlflowClient(), NAME, version)
+    assert tags["rejected_reason"] == reason and tags["rejected_by"] == "Ada"

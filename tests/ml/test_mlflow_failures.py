@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -39,7 +40,8 @@ REPORT = b"%PDF reviewed"
 
 
 class FaultyProxy(http.server.ThreadingHTTPServer):
-    """Forwards every request to `upstream`; answers 503 to the next `fail[path]` requests of a path."""
+    """Forwards every request to `upstream`; answers 503 to the next `fail[key]` requests of a path that is `key`
+    or ends with it."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream, self.fail, self.seen = upstream, {}, []
@@ -56,8 +58,9 @@ class _Forward(http.server.BaseHTTPRequestHandler):
     def _forward(self) -> None:
         path = self.path.split("?", 1)[0]
         self.server.seen.append(path)
-        if self.server.fail.get(path, 0) > 0:
-            self.server.fail[path] -= 1
+        key = next((k for k in self.server.fail if path == k or path.endswith(k)), None)
+        if key is not None and self.server.fail[key] > 0:
+            self.server.fail[key] -= 1
             self.send_response(503)
             self.end_headers()
             return
@@ -186,3 +189,26 @@ def test_unreachable_mlflow_fails_a_step_in_one_line_naming_the_server(argv, cur
     assert proc.stderr.startswith(f"error: MLflow at {uri} failed while ") and proc.stderr.count("\n") == 1
     assert "has no version" not in proc.stderr and "no Production model" not in proc.stderr
     print(f"{argv[0]} gave up after {time.monotonic() - started:.1f} s")
+
+
+def test_a_report_upload_failing_leaves_no_registered_version(proxy, curated_cards, tmp_path):
+    """MLflow answers 503 to the PDF upload after the version is registered: the version is removed again, and
+    nothing stored for it remains, so no version waits for approval without its report."""
+    from ml.config import TrainConfig
+    from ml.model.retrain import retrain
+
+    client = MlflowClient(tracking_uri=proxy.url, registry_uri=proxy.url)
+    if registry.is_registered(client, NAME):  # the other tests' toy champion is no model of these cards
+        client.delete_registered_model(NAME)
+    storage = Storage(str(tmp_path / "data"))
+    shutil.copytree(curated_cards, tmp_path / "data")
+    proxy.fail[".pdf"] = 10  # every try of the report's upload
+    config = TrainConfig(window_days=12, valid_days=3, test_days=3, num_boost_round=50, early_stopping_rounds=10)
+    with pytest.raises(RegistryError, match=f"MLflow at {proxy.url} failed while uploading the report of {NAME} "
+                                            r"version \d+: ") as failed:
+        retrain(storage, get_spec(REPO / "datasets", "card_transactions"), dt.date(2026, 10, 27), config, None)
+    assert any(p.endswith(".pdf") for p in proxy.seen)
+    assert "\n" not in str(failed.value)
+    assert registry.versions(client, NAME) == []  # registered, then removed
+    assert registry.alias_version(client, NAME, registry.CHALLENGER) is None
+    assert not storage.exists("candidates") and not storage.exists("runs/retrain")

@@ -113,6 +113,22 @@ def test_quality_gates_fail_the_day_after_writing_everything(tmp_path):
     assert preprocess_day(storage, spec(quality=Quality(max_quarantine_rate=0.8)), DAY)["quality"]["passed"]
 
 
+@pytest.mark.parametrize(("quarantined", "rows", "limit", "message"), [
+    (1, 98, 0.01, "1.02% of 98 rows quarantined, above the maximum 1.00%"),  # once "1.0% ... above the maximum 1.0%"
+    (10_001, 1_000_000, 0.01, "1.0001% of 1000000 rows quarantined, above the maximum 1.0000%"),
+    (3, 4, 0.5, "75.0% of 4 rows quarantined, above the maximum 50.0%"),
+])
+def test_the_quality_gate_prints_enough_digits_to_tell_the_rates_apart(quarantined, rows, limit, message):
+    from ml.data.preprocess import quality_failures
+
+    manifest = {"rows_in": rows, "rows_quarantined": quarantined,
+                "stats": {"quarantine_rate": round(quarantined / rows, 6)}}
+    assert quality_failures(manifest, spec(quality=Quality(max_quarantine_rate=limit))) == [
+        f"{message} (quality.max_quarantine_rate)"]
+    assert quality_failures({**manifest, "rows_quarantined": int(limit * rows)},
+                            spec(quality=Quality(max_quarantine_rate=limit))) == []
+
+
 class ManifestWriteFails(Storage):
     """A storage whose process dies right before the preprocess manifest is written."""
 

@@ -1,4 +1,4 @@
-"""ml.monitor.ranking: AUC, DeLong's variance and KS from counts, against sklearn, scipy and brute force."""
+"""ml.ranking: AUC, DeLong's variance and KS from counts, against sklearn, scipy and brute force."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from ml import metrics
-from ml.monitor.ranking import (
+from ml.ranking import (
     AucVariance,
     LogitHistogram,
     RankCounts,
     auc_drop_test,
     auc_variance,
     ks,
+    paired_auc_difference,
     rank_counts,
     share_at_approval_rate,
 )
@@ -45,6 +46,39 @@ def test_auc_and_delong_variance_match_sklearn_and_pairs(seed: int, decimals: in
     assert result.auc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert result.auc == pytest.approx(auc, abs=1e-12)
     assert result.variance == pytest.approx(variance, rel=1e-9)
+
+
+def paired_by_pairs(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """DeLong's paired test the straightforward way: both models' placement values from every pair, O(n^2)."""
+    placements = []
+    for p in (a, b):
+        bads, goods = p[y == 1], p[y == 0]
+        psi = (bads[:, None] > goods[None, :]) + 0.5 * (bads[:, None] == goods[None, :])
+        placements.append((psi.mean(axis=1), psi.mean(axis=0), psi.mean()))
+    (a10, a01, auc_a), (b10, b01, auc_b) = placements
+    m, n = len(a10), len(a01)
+    variance = (np.var(b10 - a10, ddof=1) / m + np.var(b01 - a01, ddof=1) / n)
+    return float(auc_b - auc_a), float(np.sqrt(variance))
+
+
+@pytest.mark.parametrize("seed,decimals", [(5, None), (6, 2)])
+def test_paired_auc_difference_matches_pairs(seed: int, decimals: int | None) -> None:
+    y, a = sample(800, seed, decimals)
+    b = np.clip(a + np.random.default_rng(seed).normal(0, 0.05, len(a)), 0, 1)  # a correlated second model
+    if decimals is not None:
+        b = np.round(b, decimals)
+    result = paired_auc_difference(y, a, b)
+    difference, se = paired_by_pairs(y, a, b)
+    assert result.difference == pytest.approx(difference, abs=1e-12)
+    assert result.difference == pytest.approx(roc_auc_score(y, b) - roc_auc_score(y, a), abs=1e-12)
+    assert result.se == pytest.approx(se, rel=1e-9)
+    # the same model twice: no difference and no uncertainty about it
+    same = paired_auc_difference(y, a, a)
+    assert same.difference == 0 and same.se == pytest.approx(0, abs=1e-12)
+    # correlated scores make the difference far more certain than two independent AUCs would
+    alone = [auc_variance(rank_counts(p, y)).se for p in (a, b)]
+    assert result.se < 0.5 * np.hypot(*alone)
+    assert np.isnan(paired_auc_difference([0, 0], [0.1, 0.2], [0.2, 0.1]).difference)
 
 
 def test_ks_matches_metrics() -> None:

@@ -217,8 +217,8 @@ def test_cards_rows_land_on_their_date_and_labels_exist(cards):
     roots, summary = cards
     storage = Storage(str(roots["a"]))
     files = label_files(storage, CARDS)
-    rows_per_day = CARDS.source.params["rows_per_day"]
-    max_delay = CARDS.source.params["label_delay_days"]
+    rows_per_day = CARDS.source.params.rows_per_day
+    max_delay = CARDS.source.params.label_delay_days
     for day, s in zip(days(*CARDS_WINDOW), summary):
         frame = landing_frame(storage, CARDS, day)
         assert len(frame) == s["rows"] == rows_per_day

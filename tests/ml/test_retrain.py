@@ -101,7 +101,7 @@ def test_missing_curated_days_is_a_clear_error(cards_spec, mlflow_store, tmp_pat
     from ml.errors import MissingDataError
 
     with pytest.raises(MissingDataError, match="preprocess them first"):
-        retrain(Storage(str(tmp_path / "empty")), cards_spec, AS_OF, CONFIG)
+        retrain(Storage(str(tmp_path / "empty")), cards_spec, AS_OF, CONFIG, (tmp_path / "art").as_uri())
 
 
 def test_cost_sensitive_training_and_cost_threshold(cards_storage, cards_spec):

@@ -39,7 +39,8 @@ def _grid(n: int, hi: float = 1.0) -> list[float]:
 
 def _metrics(auc: float, ks: float, brier: float, log_loss: float, precision: float, recall: float,
              fbeta: float, threshold: float) -> ModelMetrics:
-    return ModelMetrics(auc=auc, gini=round(2 * auc - 1, 6), ks=ks, brier=brier, log_loss=log_loss,
+    return ModelMetrics(auc=auc, auc_low=auc - 0.0041, auc_high=auc + 0.0041, gini=round(2 * auc - 1, 6), ks=ks,
+                        brier=brier, log_loss=log_loss,
                         precision=precision, recall=recall, fbeta=fbeta, threshold=threshold, n=48_213,
                         positive_rate=0.0712)
 
@@ -289,3 +290,19 @@ def test_feature_importance_counts_every_feature_the_model_takes() -> None:
     text = _text(render_candidate_report(make_data(feature_count=27))).replace("\n", " ")
     assert "Top 15 of 27 features by gain" in text
     assert "Top 15 of 22 features by gain" in _text(render_candidate_report(make_data())).replace("\n", " ")
+
+
+def test_the_first_page_shows_the_auc_interval_and_what_the_window_lost() -> None:
+    gaps = ["14 of the window's 30 business days were not preprocessed and are missing from the development "
+            "sample: 2026-09-01, 2026-09-03, 2026-09-05, 2026-09-07, 2026-09-09 and 9 more",
+            "1 of the window's 30 business days failed their quality gate and are missing from the development "
+            "sample: 2026-09-12"]
+    assert len(PdfReader(io.BytesIO(render_candidate_report(make_data(window_gaps=gaps[:1])))).pages) == PAGES
+    pdf = render_candidate_report(make_data(window_gaps=gaps))  # the metrics table may then run onto a page more
+    reader = PdfReader(io.BytesIO(pdf))
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert all(f"Data window incomplete: {gap}." in first for gap in gaps)
+    assert "AUC 95% interval \u2014 0.8414\u20130.8496 0.8571\u20130.8653 \u2014" in first  # champion, challenger
+    assert "Data window incomplete" not in _text(render_candidate_report(make_data()))
+    everything = " ".join(_text(pdf).split())
+    assert "Challenger AUC 0.8612 [0.8571, 0.8653], champion AUC 0.8455 [0.8414, 0.8496] (95% intervals" in everything

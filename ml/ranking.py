@@ -1,6 +1,8 @@
-"""Ranking statistics from counts of bads and goods per distinct score: AUC with DeLong's variance, KS.
+"""Ranking statistics from counts of bads and goods per distinct score: AUC with DeLong's variance, KS; and
+DeLong's paired test of two models' AUCs on the same labelled rows. Shared: training shows the candidate's AUC
+with its interval and judges its gain over the champion with them, the backtest judges weeks.
 
-Everything here works on `RankCounts`: the (possibly fractional) number of bads and goods at each distinct
+The statistics of one model work on `RankCounts`: the (possibly fractional) number of bads and goods at each distinct
 score, ascending. Three kinds of input give them:
 
 - labelled rows (`rank_counts(p, y)`): exact, ties counted one half, as `sklearn.metrics.roc_auc_score`;
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
+from scipy.stats import rankdata
 
 Z95 = float(ndtri(0.975))
 
@@ -96,6 +99,40 @@ def auc_variance(counts: RankCounts) -> AucVariance:
     s10 = dot(b, (v10 - auc) ** 2) / (m - 1) if m > 1 else 0.0
     s01 = dot(g, (v01 - auc) ** 2) / (n - 1) if n > 1 else 0.0
     return AucVariance(auc, s10 / m + s01 / n)
+
+
+@dataclass(frozen=True)
+class AucDifference:
+    """AUC(second) - AUC(first) of two models on the same labelled rows, with DeLong's standard error of the
+    difference (the two AUCs are correlated: the covariance of their placement values is subtracted)."""
+
+    difference: float
+    se: float
+
+    def interval(self, z: float = Z95) -> tuple[float, float]:
+        """Wald interval difference -/+ z * se (not clipped: a difference may be negative)."""
+        return self.difference - z * self.se, self.difference + z * self.se
+
+
+def paired_auc_difference(y: ArrayLike, p_first: ArrayLike, p_second: ArrayLike) -> AucDifference:
+    """DeLong's test of two correlated AUCs (DeLong, DeLong & Clarke-Pearson 1988) on labelled rows (y 0/1),
+    with midranks as in Sun & Xu (2014): O(n log n); NaN when either class is empty."""
+    bad = np.asarray(y).astype(bool)
+    m, n = int(bad.sum()), int((~bad).sum())
+    if m == 0 or n == 0:
+        return AucDifference(float("nan"), float("nan"))
+    v10, v01 = [], []
+    for p in (p_first, p_second):
+        scores = np.asarray(p, dtype=float)
+        ranks = rankdata(scores)
+        # a bad's share of goods below it, a good's share of bads above it (ties one half)
+        v10.append((ranks[bad] - rankdata(scores[bad])) / n)
+        v01.append(1.0 - (ranks[~bad] - rankdata(scores[~bad])) / m)
+    s10 = np.cov(np.vstack(v10)) if m > 1 else np.zeros((2, 2))
+    s01 = np.cov(np.vstack(v01)) if n > 1 else np.zeros((2, 2))
+    contrast = np.array([-1.0, 1.0])
+    variance = float(contrast @ s10 @ contrast / m + contrast @ s01 @ contrast / n)
+    return AucDifference(float(v10[1].mean() - v10[0].mean()), math.sqrt(max(variance, 0.0)))
 
 
 def ks(counts: RankCounts) -> float:
