@@ -58,8 +58,10 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         # INFO keeps what each step printed in its task log (what was promoted, what monitoring found)
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "RISKOPS_RETRY_DELAY_SECONDS": "15",
-        # a second user whose name ends up in the audit trail of the models it approves: the only approver
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:admin",
+        # a second user whose name ends up in the audit trail of the models it approves: the only approver,
+        # with the least role that may answer an approval (SimpleAuthManager's "user": DAG runs and their
+        # required actions, no connections, variables or configuration)
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,risk-approver:user",
         "RISKOPS_APPROVER_USERS": "risk-approver",
         # runs are driven for replayed business dates; cron schedules would add runs for today's date
         "RISKOPS_CRON_SCHEDULES": "off",
