@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo stack stack-stop test test-fast lock clean
+.PHONY: install demo stack stack-stop test test-fast compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test-fast: install
 # requirements/) resolves to requirements.txt; each image role is then resolved with that lock as a
 # constraint, so every lock agrees on every version. The images get xgboost-cpu pinned to the development
 # lock's xgboost version (the same build without CUDA).
+# docker-compose.yaml up for real in Docker, every step a container of the task image, the whole flow run and
+# checked (docs/testing.md). Needs a Docker engine and docker-compose: .ci/docker-up installs and starts them.
+compose-check: install
+	$(BIN)/python -m demo.compose_check
+
 lock: $(BIN)/python
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip compile -q requirements.in -o requirements.txt --python-version 3.11 \
