@@ -218,8 +218,10 @@ class ComposeStack:
 
     def build(self, clock: Clock) -> dict[str, int]:
         """The base (if its inputs changed), then each image through compose's build; returns sizes in bytes."""
-        base = run([str(REPO / "docker" / "base" / "build.sh"), BASE_IMAGE], log=self.home / "logs" / "build.log")
-        clock.lap("base image" + (" (cached)" if "cached" in (base.stdout or "") else ""))
+        base = run([str(REPO / "docker" / "base" / "build.sh"), BASE_IMAGE])
+        with open(self.home / "logs" / "build.log", "a") as log:
+            log.write(base.stdout + base.stderr)
+        clock.lap("base image" + (" (cached)" if "cached" in base.stderr else ""))
         sizes = {}
         for name, (service, _) in IMAGES.items():
             run(self.compose("build", service), env=self.env(), log=self.home / "logs" / "build.log", timeout=3600)
