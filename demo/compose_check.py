@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, wait_for
-from demo.production_flow import (DATASET, SCORED, SCORES_KEY, CheckFailed, Clock, check_all, read_mails,
+from demo.production_flow import (DATASET, DAYS, SCORED, SCORES_KEY, CheckFailed, Clock, check_all, read_mails,
                                   require, run_flow)
 from demo.stack import fresh_credentials, free_port, service_env
 
@@ -186,7 +186,10 @@ class ComposeStack:
                 "RISKOPS_DATA": env["RISKOPS_DATA"], "MLFLOW_TRACKING_URI": self.url("mlflow"),
                 "MLFLOW_TRACKING_USERNAME": env["MLFLOW_TRACKING_USERNAME"],
                 "MLFLOW_TRACKING_PASSWORD": env["MLFLOW_TRACKING_PASSWORD"],
-                "RISKOPS_HISTORY_URL": self.history_url, "RISKOPS_SPECS": str(REPO / "datasets")}
+                "RISKOPS_HISTORY_URL": self.history_url, "RISKOPS_SPECS": str(REPO / "datasets"),
+                # MLflow's server hands out presigned download URLs of the bucket at its own address
+                # (http://minio:9000), which only compose's network resolves: from here, stream through it
+                "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"}
 
     def s3_client(self) -> Any:
         import boto3
@@ -219,6 +222,7 @@ class ComposeStack:
     def build(self, clock: Clock) -> dict[str, int]:
         """The base (if its inputs changed), then each image through compose's build; returns sizes in bytes."""
         base = run([str(REPO / "docker" / "base" / "build.sh"), BASE_IMAGE])
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
         with open(self.home / "logs" / "build.log", "a") as log:
             log.write(base.stdout + base.stderr)
         clock.lap("base image" + (" (cached)" if "cached" in base.stderr else ""))
@@ -289,10 +293,11 @@ def check_task_containers(stack: ComposeStack) -> None:
     """The steps ran as containers of the task image, as a non-root user."""
     task_logs = [p for p in (stack.home / "airflow" / "logs").rglob("*") if p.is_file()]
     image = stack.image("task")
-    ran = [p for p in task_logs if image.encode() in p.read_bytes() and b"python" in p.read_bytes()]
-    steps = {part.removeprefix("task_id=") for p in ran for part in p.parts if part.startswith("task_id=")}
-    require({"preprocess", "train", "promote", "commit", "stability", "backtest"} <= steps,
-            f"steps that ran in a container of {image}: {sorted(steps)}")
+    marker = f"Starting docker container from image {image}".encode()  # DockerOperator's own line
+    ran = [p for p in task_logs if marker in p.read_bytes()]
+    steps = [part.removeprefix("task_id=") for p in ran for part in p.parts if part.startswith("task_id=")]
+    require({"preprocess", "train", "promote", "commit", "stability", "backtest"} <= set(steps)
+            and steps.count("preprocess") == DAYS + 1, f"steps that ran in a container of {image}: {sorted(steps)}")
     uid = run(["docker", "run", "--rm", "--entrypoint", "id", image, "-u"]).stdout.strip()
     require(uid not in ("", "0"), f"the task image runs as uid {uid}")
 
@@ -302,6 +307,7 @@ def check_xgboost_builds_agree(stack: ComposeStack) -> None:
     byte-identical to the one xgboost-cpu wrote in the task image, from the same model and rows."""
     s3 = stack.s3_client()
     in_image = s3.get_object(Bucket="riskops", Key=SCORES_KEY)["Body"].read()
+    s3.delete_object(Bucket="riskops", Key=SCORES_KEY)  # so the file compared below is the one written here
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "MLFLOW_", "AWS_"))},
            **stack.s3_env()}
     run([sys.executable, "-m", "ml", "score", "--dataset", DATASET, "--model-version", "1", "--date",
