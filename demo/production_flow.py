@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -257,5 +257,3 @@ def check_all(platform: Platform, clock: Clock) -> None:
     check_mails(platform, tags)
     check_logs(platform)
     clock.lap("checks")
-
-CHECKS: list[Callable[..., Any]] = [check_bucket, check_history, check_registry, check_mails, check_logs]
