@@ -55,7 +55,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 # Compose values that are addresses; the stack replaces these, per service environment.
 ADDRESSES = {
-    "airflow": ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "airflow": ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW__API__BASE_URL",
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "AIRFLOW_CONN_SMTP_DEFAULT", "AWS_ENDPOINT_URL",
                 "MLFLOW_TRACKING_URI", "RISKOPS_HISTORY_URL"),
     "mlflow": ("AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_AUTH_CONFIG_PATH"),
@@ -66,7 +66,7 @@ MLFLOW_ADDRESS_OPTIONS = ("--host", "--port", "--backend-store-uri")
 # compose's port mapping (its own ports), and the two choices of a one-machine stack.
 LOCAL = {
     "AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__PLUGINS_FOLDER", "RISKOPS_SPECS",
-    "AIRFLOW__API__HOST", "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL",
+    "AIRFLOW__API__HOST", "AIRFLOW__API__PORT",
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST", "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT",
     "AIRFLOW__API__WORKERS",  # one API worker instead of four: one machine, shared with the tasks
@@ -220,6 +220,7 @@ class Stack:
         addresses = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url("airflow"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url('airflow')}{urlsplit(env['AIRFLOW__CORE__EXECUTION_API_SERVER_URL']).path}",
+            "AIRFLOW__API__BASE_URL": self.url("airflow"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "airflow" / "passwords.json"),
             "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp),
             "AWS_ENDPOINT_URL": self.url("s3"),
@@ -233,7 +234,6 @@ class Stack:
             "RISKOPS_SPECS": str(REPO / "datasets"),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.ports["airflow"]),
-            "AIRFLOW__API__BASE_URL": self.url("airflow"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker_logs"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["trigger_logs"]),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",

@@ -262,9 +262,18 @@ def log_model(model: "RiskModel", example: "pd.DataFrame") -> tuple[str, str]:
             name="model", python_model=code, artifacts={"model_dir": str(folder)},
             signature=infer_signature(example, predictions), input_example=example,
             # explicit requirements: inferring them would load the model in a subprocess for ~10 s
-            pip_requirements=[*(f"{p}=={installed_version(p)}" for p in ("xgboost", "pandas", "numpy")), "riskops"],
+            pip_requirements=[*(_requirement(m) for m in ("xgboost", "pandas", "numpy")), "riskops"],
         )
         return str(info.model_uri), folder_sha256(folder)
+
+
+def _requirement(module: str) -> str:
+    """`name==version` of the installed distribution that provides `module`: in the images xgboost is the
+    CPU-only build, distributed as xgboost-cpu (no distribution named xgboost is installed there)."""
+    from importlib.metadata import packages_distributions
+
+    dist = packages_distributions().get(module, [module])[0]
+    return f"{dist}=={installed_version(dist)}"
 
 
 def load_model(client: MlflowClient, name: str, version: str) -> "RiskModel":

@@ -17,8 +17,9 @@ from ml.config import PROJECT_ROOT, addresses, choice, switch
 
 
 def task_mode() -> str:
-    """RISKOPS_TASK_MODE: `local` (steps as subprocesses of the worker) or `kubernetes` (pods)."""
-    return choice("RISKOPS_TASK_MODE", os.environ.get("RISKOPS_TASK_MODE", "local"), ("local", "kubernetes"))
+    """RISKOPS_TASK_MODE: `local` (steps as subprocesses of the worker), `docker` (containers) or `kubernetes`
+    (pods)."""
+    return choice("RISKOPS_TASK_MODE", os.environ.get("RISKOPS_TASK_MODE", "local"), ("local", "docker", "kubernetes"))
 
 
 def pod_template() -> Path:
@@ -97,10 +98,34 @@ def _check_requests_within_limits(step: str, size: Size) -> None:
                              f"limit {limit}")
 
 
-def pod_env() -> dict[str, str]:
-    """What pods receive from the scheduler's environment: where data, specs and the tracking server are.
-    Credentials come from the Secrets the pod template references, never from DAG code."""
-    return {k: os.environ[k] for k in ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI") if k in os.environ}
+# The settings of ml.config a step reads, passed from the scheduler's environment to every step's container
+# (pod or Docker) in plain sight: where data, specs, the tracking server and its artifacts are, and who may
+# approve (promote and reject check it themselves). Never a credential: see STEP_CREDENTIALS.
+STEP_SETTINGS = ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI", "RISKOPS_MLFLOW_ARTIFACTS",
+                 "RISKOPS_APPROVER_USERS", "RISKOPS_SEPARATE_DUTIES")
+
+
+def step_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in STEP_SETTINGS if k in os.environ}
+
+
+# ---- container steps' credentials and docker mode (RISKOPS_TASK_MODE=docker)
+
+# The credentials a step needs, by name. In kubernetes mode the pod template takes them from the Secrets
+# riskops-object-store (every key) and riskops-mlflow; in docker mode they are copied from the worker's own
+# environment into the container's, never into the DAG, the UI or the task log.
+STEP_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+                    "RISKOPS_HISTORY_URL", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
+def step_credentials() -> dict[str, str]:
+    return {k: os.environ[k] for k in STEP_CREDENTIALS if k in os.environ}
+
+
+def docker_network() -> str | None:
+    """RISKOPS_DOCKER_NETWORK: the Docker network the step containers join (compose's, so they reach the
+    object store, MLflow and PostgreSQL by their service names); unset: Docker's default bridge."""
+    return os.environ.get("RISKOPS_DOCKER_NETWORK") or None
 
 
 def score_partitions() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -360,3 +361,101 @@ def test_bad_pod_sizes_are_refused_with_the_setting_named(monkeypatch, value, me
     with pytest.raises(ValueError, match="RISKOPS_POD_RESOURCES") as err:
         pod_resources(yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["resources"])
     assert message in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Docker mode runs the pod's contract: every step of every DAG, built in both modes from the same DAG files
+
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "key-id", "AWS_SECRET_ACCESS_KEY": "scheduler-side-secret",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://minio:9000",
+               "RISKOPS_HISTORY_URL": "postgresql+psycopg2://riskops:history-secret@postgres:5432/riskops",
+               "MLFLOW_TRACKING_USERNAME": "riskops-platform", "MLFLOW_TRACKING_PASSWORD": "mlflow-secret"}
+POLICY = {"RISKOPS_APPROVER_USERS": "risk-approver", "RISKOPS_SEPARATE_DUTIES": "on"}
+
+
+def docker_steps(bag) -> dict[tuple[str, str, int], object]:
+    """(dag id, task id, map index) -> the DockerOperator of each container step, rendered for a run."""
+    from airflow.providers.docker.operators.docker import DockerOperator
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    from riskops_airflow.scoring_plan import plan_scoring
+
+    ops = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        params = dag.params.dump()
+        for task in dag.tasks:
+            assert not isinstance(task, BashOperator), f"{dag_id}.{task.task_id} runs on the worker in docker mode"
+            if isinstance(task, MappedOperator):
+                if not issubclass(task.operator_class, DockerOperator):
+                    continue
+                plan = plan_scoring(dag_id.removeprefix("score_"), {"date": DS, "model_version": "7", "partitions": 3}, {})
+                for index, command in enumerate(plan["partitions" if task.task_id == "score_partition" else "commits"]):
+                    op = DockerOperator(**{**task.partial_kwargs, "task_id": task.task_id}, command=command)
+                    ops[(dag_id, task.task_id, index)] = render(dag, op, params, index)
+            elif isinstance(task, DockerOperator):
+                ops[(dag_id, task.task_id, -1)] = render(dag, task, params, -1)
+    return ops
+
+
+def render(dag, op, params, map_index):
+    ti = FakeTaskInstance(dag_id=dag.dag_id, task_id=op.task_id, map_index=map_index, try_number=1)
+    op.render_template_fields({**run_context(dag, op, params), "ti": ti, "task_instance": ti})
+    return op
+
+
+def test_docker_mode_runs_every_step_with_its_pods_command_arguments_and_environment(kube_mode, monkeypatch):
+    from riskops_airflow.settings import STEP_CREDENTIALS, STEP_SETTINGS
+
+    for key, value in {**CREDENTIALS, **POLICY}.items():
+        monkeypatch.setenv(key, value)
+    pods = step_pods(kube_dagbag(monkeypatch))
+    monkeypatch.setenv("RISKOPS_TASK_MODE", "docker")
+    monkeypatch.setenv("RISKOPS_DOCKER_NETWORK", "riskops")
+    containers = docker_steps(kube_dagbag(monkeypatch))
+    assert set(containers) == set(pods), "the same steps in both modes"
+    template_env = {e["name"] for e in yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]["env"]}
+    for key, op in containers.items():
+        base = pods[key].spec.containers[0]
+        assert op.command == [*base.command, *base.args], key
+        assert op.image == base.image == IMAGE
+        operator_env = {e.name: e.value for e in base.env if e.name not in template_env}
+        assert op.environment == operator_env == {k: os.environ[k] for k in STEP_SETTINGS if k in os.environ}, key
+        # credentials: the pod's from its Secrets, the container's from the worker, hidden (never templated)
+        assert op._private_environment == CREDENTIALS  # the provider keeps it private
+        assert "private_environment" not in op.template_fields
+        assert not set(op.environment) & set(STEP_CREDENTIALS)
+        assert op.network_mode == "riskops" and op.mount_tmp_dir is False and op.auto_remove == "force"
+    # the policy the promote step enforces itself reaches both
+    promote = containers[("retrain_give_me_some_credit", "promote", -1)]
+    assert {k: promote.environment[k] for k in POLICY} == POLICY
+    assert promote.command[3:] == ["promote", "--dataset", "give_me_some_credit", "--version", "7",
+                                   "--approver=risk-approver", "--note=--looks good; rm -rf /", "--triggered-by=admin"]
+
+
+def test_steps_get_every_setting_they_read(monkeypatch):
+    """Every variable ml/ reads is given to the steps' containers (a setting or a credential) or is read only
+    on Airflow's side (mail tasks) or in the embedded mode."""
+    from riskops_airflow.settings import STEP_CREDENTIALS, STEP_SETTINGS
+
+    read = set()
+    for path in (ROOT / "ml").rglob("*.py"):
+        read |= set(re.findall(r"""env(?:iron)?(?:\.get)?\(?\[?["'](RISKOPS_[A-Z_]+|MLFLOW_[A-Z_]+|AWS_[A-Z_]+)""",
+                               path.read_text()))
+    airflow_side = {"RISKOPS_APPROVERS", "RISKOPS_MAIL_FROM", "RISKOPS_RISK_TEAM"}  # the mail tasks' settings
+    embedded = {"RISKOPS_HOME"}  # the embedded layout's root; containers get every path explicitly
+    assert read >= {"RISKOPS_DATA", "RISKOPS_HISTORY_URL", "RISKOPS_SEPARATE_DUTIES"}, read
+    assert read - set(STEP_SETTINGS) - set(STEP_CREDENTIALS) - airflow_side - embedded == set()
+
+
+def test_the_kubernetes_secrets_carry_exactly_the_step_credentials():
+    """The docs' `kubectl create secret` keys and the pod template's Secret references are STEP_CREDENTIALS."""
+    from riskops_airflow.settings import STEP_CREDENTIALS
+
+    readme = (ROOT / "docker" / "README.md").read_text()
+    block = readme[readme.index("create secret generic riskops-object-store"):]
+    block = block[:block.index("kubectl apply")]
+    object_store = set(re.findall(r"--from-literal=([A-Z_]+)=", block))
+    base = yaml.safe_load(POD_TEMPLATE.read_text())["spec"]["containers"][0]
+    from_refs = {e["name"] for e in base["env"] if "valueFrom" in e}
+    assert object_store | from_refs == set(STEP_CREDENTIALS)
