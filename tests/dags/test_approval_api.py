@@ -49,7 +49,7 @@ def _upstream() -> dict[str, object]:
 
 
 def test_the_provider_version_is_the_one_pinned():
-    (pin,) = re.findall(r"^apache-airflow-providers-standard==([0-9.]+)\.\*", (REPO / "requirements.in").read_text(),
+    (pin,) = re.findall(r"^apache-airflow-providers-standard==([0-9.]+)\.\*", (REPO / "requirements" / "airflow.in").read_text(),
                         re.MULTILINE)
     assert importlib.metadata.version("apache-airflow-providers-standard").startswith(pin + ".")
 

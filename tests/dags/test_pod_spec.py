@@ -389,7 +389,8 @@ def docker_steps(bag) -> dict[tuple[str, str, int], object]:
             if isinstance(task, MappedOperator):
                 if not issubclass(task.operator_class, DockerOperator):
                     continue
-                plan = plan_scoring(dag_id.removeprefix("score_"), {"date": DS, "model_version": "7", "partitions": 3}, {})
+                plan = plan_scoring(dag_id.removeprefix("score_"), {"date": DS, "model_version": "7", "partitions": 3}, {},
+                                    "manual__1")
                 for index, command in enumerate(plan["partitions" if task.task_id == "score_partition" else "commits"]):
                     op = DockerOperator(**{**task.partial_kwargs, "task_id": task.task_id}, command=command)
                     ops[(dag_id, task.task_id, index)] = render(dag, op, params, index)
