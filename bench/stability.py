@@ -130,8 +130,8 @@ def engine_on_frames(ref: pd.DataFrame, ref_scores: np.ndarray, cur: pd.DataFram
     """This engine from the frames: fit the reference, count and judge the current frame."""
     t = time.perf_counter()
     reference = _fit(ref, ref_scores)
-    arrow = pa.Table.from_pandas(cur, preserve_index=False)  # categoricals become dictionaries, as read from parquet
-    stats = st.judge(st.count_window(cur_scores, {c: arrow.column(c) for c in cur.columns}, reference), reference,
+    # the pandas columns Evidently gets, as they are (categoricals are counted from their codes)
+    stats = st.judge(st.count_window(cur_scores, {c: cur[c] for c in cur.columns}, reference), reference,
                      Monitoring())
     took = time.perf_counter() - t
     psi = {s.feature or "score": s.value for s in stats if s.statistic in (st.CSI, st.SCORE_PSI)}

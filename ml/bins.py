@@ -57,10 +57,10 @@ def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[st
     """Quantile bins of a development sample: interior cut points and proportions (missing bin last)."""
     if n_bins < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    x = _numeric(values)
+    x = np.sort(_numeric(values))  # NaN sorts last
     if len(x) == 0:
         raise ValueError("cannot fit bins on an empty sample")
-    finite = np.sort(x[np.isfinite(x)])
+    finite = x[np.isfinite(x)]
     if len(finite):
         # cuts are sample values (the ceil(i*n/n_bins)-th smallest, in exact integer arithmetic: float
         # quantile levels like 0.7000000000000001 would cut one row off a block of ties), so each
@@ -72,7 +72,7 @@ def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[st
     else:
         cuts = np.array([], dtype=float)
     bins: dict[str, Any] = {"type": "numeric", "edges": cuts.astype(float).tolist()}
-    bins["proportions"] = bin_proportions(x, bins)
+    bins["proportions"] = (numeric_bin_counts(x, bins["edges"]) / len(x)).tolist()
     return bins
 
 
@@ -93,14 +93,22 @@ def fit_categorical_bins(values: ArrayLike | pd.Series, max_categories: int = 20
     return bins
 
 
+def numeric_bin_counts(sorted_values: NDArray[np.floating[Any]], edges: Sequence[float]) -> NDArray[np.int64]:
+    """Rows per stored numeric bin of values sorted ascending (NaN, which sorts last, in the missing bin, last).
+
+    The one assignment of numbers to the right-closed bins (x is in bin i when e(i-1) < x <= e(i)), used by
+    fitting, by `bin_proportions` and by monitoring's counts: each edge is searched once in the sorted values,
+    which is cheaper than searching every value among the edges. Compared in the values' dtype: edges fitted
+    on float32 features are float32 values, so casting them to float32 changes none.
+    """
+    x = sorted_values
+    valid = int(np.searchsorted(x, np.inf, side="right"))  # +-inf are values; only NaN is missing
+    below = np.searchsorted(x[:valid], np.asarray(edges, dtype=x.dtype), side="right")
+    return np.diff(np.concatenate(([0], below, [valid, len(x)]))).astype(np.int64)
+
+
 def _bin_index(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> tuple[NDArray[np.intp], int]:
-    """Bin number per value under a stored definition, and the number of bins (missing included)."""
-    if bins.get("type") == "numeric":
-        edges = np.asarray(bins["edges"], dtype=float)
-        x = _numeric(values)
-        idx = np.searchsorted(edges, x, side="left")  # side="left" makes bins right-closed
-        idx[np.isnan(x)] = len(edges) + 1
-        return idx, len(edges) + 2
+    """Bin number per value under a stored categorical definition, and the number of bins (missing included)."""
     if bins.get("type") == "categorical":
         categories = list(bins["categories"])
         codes, labels = _coded(values)
@@ -113,6 +121,11 @@ def _bin_index(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> tuple[NDA
 
 def bin_proportions(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> list[float]:
     """Proportions of `values` in stored bins, in the order of bins["proportions"] (missing last)."""
+    if bins.get("type") == "numeric":
+        x = np.sort(_numeric(values))
+        if len(x) == 0:
+            raise ValueError("cannot compute proportions of an empty sample")
+        return (numeric_bin_counts(x, bins["edges"]) / len(x)).tolist()
     idx, n_bins = _bin_index(values, bins)
     if len(idx) == 0:
         raise ValueError("cannot compute proportions of an empty sample")
