@@ -286,8 +286,8 @@ def main() -> None:
         for label, r in (("small", small), ("large", large)):
             per_cpu = r["rows"] / r["cpu_seconds"]  # type: ignore[operator]
             print(f"    CPU time ({label}): score_day {r['cpu_seconds']:.1f} CPU-s = {per_cpu:,.0f} rows per CPU-second, "
-                  f"inplace_predict {cpu_best:,.0f}: ratio {per_cpu / cpu_best:.3f} (the work, whatever the load; "
-                  "wall time on 2 cores can at best reach it)")
+                  f"inplace_predict {cpu_best:,.0f}: ratio {per_cpu / cpu_best:.3f} (the work done, which the load "
+                  "does not change)")
         print(f"    reason codes for all rows (small day): {every['rows_per_s']:,.0f} rows/s, "
               f"ratio to the ceiling {every['rows_per_s'] / best:.3f}  (for the record)")  # type: ignore[operator]
         for label, r in (("small", small), ("large", large)):
