@@ -49,7 +49,7 @@ from ml.scoring import policy as pol
 from ml.scoring.contributions import saabas_booster
 from ml.storage import Storage, unreadable
 
-BATCH_ROWS = 250_000
+BATCH_ROWS = 125_000
 ROW_GROUP_ROWS = 250_000
 REASONS = 3
 # batches scored at once: one per core XGBoost would use (it counts the cores this process may run on)
