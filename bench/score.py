@@ -4,9 +4,11 @@ Trains a model on synthetic card transactions with the production training code 
 config), registers and approves it in a temporary MLflow SQLite store, writes two curated-like days of
 --rows-small and --rows-large rows (streamed in chunks with a ParquetWriter, never held in memory), then:
 
-  (a) ceiling: rows/s of `booster.inplace_predict` alone on already-transformed features;
+  (a) ceiling: rows/s of `booster.inplace_predict` alone on already-transformed features, the best of three
+      ways of running it on the machine's cores: whole day in one call, in batches of score.BATCH_ROWS, and
+      those batches on score.WORKERS threads with one XGBoost thread each (as score_day runs them);
   (b) rows/s of `score_day` end to end (streaming read, transform, predict, policy, reason codes for the
-      adverse rows, write, commit), printed as a ratio to (a)  -- target >= 0.5;
+      adverse rows, write, commit), printed as a ratio to (a)  -- target >= 0.8;
   (c) peak RSS of `score_day` on the large day over the small day, each in a fresh process  -- target <= 1.3;
   and, for the record, rows/s of `score_day` with reason codes for all rows (policy reason_codes='all').
 
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,18 +159,26 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
     batches = [pinned.model.pipeline.transform(frame.iloc[i:i + score.BATCH_ROWS])
                for i in range(0, len(frame), score.BATCH_ROWS)]
     whole = pinned.model.pipeline.transform(frame)
-    booster = pinned.model.booster
-    best_batched = best_whole = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for features in batches:
-            booster.inplace_predict(features)
-        best_batched = min(best_batched, time.perf_counter() - t)
-        t = time.perf_counter()
-        booster.inplace_predict(whole)
-        best_whole = min(best_whole, time.perf_counter() - t)
+    booster, single = pinned.model.booster, pinned.scoring.model.booster  # all cores / one thread
+    best_batched = best_whole = best_threads = least_cpu = float("inf")
+    with ThreadPoolExecutor(score.WORKERS) as pool:
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            for features in batches:
+                booster.inplace_predict(features)
+            best_batched = min(best_batched, time.perf_counter() - t)
+            least_cpu = min(least_cpu, time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
+            booster.inplace_predict(whole)
+            best_whole = min(best_whole, time.perf_counter() - t)
+            least_cpu = min(least_cpu, time.process_time() - c)
+            t, c = time.perf_counter(), time.process_time()
+            list(pool.map(single.inplace_predict, batches))
+            best_threads = min(best_threads, time.perf_counter() - t)
+            least_cpu = min(least_cpu, time.process_time() - c)
     return {"rows": len(frame), "batched_rows_per_s": len(frame) / best_batched,
-            "whole_rows_per_s": len(frame) / best_whole, "batch_rows": score.BATCH_ROWS}
+            "whole_rows_per_s": len(frame) / best_whole, "threads_rows_per_s": len(frame) / best_threads,
+            "rows_per_cpu_s": len(frame) / least_cpu, "batch_rows": score.BATCH_ROWS}
 
 
 def child(root: Path, day: dt.date, reasons: str) -> None:
@@ -180,15 +191,17 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
     if reasons != spec.policy.reason_codes:
         spec = spec.model_copy(update={"policy": spec.policy.model_copy(update={"reason_codes": reasons})})
     pinned = score.resolve_model(DS)
-    pinned.model  # loaded on first use: load it before the clock starts and the baseline is taken
+    # loaded on first use, with the one-thread copy and the Saabas booster scoring derives from it: before the
+    # clock starts and the baseline is taken
+    pinned.scoring
     storage = Storage(str(root / "data"))
     baseline = status("VmRSS")
     reset = reset_peak()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     m = score.score_day(storage, spec, day, pinned)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     print(json.dumps({
-        "rows": m["rows_scored"], "seconds": seconds, "rows_per_s": m["rows_scored"] / seconds,
+        "rows": m["rows_scored"], "seconds": seconds, "rows_per_s": m["rows_scored"] / seconds, "cpu_seconds": cpu,
         "decisions": m["decisions"], "baseline_rss": baseline,
         "score_day_peak_rss": status("VmHWM") if reset else None,
         "process_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -200,6 +213,12 @@ def _run_child(root: Path, day: dt.date, reasons: str) -> dict[str, object]:
     out = subprocess.run([sys.executable, __file__, "--child", str(root), day.isoformat(), reasons],
                          check=True, capture_output=True, text=True, env=os.environ.copy())
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def score_workers() -> int:
+    from ml.scoring import score
+
+    return score.WORKERS
 
 
 def _mb(n: object) -> str:
@@ -249,19 +268,26 @@ def main() -> None:
         large = _run_child(root, LARGE_DAY, "adverse")
         every = _run_child(root, SMALL_DAY, "all")
         after = ceiling(root, SMALL_DAY, args.repeats)
-        best = max(before["batched_rows_per_s"], before["whole_rows_per_s"], after["batched_rows_per_s"],
-                   after["whole_rows_per_s"])
+        ways = ("batched_rows_per_s", "whole_rows_per_s", "threads_rows_per_s")
+        best = max(top[way] for top in (before, after) for way in ways)
         for label, top in (("before", before), ("after", after)):
             print(f"(a) inplace_predict ceiling on {top['rows']:,} transformed rows ({label} the score_day runs): "
                   f"{top['batched_rows_per_s']:,.0f} rows/s in batches of {top['batch_rows']:,}, "
-                  f"{top['whole_rows_per_s']:,.0f} rows/s in one call")
-        print(f"    ceiling = {best:,.0f} rows/s (best of both); load average at the end: {os.getloadavg()[0]:.2f}")
+                  f"{top['whole_rows_per_s']:,.0f} rows/s in one call, {top['threads_rows_per_s']:,.0f} rows/s in "
+                  f"batches on {score_workers()} threads of one XGBoost thread each")
+        print(f"    ceiling = {best:,.0f} rows/s (best of all); load average at the end: {os.getloadavg()[0]:.2f}")
         for label, r in (("small", small), ("large", large)):
             adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]  # type: ignore[index]
             print(f"(b) score_day {label}: {r['rows']:,} rows in {r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s "
                   f"(reason codes for the {adverse:.1%} adverse rows); scores file {_mb(r['scores_bytes'])}")
         for label, r in (("small", small), ("large", large)):
-            print(f"    ratio to the ceiling ({label}): {r['rows_per_s'] / best:.3f}  (target >= 0.5)")  # type: ignore[operator]
+            print(f"    ratio to the ceiling ({label}): {r['rows_per_s'] / best:.3f}  (target >= 0.8)")  # type: ignore[operator]
+        cpu_best = max(before["rows_per_cpu_s"], after["rows_per_cpu_s"])
+        for label, r in (("small", small), ("large", large)):
+            per_cpu = r["rows"] / r["cpu_seconds"]  # type: ignore[operator]
+            print(f"    CPU time ({label}): score_day {r['cpu_seconds']:.1f} CPU-s = {per_cpu:,.0f} rows per CPU-second, "
+                  f"inplace_predict {cpu_best:,.0f}: ratio {per_cpu / cpu_best:.3f} (the work done, which the load "
+                  "does not change)")
         print(f"    reason codes for all rows (small day): {every['rows_per_s']:,.0f} rows/s, "
               f"ratio to the ceiling {every['rows_per_s'] / best:.3f}  (for the record)")  # type: ignore[operator]
         for label, r in (("small", small), ("large", large)):

@@ -6,8 +6,11 @@
   (b) on the same in-memory frames (a 200 k-row reference, a 1 M-row current day, 30 features + the score):
       Evidently's DataDriftPreset(method="psi"), in its own virtual environment because Evidently 0.7.23
       needs pandas < 3, against this engine doing all its work from the same frames (fitting the reference
-      bins and sample, then score PSI + CSI + KS + JS)  -- ratio of the times, target >= 20; and the PSI of a
-      few columns from both (Evidently bins the reference on its own, so values differ a little).
+      bins and sample, then score PSI + CSI + KS + JS)  -- ratio of the times, target >= 50; and the PSI of a
+      few columns from both (Evidently bins the reference on its own, so values differ a little). The engine
+      gets the pandas columns Evidently gets (until 2026-12-03 the bench first converted the current frame
+      to Arrow, which no production path does: a day is read from parquet as Arrow); it counts the columns on
+      two threads, as the production step does.
 
 The features: 22 numeric (amounts, scores, counts, flags) and 8 categorical (4 to 30 categories), with a
 drift in a third of them on the current day. The Evidently environment is created on first use
@@ -130,8 +133,8 @@ def engine_on_frames(ref: pd.DataFrame, ref_scores: np.ndarray, cur: pd.DataFram
     """This engine from the frames: fit the reference, count and judge the current frame."""
     t = time.perf_counter()
     reference = _fit(ref, ref_scores)
-    arrow = pa.Table.from_pandas(cur, preserve_index=False)  # categoricals become dictionaries, as read from parquet
-    stats = st.judge(st.count_window(cur_scores, {c: arrow.column(c) for c in cur.columns}, reference), reference,
+    # the pandas columns Evidently gets, as they are (categoricals are counted from their codes)
+    stats = st.judge(st.count_window(cur_scores, {c: cur[c] for c in cur.columns}, reference), reference,
                      Monitoring())
     took = time.perf_counter() - t
     psi = {s.feature or "score": s.value for s in stats if s.statistic in (st.CSI, st.SCORE_PSI)}
@@ -199,7 +202,7 @@ def main() -> None:
     theirs, their_psi = evidently_on_frames(ref.assign(score=ref_scores), cur.assign(score=cur_scores))
     print(f"  this engine (fit reference + PSI/CSI + KS + JS): {ours:.2f} s")
     print(f"  Evidently DataDriftPreset(method='psi'): {theirs:.2f} s")
-    print(f"  speed-up {theirs / ours:.1f}x; target >= 20x")
+    print(f"  speed-up {theirs / ours:.1f}x; target >= 50x")
     print("  PSI by column (this engine / Evidently):")
     for column in SHOWN:
         theirs_value = their_psi.get(column)

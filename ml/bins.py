@@ -60,10 +60,10 @@ def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[st
     """Quantile bins of a development sample: interior cut points and proportions (missing bin last)."""
     if n_bins < 1:
         raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    x = _numeric(values)
+    x = np.sort(_numeric(values))  # NaN sorts last
     if len(x) == 0:
         raise ValueError("cannot fit bins on an empty sample")
-    finite = np.sort(x[np.isfinite(x)])
+    finite = x[np.isfinite(x)]
     if len(finite):
         # cuts are sample values (the ceil(i*n/n_bins)-th smallest, in exact integer arithmetic: float
         # quantile levels like 0.7000000000000001 would cut one row off a block of ties), so each
@@ -75,7 +75,7 @@ def fit_numeric_bins(values: ArrayLike | pd.Series, n_bins: int = 10) -> dict[st
     else:
         cuts = np.array([], dtype=float)
     bins: dict[str, Any] = {"type": "numeric", "edges": cuts.astype(float).tolist()}
-    bins["proportions"] = bin_proportions(x, bins)
+    bins["proportions"] = (numeric_counts(x, bins["edges"]) / len(x)).tolist()
     return bins
 
 

@@ -35,10 +35,15 @@ class Estimate:
 def expected_auc(p: ArrayLike) -> AucVariance:
     """Expected AUC over distinct pairs if each row is a bad with probability p, and its variance."""
     p_arr = np.asarray(p, dtype=float)
-    counts = expected_counts(p_arr)
+    return _expected_auc(p_arr, dot(p_arr, 1.0 - p_arr))
+
+
+def _expected_auc(p: np.ndarray, own: float) -> AucVariance:
+    """expected_auc, given own = sum p (1 - p) (the estimate needs it too: computed once)."""
+    counts = expected_counts(p)
     spread = auc_variance(counts)
     m, n = float(counts.bads.sum()), float(counts.goods.sum())
-    own = dot(p_arr, 1.0 - p_arr)  # a row paired with itself: one half of p (1 - p) in the ties
+    # a row paired with itself: one half of p (1 - p) in the ties
     if not math.isfinite(spread.auc) or m * n - own <= 0:
         return AucVariance(float("nan"), float("nan"))
     return AucVariance((spread.auc * m * n - 0.5 * own) / (m * n - own), spread.variance)
@@ -53,7 +58,8 @@ def estimate(p: ArrayLike) -> Estimate:
         return Estimate(0, nan, nan, nan, nan, nan, nan)
     rate = float(p_arr.mean())
     # the number of defaults is a sum of independent Bernoulli(p_i): variance sum p_i (1 - p_i)
-    half = Z95 * math.sqrt(dot(p_arr, 1.0 - p_arr)) / n
-    auc = expected_auc(p_arr)
+    own = dot(p_arr, 1.0 - p_arr)
+    half = Z95 * math.sqrt(own) / n
+    auc = _expected_auc(p_arr, own)
     low, high = auc.interval()
     return Estimate(n, rate, max(0.0, rate - half), min(1.0, rate + half), auc.auc, low, high)

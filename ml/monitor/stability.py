@@ -24,7 +24,8 @@ their `detail`, so `counts_from_stats` rebuilds a day from the history to merge 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,8 @@ class Column:
     sample: np.ndarray | None = None
     grid: np.ndarray | None = None
     known: frozenset[str] | None = None  # categories the model knows; others are listed as unseen
+    # the sample's distinct values and its CDF at each (`distinct_cdf`), prepared once for the days' exact KS
+    cdf: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def categorical(self) -> bool:
@@ -95,7 +98,7 @@ class Reference:
                 return Column(bins, known=frozenset(map(str, known[name])) if known and name in known else None)
             values = np.sort(as_float(sample[sample_column], sample[sample_column].dtype.type))
             values = values[~np.isnan(values)]
-            return Column(bins, values, ks_grid(values))
+            return Column(bins, values, ks_grid(values), cdf=distinct_cdf(values) if len(values) else None)
 
         return cls(score=column(b.SAMPLE_SCORE, reference_bins["score"], b.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
@@ -125,6 +128,12 @@ class WindowCounts:
     features: dict[str, Counts]
 
 
+def distinct_cdf(sorted_sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted non-empty sample and its CDF at each (the share of values <= it)."""
+    last = np.flatnonzero(np.r_[sorted_sample[1:] != sorted_sample[:-1], True])  # last row of each value
+    return sorted_sample[last], (last + 1) / len(sorted_sample)
+
+
 def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     """Two-sample KS statistic sup |F_ref - F_cur| of two sorted samples without missing values.
 
@@ -134,8 +143,11 @@ def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
     """
     if len(reference) == 0 or len(current) == 0:
         raise ValueError("KS needs two non-empty samples")
-    distinct = np.unique(reference)
-    ref_at = np.searchsorted(reference, distinct, side="right") / len(reference)
+    return _ks(*distinct_cdf(reference), current)
+
+
+def _ks(distinct: np.ndarray, ref_at: np.ndarray, current: np.ndarray) -> float:
+    """ks_statistic from the reference's `distinct_cdf` (prepared once per model) and the sorted current."""
     ref_before = np.concatenate(([0.0], ref_at[:-1]))
     cur_at = np.searchsorted(current, distinct, side="right") / len(current)
     cur_before = np.searchsorted(current, distinct, side="left") / len(current)
@@ -162,16 +174,18 @@ def count_numeric(values: np.ndarray, column: Column) -> Counts:
     """Counts of a numeric column (NaN for missing): one sort gives the bin counts, the exact KS and the
     counts on the KS grid."""
     x = np.sort(np.asarray(values))  # NaN sorts last
-    valid = int(np.searchsorted(x, np.inf, side="right"))
-    finite = x[:valid]
     # edges, grid and sample are values of the same dtype at training: compared in it, without a copy of x
-    counts = Counts(bins=b.numeric_counts(x, column.bins["edges"]), valid=valid)
+    bins = b.numeric_counts(x, column.bins["edges"])
+    valid = len(x) - int(bins[-1])
+    finite = x[:valid]
+    counts = Counts(bins=bins, valid=valid)
     if column.sample is not None and column.grid is not None:
         grid = column.grid.astype(x.dtype, copy=False)
         counts.grid_le = np.searchsorted(finite, grid, side="right").astype(np.int64)
         counts.grid_lt = np.searchsorted(finite, grid, side="left").astype(np.int64)
         if valid and len(column.sample):
-            counts.ks = ks_statistic(column.sample.astype(x.dtype, copy=False), finite)
+            counts.ks = (_ks(*column.cdf, finite) if column.cdf is not None and column.sample.dtype == x.dtype
+                         else ks_statistic(column.sample.astype(x.dtype, copy=False), finite))
     return counts
 
 
@@ -179,24 +193,36 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
     """Counts of a categorical column per reference bin: each distinct value is looked up once (the column is
     dictionary-encoded), missing values in the missing bin, values outside the bins in "other"."""
     categories = list(column.bins["categories"])
-    array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
-        pd.Series(values, dtype=object).where(pd.notna(values), None).astype(object).tolist())
-    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     bins = np.zeros(len(categories) + 2, dtype=np.int64)
     unseen: dict[str, int] = {}
-    for chunk in chunks:
+    for labels, per_value, missing in _value_counts(values):
+        where = b.category_bins(categories, labels)
+        np.add.at(bins, where, per_value)
+        bins[-1] += missing
+        for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
+            if position == len(categories) and n and (column.known is None or label not in column.known):
+                unseen[label] = unseen.get(label, 0) + int(n)
+    return Counts(bins=bins, unseen=unseen)
+
+
+def _value_counts(values: Any) -> Iterator[tuple[list[str], np.ndarray, int]]:
+    """(labels, rows per label, missing rows) of a categorical column, per chunk: Arrow dictionaries and pandas
+    Categoricals are counted from their codes, so no value is turned into a Python object per row."""
+    if isinstance(values, (pd.Series, pd.Categorical)) and isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.array if isinstance(values, pd.Series) else values
+        codes = np.asarray(cat.codes)
+        labels = [_label(v) for v in cat.categories]
+        yield labels, np.bincount(codes[codes >= 0], minlength=len(labels)), int((codes < 0).sum())
+        return
+    array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
+        pd.Series(values, dtype=object).where(pd.notna(values), None).astype(object).tolist())
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
         if not pa.types.is_dictionary(chunk.type):
             chunk = pc.dictionary_encode(chunk)
         labels = [_label(v) for v in chunk.dictionary.to_pylist()]
         per_value = np.bincount(chunk.indices.drop_null().to_numpy(), minlength=len(labels)) if len(labels) \
             else np.zeros(0, dtype=np.int64)
-        where = b.category_bins(categories, labels)
-        np.add.at(bins, where, per_value)
-        bins[-1] += chunk.null_count
-        for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
-            if position == len(categories) and n and (column.known is None or label not in column.known):
-                unseen[label] = unseen.get(label, 0) + int(n)
-    return Counts(bins=bins, unseen=unseen)
+        yield labels, per_value, chunk.null_count
 
 
 def _label(value: object) -> str:
@@ -225,9 +251,12 @@ def count_window(scores: Any, features: Mapping[str, Any], reference: Reference)
     missing = [name for name in reference.features if name not in features]
     if missing:
         raise ValueError(f"columns in the reference but missing from the data: {', '.join(missing)}")
-    score = count_column(scores, reference.score, np.float64)  # PDs, binned as float64 at training
-    return WindowCounts(rows=int(score.bins.sum()), score=score,
-                        features={name: count_column(features[name], col) for name, col in reference.features.items()})
+    items = [(b.SAMPLE_SCORE, scores, reference.score, np.float64),  # PDs, binned as float64 at training
+             *((name, features[name], col, np.float32) for name, col in reference.features.items())]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and searching release the GIL: columns in parallel
+        counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items)))
+    score = counted.pop(b.SAMPLE_SCORE)
+    return WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 
 def merge(windows: Sequence[WindowCounts]) -> WindowCounts:
