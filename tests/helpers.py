@@ -18,7 +18,7 @@ from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
 from ml import rating
-from ml.scoring import policy as pol
+from ml import policy as pol
 from ml.storage import Storage
 
 

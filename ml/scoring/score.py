@@ -1,4 +1,4 @@
-"""Batch scoring: curated day -> PD, score, band, policy decision and top-3 reason codes per row.
+"""Batch scoring: curated day -> PD, score, band, policy decision and up to four reason statements per row.
 
 The model version is resolved once and pinned for the whole run (every partition gets the same version).
 The day's parquet is streamed in Arrow record batches (only the columns scoring reads, categorical text as
@@ -7,10 +7,10 @@ categorical outputs (band, decision, hard rule, reasons) are dictionary-encoded 
 write staging files; commit merges them in order into `scores/<ds>/date=D/model=V/part-0.parquet`
 atomically, with fixed row-group boundaries, so a partitioned run gives the same bytes as a single one.
 
-Reason codes are XGBoost's approximate contributions (`approx_contribs=True`, Saabas' method: the
-change in the tree's expected value at every split on the path, credited to the split feature). They
-cost ~2.3 plain predictions, unlike exact TreeSHAP, and by default are computed for the rows the model
-declines or sends to review: the adverse actions that have to be explained.
+Reasons are the spec's reason statements (`ml.reasons`) ranked on the model's contributions
+(`RiskModel.contributions`: XGBoost's approximate contributions, ~2.3 plain predictions, unlike exact
+TreeSHAP), the statement of the hard rule that decided first; by default for the rows the model declines or
+sends to review, the adverse actions that have to be explained. A spec without statements gives feature names.
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
+from ml import policy as pol
+from ml import reasons as rs
 from ml.rating import band_scale
-from ml.scoring import policy as pol
 from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 250_000
 ROW_GROUP_ROWS = 250_000
-REASONS = 3
+REASONS = rs.MAX_REASONS
 T = TypeVar("T")
 _END: Any = object()
 _LABEL = pa.dictionary(pa.int32(), pa.string())  # categorical outputs: small fixed vocabularies
@@ -104,16 +105,15 @@ def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
                        model_sha256=mv.tags.get(registry.TAG + "model_sha256", "not recorded"))
 
 
-def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS) -> np.ndarray:
-    """Per row, the positions in `model.pipeline.order` of the k features pushing the PD up the most,
-    strongest first; -1 where fewer than k features push it up (a feature lowering risk is no reason)."""
-    if len(features) == 0:
-        return np.empty((0, k), dtype=np.int32)
-    contribs = model.booster.predict(xgb.DMatrix(features, enable_categorical=True),
-                                     pred_contribs=True, approx_contribs=True)[:, :-1]  # last column: bias
-    top = np.argsort(-contribs, axis=1, kind="stable")[:, :k].astype(np.int32)
-    top[np.take_along_axis(contribs, top, axis=1) <= 0] = -1
-    return top
+def reason_codes(model: RiskModel, features: pd.DataFrame, dictionary: rs.Dictionary | None = None,
+                 k: int = REASONS) -> np.ndarray:
+    """Per row, the statements (indices into `dictionary.codes`; without a dictionary, positions in
+    `model.pipeline.order`) pushing the PD up the most, strongest first; -1 where fewer than k push it up (a
+    feature lowering risk is no reason)."""
+    if dictionary is None:
+        dictionary = rs.Dictionary(tuple(model.pipeline.order), tuple(model.pipeline.order),
+                                   np.arange(len(model.pipeline.order)), {}, False)
+    return rs.rank(model.contributions(features), dictionary, k)
 
 
 def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
@@ -133,9 +133,14 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     # rule's code, not by the model
     adverse = result["model_decision"].codes != 0
     explain = np.flatnonzero(adverse if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
+    dictionary = rs.Dictionary.of(spec, model.pipeline.order)
     reasons = np.full((len(pd_), REASONS), -1, dtype=np.int32)
-    reasons[explain] = reason_codes(model, features.iloc[explain])
-    names = list(model.pipeline.order)
+    reasons[explain] = reason_codes(model, features.iloc[explain], dictionary)
+    # a row a hard rule decided is explained by the rule's statement first (a matched rule is always adverse)
+    rules = result["hard_rule"]
+    by_rule = np.array([dictionary.rule_statement.get(str(c), -1) for c in rules.categories] + [-1], np.int64)
+    reasons = rs.with_rules(reasons, by_rule[rules.codes])
+    names = list(dictionary.codes)
     return pa.Table.from_arrays([
         pc.cast(table.column(spec.id_column), pa.string()), pa.array(pd_), pa.array(result["score"]),
         *(_labels(result[c].codes, list(result[c].categories)) for c in ("band", "decision", "hard_rule")),
@@ -252,7 +257,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
                 shutil.copyfileobj(src, dst)
         else:
             _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
-        rows, decisions, matched = _counts(path, spec.policy.hard_rules)
+        rows, decisions, matched, mix = _counts(path, spec.policy.hard_rules)
         if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
             raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
@@ -267,7 +272,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
         "input_manifest_sha256": manifest["input_sha256"], "curated": key,
         "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
-        "hard_rules": matched, "partitions": parts,
+        "hard_rules": matched, "reasons": mix, "partitions": parts,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
         **({"run_key": run_key} if run_key else {}),
@@ -305,16 +310,25 @@ def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
-def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int]]:
-    """Rows, decision counts and rows per matching hard rule of a scores file (two columns, batch by batch)."""
+def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int], dict[str, Any]]:
+    """Rows, decision counts, rows per matching hard rule and the reason mix of a scores file, batch by batch:
+    per statement, the explained rows (those with a reason) where it is the first reason and where it is one
+    of the reasons."""
     rows, decisions, matched = 0, dict.fromkeys(pol.DECISIONS, 0), dict.fromkeys((r.code for r in rules), 0)
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["decision", "hard_rule"]):
+    first: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    explained = 0
+    columns = ["decision", "hard_rule", *(f"reason_{i + 1}" for i in range(REASONS))]
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
         rows += batch.num_rows
-        for name, counts in (("decision", decisions), ("hard_rule", matched)):
+        for name, counts in (("decision", decisions), ("hard_rule", matched), ("reason_1", first),
+                             *((f"reason_{i + 1}", anywhere) for i in range(REASONS))):
             for entry in pc.value_counts(batch.column(name)).to_pylist():
                 if entry["values"] is not None:
-                    counts[str(entry["values"])] += int(entry["counts"])
-    return rows, decisions, matched
+                    counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
+        explained += batch.num_rows - batch.column("reason_1").null_count
+    mix = {"explained": explained, "first": dict(sorted(first.items())), "any": dict(sorted(anywhere.items()))}
+    return rows, decisions, matched, mix
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel,
