@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ml.data.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_REASONS = 4
 
@@ -85,6 +89,17 @@ def with_rules(ranked: NDArray[np.int32], rule_statements: NDArray[np.int64]) ->
         rest = [int(s) for s in ranked[i] if s >= 0 and s != rule]
         out[i] = ([rule] + rest + [-1] * k)[:k]
     return out
+
+
+def row_statements(dictionary: Dictionary, contributions: NDArray[np.floating], explained: NDArray[np.bool_],
+                   rule_codes: "pd.Categorical", k: int = MAX_REASONS) -> NDArray[np.int32]:
+    """Every row's reason statements (-1: none), as scoring writes them: `contributions` are those of the
+    `explained` rows (in order), ranked (`rank`); a row whose hard rule (`rule_codes`, the policy's `hard_rule`)
+    has a statement gets it first (`with_rules`: a matched rule always makes the decision adverse)."""
+    out = np.full((len(explained), k), -1, dtype=np.int32)
+    out[np.flatnonzero(explained)] = rank(contributions, dictionary, k)
+    by_rule = np.array([dictionary.rule_statement.get(str(c), -1) for c in rule_codes.categories] + [-1], np.int64)
+    return with_rules(out, by_rule[np.asarray(rule_codes.codes)])
 
 
 def frequency(statements: NDArray[np.int32], dictionary: Dictionary) -> list[dict[str, object]]:

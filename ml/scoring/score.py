@@ -129,17 +129,13 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     """Score curated rows (an Arrow table): the same code path for nightly batches and for analysts' files."""
     model = pinned.model
     features, pd_, result = decide_rows(table, spec, model)
-    # rows the model itself declines or reviews; a row that only a hard rule made adverse is explained by the
-    # rule's code, not by the model
-    adverse = result["model_decision"].codes != 0
-    explain = np.flatnonzero(adverse if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
+    # rows the model itself declines or reviews (or every row); a row a hard rule decided gets the rule's
+    # statement first (without statements, the rule's code is in hard_rule)
+    explained = result["model_decision"].codes != 0 if spec.policy.reason_codes == "adverse" \
+        else np.ones(len(pd_), bool)
     dictionary = rs.Dictionary.of(spec, model.pipeline.order)
-    reasons = np.full((len(pd_), REASONS), -1, dtype=np.int32)
-    reasons[explain] = reason_codes(model, features.iloc[explain], dictionary)
-    # a row a hard rule decided is explained by the rule's statement first (a matched rule is always adverse)
-    rules = result["hard_rule"]
-    by_rule = np.array([dictionary.rule_statement.get(str(c), -1) for c in rules.categories] + [-1], np.int64)
-    reasons = rs.with_rules(reasons, by_rule[rules.codes])
+    reasons = rs.row_statements(dictionary, model.contributions(features.iloc[np.flatnonzero(explained)]),
+                                explained, result["hard_rule"], REASONS)
     names = list(dictionary.codes)
     return pa.Table.from_arrays([
         pc.cast(table.column(spec.id_column), pa.string()), pa.array(pd_), pa.array(result["score"]),
