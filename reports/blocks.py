@@ -405,7 +405,7 @@ def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False,
             extra.append(("BACKGROUND", (air_col, i), (air_col, i), HEADER_BG))
     first, wide = 22 * mm, 28 * mm  # the group's name; an interval (AIR, AUC)
     wide_columns = {c for c, h in enumerate(header) if "95%" in h}
-    rest = (CONTENT_W - first - wide * len(wide_columns)) / (len(header) - 1 - len(wide_columns))
+    rest = min(24 * mm, (CONTENT_W - first - wide * len(wide_columns)) / (len(header) - 1 - len(wide_columns)))
     extra += [("FONT", (0, 1), (-1, -1), SANS, 7.5), ("TOPPADDING", (0, 0), (-1, -1), 2),
               ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
               ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
