@@ -652,16 +652,17 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"{where} is listed twice")
             seen.add(a.column)
             kind = types[a.column]
+            role = next((c.role for c in self.columns if c.name == a.column), "feature")
+            if role in ("id", "date"):
+                raise ValueError(f"{where}: the {role} column cannot be a fairness attribute")
             if kind in ("date", "kv"):
                 raise ValueError(f"{where}: a {kind} column has no groups; declare a number, category, bool or "
                                  "string column")
             if (kind in ("int", "float")) != (a.bands is not None):
-                raise ValueError(f"{where}: a {kind} column's groups are " + (
-                    "its bands: give bands [{name, below}, ..., {name}]" if kind in ("int", "float")
-                    else "its values: bands are for number columns"))
-            role = next((c.role for c in self.columns if c.name == a.column), "feature")
-            if role in ("id", "date"):
-                raise ValueError(f"{where}: the {role} column cannot be a fairness attribute")
+                raise ValueError(f"{where}: " + (
+                    "the groups of a number column are its bands: give bands [{name, below}, ..., {name}]"
+                    if kind in ("int", "float") else f"bands are for number columns; the groups of a {kind} column "
+                                                     "are its values"))
             groups = self.groups(a)
             if groups is not None and a.reference not in groups:
                 raise ValueError(f"{where}: reference {shown(a.reference)} is not one of its groups "
@@ -752,8 +753,10 @@ class DatasetSpec(_Strict):
         if attribute.bands is not None:
             return [b.name for b in attribute.bands] + [MISSING_GROUP]
         column = next((c for c in self.columns if c.name == attribute.column), None)
-        key = None if column else next(k for c in self.columns for k in c.keys or [] if f"{c.name}_{k.name}" ==
-                                       attribute.column)
+        key = None if column else next((k for c in self.columns for k in c.keys or [] if f"{c.name}_{k.name}" ==
+                                        attribute.column), None)
+        if column is None and key is None:
+            return None
         kind = column.type if column else key.type  # type: ignore[union-attr]
         if kind == "bool":
             return ["true", "false", MISSING_GROUP]
