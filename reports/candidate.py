@@ -462,7 +462,8 @@ def _page_fairness(data: CandidateReportData) -> list[Flowable]:
         f"ratio (AIR: the group's approval rate over the reference group's) with its 95% interval (Katz's log "
         f"interval), default rate and mean PD, and the challenger's AUC where the group has at least "
         f"{fair['min_group_bads']} bads and goods. AIR below {fair['min_ratio']:g} is red, and a red group of the "
-        f"challenger decides its verdict against it (page 1); a group (or reference) with fewer than {fair['min_group_rows']} rows is not judged." + (
+        f"challenger decides its verdict against it (page 1); a group (or reference) with fewer than "
+        f"{fair['min_group_rows']} rows is not judged." + (
             f" Columns v{data.champion_version}: the champion; v{data.version}: the challenger."
             if data.champion_version is not None else ""), STYLES["small"]))
     attributes = fair.get("challenger") or []

@@ -14,8 +14,9 @@ rows are the scored ones in order): approval rate and adverse impact ratio of th
 rate, mean PD and the approved book's bad rate, per week and over the window (`ml.fairness`).
 
 Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, the
-labels of the week's days and the curated days' fairness attributes. The window's statistics come from counts that weeks add up, including a
-fine histogram of PDs for its AUC, DeLong interval and KS (`ml.ranking.LogitHistogram`).
+labels of the week's days and the curated days' fairness attributes. The window's statistics come from counts
+that weeks add up, including a fine histogram of PDs for its AUC, DeLong interval and KS
+(`ml.ranking.LogitHistogram`).
 """
 
 from __future__ import annotations

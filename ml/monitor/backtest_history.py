@@ -82,7 +82,7 @@ def records(result: BacktestResult, settings: BacktestSpec,
         for rows in attributes:
             for r in rows:
                 key, ids = feature_key(r.attribute, r.group), {"attribute": r.attribute, "group": r.group,
-                                                             "kind": r.kind, "is_reference": r.reference}
+                                                             "attribute_kind": r.kind, "is_reference": r.reference}
                 add(version, kind, start, "group_approval_rate", r.approval_rate, None, key, **detail, **ids,
                     rows=r.rows, approved=r.approved)
                 add(version, kind, start, "group_impact_ratio", r.ratio, r.light, key, **detail, **ids,

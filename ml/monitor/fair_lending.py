@@ -61,7 +61,7 @@ class FairWindow:
         for counts, rows in zip(self.counts, self.groups):
             for r in rows:
                 cell = counts.cells.get(r.group, fr.Cell())
-                detail = {"attribute": r.attribute, "group": r.group, "kind": r.kind,
+                detail = {"attribute": r.attribute, "group": r.group, "attribute_kind": r.kind,
                           "reference": counts.reference, "rows": cell.rows, "approved": cell.approved}
                 key = feature_key(r.attribute, r.group)
                 out.append(Record(dataset, self.model_version, self.kind, self.start, APPROVAL, key,

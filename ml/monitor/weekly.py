@@ -168,8 +168,8 @@ def _reason_day(label: str, explained: int, first: dict[str, int], expected: dic
 
 def _group(record: Record, approval: Record | None) -> dict[str, object]:
     d = record.detail
-    return {"attribute": d["attribute"], "kind": d["kind"], "group": d["group"], "reference": d.get("is_reference"),
-            "rows": d["rows"], "approved": d["approved"], "approval_rate": approval.value if approval else None,
+    return {"attribute": d["attribute"], "kind": d["attribute_kind"], "group": d["group"],
+            "reference": d.get("is_reference"), "rows": d["rows"], "approved": d["approved"], "approval_rate": approval.value if approval else None,
             "ratio": record.value, "ratio_low": d.get("low"), "ratio_high": d.get("high"), "light": record.light}
 
 
@@ -189,7 +189,8 @@ def _fairness(spec: DatasetSpec, history: History, start: dt.date, end: dt.date,
     weeks = sorted(per_week)
     out = []
     for a in spec.fairness.attributes:
-        approvals = {r.detail["group"]: r for r in week if r.statistic == fl.APPROVAL and r.detail["attribute"] == a.column}
+        approvals = {r.detail["group"]: r for r in week
+                     if r.statistic == fl.APPROVAL and r.detail["attribute"] == a.column}
         groups = [_group(r, approvals.get(r.detail["group"])) for r in week
                   if r.statistic == fl.RATIO and r.detail["attribute"] == a.column]
         groups.sort(key=lambda g: (not g["reference"], str(g["group"])))

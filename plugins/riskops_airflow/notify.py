@@ -45,8 +45,8 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
     """Mail what the stability run `run_key` left to the risk team: its alert and its fairness alert (each once
-    per window and level) and the reports of the weeks it completed (once per week); each recorded in the history once sent, so a
-    retry or a re-run does not send it again."""
+    per window and level) and the reports of the weeks it completed (once per week); each recorded in the
+    history once sent, so a retry or a re-run does not send it again."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     from ml import layout, mails
