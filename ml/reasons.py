@@ -40,11 +40,16 @@ class Dictionary:
     from_spec: bool  # False: no statements in the spec, the features stand for themselves
 
     @classmethod
+    def of_features(cls, order: Sequence[str]) -> "Dictionary":
+        """Every feature its own statement, named by the feature (a spec without statements)."""
+        return cls(tuple(order), tuple(order), np.arange(len(order), dtype=np.int64), {}, False)
+
+    @classmethod
     def of(cls, spec: DatasetSpec, order: Sequence[str]) -> "Dictionary":
         """The dictionary of a model with features `order` under the spec's statements."""
         statements = spec.reasons.statements
         if not statements:
-            return cls(tuple(order), tuple(order), np.arange(len(order), dtype=np.int64), {}, False)
+            return cls.of_features(order)
         by_feature = {f: i for i, s in enumerate(statements) for f in s.features}
         return cls(tuple(s.code for s in statements), tuple(s.text for s in statements),
                    np.array([by_feature.get(f, -1) for f in order], dtype=np.int64),

@@ -30,15 +30,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from ml.boosting import xgb
 
 from ml import layout
+from ml import policy as pol
+from ml import reasons as rs
 from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
-from ml import policy as pol
-from ml import reasons as rs
 from ml.rating import band_scale
 from ml.storage import Storage, unreadable
 
@@ -110,9 +109,7 @@ def reason_codes(model: RiskModel, features: pd.DataFrame, dictionary: rs.Dictio
     """Per row, the statements (indices into `dictionary.codes`; without a dictionary, positions in
     `model.pipeline.order`) pushing the PD up the most, strongest first; -1 where fewer than k push it up (a
     feature lowering risk is no reason)."""
-    if dictionary is None:
-        dictionary = rs.Dictionary(tuple(model.pipeline.order), tuple(model.pipeline.order),
-                                   np.arange(len(model.pipeline.order)), {}, False)
+    dictionary = dictionary or rs.Dictionary.of_features(model.pipeline.order)
     return rs.rank(model.contributions(features), dictionary, k)
 
 
