@@ -68,7 +68,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
 
     from ml import layout
     from ml.rating import LEGACY_BANDS
-    from ml.scoring import policy as pol
+    from ml import policy as pol
     from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
     from ml.storage import Storage
 

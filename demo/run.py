@@ -240,9 +240,14 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
         red = [r.window_start.isoformat() for r in rows if r.window_kind == "day" and r.light == "red"]
         if red:
             print(f"    red days: {', '.join(red)}")
+        ratios = [r for r in history.read(dataset, statistics=["group_impact_ratio"], model_version=version)
+                  if r.window_kind == "month" and r.value is not None and not r.detail.get("is_reference")]
+        if ratios:  # fair lending: the month's adverse impact ratio of each group
+            print("    fair lending (month): " + ", ".join(
+                f"{r.feature} {r.value:.2f} [{r.detail['low']:.2f}, {r.detail['high']:.2f}] {r.light}" for r in ratios))
     for path in sorted(outbox.glob("*.eml")):
         subject = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"]
-        if " stability " in subject:
+        if " stability " in subject or " fair lending " in subject:
             print(f"  mailed: {subject}")
     storage = Storage(data_url)
     dataset = drift_run["dag_id"].removeprefix("retrain_")
@@ -290,14 +295,17 @@ def print_scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> N
     from ml.storage import Storage
 
     storage = Storage(data_url)
-    print(f"\n  {dataset}  (date: rows scored, approve / review / decline, rows matching a hard rule, model version)")
+    print(f"\n  {dataset}  (date: rows scored, approve / review / decline, rows matching a hard rule, model version, "
+          "the most frequent first reasons)")
     for day in date_range(start, end):
         keys = storage.list_files(layout.score_manifests(dataset, day))
         for key in keys:
             m = storage.read_json(key)
             d = m["decisions"]
+            first = sorted((m.get("reasons") or {}).get("first", {}).items(), key=lambda kv: -kv[1])[:3]
             print(f"    {day}: {m['rows_scored']:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
-                  f"{sum(m['hard_rules'].values()):>4}, v{m['model_version']}")
+                  f"{sum(m['hard_rules'].values()):>4}, v{m['model_version']}, "
+                  + (", ".join(f"{code} {n}" for code, n in first) or "-"))
         if not keys:
             print(f"    {day}: not scored")
 

@@ -352,6 +352,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     source, target = _ondemand_paths(args, storage) if args.input else ("", "")  # refused before anything is opened
     _mlflow(settings)
     pinned = score.resolve_model(spec.name, args.model_version)
+    from ml.reasons import Dictionary
+
+    warning = Dictionary.of(spec, ()).warning(spec.name)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.input:
         return _score_file(storage, source, target, spec, pinned)
     if args.partition is not None:
@@ -441,7 +446,8 @@ def cmd_stability(args: argparse.Namespace) -> int:
 
     def reference(version: str) -> Reference:
         model = registry.load_model(client, name, version)
-        return Reference.of(model.reference_bins, model.reference_sample, model.pipeline.categorical)
+        return Reference.of(model.reference_bins, model.reference_sample, model.pipeline.categorical,
+                            (model.meta.get("reasons") or {}).get("first"))
 
     summary = check_stability(storage, spec, days(args), History.open(settings.history_url), reference,
                               versions=args.model_version, run_key=args.run_key,
@@ -535,6 +541,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(f"history: {out['history_rows']} rows; MLflow: {out['mlflow_metrics']} weekly metrics on the versions' "
           "training runs")
     print(f"report: {storage.url(out['report_key'])}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ fair lending and reasons
+
+def _reasons_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the dictionary as JSON")
+
+
+@step("reasons", "print the dataset's reason statements (code, text, the features and hard rules each stands for) "
+      "and its fairness attributes", _reasons_args)
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from ml.data.spec import get_spec
+    from ml.reasons import Dictionary
+
+    spec = get_spec(Settings.from_env().specs_dir, args.dataset)
+    dictionary = Dictionary.of(spec, [*spec.model_inputs, *(f.name for f in spec.derived)])
+    warning = dictionary.warning(spec.name)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    unexplained = [f for f, s in zip([*spec.model_inputs, *(f.name for f in spec.derived)],
+                                     dictionary.feature_statement) if s < 0] if dictionary.from_spec else []
+    if args.json:
+        print(json.dumps({"dataset": spec.name, "statements": [s.model_dump() for s in spec.reasons.statements],
+                          "never_a_reason": sorted(spec.protected_columns) + unexplained,
+                          "attributes": [a.model_dump() for a in spec.fairness.attributes]}, indent=2))
+        return 0
+    for s in spec.reasons.statements:
+        stands_for = [*s.features, *(f"hard rule {r}" for r in s.rules)]
+        print(f"{s.code}\t{s.text}\t({', '.join(stands_for)})")
+    never = sorted(spec.protected_columns) + unexplained
+    if never:
+        print(f"never a reason: {', '.join(never)}")
+    for a in spec.fairness.attributes:
+        groups = spec.groups(a) or ["the values that occur"]
+        print(f"fairness attribute {a.column} ({a.kind}): groups {', '.join(groups)}; reference {a.reference}")
     return 0
 
 

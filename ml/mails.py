@@ -1,6 +1,6 @@
 """Every mail riskops composes, subject and HTML body, from the data it tells about: the candidate's report to
-the approvers, and the stability alert, weekly stability report and backtest report to the risk team. The
-Airflow side (riskops_airflow.notify) only sends them, with their attachments.
+the approvers, and the stability alert, fairness alert, weekly stability report and backtest report to the risk
+team. The Airflow side (riskops_airflow.notify) only sends them, with their attachments.
 
 The failure mail is not here: it is a Jinja template of Airflow's task context, rendered by Airflow's
 SmtpNotifier when a task fails (riskops_airflow.notify.failure_notifier).
@@ -17,7 +17,7 @@ from ml.bins import AMBER, RED
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
-    from ml.data.spec import Monitoring
+    from ml.data.spec import Fairness, Monitoring
     from ml.monitor.backtest import BacktestResult
     from ml.monitor.stability import Stat
 
@@ -144,6 +144,27 @@ def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: M
         f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a feature takes the worst light of its statistics. "
         f"History: <code>python -m ml history --dataset {html.escape(dataset)} --since "
         f"{first}</code>; the weekly stability report has the trends.</p>")
+    return Mail(subject, body)
+
+
+def fairness_alert(dataset: str, windows: Sequence[Mapping[str, Any]], fairness: Fairness) -> Mail:
+    """The alert for the windows of one stability run in which a group's adverse impact ratio fell below the
+    minimum (as `FairWindow.summary()` gives them), each with its groups."""
+    first, last = min(w["start"] for w in windows), max(w["start"] for w in windows)
+    groups = sorted({line.split(":")[0] for w in windows for line in w["below"]})
+    subject = (f"[riskops] {dataset} fair lending RED: adverse impact ratio below {fairness.min_ratio:g} in "
+               f"{len(windows)} window(s) {first} .. {last} ({'; '.join(groups)})")
+    rows = "".join("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
+                   + _cell("; ".join(w["below"]), RED) + "</tr>"
+                   for w in sorted(windows, key=lambda w: (w["start"], w["kind"])))
+    body = (
+        f"<p>The nightly decisions for <b>{html.escape(dataset)}</b> approve a group at less than "
+        f"{fairness.min_ratio:g} times the rate of its reference group (adverse impact ratio, 95% interval in "
+        f"brackets) in {len(windows)} window(s):</p>"
+        f"{TABLE}<tr><th>Window</th><th>Model</th><th>Groups below the minimum</th></tr>" + rows + "</table>"
+        f"<p>Groups with fewer than {fairness.min_group_rows} rows are not judged. History: <code>python -m ml "
+        f"history --dataset {html.escape(dataset)} --statistic group_impact_ratio --since {first}</code>; the "
+        "weekly stability report has the ratios over time.</p>")
     return Mail(subject, body)
 
 

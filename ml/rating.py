@@ -2,7 +2,7 @@
 development sample, a fixed master scale or score bands; derived at training and stored with the model).
 
 It sits below both packages that use it, so neither imports the other for it: `ml.model` derives a model's
-bands when training and reports them; `ml.scoring` applies them with the credit policy (`ml.scoring.policy`).
+bands when training and reports them; `ml.scoring` applies them with the credit policy (`ml.policy`).
 """
 
 from __future__ import annotations

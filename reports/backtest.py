@@ -4,7 +4,7 @@ The caller (``ml``) computes every number and takes every test decision, and pas
 :class:`BacktestReportData`; this module lays it out with :mod:`reports.document` and :mod:`reports.blocks`.
 Same data, same PDF bytes.
 
-Sections (A4 portrait, about six pages):
+Sections (A4 portrait, about seven pages):
 
 1. summary: alerts, window, realised performance per model version over the window, and discrimination
    and concentration against the development sample
@@ -15,6 +15,8 @@ Sections (A4 portrait, about six pages):
 4. the label-free estimate: estimate against realised by week, and the weeks still unmatured
 5. score percentiles by day
 6. the shadow challenger: side by side and its swap sets
+7. fair lending: per attribute and group, approval rate and adverse impact ratio, default rate against mean PD and
+   the approved book's bad rate over the window, and the ratios and default rates by week
 
 Conventions: rates are fractions; NaN or None shows as a dash; a week row holds ``performance`` (None
 without matured rows) and ``estimate`` as produced by ``ml.monitor.backtest``.
@@ -88,6 +90,10 @@ class BacktestReportData:
     alerts: list[str]
     notes: list[str]
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
+    # weeks' and versions' `fairness` (per attribute, its groups as ml.fairness.GroupRow dicts) are judged against
+    # these (the spec's fairness section)
+    min_ratio: float = 0.8
+    min_group_rows: int = 50
 
 
 CHART = (6.6, 2.6)
@@ -430,6 +436,49 @@ def _page_challenger(data: BacktestReportData) -> list[Flowable]:
     ]
 
 
+# -------------------------------------------------------------------------------------- fair lending
+
+
+def _version_fairness(data: BacktestReportData, v: dict[str, Any]) -> list[Flowable]:
+    out: list[Flowable] = []
+    weeks = [w for w in data.weeks if w["version"] == v["version"] and w.get("fairness")]
+    for i, groups in enumerate(v.get("fairness") or []):
+        if not groups:
+            continue
+        first = groups[0]
+        out += [Paragraph(esc(f"Version {v['version']}: {first['attribute']} ({first['kind']}), against "
+                              f"{first['group']}"), STYLES["h2"]),
+                blocks.fairness_table(groups, outcomes=True, approved_bad=True)]
+        names = [str(g["group"]) for g in groups if not g["reference"]]
+        by_week = [{str(g["group"]): g for g in w["fairness"][i]} for w in weeks]
+        labels = [w["week"] for w in weeks]
+
+        def series(key: str, groups_: list[str]) -> list[tuple[str, list[float]]]:
+            return [(g, [_nan(week.get(g, {}).get(key)) for week in by_week]) for g in groups_]
+
+        if len(labels) > 1 and names:
+            out.append(blocks.ratio_chart(labels, series("ratio", names)[:6], data.min_ratio,
+                                          f"{first['attribute']}: adverse impact ratio by week (v{v['version']})"))
+        if len(labels) > 1:
+            out.append(blocks.trend_chart(labels, series("default_rate", [str(g["group"]) for g in groups])[:6],
+                                          f"{first['attribute']}: default rate by week (v{v['version']})",
+                                          "default rate", size=CHART, percent=True))
+    return out
+
+
+def _page_fairness(data: BacktestReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("7. Fair lending"), Paragraph(
+        f"Per fairness attribute and group of the matured rows: the recorded decisions' approval rate and adverse "
+        f"impact ratio (AIR) against the reference group with its 95% interval (Katz's log interval; below "
+        f"{data.min_ratio:g} red, groups with fewer than {data.min_group_rows} rows not judged), the realised "
+        "default rate against the mean PD (calibration by group) and the approved book's bad rate, over the judged "
+        "window; then the ratios and default rates by week.", STYLES["small"])]
+    shown = [f for v in data.versions for f in _version_fairness(data, v)]
+    if not shown:
+        return out + [Paragraph("No fairness attribute in the spec, or no matured rows to group.", STYLES["body"])]
+    return out + shown
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -451,7 +500,7 @@ def _page_summary(data: BacktestReportData) -> list[Flowable]:
 def render_backtest_report(data: BacktestReportData) -> bytes:
     """The backtest report as PDF bytes; identical data gives identical bytes."""
     story = pages(data, _page_summary, _page_trends, _page_calibration, _page_estimate, _page_percentiles,
-                  _page_challenger)
+                  _page_challenger, _page_fairness)
     metadata = Metadata(title=f"Weekly backtest: {data.model_name} as of {data.as_of}",
                         subject=f"Backtest of {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "backtest", "model validation", data.dataset))

@@ -335,3 +335,88 @@ def trend_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[fl
                   for name, y, colour in (("amber", amber, charts.AMBER), ("red", red, charts.RED)) if y is not None]
     return image(charts.line_chart(x_labels, series, title, ylabel, references, size=size, intervals=intervals,
                                    percent=percent), size)
+
+
+# --------------------------------------------------------------------------------------- fair lending
+
+
+def _shown(value: Any, fmt: Callable[[float], str]) -> str:
+    """``fmt`` of a number; a dash for None or NaN."""
+    return DASH if value is None or (isinstance(value, float) and math.isnan(value)) else fmt(float(value))
+
+
+def ratio_text(row: Mapping[str, Any]) -> str:
+    """An adverse impact ratio with its 95% interval, e.g. ``0.84 [0.78, 0.91]``; the reference group reads
+    ``reference``."""
+    if row.get("reference"):
+        return "reference"
+    ratio = _shown(row.get("ratio"), lambda v: f"{v:.2f}")
+    if ratio == DASH:
+        return DASH
+    return f"{ratio} [{_shown(row.get('ratio_low'), lambda v: f'{v:.2f}')}, " \
+           f"{_shown(row.get('ratio_high'), lambda v: f'{v:.2f}')}]"
+
+
+def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False, auc: bool = False,
+                   approved_bad: bool = False, against: Sequence[Mapping[str, Any]] | None = None,
+                   names: tuple[str, str] = ("Champion", "Challenger")) -> Table:
+    """One attribute's groups (``ml.fairness.GroupRow`` as dicts, the reference first): rows, approval rate and
+    adverse impact ratio with its interval on the light the caller graded, and with ``outcomes`` the default
+    rate and mean PD, ``approved_bad`` the approved book's bad rate, ``auc`` the AUC with its interval. With
+    ``against`` (the same groups of another model, e.g. the champion) its approval rate and ratio come first,
+    headed by ``names``."""
+    other = {str(r["group"]): r for r in against or []}
+    header = ["Group", "Rows"]
+    if against is not None:
+        header += [f"{names[0]} approval", f"{names[0]} AIR"]
+    header += [f"{names[1]} approval" if against is not None else "Approval rate",
+               "AIR [95% CI]" if against is None else f"{names[1]} AIR [95% CI]"]
+    if outcomes:
+        header += ["Default rate", "Mean PD"]
+    if approved_bad:
+        header += ["Approved bad rate"]
+    if auc:
+        header += ["AUC [95% CI]"]
+    head = ParagraphStyle("fair_head", parent=STYLES["cell_small"], fontName=BOLD, fontSize=7, leading=8.5)
+    body: list[list[Any]] = [[Paragraph(esc(h), head) for h in header]]
+    extra: list[tuple[Any, ...]] = []
+    air_col = header.index("AIR [95% CI]" if against is None else f"{names[1]} AIR [95% CI]")
+    for i, r in enumerate(rows, start=1):
+        cells: list[Any] = [Paragraph(esc(str(r["group"])), STYLES["cell_small"]), _shown(r["rows"], fmt_int)]
+        if against is not None:
+            o = other.get(str(r["group"]), {})
+            cells += [_shown(o.get("approval_rate"), fmt_pct), ratio_text(o) if o else DASH]
+            if o.get("light") in LIGHTS:
+                extra.append(("BACKGROUND", (3, i), (3, i), LIGHTS[str(o["light"])]))
+        cells += [_shown(r["approval_rate"], fmt_pct), ratio_text(r)]
+        if outcomes:
+            cells += [_shown(r.get("default_rate"), fmt_pct), _shown(r.get("mean_pd"), fmt_pct)]
+        if approved_bad:
+            cells.append(_shown(r.get("approved_bad_rate"), fmt_pct))
+        if auc:
+            value = _shown(r.get("auc"), fmt4)
+            cells.append(DASH if value == DASH else
+                         f"{value} [{_shown(r.get('auc_low'), fmt4)}, {_shown(r.get('auc_high'), fmt4)}]")
+        body.append(cells)
+        light = r.get("light")
+        if light in LIGHTS:
+            extra.append(("BACKGROUND", (air_col, i), (air_col, i), LIGHTS[str(light)]))
+        elif light is not None:
+            extra.append(("BACKGROUND", (air_col, i), (air_col, i), HEADER_BG))
+    first, wide = 22 * mm, 28 * mm  # the group's name; an interval (AIR, AUC)
+    wide_columns = {c for c, h in enumerate(header) if "95%" in h}
+    rest = min(24 * mm, (CONTENT_W - first - wide * len(wide_columns)) / (len(header) - 1 - len(wide_columns)))
+    extra += [("FONT", (0, 1), (-1, -1), SANS, 7.5), ("TOPPADDING", (0, 0), (-1, -1), 2),
+              ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+              ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
+    return table(body, [first] + [wide if c in wide_columns else rest for c in range(1, len(header))], extra=extra,
+                 zebra=False)
+
+
+def ratio_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], minimum: float, title: str,
+                size: tuple[float, float] = (6.6, 2.6)) -> Image:
+    """Adverse impact ratios over time, one line per group (NaN: not computed), with the minimum ratio below
+    which a group is red."""
+    png = charts.line_chart(x_labels, series, title, "ratio to the reference",
+                            [(f"Minimum ratio {fmt_threshold(minimum)}", minimum, charts.RED)], size=size)
+    return image(png, size)

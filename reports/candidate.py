@@ -4,7 +4,7 @@ The caller (``ml``) computes every number, grades every traffic light and choose
 and passes plain data in a :class:`CandidateReportData`; this module only lays it out with
 :mod:`reports.document` and :mod:`reports.blocks`. Same data, same PDF bytes.
 
-Layout, A4 portrait, five pages for typical input (a very long per-feature CSI list, many
+Layout, A4 portrait, six pages for typical input (a very long per-feature CSI list, many
 calibration bands or a data window that lost days of several kinds can push a section onto an extra page):
 
 1. verdict (with the days missing from the data window, when some are), identity (with the trigger of a
@@ -13,7 +13,9 @@ calibration bands or a data window that lost days of several kinds can push a se
 3. calibration chart and table (and those of the raw PDs when the model has a calibration map: one page
    more), score distribution of goods and bads
 4. feature importance and population stability (PSI/CSI) against the champion's reference
-5. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
+5. fair lending (per attribute and group: approval rate, adverse impact ratio with its interval, default rate,
+   mean PD and AUC, champion and challenger side by side; the proxies) and the reasons' frequency
+6. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
 
 Conventions the caller must follow: rates (``positive_rate``, ``bad_rate``, calibration
 probabilities) are fractions in [0, 1]; swap matrix keys read ``"<champion decision>-><challenger
@@ -117,6 +119,12 @@ class CandidateReportData:
     trigger: str | None = None  # why this retraining ran when monitoring requested it (drift); None: scheduled/manual
     # what the data window lost (days not preprocessed, failed or fully quarantined), one sentence each
     window_gaps: list[str] = dataclasses.field(default_factory=list)
+    # fair lending and reasons (ml.model.fairness_review.Review.to_dict): min_ratio, min_group_rows,
+    # min_group_bads, challenger / champion (per attribute, its groups as ml.fairness.GroupRow dicts, the
+    # reference first; champion None on the first model), proxies ({attribute: [{feature, cramers_v,
+    # mutual_information}]}), below (lines), reasons ([{code, text, first, any, first_share, any_share}]),
+    # reasons_from_spec, explained_rows; None: a report without the page
+    fairness: dict[str, Any] | None = None
 
 
 TOP_FEATURES = 15
@@ -401,6 +409,78 @@ def _page_features(data: CandidateReportData) -> list[Flowable]:
 # ------------------------------------------------------------------------------------------ page 5
 
 
+def _attribute(data: CandidateReportData, i: int, groups: list[dict[str, Any]]) -> list[Flowable]:
+    fair = data.fairness or {}
+    first = groups[0]
+    champion = (fair.get("champion") or [None] * (i + 1))[i]
+    names = (f"v{data.champion_version}", f"v{data.version}")  # the page says which is which
+    out: list[Flowable] = [
+        Paragraph(esc(f"{first['attribute']} ({first['kind']})"), STYLES["h2"]),
+        blocks.fairness_table(groups, outcomes=True, auc=True, against=champion, names=names),
+    ]
+    proxies = (fair.get("proxies") or {}).get(first["attribute"]) or []
+    if proxies:
+        listed = ", ".join(f"{esc(p['feature'])} (V {p['cramers_v']:.2f}, MI {p['mutual_information']:.3f})"
+                           for p in proxies)
+        out.append(Paragraph(f"<b>Proxies</b>, the model features most associated with {esc(first['attribute'])} on "
+                             f"the development sample (Cram\u00e9r's V, mutual information in nats): {listed}.",
+                             STYLES["small"]))
+    return out
+
+
+def _reasons(data: CandidateReportData) -> list[Flowable]:
+    fair = data.fairness or {}
+    out: list[Flowable] = [Paragraph("Reasons given on the test sample", STYLES["h2"])]
+    if not fair.get("reasons_from_spec"):
+        out.append(Paragraph("<b>The spec has no reason statements</b>: the reasons below are the model's feature "
+                             "names, not texts a customer can read.", STYLES["body"]))
+    reasons = fair.get("reasons") or []
+    if not reasons:
+        return out + [Paragraph("No test row was explained (no adverse decision).", STYLES["body"])]
+    rows: list[list[Any]] = [["Code", "Statement", "First reason", "Among the reasons"]]
+    for r in reasons:
+        rows.append([r["code"], Paragraph(esc(r["text"]), STYLES["cell_small"]),
+                     f"{fmt_pct(r['first_share'])} ({fmt_int(r['first'])})",
+                     f"{fmt_pct(r['any_share'])} ({fmt_int(r['any'])})"])
+    out += [table(rows, [28 * mm, CONTENT_W - 88 * mm, 30 * mm, 30 * mm],
+                  extra=[("FONT", (0, 1), (-1, -1), SANS, 7.5), ("ALIGN", (1, 0), (1, -1), "LEFT")]),
+            Paragraph(f"Shares of the {fmt_int(fair.get('explained_rows', 0))} test rows the challenger would "
+                      "decline or refer (those given reasons): as the first reason, and among the up to four "
+                      "reasons of a row. A feature with no statement, and a protected attribute, is never a "
+                      "reason.", STYLES["small"])]
+    return out
+
+
+def _page_fairness(data: CandidateReportData) -> list[Flowable]:
+    fair = data.fairness
+    out: list[Flowable] = [heading("5. Fair lending and reasons")]
+    if fair is None:
+        return out + [Paragraph("Not computed for this candidate.", STYLES["body"])]
+    out.append(Paragraph(
+        f"Per attribute and group on the out-of-time test, each model deciding as in production (its threshold, "
+        f"the spec's cut-offs and hard rules): rows, approval rate (\u201capprove\u201d decisions), adverse impact "
+        f"ratio (AIR: the group's approval rate over the reference group's) with its 95% interval (Katz's log "
+        f"interval), default rate and mean PD, and the challenger's AUC where the group has at least "
+        f"{fair['min_group_bads']} bads and goods. AIR below {fair['min_ratio']:g} is red, and a red group of the "
+        f"challenger decides its verdict against it (page 1); a group (or reference) with fewer than "
+        f"{fair['min_group_rows']} rows is not judged." + (
+            f" Columns v{data.champion_version}: the champion; v{data.version}: the challenger."
+            if data.champion_version is not None else ""), STYLES["small"]))
+    attributes = fair.get("challenger") or []
+    if not attributes:
+        out.append(Paragraph("The spec declares no protected or monitored attribute (fairness.attributes).",
+                             STYLES["body"]))
+    for i, groups in enumerate(attributes):
+        out += _attribute(data, i, groups)
+    if fair.get("below"):
+        out.append(Paragraph("<b>Below the minimum ratio:</b> " + esc("; ".join(fair["below"])) + ".",
+                             STYLES["body"]))
+    return out + _reasons(data)
+
+
+# ------------------------------------------------------------------------------------------ page 6
+
+
 def _swap(data: CandidateReportData) -> list[Flowable]:
     out: list[Flowable] = [Paragraph("Swap matrix at the production threshold", STYLES["h2"])]
     swap = data.swap_matrix
@@ -466,7 +546,7 @@ def _approval(data: CandidateReportData) -> list[Flowable]:
 
 def _page_decision(data: CandidateReportData) -> list[Flowable]:
     return [
-        heading("5. Decision impact and approval"),
+        heading("6. Decision impact and approval"),
         *_swap(data),
         *_threshold(data),
         *_approval(data),
@@ -479,7 +559,8 @@ def _page_decision(data: CandidateReportData) -> list[Flowable]:
 def render_candidate_report(data: CandidateReportData) -> bytes:
     """The candidate report as PDF bytes; identical data gives identical bytes."""
     _validate(data)
-    story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, _page_decision)
+    story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, _page_fairness,
+                  _page_decision)
     metadata = Metadata(title=f"Candidate model report: {data.model_name} version {data.version}",
                         subject=f"Candidate model {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "model validation", data.dataset))

@@ -11,11 +11,13 @@ Layout, A4 portrait:
 3. this week's statistics per feature (CSI, KS, JS), reference vs current distributions of the three most
    drifted features
 4. decision mix and rule hits by day (policy drift shows here first), data quality by day
+5. fair lending: per attribute, the week's approval rate and adverse impact ratio per group, the ratios by day
+   and by ISO week; the mix of first reasons by day and its shift against training
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reportlab.lib.units import mm
@@ -103,6 +105,34 @@ class QualityDay:
 
 
 @dataclass(frozen=True)
+class FairAttribute:
+    """One fairness attribute's groups in the week (``ml.fairness.GroupRow``-like dicts: group, reference, rows,
+    approval_rate, ratio, ratio_low, ratio_high, light; the reference first) and its adverse impact ratios over
+    time: by day of the week and by ISO week, one series per group other than the reference."""
+
+    attribute: str
+    kind: str  # protected / monitored
+    reference: str
+    week: list[dict[str, Any]]
+    days: list[str]
+    by_day: list[tuple[str, list[float | None]]]
+    weeks: list[str]
+    by_week: list[tuple[str, list[tuple[float | None, Light]]]]
+
+
+@dataclass(frozen=True)
+class ReasonDay:
+    """A day's (or the week's) mix of first reasons: rows given reasons, rows per statement code, and the mix's
+    shift (PSI against the candidate's test sample, with its light; None without that reference)."""
+
+    date: str
+    explained: int
+    first: dict[str, int]
+    shift: float | None
+    shift_light: Light
+
+
+@dataclass(frozen=True)
 class StabilityReportData:
     """Everything the weekly stability report shows, already computed and graded by the caller."""
 
@@ -126,6 +156,13 @@ class StabilityReportData:
     distributions: list[Distribution]
     decisions: list[DecisionDay]
     quality: list[QualityDay]
+    fairness: list[FairAttribute] = field(default_factory=list)
+    min_ratio: float = 0.8
+    min_group_rows: int = 50
+    reasons: list[ReasonDay] = field(default_factory=list)  # by day; empty for scores without a reason mix
+    reason_week: ReasonDay | None = None
+    reason_reference: dict[str, float] | None = None  # share of each code as first reason at training
+    reason_texts: dict[str, str] = field(default_factory=dict)  # code -> statement (none: codes are features)
 
 
 def _num(value: float | None) -> str:
@@ -274,6 +311,76 @@ def _quality(data: StabilityReportData) -> list[Flowable]:
                                ("ALIGN", (4, 0), (-1, -1), "LEFT")])]
 
 
+# ------------------------------------------------------------------------------------------ page 5
+
+
+def _fair_attribute(data: StabilityReportData, a: FairAttribute) -> list[Flowable]:
+    out: list[Flowable] = [heading(f"{a.attribute} ({a.kind}), against {a.reference}", 1)]
+    if not a.week:
+        return out + [Paragraph("No decisions counted for this week.", STYLES["body"])]
+    out += [blocks.fairness_table(a.week), Spacer(1, 4)]
+    shown = [(g, [float("nan") if v is None else v for v in values]) for g, values in a.by_day]
+    if a.days and shown:
+        out.append(blocks.ratio_chart([d[5:] for d in a.days], shown, data.min_ratio,
+                                      f"{a.attribute}: adverse impact ratio by day"))
+    if a.weeks and a.by_week:
+        out += [Paragraph("Adverse impact ratio by ISO week, on its light:", STYLES["small"]),
+                blocks.light_grid(["Group", *a.weeks], [(g, [(DASH if v is None else f"{v:.2f}", light)
+                                                            for v, light in cells]) for g, cells in a.by_week])]
+    return out
+
+
+def _reason_mix(data: StabilityReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("Reason mix by day", 1)]
+    if not data.reasons:
+        return out + [Paragraph("The week's scores carry no reason mix (scored before it was counted).",
+                                STYLES["body"])]
+    codes = sorted({c for d in data.reasons for c in d.first} | set(data.reason_reference or {}))
+    week = data.reason_week
+    reference = data.reason_reference
+    rows: list[list[Any]] = [["Reason", *(d.date[5:] for d in data.reasons), "Week", "Training"]]
+    for code in codes:
+        text = data.reason_texts.get(code)
+        label = Paragraph(esc(f"{code}: {text}" if text else code), STYLES["cell_small"])
+        rows.append([label, *(fmt_pct(d.first.get(code, 0) / d.explained) if d.explained else DASH
+                              for d in data.reasons),
+                     fmt_pct(week.first.get(code, 0) / week.explained) if week and week.explained else DASH,
+                     fmt_pct(reference.get(code, 0.0)) if reference is not None else DASH])
+    extra: list[tuple[Any, ...]] = []
+    shift: list[Any] = [Paragraph("<b>Shift (PSI)</b>", STYLES["cell_small"])]
+    for c, d in enumerate([*data.reasons, *([week] if week else [])], start=1):
+        text, cmd = blocks.traffic_light(d.shift_light or DASH, c, len(rows))
+        shift.append(DASH if d.shift is None else fmt4(d.shift))
+        if d.shift_light:
+            extra.append(cmd)
+    rows.append(shift + [DASH] * (len(rows[0]) - len(shift)))
+    rows.append([Paragraph("<b>Rows given reasons</b>", STYLES["cell_small"]),
+                 *(fmt_int(d.explained) for d in data.reasons), fmt_int(week.explained) if week else DASH, DASH])
+    first = 58 * mm
+    rest = (CONTENT_W - first) / (len(rows[0]) - 1)
+    out.append(table(rows, [first] + [rest] * (len(rows[0]) - 1),
+                     extra=extra + [("FONT", (0, 0), (-1, -1), SANS, 7), ("FONT", (0, 0), (-1, 0), BOLD, 7)]))
+    out.append(Paragraph("Share of the rows given reasons (declined or referred) whose first reason is the statement; "
+                         "the shift is the PSI of the day's shares against those of the candidate's test sample "
+                         "at training, on the PSI thresholds.", STYLES["small"]))
+    return out
+
+
+def _fair_lending(data: StabilityReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("5. Fair lending and reasons")]
+    if data.fairness:
+        out.append(Paragraph(
+            f"Approval rate (\u201capprove\u201d decisions) of each group and its adverse impact ratio (AIR) against "
+            f"the reference group, with its 95% interval (Katz's log interval); below {data.min_ratio:g} red (an "
+            f"alert), groups with fewer than {data.min_group_rows} rows not judged.", STYLES["small"]))
+    else:
+        out.append(Paragraph("The spec declares no protected or monitored attribute (fairness.attributes).",
+                             STYLES["body"]))
+    for a in data.fairness:
+        out += _fair_attribute(data, a)
+    return out + _reason_mix(data)
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -282,7 +389,8 @@ def render_stability_report(data: StabilityReportData) -> bytes:
     if len({len(cells) for _, cells in data.heat} | {len(data.weeks)}) > 1:
         raise ValueError("heat: every feature needs one cell per week of `weeks`")
     story: list[Flowable] = [*_summary(data), *_by_day(data), PageBreak(), *_by_week(data), PageBreak(),
-                             *_features(data), PageBreak(), *_decisions(data), *_quality(data)]
+                             *_features(data), PageBreak(), *_decisions(data), *_quality(data), PageBreak(),
+                             *_fair_lending(data)]
     metadata = Metadata(title=f"Weekly stability report: {data.dataset} {data.week}",
                         subject=f"Population stability of the {data.dataset} model, {data.start} to {data.end}",
                         keywords=("credit risk", "stability", "PSI", data.dataset))
@@ -294,4 +402,4 @@ def render_stability_report(data: StabilityReportData) -> bytes:
 
 
 __all__ = ["StabilityReportData", "DayRow", "FeatureRow", "Distribution", "DecisionDay", "QualityDay",
-           "render_stability_report"]
+           "FairAttribute", "ReasonDay", "render_stability_report"]

@@ -18,7 +18,7 @@ from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
 from ml import rating
-from ml.scoring import policy as pol
+from ml import policy as pol
 from ml.storage import Storage
 
 
@@ -38,11 +38,17 @@ def land_and_preprocess(storage: Storage, spec: DatasetSpec, start: dt.date, day
 
 def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str, pd_: np.ndarray,
                      labels: np.ndarray | None = None, threshold: float = 0.2, first_id: int = 1,
-                     scored_at: str = "2030-01-01T00:00:00+00:00", label_lag_days: int | None = None) -> None:
+                     scored_at: str = "2030-01-01T00:00:00+00:00", label_lag_days: int | None = None,
+                     curated: dict[str, np.ndarray] | None = None) -> None:
     """A day scored by `version` as scoring writes it (scores file with the policy's score, band and decision,
-    and its manifest), and, if given, the rows' labels landed `label_lag_days` (default: the spec's lag) later."""
+    and its manifest), and, if given, the rows' labels landed `label_lag_days` (default: the spec's lag) later and
+    the day's curated rows: the ids and the `curated` columns (e.g. fairness attributes)."""
     n = len(pd_)
     ids = pa.array(np.arange(first_id, first_id + n).astype(str), pa.string())
+    if curated is not None:
+        out = pa.BufferOutputStream()
+        pq.write_table(pa.table({spec.id_column: ids, **curated}), out)
+        storage.write_bytes(layout.curated(spec.name, day), out.getvalue().to_pybytes())
     score = rating.to_score(pd_, spec.policy)
     band = rating.to_band(pd_, score, rating.band_scale(None, spec.policy))  # the fixed score bands of a model without any
     decision = pol.model_decision(pd_, score, threshold, spec.policy)

@@ -525,6 +525,82 @@ class Monitoring(_Strict):
     backtest: Backtest = Backtest()
 
 
+MISSING_GROUP = "(missing)"  # the group of rows whose attribute is missing
+
+
+class GroupBand(_Strict):
+    """One group of a numeric attribute: the values below `below` and at or above the previous band's bound
+    (the last band has no `below`: every value from the previous bound up)."""
+
+    name: Name
+    below: float | None = None
+
+
+class FairnessAttribute(_Strict):
+    """A column whose groups are compared: protected (kept in curated data for monitoring, never a model input
+    nor a reason) or monitored (may stay a model input, e.g. age where the law allows it; still analysed).
+    Groups: the bands of a numeric column, the categories of a category column, true/false of a bool, the
+    values of a text column; rows missing the value are the group MISSING_GROUP. `reference` names the group
+    every other one is compared with."""
+
+    column: Name
+    kind: Literal["protected", "monitored"]
+    reference: Text
+    bands: list[GroupBand] | None = Field(default=None, min_length=2, max_length=20)
+
+    @model_validator(mode="after")
+    def _check(self) -> "FairnessAttribute":
+        if self.bands is None:
+            return self
+        names = [b.name for b in self.bands]
+        if len(set(names)) != len(names):
+            raise ValueError(f"fairness attribute '{self.column}': band names must be distinct, got {shown(names)}")
+        bounds = [b.below for b in self.bands[:-1]]
+        if any(b is None for b in bounds) or self.bands[-1].below is not None:
+            raise ValueError(f"fairness attribute '{self.column}': every band but the last needs 'below', the last "
+                             "none (it holds every value from the previous bound up)")
+        if bounds != sorted(set(bounds)):  # type: ignore[type-var]
+            raise ValueError(f"fairness attribute '{self.column}': band bounds must rise, got {shown(bounds)}")
+        return self
+
+
+class Fairness(_Strict):
+    """Which columns' groups are compared (approval rates, adverse impact ratio, default rates, AUC), and when
+    a ratio is too low: below `min_ratio` a challenger is not recommended and monitoring alerts. A group with
+    fewer than `min_group_rows` rows (or its reference group) is shown, not judged; AUC by group needs
+    `min_group_bads` positive and as many negative outcomes."""
+
+    min_ratio: float = Field(default=0.8, gt=0, le=1)
+    min_group_rows: int = Field(default=50, ge=1, le=100_000_000)
+    min_group_bads: int = Field(default=10, ge=1, le=100_000_000)
+    proxies: int = Field(default=5, ge=0, le=50)  # features most associated with each attribute, listed
+    attributes: list[FairnessAttribute] = Field(default_factory=list, max_length=20)
+
+
+class ReasonStatement(_Strict):
+    """A reason a customer can read (US Reg B: specific; up to four per adverse action): its stable code, its
+    text, and the model features and hard rules (by code) it stands for. Several features may share one
+    statement: their contributions are summed."""
+
+    code: Name
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    features: list[Name] = _items(list)
+    rules: list[Name] = _items(list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ReasonStatement":
+        if not self.features and not self.rules:
+            raise ValueError(f"reason statement '{self.code}' needs features or rules it stands for")
+        return self
+
+
+class Reasons(_Strict):
+    """The dictionary of reason statements. Without statements, reasons are the model's feature names (with a
+    warning): a feature with no statement, and any protected attribute, is never a reason."""
+
+    statements: list[ReasonStatement] = Field(default_factory=list, max_length=200)
+
+
 class DatasetSpec(_Strict):
     name: str = Field(pattern=DATASET_NAME, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
@@ -539,6 +615,8 @@ class DatasetSpec(_Strict):
     source: SourceSpec | None = None
     policy: Policy = Field(default_factory=Policy)
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    fairness: Fairness = Field(default_factory=Fairness)
+    reasons: Reasons = Field(default_factory=Reasons)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":
@@ -558,7 +636,76 @@ class DatasetSpec(_Strict):
         self._check_derived(types)
         for rule in self.policy.hard_rules:
             _check_rule(rule, types)
+        self._check_fairness(types)
+        self._check_reasons(types)
         return self
+
+    def _check_fairness(self, types: dict[str, str]) -> None:
+        """Attributes name curated columns once, their groups suit the column's type and hold the reference; a
+        protected one feeds no model input (derived features) and no reason (hard rules)."""
+        seen: set[str] = set()
+        for a in self.fairness.attributes:
+            where = f"fairness attribute '{a.column}'"
+            if a.column not in types:
+                raise ValueError(f"{where} is not a column of the spec")
+            if a.column in seen:
+                raise ValueError(f"{where} is listed twice")
+            seen.add(a.column)
+            kind = types[a.column]
+            role = next((c.role for c in self.columns if c.name == a.column), "feature")
+            if role in ("id", "date"):
+                raise ValueError(f"{where}: the {role} column cannot be a fairness attribute")
+            if kind in ("date", "kv"):
+                raise ValueError(f"{where}: a {kind} column has no groups; declare a number, category, bool or "
+                                 "string column")
+            if (kind in ("int", "float")) != (a.bands is not None):
+                raise ValueError(f"{where}: " + (
+                    "the groups of a number column are its bands: give bands [{name, below}, ..., {name}]"
+                    if kind in ("int", "float") else f"bands are for number columns; the groups of a {kind} column "
+                                                     "are its values"))
+            groups = self.groups(a)
+            if groups is not None and a.reference not in groups:
+                raise ValueError(f"{where}: reference {shown(a.reference)} is not one of its groups "
+                                 f"{shown(groups)}")
+            if a.kind == "protected":
+                if role == "exposure":
+                    raise ValueError(f"{where} is protected but has role exposure (a cost weight and a model "
+                                     "input): give it role ignore, or declare it monitored")
+                used = [f.name for f in self.derived if a.column in f.sources]
+                if used:
+                    raise ValueError(f"{where} is protected, so it may not feed the derived feature '{used[0]}'")
+                rules = [r.code for r in self.policy.hard_rules if r.parts[0] == a.column]
+                if rules:
+                    raise ValueError(f"{where} is protected, so no hard rule may read it (its code would be a "
+                                     f"reason for the decision): rule {rules[0]}")
+
+    def _check_reasons(self, types: dict[str, str]) -> None:
+        """Codes are distinct, every feature and rule is in at most one statement, features are model inputs
+        (never a protected attribute) and rules are the policy's."""
+        inputs = set(self.model_inputs) | {f.name for f in self.derived}
+        protected = self.protected_columns
+        rules = {r.code for r in self.policy.hard_rules}
+        codes: set[str] = set()
+        owner: dict[str, str] = {}
+        for s in self.reasons.statements:
+            if s.code in codes:
+                raise ValueError(f"reason statement code '{s.code}' is used twice")
+            codes.add(s.code)
+            for feature in s.features:
+                if feature in protected:
+                    raise ValueError(f"reason statement '{s.code}': '{feature}' is a protected attribute, which is "
+                                     "never a reason")
+                if feature not in inputs:
+                    raise ValueError(f"reason statement '{s.code}': '{feature}' is not a model feature (columns "
+                                     "with role feature or exposure, kv keys as <column>_<key>, derived features)")
+            for rule in s.rules:
+                if rule not in rules:
+                    raise ValueError(f"reason statement '{s.code}': '{rule}' is not the code of a hard rule")
+            for name in [*s.features, *(f"rule {r}" for r in s.rules)]:
+                if name in owner:
+                    raise ValueError(f"reason statements '{owner[name]}' and '{s.code}' both name {name}: a "
+                                     "feature or rule stands for one statement")
+                owner[name] = s.code
 
     def _check_derived(self, types: dict[str, str]) -> None:
         taken = set(types) | {"business_date", "label"}
@@ -586,6 +733,40 @@ class DatasetSpec(_Strict):
 
     def column(self, name: str) -> ColumnSpec:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def protected_columns(self) -> set[str]:
+        """The protected attributes: never a model input, never a reason."""
+        return {a.column for a in self.fairness.attributes if a.kind == "protected"}
+
+    @property
+    def model_inputs(self) -> list[str]:
+        """The curated columns the model takes (roles feature and exposure, kv keys expanded), in spec order,
+        without the protected attributes; derived features come on top (`derived`)."""
+        names = [f"{c.name}_{k.name}" if c.type == "kv" else c.name for c in self.columns
+                 if c.role in ("feature", "exposure") for k in (c.keys or [None])]  # type: ignore[list-item]
+        return [n for n in names if n not in self.protected_columns]
+
+    def groups(self, attribute: FairnessAttribute) -> list[str] | None:
+        """The group names of an attribute in order (MISSING_GROUP last), or None for a text column, whose
+        groups are the values that occur."""
+        if attribute.bands is not None:
+            return [b.name for b in attribute.bands] + [MISSING_GROUP]
+        column = next((c for c in self.columns if c.name == attribute.column), None)
+        key = None if column else next((k for c in self.columns for k in c.keys or [] if f"{c.name}_{k.name}" ==
+                                        attribute.column), None)
+        if column is None and key is None:
+            return None
+        kind = column.type if column else key.type  # type: ignore[union-attr]
+        if kind == "bool":
+            return ["true", "false", MISSING_GROUP]
+        if kind == "category":
+            from ml.data.validate import normalize_text
+
+            categories = (column.categories if column else key.categories) or []  # type: ignore[union-attr]
+            fold = column.normalize if column else True
+            return list(dict.fromkeys(normalize_text(c) if fold else c for c in categories)) + [MISSING_GROUP]
+        return None
 
 
 def _check_rule(rule: HardRule, types: dict[str, str]) -> None:

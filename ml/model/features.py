@@ -30,15 +30,19 @@ class FeaturePipeline:
 
     @classmethod
     def fit(cls, spec: DatasetSpec, curated: pd.DataFrame) -> "FeaturePipeline":
-        """Feature columns from the spec (roles feature/exposure, kv keys expanded); categories from the spec."""
+        """Feature columns from the spec (roles feature/exposure, kv keys expanded, never a protected attribute:
+        `DatasetSpec.model_inputs`); categories from the spec."""
         numeric: list[str] = []
         categorical: dict[str, tuple[str, ...]] = {}
+        inputs = set(spec.model_inputs)
         for col in spec.columns:
             if col.role not in ("feature", "exposure"):
                 continue
             subs = [(f"{col.name}_{k.name}", k.type, k.categories) for k in col.keys or []] if col.type == "kv" \
                 else [(col.name, col.type, col.categories)]
             for name, kind, categories in subs:
+                if name not in inputs:
+                    continue
                 if kind in ("int", "float", "bool"):
                     numeric.append(name)
                 elif kind == "category":

@@ -29,7 +29,7 @@ from ml import bins, layout, metrics
 from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
-from ml.model import decisions, registry
+from ml.model import decisions, fairness_review, registry
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
 from ml.model.train import (
@@ -96,6 +96,7 @@ class Candidate:
     verdict_reason: str
     gaps: list[str] = field(default_factory=list)  # days the window lost (ml.model.train.window_gaps)
     trigger: str | None = None
+    fairness: fairness_review.Review | None = None  # fair lending and reasons on the test sample
 
 
 def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, config: TrainConfig,
@@ -120,9 +121,13 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
     verdict, reason = verdict_rule(m["auc"], m["auc_low"], m["auc_high"],
                                    comparison and comparison.evaluation.metrics["auc"],
                                    comparison and comparison.gain, config.margin, len(test))
+    review = fairness_review.review(spec, model, test, p, dev, None if champion is None else (
+        champion[1], champion[1].predict_proba(test)))
+    verdict, reason = fairness_review.verdict(verdict, reason, review)
+    model.meta["reasons"] = {"first": {r["code"]: r["first_share"] for r in review.reasons}}
     return Candidate(spec=spec, as_of=as_of, config=config, sample=sample, parts=parts, model=model, facts=facts,
                      evaluation=evaluation, calibration_before=before, champion=comparison, verdict=verdict,
-                     verdict_reason=reason, gaps=window_gaps(sample.accounting), trigger=trigger)
+                     verdict_reason=reason, gaps=window_gaps(sample.accounting), trigger=trigger, fairness=review)
 
 
 def champion_model(client: MlflowClient, name: str) -> tuple[str, RiskModel] | None:
@@ -189,6 +194,7 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
                      "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
         approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
         trigger=candidate.trigger, window_gaps=list(candidate.gaps),
+        fairness=candidate.fairness.to_dict() if candidate.fairness else None,
     )
 
 
@@ -257,6 +263,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "data_accounting": candidate.sample.accounting, "samples": sample_counts(candidate.parts),
         "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
         "trigger": candidate.trigger,
+        "fairness": candidate.fairness.to_dict() if candidate.fairness else None,
         # the waiting candidates this one closes once it is up for approval (the mail names them)
         "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
     }

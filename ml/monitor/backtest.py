@@ -9,9 +9,14 @@ matured week the rows not matured yet are counted and kept out of every realised
 Which scores. A day's record is its latest scoring (the scoring manifest's `scored_at`); each row is judged
 with the version that scored it, and results are per version.
 
-Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, and
-the labels of the week's days. The window's statistics come from counts that weeks add up, including a
-fine histogram of PDs for its AUC, DeLong interval and KS (`ml.ranking.LogitHistogram`).
+Fair lending. Per fairness attribute and group of the matured rows (their groups from the curated day, whose
+rows are the scored ones in order): approval rate and adverse impact ratio of the recorded decisions, default
+rate, mean PD and the approved book's bad rate, per week and over the window (`ml.fairness`).
+
+Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, the
+labels of the week's days and the curated days' fairness attributes. The window's statistics come from counts
+that weeks add up, including a fine histogram of PDs for its AUC, DeLong interval and KS
+(`ml.ranking.LogitHistogram`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from ml import fairness as fr
 from ml import layout, metrics
 from ml.data.labels import label_files, read_labels
 from ml.data.spec import Backtest as BacktestSpec
@@ -39,6 +45,7 @@ from ml.model.riskmodel import RiskModel
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
+from ml.monitor.fair_lending import check_rows
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.storage import Storage
 from ml.versions import version_key
@@ -131,6 +138,9 @@ class WeekResult:
     bands: BandTests | None
     estimate: Estimate  # label-free, over all the week's scored rows
     rows_unknown_outcome: int = 0  # matured, but their outcome is unknown (label.positive/negative): left out
+    # per fairness attribute, its groups on the matured rows: approval rate and ratio of the recorded decisions,
+    # default rate, mean PD and the approved book's bad rate (ml.fairness.judge)
+    fairness: list[list[fr.GroupRow]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,7 @@ class VersionResult:
     development_band_rows: dict[str, float] | None
     development_herfindahl: float | None
     alerts: list[str]
+    fairness: list[list[fr.GroupRow]] = field(default_factory=list)  # as WeekResult's, over the window
 
 
 @dataclass(frozen=True)
@@ -278,6 +289,7 @@ class _WeekRows:
     unknown: int = 0  # matured rows with an unknown outcome
     sums: Sums = field(default_factory=Sums)
     bands: BandCounts = field(default_factory=BandCounts)
+    groups: list[fr.GroupCounts] = field(default_factory=list)  # per fairness attribute
 
 
 @dataclass
@@ -288,6 +300,28 @@ class _Window:
     sums: Sums = field(default_factory=Sums)
     bands: BandCounts = field(default_factory=BandCounts)
     histogram: LogitHistogram = field(default_factory=LogitHistogram.empty)
+    groups: list[fr.GroupCounts] = field(default_factory=list)
+
+
+def _merge_groups(into: list[fr.GroupCounts], counts: list[fr.GroupCounts]) -> None:
+    if not into:
+        into.extend(fr.GroupCounts(c.attribute, c.kind, c.reference) for c in counts)
+    for target, c in zip(into, counts):
+        target.merge(c)
+
+
+def _day_groups(storage: Storage, spec: DatasetSpec, day: dt.date, ids: pa.ChunkedArray
+                ) -> list[tuple[NDArray[np.int64], list[str]]]:
+    """Each fairness attribute's group codes of a scored day's rows (its curated rows, checked to be the same)."""
+    key = layout.curated(spec.name, day)
+    if not storage.exists(key):
+        raise MissingDataError(f"{spec.name} {day}: scored, but {storage.url(key)} is missing, so its rows' fairness "
+                               "groups cannot be read; re-run preprocess and score for that date")
+    with storage.open_read(key) as fh:
+        curated = pq.read_table(fh, columns=list(dict.fromkeys([spec.id_column,
+                                                                *(a.column for a in spec.fairness.attributes)])))
+    check_rows(spec, day, ids, curated.column(spec.id_column))
+    return [fr.group_codes(curated.column(a.column), a, spec) for a in spec.fairness.attributes]
 
 
 def _categories(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
@@ -364,6 +398,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             if not day.matured or len(p) == 0:
                 continue
             y, known = _outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
+            groups = _day_groups(storage, spec, day.day, table.column("id")) if spec.fairness.attributes else []
             acc.unknown += int((~known).sum())
             if not known.all():  # rows with an unknown outcome are in no realised metric
                 table, p = table.filter(pa.array(known)), p[known]
@@ -374,19 +409,22 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             acc.y.append(y)
             acc.sums.add_rows(y, p, approved, facts[day.version].threshold)
             _add_bands(acc.bands, *_categories(table.column("band")), y, p)
+            _merge_groups(acc.groups, [fr.count_groups(codes[known], names, a, approved, y, p)
+                                       for a, (codes, names) in zip(spec.fairness.attributes, groups)])
             if shadow is not None and challenger is not None:
                 shadow.add(y, p, approved, *score_in_memory(storage, spec, day.day, challenger[1], ids))
         for version in sorted(rows, key=version_key):
             acc = rows[version]
-            weeks.append(_week_result(week, version, acc, facts[version], settings.alpha))
+            weeks.append(_week_result(week, version, acc, facts[version], settings.alpha, spec))
             if acc.sums.rows and week.label in judged:
                 window = windows.setdefault(version, _Window())
                 window.weeks.append(week.label)
                 window.sums.merge(acc.sums)
                 window.bands.merge(acc.bands)
+                _merge_groups(window.groups, acc.groups)
                 for p, y in zip(acc.pd, acc.y):
                     window.histogram.add(p, y.astype(float), 1.0 - y)
-    versions = [_version_result(v, windows[v], facts[v], settings) for v in sorted(windows, key=version_key)]
+    versions = [_version_result(v, windows[v], facts[v], settings, spec) for v in sorted(windows, key=version_key)]
     comparison = shadow.compare(challenger[0]) if shadow is not None and challenger and shadow.swap_rows.sum() else None
     return BacktestResult(
         dataset=spec.name, as_of=plan_.as_of.isoformat(), maturity_lag_days=plan_.maturity_lag_days,
@@ -395,7 +433,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
         challenger=comparison, notes=_notes(plan_, weeks))
 
 
-def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, alpha: float) -> WeekResult:
+def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, alpha: float,
+                 spec: DatasetSpec) -> WeekResult:
     scored = sum(len(p) for p in acc.all_pd)
     perf = bands = None
     if acc.sums.rows:
@@ -404,10 +443,12 @@ def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, al
         bands = band_tests(acc.bands, alpha)
     return WeekResult(week.label, week.first_day.isoformat(), week.last_day.isoformat(), version, scored,
                       acc.sums.rows, scored - acc.sums.rows - acc.unknown, perf, bands,
-                      estimate(np.concatenate(acc.all_pd)), acc.unknown)
+                      estimate(np.concatenate(acc.all_pd)), acc.unknown,
+                      [fr.judge(g, spec.fairness) for g in acc.groups])
 
 
-def _version_result(version: str, window: _Window, facts: ModelFacts, settings: BacktestSpec) -> VersionResult:
+def _version_result(version: str, window: _Window, facts: ModelFacts, settings: BacktestSpec,
+                    spec: DatasetSpec) -> VersionResult:
     counts = window.histogram.counts()
     ranking = auc_variance(counts)
     perf = performance(window.sums, ranking, ks(counts), facts)
@@ -417,7 +458,8 @@ def _version_result(version: str, window: _Window, facts: ModelFacts, settings: 
     dev_hhi = herfindahl(list(facts.development_band_rows.values())) if facts.development_band_rows else None
     return VersionResult(version, window.weeks, perf, bands, facts.development_auc, z, p,
                          facts.development_band_rows, dev_hhi,
-                         alerts(version, perf, bands, facts.development_auc, p, settings))
+                         alerts(version, perf, bands, facts.development_auc, p, settings),
+                         [fr.judge(g, spec.fairness) for g in window.groups])
 
 
 def alerts(version: str, perf: Performance, bands: BandTests, development_auc: float | None, drop_p: float,

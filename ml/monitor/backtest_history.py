@@ -12,6 +12,9 @@ Window kinds:
   auc_drop_p (z and the development AUC in the detail), herfindahl (and at development), hosmer_lemeshow,
   jeffreys_p per band (feature = band), rejected_bands and rank_inversions (red above what the spec allows),
   alert (red with the alerts' text, green without), and report_mailed once the PDF went to the risk team.
+- In both, per fairness attribute and group (feature `<attribute>=<group>`) of the matured rows:
+  group_approval_rate, group_impact_ratio (red below the spec's minimum ratio, the interval in the detail),
+  group_default_rate (mean PD in the detail) and group_approved_bad_rate.
 Re-running a backtest for the same as-of date replaces every row it wrote before (a day re-scored by
 another version leaves no row of the old one), except the record that its report was mailed.
 """
@@ -27,7 +30,9 @@ from typing import Any
 from ml import bins as b
 from ml.data.spec import Backtest as BacktestSpec
 from ml.dates import BACKTEST_KINDS
+from ml.fairness import GroupRow
 from ml.monitor.backtest import BacktestResult, Performance
+from ml.monitor.fair_lending import feature_key
 from ml.monitor.history import History, Record
 
 WEEK, WINDOW = BACKTEST_KINDS
@@ -73,12 +78,27 @@ def records(result: BacktestResult, settings: BacktestSpec,
         for name, value in values.items():
             add(version, kind, start, name, float(value), **detail, **(interval if name == "auc" else {}))
 
+    def groups(version: str, kind: str, start: dt.date, attributes: list[list[GroupRow]], **detail: Any) -> None:
+        for rows in attributes:
+            for r in rows:
+                key, ids = feature_key(r.attribute, r.group), {"attribute": r.attribute, "group": r.group,
+                                                             "attribute_kind": r.kind, "is_reference": r.reference}
+                add(version, kind, start, "group_approval_rate", r.approval_rate, None, key, **detail, **ids,
+                    rows=r.rows, approved=r.approved)
+                add(version, kind, start, "group_impact_ratio", r.ratio, r.light, key, **detail, **ids,
+                    low=r.ratio_low, high=r.ratio_high, rows=r.rows)
+                add(version, kind, start, "group_default_rate", r.default_rate, None, key, **detail, **ids,
+                    rows=r.labelled, bads=r.bads, mean_pd=r.mean_pd)
+                add(version, kind, start, "group_approved_bad_rate", r.approved_bad_rate, None, key, **detail, **ids,
+                    approved=r.approved)
+
     for w in result.weeks:
         start = dt.date.fromisoformat(w.first_day)
         for name in ("rows_scored", "rows_matured", "rows_unmatured", "rows_unknown_outcome"):
             add(w.version, WEEK, start, name, float(getattr(w, name)), week=w.week)
         if w.performance is not None:
             performance(w.version, WEEK, start, w.performance, week=w.week)
+            groups(w.version, WEEK, start, w.fairness, week=w.week)
         if w.rows_unmatured and (w.version, start) not in estimated:
             e = w.estimate
             add(w.version, WEEK, start, "estimated_auc", e.expected_auc, week=w.week, rows=e.rows, low=e.auc_low,
@@ -102,6 +122,7 @@ def records(result: BacktestResult, settings: BacktestSpec,
             b.RED if bands.inversions else b.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
         add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), b.RED if v.alerts else b.GREEN, weeks=weeks,
             alerts=v.alerts)
+        groups(v.version, WINDOW, as_of, v.fairness, weeks=weeks)
         for band in bands.bands:
             add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p, b.RED if band.rejected else b.GREEN,
                 band.band, weeks=weeks, rows=band.rows, defaults=band.defaults, mean_pd=band.mean_pd,

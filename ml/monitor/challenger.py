@@ -26,7 +26,7 @@ from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.ranking import LogitHistogram, auc_variance, ks, share_at_approval_rate
-from ml.scoring import policy as pol
+from ml import policy as pol
 from ml.scoring.score import decide_rows
 from ml.storage import Storage
 

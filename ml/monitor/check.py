@@ -5,7 +5,8 @@ For every scored day and model version: the day's counts from its scores (the PD
 and calendar month recomputed from their days' counts in the history. Everything goes into the history
 (re-runs replace rows). What follows from the windows is decided here and left for the DAG's next tasks
 in the run's summary (`layout.stability_run`): the alert mail to the risk team (windows newly amber or
-red), the retraining request (a window red on the score PSI or on enough features, unless a candidate is
+red), the fairness alert (windows with a group's adverse impact ratio below the minimum, `fair_lending`),
+the retraining request (a window red on the score PSI or on enough features, unless a candidate is
 still waiting for approval), and the weekly PDF of every week the run completed.
 """
 
@@ -22,12 +23,12 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ml import bins as b
-from ml import layout
+from ml import layout, mails
 from ml.data.labels import latest_arrival
 from ml.data.spec import DatasetSpec
 from ml.dates import iso_week, window_end, window_start
 from ml.errors import MissingDataError
-from ml.monitor import alerts, weekly
+from ml.monitor import alerts, fair_lending, weekly
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
 from ml.storage import Storage
@@ -172,20 +173,32 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         return references[version]
 
     windows: list[Window] = []
+    fair: list[fair_lending.FairWindow] = []
+    min_ratio = spec.fairness.min_ratio
     for version, scored in sorted(by_version.items(), key=lambda kv: version_key(kv[0])):
         for day in scored:
             window = Window(version, "day", day, st.judge(count_day(storage, spec, day, version, reference(version)),
                                                           reference(version), spec.monitoring))
             history.write(window.records(spec.name))
             windows.append(window)
+            if spec.fairness.attributes:
+                groups = fair_lending.judged(spec, version, "day", day,
+                                             fair_lending.count_day(storage, spec, day, version))
+                history.write(groups.records(spec.name, min_ratio))
+                fair.append(groups)
         for kind in ("week", "month"):
             for start in sorted({window_start(kind, d) for d in scored}):
                 window = _merged(history, spec, version, kind, start, reference(version))
                 history.write(window.records(spec.name))
                 windows.append(window)
+                if spec.fairness.attributes:
+                    groups = fair_lending.merged(history, spec, version, kind, start)
+                    history.write(groups.records(spec.name, min_ratio))
+                    fair.append(groups)
 
     summary: dict[str, Any] = {"dataset": spec.name, "windows": [w.summary() for w in windows], "alert": None,
-                               "trigger": None, "reports": []}
+                               "trigger": None, "reports": [], "fairness": [w.summary() for w in fair],
+                               "fairness_alert": None}
     for start in weekly.weeks_to_report(history, spec.name, [d for ds in by_version.values() for d in ds]):
         version, pdf = weekly.render(storage, spec, history, start, reference, now)
         key = layout.stability_report(spec.name, iso_week(start))
@@ -201,6 +214,11 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         storage.write_bytes(chart, alert.chart)
         summary["alert"] = {"subject": alert.mail.subject, "html": alert.mail.html, "chart": chart,
                             "windows": [w.summary() for w in alerted]}
+    unfair = fair_lending.pending(history, spec.name, fair)
+    if unfair:
+        mail = mails.fairness_alert(spec.name, [w.summary() for w in unfair], spec.fairness)
+        summary["fairness_alert"] = {"subject": mail.subject, "html": mail.html,
+                                     "windows": [w.summary() for w in unfair]}
     summary["trigger"] = _trigger(history, spec, storage, windows, waiting, run_key)
     storage.write_json(layout.stability_run(spec.name, run_key), summary)
     return summary

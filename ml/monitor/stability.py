@@ -87,12 +87,16 @@ class Reference:
     features: dict[str, Column]
     eps: float
     has_sample: bool
+    # the share of each reason statement as the first reason on the candidate's test sample (model.json's
+    # reasons.first); None for a model that predates it
+    reasons: dict[str, float] | None = None
 
     @classmethod
     def of(cls, reference_bins: Mapping[str, Any], sample: pd.DataFrame | None = None,
-           known: Mapping[str, Iterable[str]] | None = None) -> "Reference":
-        """From the stored reference bins, the stored sample (None for a model that predates it) and the
-        categories the model's pipeline knows."""
+           known: Mapping[str, Iterable[str]] | None = None,
+           reasons: Mapping[str, float] | None = None) -> "Reference":
+        """From the stored reference bins, the stored sample (None for a model that predates it), the
+        categories the model's pipeline knows and the reasons' mix at training."""
         def column(name: str, bins: dict[str, Any], sample_column: str) -> Column:
             if sample is None or sample_column not in sample.columns or bins.get("type") != "numeric":
                 return Column(bins, known=frozenset(map(str, known[name])) if known and name in known else None)
@@ -102,7 +106,8 @@ class Reference:
 
         return cls(score=column(b.SAMPLE_SCORE, reference_bins["score"], b.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
-                   eps=float(reference_bins.get("eps", b.EPS)), has_sample=sample is not None)
+                   eps=float(reference_bins.get("eps", b.EPS)), has_sample=sample is not None,
+                   reasons=None if reasons is None else {str(k): float(v) for k, v in reasons.items()})
 
 
 # ------------------------------------------------------------------------------------------ counting

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
+from ml import bins as b
 from ml import layout
 from ml.data.preprocess import read_manifest
 from ml.data.spec import DatasetSpec
 from ml.dates import date_range, iso_week, window_end, window_start
+from ml.monitor import fair_lending as fl
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
 from ml.storage import Storage
@@ -23,8 +25,10 @@ from reports.stability import (
     DayRow,
     DecisionDay,
     Distribution,
+    FairAttribute,
     FeatureRow,
     QualityDay,
+    ReasonDay,
     StabilityReportData,
     render_stability_report,
 )
@@ -123,6 +127,17 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
             quality.append(QualityDay(day.isoformat(), int(m["rows_in"]), int(m["rows_clean"]),
                                       float(m["stats"]["quarantine_rate"]), reasons, nulls))
 
+    reasons = []
+    for day in date_range(start, end):
+        key = layout.score_manifest(spec.name, day, per_day.get(day, version))
+        mix = storage.read_json(key).get("reasons") if day in per_day and storage.exists(key) else None
+        if mix is not None:
+            reasons.append(_reason_day(day.isoformat(), mix["explained"], mix["first"], reference.reasons,
+                                       reference.eps, spec.monitoring.psi.pair))
+    explained = sum(r.explained for r in reasons)
+    week_first = {c: sum(r.first.get(c, 0) for r in reasons) for c in sorted({c for r in reasons for c in r.first})}
+    reason_week = _reason_day(f"{iso_week(start)}", explained, week_first, reference.reasons, reference.eps,
+                              spec.monitoring.psi.pair) if reasons else None
     m = spec.monitoring
     return StabilityReportData(
         dataset=spec.name, week=iso_week(start), start=start.isoformat(), end=end.isoformat(),
@@ -132,7 +147,64 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
         week_rows=rows, week_light=week[(st.OVERALL, "")].light, week_score_psi=week[(st.SCORE_PSI, "")].value,
         week_score_light=week[(st.SCORE_PSI, "")].light, days=days,
         weeks=[(iso_week(w), cells[(w, st.SCORE_PSI, "")].value, cells[(w, st.SCORE_PSI, "")].light) for w in weeks],
-        heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality)
+        heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality,
+        fairness=_fairness(spec, history, start, end, per_day, version), min_ratio=spec.fairness.min_ratio,
+        min_group_rows=spec.fairness.min_group_rows, reasons=reasons, reason_week=reason_week,
+        reason_reference=dict(reference.reasons) if reference.reasons is not None else None,
+        reason_texts={s.code: s.text for s in spec.reasons.statements})
+
+
+def _reason_day(label: str, explained: int, first: dict[str, int], expected: dict[str, float] | None, eps: float,
+                thresholds: tuple[float, float]) -> ReasonDay:
+    """A day's (or the week's) mix of first reasons and its shift: the PSI of its shares against the mix on the
+    candidate's test sample (statements of either side, in one order), graded with the PSI thresholds."""
+    shift = light = None
+    if expected is not None and explained:
+        codes = sorted(set(expected) | set(first))
+        shift = b.psi([expected.get(c, 0.0) for c in codes], [first.get(c, 0) / explained for c in codes], eps)
+        light = b.traffic_light(shift, *thresholds)
+    return ReasonDay(label, explained, dict(first), shift, light)
+
+
+def _group(record: Record, approval: Record | None) -> dict[str, object]:
+    d = record.detail
+    return {"attribute": d["attribute"], "kind": d["attribute_kind"], "group": d["group"],
+            "reference": d.get("is_reference"), "rows": d["rows"], "approved": d["approved"], "approval_rate": approval.value if approval else None,
+            "ratio": record.value, "ratio_low": d.get("low"), "ratio_high": d.get("high"), "light": record.light}
+
+
+def _fairness(spec: DatasetSpec, history: History, start: dt.date, end: dt.date, per_day: dict[dt.date, str],
+              version: str) -> list[FairAttribute]:
+    """Per attribute: the week's groups, the ratio by day and by ISO week (the weeks the report shows), read
+    from the history (`ml.monitor.fair_lending`)."""
+    if not spec.fairness.attributes:
+        return []
+    stats = [fl.APPROVAL, fl.RATIO]
+    week = history.read(spec.name, model_version=version, window_kind="week", window_starts=[start], statistics=stats)
+    days = [r for r in history.read(spec.name, window_kind="day", since=start, until=end, statistics=[fl.RATIO])
+            if per_day.get(r.window_start) == r.model_version]
+    first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
+    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[fl.RATIO])
+    per_week = _latest(trend)
+    weeks = sorted(per_week)
+    out = []
+    for a in spec.fairness.attributes:
+        approvals = {r.detail["group"]: r for r in week
+                     if r.statistic == fl.APPROVAL and r.detail["attribute"] == a.column}
+        groups = [_group(r, approvals.get(r.detail["group"])) for r in week
+                  if r.statistic == fl.RATIO and r.detail["attribute"] == a.column]
+        groups.sort(key=lambda g: (not g["reference"], str(g["group"])))
+        others = [str(g["group"]) for g in groups if not g["reference"]]
+        dates = sorted({r.window_start for r in days})
+        cell = {(r.window_start, r.detail["group"]): r for r in days if r.detail["attribute"] == a.column}
+        by_day = [(g, [cell[(d, g)].value if (d, g) in cell else None for d in dates]) for g in others]
+        wcell = {(r.window_start, r.detail["group"]): r for r in trend
+                 if r.detail["attribute"] == a.column and per_week.get(r.window_start) == r.model_version}
+        by_week = [(g, [(wcell[(w, g)].value, wcell[(w, g)].light) if (w, g) in wcell else (None, None)
+                        for w in weeks]) for g in others]
+        out.append(FairAttribute(a.column, a.kind, a.reference, groups, [d.isoformat() for d in dates], by_day,
+                                 [iso_week(w) for w in weeks], by_week))
+    return out
 
 
 def render(storage: Storage, spec: DatasetSpec, history: History, start: dt.date,

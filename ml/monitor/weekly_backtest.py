@@ -61,7 +61,8 @@ def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, n
         judged_weeks=result.judged_weeks, estimated_weeks=result.estimated_weeks, alpha=settings.alpha,
         max_rejected_bands=settings.max_rejected_bands, weeks=data["weeks"], versions=data["versions"],
         percentiles=data["percentiles"], challenger=data["challenger"], alerts=result.alerts, notes=result.notes,
-        generated_at=now.isoformat(timespec="seconds"))
+        generated_at=now.isoformat(timespec="seconds"), min_ratio=spec.fairness.min_ratio,
+        min_group_rows=spec.fairness.min_group_rows)
 
 
 MLFLOW_FIGURES = ("rows", "default_rate", "mean_pd", "auc", "gini", "ks", "brier", "approval_rate",

@@ -1,4 +1,4 @@
-"""Batch scoring: curated day -> PD, score, band, policy decision and top-3 reason codes per row.
+"""Batch scoring: curated day -> PD, score, band, policy decision and up to four reason statements per row.
 
 The model version is resolved once and pinned for the whole run (every partition gets the same version).
 The day's parquet is streamed in Arrow record batches (only the columns scoring reads, categorical text as
@@ -11,11 +11,12 @@ Batches are scored on WORKERS threads at once (each batch's XGBoost predictions 
 waits at the end of a parallel region while another thread holds it), read and written in order on the
 calling thread while the workers score.
 
-Reason codes are XGBoost's approximate contributions (`approx_contribs=True`, Saabas' method: the
-change in the tree's expected value at every split on the path, credited to the split feature), predicted
-by a booster whose leaves carry them (`ml.scoring.contributions`: the same numbers in about half the time
-of `pred_contribs`), and by default computed for the rows the model declines or sends to review: the adverse
-actions that have to be explained.
+Reasons are the spec's reason statements (`ml.reasons`) ranked on the model's contributions: XGBoost's
+approximate contributions (`approx_contribs=True`, Saabas' method: the change in the tree's expected value
+at every split on the path, credited to the split feature), predicted by a booster whose leaves carry them
+(`ml.scoring.contributions`: the numbers of `RiskModel.contributions` in about half its time); a row a hard
+rule decided gets the rule's statement first. By default for the rows the model declines or sends to
+review, the adverse actions that have to be explained. A spec without statements gives feature names.
 """
 
 from __future__ import annotations
@@ -38,21 +39,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from ml.boosting import xgb
 
 from ml import layout
+from ml import policy as pol
+from ml import reasons as rs
 from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
+from ml.boosting import xgb
 from ml.rating import band_scale
-from ml.scoring import policy as pol
 from ml.scoring.contributions import saabas_booster
 from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 125_000
 ROW_GROUP_ROWS = 250_000
-REASONS = 3
+REASONS = rs.MAX_REASONS
 # batches scored at once: one per core XGBoost would use (it counts the cores this process may run on)
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 T = TypeVar("T")
@@ -139,29 +141,24 @@ _SAABAS: "weakref.WeakKeyDictionary[xgb.Booster, tuple[xgb.Booster | None]]" = w
 
 
 def contributions(model: RiskModel, features: pd.DataFrame, saabas: xgb.Booster | None = None) -> np.ndarray:
-    """Saabas contributions of each feature (rows x `model.pipeline.order`, float32): the numbers of XGBoost's
-    `pred_contribs(approx_contribs=True)` without its bias column. `saabas` is the model's
-    `contributions.saabas_booster`, made here (once per booster) when not given."""
+    """`RiskModel.contributions` (rows x `model.pipeline.order`), bit for bit, in about half its time: from the
+    model's `contributions.saabas_booster` (`saabas`; made here, once per booster, when not given)."""
     if saabas is None:
         if model.booster not in _SAABAS:
             _SAABAS[model.booster] = (saabas_booster(model.booster),)
         (saabas,) = _SAABAS[model.booster]
-    if saabas is None:  # a model the Saabas booster does not cover
-        return model.booster.predict(xgb.DMatrix(features, enable_categorical=True),
-                                     pred_contribs=True, approx_contribs=True)[:, :-1]  # last column: bias
+    if saabas is None or len(features) == 0:  # a model the Saabas booster does not cover
+        return model.contributions(features)
     return np.asarray(saabas.inplace_predict(features, predict_type="margin")).reshape(len(features), -1)
 
 
-def reason_codes(model: RiskModel, features: pd.DataFrame, k: int = REASONS,
-                 saabas: xgb.Booster | None = None) -> np.ndarray:
-    """Per row, the positions in `model.pipeline.order` of the k features pushing the PD up the most,
-    strongest first; -1 where fewer than k features push it up (a feature lowering risk is no reason)."""
-    if len(features) == 0:
-        return np.empty((0, k), dtype=np.int32)
-    contribs = contributions(model, features, saabas)
-    top = np.argsort(-contribs, axis=1, kind="stable")[:, :k].astype(np.int32)
-    top[np.take_along_axis(contribs, top, axis=1) <= 0] = -1
-    return top
+def reason_codes(model: RiskModel, features: pd.DataFrame, dictionary: rs.Dictionary | None = None,
+                 k: int = REASONS, saabas: xgb.Booster | None = None) -> np.ndarray:
+    """Per row, the statements (indices into `dictionary.codes`; without a dictionary, positions in
+    `model.pipeline.order`) pushing the PD up the most, strongest first; -1 where fewer than k push it up (a
+    feature lowering risk is no reason)."""
+    dictionary = dictionary or rs.Dictionary.of_features(model.pipeline.order)
+    return rs.rank(contributions(model, features, saabas), dictionary, k)
 
 
 def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
@@ -179,14 +176,16 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     scoring = pinned.scoring
     model = scoring.model
     features, pd_, result = decide_rows(table, spec, model)
-    # rows the model itself declines or reviews; a row that only a hard rule made adverse is explained by the
-    # rule's code, not by the model
-    adverse = result["model_decision"].codes != 0
-    explain = np.flatnonzero(adverse if spec.policy.reason_codes == "adverse" else np.ones(len(pd_), bool))
-    reasons = np.full((len(pd_), REASONS), -1, dtype=np.int32)
-    reasons[explain] = reason_codes(model, features.iloc[explain] if len(explain) < len(pd_) else features,
-                                    saabas=scoring.contributions)
-    names = list(model.pipeline.order)
+    # rows the model itself declines or reviews (or every row); a row a hard rule decided gets the rule's
+    # statement first (without statements, the rule's code is in hard_rule)
+    explained = result["model_decision"].codes != 0 if spec.policy.reason_codes == "adverse" \
+        else np.ones(len(pd_), bool)
+    dictionary = rs.Dictionary.of(spec, model.pipeline.order)
+    rows = np.flatnonzero(explained)
+    reasons = rs.row_statements(dictionary, contributions(model, features.iloc[rows] if len(rows) < len(pd_)
+                                                          else features, scoring.contributions),
+                                explained, result["hard_rule"], REASONS)
+    names = list(dictionary.codes)
     return pa.Table.from_arrays([
         pc.cast(table.column(spec.id_column), pa.string()), pa.array(pd_), pa.array(result["score"]),
         *(_labels(result[c].codes, list(result[c].categories)) for c in ("band", "decision", "hard_rule")),
@@ -318,7 +317,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
                 shutil.copyfileobj(src, dst)
         else:
             _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
-        rows, decisions, matched = _counts(path, spec.policy.hard_rules)
+        rows, decisions, matched, mix = _counts(path, spec.policy.hard_rules)
         if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
             raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
         with open(path, "rb") as fh:
@@ -333,7 +332,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
         "input_manifest_sha256": manifest["input_sha256"], "curated": key,
         "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
-        "hard_rules": matched, "partitions": parts,
+        "hard_rules": matched, "reasons": mix, "partitions": parts,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
         **({"run_key": run_key} if run_key else {}),
@@ -371,16 +370,25 @@ def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
-def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int]]:
-    """Rows, decision counts and rows per matching hard rule of a scores file (two columns, batch by batch)."""
+def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int], dict[str, Any]]:
+    """Rows, decision counts, rows per matching hard rule and the reason mix of a scores file, batch by batch:
+    per statement, the explained rows (those with a reason) where it is the first reason and where it is one
+    of the reasons."""
     rows, decisions, matched = 0, dict.fromkeys(pol.DECISIONS, 0), dict.fromkeys((r.code for r in rules), 0)
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=["decision", "hard_rule"]):
+    first: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    explained = 0
+    columns = ["decision", "hard_rule", *(f"reason_{i + 1}" for i in range(REASONS))]
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
         rows += batch.num_rows
-        for name, counts in (("decision", decisions), ("hard_rule", matched)):
+        for name, counts in (("decision", decisions), ("hard_rule", matched), ("reason_1", first),
+                             *((f"reason_{i + 1}", anywhere) for i in range(REASONS))):
             for entry in pc.value_counts(batch.column(name)).to_pylist():
                 if entry["values"] is not None:
-                    counts[str(entry["values"])] += int(entry["counts"])
-    return rows, decisions, matched
+                    counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
+        explained += batch.num_rows - batch.column("reason_1").null_count
+    mix = {"explained": explained, "first": dict(sorted(first.items())), "any": dict(sorted(anywhere.items()))}
+    return rows, decisions, matched, mix
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel,

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 
-def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email: str, name: str,
-          content: bytes) -> None:
-    """Send one mail with one attachment (written under its own name: the name is what the reader sees)."""
+def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email: str, name: str | None = None,
+          content: bytes | None = None) -> None:
+    """Send one mail with one attachment, or none (written under its own name: the name is what the reader
+    sees)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(content)
-        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=from_email,
-                             files=[str(path)])
+        files = []
+        if name is not None and content is not None:
+            path = Path(tmp) / name
+            path.write_bytes(content)
+            files.append(str(path))
+        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=from_email, files=files)
 
 
 def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
@@ -41,20 +44,20 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
 
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
-    """Mail what the stability run `run_key` left to the risk team: its alert (once per window and level) and
-    the reports of the weeks it completed (once per week); each recorded in the history once sent, so a
-    retry or a re-run does not send it again."""
+    """Mail what the stability run `run_key` left to the risk team: its alert and its fairness alert (each once
+    per window and level) and the reports of the weeks it completed (once per week); each recorded in the
+    history once sent, so a retry or a re-run does not send it again."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     from ml import layout, mails
     from ml.config import Settings
-    from ml.monitor import alerts, weekly
+    from ml.monitor import alerts, fair_lending, weekly
     from riskops_airflow import stores
 
     settings, storage, history = Settings.from_env(), stores.storage(), stores.history()
     summary = storage.read_json(layout.stability_run(dataset, run_key))
     to = list(settings.risk_team)
-    sent: dict[str, Any] = {"alert": None, "reports": []}
+    sent: dict[str, Any] = {"alert": None, "fairness_alert": None, "reports": []}
     alert = summary["alert"]
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         if alert and alerts.unsent(history, dataset, alert["windows"]):
@@ -62,6 +65,11 @@ def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_defaul
                   storage.read_bytes(alert["chart"]))
             alerts.record_sent(history, dataset, alert["windows"], to, alert["subject"])
             sent["alert"] = alert["subject"]
+        unfair = summary.get("fairness_alert")
+        if unfair and fair_lending.unsent(history, dataset, unfair["windows"]):
+            _send(hook, to, unfair["subject"], unfair["html"], settings.mail_from)
+            fair_lending.record_sent(history, dataset, unfair["windows"], to, unfair["subject"])
+            sent["fairness_alert"] = unfair["subject"]
         for report in summary["reports"]:
             if dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
                 continue

@@ -58,7 +58,8 @@ def test_a_window_run_alerts_reports_and_requests_a_retraining_once(cards_env, s
     # the mails are recorded as sent: a retry of notify (or a re-run of these days) sends nothing again
     from riskops_airflow.notify import send_stability_mails
 
-    assert send_stability_mails("card_transactions", run.run_id) == {"alert": None, "reports": []}
+    assert send_stability_mails("card_transactions", run.run_id) == {"alert": None, "fairness_alert": None,
+                                                                     "reports": []}
     assert len(_mails(smtp)) == len(mails)
 
 

@@ -17,11 +17,11 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 
-from ml import layout
+from ml import layout, reasons
 from ml.cli import main
 from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day, read_manifest
-from ml.data.spec import DatasetSpec, HardRule, Quality
+from ml.data.spec import DatasetSpec, HardRule, Quality, ReasonStatement
 from ml.errors import MissingDataError, QualityGateError, RiskopsError
 from ml.model import decisions, registry
 from ml.model.retrain import retrain
@@ -409,10 +409,13 @@ def test_pds_and_contributions_are_xgboosts_own_on_the_same_rows(store, cards_sp
     assert np.array_equal(out["pd"].to_numpy(), booster_pd)
     score.score_day(env.storage, cards_spec, DAY, env.pinned)
     assert np.array_equal(env.storage.read_parquet(layout.scores(DS, DAY, "1"))["pd"].to_numpy(), booster_pd)
+    # the written statements are the spec's statements ranked on XGBoost's own contributions (no hard rules here)
     adverse = (out["decision"] != "approve").to_numpy()
-    names = np.array(model.pipeline.order, dtype=object)
+    dictionary = reasons.Dictionary.of(cards_spec, model.pipeline.order)
+    ranked = reasons.rank(xgboost_contribs, dictionary)
+    codes = np.array(dictionary.codes, dtype=object)
     got = out[[f"reason_{i + 1}" for i in range(score.REASONS)]].to_numpy(dtype=object, na_value=None)
-    assert (got[adverse] == np.where(expected >= 0, names[expected], None)[adverse]).all()
+    assert (got[adverse] == np.where(ranked >= 0, codes[ranked], None)[adverse]).all()
 
 
 def test_reason_codes_for_adverse_rows_by_default_and_for_all_on_request(store, cards_spec):
@@ -428,14 +431,65 @@ def test_reason_codes_for_adverse_rows_by_default_and_for_all_on_request(store, 
     approved = (adverse_out["decision"] == "approve").to_numpy()
     assert 0 < approved.sum() < len(curated)
     assert adverse_out.loc[approved, reason_cols].isna().all().all()
-    codes = score.reason_codes(model, model.pipeline.transform(curated))
-    expected = np.where(codes >= 0, np.array(model.pipeline.order, dtype=object)[codes], None)
+    dictionary = reasons.Dictionary.of(cards_spec, model.pipeline.order)
+    codes = score.reason_codes(model, model.pipeline.transform(curated), dictionary)
+    expected = np.where(codes >= 0, np.array(dictionary.codes, dtype=object)[codes], None)
     got_all = all_out[reason_cols].to_numpy(dtype=object, na_value=None)
     got_adverse = adverse_out[reason_cols].to_numpy(dtype=object, na_value=None)
     assert (got_all == expected).all()
     assert (got_adverse[~approved] == expected[~approved]).all()
     assert adverse_out.loc[adverse_out["decision"] == "decline", "reason_1"].notna().all()  # declines are explained
     assert all_out.loc[approved, "reason_1"].notna().any()
+
+
+def test_reasons_are_the_spec_statements_ranked_on_summed_contributions(store, cards_spec):
+    env = store
+    curated = _curated(env)
+    model = env.pinned.model
+    out = score.score_frame(curated, cards_spec, env.pinned)
+    reason_cols = [f"reason_{i + 1}" for i in range(score.REASONS)]
+    got = out[reason_cols].to_numpy(dtype=object, na_value=None)
+    codes = {s.code for s in cards_spec.reasons.statements}
+    assert set(v for v in got.ravel() if v is not None) <= codes and score.REASONS == 4
+    # by hand: each statement's features summed (device_os + device_type + device_trusted are C04), ranked, top 4
+    contributions = model.contributions(model.pipeline.transform(curated))
+    order = list(model.pipeline.order)
+    statements = cards_spec.reasons.statements
+    summed = np.stack([contributions[:, [order.index(f) for f in s.features]].sum(axis=1) for s in statements], 1)
+    adverse = (out["decision"] != "approve").to_numpy()
+    for row in np.flatnonzero(adverse)[:200]:
+        ranked = [statements[i].code for i in np.argsort(-summed[row], kind="stable") if summed[row, i] > 0][:4]
+        assert [v for v in got[row] if v is not None] == ranked
+    # the customer's age is a feature with no statement: never a reason, however much it pushes the score up
+    age = order.index("customer_age")
+    assert (contributions[adverse, age] > 0).any()
+    assert not any("customer_age" in str(v) for v in got.ravel())
+
+
+def test_the_manifest_counts_the_reason_mix(store, cards_spec):
+    env = store
+    m = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    out = env.storage.read_parquet(m["scores"])
+    mix = m["reasons"]
+    assert mix["explained"] == int(out["reason_1"].notna().sum()) > 0
+    assert mix["first"] == {k: int(v) for k, v in out["reason_1"].value_counts().items() if v}
+    assert sum(mix["first"].values()) == mix["explained"]
+    every = pd.concat([out[f"reason_{i + 1}"].astype(object) for i in range(score.REASONS)]).dropna()
+    assert mix["any"] == {k: int(v) for k, v in every.value_counts().items()}
+
+
+def test_a_spec_without_statements_gives_feature_names(store, cards_spec):
+    env = store
+    curated = _curated(env)
+    model = env.pinned.model
+    bare = cards_spec.model_copy(update={"reasons": cards_spec.reasons.model_copy(update={"statements": []})})
+    out = score.score_frame(curated, bare, env.pinned)
+    codes = score.reason_codes(model, model.pipeline.transform(curated))
+    expected = np.where(codes >= 0, np.array(model.pipeline.order, dtype=object)[codes], None)
+    adverse = (out["decision"] != "approve").to_numpy()
+    got = out[[f"reason_{i + 1}" for i in range(score.REASONS)]].to_numpy(dtype=object, na_value=None)
+    assert (got[adverse] == expected[adverse]).all() and got[adverse, 0].all()
+    assert reasons.Dictionary.of(bare, model.pipeline.order).warning(DS) is not None
 
 
 # ---- hard rules ------------------------------------------------------------------------------------------
@@ -470,6 +524,15 @@ def test_hard_rules_decide_before_the_model(store, cards_spec, tmp_path):
     pd.testing.assert_series_equal(out["score"], base["score"])
     assert m["decisions"]["decline"] == int(big.sum() + (base.loc[~big, "decision"] == "decline").sum())
     assert m["hard_rules"] == {"HR-AMOUNT": int(big.sum())}
+
+    # with a statement for the rule, every row it decided gives it first, the model's statements after it
+    stated = ruled.model_copy(update={"reasons": ruled.reasons.model_copy(update={"statements": [
+        *ruled.reasons.statements, ReasonStatement(code="C99", text="Amount above the limit", rules=["HR-AMOUNT"])]})})
+    said = score.score_frame(_curated(env), stated, env.pinned)
+    assert (said.loc[big, "reason_1"] == "C99").all()
+    assert (said.loc[model_adverse, "reason_2"].astype(object).fillna("-")
+            == base.loc[model_adverse, "reason_1"].astype(object).fillna("-")).all()
+    assert said.loc[~big, "reason_1"].astype(object).ne("C99").all()
 
 
 def test_a_date_rule_is_applied_to_the_curated_dates(store, cards_spec):

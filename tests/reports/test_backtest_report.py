@@ -40,7 +40,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> BacktestReportData:
     for i in range(14):
         p = 1 / (1 + np.exp(-rng.normal(-2.6, 1.2, 3000)))
         y = (rng.uniform(size=len(p)) < np.minimum(2 * p, 1)).astype(int)
-        write_scored_day(storage, SPEC, FIRST + dt.timedelta(days=i), "3", p, y, first_id=1 + i * 3000)
+        age = rng.integers(18, 90, len(p))
+        write_scored_day(storage, SPEC, FIRST + dt.timedelta(days=i), "3", p, y, first_id=1 + i * 3000,
+                         curated={"age": age})
     plan = bt.plan(storage, SPEC, FIRST + dt.timedelta(days=6 + 60), 12)
     facts = {"3": bt.ModelFacts("3", 0.2, 2.0, 0.86, {"A": 50, "B": 300, "C": 400, "D": 200, "E": 50})}
     result = bt.run(storage, SPEC, plan, facts)
@@ -62,7 +64,7 @@ def test_sections_alerts_and_numbers(data: BacktestReportData) -> None:
     reader = PdfReader(io.BytesIO(pdf))
     assert [o.title for o in reader.outline if not isinstance(o, list)] == [
         "1. Summary", "2. Weeks", "3. Calibration by score band", "4. Label-free estimate",
-        "5. Score percentiles by day", "6. Shadow challenger"]
+        "5. Score percentiles by day", "6. Shadow challenger", "7. Fair lending"]
     text = _text(pdf)
     version = data.versions[0]
     assert data.alerts and all(a in text for a in data.alerts)
@@ -72,6 +74,11 @@ def test_sections_alerts_and_numbers(data: BacktestReportData) -> None:
     assert "2026-W28" in text and "2026-W29" in text  # the matured week and the estimated one
     assert "Swap-in (production declined, challenger approves): 1,234 accounts, default rate 3.00%" in text
     assert "Challenger v4" in text
+    # fair lending over the window: the groups of age, against 25 to 61, with default and approved-book bad rates
+    groups = {g["group"]: g for g in version["fairness"][0]}
+    assert "Version 3: age (monitored), against 25 to 61" in text and "Approved bad rate" in text
+    assert f"{groups['62 and over']['default_rate'] * 100:.2f}%" in text
+    assert f"{groups['under 25']['approved_bad_rate'] * 100:.2f}%" in text
 
 
 def test_without_challenger_alerts_or_matured_rows(data: BacktestReportData) -> None:

@@ -21,7 +21,7 @@ from pypdf.generic import DictionaryObject
 
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 
-PAGES = 5  # the designed layout: one section per page
+PAGES = 6  # the designed layout: one section per page
 REPO = Path(__file__).resolve().parents[2]
 
 FEATURES = [
@@ -43,6 +43,29 @@ def _metrics(auc: float, ks: float, brier: float, log_loss: float, precision: fl
                         brier=brier, log_loss=log_loss,
                         precision=precision, recall=recall, fbeta=fbeta, threshold=threshold, n=48_213,
                         positive_rate=0.0712)
+
+
+def _group(group: str, rows: int, rate: float, ratio: float, light: str | None, reference: bool = False) -> dict:
+    return {"attribute": "age", "kind": "monitored", "group": group, "reference": reference, "rows": rows,
+            "approved": round(rows * rate), "approval_rate": rate, "ratio": ratio, "ratio_low": ratio - 0.05,
+            "ratio_high": ratio + 0.04, "light": light, "labelled": rows, "bads": rows // 14,
+            "default_rate": 1 / 14, "mean_pd": 0.07, "approved_bad_rate": 0.03, "auc": 0.8, "auc_low": 0.77,
+            "auc_high": 0.83}
+
+
+FAIRNESS = {
+    "min_ratio": 0.8, "min_group_rows": 50, "min_group_bads": 10,
+    "challenger": [[_group("25 to 61", 40_000, 0.81, 1.0, None, True), _group("under 25", 2_100, 0.62, 0.7654, "red"),
+                    _group("62 and over", 6_113, 0.86, 1.0617, "green")]],
+    "champion": [[_group("25 to 61", 40_000, 0.80, 1.0, None, True), _group("under 25", 2_100, 0.66, 0.825, "green"),
+                  _group("62 and over", 6_113, 0.85, 1.0625, "green")]],
+    "proxies": {"age": [{"feature": "age_of_oldest_account", "cramers_v": 0.4213, "mutual_information": 0.0931}]},
+    "below": ["age group 'under 25': approval rate 62.0% of 2100 rows, adverse impact ratio 0.77 (95% CI 0.72 to "
+              "0.81) below 0.8"],
+    "reasons": [{"code": "R07", "text": "Number of times 90 days or more past due", "first": 812, "any": 1300,
+                 "first_share": 0.4123, "any_share": 0.66}],
+    "reasons_from_spec": True, "explained_rows": 1969,
+}
 
 
 def make_data(**changes: object) -> CandidateReportData:
@@ -104,6 +127,7 @@ def make_data(**changes: object) -> CandidateReportData:
             "Approving promotes version 7 to the Production alias in MLflow; rejecting keeps version 6.",
         ],
         generated_at="2026-04-02T06:15:00+00:00",
+        fairness=FAIRNESS,
     )
     return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
 
@@ -158,7 +182,7 @@ def test_metrics_table_formatting(text: str) -> None:
     assert "F-beta (\u03b2 = 2)" in text
     assert "0.0873" in text  # production threshold
     assert "7.12%" in text  # positive rate, 2 decimals
-    assert "Page 1 of 5" in text and "Page 5 of 5" in text
+    assert "Page 1 of 6" in text and "Page 6 of 6" in text
 
 
 def light_rows(text: str) -> dict[str, tuple[str, str]]:
@@ -168,7 +192,8 @@ def light_rows(text: str) -> dict[str, tuple[str, str]]:
 
 def test_sections_and_psi_legend(text: str) -> None:
     for expected in ("1. Summary", "2. Discrimination", "3. Calibration and score distribution",
-                     "4. Feature importance and population stability", "5. Decision impact and approval",
+                     "4. Feature importance and population stability", "5. Fair lending and reasons",
+                     "6. Decision impact and approval",
                      "\u03b5 = 0.0001", "below 0.10 green", "0.10 to 0.25 amber", "0.25 or more red"):
         assert expected in text.replace("\n", " "), expected
 
@@ -306,3 +331,19 @@ def test_the_first_page_shows_the_auc_interval_and_what_the_window_lost() -> Non
     assert "Data window incomplete" not in _text(render_candidate_report(make_data()))
     everything = " ".join(_text(pdf).split())
     assert "Challenger AUC 0.8612 [0.8571, 0.8653], champion AUC 0.8455 [0.8414, 0.8496] (95% intervals" in everything
+
+
+def test_the_fairness_page_shows_both_models_the_proxies_and_the_reasons(text: str) -> None:
+    flat = " ".join(text.split())
+    for expected in ("age (monitored)", "v6 approval", "v7 AIR [95% CI]", "v6: the champion",
+                     "0.77 [0.72, 0.81]", "0.82 [0.77, 0.86]", "reference", "62.00%",  # challenger, champion
+                     "0.8000 [0.7700, 0.8300]",  # AUC by group
+                     "age_of_oldest_account (V 0.42, MI 0.093)", "Below the minimum ratio:",
+                     "R07", "Number of times 90 days or more past due", "41.23% (812)", "66.00% (1,300)",
+                     "1,969 test rows"):
+        assert expected in flat, expected
+
+
+def test_a_report_without_statements_says_its_reasons_are_feature_names() -> None:
+    pdf = render_candidate_report(make_data(fairness={**FAIRNESS, "reasons_from_spec": False}))
+    assert "The spec has no reason statements" in " ".join(_text(pdf).split())

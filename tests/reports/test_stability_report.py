@@ -14,8 +14,10 @@ from reports.stability import (
     DayRow,
     DecisionDay,
     Distribution,
+    FairAttribute,
     FeatureRow,
     QualityDay,
+    ReasonDay,
     StabilityReportData,
     render_stability_report,
 )
@@ -47,6 +49,17 @@ def make_data(**changes: object) -> StabilityReportData:
                                {"HR01-YOUNG": 7}) for d in days],
         quality=[QualityDay(d.date, d.rows + 6, d.rows, 0.004, [("hour", 3), ("amount", 2)], [("customer_age", 0.02)])
                  for d in days],
+        fairness=[FairAttribute(
+            "customer_age", "monitored", "25 to 61",
+            [{"group": "25 to 61", "reference": True, "rows": 9_000, "approval_rate": 0.8, "ratio": 1.0,
+              "light": None},
+             {"group": "under 25", "reference": False, "rows": 1_200, "approval_rate": 0.6, "ratio": 0.75,
+              "ratio_low": 0.71, "ratio_high": 0.79, "light": "red"}],
+            [d.date for d in days], [("under 25", [0.9, 0.85, 0.8, 0.78, 0.76, 0.74, None])],
+            WEEKS, [("under 25", [(0.91, "green")] * 5 + [(0.75, "red")])])],
+        reasons=[ReasonDay(d.date, 300, {"C01": 200, "C04": 100}, 0.01 * i, "green") for i, d in enumerate(days)],
+        reason_week=ReasonDay("2026-W38", 2100, {"C01": 1400, "C04": 700}, 0.0321, "green"),
+        reason_reference={"C01": 0.7, "C04": 0.3}, reason_texts={"C01": "Transaction amount"},
     )
     return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
 
@@ -62,14 +75,18 @@ def _text(pdf: bytes) -> str:
 
 def test_pages_sections_and_numbers(pdf: bytes) -> None:
     reader = PdfReader(io.BytesIO(pdf))
-    assert len(reader.pages) == 4
+    assert len(reader.pages) == 5
     assert [o.title for o in reader.outline if not isinstance(o, list)] == [
-        "1. The week", "2. Trends by week", "3. Features this week", "4. Decisions and data quality"]
+        "1. The week", "2. Trends by week", "3. Features this week", "4. Decisions and data quality",
+        "5. Fair lending and reasons"]
     text = _text(pdf)
     for expected in ("card_transactions · 2026-W38 · 2026-09-14 to 2026-09-20", "Score PSI 0.1450 amber",
                      "Overall light of the week: red", "0.2889", "0.1520 (p 2.7e-88)", "categorical: no KS",
                      "tizen (12)", "HR01-YOUNG", "customer_age 2.00%", "hour (3), amount (2)", "2026-W33",
-                     "ε = 0.0001", "fewer than 500 rows: not judged"):
+                     "ε = 0.0001", "fewer than 500 rows: not judged",
+                     # fair lending: the week's groups, the ratios by ISO week; the reason mix and its shift
+                     "customer_age (monitored), against 25 to 61", "60.00%", "0.75 [0.71, 0.79]", "0.91",
+                     "C01: Transaction amount", "66.67%", "70.00%", "0.0321", "Rows given reasons"):
         assert expected in text, expected
 
 

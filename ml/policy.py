@@ -1,4 +1,8 @@
-"""Credit policy as pure functions: hard rules and cut-off decisions, on the score and band of `ml.rating`."""
+"""Credit policy as pure functions: hard rules and cut-off decisions, on the score and band of `ml.rating`.
+
+Below the capability packages (like `ml.rating`): scoring decides with it, and training decides the candidate's
+test rows with it for the fairness figures (approval rates per group), so both apply the same policy.
+"""
 
 from __future__ import annotations
 
