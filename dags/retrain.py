@@ -12,6 +12,11 @@ stays in storage either way).
 approval: a human decides in Airflow (riskops_airflow.approval.ApprovalGate, recording who decided what);
 Approve -> promote (Production, alias `champion`, audit tags); Reject -> record_rejection (the version is
 tagged rejected with the approver's reason).
+Four eyes (an approval quorum above 1: RISKOPS_APPROVAL_QUORUM, or the spec's `oversight.approval_quorum`):
+approval -> record_approval (the first approval in the audit trail at once) -> approval_2, asking only the
+approvers who have not approved, by mail too -> ... -> promote at the last one; a Reject at any gate goes to
+its record_rejection_<k> and ends it. A run still waiting RISKOPS_APPROVAL_REMINDER_HOURS (72) after it was
+queued reminds the approvers once (Airflow's deadline alert).
 
 A newer candidate supersedes a waiting one: runs do not queue behind a run that waits (up to 14 days) for
 its approver. When a later run registers its candidate, the older candidate is tagged superseded in MLflow,
@@ -24,9 +29,10 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
-from riskops_airflow.approval import ApprovalGate
+from riskops_airflow.approval import approval_chain
 from riskops_airflow.assets import drift
-from riskops_airflow.defaults import cron_or_asset, dataset_names, invalid_specs, riskops_dag
+from riskops_airflow.defaults import approval_quorum, cron_or_asset, dataset_names, invalid_specs, riskops_dag
+from riskops_airflow.notify import ApprovalRequestNotifier, reminder_deadline
 from riskops_airflow.settings import approver_users
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import drift_event, option, train_arguments, train_params, xcom
@@ -36,7 +42,6 @@ AS_OF = "{{ params.as_of or drift_event(triggering_asset_events, 'as_of') or ds 
 TRIGGER = "{{ drift_event(triggering_asset_events, 'reason') }}"
 RUN_KEY = "{{ run_id }}"  # how train tells the next tasks which version it registered
 VERSION = xcom("email_approvers", field="version")
-APPROVER = xcom("approval", key="decision", field="by")
 
 for dataset in dataset_names():
     with riskops_dag(
@@ -46,6 +51,7 @@ for dataset in dataset_names():
         ["retrain", dataset],
         __doc__,
         user_defined_macros={"drift_event": drift_event},
+        deadline=reminder_deadline(dataset, "retrain"),
         # a run waiting for its approver must not hold back a newer candidate (which supersedes it)
         max_active_runs=3,
         params={
@@ -56,7 +62,7 @@ for dataset in dataset_names():
     ):
         train = ml_step(
             "train", ["train", "--dataset", dataset, "--as-of", AS_OF, *train_arguments(), "--run-key", RUN_KEY,
-                      option("trigger", TRIGGER)],
+                      option("trigger", TRIGGER), option("trained-by", "{{ dag_run.triggering_user_name or '' }}")],
             # training is deterministic on its data: a retry repeats the failure
             retries=0,
             # one at a time, so candidates register in the order their runs started
@@ -68,14 +74,31 @@ for dataset in dataset_names():
 
             return send_candidate_mail(dataset_name, run_key)
 
-        approval = ApprovalGate(
-            task_id="approval",
-            candidate_task_id="email_approvers", approve_task_id="promote", reject_task_id="record_rejection",
+        quorum = approval_quorum(dataset)
+
+        def record(task_id: str, answer: str, gate: str):  # type: ignore[no-untyped-def]
+            """The step recording a gate's answer: one approval (the last one promotes), or the rejection."""
+            approver = option("approver", xcom(gate, key="decision", field="by"))
+            if answer == "approve":
+                return ml_step(task_id, [
+                    "promote", "--dataset", dataset, "--version", VERSION, approver,
+                    option("note", xcom(gate, key="decision", field="reason")),
+                    option("triggered-by", "{{ dag_run.triggering_user_name or '' }}")])
+            return ml_step(task_id, [
+                "reject", "--dataset", dataset, "--version", VERSION, approver,
+                option("reason", xcom(gate, key="decision", field="reason", default="rejected in Airflow"))])
+
+        approval, _ = approval_chain(
+            quorum, "email_approvers", record,
+            lambda k: ApprovalRequestNotifier("the promotion of {model_name} v{version}", dataset, quorum),
+            approve_last="promote", reject="record_rejection",
             subject=f"Approve {xcom('email_approvers', field='model_name')} v{VERSION}?",
             body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. The PDF report was mailed to the "
                   f"approvers (report SHA-256 {xcom('email_approvers', field='report_sha256')}; model files "
                   f"SHA-256 {xcom('email_approvers', field='model_sha256')}). Approve to make this version the "
-                  "Production model; give a reason when rejecting."),
+                  "Production model"
+                  + (f" ({quorum} distinct approvers must approve; whoever approved already is not asked again)"
+                     if quorum > 1 else "") + "; give a reason when rejecting."),
             params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
             assigned_users=approver_users(),
             response_timeout=dt.timedelta(days=14),
@@ -83,16 +106,9 @@ for dataset in dataset_names():
             retries=1,
             retry_delay=dt.timedelta(seconds=30),
         )
-        promote = ml_step("promote", [
-            "promote", "--dataset", dataset, "--version", VERSION, option("approver", APPROVER),
-            option("note", xcom("approval", key="decision", field="reason")),
-            option("triggered-by", "{{ dag_run.triggering_user_name or '' }}")])
-        record_rejection = ml_step("record_rejection", [
-            "reject", "--dataset", dataset, "--version", VERSION, option("approver", APPROVER),
-            option("reason", xcom("approval", key="decision", field="reason", default="rejected in Airflow"))])
 
-        # a failure anywhere leaves both leaves upstream_failed, so the run fails; a superseded
-        # approval skips both, and the run succeeds
-        train >> email_approvers(dataset, RUN_KEY) >> approval >> [promote, record_rejection]
+        # a failure anywhere leaves the leaves upstream_failed, so the run fails; a superseded approval skips
+        # the rest, and the run succeeds
+        train >> email_approvers(dataset, RUN_KEY) >> approval
 
 invalid_specs("retrain")

@@ -10,6 +10,9 @@ days in one process with one model load, each day its own atomic commit (a retry
 run has not committed), and `score_partition` has nothing to do. Manual runs may pass `date` or `start`/`end`
 (backfill), `model_version` (re-scoring), or `input`/`output` to score an analyst's file.
 No Production model: `plan` fails with a message naming the approval step, and nothing is written.
+While an approver has halted the model (`halt_<dataset>`), no model is loaded: the spec's fallback policy
+decides every row (`scores/<ds>/date=D/model=fallback/`, `policy` = "fallback" on each row) and `publish` tells
+monitoring nothing; without a fallback policy `plan` fails with one line and nothing is scored.
 """
 
 from __future__ import annotations
@@ -64,16 +67,19 @@ for dataset in dataset_names():
         committed = ml_step_mapped("commit", commit_jobs(planned), trigger_rule="none_failed")
 
         @task(task_id="publish", outlets=[scores(dataset)])
-        def publish(dataset_name: str, planned: dict):  # type: ignore[no-untyped-def]
-            """Tell monitoring which days were scored, and with which version (nothing for an analyst's file)."""
+        def publish(dataset_name: str, planned: dict, run_key: str):  # type: ignore[no-untyped-def]
+            """Tell monitoring which days the model scored, and with which version (nothing for an analyst's
+            file, nor for days the fallback policy decided while the model was halted)."""
             from airflow.sdk.exceptions import AirflowSkipException
             from riskops_airflow.assets import scores as scores_asset
+            from riskops_airflow.scoring_plan import published
 
-            if not planned["dates"]:
-                raise AirflowSkipException("an analyst's file was scored: no scored days to publish")
-            yield Metadata(scores_asset(dataset_name), extra={"dates": planned["dates"],
-                                                              "model_version": planned["version"]})
+            dates = published(dataset_name, planned, run_key)
+            if not dates:
+                raise AirflowSkipException("no day scored by a model to publish (an analyst's file, or the model "
+                                           "is halted and the fallback policy decided)")
+            yield Metadata(scores_asset(dataset_name), extra={"dates": dates, "model_version": planned["version"]})
 
-        scored >> committed >> publish(dataset, planned)
+        scored >> committed >> publish(dataset, planned, "{{ run_id }}")
 
 invalid_specs("score")

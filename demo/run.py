@@ -328,6 +328,9 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
           f"{tags.get('riskops.approved_by')} at {tags.get('riskops.promoted_at')}; "
           f"previous champion {tags.get('riskops.previous_champion')}; report sha256 "
           f"{tags.get('riskops.report_sha256', '')[:12]}...")
+    from ml.model.champions import champion_line
+
+    print(f"    champion history (python -m ml champions --dataset {dataset}): {champion_line(client, name)}")
 
 
 def print_accounting(data_url: str, days: dict[str, list[dt.date]]) -> None:

@@ -158,11 +158,19 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         raise RiskopsError(str(exc)) from None
 
 
+def _settings() -> Settings:
+    """The environment's settings; a bad value (RISKOPS_APPROVAL_QUORUM=two) is a user error."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise RiskopsError(str(exc)) from None
+
+
 def _context(args: argparse.Namespace) -> tuple[Settings, "Storage", "DatasetSpec"]:
     from ml.data.spec import get_spec
     from ml.storage import Storage
 
-    settings = Settings.from_env()
+    settings = _settings()
     return settings, Storage(settings.data_url), get_spec(settings.specs_dir, args.dataset)
 
 
@@ -183,7 +191,7 @@ def _mlflow(settings: Settings) -> Any:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from ml.data.spec import load_specs
 
-    valid, invalid = load_specs(Settings.from_env().specs_dir)
+    valid, invalid = load_specs(_settings().specs_dir)
     for name, spec in valid.items():
         print(f"{name}\t{len(spec.columns)} columns\tlabel={spec.label.column}\t"
               f"maturity_lag_days={spec.label.maturity_lag_days}\tcalendar={spec.calendar.days}\t{spec.description}")
@@ -258,6 +266,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                                      "the registered version by it (default: as_of=<date>)")
     free_text(p, "--trigger", help="why this retraining runs, when monitoring requested it (drift); shown on the "
                                    "candidate report's first page")
+    free_text(p, "--trained-by", help="who trained it (the retrain DAG passes whoever triggered the run); tagged "
+                                      "on the version: with RISKOPS_SEPARATE_DUTIES=on they may not approve it")
 
 
 @step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
@@ -268,7 +278,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = train_config(args)
     _mlflow(settings)
     summary = retrain(storage, spec, args.as_of, config, settings.artifact_root, run_key=args.run_key,
-                      trigger=args.trigger.strip() or None)
+                      trigger=args.trigger.strip() or None, trained_by=args.trained_by.strip() or None,
+                      quorum=spec.oversight.quorum(settings.approval_quorum))
     m = summary["metrics"]
     for gap in summary["gaps"]:
         print(f"warning: {gap}", file=sys.stderr)
@@ -298,21 +309,152 @@ def _promote_args(p: argparse.ArgumentParser) -> None:
                                         "approve it)")
 
 
-@step("promote", "make a registered version the champion (Production), with an audit trail", _promote_args)
-def cmd_promote(args: argparse.Namespace) -> int:
+def _report(storage: "Storage", client: Any, dataset: str, version: str) -> bytes | None:
+    """The report the approvers were sent; versions stored before per-version keys have it in MLflow only."""
     from ml import layout
+    from ml.model import registry
+
+    key = layout.candidate(dataset, version, "candidate.pdf")
+    return storage.read_bytes(key) if storage.exists(key) else \
+        registry.report_bytes(client, registry.model_name(dataset), version)
+
+
+def _decided(name: str, version: str, audit: dict[str, Any], approver: str, what: str) -> None:
+    """Print the outcome of one approval: still waiting for the quorum, or done."""
+    if audit["status"] == "waiting":
+        given, quorum = audit["approvals"], audit["quorum"]
+        again = f"{approver}'s approval was already recorded" if audit["already"] else f"{approver} approved"
+        print(f"{again}: {len(given)} of {quorum} approvals of {what} {name} version {version} "
+              f"({', '.join(given)}); waiting for {quorum - len(given)} more approver(s)")
+        return
+    verb = "is now Production (alias champion)" if audit.get("kind") != "rolled back" else \
+        "is the champion again (Production, alias champion): rolled back"
+    print(f"{name} version {version} {verb}; approved by {audit['approved_by']} at {audit['promoted_at']}; "
+          f"previous champion: {audit['previous_champion']}")
+
+
+@step("promote", "record one approval of a registered version; at the approval quorum it becomes the champion "
+      "(Production), with an audit trail", _promote_args)
+def cmd_promote(args: argparse.Namespace) -> int:
     from ml.model import decisions, registry
 
     settings, storage, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
-    key = layout.candidate(spec.name, args.version, "candidate.pdf")
-    # the report the approvers were sent; versions stored before per-version keys have it in MLflow only
-    report = storage.read_bytes(key) if storage.exists(key) else registry.report_bytes(client, name, args.version)
-    audit = decisions.promote(client, name, args.version, args.approver, args.note, report=report,
+    audit = decisions.promote(client, name, args.version, args.approver, args.note,
+                              report=_report(storage, client, spec.name, args.version),
                               approvers=settings.approver_users,
-                              triggered_by=args.triggered_by if settings.separate_duties else None)
-    print(f"{name} version {args.version} is now Production (alias champion); approved by {audit['approved_by']} "
-          f"at {audit['promoted_at']}; previous champion: {audit['previous_champion']}")
+                              triggered_by=args.triggered_by if settings.separate_duties else None,
+                              quorum=spec.oversight.quorum(settings.approval_quorum),
+                              separate_duties=settings.separate_duties)
+    _decided(name, args.version, audit, args.approver, "the promotion of")
+    return 0
+
+
+def _rollback_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", help="the earlier champion to restore (default: the champion before the current one)")
+    free_text(p, "--approver", required=True, blank=False,
+              help="who approves (or declines) the rollback (one of RISKOPS_APPROVER_USERS when that is set)")
+    free_text(p, "--reason", required=True, blank=False,
+              help="why roll back: the first approval opens the request with it, the champion history records it")
+    free_text(p, "--note", help="this approver's note (default: the reason)")
+    free_text(p, "--requested-by", help="who asked for the rollback (RISKOPS_SEPARATE_DUTIES=on: they may not "
+                                        "approve it); default: the first approver")
+    p.add_argument("--decline", action="store_true", help="decline the waiting rollback instead of approving it")
+
+
+@step("rollback", "record one approval of re-promoting an earlier champion (never rejected); at the approval "
+      "quorum it is the champion again", _rollback_args)
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from ml.model import decisions, registry
+
+    settings, storage, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    if args.decline:
+        if not args.version:
+            raise RiskopsError("--decline needs the --version whose rollback is declined")
+        decisions.decline_rollback(client, name, args.version, args.approver, args.reason,
+                                   approvers=settings.approver_users)
+        print(f"rollback of {name} to version {args.version} declined by {args.approver}: {args.reason}")
+        return 0
+    target, _ = decisions.rollback_target(client, name, args.version)
+    audit = decisions.rollback(client, name, target, args.approver, args.reason,
+                               report=_report(storage, client, spec.name, target), approvers=settings.approver_users,
+                               quorum=spec.oversight.quorum(settings.approval_quorum),
+                               requested_by=args.requested_by.strip() or None, note=args.note,
+                               separate_duties=settings.separate_duties)
+    _decided(name, target, audit, args.approver, "the rollback to")
+    return 0
+
+
+@step("champions", "print the champion history of a dataset's model: every promotion, rollback, halt and resume")
+def cmd_champions(args: argparse.Namespace) -> int:
+    from ml.model import champions, registry
+    from ml.model.halt import halted
+
+    settings, _, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    events = champions.history(client, name)
+    for event in events:
+        print(event.line())
+    if not events:
+        print(f"no champion history for {name}: nothing was promoted yet")
+    state = halted(client, name)
+    print(f"now: HALTED by {state['by']} since {state['at']}: {state['reason']}" if state else
+          "now: not halted")
+    return 0
+
+
+def _stop_args(p: argparse.ArgumentParser) -> None:
+    free_text(p, "--approver", required=True, blank=False, help="who decides (one of RISKOPS_APPROVER_USERS when "
+                                                                "that is set)")
+    free_text(p, "--reason", required=True, blank=False, help="why (mailed to the on-call and the risk team, and "
+                                                              "recorded in the champion history)")
+
+
+def _notice(storage: "Storage", dataset: str, event_id: str, mail: Any) -> str:
+    """Leave the mail for the Airflow side to send to the on-call and the risk team; returns its key."""
+    from ml import layout
+
+    key = layout.oversight_notice(dataset, event_id)
+    if not storage.exists(key):  # a retried step leaves the same mail once
+        storage.write_json(key, {"dataset": dataset, "event": event_id, "subject": mail.subject, "html": mail.html,
+                                 "sent_at": None})
+    return key
+
+
+@step("halt", "stop a dataset's model: until it is resumed, scoring applies the spec's fallback policy or refuses",
+      _stop_args)
+def cmd_halt(args: argparse.Namespace) -> int:
+    from ml import mails
+    from ml.model import registry
+    from ml.model.halt import halt
+
+    settings, storage, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    state, new = halt(client, name, args.approver, args.reason, approvers=settings.approver_users)
+    fallback = spec.oversight.fallback
+    key = _notice(storage, spec.name, state["id"],
+                  mails.halt(spec.name, name, state, fallback.describe() if fallback else None))
+    print(f"{name} {'halted' if new else 'was already halted'} by {state['by']} at {state['at']}: {state['reason']}")
+    print(f"while halted, scoring {'applies the fallback policy: ' + fallback.describe() if fallback else 'refuses'}")
+    print(f"mail to the on-call and the risk team: {storage.url(key)} (sent by the DAG halt_{spec.name}, or by the "
+          "next run of any halt_/resume_ DAG of the dataset)")
+    return 0
+
+
+@step("resume", "lift the halt of a dataset's model: its champion scores again from the next scoring run",
+      _stop_args)
+def cmd_resume(args: argparse.Namespace) -> int:
+    from ml import mails
+    from ml.model import registry
+    from ml.model.halt import resume
+
+    settings, storage, spec = _context(args)
+    client, name = _mlflow(settings), registry.model_name(spec.name)
+    event = resume(client, name, args.approver, args.reason, approvers=settings.approver_users)
+    key = _notice(storage, spec.name, event["id"], mails.resume(spec.name, name, event))
+    print(f"{name} resumed by {event['by']} at {event['at']}: {event['why']}")
+    print(f"mail to the on-call and the risk team: {storage.url(key)}")
     return 0
 
 
@@ -345,12 +487,18 @@ def _score_args(p: argparse.ArgumentParser) -> None:
 
 @step("score", "score curated days (or an analyst's file) with the Production model", _score_args)
 def cmd_score(args: argparse.Namespace) -> int:
-    from ml.scoring import score
+    from ml import layout
+    from ml.scoring import fallback, score
 
     settings, storage, spec = _context(args)
     dates = [] if args.input else business_dates(args, spec)
     source, target = _ondemand_paths(args, storage) if args.input else ("", "")  # refused before anything is opened
+    if args.model_version:
+        layout.model_version(args.model_version)  # user input: refused before MLflow is asked
     _mlflow(settings)
+    halt = fallback.halt_of(spec.name)  # a halted model is never loaded: the fallback policy decides, or nothing
+    if halt is not None:
+        return _score_halted(storage, spec, dates, halt, args, source, target)
     pinned = score.resolve_model(spec.name, args.model_version)
     from ml.reasons import Dictionary
 
@@ -358,7 +506,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     if args.input:
-        return _score_file(storage, source, target, spec, pinned)
+        return _score_file(storage, source, target, spec, lambda data, name: score.score_file(data, name, spec, pinned))
     if args.partition is not None:
         for day in dates:
             rows = score.score_partition(storage, spec, day, pinned, args.partition, args.partitions)
@@ -385,6 +533,38 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_halted(storage: "Storage", spec: "DatasetSpec", dates: list[dt.date], halt: Any, args: argparse.Namespace,
+                  source: str, target: str) -> int:
+    """Scoring while the model is halted: the fallback policy decides each day (or the file), or the refusal."""
+    from ml.scoring import fallback
+
+    policy = fallback.fallback_policy(spec, halt).describe()
+    if args.input:
+        return _score_file(storage, source, target, spec,
+                           lambda data, name: fallback.fallback_file(data, name, spec, halt))
+    if args.partition is not None:  # no model to spread over slices: the commit decides the whole day
+        print(f"{halt.text()}; partition {args.partition}/{args.partitions} has nothing to score: the commit "
+              f"decides the day by the fallback policy ({policy})", flush=True)
+        return 0
+    failed = []
+    for day in dates:
+        try:
+            m = fallback.score_day(storage, spec, day, halt, run_key=args.run_key)
+        except RiskopsError as exc:  # the other days still run: each is its own commit
+            if len(dates) == 1:
+                raise
+            failed.append(day)
+            print(f"error: {day} {spec.name}: {exc}", file=sys.stderr, flush=True)
+            continue
+        mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
+        print(f"{day} {spec.name}: {halt.text()}; {m['rows_scored']} of {m['rows_in']} rows decided by the fallback "
+              f"policy ({policy}: {mix}) -> {storage.url(m['scores'])}", flush=True)
+    if failed:
+        raise RiskopsError(f"{len(failed)} of {len(dates)} days not decided (each named above); the others are "
+                           "committed")
+    return 0
+
+
 def _ondemand_paths(args: argparse.Namespace, storage: "Storage") -> tuple[str, str]:
     """Storage keys of --input and --output, both confined to the on-demand area (links included)."""
     from ml import layout
@@ -400,14 +580,14 @@ def _rejects(target: str) -> str:
     return target.rsplit(".", 1)[0] + ".quarantine.csv"
 
 
-def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec", pinned: Any) -> int:
+def _score_file(storage: "Storage", source: str, target: str, spec: "DatasetSpec",
+                decide: Callable[[bytes, str], Any]) -> int:
+    """Score an analyst's file with `decide(data, name)` -> (scores, quarantine): the model, or the fallback."""
     import io
-
-    from ml.scoring import score
 
     if not storage.exists(source):
         raise RiskopsError(f"input file not found: {storage.url(source)}")
-    scores, quarantine = score.score_file(storage.read_bytes(source), source.rsplit("/", 1)[-1], spec, pinned)
+    scores, quarantine = decide(storage.read_bytes(source), source.rsplit("/", 1)[-1])
     rejected = _rejects(target)
     try:
         buffer = io.BytesIO()

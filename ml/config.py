@@ -47,6 +47,13 @@ def mail_from() -> str:
     return os.environ.get("RISKOPS_MAIL_FROM", "riskops@localhost")
 
 
+def whole_number(name: str, value: str, low: int, high: int) -> int:
+    """The variable `name` as a whole number from `low` to `high`; else a ValueError naming it."""
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not '{value}'")
+    return int(value)
+
+
 def masked(uri: str) -> str:
     """A URI as it may be shown: a password in it is replaced by ***."""
     from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +63,9 @@ def masked(uri: str) -> str:
         return uri
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}{port}"))
+
+
+MAX_QUORUM = 10
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,8 @@ class Settings:
     risk_team: tuple[str, ...]  # mail addresses that receive stability alerts and weekly reports
     history_url: str  # SQLAlchemy URL of the monitoring history
     approver_users: tuple[str, ...]  # Airflow users who may approve; empty: anyone who can open the DAG
-    separate_duties: bool  # whoever triggered a retraining may not approve it
+    separate_duties: bool  # whoever triggered or trained a version (or requested a rollback) may not approve it
+    approval_quorum: int  # distinct approvers a promotion or rollback needs at least (a spec may ask for more)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -92,6 +103,8 @@ class Settings:
             history_url=env.get("RISKOPS_HISTORY_URL", f"sqlite:///{home / 'history' / 'history.db'}"),
             approver_users=addresses(env.get("RISKOPS_APPROVER_USERS", "")),
             separate_duties=switch("RISKOPS_SEPARATE_DUTIES", env.get("RISKOPS_SEPARATE_DUTIES", "off")),
+            approval_quorum=whole_number("RISKOPS_APPROVAL_QUORUM", env.get("RISKOPS_APPROVAL_QUORUM", "1"), 1,
+                                         MAX_QUORUM),
         )
 
 

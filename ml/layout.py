@@ -7,13 +7,17 @@ or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival d
   quarantine/<ds>/date=D/part-0.parquet      rejected rows: file, line, original text, reason
   manifests/preprocess/<ds>/date=D.json      row accounting, input hashes, daily statistics
   scores/<ds>/date=D/model=V/part-0.parquet  id, pd, score, band, decision, hard rule, reasons
+  scores/<ds>/date=D/model=fallback/...      a day decided by the fallback policy while the model is halted
   scores/_staging/<ds>/date=D/model=V/       partitions of a day waiting for their commit
   manifests/score/<ds>/date=D/model=V.json   rows in / scored, model, input hash
+  manifests/fallback/<ds>/date=D.json        a halted day: the fallback policy, the halt, the decisions
   candidates/<ds>/v=V/candidate.{json,pdf}   a registered candidate's summary and report (write-once)
   runs/retrain/<ds>/<run>.json               which version a retraining run registered
   runs/stability/<ds>/<run>.json             what a stability run found: windows, alert, trigger, reports
   runs/stability/<ds>/<run>.png              the chart its alert mail shows
   runs/backtest/<ds>/<run>.json              a backtest run's report, alerts and mail for the risk team
+  runs/rollback/<ds>/<run>.json              what a rollback run asks the approvers to restore
+  runs/oversight/<ds>/<event>.json           a halt's or resume's mail to the on-call and the risk team
   reports/stability/<ds>/week=YYYY-Www.pdf   weekly stability report
   reports/backtest/<ds>/as_of=D.pdf          weekly backtest report
   ondemand/...                               analysts' files scored on demand, and their scores
@@ -85,6 +89,15 @@ def scores(dataset: str, day: dt.date, version: str) -> str:
     return f"{day_folder(SCORES, dataset, day)}/model={version}/{DATA_FILE}"
 
 
+FALLBACK = "fallback"  # the `model=` folder of the days the fallback policy decided (no model version)
+
+
+def fallback_manifest(dataset: str, day: dt.date) -> str:
+    """The manifest of a day decided by the fallback policy while the model was halted (its scores are
+    `scores(dataset, day, FALLBACK)`); kept apart from the model versions' manifests, which name a version."""
+    return f"manifests/fallback/{dataset}/date={day.isoformat()}.json"
+
+
 def scores_staging_root() -> str:
     return f"{SCORES}/_staging"
 
@@ -135,6 +148,21 @@ def retrain_run(dataset: str, run_key: str) -> str:
 
 def _run_file(kind: str, dataset: str, run_key: str) -> str:
     return f"runs/{kind}/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}"
+
+
+def rollback_run(dataset: str, run_key: str) -> str:
+    """What the rollback run `run_key` (an Airflow run id) asks the approvers to restore, for its reminder."""
+    return _run_file("rollback", dataset, run_key) + ".json"
+
+
+def oversight_notices(dataset: str) -> str:
+    """Folder of the mails that halts and resumes leave for the Airflow side to send."""
+    return f"runs/oversight/{dataset}"
+
+
+def oversight_notice(dataset: str, event_id: str) -> str:
+    """The mail a halt or a resume (`event_id`, its champion-history id) leaves for the on-call and risk team."""
+    return _run_file("oversight", dataset, event_id) + ".json"
 
 
 def stability_run(dataset: str, run_key: str, suffix: str = ".json") -> str:

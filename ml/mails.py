@@ -1,6 +1,8 @@
-"""Every mail riskops composes, subject and HTML body, from the data it tells about: the candidate's report to
-the approvers, and the stability alert, fairness alert, weekly stability report and backtest report to the risk
-team. The Airflow side (riskops_airflow.notify) only sends them, with their attachments.
+"""Every mail riskops composes, subject and HTML body, from the data it tells about: the candidate's report, the
+requests for the next approval of a quorum, reminders and rollback requests to the approvers; the stability
+alert, fairness alert, weekly stability report and backtest report to the risk team; a halt or resume of a
+model to the on-call and the risk team. The Airflow side (riskops_airflow.notify) only sends them, with their
+attachments.
 
 The failure mail is not here: it is a Jinja template of Airflow's task context, rendered by Airflow's
 SmtpNotifier when a task fails (riskops_airflow.notify.failure_notifier).
@@ -63,11 +65,100 @@ def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
            "is closed</li>" if summary.get("superseded") else "")
         + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"
            if summary.get("trigger") else "")
+        + (f"<li>champion history: {html.escape(summary['champion_line'])}</li>"
+           if summary.get("champion_line") else "")
+        + (f"<li>four eyes: {summary['quorum']} distinct approvers must approve it before it is promoted; a "
+           "rejection by any of them ends it</li>" if summary.get("quorum", 1) > 1 else "")
         + "</ul>"
         f"<p>The full report is attached. Approve or reject in Airflow: {html.escape(airflow_url)} "
         f"(DAG retrain_{html.escape(summary['dataset'])}, task <i>approval</i>).</p>"
     )
     return Mail(subject, body)
+
+
+def _approved_so_far(approved: Sequence[str], quorum: int) -> str:
+    given = f"approved so far by {', '.join(approved)}" if approved else "no approval yet"
+    return f"{len(approved)} of {quorum} approvals ({given})"
+
+
+def approval_request(what: str, dataset: str, dag_id: str, report_sha256: str, approved: Sequence[str], quorum: int,
+                     airflow_url: str) -> Mail:
+    """The mail asking the approvers who have not approved yet for the next approval of a quorum (four eyes):
+    `what` is the decision ("the promotion of riskops-x v3", "the rollback of riskops-x to v1")."""
+    subject = f"[riskops] approval {len(approved) + 1} of {quorum} needed: {what}"
+    body = (f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(dataset)}) needs {quorum} distinct "
+            f"approvers: {html.escape(_approved_so_far(approved, quorum))}.</p>"
+            f"<p>Approvals are bound to the report with SHA-256 {html.escape(report_sha256)}; whoever approved "
+            "already is not asked again, and a rejection by any approver ends it. Decide in Airflow: "
+            f"{html.escape(airflow_url)} (DAG {html.escape(dag_id)}, Required Actions).</p>")
+    return Mail(subject, body)
+
+
+def approval_reminder(what: str, dataset: str, since: str, approved: Sequence[str], quorum: int, dag_id: str,
+                      run_id: str, airflow_url: str) -> Mail:
+    """The reminder of a decision still waiting when its DAG run's deadline passed (Airflow's deadline alert):
+    `what` as for `approval_request`, `since` when the run started waiting."""
+    subject = f"[riskops] reminder: {what} still waits for a decision ({len(approved)} of {quorum} approvals)"
+    body = (f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(dataset)}) has waited for a decision since "
+            f"{html.escape(since)}: {html.escape(_approved_so_far(approved, quorum))}.</p>"
+            f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG {html.escape(dag_id)}, run {html.escape(run_id)}, "
+            "Required Actions).</p>")
+    return Mail(subject, body)
+
+
+def rollback_request(dataset: str, model_name: str, target: Mapping[str, Any], champion: str, requested_by: str,
+                     reason: str, quorum: int, airflow_url: str) -> Mail:
+    """The mail asking the approvers to decide on a rollback to an earlier champion (`target`: version, the
+    champion-history line that made it the champion, its report's SHA-256)."""
+    subject = (f"[riskops] rollback of {model_name} from v{champion} to v{target['version']} requested by "
+               f"{requested_by}")
+    body = (f"<p>{html.escape(requested_by)} asks to roll <b>{html.escape(dataset)}</b> back from version "
+            f"{html.escape(champion)} (the champion) to version {html.escape(str(target['version']))}: "
+            f"{html.escape(reason)}</p>"
+            f"<ul><li>when version {html.escape(str(target['version']))} was the champion: "
+            f"{html.escape(str(target.get('line') or 'not in the champion history'))}</li>"
+            f"<li>its report SHA-256 {html.escape(str(target['report_sha256']))} (approvals are bound to it)</li>"
+            f"<li>{quorum} distinct approver(s) must approve; a rejection by any declines the rollback, and version "
+            f"{html.escape(champion)} stays the champion</li></ul>"
+            f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG rollback_{html.escape(dataset)}, Required "
+            "Actions). The next scoring run after the rollback uses the restored version.</p>")
+    return Mail(subject, body)
+
+
+# ------------------------------------------------------------------------------------ to the on-call
+
+def halt(dataset: str, model_name: str, state: Mapping[str, str], fallback: str | None) -> Mail:
+    """The mail to the on-call and the risk team when an approver halts a dataset's model (`state`: by, at,
+    reason, version); `fallback` is the spec's fallback policy in words, None when it has none."""
+    version = state["version"]
+    stopped = f"version {version}" if version != "none" else "no champion yet"
+    what = (f"Until it is resumed, scoring decides every row of {html.escape(dataset)} by the fallback policy "
+            f"(<b>{html.escape(fallback)}</b>); the score files and manifests say so on every row (policy "
+            "<i>fallback</i>), and monitoring leaves those days out." if fallback else
+            f"The spec of {html.escape(dataset)} has no fallback policy: until it is resumed, every scoring run "
+            "refuses with one line and <b>nothing is scored</b>.")
+    return Mail(f"[riskops] {model_name} HALTED by {state['by']}: {state['reason'][:120]}",
+                f"<p><b>{html.escape(state['by'])}</b> halted {html.escape(model_name)} ({html.escape(stopped)}) at "
+                f"{html.escape(state['at'])}: {html.escape(state['reason'])}</p><p>{what}</p>"
+                "<p>An approver resumes it with <code>python -m ml resume --dataset "
+                f"{html.escape(dataset)} --approver NAME --reason WHY</code> (or the DAG resume_"
+                f"{html.escape(dataset)}); the champion history (<code>python -m ml champions --dataset "
+                f"{html.escape(dataset)}</code>) records both.</p>")
+
+
+def resume(dataset: str, model_name: str, event: Mapping[str, Any]) -> Mail:
+    """The mail to the on-call and the risk team when an approver resumes a halted model (`event`: the resume's
+    champion-history line as a dict, with the `halt` it lifts)."""
+    halt_state = event["halt"]
+    version = event["version"]
+    scores = f"version {version} scores again from the next scoring run" if version != "none" else         "there is no champion yet: nothing scores until one is approved"
+    return Mail(f"[riskops] {model_name} resumed by {event['by']}",
+                f"<p><b>{html.escape(str(event['by']))}</b> resumed {html.escape(model_name)} at "
+                f"{html.escape(str(event['at']))}: {html.escape(str(event['why']))}</p>"
+                f"<p>It had been halted by {html.escape(halt_state['by'])} since {html.escape(halt_state['at'])}: "
+                f"{html.escape(halt_state['reason'])}. Now {html.escape(scores)}; days decided by the fallback "
+                f"policy meanwhile can be scored again with the model (<code>python -m ml score --dataset "
+                f"{html.escape(dataset)} --date D</code>).</p>")
 
 
 # ------------------------------------------------------------------------------------ to the risk team

@@ -94,6 +94,8 @@ class BacktestReportData:
     # these (the spec's fairness section)
     min_ratio: float = 0.8
     min_group_rows: int = 50
+    # the current champion's line of the champion history (who promoted it when, why; halted?); None: none yet
+    champion_line: str | None = None
 
 
 CHART = (6.6, 2.6)
@@ -160,7 +162,8 @@ def _span(weeks: list[str]) -> str:
 def _identity(data: BacktestReportData) -> list[Flowable]:
     versions = ", ".join(sorted({str(w["version"]) for w in data.weeks})) or DASH
     pairs = [
-        ("Model", data.model_name), ("Versions that scored", versions), ("Dataset", data.dataset),
+        ("Model", data.model_name), ("Versions that scored", versions),
+        ("Champion now", data.champion_line or "none promoted yet"), ("Dataset", data.dataset),
         ("As-of date", data.as_of),
         ("Maturity", f"{data.maturity_lag_days} days: outcomes of applications up to {data.last_matured_day} "
                      "are known"),

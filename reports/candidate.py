@@ -125,6 +125,8 @@ class CandidateReportData:
     # mutual_information}]}), below (lines), reasons ([{code, text, first, any, first_share, any_share}]),
     # reasons_from_spec, explained_rows; None: a report without the page
     fairness: dict[str, Any] | None = None
+    # the current champion's line of the champion history (who promoted it when, why, report hash; halted?)
+    champion_line: str | None = None
 
 
 TOP_FEATURES = 15
@@ -189,6 +191,8 @@ def _float(d: dict[str, list[float] | float], key: str) -> float:
 def _identity(data: CandidateReportData) -> list[Flowable]:
     champion = (f"version {data.champion_version} (current production model)"
                 if data.champion_version is not None else "none: first model for this dataset")
+    if data.champion_line:
+        champion = f"{champion}; {data.champion_line}"
     pairs = [
         ("Model name", data.model_name),
         ("Version", data.version),

@@ -48,6 +48,25 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A real MLflow store (SQLite in a temporary folder) as the current tracking and registry URI."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    monkeypatch.setenv("RISKOPS_MLFLOW_ARTIFACTS", (tmp_path / "artifacts").as_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    # runs started without an experiment would otherwise put artifacts in ./mlruns
+    experiment = mlflow.MlflowClient().create_experiment("tests", artifact_location=(tmp_path / "runs").as_uri())
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment)
+    yield uri
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
 DRIFT_START = dt.date(2026, 9, 20)  # the synthetic cards' drift (datasets/card_transactions.yaml)
 CARDS_START, CARDS_DAYS = dt.date(2026, 9, 14), 12  # a Monday; the last 6 days drift
 

@@ -79,6 +79,37 @@ def approve(client, name: str, version: str, approver: str = "Ada", note: str = 
     return decisions.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))
 
 
+_LOGGED: dict[str, tuple[str, str, str]] = {}  # tracking URI -> one tiny logged model, registered many times
+
+
+def tiny_candidate(client, name: str, report: bytes | None, **tags: str) -> str:  # type: ignore[no-untyped-def]
+    """A candidate version of `name` registered as retrain registers one (a logged three-tree model on one
+    feature; `report`'s SHA-256 tagged, or no report for None), with extra riskops `tags`; returns the version.
+    For decisions on versions, which never look inside the model."""
+    import hashlib
+
+    import mlflow
+    import pandas as pd
+    import xgboost as xgb
+
+    from ml.model import registry
+    from ml.model.features import FeaturePipeline
+    from ml.model.riskmodel import RiskModel
+
+    if mlflow.get_tracking_uri() not in _LOGGED:
+        frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=200)})
+        booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(frame, label=(frame.x > 0).astype(int)), 3)
+        model = RiskModel(FeaturePipeline(numeric=("x",), categorical={}, order=("x",)), booster, 0.5)
+        with mlflow.start_run() as run:
+            _LOGGED[mlflow.get_tracking_uri()] = (*registry.log_model(model, frame.head(3)), run.info.run_id)
+    uri, sha, run_id = _LOGGED[mlflow.get_tracking_uri()]
+    version_tags = {"riskops.data_hash": "abc", "riskops.model_sha256": sha,
+                    **{f"riskops.{k}": v for k, v in tags.items()}}
+    if report is not None:
+        version_tags["riskops.report_sha256"] = hashlib.sha256(report).hexdigest()
+    return registry.register_candidate(client, name, uri, run_id, version_tags)
+
+
 def mails(outbox: Path) -> list[email.message.EmailMessage]:
     """The mails the SMTP server received, oldest first."""
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]

@@ -17,6 +17,7 @@ import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
+from ml.config import MAX_QUORUM
 from ml.errors import SpecError
 
 ColumnType = Literal["string", "int", "float", "bool", "category", "date", "kv"]
@@ -599,6 +600,29 @@ class Reasons(_Strict):
     warning): a feature with no statement, and any protected attribute, is never a reason."""
 
     statements: list[ReasonStatement] = Field(default_factory=list, max_length=200)
+class Fallback(_Strict):
+    """What decides while the dataset's model is halted (`python -m ml halt`): the policy's hard rules (when
+    `hard_rules`), and `otherwise` for every row they do not decide. Nothing is approved without a model."""
+
+    hard_rules: bool = True
+    otherwise: Literal["review", "decline"] = "review"
+
+    def describe(self) -> str:
+        """The policy in words (the manifests, the mails, the CLI)."""
+        return (f"hard rules, every other row to {self.otherwise}" if self.hard_rules
+                else f"every row to {self.otherwise}")
+
+
+class Oversight(_Strict):
+    """Human oversight of the dataset's models: how many distinct approvers a promotion or a rollback needs (at
+    least RISKOPS_APPROVAL_QUORUM), and the fallback policy while the model is halted (none: scoring refuses)."""
+
+    approval_quorum: int = Field(default=1, ge=1, le=MAX_QUORUM)
+    fallback: Fallback | None = None
+
+    def quorum(self, platform_minimum: int) -> int:
+        """The approvals a decision needs: the spec may ask for more than the platform's minimum, never fewer."""
+        return max(self.approval_quorum, platform_minimum)
 
 
 class DatasetSpec(_Strict):
@@ -617,6 +641,7 @@ class DatasetSpec(_Strict):
     monitoring: Monitoring = Field(default_factory=Monitoring)
     fairness: Fairness = Field(default_factory=Fairness)
     reasons: Reasons = Field(default_factory=Reasons)
+    oversight: Oversight = Field(default_factory=Oversight)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

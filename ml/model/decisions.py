@@ -9,9 +9,16 @@ either way the change is written into the version's audit trail with what is kno
 Every decision appends an entry to the version's audit trail (`riskops.decision.N`, JSON); the summary tags
 (`approved_by`, `rejected_by`, ...) keep the first decision and are never overwritten.
 
-A promotion first records its intent (`riskops.promotion_pending`) and removes it only once stage, alias
-and audit are written and read back; a promotion interrupted half-way (MLflow answering 503) is completed
-by running it again, and until then nothing scores with either version.
+Four eyes: a version is promoted once `quorum` distinct approvers have approved it (each approval an entry of
+its trail as it arrives: who, when, note, and the report's and model files' SHA-256 it was given for; only
+approvals of the hashes the version carries count). A rejection by any approver ends it. With separation of
+duties, whoever triggered or trained it (tag `trained_by`) may not approve it. A rollback re-promotes an
+earlier champion that was never rejected after the same quorum (`rollback`), or is declined.
+
+A promotion (or a rollback) first records its intent (`riskops.promotion_pending`) and removes it only once
+stage, alias, audit and the champion history (`ml.model.champions`) are written and read back; one
+interrupted half-way (MLflow answering 503) is completed by running it again, and until then nothing scores
+with either version.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from typing import Any
 from mlflow import MlflowClient
 
 from ml.errors import RiskopsError
-from ml.model import registry
+from ml.model import champions, registry
+from ml.model.champions import Event
 from ml.model.registry import CHALLENGER, CHAMPION, now
 from ml.versions import version_key
 
@@ -61,19 +69,27 @@ def _pointers(client: MlflowClient, name: str) -> tuple[Any, str] | None:
         return by_alias, "alias+stage"
     if by_alias is None or by_stage is None:
         return (by_alias, "alias") if by_alias is not None else (by_stage, "stage")
-    alias_at = by_alias.tags.get(registry.TAG + "promoted_at")
-    stage_at = by_stage.tags.get(registry.TAG + "promoted_at")
+    alias_at, stage_at = _champion_since(by_alias), _champion_since(by_stage)
     stage_is_ours = stage_at is not None and (alias_at is None or stage_at > alias_at)
     return (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
+
+
+def _champion_since(mv: Any) -> str | None:
+    """When riskops last made the version the champion (a rollback re-promotes: `promoted_at` is the first time)."""
+    return mv.tags.get(registry.TAG + "champion_since") or mv.tags.get(registry.TAG + "promoted_at")
 
 
 def _pending(name: str, version: str, tags: dict[str, str], consequence: str = "nothing was scored") -> None:
     if "promotion_pending" in tags:
         intent = json.loads(tags["promotion_pending"])
+        last = intent.get("approvals", [intent["approver"]])[-1]
+        step = "rollback" if intent.get("kind") == champions.ROLLED_BACK else "promote"
+        reason = " --reason=\"<why>\"" if step == "rollback" else ""
         raise RiskopsError(
-            f"the promotion of {name} version {version} by {intent['approver']} ({intent['at']}) did not finish "
-            f"(MLflow failed half-way); {consequence}. Run it again to complete it: python -m ml promote "
-            f"--dataset {name.removeprefix('riskops-')} --version {version} --approver=\"{intent['approver']}\"")
+            f"the {'rollback' if step == 'rollback' else 'promotion'} of {name} version {version} by "
+            f"{intent['approver']} ({intent['at']}) did not finish (MLflow failed half-way); {consequence}. Run it "
+            f"again to complete it: python -m ml {step} --dataset {name.removeprefix('riskops-')} --version "
+            f"{version} --approver=\"{last}\"{reason}")
 
 
 def resolve_champion(client: MlflowClient, name: str, sync: bool = True,
@@ -115,6 +131,9 @@ def _record_direct_promotion(client: MlflowClient, name: str, version: str, wher
     registry.set_tags(client, name, version, {"status": "champion", "synced_from": f"{where} set directly in MLflow"})
     registry.append_decision(client, name, version, {"action": "promoted directly in MLflow", "what": where,
                                                      "by": UNKNOWN_WHO, "at": at, "previous": previous})
+    champions.record(client, name, Event(champions.DIRECT, version, UNKNOWN_WHO, at, f"{where} set directly in MLflow",
+                                         registry.tags(client, name, version).get("report_sha256", ""),
+                                         ",".join(previous) or champions.NONE, f"direct:{version}:{at}"))
     for old in previous:
         _archive(client, name, old, version, at)
 
@@ -143,31 +162,26 @@ def check_may_score(client: MlflowClient, name: str, version: str) -> None:
         raise RiskopsError(f"{name} version {version} may not score: {problem}")
 
 
-def _check_approver(approver: str, approvers: tuple[str, ...], triggered_by: str | None) -> None:
+def check_approver(approver: str, approvers: tuple[str, ...]) -> None:
+    """Refuse a blank name, and a name not in the configured approvers (when they are configured)."""
     if not approver.strip():
         raise RiskopsError("the approver's name must not be blank")
     if approvers and approver not in approvers:
         raise RiskopsError(f"'{approver}' is not one of the configured approvers (RISKOPS_APPROVER_USERS: "
                            f"{', '.join(approvers)})")
+
+
+def _check_duties(approver: str, tags: dict[str, str], triggered_by: str | None, separate_duties: bool,
+                  what: str = "retraining") -> None:
+    """Separation of duties: whoever triggered the run (`triggered_by`, given when the rule is on) or trained
+    the version (tag `trained_by`, checked when `separate_duties`) may not approve it."""
     if triggered_by and approver == triggered_by:
-        raise RiskopsError(f"'{approver}' triggered this retraining and may not approve it (separation of duties)")
+        raise RiskopsError(f"'{approver}' triggered this {what} and may not approve it (separation of duties)")
+    if separate_duties and approver == tags.get("trained_by"):
+        raise RiskopsError(f"'{approver}' trained this version and may not approve it (separation of duties)")
 
 
-def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "",
-            report: bytes | None = None, approvers: tuple[str, ...] = (),
-            triggered_by: str | None = None) -> dict[str, Any]:
-    """Make `version` the champion (Production + alias), archive the old one, and record the audit trail.
-
-    `report` is the candidate PDF the approver reviewed (from storage); its SHA-256 must be the one recorded
-    at registration. Safe to run again after a failure half-way: it completes the recorded promotion.
-    """
-    _check_approver(approver, approvers, triggered_by)
-    tags = registry.tags(client, name, version)
-    problem = refusal(tags)
-    if problem:
-        action = "review and approve that version instead" if tags.get("status") == "superseded" else \
-            "train a new candidate instead"
-        raise RiskopsError(f"{name} version {version} cannot be promoted: {problem}; {action}")
+def _check_report(name: str, version: str, tags: dict[str, str], report: bytes | None) -> None:
     if report is None:
         raise RiskopsError(f"the report of {name} version {version} is neither in storage nor in MLflow: a version "
                            "is approved only with the report that was reviewed")
@@ -175,30 +189,125 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
         raise RiskopsError(f"the stored report of {name} version {version} does not match the SHA-256 recorded at "
                            f"registration ({tags['report_sha256'][:12]}...): it changed after review, so the "
                            "version is not promoted")
-    if "promotion_pending" in tags:
-        intent = json.loads(tags["promotion_pending"])  # a retry completes what an earlier run started
+
+
+def approvals(trail: list[dict[str, Any]], tags: dict[str, str], action: str = "approved",
+              request: str | None = None) -> list[dict[str, Any]]:
+    """The approvals that count: entries `action` (of the rollback `request`, for a rollback) given for the
+    report and model files the version carries, the first one of each approver, in order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in trail:
+        if (entry.get("action") == action and entry.get("request") == request
+                and entry.get("report_sha256") == tags.get("report_sha256")
+                and entry.get("model_sha256") == tags.get("model_sha256", "not recorded")):
+            seen.setdefault(str(entry["by"]), entry)
+    return list(seen.values())
+
+
+def approved_so_far(client: MlflowClient, name: str, version: str) -> list[str]:
+    """Who has approved the decision waiting on `version`, in order: its open rollback request, or its
+    promotion while it is a candidate; empty when nothing waits."""
+    tags = registry.tags(client, name, version)
+    trail = registry.decisions(client, name, version)
+    if "rollback_request" in tags:
+        given = approvals(trail, tags, "rollback approved", json.loads(tags["rollback_request"])["id"])
     else:
-        current = _pointers(client, name)
-        if current is not None and str(current[0].version) == str(version) and current[1] == "alias+stage":
-            raise RiskopsError(f"{name} version {version} is already the champion")
-        intent = {"approver": approver, "note": note, "at": now(),
-                  "previous": str(current[0].version) if current else "none"}
-        registry.set_tags(client, name, version, {"promotion_pending": json.dumps(intent, sort_keys=True)})
+        given = approvals(trail, tags) if tags.get("status") == "candidate" else []
+    return [str(e["by"]) for e in given]
+
+
+def _approve(client: MlflowClient, name: str, version: str, tags: dict[str, str], approver: str, note: str,
+             quorum: int, action: str, request: str | None = None) -> list[dict[str, Any]]:
+    """Record one approval (again: nothing new) and return the approvals that count so far."""
+    at = now()
+    registry.append_decision(client, name, version, {
+        "action": action, "by": approver, "note": note, "at": at, "quorum": quorum,
+        "report_sha256": tags["report_sha256"], "model_sha256": tags.get("model_sha256", "not recorded"),
+        **({"request": request} if request else {}), "id": f"{action}:{request or ''}:{approver}"})
+    return approvals(registry.decisions(client, name, version), tags, action, request)
+
+
+def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "",
+            report: bytes | None = None, approvers: tuple[str, ...] = (),
+            triggered_by: str | None = None, quorum: int = 1, separate_duties: bool = False) -> dict[str, Any]:
+    """Record `approver`'s approval of `version`; once `quorum` distinct approvers have approved it, make it the
+    champion (Production + alias), archive the old one, and record the audit trail and the champion history.
+
+    `report` is the candidate PDF the approver reviewed (from storage); its SHA-256 must be the one recorded
+    at registration. Returns the audit with `status` "champion", or "waiting" with the approvals so far. An
+    approver approving again adds nothing. Safe to run again after a failure half-way: it completes the
+    recorded promotion.
+    """
+    check_approver(approver, approvers)
+    tags = registry.tags(client, name, version)
+    problem = refusal(tags)
+    if problem:
+        action = "review and approve that version instead" if tags.get("status") == "superseded" else \
+            "train a new candidate instead"
+        raise RiskopsError(f"{name} version {version} cannot be promoted: {problem}; {action}")
+    _check_report(name, version, tags, report)
+    if "promotion_pending" in tags:  # a retry completes what an earlier run started
+        return _complete(client, name, version, json.loads(tags["promotion_pending"]))
+    current = _pointers(client, name)
+    if current is not None and str(current[0].version) == str(version) and current[1] == "alias+stage":
+        raise RiskopsError(f"{name} version {version} is already the champion")
+    if "approved_by" in tags:  # its approvals of then must not count again: a way back takes its own quorum
+        raise RiskopsError(f"{name} version {version} was the champion before (approved by {tags['approved_by']}); "
+                           f"to restore it, roll back: python -m ml rollback --dataset {name.removeprefix('riskops-')}"
+                           f" --version {version} --approver NAME --reason WHY")
+    _check_duties(approver, tags, triggered_by, separate_duties)
+    before = approvals(registry.decisions(client, name, version), tags)
+    given = _approve(client, name, version, tags, approver, note, quorum, "approved")
+    if len(given) < quorum:
+        return {"status": "waiting", "approvals": [str(e["by"]) for e in given], "quorum": quorum,
+                "already": any(e["by"] == approver for e in before)}
+    return _complete(client, name, version, _intent(given, champions.PROMOTED, _notes(given),
+                                                    str(current[0].version) if current else "none", quorum))
+
+
+def _notes(given: list[dict[str, Any]]) -> str:
+    """The approvers' notes as one text: the note alone for one approver, else 'who: note' for each."""
+    notes = [(str(e["by"]), str(e.get("note") or "")) for e in given]
+    if len(notes) == 1:
+        return notes[0][1]
+    return "; ".join(f"{who}: {note}" for who, note in notes if note)
+
+
+def _intent(given: list[dict[str, Any]], kind: str, note: str, previous: str, quorum: int) -> dict[str, Any]:
+    names = [str(e["by"]) for e in given]
+    return {"approver": ", ".join(names), "approvals": names, "note": note, "at": now(), "previous": previous,
+            "kind": kind, "quorum": quorum}
+
+
+def _complete(client: MlflowClient, name: str, version: str, intent: dict[str, Any]) -> dict[str, Any]:
+    """Carry out a recorded promotion or rollback: intent first (a retry completes it), then stage, alias, audit,
+    trail, champion history, the old champion archived, all read back, intent removed."""
+    registry.set_tags(client, name, version, {"promotion_pending": json.dumps(intent, sort_keys=True)})
+    tags = registry.tags(client, name, version)
+    kind = intent.get("kind", champions.PROMOTED)
     _make_champion(client, name, version)
     audit = {"approved_by": intent["approver"], "promoted_at": intent["at"], "report_sha256": tags["report_sha256"],
              "model_sha256": tags.get("model_sha256", "not recorded"), "data_hash": tags.get("data_hash", "unknown"),
              "previous_champion": intent["previous"], "approval_note": intent["note"]}
-    registry.set_tags(client, name, version, audit, once=True)
-    registry.set_tags(client, name, version, {"status": "champion"})
-    registry.append_decision(client, name, version, {"action": "promoted", "by": intent["approver"],
-                                                     "note": intent["note"], "at": intent["at"],
-                                                     "previous": intent["previous"], "id": f"promoted:{intent['at']}"})
+    registry.set_tags(client, name, version, audit, once=True)  # a rollback keeps its first promotion's audit
+    registry.set_tags(client, name, version, {"status": "champion", "champion_since": intent["at"]})
+    action = "promoted" if kind == champions.PROMOTED else "rolled back to"
+    registry.append_decision(client, name, version, {
+        "action": action, "by": intent["approver"], "note": intent["note"], "at": intent["at"],
+        "previous": intent["previous"], "quorum": intent.get("quorum", 1), "id": f"{action}:{intent['at']}"})
+    champions.record(client, name, Event(kind, str(version), intent["approver"], intent["at"], intent["note"],
+                                         tags["report_sha256"], intent["previous"], f"{kind}:{version}:{intent['at']}"))
     if intent["previous"] not in ("none", str(version)):
         _archive(client, name, intent["previous"], str(version), intent["at"])
     _verify_champion(client, name, version)
     registry.call(client, f"finishing the promotion of {name} version {version}", lambda: client.delete_model_version_tag(
         name, str(version), registry.TAG + "promotion_pending"))
-    return {**audit, "status": "champion"}
+    if kind == champions.ROLLED_BACK and "rollback_request" in tags:
+        registry.call(client, f"closing the rollback request of {name} version {version}",
+                      lambda: client.delete_model_version_tag(name, str(version), registry.TAG + "rollback_request"))
+    return {**{k: intent[k] for k in ("approvals", "quorum", "kind") if k in intent}, **audit,
+            "approved_by": intent["approver"], "promoted_at": intent["at"], "approval_note": intent["note"],
+            "previous_champion": intent["previous"], "status": "champion"}
 
 
 def _verify_champion(client: MlflowClient, name: str, version: str) -> None:
@@ -212,11 +321,101 @@ def _verify_champion(client: MlflowClient, name: str, version: str) -> None:
                            f"{alias and alias.version}, Production {production}); run it again to complete it")
 
 
+# ------------------------------------------------------------------------------------------- rollback
+
+def rollback_target(client: MlflowClient, name: str, version: str | None = None) -> tuple[str, str]:
+    """(the version a rollback re-promotes, the current champion): `version`, or the champion before the
+    current one. Refused: no champion, no earlier one, the champion itself, and a version that was rejected,
+    superseded, not reviewed or never approved."""
+    current = _pointers(client, name)
+    if current is None:
+        raise RiskopsError(f"{name} has no champion: there is nothing to roll back")
+    champion = str(current[0].version)
+    if version is None:
+        event = champions.current(client, name)
+        version = event.previous if event is not None and event.version == champion else \
+            registry.tags(client, name, champion).get("previous_champion", "none")
+        if version in ("none", "", champion) or "," in version:
+            raise RiskopsError(f"{name} version {champion} has no earlier champion to roll back to; name an earlier "
+                               "approved version with --version")
+    registry.get_version(client, name, version)  # a clear error when it does not exist
+    if str(version) == champion:
+        raise RiskopsError(f"{name} version {version} is already the champion: there is nothing to roll back")
+    tags = registry.tags(client, name, version)
+    problem = refusal(tags) or (None if "approved_by" in tags else
+                                f"it was never approved (status {tags.get('status', 'unknown')}): a version that "
+                                "never was the champion is promoted after the review of its report "
+                                "(python -m ml promote), not rolled back to")
+    if problem:
+        raise RiskopsError(f"cannot roll back {name} to version {version}: {problem}")
+    return str(version), champion
+
+
+def rollback(client: MlflowClient, name: str, version: str, approver: str, reason: str,
+             report: bytes | None = None, approvers: tuple[str, ...] = (), quorum: int = 1,
+             requested_by: str | None = None, note: str = "", separate_duties: bool = False) -> dict[str, Any]:
+    """Record `approver`'s approval (with `note`, default the reason) of rolling back to `version` (an earlier
+    champion, `rollback_target`); the first approval opens the rollback request with `reason`. Once `quorum`
+    distinct approvers have approved it, `version` is the champion again, the current one archived, and the
+    champion history records the rollback with the request's reason. Who requested it (`requested_by`, default
+    the first approver) may not approve it when `separate_duties`. Returns what `promote` returns."""
+    check_approver(approver, approvers)
+    if not reason.strip():
+        raise RiskopsError("a rollback needs a reason (--reason): it goes into the champion history")
+    tags = registry.tags(client, name, version)
+    if "promotion_pending" in tags:
+        _check_report(name, version, tags, report)
+        return _complete(client, name, version, json.loads(tags["promotion_pending"]))
+    target, champion = rollback_target(client, name, version)
+    _check_report(name, target, tags, report)
+    _check_duties(approver, tags, requested_by if separate_duties else None, False, what="rollback")
+    request = _rollback_request(client, name, target, champion, tags, requested_by or approver, reason)
+    before = approvals(registry.decisions(client, name, target), tags, "rollback approved", request["id"])
+    given = _approve(client, name, target, tags, approver, note or reason, quorum, "rollback approved", request["id"])
+    if len(given) < quorum:
+        return {"status": "waiting", "approvals": [str(e["by"]) for e in given], "quorum": quorum,
+                "already": any(e["by"] == approver for e in before), "request": request}
+    return _complete(client, name, target, _intent(given, champions.ROLLED_BACK, request["reason"], champion,
+                                                   quorum))
+
+
+def _rollback_request(client: MlflowClient, name: str, version: str, champion: str, tags: dict[str, str], by: str,
+                      reason: str) -> dict[str, str]:
+    """The open request to roll back from `champion` to `version`, opened now if there is none (a request made
+    while another version was the champion no longer holds: a new one replaces it)."""
+    if "rollback_request" in tags:
+        request = json.loads(tags["rollback_request"])
+        if request.get("from") == champion:
+            return {k: str(v) for k, v in request.items()}
+    opened = sum(e.get("action") == "rollback requested" for e in registry.decisions(client, name, version))
+    request = {"from": champion, "by": by, "reason": reason, "at": now(), "id": f"rollback-{opened + 1}"}
+    registry.set_tags(client, name, version, {"rollback_request": json.dumps(request, sort_keys=True)})
+    registry.append_decision(client, name, version, {"action": "rollback requested", **request})
+    return request
+
+
+def decline_rollback(client: MlflowClient, name: str, version: str, approver: str, reason: str,
+                     approvers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An approver declines the open rollback to `version`: recorded in its trail, the request closed; the
+    version itself stays as it was (declining a rollback is no rejection of the model)."""
+    check_approver(approver, approvers)
+    tags = registry.tags(client, name, version)
+    if "rollback_request" not in tags:
+        raise RiskopsError(f"no rollback of {name} to version {version} is waiting for a decision")
+    request = json.loads(tags["rollback_request"])
+    entry = {"action": "rollback declined", "by": approver, "reason": reason or "no reason given", "at": now(),
+             "request": request["id"], "id": f"rollback declined:{request['id']}"}
+    registry.append_decision(client, name, version, entry)
+    registry.call(client, f"closing the rollback request of {name} version {version}",
+                  lambda: client.delete_model_version_tag(name, str(version), registry.TAG + "rollback_request"))
+    return entry
+
+
 def reject(client: MlflowClient, name: str, version: str, approver: str, reason: str,
            approvers: tuple[str, ...] = ()) -> dict[str, Any]:
     """Tag the candidate rejected with the reason, archive it and drop its challenger alias. Rejecting again
     adds to the audit trail; the first rejection's tags stay."""
-    _check_approver(approver, approvers, None)
+    check_approver(approver, approvers)
     tags = registry.tags(client, name, version)
     if tags.get("status") == "superseded":
         raise RiskopsError(f"{name} version {version} was superseded by version {tags.get('superseded_by')} at "

@@ -185,6 +185,27 @@ def append_decision(client: MlflowClient, name: str, version: str, entry: dict[s
         name, str(version), f"{DECISION}{len(trail) + 1}", json.dumps(entry, sort_keys=True)))
 
 
+def model_tags(client: MlflowClient, name: str) -> dict[str, str]:
+    """The riskops tags of the registered model itself (not of a version), without the prefix; empty when the
+    model is not registered."""
+    if not is_registered(client, name):
+        return {}
+    found = call(client, f"reading the tags of {name}", lambda: client.get_registered_model(name).tags)
+    return {k.removeprefix(TAG): v for k, v in found.items() if k.startswith(TAG)}
+
+
+def set_model_tag(client: MlflowClient, name: str, key: str, value: str) -> None:
+    """Set a riskops tag on the registered model (registering the model name if needed)."""
+    _ensure_registered(client, name)
+    call(client, f"tagging {name}", lambda: client.set_registered_model_tag(name, TAG + key, value))
+
+
+def delete_model_tag(client: MlflowClient, name: str, key: str) -> None:
+    """Remove a riskops tag from the registered model; nothing happens when it is not there."""
+    if key in model_tags(client, name):
+        call(client, f"untagging {name}", lambda: client.delete_registered_model_tag(name, TAG + key))
+
+
 def is_registered(client: MlflowClient, name: str) -> bool:
     try:
         client.get_registered_model(name)
@@ -197,12 +218,16 @@ def is_registered(client: MlflowClient, name: str) -> bool:
         raise failure(client, f"reading {name}", exc) from None
 
 
-def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
-                     version_tags: dict[str, str]) -> str:
-    """New version of the dataset's model, not a candidate yet (no stage, no alias, no status); returns it."""
+def _ensure_registered(client: MlflowClient, name: str) -> None:
     if not is_registered(client, name):
         call(client, f"registering {name}", lambda: client.create_registered_model(
             name, description="riskops model; champion = Production + alias 'champion'"))
+
+
+def register_version(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                     version_tags: dict[str, str]) -> str:
+    """New version of the dataset's model, not a candidate yet (no stage, no alias, no status); returns it."""
+    _ensure_registered(client, name)
     # an MLflow 3 logged model (models:/m-<id>) is registered with its id, which a tracking server requires
     model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     return str(call(client, f"registering a version of {name}", lambda: client.create_model_version(

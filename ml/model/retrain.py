@@ -29,7 +29,7 @@ from ml import bins, layout, metrics
 from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
-from ml.model import decisions, fairness_review, registry
+from ml.model import champions, decisions, fairness_review, registry
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
 from ml.model.train import (
@@ -168,8 +168,9 @@ def _sample_sizes(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]
 
 
 def report_data(candidate: Candidate, name: str, version: str, run_id: str, instructions: list[str],
-                now: dt.datetime) -> CandidateReportData:
-    """What the candidate's PDF shows (pure)."""
+                now: dt.datetime, champion_line: str | None = None) -> CandidateReportData:
+    """What the candidate's PDF shows (pure); `champion_line` is the current champion's line of the champion
+    history (`ml.model.champions.champion_line`)."""
     e, champion, facts, model = candidate.evaluation, candidate.champion, candidate.facts, candidate.model
     sample = candidate.sample
     return CandidateReportData(
@@ -193,19 +194,21 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
                      "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
         approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
-        trigger=candidate.trigger, window_gaps=list(candidate.gaps),
+        trigger=candidate.trigger, window_gaps=list(candidate.gaps), champion_line=champion_line,
         fairness=candidate.fairness.to_dict() if candidate.fairness else None,
     )
 
 
 def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
-            now: dt.datetime | None = None) -> dict[str, Any]:
+            now: dt.datetime | None = None, trained_by: str | None = None, quorum: int = 1) -> dict[str, Any]:
     """Log, register, report and store the candidate, then put it up for approval; returns its summary.
 
     `artifact_root` is where a new experiment keeps its artifacts (None: the tracking server decides).
     `run_key` names the caller's run (the retrain DAG passes its run id) so its next tasks find the version;
-    from a terminal it defaults to the as-of date. Whatever fails before the version is a candidate removes it.
+    from a terminal it defaults to the as-of date. `trained_by` (who triggered the training) is tagged on the
+    version for separation of duties; `quorum` is how many approvers it needs, said in the report and mail.
+    Whatever fails before the version is a candidate removes it.
     """
     spec, as_of = candidate.spec, candidate.as_of
     name, now = registry.model_name(spec.name), now or dt.datetime.now(dt.timezone.utc)
@@ -218,12 +221,14 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
         version = registry.register_version(client, name, model_uri, run.info.run_id, {
             registry.TAG + "data_hash": candidate.sample.data_hash, registry.TAG + "as_of": as_of.isoformat(),
             registry.TAG + "verdict": candidate.verdict, registry.TAG + "model_sha256": model_sha,
-            **({registry.TAG + "trigger": trigger[:5000]} if trigger else {})})
+            **({registry.TAG + "trigger": trigger[:5000]} if trigger else {}),
+            **({registry.TAG + "trained_by": trained_by[:500]} if trained_by else {})})
         stored: list[str] = []
         try:
             summary = _report_and_store(candidate, storage, client, name, version, run.info.run_id, model_sha,
-                                        approval_instructions or default_instructions(spec.name, name, version),
-                                        now, run_key, stored)
+                                        approval_instructions or default_instructions(spec.name, name, version,
+                                                                                      quorum),
+                                        now, run_key, stored, quorum)
             registry.make_candidate(client, name, version)
         except BaseException:
             _withdraw(client, storage, name, version, stored)
@@ -235,11 +240,12 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
 
 def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, name: str, version: str,
                       run_id: str, model_sha: str, instructions: list[str], now: dt.datetime, run_key: str | None,
-                      stored: list[str]) -> dict[str, Any]:
+                      stored: list[str], quorum: int = 1) -> dict[str, Any]:
     """The PDF in the run and in storage, its hash on the version, the summary and the run's pointer to it;
     every storage key written is appended to `stored` as it is written."""
     spec, e, champion = candidate.spec, candidate.evaluation, candidate.champion
-    pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now))
+    line = champions.champion_line(client, name)
+    pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now, line))
     sha = hashlib.sha256(pdf).hexdigest()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}-v{version}.pdf"
@@ -262,7 +268,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "report_sha256": sha, "model_sha256": model_sha, "data_hash": candidate.sample.data_hash,
         "data_accounting": candidate.sample.accounting, "samples": sample_counts(candidate.parts),
         "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
-        "trigger": candidate.trigger,
+        "trigger": candidate.trigger, "quorum": quorum, "champion_line": line,
         "fairness": candidate.fairness.to_dict() if candidate.fairness else None,
         # the waiting candidates this one closes once it is up for approval (the mail names them)
         "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
@@ -294,7 +300,8 @@ def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, s
 
 def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
-            now: dt.datetime | None = None, trigger: str | None = None) -> dict[str, Any]:
+            now: dt.datetime | None = None, trigger: str | None = None, trained_by: str | None = None,
+            quorum: int = 1) -> dict[str, Any]:
     """The whole candidate path for one dataset and as-of date; returns the candidate summary.
 
     `trigger` is why monitoring requested this retraining (a drift), shown on the report's first page and in
@@ -305,13 +312,16 @@ def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainCo
     champion = champion_model(client, registry.model_name(spec.name))
     candidate = build_candidate(spec, as_of, sample, config, champion, trigger)
     return publish(candidate, storage, client, artifact_root, run_key=run_key,
-                   approval_instructions=approval_instructions, now=now)
+                   approval_instructions=approval_instructions, now=now, trained_by=trained_by, quorum=quorum)
 
 
-def default_instructions(dataset: str, name: str, version: str) -> list[str]:
+def default_instructions(dataset: str, name: str, version: str, quorum: int = 1) -> list[str]:
+    four_eyes = ([f"Four eyes: {quorum} distinct approvers must approve this version before it is promoted; each "
+                  "approval is recorded as it arrives, and a rejection by any approver ends it."] if quorum > 1 else [])
     return [
         f"In Airflow: open the DAG retrain_{dataset}, the latest run, task 'approval' (or Browse > "
         "Required Actions), read this report, then choose Approve or Reject and give a reason.",
+        *four_eyes,
         f"From a terminal: python -m ml promote --dataset {dataset} --version {version} --approver \"<your name>\"",
         f"To decline: python -m ml reject --dataset {dataset} --version {version} --approver \"<your name>\" "
         "--reason \"<why>\"",

@@ -68,9 +68,9 @@ class Window:
 
 
 def scored_versions(storage: Storage, dataset: str, day: dt.date) -> list[str]:
-    """The model versions that have a scores file for the day."""
+    """The model versions that have a scores file for the day (not the fallback policy of a halted model)."""
     versions = [layout.folder_version(name) for name in storage.list_dirs(layout.scores_day(dataset, day))]
-    return [v for v in versions if storage.exists(layout.scores(dataset, day, v))]
+    return [v for v in versions if v != layout.FALLBACK and storage.exists(layout.scores(dataset, day, v))]
 
 
 def _column(storage: Storage, key: str, name: str, categorical: bool) -> Any:

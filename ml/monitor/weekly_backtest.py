@@ -18,7 +18,7 @@ from mlflow.entities import Metric
 
 from ml import layout, mails
 from ml.data.spec import DatasetSpec
-from ml.model import decisions, registry
+from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
@@ -51,8 +51,8 @@ def waiting_challenger(client: MlflowClient, name: str) -> str | None:
     return str(mv.version) if tags.get("status") == "candidate" and decisions.refusal(tags) is None else None
 
 
-def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime
-                ) -> BacktestReportData:
+def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
+                champion_line: str | None = None) -> BacktestReportData:
     data = result.to_dict()
     settings = spec.monitoring.backtest
     return BacktestReportData(
@@ -62,7 +62,7 @@ def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, n
         max_rejected_bands=settings.max_rejected_bands, weeks=data["weeks"], versions=data["versions"],
         percentiles=data["percentiles"], challenger=data["challenger"], alerts=result.alerts, notes=result.notes,
         generated_at=now.isoformat(timespec="seconds"), min_ratio=spec.fairness.min_ratio,
-        min_group_rows=spec.fairness.min_group_rows)
+        min_group_rows=spec.fairness.min_group_rows, champion_line=champion_line)
 
 
 MLFLOW_FIGURES = ("rows", "default_rate", "mean_pd", "auc", "gini", "ks", "brier", "approval_rate",
@@ -101,7 +101,7 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     shadow = waiting_challenger(client, name)
     challenger = None if shadow is None or shadow in facts else (shadow, registry.load_model(client, name, shadow))
     result = bt.run(storage, spec, plan, facts, challenger)
-    pdf = render_backtest_report(report_data(result, spec, name, now))
+    pdf = render_backtest_report(report_data(result, spec, name, now, champions.champion_line(client, name)))
     key = layout.backtest_report(spec.name, as_of)
     storage.write_bytes(key, pdf)
     out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),

@@ -63,7 +63,9 @@ _LABEL = pa.dictionary(pa.int32(), pa.string())  # categorical outputs: small fi
 SCHEMA = pa.schema([
     ("id", pa.string()), ("pd", pa.float64()), ("score", pa.int32()), ("band", _LABEL), ("decision", _LABEL),
     ("hard_rule", _LABEL), *[(f"reason_{i + 1}", _LABEL) for i in range(REASONS)],
+    ("policy", _LABEL),  # which policy decided the row: "model" here, "fallback" while halted (ml.scoring.fallback)
 ])
+MODEL_POLICY = "model"
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
         pc.cast(table.column(spec.id_column), pa.string()), pa.array(pd_), pa.array(result["score"]),
         *(_labels(result[c].codes, list(result[c].categories)) for c in ("band", "decision", "hard_rule")),
         *(_labels(reasons[:, i], names) for i in range(REASONS)),
+        _labels(np.zeros(len(pd_), dtype=np.int32), [MODEL_POLICY]),
     ], schema=SCHEMA)
 
 
@@ -229,7 +232,9 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
             yield pa.Table.from_batches([batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start))])
 
 
-def _curated(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
+def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
+    """The key of a day's curated file and its preprocessing manifest; refused when the day was not preprocessed
+    or failed its data-quality gate."""
     manifest = read_manifest(storage, spec.name, day)
     if manifest is None:
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: run preprocess for that date first")
@@ -250,7 +255,7 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
     """Score one contiguous slice of the day into a staging file; returns the rows scored."""
     if not 0 <= part < parts:
         raise RiskopsError(f"partition {part} is not within 0..{parts - 1}")
-    key, _ = _curated(storage, spec, day)
+    key, _ = curated_input(storage, spec, day)
     pipeline = pinned.model.pipeline
     columns = list(dict.fromkeys([spec.id_column, *pipeline.inputs, *pol.rule_columns(spec.policy.hard_rules)]))
     tables = _batches(storage, key, columns, list(pipeline.categorical), part, parts)
@@ -304,7 +309,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
     The manifest is the commit record: the old one is removed before the scores file is replaced and the new
     one written after it, so a manifest always describes the file beside it; a scores file without a manifest
     is an unfinished commit (readers go through the manifest) that re-running the commit completes."""
-    key, manifest = _curated(storage, spec, day)
+    key, manifest = curated_input(storage, spec, day)
     staged = [layout.scores_staging_part(spec.name, day, pinned.version, i) for i in range(parts)]
     missing = [s for s in staged if not storage.exists(s)]
     if missing:
@@ -332,7 +337,7 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
         "input_manifest_sha256": manifest["input_sha256"], "curated": key,
         "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
-        "hard_rules": matched, "reasons": mix, "partitions": parts,
+        "hard_rules": matched, "reasons": mix, "partitions": parts, "policy": MODEL_POLICY,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
         **({"run_key": run_key} if run_key else {}),

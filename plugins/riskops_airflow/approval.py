@@ -3,6 +3,12 @@
 Only the configured approvers may answer (RISKOPS_APPROVER_USERS, Airflow's `assigned_users`); with
 RISKOPS_SEPARATE_DUTIES=on, whoever triggered the run is taken off that list for this run.
 
+Four eyes: Airflow's HITL operators take one answer per task, so a quorum of N distinct approvers is a chain of
+N gates (`approval_chain`): `approval` -> `record_approval` (records the first approval in the audit trail at
+once) -> `approval_2`, which asks only the approvers who have not approved yet (as the version's audit trail
+in MLflow records them), with a mail to them (the gate's HITL `notifiers`) -> ... -> `promote`, which records the
+last approval and promotes. A rejection at any gate goes to its own `record_rejection[_k]` and ends it.
+
 `ApprovalGate` is Airflow's HITLBranchOperator with the options Approve (-> promote) and Reject
 (-> record_rejection). Its request is written by HITLOperator.execute; instead of parking in `awaiting_input`
 (where only an answer or the timeout could end the wait), it defers to `CandidateApprovalTrigger`, which runs
@@ -21,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
@@ -92,26 +98,55 @@ class CandidateApprovalTrigger(HITLTrigger):
 
 
 class ApprovalGate(HITLBranchOperator):
-    """Approve -> `promote`, Reject -> `record_rejection`, superseded -> neither; pushes XCom `decision`."""
+    """Approve -> `approve_task_id`, Reject -> `reject_task_id`, superseded -> neither; pushes XCom `decision`.
+    `earlier_gates` are the gates of the same quorum answered before this one: whoever approved there is not
+    asked here."""
 
-    def __init__(self, *, candidate_task_id: str, approve_task_id: str, reject_task_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, candidate_task_id: str, approve_task_id: str, reject_task_id: str,
+                 earlier_gates: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(options=["Approve", "Reject"], multiple=False,
                          options_mapping={"Approve": approve_task_id, "Reject": reject_task_id}, **kwargs)
         self.candidate_task_id = candidate_task_id
+        self.earlier_gates = list(earlier_gates)
 
-    def _respondents(self, triggered_by: str | None) -> list[dict[str, str]] | None:
+    def _respondents(self, triggered_by: str | None, approved: Sequence[str]) -> list[dict[str, str]] | None:
         from ml.config import Settings
 
-        if not Settings.from_env().separate_duties:
+        separate = Settings.from_env().separate_duties
+        if not (separate or approved):
             return self.assigned_users
         if not self.assigned_users:
-            raise ValueError("RISKOPS_SEPARATE_DUTIES=on needs RISKOPS_APPROVER_USERS: the approvers other than "
-                             "whoever triggered the run")
-        others = [u for u in self.assigned_users if triggered_by not in (u["id"], u["name"])]
+            raise ValueError("RISKOPS_SEPARATE_DUTIES=on and an approval quorum above 1 need RISKOPS_APPROVER_USERS: "
+                             "who may answer, less whoever triggered the run or approved already")
+        taken = self._taken(triggered_by, approved)
+        others = [u for u in self.assigned_users if not taken & {u["id"], u["name"]}]
         if not others:
-            raise ValueError(f"no approver left for this run: {triggered_by} triggered it and is the only one in "
-                             "RISKOPS_APPROVER_USERS (separation of duties)")
+            raise ValueError(f"no approver left for this run: RISKOPS_APPROVER_USERS has no one who did not approve "
+                             f"already ({', '.join(approved) or 'nobody'}) or trigger it ({triggered_by}) "
+                             "(separation of duties, four eyes)")
         return others
+
+    @staticmethod
+    def _taken(triggered_by: str | None, approved: Sequence[str]) -> set[str]:
+        """Who may not answer this gate: whoever approved already, and (separation of duties) who triggered."""
+        from ml.config import Settings
+
+        return {*approved, *([triggered_by] if Settings.from_env().separate_duties and triggered_by else [])}
+
+    def approved(self, ti: Any) -> list[str]:
+        """Who approved so far, at the earlier gates of this quorum: as the version's audit trail in MLflow
+        records them (each gate's approval is recorded before the next gate asks), which is also what the
+        steps count."""
+        if not self.earlier_gates:
+            return []
+        from mlflow import MlflowClient
+
+        from ml.config import Settings, configure_mlflow
+        from ml.model.decisions import approved_so_far
+
+        candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
+        configure_mlflow(Settings.from_env())
+        return approved_so_far(MlflowClient(), candidate["model_name"], str(candidate["version"]))
 
     def execute(self, context: Any) -> None:
         from airflow.sdk.exceptions import TaskAwaitingInput
@@ -119,8 +154,10 @@ class ApprovalGate(HITLBranchOperator):
 
         ti = context["task_instance"]
         candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
-        # this run's respondents (separation of duties); HITLOperator.execute writes them into the request
-        self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None))
+        # this run's respondents (separation of duties, four eyes); HITLOperator.execute writes them into the
+        # request and calls the notifiers
+        self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None),
+                                                self.approved(ti))
         timeout_at = utcnow() + self.response_timeout if self.response_timeout else None
         try:
             super().execute(context)
@@ -143,6 +180,15 @@ class ApprovalGate(HITLBranchOperator):
             return self.do_branch(context, [])  # neither promote nor record_rejection
         if "error" not in event:
             user = event.get("responded_by_user") or {}
+            # Airflow keeps the respondents of a task's first request when its run is cleared (one HITL
+            # detail per task instance, its response reset, its assignees not), so check the answer again
+            who = {str(user.get("id")), str(user.get("name"))} & self._taken(
+                getattr(context["dag_run"], "triggering_user_name", None), self.approved(ti))
+            if who:
+                raise ValueError(f"{', '.join(sorted(who))} may not answer this approval (approved already, or "
+                                 "triggered the run under separation of duties); Airflow kept the respondents of "
+                                 "this task's first request because its run was cleared: decide in a new run "
+                                 "(another logical date) instead of clearing this one")
             ti.xcom_push(key="decision", value={
                 "option": event["chosen_options"][0],
                 "by": user.get("name") or user.get("id") or "unknown",
@@ -150,3 +196,34 @@ class ApprovalGate(HITLBranchOperator):
                 "at": str(event.get("responded_at")),
             })
         return super().execute_complete(context, event)
+
+
+def gate_ids(quorum: int, approve_last: str, reject: str) -> list[tuple[str, str, str]]:
+    """(gate, approve, reject) task ids of a quorum's chain: `approval`, `approval_2`, ...; every approval but
+    the last goes to `record_approval[_k]`, the last to `approve_last`; the rejections to `reject[_k]`."""
+    def nth(name: str, k: int) -> str:
+        return name if k == 1 else f"{name}_{k}"
+
+    return [(nth("approval", k), approve_last if k == quorum else nth("record_approval", k), nth(reject, k))
+            for k in range(1, quorum + 1)]
+
+
+def approval_chain(quorum: int, candidate_task_id: str, step: Callable[[str, str, str], Any],
+                   notifier: Callable[[int], Any], approve_last: str, reject: str, **gate: Any) -> tuple[Any, list[Any]]:
+    """The gates of a quorum of `quorum` distinct approvers and the steps after them; returns (the first gate,
+    the leaves). `step(task_id, "approve" | "reject", gate_id)` makes the step recording a gate's answer;
+    `notifier(k)` the notifiers of gate k (the first gate's request went out with the candidate's mail)."""
+    ids = gate_ids(quorum, approve_last, reject)
+    first, previous, leaves = None, None, []
+    for k, (gate_id, approve_id, reject_id) in enumerate(ids, start=1):
+        g = ApprovalGate(task_id=gate_id, candidate_task_id=candidate_task_id, approve_task_id=approve_id,
+                         reject_task_id=reject_id, earlier_gates=[i[0] for i in ids[:k - 1]],
+                         notifiers=notifier(k) if k > 1 else None, **gate)
+        approve, rejected = step(approve_id, "approve", gate_id), step(reject_id, "reject", gate_id)
+        g >> [approve, rejected]
+        if previous is not None:
+            previous >> g
+        first = first or g
+        previous = approve
+        leaves.append(rejected)
+    return first, [*leaves, previous]

@@ -34,6 +34,17 @@ def dataset_names() -> list[str]:
     return _specs()[0]
 
 
+def approval_quorum(dataset: str) -> int:
+    """How many distinct approvers a promotion or rollback of the dataset needs: its spec's `oversight` quorum,
+    at least RISKOPS_APPROVAL_QUORUM (`ml.data.spec.Oversight.quorum`); the number of approval gates its
+    DAGs chain."""
+    from ml.config import Settings
+    from ml.data.spec import get_spec
+
+    settings = Settings.from_env()
+    return get_spec(settings.specs_dir, dataset).oversight.quorum(settings.approval_quorum)
+
+
 def invalid_specs(kind: str) -> None:
     """Make the invalid specs an import error of the calling DAG file (`kind`: the stage, e.g. score),
     naming each dataset and its error, while the file's DAGs of valid datasets load as usual.

@@ -1,12 +1,23 @@
-"""Sending the mails: the candidate's PDF to the approvers, stability alerts, weekly stability and backtest
-reports to the risk team (their words are `ml.mails`'), and every task's failure to the operations address."""
+"""Sending the mails: the candidate's PDF, the requests for a quorum's next approval, reminders and rollback
+requests to the approvers; stability alerts, weekly stability and backtest reports to the risk team; a halt or
+resume to the on-call and the risk team (their words are `ml.mails`'); and every task's failure to the
+operations address.
+
+Reminders follow Airflow's conventions: the second and later gates of a quorum mail the approvers through the
+HITL operator's `notifiers` when they ask, and a decision still waiting when the run's deadline passes (a DAG
+`DeadlineAlert`, RISKOPS_APPROVAL_REMINDER_HOURS after the run was queued) gets one reminder, sent by the
+triggerer (`approval_reminder`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import tempfile
 from pathlib import Path
+import json
 from typing import Any
+
+from airflow.sdk.bases.notifier import BaseNotifier
 
 
 def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email: str, name: str | None = None,
@@ -20,6 +31,22 @@ def _send(hook: Any, to: list[str], subject: str, html_content: str, from_email:
             path.write_bytes(content)
             files.append(str(path))
         hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=from_email, files=files)
+
+
+def _send_text(to: list[str], subject: str, html_content: str, conn_id: str = "smtp_default") -> None:
+    """Send one mail without attachment."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ml.config import mail_from
+
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        hook.send_email_smtp(to=to, subject=subject, html_content=html_content, from_email=mail_from())
+
+
+def _airflow_url() -> str:
+    from airflow.configuration import conf
+
+    return str(conf.get("api", "base_url", fallback=""))
 
 
 def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
@@ -122,3 +149,130 @@ def failure_notifier() -> Any:
             "{% if ti.map_index is not none and ti.map_index >= 0 %} (map index {{ ti.map_index }}){% endif %} "
             "failed on try {{ ti.try_number }}.</p><p>Error: {{ exception | e }}</p>"
             "<p>Log: {{ ti.log_url }}</p>"))
+
+
+class ApprovalRequestNotifier(BaseNotifier):
+    """The HITL notifier of a quorum's second and later gates (`riskops_airflow.approval.approval_chain`): one mail
+    to the approvers (RISKOPS_APPROVERS) saying who approved already and that the next approval is needed.
+    `what` is formatted with the candidate's XCom (the gate's `candidate_task_id`), e.g. "the promotion of
+    {model_name} v{version}"."""
+
+    template_fields = ()
+
+    def __init__(self, what: str, dataset: str, quorum: int, conn_id: str = "smtp_default") -> None:
+        super().__init__()
+        self.what, self.dataset, self.quorum, self.conn_id = what, dataset, quorum, conn_id
+
+    def notify(self, context: Any) -> None:
+        from ml import mails
+        from ml.config import Settings
+
+        ti, gate = context["ti"], context["task"]
+        candidate = ti.xcom_pull(task_ids=gate.candidate_task_id)
+        mail = mails.approval_request(self.what.format(**candidate), self.dataset, ti.dag_id,
+                                      str(candidate["report_sha256"]), gate.approved(ti), self.quorum, _airflow_url())
+        _send_text(list(Settings.from_env().approvers), mail.subject, mail.html, self.conn_id)
+
+
+def reminder_deadline(dataset: str, kind: str) -> Any:
+    """The retrain (`kind` "retrain") or rollback DAG's deadline: RISKOPS_APPROVAL_REMINDER_HOURS after a run
+    was queued, `approval_reminder` reminds the approvers of a decision still waiting; None when switched off."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    from riskops_airflow.settings import approval_reminder_hours
+
+    hours = approval_reminder_hours()
+    if not hours:
+        return None
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=dt.timedelta(hours=hours),
+                         callback=AsyncCallback(approval_reminder, kwargs={"dataset": dataset, "kind": kind}))
+
+
+async def approval_reminder(dataset: str, kind: str, context: dict[str, Any] | None = None) -> str | None:
+    """The deadline alert's callback, run by the triggerer: remind the approvers of the decision the run still
+    waits for (none: nothing is sent). Returns the subject sent."""
+    from asgiref.sync import sync_to_async
+
+    run = (context or {}).get("dag_run") or {}
+    return await sync_to_async(remind)(dataset, kind, str(run.get("dag_id")), str(run.get("dag_run_id")),
+                                       str(run.get("queued_at") or run.get("run_after") or "the run started"))
+
+
+def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str | None:
+    """Mail the approvers a reminder of the decision the run `run_id` waits for: its candidate (retrain) or the
+    open rollback request (rollback) and the approvals so far; nothing when it waits for none any more."""
+    from mlflow import MlflowClient
+
+    from ml import layout, mails
+    from ml.config import Settings, configure_mlflow
+    from ml.model import decisions, registry
+    from riskops_airflow.defaults import approval_quorum
+    from riskops_airflow.stores import storage as data_storage
+
+    settings = Settings.from_env()
+    configure_mlflow(settings)
+    client, name = MlflowClient(), registry.model_name(dataset)
+    if kind == "retrain":
+        pointer = layout.retrain_run(dataset, run_id)
+        store = data_storage()
+        if not store.exists(pointer):
+            return None  # still training: nothing waits for an approver yet
+        version = str(store.read_json(pointer)["version"])
+        tags = registry.tags(client, name, version)
+        if tags.get("status") != "candidate":
+            return None
+        what, given = f"the promotion of {name} v{version}", decisions.approvals(
+            registry.decisions(client, name, version), tags)
+    else:
+        pointer = layout.rollback_run(dataset, run_id)
+        store = data_storage()
+        if not store.exists(pointer):
+            return None  # refused at its plan: nothing waits
+        plan = store.read_json(pointer)
+        version = str(plan["version"])
+        tags = registry.tags(client, name, version)
+        current = decisions.resolve_champion(client, name, sync=False)
+        if current is not None and current.version == version:
+            return None  # rolled back already
+        # approvals count once the first one opened the request; before that, none
+        request = json.loads(tags["rollback_request"]) if "rollback_request" in tags else None
+        if request is not None and request.get("from") != plan["champion"]:
+            return None  # declined, or another request since
+        what, given = f"the rollback of {name} to v{version}", [] if request is None else decisions.approvals(
+            registry.decisions(client, name, version), tags, "rollback approved", request["id"])
+    mail = mails.approval_reminder(what, dataset, since, [str(e["by"]) for e in given], approval_quorum(dataset),
+                                   dag_id, run_id, _airflow_url())
+    _send_text(list(settings.approvers), mail.subject, mail.html)
+    return mail.subject
+
+
+def send_rollback_request(dataset: str, plan: dict[str, Any], requested_by: str, reason: str, quorum: int) -> str:
+    """Mail the approvers that a rollback waits for their decision (`plan`: the rollback DAG's plan)."""
+    from ml import mails
+    from ml.config import Settings
+
+    mail = mails.rollback_request(dataset, plan["model_name"], plan, plan["champion"], requested_by, reason, quorum,
+                                  _airflow_url())
+    _send_text(list(Settings.from_env().approvers), mail.subject, mail.html)
+    return mail.subject
+
+
+def send_oversight_notices(dataset: str, conn_id: str = "smtp_default") -> list[str]:
+    """Send every halt and resume mail of the dataset not sent yet (`python -m ml halt` / `resume` leave them in
+    storage) to the on-call and the risk team, each once; returns the subjects sent."""
+    from ml import layout
+    from ml.config import Settings
+    from riskops_airflow.settings import oncall
+    from riskops_airflow.stores import storage as data_storage
+
+    storage, sent = data_storage(), []
+    to = list(dict.fromkeys([*oncall(), *Settings.from_env().risk_team]))
+    for key in storage.list_files(layout.oversight_notices(dataset)):
+        notice = storage.read_json(key)
+        if notice.get("sent_at"):
+            continue
+        _send_text(to, notice["subject"], notice["html"], conn_id)
+        storage.write_json(key, {**notice, "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                 "to": to})
+        sent.append(str(notice["subject"]))
+    return sent

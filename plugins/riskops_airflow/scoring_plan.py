@@ -23,22 +23,34 @@ def batches(dates: list[str], per_task: int) -> list[list[str]]:
 
 def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, Iterable[Any]],
                  run_key: str) -> dict[str, Any]:
-    """Pin the model version once, then: with one partition, one `score` task per batch of up to
-    `days_per_task` days (one process and one model load for the batch, each day its own commit; a retry
-    scores only the days this run has not committed); with more, one `score` command per (day, partition)
-    and one commit per day."""
+    """Pin the model version once (while the model is halted: the fallback policy, version "fallback"), then:
+    with one partition, one `score` task per batch of up to `days_per_task` days (one process and one model
+    load for the batch, each day its own commit; a retry scores only the days this run has not committed);
+    with more, one `score` command per (day, partition) and one commit per day."""
     from ml import layout
-    from ml.config import Settings, configure_mlflow
+    from ml.config import Settings, configure_mlflow, specs_dir
+    from ml.data.spec import get_spec
+    from ml.scoring import fallback
     from ml.scoring.score import champion_version
     from riskops_airflow.tasks import mapped_inputs
 
     configure_mlflow(Settings.from_env())
-    # the params are user input: refused here, once, rather than by every scoring task
-    version = layout.model_version(str(params["model_version"])) if params.get("model_version") else \
-        champion_version(dataset)
-    base = ["score", "--dataset", dataset, "--model-version", version]
-    if params.get("input"):  # an analyst's file, scored through the same code path
+    # the params are user input: refused here, once, rather than by every scoring task (and before MLflow)
+    named = layout.model_version(str(params["model_version"])) if params.get("model_version") else None
+    if params.get("input"):
         layout.ondemand_files(str(params["input"]), params.get("output") and str(params["output"]))
+    # an explicit version is pinned as given; the champion is resolved unless the model is halted, when no
+    # model decides: the fallback policy, or (without one) the refusal, here, once. A halt set after this plan
+    # still stops the tasks: `score` checks it before it loads a model.
+    halt = None if named else fallback.halt_of(dataset)
+    if halt is not None:
+        fallback.fallback_policy(get_spec(specs_dir(), dataset), halt)
+        version, pinned = layout.FALLBACK, []
+    else:
+        version = named or champion_version(dataset)
+        pinned = ["--model-version", version]
+    base = ["score", "--dataset", dataset, *pinned]
+    if params.get("input"):  # an analyst's file, scored through the same code path
         output = ["--output", str(params["output"])] if params.get("output") else []
         return {"version": version, "partitions": [], "dates": [],
                 "commits": mapped_inputs([[*base, "--input", str(params["input"]), *output]])}
@@ -57,3 +69,21 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
                                      for d in dates for i in range(n)]),
         "commits": mapped_inputs([[*base, "--date", d, "--commit", "--partitions", str(n), *run] for d in dates]),
     }
+
+
+def published(dataset: str, planned: Mapping[str, Any], run_key: str) -> list[str]:
+    """The days of the plan that this run committed with its model version: what monitoring is told about
+    (none for an analyst's file, nor for days the fallback policy decided while the model was halted)."""
+    import datetime as dt
+
+    from ml import layout
+    from ml.config import specs_dir
+    from ml.data.spec import get_spec
+    from ml.scoring.score import committed_by
+    from riskops_airflow.stores import storage
+
+    if planned["version"] == layout.FALLBACK:
+        return []
+    spec, store = get_spec(specs_dir(), dataset), storage()
+    return [d for d in planned["dates"]
+            if committed_by(store, spec, dt.date.fromisoformat(d), str(planned["version"]), run_key)]

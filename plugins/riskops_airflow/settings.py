@@ -102,7 +102,7 @@ def _check_requests_within_limits(step: str, size: Size) -> None:
 # (pod or Docker) in plain sight: where data, specs, the tracking server and its artifacts are, and who may
 # approve (promote and reject check it themselves). Never a credential: see STEP_CREDENTIALS.
 STEP_SETTINGS = ("RISKOPS_DATA", "RISKOPS_SPECS", "MLFLOW_TRACKING_URI", "RISKOPS_MLFLOW_ARTIFACTS",
-                 "RISKOPS_APPROVER_USERS", "RISKOPS_SEPARATE_DUTIES")
+                 "RISKOPS_APPROVER_USERS", "RISKOPS_SEPARATE_DUTIES", "RISKOPS_APPROVAL_QUORUM")
 
 
 def step_env() -> dict[str, str]:
@@ -157,6 +157,20 @@ def retry_delay_seconds() -> int:
 def supersede_check_seconds() -> float:
     """How often a waiting approval asks MLflow whether a newer candidate superseded it."""
     return float(os.environ.get("RISKOPS_SUPERSEDE_CHECK_SECONDS", "60"))
+
+
+def approval_reminder_hours() -> float:
+    """RISKOPS_APPROVAL_REMINDER_HOURS: how long after a retrain or rollback run was queued the approvers are
+    reminded of a decision it still waits for (72; 0 switches the reminder off)."""
+    value = os.environ.get("RISKOPS_APPROVAL_REMINDER_HOURS", "72")
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not (hours >= 0 and hours < 24 * 365):
+        raise ValueError(f"RISKOPS_APPROVAL_REMINDER_HOURS must be a number of hours from 0 (off) to a year, not "
+                         f"'{value}'")
+    return hours
 
 
 def approver_users() -> list[dict[str, str]] | None:

@@ -85,3 +85,23 @@ def test_the_trigger_serializes_to_what_rebuilds_it():
     # the triggerer rebuilds it from these (HITLTrigger pops the params' values as it reads them)
     assert CandidateApprovalTrigger(**{**kwargs, "params": {k: dict(v) for k, v in kwargs["params"].items()}}
                                     ).serialize() == (path, kwargs)
+
+
+def test_an_answer_by_someone_the_gate_may_not_ask_is_refused(monkeypatch):
+    """Airflow keeps a HITL task's first respondents when its run is cleared (upsert_hitl_detail resets only the
+    response), so the gate checks the answer itself: who triggered the run, under separation of duties."""
+    from types import SimpleNamespace
+
+    from riskops_airflow.approval import ApprovalGate
+
+    monkeypatch.setenv("RISKOPS_SEPARATE_DUTIES", "on")
+    gate = ApprovalGate(task_id="approval", candidate_task_id="email_approvers", approve_task_id="promote",
+                        reject_task_id="record_rejection", subject="Approve?")
+    pushed = []
+    context = {"ti": SimpleNamespace(xcom_push=lambda **kw: pushed.append(kw)),
+               "dag_run": SimpleNamespace(triggering_user_name="Ada")}
+    event = {"chosen_options": ["Approve"], "params_input": {"reason": ""}, "responded_at": dt.datetime.now(),
+             "responded_by_user": {"id": "Ada", "name": "Ada"}}
+    with pytest.raises(ValueError, match="Ada may not answer this approval .* decide in a new run"):
+        gate.execute_complete(context, event)
+    assert pushed == []  # no decision recorded

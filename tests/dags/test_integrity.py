@@ -88,7 +88,8 @@ def test_every_dataset_has_its_dags(dagbag):
     bag, _, _ = dagbag
     for spec in (REPO / "datasets").glob("*.yaml"):
         assert {f"preprocess_{spec.stem}", f"retrain_{spec.stem}", f"score_{spec.stem}",
-                f"stability_{spec.stem}", f"backtest_{spec.stem}"} <= set(bag.dag_ids)
+                f"stability_{spec.stem}", f"backtest_{spec.stem}", f"rollback_{spec.stem}", f"halt_{spec.stem}",
+                f"resume_{spec.stem}"} <= set(bag.dag_ids)
 
 
 def test_every_task_mails_the_operations_address_when_it_fails(dagbag):
@@ -168,13 +169,52 @@ def test_an_invalid_spec_is_an_import_error_of_its_own_dags_only(tmp_path, monke
                                           "label: {column: y, maturity_lag_days: 0}\n")
     monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert sorted(bag.dag_ids) == ["backtest_card_transactions", "preprocess_card_transactions",
-                                   "retrain_card_transactions", "score_card_transactions",
-                                   "stability_card_transactions"]
-    assert sorted(Path(f).name for f in bag.import_errors) == ["backtest.py", "preprocess.py", "retrain.py",
-                                                               "score.py", "stability.py"]
+    assert sorted(bag.dag_ids) == ["backtest_card_transactions", "halt_card_transactions",
+                                   "preprocess_card_transactions", "resume_card_transactions",
+                                   "retrain_card_transactions", "rollback_card_transactions",
+                                   "score_card_transactions", "stability_card_transactions"]
+    assert sorted(Path(f).name for f in bag.import_errors) == ["backtest.py", "oversight.py", "preprocess.py",
+                                                               "retrain.py", "score.py", "stability.py"]
     for path, error in bag.import_errors.items():
         kind = Path(path).stem
         assert error.startswith(f"SpecError: 1 dataset spec(s) invalid, so their DAGs are not loaded (the other "
                                 f"datasets' DAGs are): {kind}_broken: {tmp_path / 'broken.yaml'}: invalid dataset "
                                 "spec: columns.0: format does nothing on a float column ('amount')"), error
+
+
+def _downstream(dag) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    return {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+
+
+def test_a_quorum_of_two_chains_two_gates_and_the_runs_are_reminded_by_a_deadline(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("RISKOPS_APPROVAL_QUORUM", "2")
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    retrain, rollback = bag.dags["retrain_card_transactions"], bag.dags["rollback_card_transactions"]
+    assert _downstream(retrain) == {
+        "train": ["email_approvers"], "email_approvers": ["approval"], "approval": ["record_approval", "record_rejection"],
+        "record_approval": ["approval_2"], "approval_2": ["promote", "record_rejection_2"], "promote": [],
+        "record_rejection": [], "record_rejection_2": []}
+    assert retrain.get_task("approval_2").earlier_gates == ["approval"]
+    assert [type(n).__name__ for n in retrain.get_task("approval_2").notifiers] == ["ApprovalRequestNotifier"]
+    assert retrain.get_task("approval").notifiers == []  # the candidate's mail asked already
+    assert _downstream(rollback)["approval_2"] == ["record_decline_2", "rollback"]
+    for dag in (retrain, rollback):
+        (deadline,) = dag.deadline
+        assert deadline.interval.total_seconds() == 72 * 3600
+        assert deadline.callback.path == "riskops_airflow.notify.approval_reminder"
+    monkeypatch.setenv("RISKOPS_APPROVAL_REMINDER_HOURS", "0")
+    off = DagBag(dag_folder=str(REPO / "dags" / "retrain.py")).dags["retrain_card_transactions"]
+    assert not off.deadline
+
+
+def test_the_spec_may_ask_for_more_approvers_than_the_platform_never_fewer(tmp_path, monkeypatch):
+    from riskops_airflow.defaults import approval_quorum
+
+    text = (REPO / "datasets" / "card_transactions.yaml").read_text()
+    (tmp_path / "card_transactions.yaml").write_text(text + "\n  approval_quorum: 3\n")  # under `oversight:`
+    monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
+    assert approval_quorum("card_transactions") == 3
+    monkeypatch.setenv("RISKOPS_APPROVAL_QUORUM", "4")
+    assert approval_quorum("card_transactions") == 4

@@ -71,3 +71,41 @@ def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_
     with pytest.raises(OSError):
         send_candidate_mail("card_transactions", RUN)
     assert Storage(str(data_root)).read_bytes(candidate["report_key"]) == candidate["pdf"]
+
+
+def test_a_halt_left_from_a_terminal_is_mailed_once_to_the_on_call_and_the_risk_team(
+        mlflow_store, data_root, smtp, capsys):
+    from ml.cli import main
+    from riskops_airflow.notify import send_oversight_notices
+
+    assert main(["halt", "--dataset", "card_transactions", "--approver", "Ada", "--reason", "bureau feed broken"]) == 0
+    assert send_oversight_notices("card_transactions") == [
+        "[riskops] riskops-card_transactions HALTED by Ada: bureau feed broken"]
+    assert send_oversight_notices("card_transactions") == []  # once
+    (msg,) = mails(smtp)
+    assert set(a.strip() for a in msg["To"].split(",")) == {"ops@bank.example", "risk-team@bank.example"}
+    body = msg.get_body(("html",)).get_content()
+    assert "hard rules, every other row to review" in body and "no champion yet" in body
+    assert "python -m ml resume --dataset card_transactions" in body
+
+
+def test_the_reminder_names_the_waiting_candidate_and_its_approvals(candidate, mlflow_store, smtp, monkeypatch):
+    from mlflow import MlflowClient
+
+    from ml.model import decisions
+    from riskops_airflow.notify import remind
+    from tests.helpers import tiny_candidate
+
+    monkeypatch.setenv("RISKOPS_APPROVAL_QUORUM", "2")
+    client, name = MlflowClient(), "riskops-card_transactions"
+    for _ in range(3):  # version 3, as the candidate fixture's run registered it
+        version = tiny_candidate(client, name, candidate["pdf"])
+    assert version == "3"
+    decisions.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
+    subject = remind("card_transactions", "retrain", "retrain_card_transactions", RUN, "2026-10-31T03:00:00+00:00")
+    assert subject == f"[riskops] reminder: the promotion of {name} v3 still waits for a decision (1 of 2 approvals)"
+    (msg,) = mails(smtp)
+    assert "approved so far by Ada" in msg.get_body(("html",)).get_content()
+    decisions.promote(client, name, version, "Grace", report=candidate["pdf"], quorum=2)
+    assert remind("card_transactions", "retrain", "retrain_card_transactions", RUN, "") is None  # nothing waits
+    assert remind("card_transactions", "retrain", "retrain_card_transactions", "another run", "") is None

@@ -221,9 +221,9 @@ class FakeTaskInstance(SimpleNamespace):
     """What the step templates pull from upstream tasks (the candidate's version, the approver's decision)."""
 
     def xcom_pull(self, task_ids=None, key=None):
-        if task_ids == "email_approvers":
+        if task_ids in ("email_approvers", "plan"):  # the candidate; a rollback's plan
             return {"version": "7", "model_name": "riskops-ds"}
-        if task_ids == "approval" and key == "decision":
+        if str(task_ids).startswith("approval") and key == "decision":  # any gate of a quorum
             return {"option": "Approve", "by": "risk-approver", "reason": "--looks good; rm -rf /"}
         raise AssertionError(f"unexpected xcom_pull {task_ids} {key}")
 
@@ -274,7 +274,7 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     pods = step_pods(kube_dagbag(monkeypatch))
     steps = {task_id for _, task_id, _ in pods}
     assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit", "stability",
-            "backtest"} <= steps
+            "backtest", "rollback", "record_decline", "halt", "resume"} <= steps
     for (dag_id, task_id, index), pod in pods.items():
         manifest = ApiClient().sanitize_for_serialization(pod)
         # strict: an unknown or misspelt field is an error, as `kubectl apply --validate=strict` makes it
@@ -299,6 +299,8 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     promote = pods[("retrain_give_me_some_credit", "promote", -1)].spec.containers[0].args
     assert promote == ["promote", "--dataset", "give_me_some_credit", "--version", "7", "--approver=risk-approver",
                        "--note=--looks good; rm -rf /", "--triggered-by=admin"]
+    halt = pods[("halt_give_me_some_credit", "halt", -1)].spec.containers[0].args
+    assert halt[:4] == ["halt", "--dataset", "give_me_some_credit", "--approver=admin"]  # who triggered the run
     backtest = pods[("backtest_card_transactions", "backtest", -1)].spec.containers[0].args
     assert backtest == ["backtest", "--dataset", "card_transactions", "--as-of", DS, "--weeks=12", "--run-key",
                         f"scheduled__{DS}T00:00:00+00:00"]

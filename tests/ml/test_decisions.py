@@ -3,42 +3,23 @@ changes in MLflow, and which version may score."""
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 
 import mlflow
-import numpy as np
-import pandas as pd
 import pytest
-import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ml.errors import RiskopsError
 from ml.model import decisions, registry
-from ml.model.features import FeaturePipeline
-from ml.model.riskmodel import RiskModel
+from tests.helpers import tiny_candidate
 
 NAME = "riskops-test"
 REPORT = b"%PDF the report the approvers read"
 
 
-_LOGGED: dict[str, tuple[str, str, str]] = {}  # tracking URI -> one logged model, registered many times
-
-
-def _candidate(client: MlflowClient, with_report: bool = True) -> str:
-    if mlflow.get_tracking_uri() not in _LOGGED:
-        rng = np.random.default_rng(0)
-        frame = pd.DataFrame({"x": rng.normal(size=200)})
-        booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(frame, label=(frame.x > 0).astype(int)), 3)
-        model = RiskModel(FeaturePipeline(numeric=("x",), categorical={}, order=("x",)), booster, 0.5)
-        with mlflow.start_run() as run:
-            _LOGGED[mlflow.get_tracking_uri()] = (*registry.log_model(model, frame.head(3)), run.info.run_id)
-    uri, sha, run_id = _LOGGED[mlflow.get_tracking_uri()]
-    version_tags = {"riskops.data_hash": "abc", "riskops.model_sha256": sha}
-    if with_report:
-        version_tags["riskops.report_sha256"] = hashlib.sha256(REPORT).hexdigest()
-    return registry.register_candidate(client, NAME, uri, run_id, version_tags)
+def _candidate(client: MlflowClient, with_report: bool = True, **tags: str) -> str:
+    return tiny_candidate(client, NAME, REPORT if with_report else None, **tags)
 
 
 def _promote(client: MlflowClient, version: str, approver: str = "Ada", **kw: object) -> dict:
@@ -71,7 +52,7 @@ def test_promoting_twice_archives_the_old_champion_with_audit(mlflow_store):
     assert tags["approved_by"] == "Grace" and tags["data_hash"] == "abc" and tags["model_sha256"]
     assert tags["previous_champion"] == v1 and tags["promoted_at"] and "promotion_pending" not in tags
     assert registry.tags(client, NAME, v1)["replaced_by"] == v2
-    assert [d["action"] for d in registry.decisions(client, NAME, v1)] == ["promoted", "archived"]
+    assert [d["action"] for d in registry.decisions(client, NAME, v1)] == ["approved", "promoted", "archived"]
     with pytest.raises(MlflowException):
         client.get_model_version_by_alias(NAME, "challenger")  # consumed by the promotion
     with pytest.raises(RiskopsError, match="already the champion"):

@@ -155,7 +155,7 @@ def test_a_503_half_way_through_a_promotion_is_completed_by_a_re_run(proxy):
     assert [v.version for v in registry.versions(client, NAME) if registry.stage_of(v) == "Production"] == [second]
     assert registry.tags(client, NAME, first)["replaced_by"] == second
     assert "promotion_pending" not in registry.tags(client, NAME, second)
-    assert [d["action"] for d in registry.decisions(client, NAME, second)] == ["promoted"]  # recorded once
+    assert [d["action"] for d in registry.decisions(client, NAME, second)] == ["approved", "promoted"]  # once each
     assert decisions.resolve_champion(client, NAME).version == second
 
 

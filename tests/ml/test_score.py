@@ -34,6 +34,7 @@ DS = "card_transactions"
 NAME = registry.model_name(DS)
 START = dt.date(2026, 9, 1)
 DAYS = 16
+REPO_DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 DAY = START + dt.timedelta(days=DAYS - 1)  # the day scored by most tests
 AS_OF = START + dt.timedelta(days=DAYS - 1 + 45)  # last day + the cards' maturity lag
 CONFIG = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=200, early_stopping_rounds=20)
@@ -643,3 +644,92 @@ def test_re_scoring_refuses_a_rejected_or_unapproved_version(store, monkeypatch,
     assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--model-version", version) == 2
     assert f"version {version} may not score: it was rejected by Ada" in capsys.readouterr().err
     assert not env.storage.exists(layout.scores(DS, DAY, version))
+
+
+# ---- the stop switch -------------------------------------------------------------------------------------
+
+def test_the_policy_column_says_the_model_decided_each_row(store, cards_spec):
+    out = store.storage.read_parquet(score.score_day(store.storage, cards_spec, DAY, store.pinned)["scores"])
+    assert set(out["policy"]) == {"model"}
+    assert store.storage.read_json(layout.score_manifest(DS, DAY, "1"))["policy"] == "model"
+
+
+@pytest.fixture
+def halted(store):  # type: ignore[no-untyped-def]
+    """The module's champion halted by an approver for one test, resumed afterwards."""
+    from ml.model.halt import halt, halted as state, resume
+
+    halt(MlflowClient(), NAME, "Linus", "scores drift from the bureau's")
+    yield store
+    if state(MlflowClient(), NAME) is not None:
+        resume(MlflowClient(), NAME, "Ada", "test over")
+
+
+def test_a_halted_model_is_replaced_by_the_fallback_policy_and_resumed(halted, cards_spec, monkeypatch, capsys):
+    from ml.model.halt import resume
+    from ml.monitor.check import scored_versions
+
+    env = halted
+    champion = decisions.resolve_champion(MlflowClient(), NAME).version  # v2 once a test of the module promoted it
+    assert cards_spec.oversight.fallback is not None  # the shipped spec: hard rules, every other row to review
+    assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--run-key", "nightly") == 0
+    out = capsys.readouterr().out
+    assert f"{NAME} is halted by Linus since " in out and "decided by the fallback policy (hard rules, every other " \
+        "row to review: approve 0, review " in out
+    scores = env.storage.read_parquet(layout.scores(DS, DAY, layout.FALLBACK))
+    curated = _curated(env)
+    assert scores["id"].tolist() == curated["transaction_id"].tolist()  # every curated row, decided
+    assert set(scores["policy"]) == {"fallback"} and set(scores["decision"]) == {"review"}
+    assert scores[["pd", "score", "band", "reason_1"]].isna().all().all()  # no model said anything
+    m = env.storage.read_json(layout.fallback_manifest(DS, DAY))
+    assert m["policy"] == "fallback" and m["fallback_policy"] == "hard rules, every other row to review"
+    assert (m["halt"]["by"], m["halt"]["reason"], m["halt"]["version"]) == ("Linus", "scores drift from the "
+                                                                            "bureau's", champion)
+    assert m["rows_scored"] == m["rows_in"] == len(curated) and m["decisions"]["review"] == len(curated)
+    assert m["run_key"] == "nightly" and m["scores_sha256"]
+    assert "fallback" not in scored_versions(env.storage, DS, DAY)  # monitoring never judges it as a model
+    # an analyst's file is decided the same way while halted
+    landed = env.storage.read_bytes(layout.replay_batch(DS, DAY)).decode().splitlines()[:11]
+    env.storage.write_bytes(layout.ondemand("halted.csv"), "\n".join(landed).encode())
+    assert _cli(env, monkeypatch, "--input", "halted.csv") == 0
+    assert set(env.storage.read_parquet(layout.ondemand("halted.scores.parquet"))["policy"]) == {"fallback"}
+
+    resume(MlflowClient(), NAME, "Ada", "bureau feed fixed")
+    assert _cli(env, monkeypatch, "--date", DAY.isoformat()) == 0
+    assert f"with riskops-card_transactions v{champion}" in capsys.readouterr().out
+    assert set(env.storage.read_parquet(layout.scores(DS, DAY, champion))["policy"]) == {"model"}
+
+
+def test_a_halted_model_without_a_fallback_policy_scores_nothing(halted, cards_spec, monkeypatch, capsys, tmp_path):
+    env = halted
+    text = (REPO_DATASETS / f"{DS}.yaml").read_text()
+    (tmp_path / f"{DS}.yaml").write_text(text[:text.index("oversight:")])  # the spec without its fallback
+    monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
+    other = Storage(str(tmp_path / "data"))
+    for key in (layout.curated(DS, DAY), layout.preprocess_manifest(DS, DAY)):
+        other.write_bytes(key, env.storage.read_bytes(key))
+    monkeypatch.setenv("RISKOPS_DATA", other.root)
+    assert main(["score", "--dataset", DS, "--date", DAY.isoformat()]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {NAME} is halted by Linus since ") and err.count("\n") == 1
+    assert "has no fallback policy (oversight.fallback), so nothing was scored" in err
+    assert "python -m ml resume --dataset card_transactions" in err
+    assert not other.exists("scores") and not other.exists("manifests/fallback")
+
+
+def test_the_fallback_applies_the_hard_rules_and_makes_them_stricter_only():
+    from ml.data.spec import Fallback, Policy
+    from ml.scoring import fallback
+
+    policy = Policy(hard_rules=[HardRule(when="late >= 96", action="review", code="R1"),
+                                HardRule(when="late >= 3", action="decline", code="R2"),
+                                HardRule(when="age < 21", action="review", code="R3")])
+    frame = pd.DataFrame({"late": [0, 98, 4, 0, None], "age": [30, 30, 40, 19, 19]})
+    review = fallback.decide(frame, policy, Fallback())
+    assert list(review["decision"]) == ["review", "review", "decline", "review", "review"]
+    assert [None if pd.isna(c) else c for c in review["hard_rule"]] == [None, "R1", "R2", "R3", "R3"]
+    decline = fallback.decide(frame, policy, Fallback(otherwise="decline"))
+    assert list(decline["decision"]) == ["decline"] * 5  # a review rule never softens the fallback's decline
+    no_rules = fallback.decide(frame, policy, Fallback(hard_rules=False))
+    assert list(no_rules["decision"]) == ["review"] * 5 and no_rules["hard_rule"].isna().all()
+    assert list(no_rules["hard_rule"].categories) == ["R1", "R2", "R3"]  # one vocabulary for the column

@@ -92,3 +92,12 @@ def test_without_challenger_alerts_or_matured_rows(data: BacktestReportData) -> 
     assert "No matured rows as of 2026-09-10." in text
     empty = dataclasses.replace(nothing, weeks=[], percentiles=[])
     assert "No scored rows in the window." in _text(render_backtest_report(empty))
+
+
+def test_the_first_page_shows_the_champion_line(data: BacktestReportData) -> None:
+    line = ("2026-07-01T09:00:00+00:00 rolled back v3 by Ada, Grace (report 0123456789ab, previous champion v4): "
+            "v4 declines good payers")
+    first = " ".join(PdfReader(io.BytesIO(render_backtest_report(
+        dataclasses.replace(data, champion_line=line)))).pages[0].extract_text().split())
+    assert f"Champion now {line}" in first
+    assert "Champion now none promoted yet" in _text(render_backtest_report(data))

@@ -347,3 +347,11 @@ def test_the_fairness_page_shows_both_models_the_proxies_and_the_reasons(text: s
 def test_a_report_without_statements_says_its_reasons_are_feature_names() -> None:
     pdf = render_candidate_report(make_data(fairness={**FAIRNESS, "reasons_from_spec": False}))
     assert "The spec has no reason statements" in " ".join(_text(pdf).split())
+def test_the_identity_table_shows_the_champion_history_line() -> None:
+    line = ("2026-03-02T10:15:00+00:00 promoted v6 by Ada Lovelace, Grace Hopper (report 0123456789ab, previous "
+            "champion v5): Ada Lovelace: stable; Grace Hopper: agreed; HALTED by Linus at 2026-03-30T08:00:00+00:00: "
+            "bureau feed broken")
+    reader = PdfReader(io.BytesIO(render_candidate_report(make_data(champion_line=line))))
+    assert len(reader.pages) == PAGES
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert f"version 6 (current production model); {line}" in first
