@@ -217,6 +217,16 @@ def _exposure_column(spec: DatasetSpec) -> str | None:
     return next((c.name for c in spec.columns if c.role == "exposure"), None)
 
 
+def monotone_constraints(spec: DatasetSpec, order: tuple[str, ...]) -> dict[str, str]:
+    """XGBoost's `monotone_constraints` for the spec's monotone features, in the model's input order (1: the PD
+    rises with the feature, -1: it falls, 0: free); empty when the spec constrains nothing."""
+    signs = {"increasing": 1, "decreasing": -1}
+    wanted = spec.monotone
+    if not wanted:
+        return {}
+    return {"monotone_constraints": "(" + ",".join(str(signs.get(wanted.get(name, ""), 0)) for name in order) + ")"}
+
+
 def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) -> tuple[RiskModel, dict[str, Any]]:
     """Fit pipeline + booster, choose the threshold on validation; returns the model and training facts."""
     pipeline = FeaturePipeline.fit(spec, parts["train"])
@@ -229,7 +239,7 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     dtrain = xgb.DMatrix(pipeline.transform(parts["train"]), label=parts["train"]["label"], weight=weights,
                          enable_categorical=True)
     dvalid = xgb.DMatrix(pipeline.transform(parts["valid"]), label=parts["valid"]["label"], enable_categorical=True)
-    params = {**DEFAULT_PARAMS, "seed": config.seed, **config.params}
+    params = {**DEFAULT_PARAMS, "seed": config.seed, **monotone_constraints(spec, pipeline.order), **config.params}
     booster = xgb.train(params, dtrain, num_boost_round=config.num_boost_round, evals=[(dvalid, "valid")],
                         early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False)
     # keep exactly the trees up to the best iteration, so every later predict uses the early-stopped model
