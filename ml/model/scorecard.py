@@ -10,6 +10,7 @@ bads / share of goods) with half a row added to every count, so an empty bin has
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ class FeatureBins:
     edges: tuple[float, ...]  # number bins: bin i holds edges[i-1] <= x < edges[i]; empty for a category feature
     categories: tuple[str, ...]  # a category feature's bins; empty for a number feature
     woe: tuple[float, ...]  # one per bin, the missing bin last
+    rows: tuple[int, ...] = ()  # train rows in each bin (the missing bin last)
+    information_value: float = 0.0  # sum over bins of (share of bads - share of goods) x WoE
 
     def labels(self) -> list[str]:
         """The bins as a reader sees them ('< 0.5', '0.5 to < 2', '>= 2', a category, 'missing')."""
@@ -91,6 +94,16 @@ class Scorecard:
                              "points": float(offset / k - factor * (c * woe + self.intercept / k))})
         return rows
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"bins": [dataclasses.asdict(b) for b in self.bins], "coefficients": list(self.coefficients),
+                "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Scorecard":
+        bins = tuple(FeatureBins(**{k: tuple(v) if isinstance(v, list) else v for k, v in b.items()})
+                     for b in data["bins"])
+        return cls(bins=bins, coefficients=tuple(data["coefficients"]), intercept=float(data["intercept"]))
+
 
 def _woe(bads: np.ndarray, goods: np.ndarray) -> np.ndarray:
     b, g = bads + 0.5, goods + 0.5
@@ -123,7 +136,8 @@ def _number_edges(x: np.ndarray, y: np.ndarray, direction: str | None) -> tuple[
         if not wrong.size:
             break
         del edges[int(wrong[0])]  # pool the two bins that go the wrong way
-    return tuple(float(e) for e in edges)
+    # edges the model input's float32 can hold, so a value compares alike here and in the booster (to_booster)
+    return tuple(dict.fromkeys(float(np.float32(e)) for e in edges))
 
 
 def fit_bins(feature: str, values: pd.Series, y: np.ndarray, direction: str | None = None) -> FeatureBins:
@@ -138,7 +152,9 @@ def fit_bins(feature: str, values: pd.Series, y: np.ndarray, direction: str | No
     index = FeatureBins(feature, edges, categories, (0.0,) * size).index(values)
     rows = np.bincount(index, minlength=size).astype(float)
     bads = np.bincount(index, weights=y.astype(float), minlength=size)
-    return FeatureBins(feature, edges, categories, tuple(float(w) for w in _woe(bads, rows - bads)))
+    woe = _woe(bads, rows - bads)
+    iv = float(np.sum((bads / max(bads.sum(), 1) - (rows - bads) / max((rows - bads).sum(), 1)) * woe))
+    return FeatureBins(feature, edges, categories, tuple(float(w) for w in woe), tuple(int(r) for r in rows), iv)
 
 
 def fit(features: pd.DataFrame, y: np.ndarray, monotone: dict[str, str] | None = None,
