@@ -205,7 +205,7 @@ def _identity(data: CandidateReportData) -> list[Flowable]:
         champion = f"{champion}; {data.champion_line}"
     pairs = [
         ("Model name", data.model_name),
-        ("Version", data.version),
+        ("Version", f"{data.version} ({_ALGORITHM_LONG.get(data.algorithm, data.algorithm)})"),
         ("MLflow run ID", data.run_id),
         ("Dataset", data.dataset),
         ("As-of date", data.as_of),
@@ -219,6 +219,8 @@ def _identity(data: CandidateReportData) -> list[Flowable]:
             blocks.key_value_table(pairs, mono=("MLflow run ID", "Data hash"))]
 
 
+_ALGORITHM_LONG = {"xgboost": "XGBoost, gradient-boosted trees",
+                   "scorecard": "scorecard, weight-of-evidence bins and a logistic regression"}
 _SAMPLE_LABELS = {"train": "Train", "valid": "Validation", "validation": "Validation", "test": "Test"}
 
 

@@ -390,6 +390,7 @@ def test_the_credit_practice_page_shows_the_partial_dependence_lines_and_the_sco
     assert "Scorecard challenger" in page and "XGBoost (candidate)" in page and "Scorecard" in page
     assert "0.8391" in page and "0.8612" in page and "XGBoost minus scorecard AUC: 0.0221 [0.0162, 0.0280]" in page
     assert "Its points table (37 bins" in page
+    assert "Version 7 (XGBoost, gradient-boosted trees)" in " ".join(reader.pages[0].extract_text().split())
     plain = " ".join(PdfReader(io.BytesIO(render_candidate_report(make_data(monotone=[], scorecard=None))))
                      .pages[5].extract_text().split())
     assert "The spec constrains no feature" in plain and "Not computed for this candidate." in plain
