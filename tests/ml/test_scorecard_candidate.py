@@ -9,6 +9,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
@@ -66,6 +67,9 @@ def test_the_scorecard_is_registered_and_scored_by_the_same_policy(gmsc_storage,
         own = card.coefficients[j] * bins.transform(features[bins.feature])
         np.testing.assert_allclose(contrib[:, j] - contrib[:, j].mean(), own - own.mean(), atol=1e-4)
     assert scored["reason_1"].notna().any()
+    # MLflow users' pyfunc flavour loads the same folder, so it gives the same PDs
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{summary['version']}")
+    np.testing.assert_array_equal(pyfunc.predict(rows.drop(columns=["label"]).head(50))["pd"], scored["pd"][:50])
 
     pdf = PdfReader(io.BytesIO(gmsc_storage.read_bytes(summary["report_key"])))
     page = " ".join(pdf.pages[5].extract_text().split())
