@@ -230,8 +230,10 @@ def below_minimum(rows: Iterable[GroupRow]) -> list[GroupRow]:
 
 def describe(row: GroupRow, fairness: Fairness) -> str:
     """One line about a group below the minimum ratio, for verdicts, alerts and consoles."""
+    # as many digits as tell the ratio from the minimum: 0.797 is "0.797 below 0.8", never "0.80 below 0.8"
+    digits = next((d for d in range(2, 7) if f"{row.ratio:.{d}f}" != f"{fairness.min_ratio:.{d}f}"), 6)
     return (f"{row.attribute} group '{row.group}': approval rate {row.approval_rate:.1%} of {row.rows} rows, adverse "
-            f"impact ratio {row.ratio:.2f} (95% CI {row.ratio_low:.2f} to {row.ratio_high:.2f}) below "
+            f"impact ratio {row.ratio:.{digits}f} (95% CI {row.ratio_low:.2f} to {row.ratio_high:.2f}) below "
             f"{fairness.min_ratio:g}")
 
 

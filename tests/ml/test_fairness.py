@@ -151,3 +151,14 @@ def test_a_text_attribute_groups_by_its_values() -> None:
     attribute = FairnessAttribute(column="region", kind="protected", reference="north")
     codes, names = fr.group_codes(pd.Series(["south", "north", None, "north"]), attribute, GMSC)
     assert names == ["north", "south", MISSING_GROUP] and list(codes) == [1, 0, 2, 0]
+
+
+def test_a_ratio_just_below_the_minimum_is_printed_with_the_digits_that_tell_them_apart() -> None:
+    import dataclasses
+
+    from ml.data.spec import Fairness
+
+    row = fr.GroupRow(attribute="age", kind="monitored", group="under 25", reference=False, rows=453,
+                      approved=239, approval_rate=0.5276, ratio=0.7966, ratio_low=0.73, ratio_high=0.87, light="red")
+    assert "adverse impact ratio 0.797 (95% CI 0.73 to 0.87) below 0.8" in fr.describe(row, Fairness())
+    assert "adverse impact ratio 0.62 (95% CI" in fr.describe(dataclasses.replace(row, ratio=0.62), Fairness())
