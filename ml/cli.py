@@ -288,6 +288,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{m['n']} test rows, {m['positives']} positive), KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
     print(f"verdict: {summary['verdict_reason']}")
     print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
+    print(f"technical file: {storage.url(summary['technical_file_key'])} "
+          f"(sha256 {summary['technical_file_sha256'][:12]}...)")
     if summary["superseded"]:
         print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")
     return 0
@@ -402,6 +404,44 @@ def cmd_champions(args: argparse.Namespace) -> int:
     print(f"now: HALTED by {state['by']} since {state['at']}: {state['reason']}" if state else
           "now: not halted")
     return 0
+
+
+def _document_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", required=True, help="the registered version")
+    p.add_argument("--out", help="where to write the re-rendered PDF ('-': standard output; default "
+                                 "riskops-<dataset>-v<version>-technical-file.pdf in the current folder)")
+
+
+@step("document", "re-render a version's technical file from its sources and say whether it is byte-identical to "
+      "the one stored at registration (exit 1 when it differs)", _document_args)
+def cmd_document(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ml.model import registry, technical_file
+
+    settings, storage, spec = _context(args)
+    client = _mlflow(settings)
+    result = technical_file.rerender(storage, client, spec, args.version)
+    name = registry.model_name(spec.name)
+    out = args.out or technical_file.artifact_name(name, args.version)
+    if out == "-":
+        sys.stdout.buffer.write(result.pdf)
+        sys.stdout.flush()
+        where, say = "standard output", sys.stderr
+    else:
+        try:
+            Path(out).write_bytes(result.pdf)
+        except OSError as exc:
+            raise RiskopsError(f"cannot write {out}: {exc.strerror or exc}") from None
+        where, say = out, sys.stdout
+    if result.identical:
+        print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}), "
+              "byte-identical to the one stored at registration", file=say)
+        return 0
+    print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}) DIFFERS "
+          f"from the one stored at registration (sha256 {result.stored_sha256}): its sources changed since (the "
+          "spec, the manifests of its window, or its MLflow run)", file=say)
+    return 1
 
 
 def _stop_args(p: argparse.ArgumentParser) -> None:
