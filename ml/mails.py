@@ -41,9 +41,9 @@ def _auc(metrics: Mapping[str, Any]) -> str:
     return f"AUC {metrics['auc']:.4f}{interval}"
 
 
-def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
+def candidate(summary: Mapping[str, Any], airflow_url: str, technical_file_url: str | None = None) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
-    (candidates/<ds>/v=V/candidate.json)."""
+    (candidates/<ds>/v=V/candidate.json); `technical_file_url` is where its technical file is stored."""
     m, c = summary["metrics"], summary.get("champion_metrics")
     champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
                 if c else "no champion yet: this would be the first Production model")
@@ -61,6 +61,8 @@ def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
         f"<li>{html.escape(champion)}</li>"
         f"<li>report SHA-256 {summary['report_sha256']}</li>"
         f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"
+        + (f"<li>technical file {html.escape(technical_file_url or str(summary['technical_file_key']))}, SHA-256 "
+           f"{summary['technical_file_sha256']}</li>" if summary.get("technical_file_sha256") else "")
         + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary['superseded'])}, whose approval "
            "is closed</li>" if summary.get("superseded") else "")
         + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"

@@ -269,6 +269,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "window": [d.isoformat() for d in candidate.sample.window],
         "calibration": e.calibration, "threshold_rationale": candidate.facts["threshold_rationale"],
         "feature_importance": candidate.facts["feature_importance"],
+        "features": list(candidate.model.pipeline.order),
         "psi_vs_champion": champion.psi if champion else None,
     }
     storage.write_once(summary["report_key"], pdf)

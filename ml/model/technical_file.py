@@ -212,7 +212,7 @@ def _allowed(spec: DatasetSpec, name: str) -> tuple[str, str]:
 
 def _features(s: Sources) -> Section:
     spec = s.spec
-    names = [*spec.model_inputs, *(f.name for f in spec.derived)]
+    names = [str(n) for n in s.summary.get("features") or [*spec.model_inputs, *(f.name for f in spec.derived)]]
     clean = {n: 0.0 for n in names}
     total = 0
     for m in s.manifests:
@@ -228,7 +228,7 @@ def _features(s: Sources) -> Section:
         rows.append([n, kind, allowed, _pct(clean[n] / total) if total else "n/a",
                      str(importance.get(n, "unused")), statement.get(n, "none (never given as a reason)")])
     table = Rows(["Feature", "Type", "Allowed range or categories", "Missing", "Gain rank", "Reason statement"], rows,
-                 title="Model inputs", widths=[0.2, 0.08, 0.26, 0.08, 0.08, 0.3])
+                 title="Model inputs", widths=[0.19, 0.1, 0.23, 0.08, 0.09, 0.31])
     never = sorted(spec.protected_columns)
     notes = [f"Missing: the share of the window's clean rows without a value (preprocess manifests); missing "
              "values go to the model as missing (XGBoost's native handling), and outside the allowed range a row is "
@@ -339,8 +339,8 @@ def _limitations(s: Sources) -> Section:
         if counts["rows"] < SMALL_SAMPLE_FACTOR * spec.training.min_rows or \
                 counts["positives"] < SMALL_SAMPLE_FACTOR * spec.training.min_positives:
             lines.append(f"Small sample: {name} holds {counts['rows']:,} rows with {counts['positives']:,} positive "
-                         f"outcomes (the spec's minimum is {spec.training.min_rows} rows, "
-                         f"{spec.training.min_positives} positives).")
+                         f"outcomes, under {SMALL_SAMPLE_FACTOR} times the spec's minimum "
+                         f"({spec.training.min_rows} rows, {spec.training.min_positives} positives).")
     if m.get("auc_high") is not None and m["auc_high"] - m["auc_low"] > WIDE_INTERVAL:
         lines.append(f"Wide interval: the out-of-time AUC's 95% interval spans {m['auc_high'] - m['auc_low']:.4f} "
                      f"({_f4(m['auc_low'])} to {_f4(m['auc_high'])}).")
@@ -406,7 +406,7 @@ def _monitoring(s: Sources) -> Section:
          "risk team (weekly overdue mail)", "python -m ml inventory marks it overdue"],
     ]
     table = Rows(["What is checked", "When", "Thresholds", "Who is mailed", "What it triggers"], rows,
-                 widths=[0.24, 0.2, 0.2, 0.18, 0.18])
+                 widths=[0.22, 0.2, 0.18, 0.2, 0.2])
     return Section(8, SECTION_TITLES[7], [table, Lines([f"Windows with fewer than {mon.min_rows} rows are shown as "
                                                         "too few rows, not judged."])])
 
@@ -418,10 +418,10 @@ def _change_log(s: Sources) -> Section:
                             for e in v["decisions"]) or "registered"
         rows.append([f"v{v['version']}", v["as_of"], v["verdict"], decided])
     versions = Rows(["Version", "As of", "Verdict", "Decisions before this registration"], rows,
-                    title="Versions of this dataset's model", widths=[0.1, 0.13, 0.17, 0.6])
+                    title="Versions of this dataset's model", widths=[0.1, 0.13, 0.19, 0.58])
     events = Rows(["When", "Event", "Version", "By", "Why"],
                   [[e["at"], e["action"], e["version"], e["by"], e["why"]] for e in s.champion_events],
-                  title="Champion history", widths=[0.2, 0.16, 0.1, 0.2, 0.34])
+                  title="Champion history", widths=[0.24, 0.16, 0.1, 0.18, 0.32])
     return Section(9, SECTION_TITLES[8], [versions, events])
 
 

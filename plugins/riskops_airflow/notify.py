@@ -62,12 +62,14 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
     settings, storage = Settings.from_env(), data_storage()
     candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
     pdf = storage.read_bytes(candidate["report_key"])
-    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""))
+    technical_file = candidate.get("technical_file_key")
+    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""),
+                           storage.url(technical_file) if technical_file else None)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
               f"{candidate['model_name']}-v{candidate['version']}.pdf", pdf)
-    return {k: candidate[k] for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
-                                      "model_sha256", "run_id")}
+    return {k: candidate.get(k) for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
+                                          "model_sha256", "technical_file_sha256", "run_id")}
 
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
