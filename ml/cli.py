@@ -444,6 +444,64 @@ def cmd_document(args: argparse.Namespace) -> int:
     return 1
 
 
+def _inventory_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the inventory as JSON")
+    p.add_argument("--as-of", type=_date, help="the day reviews are judged overdue on (default: today, UTC)")
+    p.add_argument("--run-key", help="name of the calling run (the inventory DAG's run id): leaves the inventory "
+                                     "and the overdue reviews' mail for the run's next task")
+
+
+def _inventory_table(entries: list[Any]) -> str:
+    import pandas as pd
+
+    def champion(e: Any) -> str:
+        return f"v{e.champion}" if e.champion else ("none: " + e.problem if e.problem else "none")
+
+    rows = [{
+        "dataset": e.dataset, "champion": champion(e), "since": e.since[:10], "approved by": e.approved_by,
+        "last backtest": " ".join(filter(None, [e.last_backtest, e.backtest_light,
+                                                f"ALERT {e.backtest_alert}" if e.backtest_alert else ""])),
+        "stability": " ".join(filter(None, [e.stability_light, f"({e.stability_day})" if e.stability_day else ""])),
+        "waiting": ", ".join(f"v{v}" for v in e.waiting),
+        "next review": (e.next_review + (" OVERDUE" if e.overdue else "")) if e.next_review else "",
+        "halted": e.halted} for e in entries]
+    frame = pd.DataFrame(rows).replace("", "-")
+    if (frame["halted"] == "-").all():
+        frame = frame.drop(columns=["halted"])
+    return str(frame.to_string(index=False))
+
+
+@step("inventory", "list every dataset's champion: version, since, approvers, last backtest and its alert, latest "
+      "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from ml.data.spec import load_specs
+    from ml.model.inventory import inventory
+    from ml.monitor.history import History
+
+    from ml import layout, mails
+    from ml.storage import Storage
+
+    settings = _settings()
+    specs, invalid = load_specs(settings.specs_dir)
+    for error in invalid.values():
+        print(f"warning: not listed: {error}", file=sys.stderr)
+    today = args.as_of or dt.datetime.now(dt.timezone.utc).date()
+    entries = inventory(_mlflow(settings), History.open(settings.history_url), specs, today)
+    if args.run_key:
+        late = [e.to_dict() for e in entries if e.overdue]
+        mail = mails.overdue_reviews(today.isoformat(), late) if late else None
+        Storage(settings.data_url).write_json(layout.inventory_run(args.run_key), {
+            "as_of": today.isoformat(), "models": [e.to_dict() for e in entries],
+            "mail": {"subject": mail.subject, "html": mail.html} if mail else None})
+    if args.json:
+        print(json.dumps({"as_of": today.isoformat(), "models": [e.to_dict() for e in entries]}, indent=2))
+    elif entries:
+        print(_inventory_table(entries))
+    else:
+        print(f"no datasets: no valid spec in {settings.specs_dir}")
+    return 0
+
+
 def _stop_args(p: argparse.ArgumentParser) -> None:
     free_text(p, "--approver", required=True, blank=False, help="who decides (one of RISKOPS_APPROVER_USERS when "
                                                                 "that is set)")

@@ -284,3 +284,21 @@ def backtest(result: BacktestResult, report_url: str) -> Mail:
                 f"<p>Alerts:</p><ul>{''.join(lines)}</ul>"
                 + (f"<p>Realised performance:</p><ul>{''.join(figures)}</ul>" if figures else "")
                 + notes + f"<p>Stored at {html.escape(report_url)}</p>")
+
+
+def overdue_reviews(as_of: str, entries: Sequence[Mapping[str, Any]]) -> Mail:
+    """The weekly mail to the risk team naming the champions whose review is overdue (`entries`: inventory lines,
+    `ml.model.inventory.Entry.to_dict`)."""
+    subject = f"[riskops] {len(entries)} model review(s) overdue as of {as_of}"
+    rows = "".join(
+        f"<tr><td>{html.escape(str(e['dataset']))}</td><td>{html.escape(str(e['model_name']))} "
+        f"v{html.escape(str(e['champion']))}</td><td>{html.escape(str(e['since'])[:10])}</td>"
+        f"<td>{html.escape(str(e['approved_by']))}</td><td>{html.escape(str(e['next_review']))}</td></tr>"
+        for e in entries)
+    body = (f"<p>These champions were due for their periodic review (the spec's documentation.review_period_days "
+            f"from the day they became the champion) before {html.escape(as_of)}:</p>"
+            "<table><tr><th>Dataset</th><th>Champion</th><th>Since</th><th>Approved by</th><th>Review due</th></tr>"
+            f"{rows}</table><p>Review each model (its technical file is stored with its version) and either approve "
+            "a new candidate or record the review; <code>python -m ml inventory</code> lists every model.</p>")
+    return Mail(subject, body)
+

@@ -2,7 +2,8 @@
 `python -m ml` on a real MLflow store): rendered at registration, stored beside the candidate PDF and in the run,
 its hash tagged; every section filled from the run's own data; `python -m ml document` byte-identical, also for
 an earlier version after later decisions; refusals in one line; a registration whose file cannot be stored
-leaves no version."""
+leaves no version. The model inventory of the same registry and a real history: champion, since, approvers, last
+backtest and its alert, latest stability light, candidates waiting, next review and overdue."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ml.data.spec import get_spec
 from ml.dates import business_days
 from ml.model import registry, technical_file
 from ml.storage import Storage
+from ml.monitor.history import History, Record
 from reports.technical_file import SECTION_TITLES, Facts, Lines, Rows, render_technical_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,13 +62,14 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     with pytest.MonkeyPatch.context() as mp:
         for k, v in {"RISKOPS_DATA": str(tmp / "data"), "RISKOPS_SPECS": str(tmp / "specs"),
                      "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri,
-                     "RISKOPS_MLFLOW_ARTIFACTS": (tmp / "artifacts").as_uri()}.items():
+                     "RISKOPS_MLFLOW_ARTIFACTS": (tmp / "artifacts").as_uri(),
+                     "RISKOPS_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}"}.items():
             mp.setenv(k, v)
         mp.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
         assert main(["train", "--dataset", "loans", "--as-of", AS_OF]) == 0
         assert main(["promote", "--dataset", "loans", "--version", "1", "--approver", "Ada", "--note", "fine"]) == 0
         assert main(["train", "--dataset", "loans", "--as-of", AS_OF]) == 0
-        yield {"storage": storage, "specs": tmp / "specs", "tmp": tmp}
+        yield {"storage": storage, "specs": tmp / "specs", "tmp": tmp, "history": f"sqlite:///{tmp / 'history.db'}"}
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
 
@@ -266,3 +269,65 @@ def test_a_technical_file_that_cannot_be_stored_leaves_no_version(world, capsys)
         assert storage.read_bytes(stray) == b"%PDF not ours"
     finally:
         storage.delete(stray)
+
+
+def _inventory(capsys, *extra: str) -> dict:  # type: ignore[no-untyped-def]
+    assert main(["inventory", "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_inventory_lists_the_champion_its_monitoring_and_its_review(world, capsys):
+    client = MlflowClient()
+    champion_since = registry.tags(client, NAME, "1")["promoted_at"]
+    since = dt.datetime.fromisoformat(champion_since).date()
+    history = History.open(world["history"])
+    day, backtest = dt.date(2026, 10, 20), dt.date(2026, 11, 16)
+    history.write([
+        Record("loans", "1", "day", day - dt.timedelta(days=1), "overall", "", 0.0, "green"),
+        Record("loans", "1", "day", day, "overall", "", 2.0, "amber"),
+        Record("loans", "1", "backtest", backtest - dt.timedelta(days=7), "alert", "", 0.0, "green", {"alerts": []}),
+        Record("loans", "1", "backtest", backtest, "alert", "", 1.0, "red", {"alerts": ["AUC dropped"]}),
+        Record("loans", "2", "day", day + dt.timedelta(days=1), "overall", "", 0.0, "red"),  # not the champion's
+    ])
+    due = since + dt.timedelta(days=90)  # the spec's documentation.review_period_days
+    (line,) = _inventory(capsys, "--as-of", due.isoformat())["models"]
+    assert line | {"since": ""} == {
+        "dataset": "loans", "model_name": NAME, "champion": "1", "since": "", "approved_by": "Ada",
+        "last_backtest": backtest.isoformat(), "backtest_alert": "AUC dropped", "backtest_light": "red",
+        "stability_light": "amber", "stability_day": day.isoformat(), "waiting": ["2"], "review_period_days": 90,
+        "next_review": due.isoformat(), "overdue": False, "halted": "", "problem": ""}
+    assert line["since"] == champion_since  # the champion history's line
+    late = _inventory(capsys, "--as-of", (due + dt.timedelta(days=1)).isoformat())
+    assert late["models"][0]["overdue"] is True and late["as_of"] == (due + dt.timedelta(days=1)).isoformat()
+
+    assert main(["inventory", "--as-of", (due + dt.timedelta(days=1)).isoformat()]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["dataset", "champion", "since"]
+    assert "v1" in table[1] and f"{due.isoformat()} OVERDUE" in table[1] and "ALERT AUC dropped" in table[1]
+    assert "amber (2026-10-20)" in table[1] and "v2" in table[1]
+
+
+def test_the_inventory_run_leaves_the_overdue_mail(world, capsys):
+    since = dt.datetime.fromisoformat(registry.tags(MlflowClient(), NAME, "1")["promoted_at"]).date()
+    late = (since + dt.timedelta(days=91)).isoformat()
+    assert main(["inventory", "--as-of", late, "--run-key", "manual__x"]) == 0
+    capsys.readouterr()
+    run = world["storage"].read_json(layout.inventory_run("manual__x"))
+    assert run["as_of"] == late and [m["champion"] for m in run["models"]] == ["1"]
+    assert run["mail"]["subject"] == f"[riskops] 1 model review(s) overdue as of {late}"
+    assert f"{NAME} v1" in run["mail"]["html"] and "Ada" in run["mail"]["html"]
+    assert main(["inventory", "--as-of", since.isoformat(), "--run-key", "manual__y"]) == 0
+    assert world["storage"].read_json(layout.inventory_run("manual__y"))["mail"] is None  # nothing overdue
+
+
+def test_a_champion_pointer_edited_in_mlflow_is_listed_with_why(world, capsys):
+    client = MlflowClient()
+    assert main(["reject", "--dataset", "loans", "--version", "2", "--approver", "Ada", "--reason", "no"]) == 0
+    capsys.readouterr()
+    registry.set_alias(client, NAME, registry.CHAMPION, "2")  # a rejected version: it may not score
+    try:
+        (line,) = _inventory(capsys)["models"]
+        assert line["champion"] == "" and "it is listed without a champion" in line["problem"]
+        assert line["waiting"] == []
+    finally:
+        registry.set_alias(client, NAME, registry.CHAMPION, "1")
