@@ -475,7 +475,7 @@ def _inventory_table(entries: list[Any]) -> str:
       "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
 def cmd_inventory(args: argparse.Namespace) -> int:
     from ml.data.spec import load_specs
-    from ml.model.inventory import inventory
+    from ml.monitor.inventory import inventory
     from ml.monitor.history import History
 
     from ml import layout, mails

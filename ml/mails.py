@@ -288,7 +288,7 @@ def backtest(result: BacktestResult, report_url: str) -> Mail:
 
 def overdue_reviews(as_of: str, entries: Sequence[Mapping[str, Any]]) -> Mail:
     """The weekly mail to the risk team naming the champions whose review is overdue (`entries`: inventory lines,
-    `ml.model.inventory.Entry.to_dict`)."""
+    `ml.monitor.inventory.Entry.to_dict`)."""
     subject = f"[riskops] {len(entries)} model review(s) overdue as of {as_of}"
     rows = "".join(
         f"<tr><td>{html.escape(str(e['dataset']))}</td><td>{html.escape(str(e['model_name']))} "
