@@ -131,6 +131,7 @@ def configure_mlflow(settings: Settings) -> None:
 
 THRESHOLD_METHODS = ("fbeta", "cost")
 CALIBRATIONS = ("auto", "platt", "isotonic", "none")
+ALGORITHMS = ("xgboost", "scorecard")
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ class TrainConfig:
         "help": "calibration map of the PDs fitted on validation: platt, isotonic, none, or auto (platt when "
                 "cost-sensitive weights distort the PDs, else none)", "choices": CALIBRATIONS})
     margin: float = field(default=0.005, metadata={"help": "AUC gain over the champion needed to recommend"})
+    algorithm: str = field(default="xgboost", metadata={
+        "help": "the candidate registered: xgboost, or scorecard (WoE bins and a logistic regression, number "
+                "features only); the other is shown beside it in the report", "choices": ALGORITHMS})
     num_boost_round: int = 2000
     early_stopping_rounds: int = 100
     seed: int = 42
@@ -162,6 +166,8 @@ class TrainConfig:
         if self.threshold_method not in THRESHOLD_METHODS:
             problems.append(f"threshold method must be one of {', '.join(THRESHOLD_METHODS)}, "
                             f"not '{self.threshold_method}'")
+        if self.algorithm not in ALGORITHMS:
+            problems.append(f"algorithm must be one of {', '.join(ALGORITHMS)}, not '{self.algorithm}'")
         if self.calibration not in CALIBRATIONS:
             problems.append(f"calibration must be one of {', '.join(CALIBRATIONS)}, not '{self.calibration}'")
         for name in ("valid_days", "test_days", "num_boost_round", "early_stopping_rounds"):

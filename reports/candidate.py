@@ -4,7 +4,7 @@ The caller (``ml``) computes every number, grades every traffic light and choose
 and passes plain data in a :class:`CandidateReportData`; this module only lays it out with
 :mod:`reports.document` and :mod:`reports.blocks`. Same data, same PDF bytes.
 
-Layout, A4 portrait, six pages for typical input (a very long per-feature CSI list, many
+Layout, A4 portrait, seven pages for typical input (a very long per-feature CSI list, many
 calibration bands or a data window that lost days of several kinds can push a section onto an extra page):
 
 1. verdict (with the days missing from the data window, when some are), identity (with the trigger of a
@@ -15,7 +15,9 @@ calibration bands or a data window that lost days of several kinds can push a se
 4. feature importance and population stability (PSI/CSI) against the champion's reference
 5. fair lending (per attribute and group: approval rate, adverse impact ratio with its interval, default rate,
    mean PD and AUC, champion and challenger side by side; the proxies) and the reasons' frequency
-6. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
+6. the partial-dependence line of each monotone feature (does the spec's direction hold?) and the scorecard
+   challenger beside the XGBoost model (AUC with its interval, KS, its calibration by band)
+7. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
 
 Conventions the caller must follow: rates (``positive_rate``, ``bad_rate``, calibration
 probabilities) are fractions in [0, 1]; swap matrix keys read ``"<champion decision>-><challenger
@@ -127,6 +129,14 @@ class CandidateReportData:
     fairness: dict[str, Any] | None = None
     # the current champion's line of the champion history (who promoted it when, why, report hash; halted?)
     champion_line: str | None = None
+    # the partial-dependence line of each monotone feature (ml.model.partial_dependence.MonotoneCheck dicts:
+    # feature, direction, grid, pd, holds); empty: the spec constrains no feature
+    monotone: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # the scorecard beside the XGBoost model (ml.model.scorecard_review.Review.to_dict): candidate, xgboost and
+    # scorecard metrics (ModelMetrics keys), their calibration rows, gain (difference, se, low, high: XGBoost's AUC
+    # minus the scorecard's), points, information_value; None: a report without it
+    scorecard: dict[str, Any] | None = None
+    algorithm: str = "xgboost"  # the candidate's: xgboost | scorecard
 
 
 TOP_FEATURES = 15
@@ -195,7 +205,7 @@ def _identity(data: CandidateReportData) -> list[Flowable]:
         champion = f"{champion}; {data.champion_line}"
     pairs = [
         ("Model name", data.model_name),
-        ("Version", data.version),
+        ("Version", f"{data.version} ({_ALGORITHM_LONG.get(data.algorithm, data.algorithm)})"),
         ("MLflow run ID", data.run_id),
         ("Dataset", data.dataset),
         ("As-of date", data.as_of),
@@ -209,6 +219,8 @@ def _identity(data: CandidateReportData) -> list[Flowable]:
             blocks.key_value_table(pairs, mono=("MLflow run ID", "Data hash"))]
 
 
+_ALGORITHM_LONG = {"xgboost": "XGBoost, gradient-boosted trees",
+                   "scorecard": "scorecard, weight-of-evidence bins and a logistic regression"}
 _SAMPLE_LABELS = {"train": "Train", "valid": "Validation", "validation": "Validation", "test": "Test"}
 
 
@@ -484,6 +496,70 @@ def _page_fairness(data: CandidateReportData) -> list[Flowable]:
 
 # ------------------------------------------------------------------------------------------ page 6
 
+_ALGORITHM = {"xgboost": "XGBoost", "scorecard": "Scorecard"}
+
+
+def _monotone(data: CandidateReportData) -> list[Flowable]:
+    out: list[Flowable] = [Paragraph("Monotone constraints", STYLES["h2"])]
+    if not data.monotone:
+        return out + [Paragraph("The spec constrains no feature (a column's <b>monotone</b> key).", STYLES["body"])]
+    broken = [c["feature"] for c in data.monotone if not c["holds"]]
+    panels = [(f"{c['feature']} ({c['direction']}: {'holds' if c['holds'] else 'does NOT hold'})", c["grid"],
+               c["pd"], bool(c["holds"])) for c in data.monotone]
+    size = (6.6, 1.7 * -(-len(panels) // 2) + 0.2)
+    verdict = (f"<b>The direction does not hold for {esc(', '.join(broken))}.</b>" if broken else
+               "The direction holds for every constrained feature.")
+    return out + [
+        image(charts.partial_dependence_chart(panels), size),
+        Paragraph(f"Partial dependence of the candidate: its mean PD over the development sample (up to 2,000 rows) "
+                  f"as each constrained feature is set to each value of a grid (its 1st to 99th percentiles), every "
+                  f"other feature left as it is. The spec says which way the PD must go as the feature grows, and "
+                  f"training held the model to it. {verdict}", STYLES["small"]),
+    ]
+
+
+def _scorecard(data: CandidateReportData) -> list[Flowable]:
+    card = data.scorecard
+    out: list[Flowable] = [Paragraph("Scorecard challenger", STYLES["h2"])]
+    if card is None:
+        return out + [Paragraph("Not computed for this candidate.", STYLES["body"])]
+    rows = [
+        MetricRow("AUC", "auc", "higher"),
+        MetricRow("AUC 95% interval", "auc_low", difference=False,
+                  text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
+        MetricRow("Gini", "gini", "higher"),
+        MetricRow("KS", "ks", "higher"),
+        MetricRow("Brier score", "brier", "lower"),
+        MetricRow("Threshold", "threshold"),
+    ]
+    candidate = card["candidate"]
+    names = {k: f"{_ALGORITHM[k]}{' (candidate)' if k == candidate else ''}" for k in ("scorecard", "xgboost")}
+    gain = card["gain"]
+    features = len(card["information_value"])
+    out += [
+        blocks.metrics_table([(names["scorecard"], card["scorecard"]), (names["xgboost"], card["xgboost"])], rows,
+                             difference=True, widths=[44 * mm, 22 * mm, 36 * mm, 36 * mm, CONTENT_W - 138 * mm]),
+        Spacer(1, 3),
+        Paragraph(f"Both trained on the same development sample and judged on the same out-of-time test. The "
+                  f"scorecard: each of the {features} features cut into at most 10 bins of its train-sample quantiles "
+                  f"(at least 5% of the rows each; missing values a bin of their own; pooled where the weight of "
+                  f"evidence went against the spec's monotone direction), the bins' weight of evidence fed to a "
+                  f"logistic regression (scikit-learn). XGBoost minus scorecard AUC: {fmt4(gain['difference'])} "
+                  f"[{fmt4(gain['low'])}, {fmt4(gain['high'])}] (DeLong, paired). Its points table "
+                  f"({fmt_int(len(card['points']))} bins, on the policy's score scale) is in candidate.json and the "
+                  f"technical file.", STYLES["small"]),
+        blocks.calibration(card["scorecard_calibration"], "Scorecard calibration by band", pd_range=True,
+                           size=(2.6, 2.6)),
+    ]
+    return out
+
+
+def _page_credit_practice(data: CandidateReportData) -> list[Flowable]:
+    return [heading("6. Monotone constraints and the scorecard challenger"), *_monotone(data), *_scorecard(data)]
+
+
+# ------------------------------------------------------------------------------------------ page 7
+
 
 def _swap(data: CandidateReportData) -> list[Flowable]:
     out: list[Flowable] = [Paragraph("Swap matrix at the production threshold", STYLES["h2"])]
@@ -550,7 +626,7 @@ def _approval(data: CandidateReportData) -> list[Flowable]:
 
 def _page_decision(data: CandidateReportData) -> list[Flowable]:
     return [
-        heading("6. Decision impact and approval"),
+        heading("7. Decision impact and approval"),
         *_swap(data),
         *_threshold(data),
         *_approval(data),
@@ -564,7 +640,7 @@ def render_candidate_report(data: CandidateReportData) -> bytes:
     """The candidate report as PDF bytes; identical data gives identical bytes."""
     _validate(data)
     story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, _page_fairness,
-                  _page_decision)
+                  _page_credit_practice, _page_decision)
     metadata = Metadata(title=f"Candidate model report: {data.model_name} version {data.version}",
                         subject=f"Candidate model {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "model validation", data.dataset))

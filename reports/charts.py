@@ -243,6 +243,30 @@ def distribution_chart(panels: Sequence[tuple[str, Sequence[str], Sequence[float
         return _png(fig)
 
 
+def partial_dependence_chart(panels: Sequence[tuple[str, Sequence[float], Sequence[float], bool]],
+                             width: float = 6.6, panel_height: float = 1.7) -> bytes:
+    """One partial-dependence line per ``(title, grid, mean PD, direction holds)``, two panels a row; a line
+    whose direction does not hold is drawn red."""
+    if not panels:
+        raise ValueError("partial_dependence_chart: no panels")
+    for name, grid, pd_, _ in panels:
+        if len(grid) != len(pd_):
+            raise ValueError(f"partial_dependence_chart: panel {name!r} needs one PD per grid value")
+    rows = -(-len(panels) // 2)
+    with _styled():
+        fig = Figure(figsize=(width, panel_height * rows + 0.2), dpi=DPI, layout="constrained")
+        axes = fig.subplots(rows, 2, squeeze=False).ravel()
+        for ax, (name, grid, pd_, holds) in zip(axes, panels, strict=False):
+            ax.plot(list(grid), list(pd_), color=CHALLENGER if holds else BAD, marker="o", markersize=2.5)
+            ax.yaxis.set_major_formatter(_percent)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.set_title(name, fontsize=7.5)
+            ax.set_ylabel("Mean PD")
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        return _png(fig)
+
+
 def _percent(value: float, _pos: object = None) -> str:
     """Axis tick as a percentage, without decimals when the tick is a whole percent."""
     whole = abs(value * 100 - round(value * 100)) < 1e-9
@@ -260,5 +284,5 @@ def colour_for(name: str) -> str:
 
 __all__: list[str] = [
     "DPI", "roc_chart", "ks_chart", "calibration_chart", "score_histogram_chart", "feature_importance_chart",
-    "line_chart", "distribution_chart", "colour_for",
+    "line_chart", "distribution_chart", "partial_dependence_chart", "colour_for",
 ]

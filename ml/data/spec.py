@@ -20,6 +20,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from ml.config import MAX_QUORUM
 from ml.errors import SpecError
 
+Monotone = Literal["increasing", "decreasing"]  # the PD's direction as a feature grows
 ColumnType = Literal["string", "int", "float", "bool", "category", "date", "kv"]
 Role = Literal["id", "feature", "date", "exposure", "ignore"]
 BUSINESS_DATE = "business_date"  # a date bound meaning "the business date of the batch"
@@ -150,11 +151,17 @@ class ColumnSpec(_Strict):
     thousands: str | None = None
     currency: list[Text] | None = _items()
     negative_parentheses: bool | None = None
+    # the direction of the PD as this numeric feature grows, imposed on the model (XGBoost's
+    # monotone_constraints) where credit logic leaves no doubt, e.g. more late payments never lower the PD
+    monotone: Monotone | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "ColumnSpec":
-        self._useless({"name", "type", "role", "required"} | _KEYS_BY_TYPE[self.type],
+        self._useless({"name", "type", "role", "required", "monotone"} | _KEYS_BY_TYPE[self.type],
                       f"a {self.type} column ('{self.name}')")
+        if self.monotone is not None and (self.type not in ("int", "float") or self.role not in ("feature", "exposure")):
+            raise ValueError(f"column '{self.name}': monotone is for numeric model features (type int or float, role "
+                             f"feature or exposure), not a {self.type} column with role {self.role}")
         if self.type == "category" and not self.categories:
             raise ValueError(f"category column '{self.name}' needs a list of categories")
         if self.type == "kv" and not self.keys:
@@ -710,6 +717,8 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"{where}: reference {shown(a.reference)} is not one of its groups "
                                  f"{shown(groups)}")
             if a.kind == "protected":
+                if a.column in self.monotone:
+                    raise ValueError(f"{where} is protected, so it is no model input and cannot be monotone")
                 if role == "exposure":
                     raise ValueError(f"{where} is protected but has role exposure (a cost weight and a model "
                                      "input): give it role ignore, or declare it monitored")
@@ -780,6 +789,11 @@ class DatasetSpec(_Strict):
     def protected_columns(self) -> set[str]:
         """The protected attributes: never a model input, never a reason."""
         return {a.column for a in self.fairness.attributes if a.kind == "protected"}
+
+    @property
+    def monotone(self) -> dict[str, Monotone]:
+        """The monotone constraints: feature -> direction of the PD as it grows, in spec order."""
+        return {c.name: c.monotone for c in self.columns if c.monotone is not None}
 
     @property
     def model_inputs(self) -> list[str]:

@@ -29,7 +29,8 @@ from ml import bins, layout, metrics
 from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
-from ml.model import champions, decisions, fairness_review, registry, technical_file
+from ml.model import champions, decisions, fairness_review, registry, scorecard_review, technical_file
+from ml.model.partial_dependence import MonotoneCheck, monotone_checks
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
 from ml.model.train import (
@@ -97,6 +98,9 @@ class Candidate:
     gaps: list[str] = field(default_factory=list)  # days the window lost (ml.model.train.window_gaps)
     trigger: str | None = None
     fairness: fairness_review.Review | None = None  # fair lending and reasons on the test sample
+    # the partial-dependence line of each of the spec's monotone features, on the development sample
+    monotone: list[MonotoneCheck] = field(default_factory=list)
+    scorecard: scorecard_review.Review | None = None  # the scorecard and the XGBoost model side by side
 
 
 def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample, config: TrainConfig,
@@ -109,6 +113,11 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
         model, facts = fit(spec, parts, config)
     except MissingDataError as exc:  # a model that learned nothing: say what the window lost too
         raise MissingDataError(f"{exc}{sample.left_out()}") from None
+    # the scorecard is trained on the same sample either way: it is the candidate or shown beside it
+    card = scorecard_review.fit_scorecard(spec, parts, model.pipeline)
+    side_by_side = scorecard_review.review(spec, parts, config, card, model, config.algorithm)
+    if config.algorithm == "scorecard":
+        model, facts = scorecard_review.scorecard_model(spec, parts, config, model.pipeline, card)
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     y, p = test["label"].to_numpy(), model.predict_proba(test)
     evaluation = evaluate(y, p, model.threshold, config.beta)
@@ -125,9 +134,11 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
         champion[1], champion[1].predict_proba(test)))
     verdict, reason = fairness_review.verdict(verdict, reason, review)
     model.meta["reasons"] = {"first": {r["code"]: r["first_share"] for r in review.reasons}}
+    monotone = monotone_checks(model.pd, model.pipeline.transform(dev), spec.monotone, seed=config.seed)
     return Candidate(spec=spec, as_of=as_of, config=config, sample=sample, parts=parts, model=model, facts=facts,
                      evaluation=evaluation, calibration_before=before, champion=comparison, verdict=verdict,
-                     verdict_reason=reason, gaps=window_gaps(sample.accounting), trigger=trigger, fairness=review)
+                     verdict_reason=reason, gaps=window_gaps(sample.accounting), trigger=trigger, fairness=review,
+                     monotone=monotone, scorecard=side_by_side)
 
 
 def champion_model(client: MlflowClient, name: str) -> tuple[str, RiskModel] | None:
@@ -147,7 +158,8 @@ def _log_run(candidate: Candidate) -> tuple[str, str]:
     spec, sample, model, facts = candidate.spec, candidate.sample, candidate.model, candidate.facts
     mlflow.set_tags({"dataset": spec.name, "as_of": candidate.as_of.isoformat(), "data_hash": sample.data_hash,
                      "window_start": sample.window[0].isoformat(), "window_end": sample.window[1].isoformat()})
-    mlflow.log_params({**{f"xgb.{k}": v for k, v in facts["params"].items()},
+    prefix = "scorecard." if model.meta.get("algorithm") == "scorecard" else "xgb."
+    mlflow.log_params({**{f"{prefix}{k}": v for k, v in facts["params"].items()},
                        **{f"train.{k}": v for k, v in facts["config"].items() if k != "params"},
                        "best_iteration": facts["best_iteration"], "threshold": model.threshold})
     champion = candidate.champion
@@ -196,6 +208,9 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
         trigger=candidate.trigger, window_gaps=list(candidate.gaps), champion_line=champion_line,
         fairness=candidate.fairness.to_dict() if candidate.fairness else None,
+        monotone=[c.to_dict() for c in candidate.monotone],
+        scorecard=candidate.scorecard.to_dict() if candidate.scorecard else None,
+        algorithm=candidate.config.algorithm,
     )
 
 
@@ -262,6 +277,9 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
         "trigger": candidate.trigger, "quorum": quorum, "champion_line": line,
         "fairness": candidate.fairness.to_dict() if candidate.fairness else None,
+        "algorithm": candidate.config.algorithm,
+        "monotone": [c.to_dict() for c in candidate.monotone],
+        "scorecard": candidate.scorecard.to_dict() if candidate.scorecard else None,
         # the waiting candidates this one closes once it is up for approval (the mail names them)
         "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
         # what the technical file reads besides the stores (ml.model.technical_file)

@@ -217,6 +217,47 @@ def _exposure_column(spec: DatasetSpec) -> str | None:
     return next((c.name for c in spec.columns if c.role == "exposure"), None)
 
 
+def monotone_constraints(spec: DatasetSpec, order: tuple[str, ...]) -> dict[str, str]:
+    """XGBoost's `monotone_constraints` for the spec's monotone features, in the model's input order (1: the PD
+    rises with the feature, -1: it falls, 0: free); empty when the spec constrains nothing."""
+    signs = {"increasing": 1, "decreasing": -1}
+    wanted = spec.monotone
+    if not wanted:
+        return {}
+    return {"monotone_constraints": "(" + ",".join(str(signs.get(wanted.get(name, ""), 0)) for name in order) + ")"}
+
+
+def choose_threshold(spec: DatasetSpec, config: TrainConfig, valid: pd.DataFrame, p_valid: np.ndarray
+                     ) -> tuple[float, str]:
+    """The decision threshold of a model from its PDs on the validation sample, by the configured method, and
+    why (the rationale the report and MLflow show)."""
+    y_valid = valid["label"].to_numpy()
+    if config.threshold_method == "cost":
+        exposure_col = _exposure_column(spec)
+        assert exposure_col is not None  # checked before training
+        cost_fn = pd.to_numeric(valid[exposure_col], errors="coerce").fillna(0).clip(lower=0).to_numpy()
+        return (metrics.threshold_by_cost(y_valid, p_valid, cost_fn, config.review_cost),
+                f"minimises expected cost on the validation sample: a missed positive costs its {exposure_col}, "
+                f"a flagged negative costs a review of {config.review_cost:g}")
+    return (metrics.threshold_by_fbeta(y_valid, p_valid, config.beta),
+            f"maximises F{config.beta:g} on the validation sample (recall weighted {config.beta:g}x precision: a "
+            "missed default costs more than a declined good applicant)")
+
+
+def finish(model: RiskModel, spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) -> str:
+    """What every trained model gets from its PDs, whatever its algorithm: the threshold (returns its rationale),
+    the monitoring reference (bins and sample of the development sample) and the score bands."""
+    model.threshold, rationale = choose_threshold(spec, config, parts["valid"], model.predict_proba(parts["valid"]))
+    dev = pd.concat([parts["train"], parts["valid"]])
+    p_dev = model.predict_proba(dev)
+    dev_inputs = model.pipeline.transform(dev)
+    model.reference_bins = bins.fit_reference(dev_inputs, p_dev)
+    model.reference_sample = reference_sample(dev_inputs, p_dev, seed=config.seed)
+    # bands from the development sample (or the spec's fixed scale), stored with the model: every band is used
+    model.bands = derive_bands(spec.policy.bands, p_dev).to_dict()
+    return rationale
+
+
 def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) -> tuple[RiskModel, dict[str, Any]]:
     """Fit pipeline + booster, choose the threshold on validation; returns the model and training facts."""
     pipeline = FeaturePipeline.fit(spec, parts["train"])
@@ -229,7 +270,7 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     dtrain = xgb.DMatrix(pipeline.transform(parts["train"]), label=parts["train"]["label"], weight=weights,
                          enable_categorical=True)
     dvalid = xgb.DMatrix(pipeline.transform(parts["valid"]), label=parts["valid"]["label"], enable_categorical=True)
-    params = {**DEFAULT_PARAMS, "seed": config.seed, **config.params}
+    params = {**DEFAULT_PARAMS, "seed": config.seed, **monotone_constraints(spec, pipeline.order), **config.params}
     booster = xgb.train(params, dtrain, num_boost_round=config.num_boost_round, evals=[(dvalid, "valid")],
                         early_stopping_rounds=config.early_stopping_rounds, verbose_eval=False)
     # keep exactly the trees up to the best iteration, so every later predict uses the early-stopped model
@@ -241,24 +282,7 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         # before the threshold and the reference bins, which are on the PDs scoring will produce
         model.calibration = calibration.fit(model.raw_pd(pipeline.transform(parts["valid"])), y_valid,
                                             config.calibration_method)
-    p_valid = model.predict_proba(parts["valid"])
-    if config.threshold_method == "cost":
-        assert exposure_col is not None  # checked before training
-        cost_fn = pd.to_numeric(parts["valid"][exposure_col], errors="coerce").fillna(0).clip(lower=0).to_numpy()
-        model.threshold = metrics.threshold_by_cost(y_valid, p_valid, cost_fn, config.review_cost)
-        rationale = (f"minimises expected cost on the validation sample: a missed positive costs its "
-                     f"{exposure_col}, a flagged negative costs a review of {config.review_cost:g}")
-    else:
-        model.threshold = metrics.threshold_by_fbeta(y_valid, p_valid, config.beta)
-        rationale = (f"maximises F{config.beta:g} on the validation sample (recall weighted {config.beta:g}x "
-                     f"precision: a missed default costs more than a declined good applicant)")
-    dev = pd.concat([parts["train"], parts["valid"]])
-    p_dev = model.predict_proba(dev)
-    dev_inputs = pipeline.transform(dev)
-    model.reference_bins = bins.fit_reference(dev_inputs, p_dev)
-    model.reference_sample = reference_sample(dev_inputs, p_dev, seed=config.seed)
-    # bands from the development sample (or the spec's fixed scale), stored with the model: every band is used
-    model.bands = derive_bands(spec.policy.bands, p_dev).to_dict()
+    rationale = finish(model, spec, parts, config)
     gain = booster.get_score(importance_type="total_gain")
     if not gain:
         c = sample_counts({"train": parts["train"]})["train"]
@@ -272,7 +296,7 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
         "params": params,
         "config": asdict(config),
     }
-    model.meta = {"threshold_method": config.threshold_method, "beta": config.beta,
+    model.meta = {"algorithm": "xgboost", "threshold_method": config.threshold_method, "beta": config.beta,
                   "calibration": config.calibration_method or "none", "features": list(pipeline.order),
                   "dataset": spec.name}
     return model, facts

@@ -21,7 +21,7 @@ from pypdf.generic import DictionaryObject
 
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 
-PAGES = 6  # the designed layout: one section per page
+PAGES = 7  # the designed layout: one section per page
 REPO = Path(__file__).resolve().parents[2]
 
 FEATURES = [
@@ -65,6 +65,29 @@ FAIRNESS = {
     "reasons": [{"code": "R07", "text": "Number of times 90 days or more past due", "first": 812, "any": 1300,
                  "first_share": 0.4123, "any_share": 0.66}],
     "reasons_from_spec": True, "explained_rows": 1969,
+}
+
+
+GRID = [float(v) for v in range(0, 20)]
+MONOTONE = [{"feature": "NumberOfTimes90DaysLate", "direction": "increasing", "grid": GRID,
+             "pd": [0.02 + 0.01 * v for v in GRID], "holds": True},
+            {"feature": "RevolvingUtilizationOfUnsecuredLines", "direction": "increasing", "grid": GRID,
+             "pd": [0.05 - 0.001 * v for v in GRID], "holds": False}]
+
+
+def _scorecard_metrics(auc: float) -> dict[str, float]:
+    m = dataclasses.asdict(_metrics(auc, 0.51, 0.06, 0.21, 0.29, 0.64, 0.52, 0.09))
+    return {**m, "auc_se": 0.004}
+
+
+SCORECARD = {
+    "candidate": "xgboost", "xgboost": _scorecard_metrics(0.8612), "scorecard": _scorecard_metrics(0.8391),
+    "xgboost_calibration": [], "scorecard_calibration": [
+        {"band": float(i + 1), "n": 4821.0, "min_p": p * 0.7, "max_p": p * 1.3, "mean_p": p, "observed_rate": p}
+        for i, p in enumerate([0.01, 0.03, 0.07, 0.15, 0.3])],
+    "gain": {"difference": 0.0221, "se": 0.003, "low": 0.0162, "high": 0.0280},
+    "points": [{"feature": "age", "bin": "< 30", "woe": 0.4, "points": 12.5}] * 37,
+    "information_value": {"age": 0.1, "DebtRatio": 0.2},
 }
 
 
@@ -128,6 +151,8 @@ def make_data(**changes: object) -> CandidateReportData:
         ],
         generated_at="2026-04-02T06:15:00+00:00",
         fairness=FAIRNESS,
+        monotone=MONOTONE,
+        scorecard=SCORECARD,
     )
     return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
 
@@ -182,7 +207,7 @@ def test_metrics_table_formatting(text: str) -> None:
     assert "F-beta (\u03b2 = 2)" in text
     assert "0.0873" in text  # production threshold
     assert "7.12%" in text  # positive rate, 2 decimals
-    assert "Page 1 of 6" in text and "Page 6 of 6" in text
+    assert "Page 1 of 7" in text and "Page 7 of 7" in text
 
 
 def light_rows(text: str) -> dict[str, tuple[str, str]]:
@@ -193,7 +218,7 @@ def light_rows(text: str) -> dict[str, tuple[str, str]]:
 def test_sections_and_psi_legend(text: str) -> None:
     for expected in ("1. Summary", "2. Discrimination", "3. Calibration and score distribution",
                      "4. Feature importance and population stability", "5. Fair lending and reasons",
-                     "6. Decision impact and approval",
+                     "6. Monotone constraints and the scorecard challenger", "7. Decision impact and approval",
                      "\u03b5 = 0.0001", "below 0.10 green", "0.10 to 0.25 amber", "0.25 or more red"):
         assert expected in text.replace("\n", " "), expected
 
@@ -355,3 +380,17 @@ def test_the_identity_table_shows_the_champion_history_line() -> None:
     assert len(reader.pages) == PAGES
     first = " ".join(reader.pages[0].extract_text().split())
     assert f"version 6 (current production model); {line}" in first
+
+
+def test_the_credit_practice_page_shows_the_partial_dependence_lines_and_the_scorecard(pdf: bytes) -> None:
+    reader = PdfReader(io.BytesIO(pdf))
+    page = " ".join(reader.pages[5].extract_text().split())
+    assert "6. Monotone constraints and the scorecard challenger" in page
+    assert "The direction does not hold for RevolvingUtilizationOfUnsecuredLines." in page
+    assert "Scorecard challenger" in page and "XGBoost (candidate)" in page and "Scorecard" in page
+    assert "0.8391" in page and "0.8612" in page and "XGBoost minus scorecard AUC: 0.0221 [0.0162, 0.0280]" in page
+    assert "Its points table (37 bins" in page
+    assert "Version 7 (XGBoost, gradient-boosted trees)" in " ".join(reader.pages[0].extract_text().split())
+    plain = " ".join(PdfReader(io.BytesIO(render_candidate_report(make_data(monotone=[], scorecard=None))))
+                     .pages[5].extract_text().split())
+    assert "The spec constrains no feature" in plain and "Not computed for this candidate." in plain
