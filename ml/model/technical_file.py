@@ -222,34 +222,54 @@ def _features(s: Sources) -> Section:
             clean[n] += float(m["stats"].get("null_rate", {}).get(n, 0.0)) * rows
     statement = {f: f"{st.code}: {st.text}" for st in spec.reasons.statements for f in st.features}
     importance = {str(f): i + 1 for i, (f, _) in enumerate(s.summary.get("feature_importance") or [])}
+    directions = dict(spec.monotone)
+    checked = {str(c["feature"]): bool(c["holds"]) for c in s.summary.get("monotone") or []}
+
+    def monotone(n: str) -> str:
+        if n not in directions:
+            return "none"
+        held = checked.get(n)
+        return directions[n] + ("" if held is None else " (holds)" if held else " (does NOT hold)")
     rows = []
     for n in names:
         kind, allowed = _allowed(spec, n)
-        rows.append([n, kind, allowed, _pct(clean[n] / total) if total else "n/a",
+        rows.append([n, kind, allowed, _pct(clean[n] / total) if total else "n/a", monotone(n),
                      str(importance.get(n, "unused")), statement.get(n, "none (never given as a reason)")])
-    table = Rows(["Feature", "Type", "Allowed range or categories", "Missing", "Gain rank", "Reason statement"], rows,
-                 title="Model inputs", widths=[0.19, 0.1, 0.23, 0.08, 0.09, 0.31])
+    table = Rows(["Feature", "Type", "Allowed range or categories", "Missing", "Monotone", "Rank", "Reason statement"],
+                 rows, title="Model inputs", widths=[0.18, 0.08, 0.2, 0.08, 0.13, 0.07, 0.26])
     never = sorted(spec.protected_columns)
     notes = [f"Missing: the share of the window's clean rows without a value (preprocess manifests); missing "
              "values go to the model as missing (XGBoost's native handling), and outside the allowed range a row is "
              "quarantined with its reason, never clipped."]
     if never:
         notes.append(f"Protected attributes, never a model input nor a reason: {', '.join(never)}.")
-    notes.append("Monotone constraints: none in this spec version (the spec's per-feature monotone field is not "
-                 "part of this riskops build).")
+    notes.append("Monotone: the direction of the PD as the feature grows, from the spec, imposed on the model "
+                 "(XGBoost's monotone_constraints; the scorecard's bins pooled to it); (holds) when the candidate's "
+                 "partial-dependence line on the development sample goes that way. Rank: by gain (a scorecard: by "
+                 "information value).")
+    if directions and not checked:
+        notes.append("The spec names monotone features, but this version's summary holds no partial-dependence "
+                     "check of them.")
     return Section(3, SECTION_TITLES[2], [table, Lines(notes)])
 
 
 def _design(s: Sources) -> Section:
     p, summary, policy = s.params, s.summary, s.spec.policy
-    xgb = Rows(["Parameter", "Value"], [[k.removeprefix("xgb."), v] for k, v in p.items() if k.startswith("xgb.")],
-               title="Booster parameters (the training run's MLflow parameters)", widths=[0.4, 0.6])
+    card = summary.get("algorithm") == "scorecard"
+    prefix = "scorecard." if card else "xgb."
+    xgb = Rows(["Parameter", "Value"], [[k.removeprefix(prefix), v] for k, v in p.items() if k.startswith(prefix)],
+               title=f"{'Scorecard' if card else 'Booster'} parameters (the training run's MLflow parameters)",
+               widths=[0.4, 0.6])
     calibration = p.get("train.calibration_method", "")
     facts = Facts([
-        ("Algorithm", "XGBoost gradient-boosted trees (tree method hist, native missing values and categoricals), "
+        ("Algorithm", "scorecard: weight-of-evidence bins (pooled to the spec's monotone directions, missing values "
+                      "a bin of their own) and a logistic regression, stored as an XGBoost booster of one tree per "
+                      "feature" if card else
+                      "XGBoost gradient-boosted trees (tree method hist, native missing values and categoricals), "
                       "logistic objective; the feature pipeline (columns, order, dtypes, category lists) is stored "
                       "with the booster"),
-        ("Trees", f"{p.get('best_iteration', '?')} (early stopping on the validation sample)"),
+        ("Trees", f"{p.get('best_iteration', '?')} (one per feature)" if card else
+         f"{p.get('best_iteration', '?')} (early stopping on the validation sample)"),
         ("Split", f"time-based: the last {p.get('train.test_days', '?')} business days are the out-of-time test, "
                   f"the {p.get('train.valid_days', '?')} before them validation, the rest of the "
                   f"{p.get('train.window_days', '?')}-day window training"),
@@ -327,9 +347,33 @@ def _validation(s: Sources) -> Section:
             blocks.append(Lines(list(fairness["below"])))
     else:
         blocks.append(Lines(["The spec names no fairness attributes."], title="Fair lending"))
-    blocks.append(Lines(["Scorecard challenger: not part of this riskops build (no weight-of-evidence scorecard was "
-                         "trained beside this candidate)."], title="Challengers"))
+    blocks += _scorecard(summary.get("scorecard"))
     return Section(5, SECTION_TITLES[4], blocks)
+
+
+def _scorecard(review: dict[str, Any] | None) -> list[Any]:
+    """The scorecard and the XGBoost model side by side, and the scorecard's points table."""
+    if not review:
+        return [Lines(["No scorecard was trained beside this candidate (registered before riskops trained one)."],
+                      title="Scorecard challenger")]
+    x, c, g = review["xgboost"], review["scorecard"], review["gain"]
+    keys = [("AUC", "auc"), ("KS", "ks"), ("Brier score", "brier"), ("Gini", "gini")]
+    rows = [[label, _auc(x) if k == "auc" else _f4(x.get(k)), _auc(c) if k == "auc" else _f4(c.get(k))]
+            for label, k in keys]
+    candidate = "the scorecard is the candidate" if review["candidate"] == "scorecard" else \
+        "the XGBoost model is the candidate"
+    lines = [f"Both trained on the same development sample and judged on the same out-of-time test; {candidate}. "
+             f"XGBoost minus scorecard AUC: {g['difference']:+.4f} (95% CI {g['low']:+.4f} to {g['high']:+.4f}, "
+             "DeLong's paired test)."]
+    points = Rows(["Feature", "Bin", "Weight of evidence", "Points"],
+                  [[str(r["feature"]), str(r["bin"]), _f4(r["woe"]), f"{r['points']:.1f}"] for r in review["points"]],
+                  title="Scorecard points (a row's points summed over its features give its score)",
+                  widths=[0.34, 0.34, 0.16, 0.16])
+    value = Rows(["Feature", "Information value"],
+                 [[f, _f4(v)] for f, v in sorted(review["information_value"].items(), key=lambda kv: (-kv[1], kv[0]))],
+                 title="Information value", widths=[0.6, 0.4])
+    return [Rows(["Metric", "XGBoost", "Scorecard"], rows, title="Scorecard challenger", widths=[0.3, 0.35, 0.35]),
+            Lines(lines), points, value]
 
 
 def _limitations(s: Sources) -> Section:

@@ -57,7 +57,10 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         preprocess_day(storage, SPEC, day)
     (tmp / "specs").mkdir()
     shutil.copy(FIXTURE / "loans.csv", tmp / "specs")
-    (tmp / "specs" / "loans.yaml").write_text((FIXTURE / "loans.yaml").read_text() + DOCUMENTATION)
+    text = (FIXTURE / "loans.yaml").read_text().replace(  # more income never raises the PD
+        "{name: annual_income, type: float, min: 0}", "{name: annual_income, type: float, min: 0, monotone: decreasing}")
+    assert "monotone" in text
+    (tmp / "specs" / "loans.yaml").write_text(text + DOCUMENTATION)
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
         for k, v in {"RISKOPS_DATA": str(tmp / "data"), "RISKOPS_SPECS": str(tmp / "specs"),
@@ -130,7 +133,10 @@ def test_each_section_is_filled_from_the_run(world):
     features = {r[0]: r for r in _block(s3, "Model inputs").rows}
     assert set(features) == set(summary["features"]) and "earliest_credit_line" not in features  # dates: derived
     assert features["loan_amount"][1:3] == ["float", "500 to 40000"]
-    assert features[summary["feature_importance"][0][0]][4] == "1"
+    assert features[summary["feature_importance"][0][0]][5] == "1"
+    (check,) = summary["monotone"]  # 23b's partial-dependence check of the constrained feature
+    assert check["feature"] == "annual_income" and check["holds"] is True
+    assert features["annual_income"][4] == "decreasing (holds)" and features["loan_amount"][4] == "none"
     income_missing = sum(m["stats"]["null_rate"]["annual_income"] * m["rows_clean"] for m in manifests) / clean
     assert features["annual_income"][3] == f"{income_missing:.2%}" and income_missing > 0
 
@@ -147,6 +153,14 @@ def test_each_section_is_filled_from_the_run(world):
     assert tested["KS"][2] == f"{c['ks']:.4f}" and summary["champion_version"] == "1"
     assert len(_block(s5, "Calibration by band (out-of-time test)").rows) == len(summary["calibration"])
     assert "Score PSI" in _block(s5, "Stability against the champion").lines[0]
+    card = summary["scorecard"]
+    side = {r[0]: r for r in _block(s5, "Scorecard challenger").rows}
+    assert side["AUC"][2].startswith(f"{card['scorecard']['auc']:.4f} (95% CI")
+    assert side["KS"][1] == f"{card['xgboost']['ks']:.4f}"
+    points = _block(s5, "Scorecard points (a row's points summed over its features give its score)").rows
+    assert len(points) == len(card["points"]) > 0
+    assert points[0] == [card["points"][0]["feature"], str(card["points"][0]["bin"]),
+                         f"{card['points'][0]['woe']:.4f}", f"{card['points'][0]['points']:.1f}"]
 
     limits = " ".join(s6.blocks[0].lines)
     assert "Wide interval" in limits and f"{unknown:,} matured rows had an unknown outcome" in limits
