@@ -440,7 +440,8 @@ def cmd_document(args: argparse.Namespace) -> int:
         return 0
     print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}) DIFFERS "
           f"from the one stored at registration (sha256 {result.stored_sha256}): its sources changed since (the "
-          "spec, the manifests of its window, or its MLflow run)", file=say)
+          "spec, the manifests of its window, its MLflow run) or this riskops release lays the file out "
+          "differently", file=say)
     return 1
 
 

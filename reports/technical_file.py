@@ -12,6 +12,7 @@ flows onto the next page).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -131,7 +132,7 @@ def _title_page(data: TechnicalFileData) -> list[Flowable]:
             *[Paragraph(esc(f"{s.number}. {s.title}"), STYLES["list"], bulletText=" ") for s in data.sections]]
 
 
-def _section_maker(section: Section):  # type: ignore[no-untyped-def]
+def _section_maker(section: Section) -> Callable[[TechnicalFileData], list[Flowable]]:
     def make(_data: TechnicalFileData) -> list[Flowable]:
         story: list[Flowable] = [heading(f"{section.number}. {section.title}")]
         for block in section.blocks:

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlflow import MlflowClient
@@ -95,7 +95,7 @@ def gather(storage: Storage, client: MlflowClient, spec: DatasetSpec, summary: d
         tags = {k.removeprefix(registry.TAG): v for k, v in mv.tags.items() if k.startswith(registry.TAG)}
         versions.append({"version": str(mv.version), "as_of": tags.get("as_of", ""),
                          "verdict": tags.get("verdict", ""), "decisions": trail})
-    events = [e.__dict__ for e in champions.history(client, name) if _before(e.at, cutoff)]
+    events = [asdict(e) for e in champions.history(client, name) if _before(e.at, cutoff)]
     return Sources(spec=spec, summary=summary, params=dict(sorted(run.data.params.items())), manifests=manifests,
                    missing_days=missing, versions=versions, champion_events=events)
 
