@@ -7,7 +7,8 @@ registered:
 - `publish`: log the run and register the version in MLflow, render the approvers' PDF and the version's
   technical file and store them with the candidate's summary under its version (write-once), point the
   retraining run at it, and only then make it a candidate (Staging, alias `challenger`); if any of that
-  fails, the version and what was stored for it are removed again, so no half-registered version is left. Older waiting candidates are superseded last.
+  fails, the version and what was stored for it are removed again, so no half-registered version is left.
+  Older waiting candidates are superseded last.
 
 `retrain` reads the inputs (the development sample, the champion) and runs both.
 """
