@@ -94,7 +94,8 @@ for dataset in dataset_names():
             approve_last="promote", reject="record_rejection",
             subject=f"Approve {xcom('email_approvers', field='model_name')} v{VERSION}?",
             body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. The PDF report was mailed to the "
-                  f"approvers (report SHA-256 {xcom('email_approvers', field='report_sha256')}; model files "
+                  f"approvers (report SHA-256 {xcom('email_approvers', field='report_sha256')}; technical file "
+                  f"SHA-256 {xcom('email_approvers', field='technical_file_sha256')}; model files "
                   f"SHA-256 {xcom('email_approvers', field='model_sha256')}). Approve to make this version the "
                   "Production model"
                   + (f" ({quorum} distinct approvers must approve; whoever approved already is not asked again)"

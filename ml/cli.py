@@ -288,6 +288,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{m['n']} test rows, {m['positives']} positive), KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
     print(f"verdict: {summary['verdict_reason']}")
     print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
+    print(f"technical file: {storage.url(summary['technical_file_key'])} "
+          f"(sha256 {summary['technical_file_sha256'][:12]}...)")
     if summary["superseded"]:
         print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")
     return 0
@@ -401,6 +403,103 @@ def cmd_champions(args: argparse.Namespace) -> int:
     state = halted(client, name)
     print(f"now: HALTED by {state['by']} since {state['at']}: {state['reason']}" if state else
           "now: not halted")
+    return 0
+
+
+def _document_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--version", required=True, help="the registered version")
+    p.add_argument("--out", help="where to write the re-rendered PDF ('-': standard output; default "
+                                 "riskops-<dataset>-v<version>-technical-file.pdf in the current folder)")
+
+
+@step("document", "re-render a version's technical file from its sources and say whether it is byte-identical to "
+      "the one stored at registration (exit 1 when it differs)", _document_args)
+def cmd_document(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ml.model import registry, technical_file
+
+    settings, storage, spec = _context(args)
+    client = _mlflow(settings)
+    result = technical_file.rerender(storage, client, spec, args.version)
+    name = registry.model_name(spec.name)
+    out = args.out or technical_file.artifact_name(name, args.version)
+    if out == "-":
+        sys.stdout.buffer.write(result.pdf)
+        sys.stdout.flush()
+        where, say = "standard output", sys.stderr
+    else:
+        try:
+            Path(out).write_bytes(result.pdf)
+        except OSError as exc:
+            raise RiskopsError(f"cannot write {out}: {exc.strerror or exc}") from None
+        where, say = out, sys.stdout
+    if result.identical:
+        print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}), "
+              "byte-identical to the one stored at registration", file=say)
+        return 0
+    print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}) DIFFERS "
+          f"from the one stored at registration (sha256 {result.stored_sha256}): its sources changed since (the "
+          "spec, the manifests of its window, its MLflow run) or this riskops release lays the file out "
+          "differently", file=say)
+    return 1
+
+
+def _inventory_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the inventory as JSON")
+    p.add_argument("--as-of", type=_date, help="the day reviews are judged overdue on (default: today, UTC)")
+    p.add_argument("--run-key", help="name of the calling run (the inventory DAG's run id): leaves the inventory "
+                                     "and the overdue reviews' mail for the run's next task")
+
+
+def _inventory_table(entries: list[Any]) -> str:
+    import pandas as pd
+
+    def champion(e: Any) -> str:
+        return f"v{e.champion}" if e.champion else ("none: " + e.problem if e.problem else "none")
+
+    rows = [{
+        "dataset": e.dataset, "champion": champion(e), "since": e.since[:10], "approved by": e.approved_by,
+        "last backtest": " ".join(filter(None, [e.last_backtest, e.backtest_light,
+                                                f"ALERT {e.backtest_alert}" if e.backtest_alert else ""])),
+        "stability": " ".join(filter(None, [e.stability_light, f"({e.stability_day})" if e.stability_day else ""])),
+        "waiting": ", ".join(f"v{v}" for v in e.waiting),
+        "next review": (e.next_review + (" OVERDUE" if e.overdue else "")) if e.next_review else "",
+        "halted": e.halted} for e in entries]
+    frame = pd.DataFrame(rows).replace("", "-")
+    if (frame["halted"] == "-").all():
+        frame = frame.drop(columns=["halted"])
+    return str(frame.to_string(index=False))
+
+
+@step("inventory", "list every dataset's champion: version, since, approvers, last backtest and its alert, latest "
+      "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from ml.data.spec import load_specs
+    from ml.monitor.inventory import inventory
+    from ml.monitor.history import History
+
+    from ml import layout, mails
+    from ml.storage import Storage
+
+    settings = _settings()
+    specs, invalid = load_specs(settings.specs_dir)
+    for error in invalid.values():
+        print(f"warning: not listed: {error}", file=sys.stderr)
+    today = args.as_of or dt.datetime.now(dt.timezone.utc).date()
+    entries = inventory(_mlflow(settings), History.open(settings.history_url), specs, today)
+    if args.run_key:
+        late = [e.to_dict() for e in entries if e.overdue]
+        mail = mails.overdue_reviews(today.isoformat(), late) if late else None
+        Storage(settings.data_url).write_json(layout.inventory_run(args.run_key), {
+            "as_of": today.isoformat(), "models": [e.to_dict() for e in entries],
+            "mail": {"subject": mail.subject, "html": mail.html} if mail else None})
+    if args.json:
+        print(json.dumps({"as_of": today.isoformat(), "models": [e.to_dict() for e in entries]}, indent=2))
+    elif entries:
+        print(_inventory_table(entries))
+    else:
+        print(f"no datasets: no valid spec in {settings.specs_dir}")
     return 0
 
 

@@ -150,6 +150,17 @@ def _run_file(kind: str, dataset: str, run_key: str) -> str:
     return f"runs/{kind}/{dataset}/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}"
 
 
+def inventory_run(run_key: str) -> str:
+    """What the inventory run `run_key` (an Airflow run id) found: every model's line and the overdue reviews'
+    mail, for the DAG's next task."""
+    return f"runs/inventory/{re.sub(r'[^A-Za-z0-9_.=+-]', '_', run_key)}.json"
+
+
+def inventory_mailed(as_of: dt.date) -> str:
+    """The record that the overdue reviews as of `as_of` were mailed (once, not again on a retry or re-run)."""
+    return f"runs/inventory/mailed/as_of={as_of.isoformat()}.json"
+
+
 def rollback_run(dataset: str, run_key: str) -> str:
     """What the rollback run `run_key` (an Airflow run id) asks the approvers to restore, for its reminder."""
     return _run_file("rollback", dataset, run_key) + ".json"

@@ -41,9 +41,9 @@ def _auc(metrics: Mapping[str, Any]) -> str:
     return f"AUC {metrics['auc']:.4f}{interval}"
 
 
-def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
+def candidate(summary: Mapping[str, Any], airflow_url: str, technical_file_url: str | None = None) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
-    (candidates/<ds>/v=V/candidate.json)."""
+    (candidates/<ds>/v=V/candidate.json); `technical_file_url` is where its technical file is stored."""
     m, c = summary["metrics"], summary.get("champion_metrics")
     champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
                 if c else "no champion yet: this would be the first Production model")
@@ -61,6 +61,8 @@ def candidate(summary: Mapping[str, Any], airflow_url: str) -> Mail:
         f"<li>{html.escape(champion)}</li>"
         f"<li>report SHA-256 {summary['report_sha256']}</li>"
         f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"
+        + (f"<li>technical file {html.escape(technical_file_url or str(summary['technical_file_key']))}, SHA-256 "
+           f"{summary['technical_file_sha256']}</li>" if summary.get("technical_file_sha256") else "")
         + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary['superseded'])}, whose approval "
            "is closed</li>" if summary.get("superseded") else "")
         + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"
@@ -282,3 +284,21 @@ def backtest(result: BacktestResult, report_url: str) -> Mail:
                 f"<p>Alerts:</p><ul>{''.join(lines)}</ul>"
                 + (f"<p>Realised performance:</p><ul>{''.join(figures)}</ul>" if figures else "")
                 + notes + f"<p>Stored at {html.escape(report_url)}</p>")
+
+
+def overdue_reviews(as_of: str, entries: Sequence[Mapping[str, Any]]) -> Mail:
+    """The weekly mail to the risk team naming the champions whose review is overdue (`entries`: inventory lines,
+    `ml.monitor.inventory.Entry.to_dict`)."""
+    subject = f"[riskops] {len(entries)} model review(s) overdue as of {as_of}"
+    rows = "".join(
+        f"<tr><td>{html.escape(str(e['dataset']))}</td><td>{html.escape(str(e['model_name']))} "
+        f"v{html.escape(str(e['champion']))}</td><td>{html.escape(str(e['since'])[:10])}</td>"
+        f"<td>{html.escape(str(e['approved_by']))}</td><td>{html.escape(str(e['next_review']))}</td></tr>"
+        for e in entries)
+    body = (f"<p>These champions were due for their periodic review (the spec's documentation.review_period_days "
+            f"from the day they became the champion) before {html.escape(as_of)}:</p>"
+            "<table><tr><th>Dataset</th><th>Champion</th><th>Since</th><th>Approved by</th><th>Review due</th></tr>"
+            f"{rows}</table><p>Review each model (its technical file is stored with its version) and either approve "
+            "a new candidate or record the review; <code>python -m ml inventory</code> lists every model.</p>")
+    return Mail(subject, body)
+

@@ -632,6 +632,22 @@ class Oversight(_Strict):
         return max(self.approval_quorum, platform_minimum)
 
 
+class Documentation(_Strict):
+    """What the model is for, in the words of its owner: section 1 of each version's technical file, and the
+    review period of the model inventory (the next review is due that many days after the champion's since-date)."""
+
+    intended_use: str = Field(default="", max_length=MAX_DESCRIPTION)
+    users: str = Field(default="", max_length=MAX_DESCRIPTION)  # who uses the model's decisions
+    decisions: str = Field(default="", max_length=MAX_DESCRIPTION)  # which decisions it makes or supports
+    owner: str = ""  # the accountable model owner (a person or a team)
+    contact: str = ""  # where questions about the model go (an address)
+    review_period_days: int = Field(default=365, ge=1, le=3660)
+
+    def missing(self) -> list[str]:
+        """The keys the spec leaves blank (the technical file says so rather than leave a hole)."""
+        return [k for k in ("intended_use", "users", "decisions", "owner", "contact") if not getattr(self, k).strip()]
+
+
 class DatasetSpec(_Strict):
     name: str = Field(pattern=DATASET_NAME, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
@@ -649,6 +665,7 @@ class DatasetSpec(_Strict):
     fairness: Fairness = Field(default_factory=Fairness)
     reasons: Reasons = Field(default_factory=Reasons)
     oversight: Oversight = Field(default_factory=Oversight)
+    documentation: Documentation = Field(default_factory=Documentation)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

@@ -4,10 +4,11 @@ registered:
 - `build_candidate` (pure: data in, data out): split the development sample, check each sample holds enough
   rows and outcomes, train, evaluate on the out-of-time test (AUC with its interval), compare with the
   champion on the same rows, and decide the verdict;
-- `publish`: log the run and register the version in MLflow, render the approvers' PDF and store it with the
-  candidate's summary under its version (write-once), point the retraining run at it, and only then make it a
-  candidate (Staging, alias `challenger`); if any of that fails, the version and what was stored for it are
-  removed again, so no half-registered version is left. Older waiting candidates are superseded last.
+- `publish`: log the run and register the version in MLflow, render the approvers' PDF and the version's
+  technical file and store them with the candidate's summary under its version (write-once), point the
+  retraining run at it, and only then make it a candidate (Staging, alias `challenger`); if any of that
+  fails, the version and what was stored for it are removed again, so no half-registered version is left.
+  Older waiting candidates are superseded last.
 
 `retrain` reads the inputs (the development sample, the champion) and runs both.
 """
@@ -29,7 +30,7 @@ from ml import bins, layout, metrics
 from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
-from ml.model import champions, decisions, fairness_review, registry, scorecard_review
+from ml.model import champions, decisions, fairness_review, registry, scorecard_review, technical_file
 from ml.model.partial_dependence import MonotoneCheck, monotone_checks
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.riskmodel import RiskModel
@@ -262,15 +263,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
     line = champions.champion_line(client, name)
     pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now, line))
     sha = hashlib.sha256(pdf).hexdigest()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}-v{version}.pdf"
-        path.write_bytes(pdf)
-
-        def upload() -> None:
-            mlflow.log_text("", "report/.keep")  # the folder exists even if the PDF upload fails
-            mlflow.log_artifact(str(path), "report")
-
-        registry.call(client, f"uploading the report of {name} version {version}", upload)
+    _upload(client, f"the report of {name} version {version}", "report", f"{name}-v{version}.pdf", pdf)
     registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
         name, version, registry.TAG + "report_sha256", sha))
     summary = {
@@ -290,9 +283,27 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "scorecard": candidate.scorecard.to_dict() if candidate.scorecard else None,
         # the waiting candidates this one closes once it is up for approval (the mail names them)
         "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
+        # what the technical file reads besides the stores (ml.model.technical_file)
+        "registered_at": now.isoformat(timespec="seconds"),
+        "window": [d.isoformat() for d in candidate.sample.window],
+        "calibration": e.calibration, "threshold_rationale": candidate.facts["threshold_rationale"],
+        "feature_importance": candidate.facts["feature_importance"],
+        "features": list(candidate.model.pipeline.order),
+        "psi_vs_champion": champion.psi if champion else None,
     }
     storage.write_once(summary["report_key"], pdf)
     stored.append(summary["report_key"])
+    # the technical file from the summary as it reads back from candidate.json: a re-render gets the same bytes
+    file_pdf = technical_file.render(technical_file.gather(storage, client, spec, technical_file.roundtrip(summary)))
+    file_sha = hashlib.sha256(file_pdf).hexdigest()
+    _upload(client, f"the technical file of {name} version {version}", technical_file.ARTIFACT_DIR,
+            technical_file.artifact_name(name, version), file_pdf)
+    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
+        name, version, registry.TAG + technical_file.SHA_TAG, file_sha))
+    summary["technical_file_key"] = technical_file.key(spec.name, version)
+    summary["technical_file_sha256"] = file_sha
+    storage.write_once(summary["technical_file_key"], file_pdf)
+    stored.append(summary["technical_file_key"])
     summary_key = layout.candidate(spec.name, version, "candidate.json")
     storage.write_json(summary_key, summary, once=True)
     stored.append(summary_key)
@@ -300,6 +311,19 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
     storage.write_json(pointer, {"version": version, "candidate": summary_key})
     stored.append(pointer)
     return summary
+
+
+def _upload(client: MlflowClient, what: str, folder: str, file_name: str, content: bytes) -> None:
+    """A file into the active run's artifact folder `folder`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / file_name
+        path.write_bytes(content)
+
+        def upload() -> None:
+            mlflow.log_text("", f"{folder}/.keep")  # the folder exists even if the upload fails
+            mlflow.log_artifact(str(path), folder)
+
+        registry.call(client, f"uploading {what}", upload)
 
 
 def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, stored: list[str]) -> None:

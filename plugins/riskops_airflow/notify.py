@@ -1,5 +1,6 @@
 """Sending the mails: the candidate's PDF, the requests for a quorum's next approval, reminders and rollback
-requests to the approvers; stability alerts, weekly stability and backtest reports to the risk team; a halt or
+requests to the approvers; stability alerts, weekly stability and backtest reports and overdue model reviews to
+the risk team; a halt or
 resume to the on-call and the risk team (their words are `ml.mails`'); and every task's failure to the
 operations address.
 
@@ -62,12 +63,14 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
     settings, storage = Settings.from_env(), data_storage()
     candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
     pdf = storage.read_bytes(candidate["report_key"])
-    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""))
+    technical_file = candidate.get("technical_file_key")
+    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""),
+                           storage.url(technical_file) if technical_file else None)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
               f"{candidate['model_name']}-v{candidate['version']}.pdf", pdf)
-    return {k: candidate[k] for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
-                                      "model_sha256", "run_id")}
+    return {k: candidate.get(k) for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
+                                          "model_sha256", "technical_file_sha256", "run_id")}
 
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
@@ -129,6 +132,27 @@ def send_backtest_mail(dataset: str, run_key: str, conn_id: str = "smtp_default"
               storage.read_bytes(run["report_key"]))
     backtest_history.record_mailed(history, dataset, as_of, run["report_key"], to, run["subject"])
     return str(run["subject"])
+
+
+def send_overdue_reviews(run_key: str, conn_id: str = "smtp_default") -> str | None:
+    """Mail the overdue reviews the inventory run `run_key` found to the risk team, once per as-of date (recorded
+    in storage when sent, so a retry or a re-run sends nothing again). Returns the subject sent."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from ml import layout
+    from ml.config import Settings
+    from riskops_airflow import stores
+
+    settings, storage = Settings.from_env(), stores.storage()
+    run = storage.read_json(layout.inventory_run(run_key))
+    mailed = layout.inventory_mailed(dt.date.fromisoformat(run["as_of"]))
+    if run["mail"] is None or storage.exists(mailed):
+        return None
+    to = list(settings.risk_team)
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        _send(hook, to, run["mail"]["subject"], run["mail"]["html"], settings.mail_from)
+    storage.write_json(mailed, {"to": to, "subject": run["mail"]["subject"], "run_key": run_key})
+    return str(run["mail"]["subject"])
 
 
 def failure_notifier() -> Any:

@@ -90,6 +90,7 @@ def test_every_dataset_has_its_dags(dagbag):
         assert {f"preprocess_{spec.stem}", f"retrain_{spec.stem}", f"score_{spec.stem}",
                 f"stability_{spec.stem}", f"backtest_{spec.stem}", f"rollback_{spec.stem}", f"halt_{spec.stem}",
                 f"resume_{spec.stem}"} <= set(bag.dag_ids)
+    assert "inventory" in bag.dag_ids  # one for every dataset's model
 
 
 def test_every_task_mails_the_operations_address_when_it_fails(dagbag):
@@ -169,7 +170,8 @@ def test_an_invalid_spec_is_an_import_error_of_its_own_dags_only(tmp_path, monke
                                           "label: {column: y, maturity_lag_days: 0}\n")
     monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
     bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert sorted(bag.dag_ids) == ["backtest_card_transactions", "halt_card_transactions",
+    # the inventory lists every valid spec's model: it loads beside the broken spec
+    assert sorted(bag.dag_ids) == ["backtest_card_transactions", "halt_card_transactions", "inventory",
                                    "preprocess_card_transactions", "resume_card_transactions",
                                    "retrain_card_transactions", "rollback_card_transactions",
                                    "score_card_transactions", "stability_card_transactions"]

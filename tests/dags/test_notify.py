@@ -33,6 +33,8 @@ def candidate(data_root) -> dict:
                  "sample: 2026-09-01, 2026-09-03 and 12 more"],
         "model_sha256": "be5eb00c", "data_hash": "f00d", "superseded": ["2"],
         "report_key": layout.candidate("card_transactions", "3", "candidate.pdf"),
+        "technical_file_key": layout.candidate("card_transactions", "3", "technical_file.pdf"),
+        "technical_file_sha256": "7ec4f11e",
     }
     storage.write_bytes(summary["report_key"], pdf)
     storage.write_json(layout.candidate("card_transactions", "3", "candidate.json"), summary)
@@ -41,7 +43,7 @@ def candidate(data_root) -> dict:
     return summary | {"pdf": pdf}
 
 
-def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch):
+def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch, data_root):
     from riskops_airflow.notify import send_candidate_mail
 
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
@@ -61,6 +63,10 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch)
     assert ("<b>Data window incomplete:</b> 14 of the window&#x27;s 30 business days were not preprocessed and are "
             "missing") in body
     assert "model files SHA-256 be5eb00c" in body and "supersedes the waiting candidate(s) v2" in body
+    # the technical file is linked with its hash, and its hash reaches the approval prompt through XCom
+    technical_file = Storage(str(data_root)).url(candidate["technical_file_key"])
+    assert f"technical file {technical_file}, SHA-256 7ec4f11e" in body
+    assert result["technical_file_sha256"] == "7ec4f11e"
 
 
 def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_root, monkeypatch):

@@ -117,6 +117,27 @@ def test_batch_quality_and_calendar_sections(sections, message):
         spec(**sections)
 
 
+@pytest.mark.parametrize(("documentation", "message"), [
+    ({"review_period_days": 0}, "greater than or equal to 1"),
+    ({"review_period_days": 5000}, "less than or equal to 3660"),
+    ({"owner": 7}, "Input should be a valid string"),
+    ({"purpose": "x"}, "Extra inputs are not permitted"),
+    ({"intended_use": "x" * 2001}, "at most 2000 characters"),
+])
+def test_the_documentation_section_is_checked(documentation, message):
+    with pytest.raises(ValidationError, match=message):
+        spec(documentation=documentation)
+
+
+def test_the_shipped_specs_document_their_models_and_blank_keys_are_named():
+    specs, invalid = load_specs(REPO / "datasets")
+    assert not invalid and specs
+    for s in specs.values():
+        assert s.documentation.missing() == [] and s.documentation.review_period_days >= 1
+    assert spec(documentation={"owner": "Risk"}).documentation.missing() == ["intended_use", "users", "decisions",
+                                                                              "contact"]
+
+
 def test_a_file_source_path_is_relative_to_its_spec_and_a_dumped_spec_validates_again():
     loans = get_spec(REPO / "tests" / "fixtures" / "loans", "loans")
     assert loans.source is not None and loans.source.path == str(REPO / "tests" / "fixtures" / "loans" / "loans.csv")
