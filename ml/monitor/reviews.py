@@ -106,6 +106,25 @@ def _row_problem(row: dict[str, str], decided_on: dt.date) -> str | None:
     return None
 
 
+def _records(text: str) -> list[tuple[int, list[str], str | None]]:
+    """(line, fields, error) of each record of a CSV text; a record the csv module cannot read (a field over
+    its size limit) is one record with its error, and the rest of the file is read from the next line."""
+    out: list[tuple[int, list[str], str | None]] = []
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(lines[start:])
+        try:
+            for record in reader:
+                out.append((start + reader.line_num, record, None))
+            break
+        except csv.Error as exc:
+            line = start + reader.line_num
+            out.append((line, [lines[line - 1][:MAX_TEXT].rstrip("\r\n")], str(exc)[:80]))
+            start = line
+    return out
+
+
 def _parse_file(key: str, data: bytes, spec: DatasetSpec, arrival: Arrival) -> list[dict[str, Any]]:
     """The well-formed rows of one review file; the others go to the arrival's quarantine."""
     arrival.files[key] = hashlib.sha256(data).hexdigest()
@@ -116,26 +135,24 @@ def _parse_file(key: str, data: bytes, spec: DatasetSpec, arrival: Arrival) -> l
                                     "raw": raw, "reason": reason})
 
     try:
-        text = data.decode("utf-8-sig")
+        text, encoding = data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        records = list(csv.reader(io.StringIO(text)))
-        arrival.rows_in += max(len(records) - 1, 0)
-        for i, r in enumerate(records[1:], start=2):
-            refuse(i, _text(r), "encoding: the file is not UTF-8")
-        return []
-    records = list(csv.reader(io.StringIO(text)))
+        text, encoding = data.decode("utf-8", errors="replace"), "encoding: the file is not UTF-8"
+    records = _records(text)
     if not records:
         return []
-    header = [h.strip() for h in records[0]]
+    header = [h.strip() for h in records[0][1]]
     wanted = [spec.id_column, *FIELDS]
     missing = [c for c in wanted if c not in header]
     rows = []
-    for line, record in enumerate(records[1:], start=2):
-        if not record:  # a blank line is no row
+    for line, record, error in records[1:]:
+        if not record and error is None:  # a blank line is no row
             continue
         arrival.rows_in += 1
         raw = _text(record)
+        if encoding or error:
+            refuse(line, raw, encoding or f"shape: {error}")
+            continue
         if missing:
             refuse(line, raw, f"header: the file has no column {', '.join(missing)}")
             continue
@@ -182,19 +199,20 @@ def _join(storage: Storage, spec: DatasetSpec, rows: list[dict[str, Any]],
             continue
         version, table = scored
         index = pc.index_in(pa.array([r["id"] for r in of_day], pa.string()),
-                            value_set=table.column("id").combine_chunks()).to_pylist()
-        columns = {c: table.column(c).to_pylist() for c in table.column_names}
-        for r, i in zip(of_day, index):
+                            value_set=table.column("id").combine_chunks())
+        # only the reviewed rows of the day become Python values
+        found = table.take(pc.drop_null(index)).to_pylist()
+        position = iter(found)
+        for r, i in zip(of_day, index.to_pylist()):
             if i is None:
                 _quarantine(arrivals, r, f"not scored: id {r['id'][:40]} is not among the rows scored on {day}")
                 continue
-            decision = columns["decision"][i]
-            if decision != REVIEW:
-                _quarantine(arrivals, r, f"not sent to review: the policy decided {decision} on {day}")
+            row = next(position)
+            if row["decision"] != REVIEW:
+                _quarantine(arrivals, r, f"not sent to review: the policy decided {row['decision']} on {day}")
                 continue
-            out.append({**r, "version": version, "pd": columns.get("pd", [None] * (i + 1))[i],
-                        "band": columns.get("band", [None] * (i + 1))[i], "policy_decision": decision,
-                        "hard_rule": columns.get("hard_rule", [None] * (i + 1))[i]})
+            out.append({**r, "version": version, "pd": row.get("pd"), "band": row.get("band"),
+                        "policy_decision": row["decision"], "hard_rule": row.get("hard_rule")})
     return out
 
 

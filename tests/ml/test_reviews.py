@@ -3,6 +3,7 @@ quarantined with their reason, the last decision of a row counting, and the comm
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -135,3 +136,23 @@ def test_the_command_prints_the_counts_and_quarantines(tmp_path: Path, spec: Dat
     with pytest.raises(SystemExit) as exit_:
         main(["reviews", "--dataset", spec.name, "--as-of", "not-a-date"])
     assert exit_.value.code == 2 and "'not-a-date' is not a date" in capsys.readouterr().err
+
+
+def test_hostile_files_are_quarantined_not_tracebacks(tmp_path: Path, spec: DatasetSpec) -> None:
+    storage = Storage(str(tmp_path))
+    review = scored(storage, spec)["review"]
+    decided = DAY + dt.timedelta(days=1)
+    huge = "x" * (csv.field_size_limit() + 1)  # over the csv module's field limit
+    land(storage, spec, decided, HEADER + f"{review[0]},{DAY},approve,Ada,\"{huge}\"\n{review[1]},{DAY},approve,Ada,ok\n")
+    land(storage, spec, decided, HEADER + f"{review[2]},{DAY},approve,Ad\xe9,ok\n", name="b.csv")  # UTF-8: accepted
+    storage.write_bytes(f"{layout.reviews(spec.name, decided)}/c.csv", (HEADER + f"{review[3]},{DAY},approve,Ad").encode()
+                        + b"\xe9,ok\n")
+    storage.write_bytes(f"{layout.reviews(spec.name, decided)}/empty.csv", b"")
+    reviews = rv.check_reviews(storage, spec, decided)
+    assert sorted(reviews.accepted["id"]) == sorted([review[1], review[2]])
+    q = rv.quarantined(storage, spec.name, decided)
+    reasons = dict(zip(q["source_file"], q["reason"]))
+    assert reasons["decisions.csv"].startswith("shape: field larger than field limit")
+    assert reasons["c.csv"] == "encoding: the file is not UTF-8"
+    manifest = storage.read_json(layout.reviews_manifest(spec.name, decided))
+    assert manifest["rows_in"] == 4 == manifest["rows_accepted"] + manifest["rows_quarantined"]
