@@ -716,6 +716,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             print(f"{w.week} version {w.version}: {w.rows_unmatured} rows not matured; estimated AUC "
                   f"{e.expected_auc:.4f} [{e.auc_low:.4f}, {e.auc_high:.4f}], default rate "
                   f"{e.expected_default_rate:.2%}")
+    o = result.overrides
+    if o is not None:
+        rate = "-" if o.overall.decided == 0 else f"{o.overall.override_rate:.1%}"
+        print(f"reviewers: {o.overall.decided} of the {o.overall.sent} rows sent to review decided, override rate "
+              f"{rate} (reviews: {out['reviews']['accepted']} accepted, {out['reviews']['quarantined']} quarantined)")
     for line in result.notes + [f"ALERT {a}" for a in result.alerts]:
         print(line)
     print(f"history: {out['history_rows']} rows; MLflow: {out['mlflow_metrics']} weekly metrics on the versions' "

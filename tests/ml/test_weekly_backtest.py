@@ -115,7 +115,7 @@ def test_bad_arguments_are_one_line_errors(env, capsys) -> None:  # type: ignore
     assert capsys.readouterr().err.strip() == "error: weeks must be at least 1, not 0"
 
 
-def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec) -> None:  # type: ignore[no-untyped-def]
+def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, capsys) -> None:  # type: ignore[no-untyped-def]
     """A reviewer declines every row the policy sent to review on the first day (the model suggests approve on
     all of them: each is an override) and decides one row the policy approved (quarantined): the figures, the
     alert of a spec expecting at most 20 %, the run's file for the mail and the PDF's page."""
@@ -151,3 +151,6 @@ def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec) -> N
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(
         storage.read_bytes(out["report_key"]))).pages).split())
     assert "8. Reviewers' decisions" in text and o.alerts[0] in text
+    assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "3"]) == 0
+    assert (f"reviewers: {len(review)} of the {o.overall.sent} rows sent to review decided, override rate 100.0% "
+            f"(reviews: {len(review)} accepted, 1 quarantined)") in capsys.readouterr().out
