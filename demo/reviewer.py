@@ -3,8 +3,8 @@ as the bank's case tool would, as CSV files in the reviews zone (`reviews/<ds>/d
 day the decisions were made: one to three days after the application). Nothing of riskops' own is written.
 
 The queue is what scoring sent to review (the scores files' `decision`). The reviewer decides about two
-thirds of it, declining a case with a probability that rises with its PD (so some of the model's suggestions
-are overridden, and the backtest's reviewers' page has figures to show).
+thirds of it, declining about a quarter of those, the riskier cases more often (so some of the model's
+suggestions are overridden, inside the spec's expected range, and the backtest's reviewers' page has figures).
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ def decide(storage: Storage, spec: DatasetSpec, days: list[dt.date], seed: int =
         queued += queue.num_rows
         ids, pds = queue.column("id").to_pylist(), queue.column("pd").to_numpy(zero_copy_only=False)
         pick = rng.uniform(size=len(ids)) < SHARE
-        declines = rng.uniform(size=len(ids)) < np.clip(2.5 * np.nan_to_num(pds, nan=0.3), 0.05, 0.95)
+        # riskier cases are declined more often: from 10 % for the day's safest queued case to 40 % for its
+        # riskiest (by rank, so the share does not depend on where the model's threshold lies)
+        rank = np.argsort(np.argsort(np.nan_to_num(pds, nan=1.0))) / max(len(ids) - 1, 1)
+        declines = rng.uniform(size=len(ids)) < 0.1 + 0.3 * rank
         lags = rng.integers(1, 4, len(ids))
         who = rng.integers(0, len(REVIEWERS), len(ids))
         why = rng.integers(0, 3, len(ids))

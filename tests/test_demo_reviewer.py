@@ -34,3 +34,5 @@ def test_the_scripted_reviewer_decides_a_seeded_sample_of_the_queue(tmp_path: Pa
     first = storage.read_bytes(f"{layout.reviews(spec.name, FIRST + dt.timedelta(days=1))}/decisions.csv")
     decide(storage, spec, days)  # the same seed: the same files
     assert storage.read_bytes(f"{layout.reviews(spec.name, FIRST + dt.timedelta(days=1))}/decisions.csv") == first
+    share = (reviews.accepted["decision"] == "decline").mean()
+    assert 0.15 < share < 0.35  # about a quarter declined: the demo's override rate inside the spec's 5-50 %
