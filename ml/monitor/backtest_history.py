@@ -45,12 +45,15 @@ MAILED = "report_mailed"
 ESTIMATES = ("estimated_auc", "estimated_default_rate")
 
 
-def _finite(value: Any) -> Any:
-    """NaN (a week with one class, a model without a development AUC) is stored as no value: JSON has no NaN."""
+def finite(value: Any) -> Any:
+    """NaN (a week with one class, a model without a development AUC, a rate of no rows) is stored as no
+    value, in nested dicts and lists too: JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
     return value
 
 
@@ -74,8 +77,8 @@ def records(result: BacktestResult, settings: BacktestSpec,
 
     def add(version: str, kind: str, start: dt.date, statistic: str, value: float | None, light: str | None = None,
             feature: str = "", **detail: Any) -> None:
-        out.append(Record(result.dataset, version, kind, start, statistic, feature, _finite(value), light,
-                          _finite({"as_of": result.as_of, **detail})))
+        out.append(Record(result.dataset, version, kind, start, statistic, feature, finite(value), light,
+                          finite({"as_of": result.as_of, **detail})))
 
     def performance(version: str, kind: str, start: dt.date, perf: Performance, **detail: Any) -> None:
         values = dataclasses.asdict(perf)

@@ -89,17 +89,6 @@ def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> i
     return sum(len(m) for m in by_version.values())
 
 
-def _json(value: Any) -> Any:
-    """NaN (a rate of no rows) as null: JSON has no NaN."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    return value
-
-
 def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 12,
                     now: dt.datetime | None = None, history: History | None = None,
                     run_key: str | None = None) -> dict[str, Any]:
@@ -127,6 +116,6 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
         storage.write_json(layout.backtest_run(spec.name, run_key), {
             "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
             "report_sha256": out["report_sha256"], "alerts": result.alerts, "reviews": out["reviews"],
-            "overrides": _json(result.to_dict()["overrides"]), "subject": mail.subject,
+            "overrides": backtest_history.finite(result.to_dict()["overrides"]), "subject": mail.subject,
             "html": mail.html})
     return out
