@@ -156,3 +156,21 @@ def test_hostile_files_are_quarantined_not_tracebacks(tmp_path: Path, spec: Data
     assert reasons["c.csv"] == "encoding: the file is not UTF-8"
     manifest = storage.read_json(layout.reviews_manifest(spec.name, decided))
     assert manifest["rows_in"] == 4 == manifest["rows_accepted"] + manifest["rows_quarantined"]
+
+
+def test_a_decision_on_a_day_the_fallback_policy_decided_is_joined_to_it(tmp_path: Path, spec: DatasetSpec) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    storage = Storage(str(tmp_path))
+    out = pa.BufferOutputStream()
+    pq.write_table(pa.table({"id": ["7", "8"], "pd": pa.array([None, None], pa.float64()),
+                             "band": pa.array([None, None], pa.string()), "decision": ["review", "decline"],
+                             "hard_rule": pa.array([None, "HR02-SERIOUS-DELINQUENCY"], pa.string())}), out)
+    storage.write_bytes(layout.scores(spec.name, DAY, layout.FALLBACK), out.getvalue().to_pybytes())
+    land(storage, spec, DAY, HEADER + f"7,{DAY},approve,Ada,checked by hand\n8,{DAY},approve,Ada,appeal\n")
+    reviews = rv.check_reviews(storage, spec, DAY)
+    (row,) = reviews.accepted.to_dict("records")
+    assert (row["id"], row["version"], row["band"]) == ("7", layout.FALLBACK, None) and np.isnan(row["pd"])
+    assert list(rv.quarantined(storage, spec.name, DAY)["reason"]) == [
+        f"not sent to review: the policy decided decline on {DAY}"]
