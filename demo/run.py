@@ -5,8 +5,10 @@ Steps: MLflow store (SQLite) -> SMTP sink -> replay real data into the landing z
 transactions (the cards on their days before the synthetic drift), mail the PDFs, approve them in Airflow
 as a scripted approver -> score every landed day with the champions; each score run schedules stability
 monitoring through its Asset: history, alert mail, weekly PDFs, and for the drifting cards a retraining
-requested through the drift Asset, whose candidate waits for approval -> the weekly backtest of Give Me
-Some Credit before and after its outcomes matured, PDFs mailed to the risk team -> print the row
+requested through the drift Asset, whose candidate waits for approval -> a scripted reviewer decides a sample
+of Give Me Some Credit's review queue (CSV files in the reviews zone, as a case tool exports them) -> the
+weekly backtest of Give Me Some Credit before and after its outcomes matured, PDFs mailed to the risk team
+(with the reviewers against the model) -> print the row
 accounting, the promoted models, the scores, what monitoring fired and what the backtests found.
 Re-runnable: replay and preprocessing replace their outputs, so a second run duplicates nothing.
 """
@@ -283,6 +285,14 @@ def print_backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[d
                          if r.detail.get("as_of") == as_of.isoformat()]
             print(f"  {dataset} as of {as_of}: nothing matured yet; label-free estimate of AUC by week: "
                   + ", ".join(f"{r.detail['week']} {r.value:.4f}" for r in estimates))
+        reviewers = {r.statistic: r for r in history.read(dataset, window_kind=bh.WINDOW, window_starts=[as_of],
+                                                          feature="all", model_version="")}
+        if "override_rate" in reviewers:
+            share, rate = reviewers["review_decided_share"], reviewers["override_rate"]
+            print(f"  {dataset} as of {as_of}: reviewers decided {share.detail['decided']} of {share.detail['sent']} "
+                  f"rows sent to review, overriding the model on "
+                  + ("no decided review" if rate.value is None else f"{rate.value:.1%}")
+                  + (f" ({rate.light})" if rate.light else ""))
     for path in sorted(outbox.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if " backtest as of " in message["Subject"]:
@@ -458,6 +468,12 @@ def run(args: argparse.Namespace, home: Path) -> None:
 
         step(f"Weekly backtest of {BACKTESTED} before and after its outcomes matured: PDFs to the risk team")
         as_ofs = backtest_dates(specs[BACKTESTED], windows[BACKTESTED][1])
+        from demo.reviewer import decide
+        from ml import layout
+
+        reviewed = decide(storage, specs[BACKTESTED], days[BACKTESTED])
+        print(f"  scripted reviewer: decided {reviewed['decided']} of the {reviewed['queued']} rows "
+              f"{BACKTESTED} sent to review, into {storage.url(layout.reviews_root(BACKTESTED))}", flush=True)
         backtest(af, BACKTESTED, as_ofs)
 
         step("Stopping Airflow and the SMTP sink")
@@ -475,7 +491,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
     print_monitoring(data_url, Settings.from_env().history_url, home / "outbox", drift_run)
     print("\n  What the weekly backtests found")
     print_backtests(Settings.from_env().history_url, home / "outbox", BACKTESTED, as_ofs)
-    print(f"\nOutputs under {data_url}: landing/, labels/, curated/, quarantine/, scores/, manifests/, candidates/, "
+    print(f"\nOutputs under {data_url}: landing/, labels/, reviews/, curated/, quarantine/, scores/, manifests/, candidates/, "
           "reports/stability/, reports/backtest/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
     print(step.summary())

@@ -815,11 +815,47 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             print(f"{w.week} version {w.version}: {w.rows_unmatured} rows not matured; estimated AUC "
                   f"{e.expected_auc:.4f} [{e.auc_low:.4f}, {e.auc_high:.4f}], default rate "
                   f"{e.expected_default_rate:.2%}")
+    o = result.overrides
+    if o is not None:
+        rate = "-" if o.overall.decided == 0 else f"{o.overall.override_rate:.1%}"
+        print(f"reviewers: {o.overall.decided} of the {o.overall.sent} rows sent to review decided, override rate "
+              f"{rate} (reviews: {out['reviews']['accepted']} accepted, {out['reviews']['quarantined']} quarantined)")
     for line in result.notes + [f"ALERT {a}" for a in result.alerts]:
         print(line)
     print(f"history: {out['history_rows']} rows; MLflow: {out['mlflow_metrics']} weekly metrics on the versions' "
           "training runs")
     print(f"report: {storage.url(out['report_key'])}")
+    return 0
+
+
+def _reviews_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_date, required=True, help="business date: the decisions made by then are read")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+
+@step("reviews", "check the reviewers' decisions (reviews zone) against the scored rows: quarantine the bad ones, "
+      "print the counts", _reviews_args)
+def cmd_reviews(args: argparse.Namespace) -> int:
+    from ml import layout
+    from ml.monitor.reviews import check_reviews
+
+    _, storage, spec = _context(args)
+    reviews = check_reviews(storage, spec, args.as_of)
+    counts = reviews.counts()
+    if args.json:
+        print(json.dumps({"dataset": spec.name, "as_of": args.as_of.isoformat(), **counts,
+                          "arrivals": [a.manifest(spec.name) for a in reviews.arrivals]}))
+        return 0
+    for a in reviews.arrivals:
+        m = a.manifest(spec.name)
+        reasons = ", ".join(f"{k} {v}" for k, v in m["reasons"].items())
+        print(f"{m['decided_on']} {spec.name}: in {m['rows_in']}, accepted {m['rows_accepted']}, quarantined "
+              f"{m['rows_quarantined']}" + (f" ({reasons})" if reasons else ""))
+    decisions = ", ".join(f"{k} {v}" for k, v in counts["decisions"].items())
+    bands = ", ".join(f"{k} {v}" for k, v in counts["by_band"].items())
+    print(f"{spec.name} as of {args.as_of}: {counts['accepted'] - counts['superseded']} rows decided ({decisions}; "
+          f"by band: {bands or 'none'}); {counts['superseded']} decisions superseded by a later one; "
+          f"{counts['quarantined']} quarantined under {storage.url(layout.QUARANTINE + '/_' + layout.REVIEWS)}")
     return 0
 
 

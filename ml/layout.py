@@ -3,6 +3,9 @@ or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival d
 
   landing/<ds>/date=D/*.csv                  raw batches as received; never modified
   labels/<ds>/date=A/from-D.csv              outcomes of day D's rows, landed on the day A they are known
+  reviews/<ds>/date=A/*.csv                  reviewers' decisions on rows sent to review, made on day A
+  quarantine/_reviews/<ds>/date=A/part-0.parquet  rejected review rows: file, line, original text, reason
+  manifests/reviews/<ds>/date=A.json         a review arrival's row accounting and input hashes
   curated/<ds>/date=D/part-0.parquet         typed clean rows (+ business_date)
   quarantine/<ds>/date=D/part-0.parquet      rejected rows: file, line, original text, reason
   manifests/preprocess/<ds>/date=D.json      row accounting, input hashes, daily statistics
@@ -67,6 +70,28 @@ def labels_origin(key: str) -> dt.date | None:
     """The application date of the rows a labels file holds (its `from-D.csv` name); None for other files."""
     m = re.fullmatch(r"from-(\d{4}-\d{2}-\d{2})\.csv", key.rsplit("/", 1)[-1])
     return dt.date.fromisoformat(m[1]) if m else None
+
+
+REVIEWS = "reviews"
+
+
+def reviews_root(dataset: str) -> str:
+    return f"{REVIEWS}/{dataset}"
+
+
+def reviews(dataset: str, decided: dt.date) -> str:
+    """Folder of the reviewers' decisions made on `decided`, as the bank's case tool exports them."""
+    return day_folder(REVIEWS, dataset, decided)
+
+
+def reviews_quarantine(dataset: str, decided: dt.date) -> str:
+    """The review rows of an arrival that were refused, each with its reason (beside the landing quarantine,
+    under `_reviews` so a dataset's quarantine folder holds only its business days)."""
+    return f"{QUARANTINE}/_{REVIEWS}/{dataset}/date={decided.isoformat()}/{DATA_FILE}"
+
+
+def reviews_manifest(dataset: str, decided: dt.date) -> str:
+    return f"manifests/{REVIEWS}/{dataset}/date={decided.isoformat()}.json"
 
 
 def curated(dataset: str, day: dt.date) -> str:

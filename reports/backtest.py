@@ -17,6 +17,8 @@ Sections (A4 portrait, about seven pages):
 6. the shadow challenger: side by side and its swap sets
 7. fair lending: per attribute and group, approval rate and adverse impact ratio, default rate against mean PD and
    the approved book's bad rate over the window, and the ratios and default rates by week
+8. the reviewers' decisions: per band and overall, the share of the rows sent to review that a reviewer decided,
+   the override rate against the model's suggestion, and the default rates of reviewer- and policy-approved rows
 
 Conventions: rates are fractions; NaN or None shows as a dash; a week row holds ``performance`` (None
 without matured rows) and ``estimate`` as produced by ``ml.monitor.backtest``.
@@ -96,6 +98,11 @@ class BacktestReportData:
     min_group_rows: int = 50
     # the current champion's line of the champion history (who promoted it when, why; halted?); None: none yet
     champion_line: str | None = None
+    # the reviewers against the model (ml.monitor.overrides.Overrides as a dict: bands and overall rows with band,
+    # sent, decided, decided_share, overridden, override_rate, reviewer_approved, matured_reviewer_approved,
+    # reviewer_approved_default_rate, matured_model_approved, model_approved_default_rate; expected_min/max,
+    # min_decided, alerts); None: reviews not read
+    overrides: dict[str, Any] | None = None
 
 
 CHART = (6.6, 2.6)
@@ -482,6 +489,44 @@ def _page_fairness(data: BacktestReportData) -> list[Flowable]:
     return out + shown
 
 
+# ------------------------------------------------------------------------------------------- reviews
+
+
+def _page_reviews(data: BacktestReportData) -> list[Flowable]:
+    out: list[Flowable] = [heading("8. Reviewers' decisions")]
+    o = data.overrides
+    if o is None:
+        return out + [Paragraph("The reviewers' decisions were not read for this report.", STYLES["body"])]
+    if not o["overall"]["sent"]:
+        return out + [Paragraph("The policy sent no row of the weeks read to review.", STYLES["body"])]
+    head = ["Band", "Sent to review", "Decided", "Share decided", "Overridden", "Override rate",
+            "Reviewer-approved (matured)", "Their default rate", "Policy-approved (matured)", "Their default rate"]
+    rows = [[r["band"], count(r["sent"]), count(r["decided"]), pct(r["decided_share"]), count(r["overridden"]),
+             pct(r["override_rate"]), count(r["matured_reviewer_approved"]), pct(r["reviewer_approved_default_rate"]),
+             count(r["matured_model_approved"]), pct(r["model_approved_default_rate"])]
+            for r in [*o["bands"], o["overall"]]]
+    expected = (DASH if o["expected_min"] is None else
+                f"the spec expects an overall override rate from {fmt_pct(o['expected_min'])} to "
+                f"{fmt_pct(o['expected_max'])} once {fmt_int(o['min_decided'])} reviews are decided")
+    verdict = ("; ".join(o["alerts"]) if o["alerts"] else
+               "inside the expected range" if o["expected_min"] is not None and o["overall"]["decided"] >= o["min_decided"]
+               else "not judged")
+    return out + [
+        Paragraph("Every row of the weeks read (judged and estimated) that the policy sent to review, with the "
+                  "reviewers' decisions known by the as-of date (the last decision of a row counts). The model's "
+                  "suggestion for such a row is its own call at its threshold before the review zone and the hard "
+                  "rules route it: approve when the PD is below the version's threshold, decline otherwise; a "
+                  "reviewer overrides when deciding otherwise. The default rates are of matured rows with a known "
+                  "outcome: those reviewers approved beside those the policy approved without review, band by "
+                  "band.", STYLES["small"]),
+        _small_table([head, *rows], [14 * mm, *[(CONTENT_W - 14 * mm) / 9] * 9],
+                     extra=[("FONT", (0, len(rows)), (-1, len(rows)), BOLD, 7.5)]),
+        Spacer(1, 4),
+        Paragraph(esc(f"Override rate: {verdict}" + ("" if expected == DASH else f" ({expected}).")),
+                  STYLES["body"]),
+    ]
+
+
 # ------------------------------------------------------------------------------------------ document
 
 
@@ -503,7 +548,7 @@ def _page_summary(data: BacktestReportData) -> list[Flowable]:
 def render_backtest_report(data: BacktestReportData) -> bytes:
     """The backtest report as PDF bytes; identical data gives identical bytes."""
     story = pages(data, _page_summary, _page_trends, _page_calibration, _page_estimate, _page_percentiles,
-                  _page_challenger, _page_fairness)
+                  _page_challenger, _page_fairness, _page_reviews)
     metadata = Metadata(title=f"Weekly backtest: {data.model_name} as of {data.as_of}",
                         subject=f"Backtest of {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "backtest", "model validation", data.dataset))

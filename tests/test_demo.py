@@ -126,6 +126,10 @@ def test_demo_runs_the_pipeline_on_another_date(tmp_path):
     assert f"give_me_some_credit as of {before}: nothing matured yet; label-free estimate of AUC by week: 2026-W27" \
         in out
     assert f"give_me_some_credit as of {matured}, version 1: " in out
+    # the scripted reviewer's decisions come back: the reviewers against the model, inside the spec's range
+    assert "scripted reviewer: decided " in out
+    (reviewers,) = [line for line in out.splitlines() if f"give_me_some_credit as of {matured}: reviewers" in line]
+    assert "overriding the model on " in reviewers and reviewers.endswith("(green)"), reviewers
     backtests = sorted((m["Subject"], a) for m in mails if " backtest as of " in m["Subject"]
                        for a in m.iter_attachments())
     assert [a.get_filename() for _, a in backtests] == [f"backtest-give_me_some_credit-{d}.pdf" for d in (before, matured)]

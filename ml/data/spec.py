@@ -620,12 +620,29 @@ class Fallback(_Strict):
                 else f"every row to {self.otherwise}")
 
 
+class OverrideRate(_Strict):
+    """The range of reviewers' override rates (decided reviews against the model's suggestion) the risk team
+    expects; outside it the weekly backtest alerts, once the window holds `min_decided` decided reviews."""
+
+    min: float = Field(default=0.0, ge=0, le=1)
+    max: float = Field(default=1.0, ge=0, le=1)
+    min_decided: int = Field(default=30, ge=1, le=100_000_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> "OverrideRate":
+        if self.min > self.max:
+            raise ValueError(f"oversight.override_rate: min {self.min:g} is above max {self.max:g}")
+        return self
+
+
 class Oversight(_Strict):
     """Human oversight of the dataset's models: how many distinct approvers a promotion or a rollback needs (at
-    least RISKOPS_APPROVAL_QUORUM), and the fallback policy while the model is halted (none: scoring refuses)."""
+    least RISKOPS_APPROVAL_QUORUM), the fallback policy while the model is halted (none: scoring refuses), and
+    the reviewers' override rate the backtest expects (none: shown, never an alert)."""
 
     approval_quorum: int = Field(default=1, ge=1, le=MAX_QUORUM)
     fallback: Fallback | None = None
+    override_rate: OverrideRate | None = None
 
     def quorum(self, platform_minimum: int) -> int:
         """The approvals a decision needs: the spec may ask for more than the platform's minimum, never fewer."""

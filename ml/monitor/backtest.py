@@ -13,6 +13,10 @@ Fair lending. Per fairness attribute and group of the matured rows (their groups
 rows are the scored ones in order): approval rate and adverse impact ratio of the recorded decisions, default
 rate, mean PD and the approved book's bad rate, per week and over the window (`ml.fairness`).
 
+Reviews. With the reviewers' decisions (`ml.monitor.reviews`, accepted and joined to the scored rows), every
+day read (judged and estimated weeks) adds its rows sent to review, decided and overridden per band, and every
+matured day the outcomes of the reviewer-approved and policy-approved rows (`ml.monitor.overrides`).
+
 Memory. One week of rows at a time: only the id, pd, score, band and decision columns of the scores, the
 labels of the week's days and the curated days' fairness attributes. The window's statistics come from counts
 that weeks add up, including a fine histogram of PDs for its AUC, DeLong interval and KS
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -46,6 +51,7 @@ from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
 from ml.monitor.fair_lending import check_rows
+from ml.monitor import overrides as ov
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.storage import Storage
 from ml.versions import version_key
@@ -53,6 +59,7 @@ from ml.versions import version_key
 PERCENTILES = (5, 25, 50, 75, 95)
 COLUMNS = ["id", "pd", "score", "band", "decision"]
 APPROVE = "approve"
+REVIEW = "review"
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -187,10 +194,11 @@ class BacktestResult:
     percentiles: list[DayPercentiles]
     challenger: Comparison | None
     notes: list[str]
+    overrides: ov.Overrides | None = None  # the reviewers against the model (None: reviews not read)
 
     @property
     def alerts(self) -> list[str]:
-        return [a for v in self.versions for a in v.alerts]
+        return [a for v in self.versions for a in v.alerts] + (self.overrides.alerts if self.overrides else [])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -367,10 +375,31 @@ def _add_bands(counts: BandCounts, codes: NDArray[np.int64], names: list[str], y
         counts.add(names[i], float(rows[i]), float(bads[i]), float(pds[i]))
 
 
+def _review_codes(reviews: pd.DataFrame) -> dict[dt.date, tuple[pa.Array, NDArray[np.int64]]]:
+    """Per application date: the reviewed ids and their decisions as `ml.monitor.overrides` codes."""
+    out = {}
+    for day, rows in reviews.groupby("application_date", sort=False):
+        codes = np.where(rows["decision"].to_numpy() == APPROVE, ov.APPROVE, ov.DECLINE).astype(np.int64)
+        out[day] = (pa.array(rows["id"].astype(str).tolist(), pa.string()), codes)
+    return out
+
+
+def _reviewer(reviewed: tuple[pa.Array, NDArray[np.int64]] | None, ids: pa.Array) -> NDArray[np.int64]:
+    """Each scored row's reviewer decision (ov.APPROVE, ov.DECLINE, or ov.NO_DECISION)."""
+    if reviewed is None:
+        return np.full(len(ids), ov.NO_DECISION, np.int64)
+    index = pc.index_in(ids, value_set=reviewed[0])
+    found = pc.is_valid(index).to_numpy(zero_copy_only=False)
+    out = np.full(len(ids), ov.NO_DECISION, np.int64)
+    out[found] = reviewed[1][pc.drop_null(index).to_numpy()]
+    return out
+
+
 def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, ModelFacts],
-        challenger: tuple[str, RiskModel] | None = None) -> BacktestResult:
+        challenger: tuple[str, RiskModel] | None = None, reviews: pd.DataFrame | None = None) -> BacktestResult:
     """Read the planned weeks one at a time and judge them; `facts` holds every version of the plan, and the
-    `challenger` (version, model), if any, scores the matured days in memory."""
+    `challenger` (version, model), if any, scores the matured days in memory. With `reviews` (accepted
+    decisions, `ml.monitor.reviews.Reviews.accepted`) the result holds the reviewers' figures."""
     missing = [v for v in plan_.versions if v not in facts]
     if missing:
         raise RiskopsError(f"no model facts for version(s) {', '.join(missing)} of {spec.name}")
@@ -381,6 +410,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
     percentiles: list[DayPercentiles] = []
     judged = {w.label for w in plan_.judged}
     files = label_files(storage, spec, plan_.as_of)
+    reviewed = _review_codes(reviews) if reviews is not None else {}
+    review_counts: ov.Counts = {}
     for week in plan_.judged + plan_.estimated:
         matured = [d.day for d in week.days if d.matured]
         keys = [k for day in [*matured, None] for k in files.get(day, [])] if matured else []
@@ -395,13 +426,19 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
                                                   *(float(v) for v in np.percentile(score, PERCENTILES))))
             acc = rows.setdefault(day.version, _WeekRows())
             acc.all_pd.append(p)
+            reviewer = _reviewer(reviewed.get(day.day), table.column("id").combine_chunks())
+            if reviews is not None and len(p):
+                decision, decisions = _categories(table.column("decision"))
+                sent = decision == decisions.index(REVIEW) if REVIEW in decisions else np.zeros(len(p), bool)
+                ov.add_reviews(review_counts, *_categories(table.column("band")), sent,
+                               ov.suggestion(p, facts[day.version].threshold), reviewer)
             if not day.matured or len(p) == 0:
                 continue
             y, known = _outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
             groups = _day_groups(storage, spec, day.day, table.column("id")) if spec.fairness.attributes else []
             acc.unknown += int((~known).sum())
             if not known.all():  # rows with an unknown outcome are in no realised metric
-                table, p = table.filter(pa.array(known)), p[known]
+                table, p, reviewer = table.filter(pa.array(known)), p[known], reviewer[known]
             ids = table.column("id").combine_chunks()
             decision, decisions = _categories(table.column("decision"))
             approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
@@ -409,6 +446,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             acc.y.append(y)
             acc.sums.add_rows(y, p, approved, facts[day.version].threshold)
             _add_bands(acc.bands, *_categories(table.column("band")), y, p)
+            if reviews is not None:
+                ov.add_outcomes(review_counts, *_categories(table.column("band")), approved, reviewer == ov.APPROVE, y)
             _merge_groups(acc.groups, [fr.count_groups(codes[known], names, a, approved, y, p)
                                        for a, (codes, names) in zip(spec.fairness.attributes, groups)])
             if shadow is not None and challenger is not None:
@@ -430,7 +469,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
         dataset=spec.name, as_of=plan_.as_of.isoformat(), maturity_lag_days=plan_.maturity_lag_days,
         last_matured_day=plan_.last_matured_day.isoformat(), judged_weeks=[w.label for w in plan_.judged],
         estimated_weeks=[w.label for w in plan_.estimated], weeks=weeks, versions=versions, percentiles=percentiles,
-        challenger=comparison, notes=_notes(plan_, weeks))
+        challenger=comparison, notes=_notes(plan_, weeks),
+        overrides=None if reviews is None else ov.summarise(review_counts, spec.oversight.override_rate))
 
 
 def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, alpha: float,

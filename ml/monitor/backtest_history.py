@@ -15,6 +15,11 @@ Window kinds:
 - In both, per fairness attribute and group (feature `<attribute>=<group>`) of the matured rows:
   group_approval_rate, group_impact_ratio (red below the spec's minimum ratio, the interval in the detail),
   group_default_rate (mean PD in the detail) and group_approved_bad_rate.
+- In "backtest", with no version (the reviewers judge the policy's routing, whichever version scored), per band
+  (feature = band) and overall (feature `all`): review_decided_share (rows sent to review, decided in the
+  detail), override_rate (red outside the spec's oversight.override_rate, green inside, no light without a
+  range or with fewer decided reviews than it asks; overridden in the detail), reviewer_approved_default_rate
+  and model_approved_default_rate on matured rows (their rows in the detail).
 Re-running a backtest for the same as-of date replaces every row it wrote before (a day re-scored by
 another version leaves no row of the old one), except the record that its report was mailed.
 """
@@ -40,12 +45,15 @@ MAILED = "report_mailed"
 ESTIMATES = ("estimated_auc", "estimated_default_rate")
 
 
-def _finite(value: Any) -> Any:
-    """NaN (a week with one class, a model without a development AUC) is stored as no value: JSON has no NaN."""
+def finite(value: Any) -> Any:
+    """NaN (a week with one class, a model without a development AUC, a rate of no rows) is stored as no
+    value, in nested dicts and lists too: JSON has no NaN."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
     return value
 
 
@@ -69,8 +77,8 @@ def records(result: BacktestResult, settings: BacktestSpec,
 
     def add(version: str, kind: str, start: dt.date, statistic: str, value: float | None, light: str | None = None,
             feature: str = "", **detail: Any) -> None:
-        out.append(Record(result.dataset, version, kind, start, statistic, feature, _finite(value), light,
-                          _finite({"as_of": result.as_of, **detail})))
+        out.append(Record(result.dataset, version, kind, start, statistic, feature, finite(value), light,
+                          finite({"as_of": result.as_of, **detail})))
 
     def performance(version: str, kind: str, start: dt.date, perf: Performance, **detail: Any) -> None:
         values = dataclasses.asdict(perf)
@@ -106,6 +114,19 @@ def records(result: BacktestResult, settings: BacktestSpec,
             add(w.version, WEEK, start, "estimated_default_rate", e.expected_default_rate, week=w.week, rows=e.rows,
                 low=e.default_rate_low, high=e.default_rate_high)
     as_of = dt.date.fromisoformat(result.as_of)
+    if result.overrides is not None:
+        o = result.overrides
+        expected = None if o.expected_min is None else [o.expected_min, o.expected_max]
+        for r in [*o.bands, o.overall]:
+            light = (b.RED if o.alerts else b.GREEN) if o.judged and r is o.overall else None
+            add("", WINDOW, as_of, "review_decided_share", r.decided_share, None, r.band, sent=r.sent,
+                decided=r.decided)
+            add("", WINDOW, as_of, "override_rate", r.override_rate, light, r.band, decided=r.decided,
+                overridden=r.overridden, expected=expected)
+            add("", WINDOW, as_of, "reviewer_approved_default_rate", r.reviewer_approved_default_rate, None, r.band,
+                rows=r.matured_reviewer_approved)
+            add("", WINDOW, as_of, "model_approved_default_rate", r.model_approved_default_rate, None, r.band,
+                rows=r.matured_model_approved)
     for v in result.versions:
         bands, weeks = v.bands, v.weeks
         performance(v.version, WINDOW, as_of, v.performance, weeks=weeks)

@@ -3,7 +3,8 @@ the candidate waiting in Staging as a shadow challenger, the engine (`ml.monitor
 the risk team, stored under `reports/backtest/<ds>/as_of=D.pdf`; the results go to the monitoring history
 (`ml.monitor.backtest_history`) and each judged week's figures to MLflow, on the training run of the version
 that scored the week (metrics `backtest.<figure>`, stamped with the week's Monday, so a re-run logs nothing
-twice).
+twice). The reviewers' decisions known by the as-of date are checked first (`ml.monitor.reviews`: their
+quarantine and manifests written) and judged against the model (`ml.monitor.overrides`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
+from ml.monitor.reviews import check_reviews
 from ml.monitor.history import History
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
@@ -62,7 +64,7 @@ def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, n
         max_rejected_bands=settings.max_rejected_bands, weeks=data["weeks"], versions=data["versions"],
         percentiles=data["percentiles"], challenger=data["challenger"], alerts=result.alerts, notes=result.notes,
         generated_at=now.isoformat(timespec="seconds"), min_ratio=spec.fairness.min_ratio,
-        min_group_rows=spec.fairness.min_group_rows, champion_line=champion_line)
+        min_group_rows=spec.fairness.min_group_rows, champion_line=champion_line, overrides=data["overrides"])
 
 
 MLFLOW_FIGURES = ("rows", "default_rate", "mean_pd", "auc", "gini", "ks", "brier", "approval_rate",
@@ -100,18 +102,20 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     facts = {v: model_facts(client, name, v, registry.load_model(client, name, v)) for v in plan.versions}
     shadow = waiting_challenger(client, name)
     challenger = None if shadow is None or shadow in facts else (shadow, registry.load_model(client, name, shadow))
-    result = bt.run(storage, spec, plan, facts, challenger)
+    reviews = check_reviews(storage, spec, as_of)
+    result = bt.run(storage, spec, plan, facts, challenger, reviews.accepted)
     pdf = render_backtest_report(report_data(result, spec, name, now, champions.champion_line(client, name)))
     key = layout.backtest_report(spec.name, as_of)
     storage.write_bytes(key, pdf)
     out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),
-           "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result)}
+           "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result), "reviews": reviews.counts()}
     if history is not None:
         out["history_rows"] = backtest_history.write(history, result, spec.monitoring.backtest)
     if run_key is not None:  # the mail for the risk team, left for the run's next task
         mail = mails.backtest(result, storage.url(key))
         storage.write_json(layout.backtest_run(spec.name, run_key), {
             "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
-            "report_sha256": out["report_sha256"], "alerts": result.alerts, "subject": mail.subject,
+            "report_sha256": out["report_sha256"], "alerts": result.alerts, "reviews": out["reviews"],
+            "overrides": backtest_history.finite(result.to_dict()["overrides"]), "subject": mail.subject,
             "html": mail.html})
     return out

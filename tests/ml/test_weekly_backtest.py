@@ -113,3 +113,44 @@ def test_before_anything_matured_the_step_says_so(env, capsys) -> None:  # type:
 def test_bad_arguments_are_one_line_errors(env, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: weeks must be at least 1, not 0"
+
+
+def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A reviewer declines every row the policy sent to review on the first day (the model suggests approve on
+    all of them: each is an override) and decides one row the policy approved (quarantined): the figures, the
+    alert of a spec expecting at most 20 %, the run's file for the mail and the PDF's page."""
+    import io
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from pypdf import PdfReader
+
+    from ml.data.spec import OverrideRate
+    from ml.monitor.backtest import record_version
+
+    storage = env["storage"]
+    version = record_version(storage, DS, START)
+    scores = pq.read_table(storage.open_read(layout.scores(DS, START, version)), columns=["id", "decision"])
+    decision = scores.column("decision").cast("string")
+    review = scores.filter(pc.equal(decision, "review")).column("id").to_pylist()
+    approved = scores.filter(pc.equal(decision, "approve")).column("id").to_pylist()
+    assert review and approved
+    lines = [f"{i},{START},decline,Grace,affordability" for i in review] + [f"{approved[0]},{START},decline,Grace,x"]
+    storage.write_bytes(f"{layout.reviews(DS, START + dt.timedelta(days=2))}/cases.csv",
+                        (f"{cards_spec.id_column},application_date,decision,reviewer,reason\n" + "\n".join(lines)
+                         + "\n").encode())
+    spec = cards_spec.model_copy(update={"oversight": cards_spec.oversight.model_copy(update={
+        "override_rate": OverrideRate(min=0.0, max=0.2, min_decided=1)})})
+    out = weekly_backtest(storage, spec, AS_OF, 3, run_key="manual__reviews")
+    o = out["result"].overrides
+    assert o.overall.decided == o.overall.overridden == len(review) and o.overall.sent >= len(review)
+    assert o.overall.override_rate == 1.0 and o.alerts and o.alerts[0] in out["result"].alerts
+    assert (out["reviews"]["accepted"], out["reviews"]["quarantined"]) == (len(review), 1)
+    run = storage.read_json(layout.backtest_run(DS, "manual__reviews"))
+    assert run["overrides"]["overall"]["decided"] == len(review) and o.alerts[0] in run["alerts"]
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        storage.read_bytes(out["report_key"]))).pages).split())
+    assert "8. Reviewers' decisions" in text and o.alerts[0] in text
+    assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "3"]) == 0
+    assert (f"reviewers: {len(review)} of the {o.overall.sent} rows sent to review decided, override rate 100.0% "
+            f"(reviews: {len(review)} accepted, 1 quarantined)") in capsys.readouterr().out

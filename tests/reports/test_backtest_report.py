@@ -64,7 +64,7 @@ def test_sections_alerts_and_numbers(data: BacktestReportData) -> None:
     reader = PdfReader(io.BytesIO(pdf))
     assert [o.title for o in reader.outline if not isinstance(o, list)] == [
         "1. Summary", "2. Weeks", "3. Calibration by score band", "4. Label-free estimate",
-        "5. Score percentiles by day", "6. Shadow challenger", "7. Fair lending"]
+        "5. Score percentiles by day", "6. Shadow challenger", "7. Fair lending", "8. Reviewers' decisions"]
     text = _text(pdf)
     version = data.versions[0]
     assert data.alerts and all(a in text for a in data.alerts)
@@ -101,3 +101,29 @@ def test_the_first_page_shows_the_champion_line(data: BacktestReportData) -> Non
         dataclasses.replace(data, champion_line=line)))).pages[0].extract_text().split())
     assert f"Champion now {line}" in first
     assert "Champion now none promoted yet" in _text(render_backtest_report(data))
+
+
+OVERRIDES = {
+    "bands": [{"band": "B", "sent": 400, "decided": 300, "decided_share": 0.75, "overridden": 45, "override_rate": 0.15,
+               "reviewer_approved": 255, "matured_reviewer_approved": 200, "reviewer_approved_default_rate": 0.0712,
+               "matured_model_approved": 9000, "model_approved_default_rate": 0.0231}],
+    "overall": {"band": "all", "sent": 400, "decided": 300, "decided_share": 0.75, "overridden": 45,
+                "override_rate": 0.15, "reviewer_approved": 255, "matured_reviewer_approved": 200,
+                "reviewer_approved_default_rate": 0.0712, "matured_model_approved": 9000,
+                "model_approved_default_rate": 0.0231},
+    "expected_min": 0.2, "expected_max": 0.5, "min_decided": 30,
+    "alerts": ["reviewers overrode the model on 15.0% of 300 decided reviews, outside the expected 20% to 50%"]}
+
+
+def test_the_reviewers_section(data: BacktestReportData) -> None:
+    text = _text(render_backtest_report(dataclasses.replace(data, overrides=OVERRIDES)))
+    section = text[text.index("8. Reviewers' decisions"):]
+    assert "the model's suggestion" in section.lower() or "suggestion" in section
+    assert "B 400 300 75.00% 45 15.00% 200 7.12% 9,000 2.31%" in section
+    assert "all 400 300 75.00% 45 15.00%" in section
+    assert "Override rate: reviewers overrode the model on 15.0% of 300 decided reviews, outside the expected " \
+           "20% to 50%" in section
+    none_sent = {**OVERRIDES, "bands": [], "overall": {**OVERRIDES["overall"], "sent": 0}, "alerts": []}
+    assert "The policy sent no row of the weeks read to review." in _text(
+        render_backtest_report(dataclasses.replace(data, overrides=none_sent)))
+    assert "The reviewers' decisions were not read for this report." in _text(render_backtest_report(data))
