@@ -67,8 +67,8 @@ def generate(root: Path, rows: int) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from ml import layout
-    from ml.rating import LEGACY_BANDS
     from ml import policy as pol
+    from ml.rating import LEGACY_BANDS
     from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
     from ml.storage import Storage
 

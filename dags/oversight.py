@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.defaults import approval_quorum, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.notify import ApprovalRequestNotifier, reminder_deadline

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.assets import drift
 from riskops_airflow.defaults import approval_quorum, cron_or_asset, dataset_names, invalid_specs, riskops_dag

@@ -18,6 +18,7 @@ monitoring nothing; without a fallback policy `plan` fails with one line and not
 from __future__ import annotations
 
 from airflow.sdk import Metadata, Param, task
+
 from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_days_per_task, score_partitions
@@ -71,6 +72,7 @@ for dataset in dataset_names():
             """Tell monitoring which days the model scored, and with which version (nothing for an analyst's
             file, nor for days the fallback policy decided while the model was halted)."""
             from airflow.sdk.exceptions import AirflowSkipException
+
             from riskops_airflow.assets import scores as scores_asset
             from riskops_airflow.scoring_plan import published
 

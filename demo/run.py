@@ -224,8 +224,8 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
 
     from ml import layout
     from ml.monitor.history import History
-    from ml.versions import version_key
     from ml.storage import Storage
+    from ml.versions import version_key
 
     history = History.open(history_url)
     for dataset in MONITORED:

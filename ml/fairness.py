@@ -252,7 +252,8 @@ def _binned(column: pd.Series, bins: int = 10) -> NDArray[np.int64]:
 
 def association(feature_codes: ArrayLike, group_codes_: ArrayLike) -> tuple[float, float]:
     """(Cramer's V, mutual information in nats) of two coded variables, from their contingency table."""
-    from scipy.stats.contingency import association as scipy_association, crosstab
+    from scipy.stats.contingency import association as scipy_association
+    from scipy.stats.contingency import crosstab
     from sklearn.metrics import mutual_info_score
 
     table = crosstab(np.asarray(feature_codes), np.asarray(group_codes_)).count

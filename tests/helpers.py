@@ -13,12 +13,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ml import layout
+from ml import layout, rating
+from ml import policy as pol
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
-from ml import rating
-from ml import policy as pol
 from ml.storage import Storage
 
 

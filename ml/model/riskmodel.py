@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ml.boosting import xgb
 
+from ml.boosting import xgb
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 

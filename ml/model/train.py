@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ml.boosting import xgb
 
 from ml import bins, layout, metrics
+from ml.bins import reference_sample
+from ml.boosting import xgb
 from ml.config import TrainConfig
 from ml.data.labels import matured_labels, outcome_counts
 from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
@@ -27,7 +28,6 @@ from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
-from ml.bins import reference_sample
 from ml.rating import derive_bands
 from ml.storage import Storage
 

@@ -43,11 +43,11 @@ import pyarrow.parquet as pq
 from ml import layout
 from ml import policy as pol
 from ml import reasons as rs
+from ml.boosting import xgb
 from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
-from ml.boosting import xgb
 from ml.rating import band_scale
 from ml.scoring.contributions import saabas_booster
 from ml.storage import Storage, unreadable

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException

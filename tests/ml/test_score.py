@@ -657,7 +657,8 @@ def test_the_policy_column_says_the_model_decided_each_row(store, cards_spec):
 @pytest.fixture
 def halted(store):  # type: ignore[no-untyped-def]
     """The module's champion halted by an approver for one test, resumed afterwards."""
-    from ml.model.halt import halt, halted as state, resume
+    from ml.model.halt import halt, resume
+    from ml.model.halt import halted as state
 
     halt(MlflowClient(), NAME, "Linus", "scores drift from the bureau's")
     yield store
