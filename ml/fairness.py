@@ -48,7 +48,8 @@ REFERENCE = "reference"
 
 def _series(values: Any) -> pd.Series:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        return values.to_pandas()
+        series: pd.Series = values.to_pandas()
+        return series
     return values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
 
 
@@ -69,9 +70,9 @@ def group_codes(values: Any, attribute: FairnessAttribute, spec: DatasetSpec) ->
     unlisted = sorted(set(text.dropna()) - set(names))
     if unlisted:  # a value the spec does not list (curated data never holds one) is a group of its own
         names = names[:-1] + unlisted + [MISSING_GROUP]
-    codes = text.map({name: i for i, name in enumerate(names)}).to_numpy(dtype=float, na_value=np.nan)
-    codes[missing] = len(names) - 1
-    return codes.astype(np.int64), names
+    listed = text.map({name: i for i, name in enumerate(names)}).to_numpy(dtype=float, na_value=np.nan)
+    listed[missing] = len(names) - 1
+    return listed.astype(np.int64), names
 
 
 # ---------------------------------------------------------------------------------------------- counts

@@ -200,7 +200,9 @@ def score_frame(frame: pd.DataFrame, spec: DatasetSpec, pinned: PinnedModel) -> 
     """score_table for a pandas frame of curated rows (an analyst's file), in batches scored in parallel."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     batches = (table.slice(start, BATCH_ROWS) for start in range(0, max(table.num_rows, 1), BATCH_ROWS))
-    return pa.concat_tables(_in_order(batches, lambda batch: score_table(batch, spec, pinned), WORKERS)).to_pandas()
+    tables = _in_order(batches, lambda batch: score_table(batch, spec, pinned), WORKERS)
+    scores: pd.DataFrame = pa.concat_tables(tables).to_pandas()
+    return scores
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
