@@ -77,7 +77,7 @@ for dataset in dataset_names():
 
         quorum = approval_quorum(dataset)
 
-        def record(task_id: str, answer: str, gate: str):  # type: ignore[no-untyped-def]
+        def record(task_id: str, answer: str, gate: str):
             """The step recording a gate's answer: one approval (the last one promotes), or the rejection."""
             approver = option("approver", xcom(gate, key="decision", field="by"))
             if answer == "approve":

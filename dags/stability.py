@@ -42,7 +42,7 @@ for dataset in dataset_names():
     ):
 
         @task(task_id="plan")
-        def plan(dataset_name: str, run_key: str, **context) -> list:  # type: ignore[no-untyped-def]
+        def plan(dataset_name: str, run_key: str, **context) -> list:
             from riskops_airflow.monitoring import plan_stability
 
             return plan_stability(dataset_name, context["params"], context.get("triggering_asset_events") or {},
@@ -57,7 +57,7 @@ for dataset in dataset_names():
             return send_stability_mails(dataset_name, run_key)
 
         @task(task_id="request_retraining", outlets=[drift(dataset)])
-        def request_retraining(dataset_name: str, run_key: str):  # type: ignore[no-untyped-def]
+        def request_retraining(dataset_name: str, run_key: str):
             from airflow.sdk.exceptions import AirflowSkipException
 
             from riskops_airflow.assets import drift as drift_asset

@@ -440,7 +440,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
 
         step("Retraining Give Me Some Credit and the card transactions: candidates, PDFs by mail, approval in Airflow")
         specs = {d: get_spec(specs_dir, d) for d in MONITORED}
-        drift_start: dt.date = specs[DRIFTING].source.params.drift_start  # type: ignore[union-attr,assignment]
+        drift_start: dt.date = specs[DRIFTING].source.params.drift_start
         before_drift = (drift_start - windows[DRIFTING][0]).days
         retrain_and_approve(af, {
             # as of the day the window's labels have all matured

@@ -129,7 +129,7 @@ def make_data(**changes: object) -> CandidateReportData:
         generated_at="2026-04-02T06:15:00+00:00",
         fairness=FAIRNESS,
     )
-    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(data, **changes)
 
 
 def _text(pdf: bytes) -> str:
