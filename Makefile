@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo stack stack-stop test test-fast compose-check lock clean
+.PHONY: install demo stack stack-stop test test-fast lint compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,8 @@ stack: install
 stack-stop:
 	$(BIN)/python -m demo.stack --stop
 
-# The tests not marked slow on both cores (a test file stays in one worker: its fixtures are made once), then
+# Lint (ruff on the whole tree, mypy strict on ml/ and reports/: tests/suite.py, pyproject.toml), then the
+# tests not marked slow on both cores (a test file stays in one worker: its fixtures are made once), then
 # each slow end-to-end file on its own (each starts a whole Airflow); every part runs even if one fails, and
 # the wall time of each part is printed at the end (tests/suite.py).
 test: install
@@ -39,6 +40,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile
+
+# The lint part of make test alone.
+lint: install
+	$(BIN)/python tests/suite.py lint
 
 # One source of truth: requirements.in (the development set, which includes every role's .in under
 # requirements/) resolves to requirements.txt; each image role is then resolved with that lock as a

@@ -41,7 +41,7 @@ THRESHOLD = 0.2
 NANNYML = REPO / "bench" / ".venv-nannyml"
 
 
-def _spec():  # type: ignore[no-untyped-def]
+def _spec():
     from ml.data.spec import get_spec
 
     return get_spec(REPO / "datasets", DS)
@@ -67,8 +67,8 @@ def generate(root: Path, rows: int) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from ml import layout
-    from ml.rating import LEGACY_BANDS
     from ml import policy as pol
+    from ml.rating import LEGACY_BANDS
     from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
     from ml.storage import Storage
 
@@ -121,7 +121,7 @@ def measure(root: Path, weeks: int) -> dict[str, object]:
     after_week: list[int] = []
     summarise = bt._week_result
 
-    def traced(*args, **kwargs):  # type: ignore[no-untyped-def]  # the engine's last step of each week
+    def traced(*args, **kwargs):  # the engine's last step of each week
         summary = summarise(*args, **kwargs)
         after_week.append(status("VmHWM"))
         return summary
@@ -214,7 +214,7 @@ def main() -> int:
     return 0
 
 
-def report(full: dict, ours: dict, theirs: dict) -> None:  # type: ignore[type-arg]
+def report(full: dict, ours: dict, theirs: dict) -> None:
     mb = 1 << 20
     print(f"(a) backtest of {full['rows']:,} matured rows over {full['weeks']} weeks: {full['seconds']} s "
           f"(target <= 60 s: ratio {full['seconds'] / 60:.2f}); PDF {full['pdf_seconds']} s; peak RSS "

@@ -43,7 +43,7 @@ CHUNK_ROWS = 1_000_000  # rows per write, and so per row group, like preprocess'
 
 # ---- setup: model, registry, data ------------------------------------------------------------------------
 
-def _curated_days(spec, first: dt.date, days: int, rows: int):  # type: ignore[no-untyped-def]
+def _curated_days(spec, first: dt.date, days: int, rows: int):
     """Synthetic raw days run through the real preprocessing; curated rows + their label."""
     import pandas as pd
 
@@ -65,7 +65,7 @@ def _curated_days(spec, first: dt.date, days: int, rows: int):  # type: ignore[n
     return pd.concat(frames, ignore_index=True)
 
 
-def _register(model, example) -> str:  # type: ignore[no-untyped-def]
+def _register(model, example) -> str:
     import mlflow
     from mlflow import MlflowClient
 
@@ -82,7 +82,7 @@ def _register(model, example) -> str:  # type: ignore[no-untyped-def]
     return version
 
 
-def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:  # type: ignore[no-untyped-def]
+def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:
     """A curated day of `rows` rows: the base rows repeated with unique ids, written chunk by chunk."""
     import numpy as np
     import pyarrow as pa
@@ -222,7 +222,7 @@ def score_workers() -> int:
 
 
 def _mb(n: object) -> str:
-    return f"{int(n) / 2 ** 20:,.0f} MB"  # type: ignore[call-overload]
+    return f"{int(n) / 2 ** 20:,.0f} MB"
 
 
 def main() -> None:
@@ -277,31 +277,31 @@ def main() -> None:
                   f"batches on {score_workers()} threads of one XGBoost thread each")
         print(f"    ceiling = {best:,.0f} rows/s (best of all); load average at the end: {os.getloadavg()[0]:.2f}")
         for label, r in (("small", small), ("large", large)):
-            adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]  # type: ignore[index]
+            adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]
             print(f"(b) score_day {label}: {r['rows']:,} rows in {r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s "
                   f"(reason codes for the {adverse:.1%} adverse rows); scores file {_mb(r['scores_bytes'])}")
         for label, r in (("small", small), ("large", large)):
-            print(f"    ratio to the ceiling ({label}): {r['rows_per_s'] / best:.3f}  (target >= 0.8)")  # type: ignore[operator]
+            print(f"    ratio to the ceiling ({label}): {r['rows_per_s'] / best:.3f}  (target >= 0.8)")
         cpu_best = max(before["rows_per_cpu_s"], after["rows_per_cpu_s"])
         for label, r in (("small", small), ("large", large)):
-            per_cpu = r["rows"] / r["cpu_seconds"]  # type: ignore[operator]
+            per_cpu = r["rows"] / r["cpu_seconds"]
             print(f"    CPU time ({label}): score_day {r['cpu_seconds']:.1f} CPU-s = {per_cpu:,.0f} rows per CPU-second, "
                   f"inplace_predict {cpu_best:,.0f}: ratio {per_cpu / cpu_best:.3f} (the work done, which the load "
                   "does not change)")
         print(f"    reason codes for all rows (small day): {every['rows_per_s']:,.0f} rows/s, "
-              f"ratio to the ceiling {every['rows_per_s'] / best:.3f}  (for the record)")  # type: ignore[operator]
+              f"ratio to the ceiling {every['rows_per_s'] / best:.3f}  (for the record)")
         for label, r in (("small", small), ("large", large)):
             peak = r["score_day_peak_rss"]
             print(f"(c) {label}: RSS before score_day {_mb(r['baseline_rss'])} (model loaded), peak during score_day "
-                  + (f"{_mb(peak)} (+{_mb(int(peak) - int(r['baseline_rss']))})" if peak else "n/a")  # type: ignore[call-overload]
+                  + (f"{_mb(peak)} (+{_mb(int(peak) - int(r['baseline_rss']))})" if peak else "n/a")
                   + f"; whole-process peak (ru_maxrss) {_mb(r['process_peak_rss'])}")
         if small["score_day_peak_rss"] and large["score_day_peak_rss"]:
-            ratio = int(large["score_day_peak_rss"]) / int(small["score_day_peak_rss"])  # type: ignore[call-overload]
-            grow = (int(large["score_day_peak_rss"]) - int(large["baseline_rss"])) / max(  # type: ignore[call-overload]
-                int(small["score_day_peak_rss"]) - int(small["baseline_rss"]), 1)  # type: ignore[call-overload]
+            ratio = int(large["score_day_peak_rss"]) / int(small["score_day_peak_rss"])
+            grow = (int(large["score_day_peak_rss"]) - int(large["baseline_rss"])) / max(
+                int(small["score_day_peak_rss"]) - int(small["baseline_rss"]), 1)
             print(f"    peak RSS of score_day, {args.rows_large:,} rows / {args.rows_small:,} rows: {ratio:.3f}  "
                   f"(target <= 1.3); above the baseline: {grow:.3f}")
-        process = int(large["process_peak_rss"]) / int(small["process_peak_rss"])  # type: ignore[call-overload]
+        process = int(large["process_peak_rss"]) / int(small["process_peak_rss"])
         print(f"    whole-process peak RSS ratio: {process:.3f} (includes the peak while MLflow loads the model, "
               "which can hide score_day's own peak)")
 

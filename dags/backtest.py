@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.defaults import cron_trigger, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import option

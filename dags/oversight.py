@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.defaults import approval_quorum, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.notify import ApprovalRequestNotifier, reminder_deadline
@@ -50,7 +51,7 @@ for dataset in dataset_names():
         quorum = approval_quorum(dataset)
 
         @task(task_id="plan")
-        def plan(dataset_name: str, **context) -> dict:  # type: ignore[no-untyped-def]
+        def plan(dataset_name: str, **context) -> dict:
             from riskops_airflow.oversight import plan_rollback
 
             return plan_rollback(dataset_name, context["params"], context["dag_run"].triggering_user_name,
@@ -62,7 +63,7 @@ for dataset in dataset_names():
 
             return send_rollback_request(dataset_name, planned, planned["requested_by"], planned["reason"], quorum)
 
-        def record(task_id: str, answer: str, gate: str):  # type: ignore[no-untyped-def]
+        def record(task_id: str, answer: str, gate: str):
             """The step recording a gate's answer: one approval of the rollback (the last one carries it out), or
             the decline."""
             note = "{{ ti.xcom_pull(task_ids='" + gate + "', key='decision')['reason'] }}"

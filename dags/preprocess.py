@@ -11,6 +11,7 @@ Asset `curated/<dataset>` with the day and its row accounting in the event, whic
 from __future__ import annotations
 
 from airflow.sdk import Param
+
 from riskops_airflow.assets import curated, publish_curated
 from riskops_airflow.defaults import cron, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.sensors import wait_for_batch

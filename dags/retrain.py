@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.assets import drift
 from riskops_airflow.defaults import approval_quorum, cron_or_asset, dataset_names, invalid_specs, riskops_dag
@@ -76,7 +77,7 @@ for dataset in dataset_names():
 
         quorum = approval_quorum(dataset)
 
-        def record(task_id: str, answer: str, gate: str):  # type: ignore[no-untyped-def]
+        def record(task_id: str, answer: str, gate: str):
             """The step recording a gate's answer: one approval (the last one promotes), or the rejection."""
             approver = option("approver", xcom(gate, key="decision", field="by"))
             if answer == "approve":

@@ -18,6 +18,7 @@ monitoring nothing; without a fallback policy `plan` fails with one line and not
 from __future__ import annotations
 
 from airflow.sdk import Metadata, Param, task
+
 from riskops_airflow.assets import curated, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.settings import score_days_per_task, score_partitions
@@ -47,7 +48,7 @@ for dataset in dataset_names():
     ):
 
         @task(task_id="plan")
-        def plan(dataset_name: str, **context) -> dict:  # type: ignore[no-untyped-def]
+        def plan(dataset_name: str, **context) -> dict:
             from riskops_airflow.scoring_plan import plan_scoring
 
             return plan_scoring(dataset_name, context["params"], context.get("triggering_asset_events") or {},
@@ -67,10 +68,11 @@ for dataset in dataset_names():
         committed = ml_step_mapped("commit", commit_jobs(planned), trigger_rule="none_failed")
 
         @task(task_id="publish", outlets=[scores(dataset)])
-        def publish(dataset_name: str, planned: dict, run_key: str):  # type: ignore[no-untyped-def]
+        def publish(dataset_name: str, planned: dict, run_key: str):
             """Tell monitoring which days the model scored, and with which version (nothing for an analyst's
             file, nor for days the fallback policy decided while the model was halted)."""
             from airflow.sdk.exceptions import AirflowSkipException
+
             from riskops_airflow.assets import scores as scores_asset
             from riskops_airflow.scoring_plan import published
 

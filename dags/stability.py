@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Metadata, Param, task
+
 from riskops_airflow.assets import drift, scores
 from riskops_airflow.defaults import dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.tasks import ml_step_mapped
@@ -41,7 +42,7 @@ for dataset in dataset_names():
     ):
 
         @task(task_id="plan")
-        def plan(dataset_name: str, run_key: str, **context) -> list:  # type: ignore[no-untyped-def]
+        def plan(dataset_name: str, run_key: str, **context) -> list:
             from riskops_airflow.monitoring import plan_stability
 
             return plan_stability(dataset_name, context["params"], context.get("triggering_asset_events") or {},
@@ -56,8 +57,9 @@ for dataset in dataset_names():
             return send_stability_mails(dataset_name, run_key)
 
         @task(task_id="request_retraining", outlets=[drift(dataset)])
-        def request_retraining(dataset_name: str, run_key: str):  # type: ignore[no-untyped-def]
+        def request_retraining(dataset_name: str, run_key: str):
             from airflow.sdk.exceptions import AirflowSkipException
+
             from riskops_airflow.assets import drift as drift_asset
             from riskops_airflow.monitoring import retraining_request
 

@@ -37,9 +37,19 @@ from typing import Any
 import httpx
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, wait_for
-from demo.production_flow import (DATASET, DAYS, SCORED, SCORES_KEY, CheckFailed, Clock, check_all, read_mails,
-                                  require, run_flow)
-from demo.stack import fresh_credentials, free_port, service_env
+from demo.production_flow import (
+    DATASET,
+    DAYS,
+    SCORED,
+    SCORES_KEY,
+    CheckFailed,
+    Clock,
+    check_all,
+    read_mails,
+    require,
+    run_flow,
+)
+from demo.stack import free_port, fresh_credentials, service_env
 
 COMPOSE_FILES = (REPO / "docker-compose.yaml", REPO / "docker" / "compose" / "task-containers.yaml",
                  REPO / "docker" / "compose" / "local-images.yaml")

@@ -89,7 +89,7 @@ class Clock:
         return ", ".join(f"{n} {s:.0f} s" for n, s in self.phases) + f"; total {time.monotonic() - self.start:.0f} s"
 
 def read_mails(paths: list[Path]) -> list[EmailMessage]:
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(paths)]  # type: ignore[misc]
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(paths)]
 
 def run_flow(platform: Platform, clock: Clock, timeout: float = 300) -> None:
     """Drive the whole path as DAG runs; raises WaitError/CheckFailed on the first thing that goes wrong."""

@@ -226,8 +226,8 @@ def print_monitoring(data_url: str, history_url: str, outbox: Path, drift_run: d
 
     from ml import layout
     from ml.monitor.history import History
-    from ml.versions import version_key
     from ml.storage import Storage
+    from ml.versions import version_key
 
     history = History.open(history_url)
     for dataset in MONITORED:
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
 
         step("Retraining Give Me Some Credit and the card transactions: candidates, PDFs by mail, approval in Airflow")
         specs = {d: get_spec(specs_dir, d) for d in MONITORED}
-        drift_start: dt.date = specs[DRIFTING].source.params.drift_start  # type: ignore[union-attr,assignment]
+        drift_start: dt.date = specs[DRIFTING].source.params.drift_start
         before_drift = (drift_start - windows[DRIFTING][0]).days
         retrain_and_approve(af, {
             # as of the day the window's labels have all matured

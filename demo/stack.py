@@ -398,7 +398,7 @@ class Stack:
         finally:
             conn.close()
 
-    def s3_client(self):  # type: ignore[no-untyped-def]
+    def s3_client(self):
         """A boto3 S3 client of the stack's object store, with the platform's credentials."""
         import boto3
 

@@ -48,7 +48,7 @@ def _coded(values: ArrayLike | pd.Series) -> tuple[NDArray[np.intp], list[str]]:
     Categorical is read from its codes, without a string per row."""
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy(dtype=np.intp), [str(c) for c in s.cat.categories]
+        return np.asarray(s.cat.codes, dtype=np.intp), [str(c) for c in s.cat.categories]
     labels, missing = _labels(s)
     codes = np.full(len(missing), -1, dtype=np.intp)
     factor, distinct = pd.factorize(pd.Series(labels, dtype=object))
@@ -136,10 +136,11 @@ def bin_proportions(values: ArrayLike | pd.Series, bins: dict[str, Any]) -> list
     rows = int(counts.sum())
     if rows == 0:
         raise ValueError("cannot compute proportions of an empty sample")
-    return (counts / rows).tolist()
+    proportions: list[float] = (counts / rows).tolist()
+    return proportions
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], eps: float = EPS) -> float:
+def psi(expected: ArrayLike, actual: ArrayLike, eps: float = EPS) -> float:
     """Population stability index sum((a - e) * ln(a / e)), proportions below eps (default 1e-4) floored to eps."""
     e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
     if e.ndim != 1 or e.shape != a.shape or len(e) == 0:

@@ -71,7 +71,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.free_text: set[str] = set()
 
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]  # typeshed: overloads
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         given = list(sys.argv[1:] if args is None else args)
         joined, i = [], 0
@@ -209,8 +209,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _, storage, spec = _context(args)
     dates = days(args)
     summary = replay(storage, spec, dates[0], dates[-1])
-    total = sum(int(s["rows"]) for s in summary)  # type: ignore[call-overload]
-    unknown = sum(int(s["unknown_outcomes"]) for s in summary)  # type: ignore[call-overload]
+    total = sum(int(s["rows"]) for s in summary)
+    unknown = sum(int(s["unknown_outcomes"]) for s in summary)
     print(f"replayed {spec.name}: {total} rows over {len(summary)} business days into "
           f"{storage.url(layout.LANDING + '/' + spec.name)} ({unknown} with an unknown outcome)")
     return 0
@@ -233,7 +233,9 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
             m = preprocess_day(storage, spec, day)
         except QualityGateError as exc:  # outputs and manifest are written: the window's other days still run
             failures.append(exc)
-            m = read_manifest(storage, spec.name, day)
+            written = read_manifest(storage, spec.name, day)
+            assert written is not None  # a failed gate writes the manifest before it raises
+            m = written
         results.append({k: m[k] for k in ("dataset", "date", "rows_in", "rows_clean", "rows_quarantined")})
         if not args.json:
             print(f"{m['date']} {spec.name}: in {m['rows_in']}, clean {m['rows_clean']}, "
@@ -241,8 +243,8 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
     if len(failures) > 1:
-        for exc in failures:
-            print(f"error: {exc}", file=sys.stderr)
+        for failure in failures:
+            print(f"error: {failure}", file=sys.stderr)
         raise QualityGateError(f"{len(failures)} of {len(results)} days failed their data-quality gate")
     if failures:
         raise failures[0]

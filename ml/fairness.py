@@ -48,7 +48,8 @@ REFERENCE = "reference"
 
 def _series(values: Any) -> pd.Series:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        return values.to_pandas()
+        series: pd.Series = values.to_pandas()
+        return series
     return values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
 
 
@@ -69,9 +70,9 @@ def group_codes(values: Any, attribute: FairnessAttribute, spec: DatasetSpec) ->
     unlisted = sorted(set(text.dropna()) - set(names))
     if unlisted:  # a value the spec does not list (curated data never holds one) is a group of its own
         names = names[:-1] + unlisted + [MISSING_GROUP]
-    codes = text.map({name: i for i, name in enumerate(names)}).to_numpy(dtype=float, na_value=np.nan)
-    codes[missing] = len(names) - 1
-    return codes.astype(np.int64), names
+    listed = text.map({name: i for i, name in enumerate(names)}).to_numpy(dtype=float, na_value=np.nan)
+    listed[missing] = len(names) - 1
+    return listed.astype(np.int64), names
 
 
 # ---------------------------------------------------------------------------------------------- counts
@@ -254,7 +255,8 @@ def _binned(column: pd.Series, bins: int = 10) -> NDArray[np.int64]:
 
 def association(feature_codes: ArrayLike, group_codes_: ArrayLike) -> tuple[float, float]:
     """(Cramer's V, mutual information in nats) of two coded variables, from their contingency table."""
-    from scipy.stats.contingency import association as scipy_association, crosstab
+    from scipy.stats.contingency import association as scipy_association
+    from scipy.stats.contingency import crosstab
     from sklearn.metrics import mutual_info_score
 
     table = crosstab(np.asarray(feature_codes), np.asarray(group_codes_)).count

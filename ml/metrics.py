@@ -126,7 +126,8 @@ def ks_curve(y: ArrayLike, p: ArrayLike, points: int = 101) -> dict[str, Any]:
         scores = np.sort(p_arr[y_arr == cls])
         if len(scores) == 0:
             return [float("nan")] * len(thresholds)
-        return (np.searchsorted(scores, thresholds, side="right") / len(scores)).tolist()
+        shares: list[float] = (np.searchsorted(scores, thresholds, side="right") / len(scores)).tolist()
+        return shares
 
     return {"threshold": thresholds.tolist(), "cum_bad": cdf(1), "cum_good": cdf(0), "ks": ks, "ks_threshold": ks_t}
 
@@ -162,7 +163,9 @@ def _fbeta(tp: NDArray[Any], fp: NDArray[Any], fn: NDArray[Any], beta: float) ->
     # (1+b²)PR/(b²P+R) rewritten on counts; 0 when there is nothing to find and nothing flagged
     b2 = beta * beta
     denom = (1.0 + b2) * tp + b2 * fn + fp
-    return np.divide((1.0 + b2) * tp, denom, out=np.zeros(np.shape(tp), dtype=float), where=denom > 0)
+    scores: NDArray[np.float64] = np.divide((1.0 + b2) * tp, denom, out=np.zeros(np.shape(tp), dtype=float),
+                                            where=denom > 0)
+    return scores
 
 
 def classification_at(y: ArrayLike, p: ArrayLike, threshold: float, beta: float = 2.0) -> dict[str, Any]:
@@ -224,7 +227,7 @@ def threshold_by_cost(y: ArrayLike, p: ArrayLike, cost_fn: ArrayLike, cost_fp: A
     """
     y_arr, p_arr = _check(y, p)
     n = len(y_arr)
-    costs = []
+    costs: list[NDArray[np.float64]] = []
     for name, c in (("cost_fn", cost_fn), ("cost_fp", cost_fp)):
         arr = np.broadcast_to(np.asarray(c, dtype=float), (n,)) if np.ndim(c) == 0 else np.asarray(c, dtype=float)
         if arr.shape != (n,):

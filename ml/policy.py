@@ -6,16 +6,19 @@ test rows with it for the fairness figures (approval rates per group), so both a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ml.data.spec import HardRule, Policy
 from ml.rating import BandScale, to_band, to_score
 
 DECISIONS = ("approve", "review", "decline")
-_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal}
+_OPS: dict[str, Callable[[Any, Any], np.ndarray]] = {"<": np.less, "<=": np.less_equal, ">": np.greater,
+                                                     ">=": np.greater_equal, "==": np.equal}
 
 
 def model_decision(pd_: np.ndarray, score: np.ndarray, threshold: float, policy: Policy) -> pd.Categorical:
@@ -29,7 +32,7 @@ def model_decision(pd_: np.ndarray, score: np.ndarray, threshold: float, policy:
     return _categorical(np.where(decline, 2, np.where(review, 1, 0)), DECISIONS)
 
 
-def _categorical(codes: np.ndarray, names: list[str] | tuple[str, ...]) -> pd.Categorical:
+def _categorical(codes: np.ndarray, names: list[str] | tuple[str, ...]) -> "pd.Categorical[Any]":
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))
 
 
@@ -46,19 +49,20 @@ def _rule_mask(frame: pd.DataFrame, rule: HardRule) -> np.ndarray:
         raise ValueError(f"hard rule '{rule.when}' names unknown column '{col}'")
     series = frame[col]
     if op in ("is null", "is not null"):
-        mask = series.isna().to_numpy()
+        mask: np.ndarray = series.isna().to_numpy()
         return ~mask if op == "is not null" else mask
     if pd.api.types.is_datetime64_any_dtype(series):  # dates compare as dates, with every operator
-        numbers = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
+        numbers: NDArray[np.float64] = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
         numbers[series.isna().to_numpy()] = np.nan
         target = float(pd.Timestamp(value.strip("'\"")).value)
         with np.errstate(invalid="ignore"):
             if op == "!=":
-                return (numbers != target) & ~np.isnan(numbers)
+                return np.not_equal(numbers, target) & ~np.isnan(numbers)
             return _OPS[op](numbers, target)
     if op in ("==", "!="):
         number = _number(value) if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series) \
             else None
+        equal: np.ndarray
         if number is not None:  # numbers compare as numbers: 'amount == 100' matches 100.0
             equal = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan) == number
         else:

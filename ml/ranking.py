@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -208,9 +209,10 @@ class LogitHistogram:
         with np.errstate(divide="ignore"):
             logit = np.log(p) - np.log1p(-p)
         index = np.floor((logit - cls.LOW) * (cls.BINS / (cls.HIGH - cls.LOW)))
-        return np.clip(np.nan_to_num(index, nan=0.0), 0, cls.BINS - 1).astype(np.intp)
+        bins: NDArray[np.intp] = np.clip(np.nan_to_num(index, nan=0.0), 0, cls.BINS - 1).astype(np.intp)
+        return bins
 
-    def add(self, p: NDArray[np.float64], bads: NDArray[np.float64], goods: NDArray[np.float64]) -> None:
+    def add(self, p: NDArray[np.float64], bads: NDArray[np.floating[Any]], goods: NDArray[np.floating[Any]]) -> None:
         """Add rows: their PDs and their bad and good weights (labels, or p and 1 - p)."""
         index = self.bin_of(p)
         self.bads += np.bincount(index, bads, self.BINS)

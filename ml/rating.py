@@ -83,5 +83,5 @@ def to_band(pd_: np.ndarray, score: np.ndarray, bands: BandScale) -> pd.Categori
     return _categorical(np.array(ascending)[reached], bands.names)
 
 
-def _categorical(codes: np.ndarray, names: list[str] | tuple[str, ...]) -> pd.Categorical:
+def _categorical(codes: np.ndarray, names: list[str] | tuple[str, ...]) -> "pd.Categorical[Any]":
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(names)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,10 +114,10 @@ def frequency(statements: NDArray[np.int32], dictionary: Dictionary) -> list[dic
     n = len(explained)
     first = np.bincount(explained[:, 0][explained[:, 0] >= 0], minlength=len(dictionary.codes)) if n else None
     anywhere = np.bincount(explained[explained >= 0], minlength=len(dictionary.codes)) if n else None
-    out = []
+    out: list[dict[str, Any]] = []
     for i, code in enumerate(dictionary.codes):
-        f, a = (int(first[i]), int(anywhere[i])) if n else (0, 0)  # type: ignore[index]
+        f, a = (int(first[i]), int(anywhere[i])) if n else (0, 0)  # type: ignore[index]  # arrays whenever n > 0
         if a:
             out.append({"code": code, "text": dictionary.texts[i], "first": f, "any": a,
                         "first_share": f / n, "any_share": a / n})
-    return sorted(out, key=lambda r: (-int(r["first"]), -int(r["any"]), str(r["code"])))  # type: ignore[call-overload]
+    return sorted(out, key=lambda r: (-int(r["first"]), -int(r["any"]), str(r["code"])))

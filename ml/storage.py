@@ -13,7 +13,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -100,7 +100,8 @@ class Storage:
         )
 
     def read_bytes(self, rel: str) -> bytes:
-        return self.fs.cat_file(self.path(rel))
+        data: bytes = self.fs.cat_file(self.path(rel))
+        return data
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write atomically: a temporary sibling renamed over the target (one PUT on object stores)."""
@@ -129,9 +130,10 @@ class Storage:
             raise RiskopsError(f"{self.url(rel)} exists already and is never replaced")
         self.write_bytes(rel, data)
 
-    def open_read(self, rel: str):  # type: ignore[no-untyped-def]
+    def open_read(self, rel: str) -> BinaryIO:
         """A binary file object for streaming reads (parquet row groups, large files)."""
-        return self.fs.open(self.path(rel), "rb")
+        stream: BinaryIO = self.fs.open(self.path(rel), "rb")
+        return stream
 
     def put_file(self, local_path: str, rel: str) -> None:
         """Publish a finished local file atomically (rename on a local root, one upload on an object store)."""
@@ -173,7 +175,8 @@ class Storage:
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
+            frame: pd.DataFrame = pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
+            return frame
         except pa.ArrowException as exc:
             raise unreadable(self.url(rel), exc) from None
 

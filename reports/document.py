@@ -218,7 +218,7 @@ def side_by_side(left: Flowable, left_width: float, right: Flowable, right_width
     return t
 
 
-class _Heading(Paragraph):
+class _Heading(Paragraph):  # type: ignore[misc]  # reportlab ships no types: Paragraph is Any
     """A heading that :func:`render` also turns into a PDF outline (bookmark) entry."""
 
     # Set per instance, not through __init__: reportlab's Paragraph.split builds parts with the
@@ -257,7 +257,7 @@ class Header:
     footer: str = ""  # footer, left (generated when, run, dataset); cut to fit beside "Page x of y"
 
 
-class _Doc(BaseDocTemplate):
+class _Doc(BaseDocTemplate):  # type: ignore[misc]  # reportlab ships no types
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._headings = 0
@@ -271,7 +271,7 @@ class _Doc(BaseDocTemplate):
             self.canv.addOutlineEntry(flowable.getPlainText(), key, level=level)
 
 
-class _NumberedCanvas(Canvas):
+class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no types
     """Defers each page until the end so its footer can say "Page x of y"."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -279,7 +279,7 @@ class _NumberedCanvas(Canvas):
         self._pages: list[dict[str, Any]] = []
         self._bookmarks: list[str] = []
 
-    def bookmarkPage(self, key: str) -> None:  # type: ignore[override]
+    def bookmarkPage(self, key: str) -> None:
         # A bookmark points at the PDF page being written, and no page is written before save(): the
         # bookmarks of a page are kept with it and set when it is written, else all point at page 1.
         self._bookmarks.append(key)
@@ -287,7 +287,7 @@ class _NumberedCanvas(Canvas):
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
         self._bookmarks = []
-        self._startPage()  # type: ignore[attr-defined]  # reportlab's own page reset, as showPage does
+        self._startPage()  # reportlab's own page reset, as showPage does
 
     def save(self) -> None:
         total = len(self._pages)

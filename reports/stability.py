@@ -205,7 +205,8 @@ def _by_day(data: StabilityReportData) -> list[Flowable]:
     out: list[Flowable] = [heading("Score PSI by day", 1)]
     judged = [d for d in data.days if d.score_psi is not None]
     if judged:
-        out.append(blocks.trend_chart([d.date[5:] for d in judged], [("Score PSI", [d.score_psi for d in judged])],
+        psis = [d.score_psi for d in judged if d.score_psi is not None]
+        out.append(blocks.trend_chart([d.date[5:] for d in judged], [("Score PSI", psis)],
                                       "Score PSI by day", "PSI", amber=data.thresholds["psi"][0],
                                       red=data.thresholds["psi"][1]))
     rows: list[list[Any]] = [["Date", "Model", "Rows", "Score PSI", "Light", "Red features", "Amber", "Overall"]]

@@ -13,12 +13,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ml import layout
+from ml import layout, rating
+from ml import policy as pol
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
-from ml import rating
-from ml import policy as pol
 from ml.storage import Storage
 
 
@@ -72,7 +71,7 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
                             out.getvalue().to_pybytes())
 
 
-def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:  # type: ignore[no-untyped-def]
+def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:
     """Promote a version trained by ml.model.retrain, with the report its MLflow run holds (as an approver would)."""
     from ml.model import decisions, registry
 
@@ -82,7 +81,7 @@ def approve(client, name: str, version: str, approver: str = "Ada", note: str = 
 _LOGGED: dict[str, tuple[str, str, str]] = {}  # tracking URI -> one tiny logged model, registered many times
 
 
-def tiny_candidate(client, name: str, report: bytes | None, **tags: str) -> str:  # type: ignore[no-untyped-def]
+def tiny_candidate(client, name: str, report: bytes | None, **tags: str) -> str:
     """A candidate version of `name` registered as retrain registers one (a logged three-tree model on one
     feature; `report`'s SHA-256 tagged, or no report for None), with extra riskops `tags`; returns the version.
     For decisions on versions, which never look inside the model."""
@@ -115,7 +114,7 @@ def mails(outbox: Path) -> list[email.message.EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(outbox.glob("*.eml"))]
 
 
-def load_dag(file: str, dag_id: str):  # type: ignore[no-untyped-def]
+def load_dag(file: str, dag_id: str):
     """A DAG as the dag-processor parses it, without retries (dag.test() would wait out the retry delay)."""
     from airflow.dag_processing.dagbag import DagBag
 

@@ -32,7 +32,7 @@ class StackPlatform:
     stack: Stack
 
     @property
-    def airflow(self):  # type: ignore[no-untyped-def]
+    def airflow(self):
         return self.stack.airflow
 
     @property

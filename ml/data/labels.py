@@ -97,7 +97,8 @@ def matured_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date) -> pd.Da
     labels = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     labels["application_date"] = pd.to_datetime(labels["application_date"]).astype("datetime64[s]")
     # a training row is found by its id alone: the last label of an id wins
-    return labels.drop_duplicates("id", keep="last").reset_index(drop=True)
+    last: pd.DataFrame = labels.drop_duplicates("id", keep="last").reset_index(drop=True)
+    return last
 
 
 def latest_arrival(storage: Storage, spec: DatasetSpec) -> dt.date | None:

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,8 @@ def top_reasons(reasons: list[list[str]], n: int = TOP_REASONS) -> list[dict[str
 def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.date) -> dict[str, Any]:
     """Parse and validate a day's raw files; returns curated and quarantine frames and the manifest body."""
     required = [c.name for c in spec.columns if c.is_required]
-    frames, row_reasons, raws, lines, sources, inputs = [], [], [], [], [], []
+    frames, row_reasons, lines, sources, inputs = [], [], [], [], []
+    raws: list[str] = []
     for name, data in files:
         content, compression = unpack(data, name)
         records = read_records(content, spec.raw, name)
@@ -219,7 +220,7 @@ def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[st
         storage.remove_stale_temporaries(key)
     storage.write_parquet(curated_key, result["curated"])
     storage.write_parquet(quarantine_key, result["quarantine"])
-    manifest = result["manifest"] | {"ignored": ignored,
+    manifest: dict[str, Any] = result["manifest"] | {"ignored": ignored,
                                      "outputs": {"curated": curated_key, "quarantine": quarantine_key}}
     failures = quality_failures(manifest, spec)
     manifest["quality"] = {"passed": not failures, "failures": failures,
@@ -263,7 +264,8 @@ def stats_table(frame: pd.DataFrame, width: int = 120) -> str:
     lines = [f"{'date':<10}  {'rows in':>8}  {'clean':>8}  {'quarantined':>11}  {'rate':>7}  {'gate':<6}  "
              "top quarantine reasons (rows)"]
     for row in frame.itertuples(index=False):
-        reasons = ", ".join(f"{r['column']} ({r['rows']})" for r in row.top_reasons) or "-"
+        top: list[dict[str, Any]] = cast(list[dict[str, Any]], row.top_reasons)  # a manifest's, as read_stats keeps it
+        reasons = ", ".join(f"{r['column']} ({r['rows']})" for r in top) or "-"
         line = (f"{row.date:<10}  {row.rows_in:>8}  {row.rows_clean:>8}  {row.rows_quarantined:>11}  "
                 f"{row.quarantine_rate:>7.2%}  {row.quality:<6}  {reasons}")
         lines.append(line if len(line) <= width else line[:width - 3] + "...")

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ def completion_marker(spec: DatasetSpec, name: str, data: bytes) -> bytes | None
     return (json.dumps(control, indent=2) + "\n").encode()
 
 
-def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) -> list[dict[str, object]]:
+def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     """Write landing batches and label files for every business day in [start, end]; returns rows and
     outcomes (positive, negative, unknown) per day."""
     if end < start:
@@ -76,7 +77,7 @@ def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) ->
     batch_columns = [c.name for c in spec.columns if c.name in frame]
     lag = spec.label.maturity_lag_days
     delays = frame["label_delay_days"].astype(int) if "label_delay_days" in frame else pd.Series(lag, index=frame.index)
-    summary: list[dict[str, object]] = []
+    summary: list[dict[str, Any]] = []
     for day in business_days(spec, start, end):
         rows = frame[frame["_day"] == day]
         key = layout.replay_batch(spec.name, day)
@@ -93,7 +94,7 @@ def replay(storage: Storage, spec: DatasetSpec, start: dt.date, end: dt.date) ->
             "_arrival": [day + dt.timedelta(days=int(d)) for d in delays.loc[rows.index]],
         })
         for arrival, group in labels.groupby("_arrival"):
-            storage.write_bytes(layout.labels_file(spec.name, arrival, day),
+            storage.write_bytes(layout.labels_file(spec.name, cast(dt.date, arrival), day),
                                 to_csv(group.drop(columns="_arrival"), ",", "utf-8"))
         counts = outcome_counts(outcomes(labels["label"], spec.label))
         summary.append({"date": day.isoformat(), "rows": len(rows), "positives": counts["positive"],

@@ -14,8 +14,16 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ml.config import MAX_QUORUM
 from ml.errors import SpecError
@@ -188,7 +196,7 @@ class ColumnSpec(_Strict):
                 kind = "a date (YYYY-MM-DD) or business_date" if date else "a number"
                 raise ValueError(f"column '{self.name}': min and max of a {self.type} column must be {kind}, "
                                  f"not {shown(bound)}")
-        if type(self.min) is type(self.max) and self.min is not None and self.min > self.max:  # type: ignore[operator]
+        if type(self.min) is type(self.max) and self.min is not None and self.min > self.max:  # type: ignore[operator]  # same type: comparable
             raise ValueError(f"column '{self.name}': min {self.min} is above max {self.max}")
 
     @property
@@ -493,7 +501,8 @@ class Policy(_Strict):
     def _check(self) -> "Policy":
         if (self.approve_min_score is None) != (self.decline_below_score is None):
             raise ValueError("give both approve_min_score and decline_below_score, or neither")
-        if self.approve_min_score is not None and self.decline_below_score > self.approve_min_score:  # type: ignore[operator]
+        if (self.approve_min_score is not None and self.decline_below_score is not None
+                and self.decline_below_score > self.approve_min_score):
             raise ValueError("decline_below_score must not exceed approve_min_score")
         return self
 
@@ -567,7 +576,8 @@ class FairnessAttribute(_Strict):
         if any(b is None for b in bounds) or self.bands[-1].below is not None:
             raise ValueError(f"fairness attribute '{self.column}': every band but the last needs 'below', the last "
                              "none (it holds every value from the previous bound up)")
-        if bounds != sorted(set(bounds)):  # type: ignore[type-var]
+        given = [b for b in bounds if b is not None]  # all of them, as just checked
+        if given != sorted(set(given)):
             raise ValueError(f"fairness attribute '{self.column}': band bounds must rise, got {shown(bounds)}")
         return self
 
@@ -697,8 +707,8 @@ class DatasetSpec(_Strict):
             raise ValueError("at most one column can have role 'date'")
         if self.label.column in names:
             raise ValueError(f"label column '{self.label.column}' must not be a batch column: labels arrive separately")
-        types = {c.name: c.type for c in self.columns} | {
-            f"{c.name}_{k.name}": k.type for c in self.columns for k in c.keys or []}
+        types: dict[str, str] = {c.name: c.type for c in self.columns}
+        types.update({f"{c.name}_{k.name}": k.type for c in self.columns for k in c.keys or []})
         self._check_derived(types)
         for rule in self.policy.hard_rules:
             _check_rule(rule, types)
@@ -817,7 +827,7 @@ class DatasetSpec(_Strict):
         """The curated columns the model takes (roles feature and exposure, kv keys expanded), in spec order,
         without the protected attributes; derived features come on top (`derived`)."""
         names = [f"{c.name}_{k.name}" if c.type == "kv" else c.name for c in self.columns
-                 if c.role in ("feature", "exposure") for k in (c.keys or [None])]  # type: ignore[list-item]
+                 if c.role in ("feature", "exposure") for k in (c.keys or [None])]  # type: ignore[list-item]  # [None]: one name
         return [n for n in names if n not in self.protected_columns]
 
     def groups(self, attribute: FairnessAttribute) -> list[str] | None:
@@ -830,13 +840,13 @@ class DatasetSpec(_Strict):
                                         attribute.column), None)
         if column is None and key is None:
             return None
-        kind = column.type if column else key.type  # type: ignore[union-attr]
+        kind = column.type if column else key.type  # type: ignore[union-attr]  # key when not column
         if kind == "bool":
             return ["true", "false", MISSING_GROUP]
         if kind == "category":
             from ml.data.validate import normalize_text
 
-            categories = (column.categories if column else key.categories) or []  # type: ignore[union-attr]
+            categories = (column.categories if column else key.categories) or []  # type: ignore[union-attr]  # as above
             fold = column.normalize if column else True
             return list(dict.fromkeys(normalize_text(c) if fold else c for c in categories)) + [MISSING_GROUP]
         return None
@@ -874,7 +884,7 @@ class _SpecLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-pyyaml leaves Parser.peek_event untyped
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not allowed in a "
                                               "spec: write the values out", event.start_mark)

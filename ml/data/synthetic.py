@@ -7,6 +7,8 @@ as the full range: replaying a window is idempotent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -96,7 +98,7 @@ def _make_dirty(frame: pd.DataFrame, rng: np.random.Generator, rate: float) -> p
     """Corrupt a few rows the way real feeds do, so quarantine sees realistic failures."""
     n = len(frame)
     picks = np.flatnonzero(rng.random(n) < rate)
-    faults = [
+    faults: list[tuple[str, Callable[[str], str] | None]] = [
         ("amount", lambda v: v.replace(",", ".") + ",5"),
         ("transaction_date", lambda v: "31/02/" + v[-4:]),
         ("merchant_category", lambda v: "Zoológico"),
@@ -104,17 +106,18 @@ def _make_dirty(frame: pd.DataFrame, rng: np.random.Generator, rate: float) -> p
         ("hour", lambda v: "25"),
         ("transaction_id", None),  # a duplicate of the previous transaction
     ]
-    for i in picks:
+    for i in picks.tolist():
         column, fault = faults[int(rng.integers(len(faults)))]
+        at = cast(int, frame.columns.get_loc(column))  # the columns are unique
         if fault is None:
             if i > 0:
-                frame.iat[i, frame.columns.get_loc(column)] = frame.iat[i - 1, frame.columns.get_loc(column)]
+                frame.iat[i, at] = frame.iat[i - 1, at]  # type: ignore[assignment]  # stubs: get != set
         else:
-            frame.iat[i, frame.columns.get_loc(column)] = fault(str(frame.iat[i, frame.columns.get_loc(column)]))
+            frame.iat[i, at] = fault(str(frame.iat[i, at]))
     return frame
 
 
-def generate(start: dt.date, end: dt.date, rows_per_day: int = 1500, **params: object) -> pd.DataFrame:
+def generate(start: dt.date, end: dt.date, rows_per_day: int = 1500, **params: Any) -> pd.DataFrame:
     """All days from start to end inclusive."""
     days = pd.date_range(start, end, freq="D").date
-    return pd.concat([generate_day(d, rows_per_day, **params) for d in days], ignore_index=True)  # type: ignore[arg-type]
+    return pd.concat([generate_day(d, rows_per_day, **params) for d in days], ignore_index=True)

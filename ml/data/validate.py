@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.data.spec import BUSINESS_DATE, ColumnSpec, DatasetSpec, KeySpec, NumberFormat, RawFormat
+from ml.data.spec import BUSINESS_DATE, Bound, ColumnSpec, DatasetSpec, KeySpec, NumberFormat, RawFormat
 
 # Beyond 2**53 a float64 no longer holds every integer exactly; such ids/counts are data errors here.
 _MAX_EXACT_INT = 2**53
@@ -174,7 +174,7 @@ def parse_dates(text: pd.Series, col: ColumnSpec) -> pd.Series:
     return parsed.astype("datetime64[s]")
 
 
-def _date_bound(bound: object, day: dt.date | None, column: str) -> tuple[pd.Timestamp, str] | None:
+def _date_bound(bound: Bound | None, day: dt.date | None, column: str) -> tuple[pd.Timestamp, str] | None:
     if bound is None:
         return None
     if bound == BUSINESS_DATE:
@@ -206,11 +206,12 @@ def _parse_scalar(raw: pd.Series, fmt: RawFormat, column: str, spec: ColumnSpec 
                   reasons: _Reasons) -> pd.Series:
     if spec.type in ("int", "float"):
         number = spec.number_format(fmt) if isinstance(spec, ColumnSpec) else fmt.number_format()
-        return _parse_number(raw, fmt, number, column, spec.type == "int", spec.min, spec.max,  # type: ignore[arg-type]
+        return _parse_number(raw, fmt, number, column, spec.type == "int", spec.min, spec.max,  # type: ignore[arg-type]  # spec: numbers
                              reasons)
     if spec.type == "bool":
-        tv = getattr(spec, "true_values", ColumnSpec.model_fields["true_values"].default_factory())
-        fv = getattr(spec, "false_values", ColumnSpec.model_fields["false_values"].default_factory())
+        fields = ColumnSpec.model_fields
+        tv = getattr(spec, "true_values", fields["true_values"].get_default(call_default_factory=True))
+        fv = getattr(spec, "false_values", fields["false_values"].get_default(call_default_factory=True))
         return _parse_bool(raw, fmt, column, tv, fv, reasons)
     if spec.type == "category":
         return _parse_category(raw, fmt, column, spec.categories or [], getattr(spec, "normalize", True), reasons)

@@ -49,8 +49,10 @@ def apply(calibration: dict[str, Any], raw: ArrayLike) -> NDArray[np.float64]:
     raw_arr = np.asarray(raw, dtype=float)
     if calibration["method"] == "platt":
         z = calibration["slope"] * _logit(raw_arr) + calibration["intercept"]
-        return 1.0 / (1.0 + np.exp(-z))
-    return np.interp(raw_arr, calibration["x"], calibration["y"])
+        platt: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z))
+        return platt
+    isotonic: NDArray[np.float64] = np.interp(raw_arr, calibration["x"], calibration["y"])
+    return isotonic
 
 
 def check(calibration: Any) -> dict[str, Any]:

@@ -76,7 +76,8 @@ def _pointers(client: MlflowClient, name: str) -> tuple[Any, str] | None:
 
 def _champion_since(mv: Any) -> str | None:
     """When riskops last made the version the champion (a rollback re-promotes: `promoted_at` is the first time)."""
-    return mv.tags.get(registry.TAG + "champion_since") or mv.tags.get(registry.TAG + "promoted_at")
+    since: str | None = mv.tags.get(registry.TAG + "champion_since") or mv.tags.get(registry.TAG + "promoted_at")
+    return since
 
 
 def _pending(name: str, version: str, tags: dict[str, str], consequence: str = "nothing was scored") -> None:

@@ -43,7 +43,8 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: NaN (a rate of an empty group, an AUC not computed) as null."""
-        return _finite(asdict(self))
+        plain: dict[str, Any] = _finite(asdict(self))
+        return plain
 
 
 def _finite(value: Any) -> Any:

@@ -9,6 +9,7 @@ date's age at the business date, its month, weekday or year) are computed from t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,11 +89,11 @@ class FeaturePipeline:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "FeaturePipeline":
-        return cls(numeric=tuple(data["numeric"]),  # type: ignore[arg-type]
-                   categorical={k: tuple(v) for k, v in data["categorical"].items()},  # type: ignore[union-attr]
-                   order=tuple(data["order"]),  # type: ignore[arg-type]
-                   derived={k: tuple(v) for k, v in data.get("derived", {}).items()})  # type: ignore[union-attr]
+    def from_dict(cls, data: dict[str, Any]) -> "FeaturePipeline":
+        return cls(numeric=tuple(data["numeric"]),
+                   categorical={k: tuple(v) for k, v in data["categorical"].items()},
+                   order=tuple(data["order"]),
+                   derived={k: tuple(v) for k, v in data.get("derived", {}).items()})
 
 
 def _derived(kind: str, dates: list[pa.ChunkedArray], table: pa.Table) -> np.ndarray:
@@ -112,7 +113,8 @@ def _numbers(name: str, column: pa.ChunkedArray) -> np.ndarray:
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
             or pa.types.is_null(kind)):
         raise ValueError(f"feature column '{name}' holds {kind}, not numbers")
-    return pc.cast(column, pa.float32(), safe=False).to_numpy().astype(np.float32, copy=False)
+    numbers: np.ndarray = pc.cast(column, pa.float32(), safe=False).to_numpy().astype(np.float32, copy=False)
+    return numbers
 
 
 def _codes(column: pa.ChunkedArray, categories: tuple[str, ...]) -> np.ndarray:

@@ -7,11 +7,12 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from ml.model.riskmodel import RiskModel
 
 
-class RiskModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class RiskModelPyfunc(PythonModel):
     """Loads the RiskModel folder logged as the `model_dir` artifact; predict returns the column `pd`."""
 
     def load_context(self, context: Any) -> None:

@@ -57,7 +57,7 @@ def now() -> str:
 
 
 def _missing(exc: MlflowException) -> bool:
-    return exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+    return bool(exc.error_code == "RESOURCE_DOES_NOT_EXIST")
 
 
 def failure(client: MlflowClient, what: str, exc: BaseException) -> RegistryError:
@@ -261,7 +261,9 @@ def experiment(client: MlflowClient, name: str, artifact_root: str | None) -> "E
         location = f"{artifact_root.rstrip('/')}/{name.replace('/', '-')}" if artifact_root else None
         call(client, f"creating experiment {name}", lambda: client.create_experiment(name, artifact_location=location))
     # looked up, not mlflow.set_experiment(): that would also set MLFLOW_EXPERIMENT_ID for the whole process
-    return call(client, f"reading experiment {name}", lambda: client.get_experiment_by_name(name))  # type: ignore
+    found = call(client, f"reading experiment {name}", lambda: client.get_experiment_by_name(name))
+    assert found is not None  # it existed or was created just above
+    return found
 
 
 def log_model(model: "RiskModel", example: "pd.DataFrame") -> tuple[str, str]:
@@ -276,7 +278,7 @@ def log_model(model: "RiskModel", example: "pd.DataFrame") -> tuple[str, str]:
 
     from ml.model.riskmodel import folder_sha256
 
-    code = str(importlib.util.find_spec("ml.model.pyfunc_model").origin)  # type: ignore[union-attr]
+    code = str(importlib.util.find_spec("ml.model.pyfunc_model").origin)  # type: ignore[union-attr]  # ours: found
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "model_dir")
         predictions = pd.DataFrame({"pd": model.predict_proba(example)})

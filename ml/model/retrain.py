@@ -129,8 +129,8 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
     comparison = None if champion is None else compare_with_champion(
         champion[1], champion[0], p, test, dev, config.beta, spec.monitoring)
     verdict, reason = verdict_rule(m["auc"], m["auc_low"], m["auc_high"],
-                                   comparison and comparison.evaluation.metrics["auc"],
-                                   comparison and comparison.gain, config.margin, len(test))
+                                   None if comparison is None else comparison.evaluation.metrics["auc"],
+                                   None if comparison is None else comparison.gain, config.margin, len(test))
     review = fairness_review.review(spec, model, test, p, dev, None if champion is None else (
         champion[1], champion[1].predict_proba(test)))
     verdict, reason = fairness_review.verdict(verdict, reason, review)
@@ -164,7 +164,8 @@ def _log_run(candidate: Candidate) -> tuple[str, str]:
                        **{f"train.{k}": v for k, v in facts["config"].items() if k != "params"},
                        "best_iteration": facts["best_iteration"], "threshold": model.threshold})
     champion = candidate.champion
-    for prefix, evaluation in (("test", candidate.evaluation), ("champion.test", champion and champion.evaluation)):
+    for prefix, evaluation in (("test", candidate.evaluation),
+                               ("champion.test", None if champion is None else champion.evaluation)):
         if evaluation is not None:
             mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in evaluation.metrics.items()
                                 if isinstance(v, (int, float))})
@@ -201,7 +202,7 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         roc={"challenger": e.roc, **({"champion": champion.evaluation.roc} if champion else {})},
         ks_curve=e.ks_curve, calibration=e.calibration, score_histogram=e.score_histogram,
         calibration_before=candidate.calibration_before,
-        calibration_method=model.calibration and model.calibration["method"],
+        calibration_method=None if model.calibration is None else model.calibration["method"],
         feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
         psi_vs_champion=champion.psi if champion else None,
         swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
@@ -266,7 +267,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
     _upload(client, f"the report of {name} version {version}", "report", f"{name}-v{version}.pdf", pdf)
     registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
         name, version, registry.TAG + "report_sha256", sha))
-    summary = {
+    summary: dict[str, Any] = {
         "dataset": spec.name, "model_name": name, "version": version, "run_id": run_id,
         "as_of": candidate.as_of.isoformat(), "verdict": candidate.verdict, "verdict_reason": candidate.verdict_reason,
         "threshold": candidate.model.threshold, "metrics": e.metrics,

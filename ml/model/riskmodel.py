@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ml.boosting import xgb
+from pandas import DataFrame  # in the class body `pd` is the method RiskModel.pd
 
+from ml.boosting import xgb
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 
@@ -57,11 +58,11 @@ class RiskModel:
         raw = self.raw_pd(features)
         return raw if self.calibration is None else calibration.apply(self.calibration, raw)
 
-    def raw_pd(self, features: pd.DataFrame) -> np.ndarray:
+    def raw_pd(self, features: DataFrame) -> np.ndarray:
         """The booster's own probability, before any calibration map."""
         return np.asarray(self.booster.inplace_predict(features), dtype=np.float64)
 
-    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+    def contributions(self, features: DataFrame) -> np.ndarray:
         """(rows x features) contribution of each feature, in the pipeline's order, to each row's log-odds:
         XGBoost's approximate contributions (`approx_contribs=True`, Saabas' method: the change in the tree's
         expected value at every split on the row's path, credited to the split feature), the bias dropped. A

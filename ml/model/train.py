@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from ml.boosting import xgb
 
 from ml import bins, layout, metrics
+from ml.bins import reference_sample
+from ml.boosting import xgb
 from ml.config import TrainConfig
 from ml.data.labels import matured_labels, outcome_counts
 from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
@@ -27,7 +28,6 @@ from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
-from ml.bins import reference_sample
 from ml.rating import derive_bands
 from ml.storage import Storage
 
@@ -210,7 +210,8 @@ def exposure_weights(exposure: pd.Series) -> np.ndarray:
     if not mean:
         return np.ones(len(e))
     w = 0.1 + 0.9 * np.nan_to_num(e / mean, nan=1.0)
-    return w / w.mean()
+    weights: np.ndarray = w / w.mean()
+    return weights
 
 
 def _exposure_column(spec: DatasetSpec) -> str | None:
@@ -292,7 +293,8 @@ def fit(spec: DatasetSpec, parts: dict[str, pd.DataFrame], config: TrainConfig) 
     facts = {
         "best_iteration": int(booster.num_boosted_rounds()),
         "threshold_rationale": rationale,
-        "feature_importance": sorted(((k, float(v)) for k, v in gain.items()), key=lambda kv: -kv[1]),
+        # total_gain is one number per feature (xgboost types it as a number or a list)
+        "feature_importance": sorted(((k, float(cast(float, v))) for k, v in gain.items()), key=lambda kv: -kv[1]),
         "params": params,
         "config": asdict(config),
     }

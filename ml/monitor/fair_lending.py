@@ -120,7 +120,7 @@ def merged(history: History, spec: DatasetSpec, version: str, kind: str, start: 
                         until=window_end(kind, start), statistics=[APPROVAL])
     counts = {a.column: fr.GroupCounts(a.column, a.kind, a.reference) for a in spec.fairness.attributes}
     for r in rows:
-        target = counts.get(r.detail.get("attribute"))
+        target = counts.get(r.detail.get("attribute", ""))
         if target is not None:
             target.merge(fr.GroupCounts(target.attribute, target.kind, target.reference,
                                         {r.detail["group"]: fr.Cell(int(r.detail["rows"]), int(r.detail["approved"]))}))

@@ -27,12 +27,13 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 from scipy.stats import kstwo
 
 from ml import bins as b
@@ -167,7 +168,8 @@ def ks_pvalue(statistic: float, n: int, m: int) -> float:
 def ks_on_grid(column: Column, counts: Counts) -> float:
     """KS of merged counts, read at the column's grid points (exact when the grid holds every distinct
     reference value)."""
-    assert column.sample is not None and column.grid is not None and counts.grid_le is not None
+    assert column.sample is not None and column.grid is not None
+    assert counts.grid_le is not None and counts.grid_lt is not None
     sample, grid, n = column.sample, column.grid, counts.valid
     ref_at = np.searchsorted(sample, grid, side="right") / len(sample)
     ref_before = np.searchsorted(sample, grid, side="left") / len(sample)
@@ -214,7 +216,7 @@ def _value_counts(values: Any) -> Iterator[tuple[list[str], np.ndarray, int]]:
     """(labels, rows per label, missing rows) of a categorical column, per chunk: Arrow dictionaries and pandas
     Categoricals are counted from their codes, so no value is turned into a Python object per row."""
     if isinstance(values, (pd.Series, pd.Categorical)) and isinstance(values.dtype, pd.CategoricalDtype):
-        cat = values.array if isinstance(values, pd.Series) else values
+        cat = cast(pd.Categorical, values.array) if isinstance(values, pd.Series) else values
         codes = np.asarray(cat.codes)
         labels = [_label(v) for v in cat.categories]
         yield labels, np.bincount(codes[codes >= 0], minlength=len(labels)), int((codes < 0).sum())
@@ -237,7 +239,8 @@ def _label(value: object) -> str:
 def as_float(values: Any, dtype: type = np.float64) -> np.ndarray:
     """Numbers as a numpy array of `dtype` with NaN for missing (numpy, pandas and Arrow inputs)."""
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        return pc.cast(values, pa.from_numpy_dtype(dtype), safe=False).to_numpy(zero_copy_only=False)
+        numbers: np.ndarray = pc.cast(values, pa.from_numpy_dtype(dtype), safe=False).to_numpy(zero_copy_only=False)
+        return numbers
     if isinstance(values, pd.Series):
         return values.to_numpy(dtype=dtype, na_value=np.nan)
     return np.asarray(values, dtype=dtype)
@@ -275,9 +278,11 @@ def merge(windows: Sequence[WindowCounts]) -> WindowCounts:
             for label, n in part.unseen.items():
                 unseen[label] = unseen.get(label, 0) + n
         grids = [p.grid_le is not None for p in parts]
+        le = [p.grid_le for p in parts if p.grid_le is not None]
+        lt = [p.grid_lt for p in parts if p.grid_lt is not None]
         return Counts(bins=np.sum([p.bins for p in parts], axis=0), unseen=unseen, valid=sum(p.valid for p in parts),
-                      grid_le=np.sum([p.grid_le for p in parts], axis=0) if all(grids) else None,
-                      grid_lt=np.sum([p.grid_lt for p in parts], axis=0) if all(grids) else None)
+                      grid_le=np.sum(le, axis=0) if all(grids) else None,
+                      grid_lt=np.sum(lt, axis=0) if all(grids) else None)
 
     return WindowCounts(rows=sum(w.rows for w in windows), score=add([w.score for w in windows]),
                         features={name: add([w.features[name] for w in windows]) for name in windows[0].features})
@@ -286,7 +291,7 @@ def merge(windows: Sequence[WindowCounts]) -> WindowCounts:
 # ------------------------------------------------------------------------------------------- judging
 
 
-def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
+def js_distance(p: ArrayLike, q: ArrayLike) -> float:
     """Jensen-Shannon distance (base 2, in [0, 1]) of two distributions over the same bins; empty bins
     need no epsilon."""
     p_, q_ = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
@@ -339,6 +344,7 @@ def _column_stats(column: Column, counts: Counts, rows: int, eps: float, monitor
         return stats
     if column.sample is None:
         return stats + [Stat(ks_name, feature, None, None, {"note": NO_SAMPLE})]
+    assert counts.grid_le is not None and counts.grid_lt is not None  # a numeric column with a sample has a grid
     ks_detail: dict[str, Any] = {"n": counts.valid, "m": len(column.sample),
                                  "grid_le": counts.grid_le.tolist(), "grid_lt": counts.grid_lt.tolist()}
     if not counts.valid or not len(column.sample):

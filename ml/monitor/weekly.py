@@ -86,11 +86,12 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     features = []
     for name, column in reference.features.items():
         stats = {k: week.get((k, name)) for k in (st.CSI, st.KS, st.JS, st.OVERALL)}
-        ks = stats[st.KS]
+        ks, csi, js, verdict = stats[st.KS], stats[st.CSI], stats[st.JS], stats[st.OVERALL]
+        assert csi is not None and js is not None and verdict is not None  # every feature's week has them
         features.append(FeatureRow(
-            name, stats[st.CSI].value, stats[st.CSI].light, ks.value if ks else None, ks.light if ks else None,
-            ks.detail.get("p_value") if ks else None, stats[st.JS].value, stats[st.JS].light,
-            stats[st.OVERALL].light, dict(stats[st.CSI].detail.get("unseen", {})),
+            name, csi.value, csi.light, ks.value if ks else None, ks.light if ks else None,
+            ks.detail.get("p_value") if ks else None, js.value, js.light,
+            verdict.light, dict(csi.detail.get("unseen", {})),
             ks_note=ks.detail.get("note", "") if ks else "categorical: no KS"))
     features.sort(key=lambda f: (-st.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
     rows = int(week[(st.ROWS, "")].value or 0)

@@ -35,7 +35,7 @@ def model_facts(client: MlflowClient, name: str, version: str, model: RiskModel)
     development = model.meta.get("development") or {}
     auc = development.get("auc")
     if auc is None:
-        run_id = registry.get_version(client, name, version).run_id
+        run_id = registry.get_version(client, name, version).run_id or ""  # "": MLflow says the run does not exist
         auc = registry.call(client, f"reading the run of {name} version {version}",
                             lambda: client.get_run(run_id)).data.metrics.get("test.auc")
     band_rows = development.get("band_rows")
@@ -83,7 +83,7 @@ def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> i
             Metric(f"backtest.{figure}", float(getattr(w.performance, figure)), stamp, monday.toordinal() // 7)
             for figure in MLFLOW_FIGURES)
     for version, metrics in by_version.items():
-        run_id = registry.get_version(client, name, version).run_id
+        run_id = registry.get_version(client, name, version).run_id or ""  # "": MLflow says the run does not exist
         registry.call(client, f"logging the backtest of {name} version {version}",
                       lambda: client.log_batch(run_id, metrics=metrics))
     return sum(len(m) for m in by_version.values())

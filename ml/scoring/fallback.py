@@ -24,9 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ml import layout
+from ml import policy as pol
 from ml.data.spec import DatasetSpec, Fallback, Policy
 from ml.errors import RiskopsError
-from ml import policy as pol
 from ml.storage import Storage
 
 POLICY = "fallback"  # the `policy` of the rows the fallback decided
@@ -67,7 +67,7 @@ def fallback_policy(spec: DatasetSpec, halt: Halt) -> Fallback:
     return spec.oversight.fallback
 
 
-def decide(frame: pd.DataFrame, policy: Policy, fallback: Fallback) -> dict[str, pd.Categorical]:
+def decide(frame: pd.DataFrame, policy: Policy, fallback: Fallback) -> dict[str, "pd.Categorical[Any]"]:
     """The fallback's decision of each row: `otherwise` in place of the model's, made stricter by the first
     matching hard rule (when the fallback applies the rules), as rules make a model's decision stricter; and
     the matching rule's code. `frame` needs the rules' columns (`policy.rule_columns`)."""
@@ -82,7 +82,7 @@ def decide(frame: pd.DataFrame, policy: Policy, fallback: Fallback) -> dict[str,
             "hard_rule": pd.Categorical.from_codes(rule_code, dtype=pd.CategoricalDtype(codes))}
 
 
-def _labels(values: pd.Categorical) -> pa.DictionaryArray:
+def _labels(values: "pd.Categorical[Any]") -> pa.DictionaryArray:
     codes = np.asarray(values.codes, dtype=np.int32)
     return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), pa.array(list(values.categories), pa.string()))
 
@@ -98,14 +98,15 @@ def fallback_table(table: pa.Table, spec: DatasetSpec, fallback: Fallback) -> pa
         pc.cast(table.column(spec.id_column), pa.string()), none["pd"], none["score"], none["band"],
         _labels(result["decision"]), _labels(result["hard_rule"]),
         *(pa.nulls(n, SCHEMA.field(f"reason_{i + 1}").type) for i in range(REASONS)),
-        _labels(pd.Categorical.from_codes(np.zeros(n, dtype=np.int32), categories=[POLICY])),
+        _labels(pd.Categorical.from_codes(np.zeros(n, dtype=np.int32), dtype=pd.CategoricalDtype([POLICY]))),
     ], schema=SCHEMA)
 
 
 def fallback_frame(frame: pd.DataFrame, spec: DatasetSpec, halt: Halt) -> pd.DataFrame:
     """fallback_table for a pandas frame of curated rows (an analyst's file), or the refusal."""
     fallback = fallback_policy(spec, halt)
-    return fallback_table(pa.Table.from_pandas(frame, preserve_index=False), spec, fallback).to_pandas()
+    scores: pd.DataFrame = fallback_table(pa.Table.from_pandas(frame, preserve_index=False), spec, fallback).to_pandas()
+    return scores
 
 
 def fallback_file(data: bytes, name: str, spec: DatasetSpec, halt: Halt) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -43,11 +43,11 @@ import pyarrow.parquet as pq
 from ml import layout
 from ml import policy as pol
 from ml import reasons as rs
+from ml.boosting import xgb
 from ml.data.preprocess import quality_passed, read_manifest
 from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
-from ml.boosting import xgb
 from ml.rating import band_scale
 from ml.scoring.contributions import saabas_booster
 from ml.storage import Storage, unreadable
@@ -200,7 +200,9 @@ def score_frame(frame: pd.DataFrame, spec: DatasetSpec, pinned: PinnedModel) -> 
     """score_table for a pandas frame of curated rows (an analyst's file), in batches scored in parallel."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     batches = (table.slice(start, BATCH_ROWS) for start in range(0, max(table.num_rows, 1), BATCH_ROWS))
-    return pa.concat_tables(_in_order(batches, lambda batch: score_table(batch, spec, pinned), WORKERS)).to_pandas()
+    tables = _in_order(batches, lambda batch: score_table(batch, spec, pinned), WORKERS)
+    scores: pd.DataFrame = pa.concat_tables(tables).to_pandas()
+    return scores
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:

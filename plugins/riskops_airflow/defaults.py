@@ -70,14 +70,14 @@ def invalid_specs(kind: str) -> None:
         pass
 
 
-def cron(expression: str):  # type: ignore[no-untyped-def]
+def cron(expression: str):
     """A data-interval cron timetable, or None when cron schedules are switched off (settings.cron_schedules)."""
     from airflow.timetables.interval import CronDataIntervalTimetable
 
     return CronDataIntervalTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
 
 
-def cron_trigger(expression: str):  # type: ignore[no-untyped-def]
+def cron_trigger(expression: str):
     """A cron trigger timetable (the logical date is the moment it fires, e.g. Monday 06:00), or None when cron
     schedules are switched off (settings.cron_schedules)."""
     from airflow.timetables.trigger import CronTriggerTimetable
@@ -85,7 +85,7 @@ def cron_trigger(expression: str):  # type: ignore[no-untyped-def]
     return CronTriggerTimetable(expression, timezone="UTC") if settings.cron_schedules() else None
 
 
-def cron_or_asset(expression: str, asset: object):  # type: ignore[no-untyped-def]
+def cron_or_asset(expression: str, asset: object):
     """Scheduled by a cron timetable or by an Asset's events, whichever comes first; by the Asset alone when
     cron schedules are switched off (settings.cron_schedules)."""
     from airflow.sdk import AssetOrTimeSchedule
@@ -99,7 +99,7 @@ def tags(*extra: str) -> list[str]:
 
 
 def riskops_dag(dag_id: str, description: str, schedule: object, tags_: list[str], doc_md: str | None,
-                **kwargs: object):  # type: ignore[no-untyped-def]
+                **kwargs: object):
     """A DAG with the platform's policy: start date, no catch-up, default args (retries, and a mail to the
     operations address when a task fails for good), tags and docs."""
     from airflow.sdk import DAG

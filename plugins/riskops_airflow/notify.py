@@ -13,9 +13,9 @@ triggerer (`approval_reminder`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from pathlib import Path
-import json
 from typing import Any
 
 from airflow.sdk.bases.notifier import BaseNotifier

@@ -9,7 +9,7 @@ from tests.helpers import free_port
 
 
 @pytest.fixture
-def smtp(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def smtp(tmp_path, monkeypatch):
     """A real SMTP server on a free port behind `smtp_default`, the risk team's and on-call addresses set;
     yields its outbox folder."""
     port = free_port()

@@ -145,7 +145,7 @@ def test_backtests_run_every_monday_morning_as_of_that_monday(monkeypatch):
     assert type(off.timetable).__name__ == "NullTimetable"  # triggered only
 
 
-def _restriction(earliest):  # type: ignore[no-untyped-def]
+def _restriction(earliest):
     from airflow.timetables.base import TimeRestriction
 
     return TimeRestriction(earliest=earliest, latest=None, catchup=False)
@@ -184,7 +184,7 @@ def test_an_invalid_spec_is_an_import_error_of_its_own_dags_only(tmp_path, monke
                                 "spec: columns.0: format does nothing on a float column ('amount')"), error
 
 
-def _downstream(dag) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def _downstream(dag) -> dict[str, list[str]]:
     return {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
 
 

@@ -108,6 +108,7 @@ def test_preprocess_step_becomes_the_templated_pod(kube_mode):
     import pendulum
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.sdk import DAG
+
     from riskops_airflow.tasks import ml_step
 
     with DAG(dag_id="pod_spec_preprocess", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
@@ -234,6 +235,7 @@ def step_pods(bag) -> dict[tuple[str, str, int], object]:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk.definitions.mappedoperator import MappedOperator
+
     from riskops_airflow.scoring_plan import plan_scoring
 
     pods = {}
@@ -267,6 +269,7 @@ def build_pod_with(dag, op, params, map_index):
 def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(kube_mode, monkeypatch):
     import kubernetes_validate
     from kubernetes.client import ApiClient
+
     from riskops_airflow.settings import DEFAULT_POD_RESOURCES
 
     version = kubernetes_validate.latest_version()
@@ -325,6 +328,7 @@ def test_the_schema_check_is_not_vacuous(kube_mode, monkeypatch):
 
 def test_pod_sizes_come_from_configuration(kube_mode, monkeypatch):
     from airflow.sdk import DAG
+
     from riskops_airflow.tasks import ml_step
 
     monkeypatch.setenv("RISKOPS_POD_RESOURCES", json.dumps({
@@ -381,6 +385,7 @@ def docker_steps(bag) -> dict[tuple[str, str, int], object]:
     from airflow.providers.docker.operators.docker import DockerOperator
     from airflow.providers.standard.operators.bash import BashOperator
     from airflow.sdk.definitions.mappedoperator import MappedOperator
+
     from riskops_airflow.scoring_plan import plan_scoring
 
     ops = {}

@@ -177,7 +177,6 @@ def _xcom(af: Standalone, run_id: str, task_id: str, key: str):
 @pytest.mark.slow
 def test_a_newer_candidate_supersedes_a_waiting_one(platform):
     af, home, client = platform
-    approver = af.as_user("risk-approver")
     waiting = _run_until_approval(af, AS_OF + dt.timedelta(days=10))
     old_version = str(_xcom(af, waiting, "email_approvers", "return_value")["version"])
 

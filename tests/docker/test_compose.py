@@ -587,7 +587,7 @@ def test_dockerfile_copy_sources_exist_and_are_in_the_build_context(dockerfile):
 
 def test_requirements_lock_installs_in_an_image():
     for lock in [ROOT / "requirements.txt", *sorted((ROOT / "requirements").glob("*.txt"))]:
-        lines = [l.split("#", 1)[0].strip() for l in lock.read_text().splitlines()]
+        lines = [raw.split("#", 1)[0].strip() for raw in lock.read_text().splitlines()]
         for line in filter(None, lines):
             assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[^\s;]+(\s*;.*)?", line), (
                 f"{lock.name}: '{line}' is not a plain pin (no -e, paths or URLs: the images install it as is)")

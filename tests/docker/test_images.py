@@ -13,8 +13,18 @@ import yaml
 
 from demo.stack import interpolate
 from tests.docker.test_compose import (
-    ROOT, base_image, command, copies, depends_on, dockerfiles, env, final_stage, in_build_context,
-    instructions, services)
+    ROOT,
+    base_image,
+    command,
+    copies,
+    depends_on,
+    dockerfiles,
+    env,
+    final_stage,
+    in_build_context,
+    instructions,
+    services,
+)
 
 ROLES = ("task", "airflow", "mlflow", "standins")
 OVERLAYS = ROOT / "docker" / "compose"

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from mlflow import MlflowClient
 
 from ml import layout

@@ -55,7 +55,7 @@ def facts(*versions: str, auc: float | None = 0.77) -> dict[str, bt.ModelFacts]:
 
 
 def run(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 4,
-        **kw) -> bt.BacktestResult:  # type: ignore[no-untyped-def]
+        **kw) -> bt.BacktestResult:
     plan = bt.plan(storage, spec, as_of, weeks)
     return bt.run(storage, spec, plan, kw.pop("facts", facts(*plan.versions)), **kw)
 
@@ -194,7 +194,7 @@ def test_drifted_model_raises_every_alert(tmp_path: Path, spec: DatasetSpec) -> 
 def test_rank_order_inversion_alert() -> None:
     bands = BandTests([BandRow("A", 100, 9, 0.01, 0.09, 0.0, True), BandRow("B", 100, 5, 0.05, 0.05, 0.5, False)],
                       0.0, 2, 1.0, 1, [("B", "A")], 0.5)
-    perf = bt.Performance(*([100] * 18))  # type: ignore[arg-type]
+    perf = bt.Performance(*([100] * 18))
     out = bt.alerts("3", perf, bands, None, float("nan"), get_spec(REPO / "datasets", "give_me_some_credit")
                     .monitoring.backtest)
     assert out == ["version 3: rank-order inversion: band A defaults more than band B (9.00% vs 5.00%)"]

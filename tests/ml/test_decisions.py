@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -23,7 +22,7 @@ def _candidate(client: MlflowClient, with_report: bool = True, **tags: str) -> s
 
 
 def _promote(client: MlflowClient, version: str, approver: str = "Ada", **kw: object) -> dict:
-    return decisions.promote(client, NAME, version, approver, report=REPORT, **kw)  # type: ignore[arg-type]
+    return decisions.promote(client, NAME, version, approver, report=REPORT, **kw)
 
 
 def _stage(client: MlflowClient, version: str) -> str:

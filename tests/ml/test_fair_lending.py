@@ -47,7 +47,7 @@ def _reference(version: str) -> Reference:
                         (model.meta.get("reasons") or {}).get("first"))
 
 
-def _check(env: dict, spec=SPEC, run_key: str | None = "run-1") -> dict:  # type: ignore[no-untyped-def]
+def _check(env: dict, spec=SPEC, run_key: str | None = "run-1") -> dict:
     return check_stability(Storage(str(env["data"])), spec, DAYS, History.open(env["history"]), _reference,
                            run_key=run_key)
 

@@ -4,7 +4,6 @@ versions and output names refused before MLflow is asked."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

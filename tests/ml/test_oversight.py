@@ -25,7 +25,7 @@ def _candidate(client: MlflowClient, **tags: str) -> str:
 
 def _approve(client: MlflowClient, version: str, approver: str, quorum: int = 2, **kw: object) -> dict:
     return decisions.promote(client, NAME, version, approver, f"{approver}'s note", report=REPORT,
-                             approvers=APPROVERS, quorum=quorum, **kw)  # type: ignore[arg-type]
+                             approvers=APPROVERS, quorum=quorum, **kw)
 
 
 def _champion(client: MlflowClient) -> str | None:

@@ -248,7 +248,7 @@ def test_an_error_in_a_later_batch_fails_the_partition_and_stages_nothing(store,
     day = DAY - dt.timedelta(days=3)  # a day no other test scores
     real, calls = score.score_table, []
 
-    def failing_on_the_third_batch(table, spec, pinned):  # type: ignore[no-untyped-def]
+    def failing_on_the_third_batch(table, spec, pinned):
         calls.append(table.num_rows)
         if len(calls) == 3:
             raise RuntimeError("disk on fire")
@@ -655,9 +655,10 @@ def test_the_policy_column_says_the_model_decided_each_row(store, cards_spec):
 
 
 @pytest.fixture
-def halted(store):  # type: ignore[no-untyped-def]
+def halted(store):
     """The module's champion halted by an approver for one test, resumed afterwards."""
-    from ml.model.halt import halt, halted as state, resume
+    from ml.model.halt import halt, resume
+    from ml.model.halt import halted as state
 
     halt(MlflowClient(), NAME, "Linus", "scores drift from the bureau's")
     yield store

@@ -61,7 +61,7 @@ def test_failed_write_keeps_old_file_and_removes_temp(tmp_path):
     storage = Storage(str(tmp_path))
     storage.write_bytes("k/data.csv", b"old\n")
     with pytest.raises(TypeError):
-        storage.write_bytes("k/data.csv", "not bytes")  # type: ignore[arg-type]  # fails after the temp is opened
+        storage.write_bytes("k/data.csv", "not bytes")  # type: ignore[arg-type]  # not bytes on purpose: fails after the temp is opened
     assert storage.read_bytes("k/data.csv") == b"old\n"
     assert _tree(tmp_path) == ["k/data.csv"]
 

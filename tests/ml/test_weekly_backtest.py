@@ -32,7 +32,7 @@ CONFIG = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_roun
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> Iterator[dict]:  # type: ignore[type-arg]
+def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> Iterator[dict]:
     """Version 1 trained, approved and scoring every day; version 2 (its first 5 trees) waiting as challenger."""
     root = tmp_path_factory.mktemp("backtest_step")
     uri, artifacts = f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
@@ -61,7 +61,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
     mlflow.set_registry_uri(None)
 
 
-def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, cards_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, cards_spec, capsys) -> None:
     assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "3"]) == 0
     out = capsys.readouterr().out
     assert f"{DS} version 1, weeks 2026-W37..2026-W38: " in out
@@ -85,7 +85,7 @@ def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, ca
     assert sum(cell["n"] for key, cell in shadow.swap.items() if "->" in key) == shadow.rows
 
 
-def test_a_rerun_as_of_the_same_date_replaces_its_history_rows(env, cards_spec) -> None:  # type: ignore[no-untyped-def]
+def test_a_rerun_as_of_the_same_date_replaces_its_history_rows(env, cards_spec) -> None:
     from ml.monitor import backtest_history
     from ml.monitor.history import History
 
@@ -101,7 +101,7 @@ def test_a_rerun_as_of_the_same_date_replaces_its_history_rows(env, cards_spec) 
     assert sorted(r.key for r in history.read(DS)) == sorted(r.key for r in rows)
 
 
-def test_before_anything_matured_the_step_says_so(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_before_anything_matured_the_step_says_so(env, capsys) -> None:
     as_of = START + dt.timedelta(days=30)
     assert main(["backtest", "--dataset", DS, "--as-of", as_of.isoformat()]) == 0
     out = capsys.readouterr().out
@@ -110,7 +110,7 @@ def test_before_anything_matured_the_step_says_so(env, capsys) -> None:  # type:
     assert env["storage"].exists(layout.backtest_report(DS, as_of))
 
 
-def test_bad_arguments_are_one_line_errors(env, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_are_one_line_errors(env, capsys) -> None:
     assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: weeks must be at least 1, not 0"
 

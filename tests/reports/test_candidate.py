@@ -154,7 +154,7 @@ def make_data(**changes: object) -> CandidateReportData:
         monotone=MONOTONE,
         scorecard=SCORECARD,
     )
-    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(data, **changes)
 
 
 def _text(pdf: bytes) -> str:

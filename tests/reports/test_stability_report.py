@@ -61,7 +61,7 @@ def make_data(**changes: object) -> StabilityReportData:
         reason_week=ReasonDay("2026-W38", 2100, {"C01": 1400, "C04": 700}, 0.0321, "green"),
         reason_reference={"C01": 0.7, "C04": 0.3}, reason_texts={"C01": "Transaction amount"},
     )
-    return dataclasses.replace(data, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(data, **changes)
 
 
 @pytest.fixture(scope="module")
