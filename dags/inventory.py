@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import Param, task
+
 from riskops_airflow.defaults import cron_trigger, riskops_dag
 from riskops_airflow.tasks import ml_step
 

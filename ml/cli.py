@@ -477,11 +477,10 @@ def _inventory_table(entries: list[Any]) -> str:
 @step("inventory", "list every dataset's champion: version, since, approvers, last backtest and its alert, latest "
       "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
 def cmd_inventory(args: argparse.Namespace) -> int:
-    from ml.data.spec import load_specs
-    from ml.monitor.inventory import inventory
-    from ml.monitor.history import History
-
     from ml import layout, mails
+    from ml.data.spec import load_specs
+    from ml.monitor.history import History
+    from ml.monitor.inventory import inventory
     from ml.storage import Storage
 
     settings = _settings()

@@ -4,7 +4,7 @@ direction holds (pure)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,9 +34,11 @@ def partial_dependence(predict: Callable[[pd.DataFrame], np.ndarray], features: 
     if len(features) == 0 or len(grid) == 0:
         return np.empty(0)
     repeated = features.loc[features.index.repeat(len(grid))].reset_index(drop=True)
-    repeated[feature] = np.tile(np.asarray(grid), len(features)).astype(features[feature].dtype)
-    p = np.asarray(predict(repeated), dtype=float).reshape(len(features), len(grid))
-    return p.mean(axis=0)
+    # pandas casts the tiled grid to the column's dtype (numpy's astype cannot take an extension dtype)
+    repeated[feature] = pd.Series(np.tile(np.asarray(grid), len(features))).astype(features[feature].dtype)
+    p: np.ndarray = np.asarray(predict(repeated), dtype=float).reshape(len(features), len(grid))
+    mean: np.ndarray = p.mean(axis=0)
+    return mean
 
 
 def direction_holds(curve: np.ndarray, direction: str) -> bool:
@@ -60,7 +62,7 @@ class MonotoneCheck:
 
 
 def monotone_checks(predict: Callable[[pd.DataFrame], np.ndarray], features: pd.DataFrame,
-                    directions: dict[str, str], seed: int = 0, rows: int = SAMPLE_ROWS) -> list[MonotoneCheck]:
+                    directions: Mapping[str, str], seed: int = 0, rows: int = SAMPLE_ROWS) -> list[MonotoneCheck]:
     """The partial-dependence line of each constrained feature over (a seeded sample of) the development
     sample's model inputs, in the order of `directions`; features the model does not take are skipped."""
     sample = features.sample(n=rows, random_state=seed) if len(features) > rows else features

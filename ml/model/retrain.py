@@ -31,8 +31,8 @@ from ml.config import TrainConfig
 from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
 from ml.model import champions, decisions, fairness_review, registry, scorecard_review, technical_file
-from ml.model.partial_dependence import MonotoneCheck, monotone_checks
 from ml.model.evaluate import Evaluation, evaluate
+from ml.model.partial_dependence import MonotoneCheck, monotone_checks
 from ml.model.riskmodel import RiskModel
 from ml.model.train import (
     DevelopmentSample,

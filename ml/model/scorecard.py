@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,8 @@ class FeatureBins:
 
     def transform(self, values: pd.Series) -> np.ndarray:
         """The WoE of each value's bin."""
-        return np.asarray(self.woe)[self.index(values)]
+        woe: np.ndarray = np.asarray(self.woe)[self.index(values)]
+        return woe
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class Scorecard:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """The PD of each row of model input (the feature pipeline's frame)."""
-        return 1.0 / (1.0 + np.exp(-self.log_odds(features)))
+        pd_: np.ndarray = 1.0 / (1.0 + np.exp(-self.log_odds(features)))
+        return pd_
 
     def points(self, policy: Policy) -> list[dict[str, Any]]:
         """The points table: rows {feature, bin, woe, points}; a row's points summed over its features give its
@@ -100,14 +103,17 @@ class Scorecard:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Scorecard":
-        bins = tuple(FeatureBins(**{k: tuple(v) if isinstance(v, list) else v for k, v in b.items()})
+        bins = tuple(FeatureBins(feature=str(b["feature"]), edges=tuple(b["edges"]), categories=tuple(b["categories"]),
+                                 woe=tuple(b["woe"]), rows=tuple(b.get("rows", ())),
+                                 information_value=float(b.get("information_value", 0.0)))
                      for b in data["bins"])
         return cls(bins=bins, coefficients=tuple(data["coefficients"]), intercept=float(data["intercept"]))
 
 
 def _woe(bads: np.ndarray, goods: np.ndarray) -> np.ndarray:
     b, g = bads + 0.5, goods + 0.5
-    return np.log((b / b.sum()) / (g / g.sum()))
+    woe: np.ndarray = np.log((b / b.sum()) / (g / g.sum()))
+    return woe
 
 
 def _number_edges(x: np.ndarray, y: np.ndarray, direction: str | None) -> tuple[float, ...]:
@@ -142,6 +148,8 @@ def _number_edges(x: np.ndarray, y: np.ndarray, direction: str | None) -> tuple[
 
 def fit_bins(feature: str, values: pd.Series, y: np.ndarray, direction: str | None = None) -> FeatureBins:
     """A feature's WoE bins from the train sample (`direction`: the spec's monotone one, if any)."""
+    categories: tuple[str, ...]
+    edges: tuple[float, ...]
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories, edges = tuple(str(c) for c in values.cat.categories), ()
         size = len(categories) + 1
@@ -157,7 +165,7 @@ def fit_bins(feature: str, values: pd.Series, y: np.ndarray, direction: str | No
     return FeatureBins(feature, edges, categories, tuple(float(w) for w in woe), tuple(int(r) for r in rows), iv)
 
 
-def fit(features: pd.DataFrame, y: np.ndarray, monotone: dict[str, str] | None = None,
+def fit(features: pd.DataFrame, y: np.ndarray, monotone: Mapping[str, str] | None = None,
         regularisation: float = 1.0) -> Scorecard:
     """A scorecard on the pipeline's model input of the train sample and its outcomes (1 = bad)."""
     from sklearn.linear_model import LogisticRegression

@@ -230,15 +230,15 @@ def _features(s: Sources) -> Section:
             return "none"
         held = checked.get(n)
         return directions[n] + ("" if held is None else " (holds)" if held else " (does NOT hold)")
-    rows = []
+    inputs: list[list[str]] = []
     for n in names:
         kind, allowed = _allowed(spec, n)
-        rows.append([n, kind, allowed, _pct(clean[n] / total) if total else "n/a", monotone(n),
-                     str(importance.get(n, "unused")), statement.get(n, "none (never given as a reason)")])
+        inputs.append([n, kind, allowed, _pct(clean[n] / total) if total else "n/a", monotone(n),
+                       str(importance.get(n, "unused")), statement.get(n, "none (never given as a reason)")])
     table = Rows(["Feature", "Type", "Allowed range or categories", "Missing", "Monotone", "Rank", "Reason statement"],
-                 rows, title="Model inputs", widths=[0.18, 0.08, 0.2, 0.08, 0.13, 0.07, 0.26])
+                 inputs, title="Model inputs", widths=[0.18, 0.08, 0.2, 0.08, 0.13, 0.07, 0.26])
     never = sorted(spec.protected_columns)
-    notes = [f"Missing: the share of the window's clean rows without a value (preprocess manifests); missing "
+    notes = ["Missing: the share of the window's clean rows without a value (preprocess manifests); missing "
              "values go to the model as missing (XGBoost's native handling), and outside the allowed range a row is "
              "quarantined with its reason, never clipped."]
     if never:

@@ -30,7 +30,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -47,11 +47,11 @@ from ml.data.spec import DatasetSpec
 from ml.dates import iso_week
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
+from ml.monitor import overrides as ov
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
 from ml.monitor.fair_lending import check_rows
-from ml.monitor import overrides as ov
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.storage import Storage
 from ml.versions import version_key
@@ -377,10 +377,10 @@ def _add_bands(counts: BandCounts, codes: NDArray[np.int64], names: list[str], y
 
 def _review_codes(reviews: pd.DataFrame) -> dict[dt.date, tuple[pa.Array, NDArray[np.int64]]]:
     """Per application date: the reviewed ids and their decisions as `ml.monitor.overrides` codes."""
-    out = {}
+    out: dict[dt.date, tuple[pa.Array, NDArray[np.int64]]] = {}
     for day, rows in reviews.groupby("application_date", sort=False):
         codes = np.where(rows["decision"].to_numpy() == APPROVE, ov.APPROVE, ov.DECLINE).astype(np.int64)
-        out[day] = (pa.array(rows["id"].astype(str).tolist(), pa.string()), codes)
+        out[cast(dt.date, day)] = (pa.array(rows["id"].astype(str).tolist(), pa.string()), codes)
     return out
 
 

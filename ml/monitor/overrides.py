@@ -140,4 +140,5 @@ def summarise(counts: Counts, expected: OverrideRate | None) -> Overrides:
         alerts.append(f"reviewers overrode the model on {overall.override_rate:.1%} of {overall.decided} decided "
                       f"reviews, outside the expected {expected.min:.0%} to {expected.max:.0%}")
     return Overrides([_row(b, counts[b]) for b in sorted(counts)], overall,
-                     *((expected.min, expected.max, expected.min_decided) if expected else (None, None, None)), alerts)
+                     expected_min=expected.min if expected else None, expected_max=expected.max if expected else None,
+                     min_decided=expected.min_decided if expected else None, alerts=alerts)

@@ -23,8 +23,8 @@ from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
-from ml.monitor.reviews import check_reviews
 from ml.monitor.history import History
+from ml.monitor.reviews import check_reviews
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 

@@ -26,8 +26,8 @@ from ml.data.replay import replay
 from ml.data.spec import get_spec
 from ml.dates import business_days
 from ml.model import registry, technical_file
-from ml.storage import Storage
 from ml.monitor.history import History, Record
+from ml.storage import Storage
 from reports.technical_file import SECTION_TITLES, Facts, Lines, Rows, render_technical_file
 
 REPO = Path(__file__).resolve().parents[2]
