@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
@@ -74,12 +74,11 @@ def create_app() -> FastAPI:
     """The app the plugin mounts; Airflow's auth dependency is imported here, inside the API server."""
     from airflow.api_fastapi.core_api.security import get_user
 
-    User = Annotated[Any, Depends(get_user)]
     app = FastAPI(title="riskops monitoring", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(get_user)])  # no route answers without a login
 
     @app.get("/", response_class=HTMLResponse)
-    def home(user: User) -> str:
+    def home(user: Any = Depends(get_user)) -> str:
         from ml.monitor import view
         from reports.monitoring_page import index_page
         from riskops_airflow.stores import history
@@ -92,7 +91,7 @@ def create_app() -> FastAPI:
         return index_page(shown)
 
     @app.get("/dag/{dag_id}", response_class=HTMLResponse)
-    def dag_page(dag_id: str, user: User) -> Response:
+    def dag_page(dag_id: str, user: Any = Depends(get_user)) -> Response:
         """The page a riskops DAG's "Monitoring" tab opens: its dataset's page."""
         kind, _, name = dag_id.partition("_")
         if kind not in DAG_KINDS or name not in _names():
@@ -100,7 +99,7 @@ def create_app() -> FastAPI:
         return dataset_view(name, user)
 
     @app.get("/datasets/{name}", response_class=HTMLResponse)
-    def dataset_view(name: str, user: User) -> Response:
+    def dataset_view(name: str, user: Any = Depends(get_user)) -> Response:
         from ml.monitor import view
         from ml.model import registry
         from reports.monitoring_page import dataset_page
@@ -122,7 +121,7 @@ def create_app() -> FastAPI:
             links.review(name, "{version}"), _mlflow_href(registry.model_name(name))))
 
     @app.get("/datasets/{name}/versions/{version}", response_class=HTMLResponse)
-    def review_view(name: str, version: str, user: User) -> Response:
+    def review_view(name: str, version: str, user: Any = Depends(get_user)) -> Response:
         from ml import layout
         from ml.errors import RiskopsError
         from ml.model import registry, review
@@ -142,7 +141,7 @@ def create_app() -> FastAPI:
             _mlflow_href(model, version), Link(f"{name}: monitoring", links.dataset(name))))
 
     @app.get("/datasets/{name}/versions/{version}/files/{file}")
-    def review_file(name: str, version: str, file: str, user: User) -> Response:
+    def review_file(name: str, version: str, file: str, user: Any = Depends(get_user)) -> Response:
         from ml import layout
         from ml.errors import RiskopsError
         from ml.model import registry, review
