@@ -66,3 +66,11 @@ def documents(client: MlflowClient, name: str, version: str) -> list[Document]:
             content = Path(path).read_bytes()
             out.append(Document(n, content, hashlib.sha256(content).hexdigest(), recorded.get(n)))
     return out
+
+
+def mlflow_page(tracking_uri: str, name: str, version: str | None = None) -> str | None:
+    """The MLflow UI's page of a model (or of one version) when the tracking store is an HTTP server; None for
+    a database or file store (no UI to link)."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/models/{name}" + (f"/versions/{version}" if version else "")

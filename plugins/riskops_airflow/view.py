@@ -61,13 +61,10 @@ def _client() -> Any:
 
 
 def _mlflow_href(name: str, version: str | None = None) -> str | None:
-    """The MLflow UI's page of the model (or version), when the tracking server is reachable over HTTP."""
-    import mlflow
+    from ml.config import Settings
+    from ml.model.review import mlflow_page
 
-    uri = mlflow.get_tracking_uri()
-    if not uri.startswith(("http://", "https://")):
-        return None
-    return f"{uri.rstrip('/')}/#/models/{name}" + (f"/versions/{version}" if version else "")
+    return mlflow_page(Settings.from_env().tracking_uri, name, version)
 
 
 def create_app() -> FastAPI:

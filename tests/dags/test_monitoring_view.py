@@ -131,3 +131,31 @@ def test_a_version_s_review_serves_its_report_as_stored_with_the_hash_checked(ap
         answer = client.get(route, headers=auth)
         assert answer.status_code == code, (route, answer.text)
         assert "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize("tracking", ["sqlite:///mlflow.db", "http://mlflow.bank.example:5000"])
+def test_the_approval_prompt_links_the_report_the_mlflow_version_and_says_why(tracking, monkeypatch):
+    """The retrain DAG's approval body, rendered by the DAG's own template environment (its macros) with the
+    XCom the candidate's mail step returns, for a drift-triggered run and a scheduled one."""
+    from types import SimpleNamespace
+
+    from tests.helpers import load_dag
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    dag = load_dag("retrain.py", f"retrain_{DATASET}")
+    body = dag.get_template_env().from_string(dag.get_task("approval").body)
+    summary = {"model_name": NAME, "version": "7", "verdict": "RECOMMENDED", "report_sha256": "ab" * 32,
+               "model_sha256": "cd" * 32, "run_id": "r123"}
+    ti = SimpleNamespace(xcom_pull=lambda task_ids, key=None: summary)
+    drift = {f"drift/{DATASET}": [SimpleNamespace(extra={"reason": "score PSI 0.31 red in 2026-W39"})]}
+
+    text = body.render(ti=ti, triggering_asset_events=drift)
+    assert f"[the candidate report](/riskops/datasets/{DATASET}/versions/7)" in text
+    assert "**Requested by stability monitoring (drift):** score PSI 0.31 red in 2026-W39." in text
+    assert "ab" * 32 in text and f"[{DATASET} monitoring](/riskops/datasets/{DATASET})" in text
+    if tracking.startswith("http"):
+        assert f"[{NAME} v7 in MLflow](http://mlflow.bank.example:5000/#/models/{NAME}/versions/7)" in text
+    else:
+        assert f"MLflow: model `{NAME}` version 7, run `r123`" in text
+    scheduled = body.render(ti=ti, triggering_asset_events={})
+    assert "Not triggered by drift" in scheduled and "Requested by" not in scheduled
