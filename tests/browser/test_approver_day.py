@@ -17,6 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -67,13 +68,17 @@ def platform(tmp_path_factory):
     env = {k: v for k, v in env.items() if k != "AIRFLOW__CORE__UNIT_TEST_MODE"}
     af = Standalone(home / "airflow", port, env)
     try:
-        af.start()
+        af.start(timeout=420)  # a loaded CI machine needs minutes
         wait_for(lambda: DAG_ID in {d["dag_id"] for d in af.api("GET", "/dags", params={"limit": 100})["dags"]},
                  180, f"DAG {DAG_ID} not registered", 2)
         run_id = af.trigger(DAG_ID, AS_OF.isoformat(), CONF)
         af.wait_for_task(DAG_ID, run_id, "approval", WAITING_FOR_HUMAN, timeout=900)
+        mlflow.set_tracking_uri(tracking)  # artifact downloads go through MLflow's global URIs
+        mlflow.set_registry_uri(tracking)
         yield af, home, env, run_id, MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
         af.stop()
         sink.stop()
 
@@ -202,7 +207,12 @@ def test_the_approver_reviews_the_report_and_approves_in_the_browser(platform, b
     approval_page = driver.current_url
 
     # the report, one click from the prompt: the review page with the hash check, then the PDF itself
+    before = set(driver.window_handles)
     driver.find_element(By.LINK_TEXT, "the candidate report").click()
+    # Airflow's UI opens a prompt's links in a new tab
+    _wait(driver).until(lambda d: set(d.window_handles) - before or "/riskops/" in d.current_url)
+    if set(driver.window_handles) - before:
+        driver.switch_to.window((set(driver.window_handles) - before).pop())
     _wait(driver).until(ec.presence_of_element_located((By.XPATH, "//h1[contains(., 'what you approve')]")))
     review = driver.find_element(By.TAG_NAME, "body").text
     assert recorded in review and "matches the SHA-256 recorded at registration" in review
