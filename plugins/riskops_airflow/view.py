@@ -9,7 +9,6 @@ retrain_<dataset> for a version's review). Only GET routes exist.
 
 from __future__ import annotations
 
-import datetime as dt
 from html import escape
 from typing import Any
 
@@ -42,12 +41,17 @@ def _dataset(name: str) -> Any:
     return spec
 
 
-def _authorize(user: Any, dag_id: str) -> None:
-    """403 unless Airflow's auth manager lets `user` read the DAG `dag_id`."""
+def _may_read(user: Any, dag_id: str) -> bool:
+    """Whether Airflow's auth manager lets `user` read the DAG `dag_id`."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
-    if not get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user):
+    return bool(get_auth_manager().is_authorized_dag(method="GET", details=DagDetails(id=dag_id), user=user))
+
+
+def _authorize(user: Any, dag_id: str) -> None:
+    """403 unless `user` may read the DAG `dag_id`."""
+    if not _may_read(user, dag_id):
         raise HTTPException(403, f"you may not read {dag_id}")
 
 
@@ -82,7 +86,7 @@ def create_app() -> FastAPI:
 
         shown = []
         store = history()
-        for name in _names():
+        for name in (n for n in _names() if _may_read(user, f"stability_{n}")):  # only what the user may read
             weeks = view.lights(store, name, "week")
             shown.append((name, weeks[-1].light if weeks else None, links.dataset(name)))
         return index_page(shown)
@@ -104,13 +108,10 @@ def create_app() -> FastAPI:
 
         spec = _dataset(name)
         _authorize(user, f"stability_{name}")
-        store, client, today = history(), _client(), dt.date.today()
-        windows = {kind: view.lights(store, name, kind, since=today - dt.timedelta(days=days))
-                   for kind, days in (("day", DAYS_SHOWN), ("week", 7 * WEEKS_SHOWN), ("month", 31 * MONTHS_SHOWN))}
-        # the history's windows are business dates: a demo or backfill may sit outside the last weeks
-        if not any(windows.values()):
-            windows = {kind: view.lights(store, name, kind)[-limit:]
-                       for kind, limit in (("day", DAYS_SHOWN), ("week", WEEKS_SHOWN), ("month", MONTHS_SHOWN))}
+        store, client = history(), _client()
+        # the latest windows the history holds (business dates: a backfill or the demo may lie in the past)
+        windows = {kind: view.lights(store, name, kind)[-limit:]
+                   for kind, limit in (("day", DAYS_SHOWN), ("week", WEEKS_SHOWN), ("month", MONTHS_SHOWN))}
         ratios = view.group_ratios(store, name, "week")[-8 * 10:]
         return HTMLResponse(dataset_page(
             name, windows, spec.monitoring.psi.pair, view.sent_alerts(store, name)[:50], ratios,
