@@ -1,14 +1,14 @@
-"""What an approver reviews of a version: the files logged under `report/` with its MLflow run (the candidate
-PDF, and the technical file when the run has one), each with its SHA-256 and the one recorded on the version.
+"""What an approver reviews of a version: the files logged with its MLflow run under `report/` (the candidate
+PDF) and `technical_file/` (the technical file, when the run has one), each with its SHA-256 and the one recorded
+on the version.
 
-The candidate PDF's hash is recorded at registration (tag `riskops.report_sha256`), and an approval is bound to
-it; a file whose bytes do not match is shown as such, never as the report that was approved.
+Both hashes are recorded at registration (tags `riskops.report_sha256`, `riskops.technical_file_sha256`), and an
+approval is bound to the report's; a file whose bytes do not match is shown as such, never as what was approved.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +18,17 @@ from mlflow.exceptions import MlflowException
 
 from ml.model import registry
 
-FOLDER = "report"
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]{0,199}")
+# what an approver reviews, as retraining logs it in the version's run: (folder, file name, the version tag
+# recording its SHA-256); the technical file as ml.model.technical_file stores it (issue 23a)
+FILES = (("report", "{name}-v{version}.pdf", "report_sha256"),
+         ("technical_file", "{name}-v{version}-technical-file.pdf", "technical_file_sha256"))
 
 
 @dataclass(frozen=True)
 class Document:
     """One file of a version's review, as stored."""
 
-    name: str  # file name inside the run's report/ folder
+    name: str  # the file's name in the run
     content: bytes
     sha256: str  # of the bytes served
     recorded_sha256: str | None  # what the version records for it (None: nothing recorded)
@@ -37,34 +39,23 @@ class Document:
         return self.recorded_sha256 is not None and self.recorded_sha256 == self.sha256
 
 
-def report_name(name: str, version: str) -> str:
-    """The candidate PDF's file name in the run (as retraining logs it)."""
-    return f"{name}-v{version}.pdf"
-
-
 def documents(client: MlflowClient, name: str, version: str) -> list[Document]:
-    """The version's review files, the candidate PDF first; empty when its run logged none."""
+    """The version's review files (the candidate PDF first, then the technical file when the run has one), each
+    with the hash its version records; empty when the run logged none."""
     import mlflow
 
     mv = registry.get_version(client, name, version)
-    # only the candidate PDF's hash is recorded on the version; any other file is shown as unrecorded
-    recorded = {report_name(name, version): mv.tags.get(registry.TAG + "report_sha256")}
-    try:
-        listed = [Path(f.path).name for f in client.list_artifacts(mv.run_id, FOLDER) if not f.is_dir]
-    except (MlflowException, OSError):
-        return []
-    names = sorted((n for n in listed if n.endswith(".pdf") and SAFE_NAME.fullmatch(n)),
-                   key=lambda n: (n != report_name(name, version), n))
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in names:
+        for folder, pattern, tag in FILES:
+            file = pattern.format(name=name, version=version)
             try:
-                path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=f"{FOLDER}/{n}",
+                path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=f"{folder}/{file}",
                                                            dst_path=tmp)
             except (MlflowException, OSError):
-                continue
+                continue  # not logged (a version from before the technical file), or the store is unreachable
             content = Path(path).read_bytes()
-            out.append(Document(n, content, hashlib.sha256(content).hexdigest(), recorded.get(n)))
+            out.append(Document(file, content, hashlib.sha256(content).hexdigest(), mv.tags.get(registry.TAG + tag)))
     return out
 
 

@@ -111,8 +111,19 @@ def test_a_version_s_review_serves_its_report_as_stored_with_the_hash_checked(ap
         path.write_bytes(content)
         mlflow.log_artifact(run_id, str(path), "report")
 
+    # the technical file, as issue 23a's retraining logs and tags it
+    technical = tmp_path / f"{NAME}-v{good}-technical-file.pdf"
+    technical.write_bytes(b"%PDF-1.4 the technical file")
+    mlflow.log_artifact(run_id, str(technical), "technical_file")
+    mlflow.set_model_version_tag(NAME, good, "riskops.technical_file_sha256",
+                                 hashlib.sha256(technical.read_bytes()).hexdigest())
+
     page = client.get(f"/riskops/datasets/{DATASET}/versions/{good}", headers=auth)
     assert page.status_code == 200
+    assert page.text.count("matches the SHA-256 recorded") == 2 and f"{NAME}-v{good}-technical-file.pdf" in page.text
+    assert f"{NAME}-v{tampered}.pdf" not in page.text  # only the version's own files
+    technical_served = client.get(f"/riskops/datasets/{DATASET}/versions/{good}/files/{technical.name}", headers=auth)
+    assert technical_served.content == technical.read_bytes()
     assert hashlib.sha256(REPORT).hexdigest() in page.text and "matches the SHA-256 recorded" in page.text
     pdf = client.get(f"/riskops/datasets/{DATASET}/versions/{good}/files/{NAME}-v{good}.pdf", headers=auth)
     assert pdf.content == REPORT and pdf.headers["content-type"] == "application/pdf"
