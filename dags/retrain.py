@@ -30,19 +30,28 @@ import datetime as dt
 
 from airflow.sdk import Param, task
 
+from riskops_airflow import links
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.assets import drift
 from riskops_airflow.defaults import approval_quorum, cron_or_asset, dataset_names, invalid_specs, riskops_dag
 from riskops_airflow.notify import ApprovalRequestNotifier, reminder_deadline
 from riskops_airflow.settings import approver_users
 from riskops_airflow.tasks import ml_step
-from riskops_airflow.templates import drift_event, option, train_arguments, train_params, xcom
+from riskops_airflow.templates import drift_event, mlflow_page, option, pull, train_arguments, train_params, xcom
 
 # a drift-triggered run has no logical date: its as-of date comes with the event
 AS_OF = "{{ params.as_of or drift_event(triggering_asset_events, 'as_of') or ds }}"
 TRIGGER = "{{ drift_event(triggering_asset_events, 'reason') }}"
 RUN_KEY = "{{ run_id }}"  # how train tells the next tasks which version it registered
 VERSION = xcom("email_approvers", field="version")
+MODEL = xcom("email_approvers", field="model_name")
+# what the prompt says about why this candidate exists: the drift that requested it, or the monthly schedule
+WHY = ("{% set why = drift_event(triggering_asset_events, 'reason') %}{% if why %}**Requested by stability "
+       "monitoring (drift):** {{ why }}. {% else %}Not triggered by drift (monthly or manual retraining). {% endif %}")
+MLFLOW = ("{% set url = mlflow_page(" + pull("email_approvers", field="model_name") + ", "
+          + pull("email_approvers", field="version") + ") %}{% if url %}[" + MODEL + " v"
+          + VERSION + " in MLflow]({{ url }}){% else %}MLflow: model `" + MODEL + "` version " + VERSION
+          + ", run `" + xcom("email_approvers", field="run_id") + "`{% endif %}")
 
 for dataset in dataset_names():
     with riskops_dag(
@@ -51,7 +60,7 @@ for dataset in dataset_names():
         cron_or_asset("0 3 1 * *", drift(dataset)),
         ["retrain", dataset],
         __doc__,
-        user_defined_macros={"drift_event": drift_event},
+        user_defined_macros={"drift_event": drift_event, "mlflow_page": mlflow_page},
         deadline=reminder_deadline(dataset, "retrain"),
         # a run waiting for its approver must not hold back a newer candidate (which supersedes it)
         max_active_runs=3,
@@ -94,10 +103,13 @@ for dataset in dataset_names():
             lambda k: ApprovalRequestNotifier("the promotion of {model_name} v{version}", dataset, quorum),
             approve_last="promote", reject="record_rejection",
             subject=f"Approve {xcom('email_approvers', field='model_name')} v{VERSION}?",
-            body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. The PDF report was mailed to the "
-                  f"approvers (report SHA-256 {xcom('email_approvers', field='report_sha256')}; technical file "
-                  f"SHA-256 {xcom('email_approvers', field='technical_file_sha256')}; model files "
-                  f"SHA-256 {xcom('email_approvers', field='model_sha256')}). Approve to make this version the "
+            body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. {WHY}"
+                  f"Review it here: [the candidate report and technical file]({links.review(dataset, VERSION)}) as "
+                  f"stored for this version, each SHA-256 checked beside it (report SHA-256 "
+                  f"{xcom('email_approvers', field='report_sha256')}; technical file SHA-256 "
+                  f"{xcom('email_approvers', field='technical_file_sha256')}; model files SHA-256 "
+                  f"{xcom('email_approvers', field='model_sha256')}; also mailed to the approvers). {MLFLOW}. "
+                  f"[{dataset} monitoring]({links.dataset(dataset)}). Approve to make this version the "
                   "Production model"
                   + (f" ({quorum} distinct approvers must approve; whoever approved already is not asked again)"
                      if quorum > 1 else "") + "; give a reason when rejecting."),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -27,7 +28,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
+from demo.airflow_runtime import REPO, WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
 from ml.config import Settings
 from ml.dates import date_range
 from ml.errors import RiskopsError
@@ -494,6 +495,15 @@ def run(args: argparse.Namespace, home: Path) -> None:
     print(f"\nOutputs under {data_url}: landing/, labels/, reviews/, curated/, quarantine/, scores/, manifests/, candidates/, "
           "reports/stability/, reports/backtest/")
     print(f"Airflow home {af.airflow_home}; MLflow {tracking_uri}; mail outbox {home / 'outbox'}")
+    from ml import layout
+    from ml.storage import Storage
+
+    # the view's addresses as the plugin spells them (plugins/ is Airflow's folder, not on the demo's path)
+    links = runpy.run_path(str(REPO / "plugins" / "riskops_airflow" / "links.py"))
+    waiting = Storage(data_url).read_json(layout.retrain_run(DRIFTING, drift_run["run_id"]))
+    print(f"In Airflow ({af.base}, while it runs): the monitoring view {af.base}{links['home']()}; the approval "
+          f"still waiting in Required Actions {af.base}{links['required_actions']()}, its report "
+          f"{af.base}{links['review'](DRIFTING, str(waiting['version']))}")
     print(step.summary())
 
 

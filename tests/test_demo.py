@@ -23,6 +23,7 @@ import email
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -120,6 +121,10 @@ def test_demo_runs_the_pipeline_on_another_date(tmp_path):
     first_page = PdfReader(io.BytesIO(drift_pdf.get_content())).pages[0].extract_text()
     assert "drift found by stability monitoring: drift in card_transactions" in " ".join(first_page.split())
     assert "retraining requested by drift: retrain_card_transactions run" in out
+    # where to click afterwards: the monitoring view, Required Actions and the waiting candidate's report
+    assert re.search(r"the monitoring view http://127\.0\.0\.1:\d+/riskops/; .* Required Actions "
+                     r"http://127\.0\.0\.1:\d+/required_actions, its report http://127\.0\.0\.1:\d+/riskops/"
+                     r"datasets/card_transactions/versions/2", out)
 
     # the weekly backtest before GMSC's outcomes matured (the estimate) and after (realised), both mailed
     before, matured = dt.date(2026, 7, 20), dt.date(2026, 9, 14)  # Mondays after the window / its maturity

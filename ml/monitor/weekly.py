@@ -57,7 +57,7 @@ def weeks_to_report(history: History, dataset: str, days: Sequence[dt.date]) -> 
     return sorted(starts)
 
 
-def _latest(records: list[Record]) -> dict[dt.date, str]:
+def latest_versions(records: list[Record]) -> dict[dt.date, str]:
     """Per window start, the latest model version among the records."""
     chosen: dict[dt.date, str] = {}
     for r in records:
@@ -72,7 +72,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     end = window_end("week", start)
     day_rows = history.read(spec.name, window_kind="day", since=start, until=end,
                             statistics=[st.ROWS, st.SCORE_PSI, st.OVERALL], feature="")
-    per_day = _latest(day_rows)
+    per_day = latest_versions(day_rows)
     days = []
     for day, v in sorted(per_day.items()):
         got = {r.statistic: r for r in day_rows if r.window_start == day and r.model_version == v}
@@ -102,7 +102,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
 
     first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
     trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[st.SCORE_PSI, st.CSI])
-    per_week = _latest([r for r in trend if r.statistic == st.SCORE_PSI])
+    per_week = latest_versions([r for r in trend if r.statistic == st.SCORE_PSI])
     cells = {(r.window_start, r.statistic, r.feature): r for r in trend
              if per_week.get(r.window_start) == r.model_version}
     weeks = sorted(per_week)
@@ -186,7 +186,7 @@ def _fairness(spec: DatasetSpec, history: History, start: dt.date, end: dt.date,
             if per_day.get(r.window_start) == r.model_version]
     first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
     trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[fl.RATIO])
-    per_week = _latest(trend)
+    per_week = latest_versions(trend)
     weeks = sorted(per_week)
     out = []
     for a in spec.fairness.attributes:

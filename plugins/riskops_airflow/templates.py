@@ -8,16 +8,28 @@ from typing import Any, Mapping
 OPTIONAL_TEXT = ["null", "string"]  # the JSON-schema type of a param that may be left empty
 
 
+def pull(task_id: str, key: str | None = None, field: str | None = None) -> str:
+    """The Jinja expression of an upstream task's XCom (or one field of it), for use inside a template."""
+    return f"ti.xcom_pull(task_ids='{task_id}'" + (f", key='{key}')" if key else ")") + (f"['{field}']" if field else "")
+
+
 def xcom(task_id: str, key: str | None = None, field: str | None = None, default: str | None = None) -> str:
     """A template rendering an upstream task's XCom (or one field of it, or `default` when that is empty)."""
-    pull = f"ti.xcom_pull(task_ids='{task_id}'" + (f", key='{key}')" if key else ")")
-    return "{{ " + pull + (f"['{field}']" if field else "") + (f" or {default!r}" if default else "") + " }}"
+    return "{{ " + pull(task_id, key, field) + (f" or {default!r}" if default else "") + " }}"
 
 
 def drift_event(events: Any, field: str) -> str:
     """Macro: a field of the latest drift event that triggered the run ("" for a run it did not trigger)."""
     latest = [evs[-1] for evs in events.values() if evs] if events else []
     return str(latest[-1].extra.get(field, "")) if latest else ""
+
+
+def mlflow_page(name: str, version: str) -> str:
+    """Macro: the MLflow UI's page of a model version ("" when the tracking store has no UI: a database file)."""
+    from ml.config import Settings
+    from ml.model.review import mlflow_page as page
+
+    return page(Settings.from_env().tracking_uri, name, version) or ""
 
 
 def option(flag: str, template: str) -> str:
