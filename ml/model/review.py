@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml.model import registry
+from ml.model import registry, technical_file
 
 # what an approver reviews, as retraining logs it in the version's run: (folder, file name, the version tag
-# recording its SHA-256); the technical file as ml.model.technical_file stores it (issue 23a)
-FILES = (("report", "{name}-v{version}.pdf", "report_sha256"),
-         ("technical_file", "{name}-v{version}-technical-file.pdf", "technical_file_sha256"))
+# recording its SHA-256)
+FILES: tuple[tuple[str, Callable[[str, str], str], str], ...] = (
+    ("report", lambda name, version: f"{name}-v{version}.pdf", "report_sha256"),
+    (technical_file.ARTIFACT_DIR, technical_file.artifact_name, technical_file.SHA_TAG))
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ def documents(client: MlflowClient, name: str, version: str) -> list[Document]:
     mv = registry.get_version(client, name, version)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for folder, pattern, tag in FILES:
-            file = pattern.format(name=name, version=version)
+        for folder, file_name, tag in FILES:
+            file = file_name(name, version)
             try:
                 path = mlflow.artifacts.download_artifacts(run_id=mv.run_id, artifact_path=f"{folder}/{file}",
                                                            dst_path=tmp)

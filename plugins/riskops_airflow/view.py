@@ -101,8 +101,8 @@ def create_app() -> FastAPI:
 
     @app.get("/datasets/{name}", response_class=HTMLResponse)
     def dataset_view(name: str, user: Any = Depends(get_user)) -> Response:
-        from ml.monitor import view
         from ml.model import registry
+        from ml.monitor import view
         from reports.monitoring_page import dataset_page
         from riskops_airflow.stores import history
 
