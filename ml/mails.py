@@ -15,6 +15,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ml.bins import AMBER, RED
 from reports.palette import LIGHT_BACKGROUNDS
@@ -40,6 +41,13 @@ def _auc(metrics: Mapping[str, Any]) -> str:
     """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
     interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
     return f"AUC {metrics['auc']:.4f}{interval}"
+
+
+def required_actions_url(base_url: str, dag_id: str, run_id: str, task_id: str | None = None) -> str:
+    """The page of Airflow's UI where an approver answers a run's approvals (or one task's: the path
+    HITLOperator.generate_link_to_ui builds), under Airflow's address `base_url`."""
+    task = f"/tasks/{quote(task_id, safe='')}" if task_id else ""
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe=':+')}{task}/required_actions"
 
 
 def _link(url: str) -> str:

@@ -50,14 +50,11 @@ def _airflow_url() -> str:
 
 
 def approval_url(dag_id: str, run_id: str, task_id: str | None = None) -> str:
-    """The Required Actions page of a run, or of one of its tasks (the page where an approver answers it), in
-    Airflow's UI at its configured address ([api] base_url); the path is the one HITLOperator.generate_link_to_ui
-    builds."""
-    from urllib.parse import quote
+    """The Required Actions page of a run, or of one of its tasks, at Airflow's configured address ([api]
+    base_url)."""
+    from ml.mails import required_actions_url
 
-    task = f"/tasks/{quote(task_id, safe='')}" if task_id else ""
-    return (f"{_airflow_url().rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe=':+')}{task}"
-            "/required_actions")
+    return required_actions_url(_airflow_url(), dag_id, run_id, task_id)
 
 
 def send_candidate_mail(dataset: str, run_key: str, dag_id: str, gate: str = "approval",
