@@ -141,6 +141,8 @@ def retrain_and_approve(af: Standalone, runs: dict[str, dict[str, object]], outb
     approval tasks, approve each as the scripted approver, and wait for the promotions."""
     mails_before = set(outbox.glob("*.eml"))
     run_ids = {}
+    for dataset in runs:  # a run before this one left its retraining switched on (for `make ui`)
+        af.set_paused(f"retrain_{dataset}", True)
     for dataset, conf in runs.items():
         dag_id = f"retrain_{dataset}"
         run_ids[dataset] = af.trigger(dag_id, str(conf["as_of"]), conf, unpause=False)
