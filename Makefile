@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo stack stack-stop test test-fast lint compose-check lock clean
+.PHONY: install demo ui stack stack-stop test test-fast lint compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/python -m demo.run
+
+# The demo's Airflow reopened as the demo ran it (its saved settings), to look around and answer approvals:
+# prints the address and the password file; runs until Ctrl-C.
+ui: install
+	$(BIN)/python -m demo.ui
 
 # The production-like stack without Docker (docker-compose.yaml's services as processes; needs PostgreSQL on
 # 127.0.0.1:5432 or RISKOPS_STACK_POSTGRES): runs until Ctrl-C or `make stack-stop`.

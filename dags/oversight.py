@@ -84,7 +84,8 @@ for dataset in dataset_names():
                   f"{xcom('plan', field='report_sha256')}. Approve to make it the champion again"
                   + (f" ({quorum} distinct approvers must approve)" if quorum > 1 else "")
                   + "; Reject declines the rollback and changes nothing."),
-            params={"reason": Param("", type="string", description="your note (recorded in the audit trail)")},
+            params={"reason": Param(None, type=["null", "string"],
+                                    description="your note, optional (recorded in the audit trail)")},
             assigned_users=approver_users(),
             response_timeout=dt.timedelta(days=14),
             retries=1,

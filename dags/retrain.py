@@ -10,7 +10,8 @@ out-of-time test, registered in MLflow (Staging, alias `challenger`), PDF report
 email_approvers: the PDF attached, through the `smtp_default` connection; retried if SMTP fails (the PDF
 stays in storage either way).
 approval: a human decides in Airflow (riskops_airflow.approval.ApprovalGate, recording who decided what);
-Approve -> promote (Production, alias `champion`, audit tags); Reject -> record_rejection (the version is
+Approve -> promote (Production, alias `champion`, audit tags; a mail confirms it to the approvers and the risk
+team); Reject -> record_rejection (the version is
 tagged rejected with the approver's reason).
 Four eyes (an approval quorum above 1: RISKOPS_APPROVAL_QUORUM, or the spec's `oversight.approval_quorum`):
 approval -> record_approval (the first approval in the audit trail at once) -> approval_2, asking only the
@@ -34,7 +35,7 @@ from riskops_airflow import links
 from riskops_airflow.approval import approval_chain
 from riskops_airflow.assets import drift
 from riskops_airflow.defaults import approval_quorum, cron_or_asset, dataset_names, invalid_specs, riskops_dag
-from riskops_airflow.notify import ApprovalRequestNotifier, reminder_deadline
+from riskops_airflow.notify import ApprovalRequestNotifier, PromotionNotifier, reminder_deadline
 from riskops_airflow.settings import approver_users
 from riskops_airflow.tasks import ml_step
 from riskops_airflow.templates import drift_event, mlflow_page, option, pull, train_arguments, train_params, xcom
@@ -79,10 +80,10 @@ for dataset in dataset_names():
             max_active_tis_per_dag=1)
 
         @task(task_id="email_approvers", retries=5, retry_delay=dt.timedelta(minutes=2))
-        def email_approvers(dataset_name: str, run_key: str) -> dict:
+        def email_approvers(dataset_name: str, run_key: str, dag_id: str) -> dict:
             from riskops_airflow.notify import send_candidate_mail
 
-            return send_candidate_mail(dataset_name, run_key)
+            return send_candidate_mail(dataset_name, run_key, dag_id)
 
         quorum = approval_quorum(dataset)
 
@@ -93,7 +94,9 @@ for dataset in dataset_names():
                 return ml_step(task_id, [
                     "promote", "--dataset", dataset, "--version", VERSION, approver,
                     option("note", xcom(gate, key="decision", field="reason")),
-                    option("triggered-by", "{{ dag_run.triggering_user_name or '' }}")])
+                    option("triggered-by", "{{ dag_run.triggering_user_name or '' }}")],
+                    # the last approval promotes: a mail confirms it to the approvers and the risk team
+                    on_success_callback=[PromotionNotifier(dataset)] if task_id == "promote" else None)
             return ml_step(task_id, [
                 "reject", "--dataset", dataset, "--version", VERSION, approver,
                 option("reason", xcom(gate, key="decision", field="reason", default="rejected in Airflow"))])
@@ -109,11 +112,16 @@ for dataset in dataset_names():
                   f"{xcom('email_approvers', field='report_sha256')}; technical file SHA-256 "
                   f"{xcom('email_approvers', field='technical_file_sha256')}; model files SHA-256 "
                   f"{xcom('email_approvers', field='model_sha256')}; also mailed to the approvers). {MLFLOW}. "
-                  f"[{dataset} monitoring]({links.dataset(dataset)}). Approve to make this version the "
-                  "Production model"
-                  + (f" ({quorum} distinct approvers must approve; whoever approved already is not asked again)"
-                     if quorum > 1 else "") + "; give a reason when rejecting."),
-            params={"reason": Param("", type="string", description="why (recorded in the audit trail)")},
+                  f"[{dataset} monitoring]({links.dataset(dataset)}).\n\n"
+                  f"- **Approve**: version {VERSION} becomes the Production model (alias champion)"
+                  + (f" once {quorum} distinct approvers approved it; whoever approved already is not asked again"
+                     if quorum > 1 else "") + ". A reason is optional: a note for the audit trail.\n"
+                  f"- **Reject**: version {VERSION} is tagged rejected and never promoted; the champion stays. "
+                  "Say why in *reason*: the audit trail records it."),
+            # optional (a null is allowed): asked for when rejecting, a note when approving
+            params={"reason": Param(None, type=["null", "string"],
+                                    description="why you reject (recorded in the audit trail; left empty: 'rejected in "
+                                                "Airflow'); optional when approving: a note")},
             assigned_users=approver_users(),
             response_timeout=dt.timedelta(days=14),
             # a failure here is infrastructure (a reply is never a failure): ask once more
@@ -123,6 +131,6 @@ for dataset in dataset_names():
 
         # a failure anywhere leaves the leaves upstream_failed, so the run fails; a superseded approval skips
         # the rest, and the run succeeds
-        train >> email_approvers(dataset, RUN_KEY) >> approval
+        train >> email_approvers(dataset, RUN_KEY, f"retrain_{dataset}") >> approval
 
 invalid_specs("retrain")

@@ -29,14 +29,13 @@ class WaitError(RuntimeError):
     """Something the runtime waited for did not happen; the message says what, and where the log is."""
 
 
-def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for an embedded Airflow on SQLite with this project's DAGs and plugins."""
-    # MLflow settings of the caller's shell must not leak into the platform's (extra sets its own)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    venv_bin = str(Path(sys.executable).parent)
-    env.update({
-        # standalone spawns `airflow ...` subcommands through PATH
-        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+SETTINGS_FILE = "riskops-settings.json"  # under AIRFLOW_HOME: the settings the demo ran Airflow with
+
+
+def platform_settings(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The settings of an embedded Airflow on SQLite with this project's DAGs and plugins (environment
+    variables; `extra` laid over them)."""
+    return {
         "AIRFLOW_HOME": str(airflow_home),
         # SQLite: a writer waits up to a minute for a busy database instead of failing the scheduler at once
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}?timeout=60",
@@ -65,9 +64,46 @@ def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = No
         "RISKOPS_APPROVER_USERS": "risk-approver",
         # runs are driven for replayed business dates; cron schedules would add runs for today's date
         "RISKOPS_CRON_SCHEDULES": "off",
-    })
-    env.update(extra or {})
-    return env
+        **(extra or {}),
+    }
+
+
+def with_machine_env(settings: dict[str, str]) -> dict[str, str]:
+    """The environment Airflow's processes run with: this shell's (less its MLflow settings, which must not leak
+    into the platform's), the virtual environment's bin first on PATH (standalone spawns `airflow ...`
+    subcommands through PATH), then `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return {**env, **settings}
+
+
+def airflow_env(airflow_home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for an embedded Airflow on SQLite with this project's DAGs and plugins."""
+    return with_machine_env(platform_settings(airflow_home, port, extra))
+
+
+def save_settings(airflow_home: Path, settings: dict[str, str]) -> Path:
+    """Write the settings an Airflow runs with beside its database, so that `make ui` reopens it with the same
+    (`load_settings`)."""
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    path = airflow_home / SETTINGS_FILE
+    path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_settings(airflow_home: Path) -> dict[str, str]:
+    """The settings `save_settings` wrote; WaitError when there are none (no demo ran there)."""
+    path = airflow_home / SETTINGS_FILE
+    try:
+        settings = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WaitError(f"no demo has run with AIRFLOW_HOME {airflow_home} (no {path}): run `make demo` first, "
+                        "or set RISKOPS_HOME to the demo's home") from None
+    except ValueError as exc:
+        raise WaitError(f"{path} is not valid JSON ({exc}): run `make demo` again to rewrite it") from None
+    if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
+        raise WaitError(f"{path} is not an object of settings (name -> text): run `make demo` again to rewrite it")
+    return settings
 
 
 @dataclass

@@ -28,7 +28,16 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from demo.airflow_runtime import REPO, WAITING_FOR_HUMAN, Standalone, WaitError, airflow_env, wait_for
+from demo.airflow_runtime import (
+    REPO,
+    WAITING_FOR_HUMAN,
+    Standalone,
+    WaitError,
+    platform_settings,
+    save_settings,
+    wait_for,
+    with_machine_env,
+)
 from ml.config import Settings
 from ml.dates import date_range
 from ml.errors import RiskopsError
@@ -143,6 +152,8 @@ def retrain_and_approve(af: Standalone, runs: dict[str, dict[str, object]], outb
     approval tasks, approve each as the scripted approver, and wait for the promotions."""
     mails_before = set(outbox.glob("*.eml"))
     run_ids = {}
+    for dataset in runs:  # a run before this one left its retraining switched on (for `make ui`)
+        af.set_paused(f"retrain_{dataset}", True)
     for dataset, conf in runs.items():
         dag_id = f"retrain_{dataset}"
         run_ids[dataset] = af.trigger(dag_id, str(conf["as_of"]), conf, unpause=False)
@@ -199,7 +210,8 @@ def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]
     run_id = str(_asset_runs(af, dag_id, started)[0]["dag_run_id"])
     print(f"  {dag_id}: run {run_id} triggered by the drift Asset (training, report, mail)...", flush=True)
     af.wait_for_task(dag_id, run_id, "email_approvers", {"success"}, timeout=900)
-    for dag in [*(f"score_{d}" for d in windows), *(f"stability_{d}" for d in windows), dag_id]:
+    # the retraining stays switched on: its approval, answered later in the UI (`make ui`), must run promote
+    for dag in [*(f"score_{d}" for d in windows), *(f"stability_{d}" for d in windows)]:
         af.set_paused(dag, True)
     return {"dag_id": dag_id, "run_id": run_id}
 
@@ -406,6 +418,15 @@ def backtest_dates(spec: "DatasetSpec", last_scored: dt.date) -> list[dt.date]:
             monday_on_or_after(dt.date.fromisoformat(_lagged(spec, last_scored)))]
 
 
+def demo_settings(home: Path, port: int, smtp_port: int, data_url: str, tracking_uri: str) -> dict[str, str]:
+    """The settings the demo's Airflow runs with (and `make ui` reopens it with)."""
+    return platform_settings(home / "airflow", port, {
+        "RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url, "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_REGISTRY_URI": tracking_uri,
+        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp_port}?disable_tls=true&disable_ssl=true",
+    })
+
+
 def run(args: argparse.Namespace, home: Path) -> None:
     os.environ["RISKOPS_HOME"] = str(home)
     data_url = Settings.from_env().data_url  # RISKOPS_DATA, else the data folder under the (resolved) home
@@ -425,11 +446,10 @@ def run(args: argparse.Namespace, home: Path) -> None:
     step(f"SMTP sink on 127.0.0.1:{args.smtp_port}, mails kept in {home / 'outbox'}")
     sink = start_smtp_sink(home / "outbox", args.smtp_port)
 
-    af = Standalone(home / "airflow", args.port, airflow_env(home / "airflow", args.port, {
-        "RISKOPS_HOME": str(home), "RISKOPS_DATA": data_url, "MLFLOW_TRACKING_URI": tracking_uri,
-        "MLFLOW_REGISTRY_URI": tracking_uri,
-        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{args.smtp_port}?disable_tls=true&disable_ssl=true",
-    }))
+    # written once: `make ui` reopens this Airflow with exactly these settings (demo.ui)
+    settings = demo_settings(home, args.port, args.smtp_port, data_url, tracking_uri)
+    save_settings(home / "airflow", settings)
+    af = Standalone(home / "airflow", args.port, with_machine_env(settings))
     try:
         step(f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
         from ml.data.replay import replay
@@ -501,9 +521,12 @@ def run(args: argparse.Namespace, home: Path) -> None:
     # the view's addresses as the plugin spells them (plugins/ is Airflow's folder, not on the demo's path)
     links = runpy.run_path(str(REPO / "plugins" / "riskops_airflow" / "links.py"))
     waiting = Storage(data_url).read_json(layout.retrain_run(DRIFTING, drift_run["run_id"]))
-    print(f"In Airflow ({af.base}, while it runs): the monitoring view {af.base}{links['home']()}; the approval "
+    print(f"In Airflow ({af.base}: `make ui` reopens it): the monitoring view {af.base}{links['home']()}; the approval "
           f"still waiting in Required Actions {af.base}{links['required_actions']()}, its report "
           f"{af.base}{links['review'](DRIFTING, str(waiting['version']))}")
+    print(f"\n>>> {drift_run['dag_id']} run {drift_run['run_id']} WAITS FOR AN APPROVER. To answer it in Airflow's "
+          "UI: `make ui` reopens this Airflow as the demo ran it (with the retrain DAGs switched on, so an "
+          "approval promotes); log in as risk-approver, Required Actions (docs/demo.md).")
     print(step.summary())
 
 

@@ -1,5 +1,6 @@
 """Every mail riskops composes, subject and HTML body, from the data it tells about: the candidate's report, the
-requests for the next approval of a quorum, reminders and rollback requests to the approvers; the stability
+requests for the next approval of a quorum, reminders and rollback requests to the approvers; the confirmation
+of a promotion to the approvers and the risk team; the stability
 alert, fairness alert, weekly stability report and backtest report to the risk team; a halt or resume of a
 model to the on-call and the risk team. The Airflow side (riskops_airflow.notify) only sends them, with their
 attachments.
@@ -14,6 +15,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ml.bins import AMBER, RED
 from reports.palette import LIGHT_BACKGROUNDS
@@ -41,9 +43,21 @@ def _auc(metrics: Mapping[str, Any]) -> str:
     return f"AUC {metrics['auc']:.4f}{interval}"
 
 
-def candidate(summary: Mapping[str, Any], airflow_url: str, technical_file_url: str | None = None) -> Mail:
+def required_actions_url(base_url: str, dag_id: str, run_id: str, task_id: str | None = None) -> str:
+    """The page of Airflow's UI where an approver answers a run's approvals (or one task's: the path
+    HITLOperator.generate_link_to_ui builds), under Airflow's address `base_url`."""
+    task = f"/tasks/{quote(task_id, safe='')}" if task_id else ""
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe=':+')}{task}/required_actions"
+
+
+def _link(url: str) -> str:
+    return f"<a href='{html.escape(url)}'>{html.escape(url)}</a>"
+
+
+def candidate(summary: Mapping[str, Any], approval_url: str, technical_file_url: str | None = None) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
-    (candidates/<ds>/v=V/candidate.json); `technical_file_url` is where its technical file is stored."""
+    (candidates/<ds>/v=V/candidate.json); `approval_url` is the approval's page in Airflow, `technical_file_url`
+    where its technical file is stored."""
     m, c = summary["metrics"], summary.get("champion_metrics")
     champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
                 if c else "no champion yet: this would be the first Production model")
@@ -72,8 +86,9 @@ def candidate(summary: Mapping[str, Any], airflow_url: str, technical_file_url: 
         + (f"<li>four eyes: {summary['quorum']} distinct approvers must approve it before it is promoted; a "
            "rejection by any of them ends it</li>" if summary.get("quorum", 1) > 1 else "")
         + "</ul>"
-        f"<p>The full report is attached. Approve or reject in Airflow: {html.escape(airflow_url)} "
-        f"(DAG retrain_{html.escape(summary['dataset'])}, task <i>approval</i>).</p>"
+        f"<p>The full report is attached. Approve or reject in Airflow, on the approval's page: "
+        f"{_link(approval_url)} (Required Actions of DAG retrain_{html.escape(summary['dataset'])}, task "
+        "<i>approval</i>).</p>"
     )
     return Mail(subject, body)
 
@@ -84,26 +99,28 @@ def _approved_so_far(approved: Sequence[str], quorum: int) -> str:
 
 
 def approval_request(what: str, dataset: str, dag_id: str, report_sha256: str, approved: Sequence[str], quorum: int,
-                     airflow_url: str) -> Mail:
+                     approval_url: str) -> Mail:
     """The mail asking the approvers who have not approved yet for the next approval of a quorum (four eyes):
-    `what` is the decision ("the promotion of riskops-x v3", "the rollback of riskops-x to v1")."""
+    `what` is the decision ("the promotion of riskops-x v3", "the rollback of riskops-x to v1"), `approval_url`
+    the gate's page in Airflow."""
     subject = f"[riskops] approval {len(approved) + 1} of {quorum} needed: {what}"
     body = (f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(dataset)}) needs {quorum} distinct "
             f"approvers: {html.escape(_approved_so_far(approved, quorum))}.</p>"
             f"<p>Approvals are bound to the report with SHA-256 {html.escape(report_sha256)}; whoever approved "
             "already is not asked again, and a rejection by any approver ends it. Decide in Airflow: "
-            f"{html.escape(airflow_url)} (DAG {html.escape(dag_id)}, Required Actions).</p>")
+            f"{_link(approval_url)} (DAG {html.escape(dag_id)}, Required Actions).</p>")
     return Mail(subject, body)
 
 
 def approval_reminder(what: str, dataset: str, since: str, approved: Sequence[str], quorum: int, dag_id: str,
-                      run_id: str, airflow_url: str) -> Mail:
+                      run_id: str, approval_url: str) -> Mail:
     """The reminder of a decision still waiting when its DAG run's deadline passed (Airflow's deadline alert):
-    `what` as for `approval_request`, `since` when the run started waiting."""
+    `what` as for `approval_request`, `since` when the run started waiting, `approval_url` the run's Required
+    Actions in Airflow."""
     subject = f"[riskops] reminder: {what} still waits for a decision ({len(approved)} of {quorum} approvals)"
     body = (f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(dataset)}) has waited for a decision since "
             f"{html.escape(since)}: {html.escape(_approved_so_far(approved, quorum))}.</p>"
-            f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG {html.escape(dag_id)}, run {html.escape(run_id)}, "
+            f"<p>Decide in Airflow: {_link(approval_url)} (DAG {html.escape(dag_id)}, run {html.escape(run_id)}, "
             "Required Actions).</p>")
     return Mail(subject, body)
 
@@ -125,6 +142,25 @@ def rollback_request(dataset: str, model_name: str, target: Mapping[str, Any], c
             f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG rollback_{html.escape(dataset)}, Required "
             "Actions). The next scoring run after the rollback uses the restored version.</p>")
     return Mail(subject, body)
+
+
+def promoted(dataset: str, model_name: str, version: str, audit: Mapping[str, str]) -> Mail:
+    """The confirmation to the approvers and the risk team that a version became the champion (`audit`: the
+    version's riskops tags: approved_by, promoted_at, approval_note, previous_champion, report_sha256)."""
+    previous = audit.get("previous_champion", "none")
+    replaces = f"It replaces version {previous}, now archived." if previous not in ("", "none") else \
+        "It is the first Production model of this dataset."
+    note = audit.get("approval_note") or ""
+    return Mail(f"[riskops] {model_name} v{version} promoted to Production (alias champion), approved by "
+                f"{audit.get('approved_by', '?')}",
+                f"<p>Version {html.escape(version)} of {html.escape(model_name)} (<b>{html.escape(dataset)}</b>) is "
+                f"the champion since {html.escape(audit.get('promoted_at', '?'))}: approved by "
+                f"{html.escape(audit.get('approved_by', '?'))}" + (f" ({html.escape(note)})" if note else "")
+                + f". {html.escape(replaces)} The next scoring run uses it.</p>"
+                f"<ul><li>the approved report's SHA-256 {html.escape(audit.get('report_sha256', '?'))}</li>"
+                f"<li>champion history: <code>python -m ml champions --dataset {html.escape(dataset)}</code>; "
+                f"to go back: <code>python -m ml rollback --dataset {html.escape(dataset)}</code> (or the DAG "
+                f"rollback_{html.escape(dataset)}), which needs the approvers again</li></ul>")
 
 
 # ------------------------------------------------------------------------------------ to the on-call

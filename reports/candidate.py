@@ -17,7 +17,8 @@ calibration bands or a data window that lost days of several kinds can push a se
    mean PD and AUC, champion and challenger side by side; the proxies) and the reasons' frequency
 6. the partial-dependence line of each monotone feature (does the spec's direction hold?) and the scorecard
    challenger beside the XGBoost model (AUC with its interval, KS, its calibration by band)
-7. swap matrix at the production threshold, threshold rationale, how to approve, committee sign-off
+7. swap matrix (each model at its own production threshold), threshold rationale, how to approve, committee
+   sign-off
 
 Conventions the caller must follow: rates (``positive_rate``, ``bad_rate``, calibration
 probabilities) are fractions in [0, 1]; swap matrix keys read ``"<champion decision>-><challenger
@@ -562,9 +563,9 @@ def _page_credit_practice(data: CandidateReportData) -> list[Flowable]:
 
 
 def _swap(data: CandidateReportData) -> list[Flowable]:
-    out: list[Flowable] = [Paragraph("Swap matrix at the production threshold", STYLES["h2"])]
+    out: list[Flowable] = [Paragraph("Swap matrix: each model at its own production threshold", STYLES["h2"])]
     swap = data.swap_matrix
-    if swap is None:
+    if swap is None or data.champion is None:
         out.append(Paragraph("First model: no champion to compare, so there is no swap set; every decision is "
                              "made by the challenger for the first time.", STYLES["body"]))
         return out
@@ -573,6 +574,11 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
         swap, (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
         (f"Challenger v{data.version} approves", f"Challenger v{data.version} declines"))
     out += [
+        Paragraph(f"Champion v{esc(str(data.champion_version))} decides at its production threshold "
+                  f"<b>{fmt4(data.champion.threshold)}</b> (what production decides today), challenger "
+                  f"v{esc(data.version)} at its own, <b>{fmt4(data.challenger.threshold)}</b> (what production "
+                  "would decide once it is promoted), on the same out-of-time test rows.", STYLES["body"]),
+        Spacer(1, 4),
         matrix,
         Spacer(1, 4),
         Paragraph(f"<b>Swap-in</b> (declined by the champion, approved by the challenger): "
@@ -594,7 +600,7 @@ def _threshold(data: CandidateReportData) -> list[Flowable]:
     else:
         method = "expected misclassification cost minimisation"
     return [
-        Paragraph("Production threshold", STYLES["h2"]),
+        Paragraph(f"Challenger v{esc(data.version)}'s production threshold", STYLES["h2"]),
         Table([["Threshold", fmt4(data.challenger.threshold)], ["Method", Paragraph(esc(method), STYLES["cell"])]],
               colWidths=[34 * mm, CONTENT_W - 34 * mm], hAlign="LEFT",
               style=TableStyle([("FONT", (0, 0), (0, -1), BOLD, 8.5), ("FONT", (1, 0), (1, 0), BOLD, 10),
@@ -646,7 +652,8 @@ def render_candidate_report(data: CandidateReportData) -> bytes:
                         keywords=("credit risk", "model validation", data.dataset))
     header = Header(title="Candidate model report \u00b7 credit risk committee", identity=data.model_name,
                     identity_suffix=f" \u00b7 version {data.version}",
-                    footer=f"Generated {data.generated_at} \u00b7 run {data.run_id} \u00b7 dataset {data.dataset}")
+                    # the dataset first: the footer is cut at its end to fit, and the run id can lose its tail
+                    footer=f"Dataset {data.dataset} \u00b7 generated {data.generated_at} \u00b7 run {data.run_id}")
     return render(story, metadata, header)
 
 

@@ -58,18 +58,21 @@ class ChampionComparison:
     version: str
     evaluation: Evaluation
     gain: AucDifference  # candidate AUC - champion AUC on the same rows, DeLong's paired standard error
-    swap: dict[str, Any]  # metrics.swap_matrix at the champion's threshold
+    # metrics.swap_matrix with each model at its own production threshold: what production decides today
+    # (the champion) against what it would decide once the candidate is promoted
+    swap: dict[str, Any]
     psi: dict[str, Any]  # bins.stability of the new development sample on the champion's reference bins
 
 
-def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, test: pd.DataFrame,
-                          dev: pd.DataFrame, beta: float, monitoring: Monitoring) -> ChampionComparison:
+def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, candidate_threshold: float,
+                          test: pd.DataFrame, dev: pd.DataFrame, beta: float,
+                          monitoring: Monitoring) -> ChampionComparison:
     """Score the candidate's test and development samples with the champion and compare (pure)."""
     y, p_old = test["label"].to_numpy(), champion.predict_proba(test)
     return ChampionComparison(
         version=version, evaluation=evaluate(y, p_old, champion.threshold, beta),
         gain=paired_auc_difference(y, p_old, candidate_p),
-        swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, champion.threshold),
+        swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, candidate_threshold),
         psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
                            monitoring.psi.pair))
 
@@ -127,7 +130,7 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
     before = None if model.calibration is None else metrics.calibration_table(
         y, model.raw_pd(model.pipeline.transform(test)))
     comparison = None if champion is None else compare_with_champion(
-        champion[1], champion[0], p, test, dev, config.beta, spec.monitoring)
+        champion[1], champion[0], p, model.threshold, test, dev, config.beta, spec.monitoring)
     verdict, reason = verdict_rule(m["auc"], m["auc_low"], m["auc_high"],
                                    None if comparison is None else comparison.evaluation.metrics["auc"],
                                    None if comparison is None else comparison.gain, config.margin, len(test))

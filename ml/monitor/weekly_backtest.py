@@ -71,16 +71,23 @@ MLFLOW_FIGURES = ("rows", "default_rate", "mean_pd", "auc", "gini", "ks", "brier
                   "approved_default_rate")
 
 
+def week_stamp(day: dt.date) -> tuple[int, int]:
+    """How MLflow charts show the ISO week of `day`: (timestamp, step) = (its Monday 00:00 UTC in ms, ISO year
+    * 100 + week), so the step axis reads 202637 for 2026-W37 and the time axis the week's first day."""
+    year, week, weekday = day.isocalendar()
+    monday = day - dt.timedelta(days=weekday - 1)
+    return int(dt.datetime.combine(monday, dt.time(), dt.timezone.utc).timestamp() * 1000), year * 100 + week
+
+
 def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> int:
     """Log each judged week's figures on the training run of the version that scored it; returns the count."""
     by_version: dict[str, list[Metric]] = {}
     for w in result.weeks:
         if w.performance is None:
             continue
-        monday = dt.date.fromisoformat(w.first_day)
-        stamp = int(dt.datetime.combine(monday, dt.time(), dt.timezone.utc).timestamp() * 1000)
+        stamp, step = week_stamp(dt.date.fromisoformat(w.first_day))
         by_version.setdefault(w.version, []).extend(
-            Metric(f"backtest.{figure}", float(getattr(w.performance, figure)), stamp, monday.toordinal() // 7)
+            Metric(f"backtest.{figure}", float(getattr(w.performance, figure)), stamp, step)
             for figure in MLFLOW_FIGURES)
     for version, metrics in by_version.items():
         run_id = registry.get_version(client, name, version).run_id or ""  # "": MLflow says the run does not exist

@@ -158,6 +158,7 @@ class ApprovalGate(HITLBranchOperator):
         # request and calls the notifiers
         self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None),
                                                 self.approved(ti))
+        self.body = with_respondents(self.body, self.assigned_users)
         timeout_at = utcnow() + self.response_timeout if self.response_timeout else None
         try:
             super().execute(context)
@@ -196,6 +197,15 @@ class ApprovalGate(HITLBranchOperator):
                 "at": str(event.get("responded_at")),
             })
         return super().execute_complete(context, event)
+
+
+def with_respondents(body: str | None, users: Sequence[dict[str, str]] | None) -> str:
+    """The prompt's body and who may answer it: Airflow refuses anyone else only when they submit."""
+    if not users:
+        return f"{body or ''}\n\n**Who may answer**: anyone who may open this DAG's runs.".lstrip()
+    names = ", ".join(u.get("name") or u["id"] for u in users)
+    return (f"{body or ''}\n\n**Who may answer**: {names} (the assigned approvers); Airflow refuses the answer of "
+            "anyone else when they submit it.").lstrip()
 
 
 def gate_ids(quorum: int, approve_last: str, reject: str) -> list[tuple[str, str, str]]:

@@ -1,6 +1,6 @@
 """Sending the mails: the candidate's PDF, the requests for a quorum's next approval, reminders and rollback
-requests to the approvers; stability alerts, weekly stability and backtest reports and overdue model reviews to
-the risk team; a halt or
+requests to the approvers; the confirmation of a promotion to the approvers and the risk team; stability
+alerts, weekly stability and backtest reports and overdue model reviews to the risk team; a halt or
 resume to the on-call and the risk team (their words are `ml.mails`'); and every task's failure to the
 operations address.
 
@@ -50,10 +50,18 @@ def _airflow_url() -> str:
     return str(conf.get("api", "base_url", fallback=""))
 
 
-def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
-    """Send the candidate that the retraining run `run_key` registered to the approvers; returns its summary
-    for XCom."""
-    from airflow.configuration import conf
+def approval_url(dag_id: str, run_id: str, task_id: str | None = None) -> str:
+    """The Required Actions page of a run, or of one of its tasks, at Airflow's configured address ([api]
+    base_url)."""
+    from ml.mails import required_actions_url
+
+    return required_actions_url(_airflow_url(), dag_id, run_id, task_id)
+
+
+def send_candidate_mail(dataset: str, run_key: str, dag_id: str, gate: str = "approval",
+                        conn_id: str = "smtp_default") -> dict[str, Any]:
+    """Send the candidate that the retraining run `run_key` (of `dag_id`) registered to the approvers, with the
+    link to its approval `gate`; returns its summary for XCom."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     from ml import layout, mails
@@ -64,7 +72,7 @@ def send_candidate_mail(dataset: str, run_key: str, conn_id: str = "smtp_default
     candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
     pdf = storage.read_bytes(candidate["report_key"])
     technical_file = candidate.get("technical_file_key")
-    mail = mails.candidate(candidate, conf.get("api", "base_url", fallback=""),
+    mail = mails.candidate(candidate, approval_url(dag_id, run_key, gate),
                            storage.url(technical_file) if technical_file else None)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
@@ -194,8 +202,45 @@ class ApprovalRequestNotifier(BaseNotifier):
         ti, gate = context["ti"], context["task"]
         candidate = ti.xcom_pull(task_ids=gate.candidate_task_id)
         mail = mails.approval_request(self.what.format(**candidate), self.dataset, ti.dag_id,
-                                      str(candidate["report_sha256"]), gate.approved(ti), self.quorum, _airflow_url())
+                                      str(candidate["report_sha256"]), gate.approved(ti), self.quorum,
+                                      approval_url(ti.dag_id, ti.run_id, ti.task_id))
         _send_text(list(Settings.from_env().approvers), mail.subject, mail.html, self.conn_id)
+
+
+class PromotionNotifier(BaseNotifier):
+    """The `promote` task's success callback: mails the approvers and the risk team that the candidate (XCom of
+    `candidate_task_id`) is the champion now, with its audit trail as MLflow holds it. Nothing is sent when the
+    version is not the champion (still waiting for its quorum)."""
+
+    template_fields = ()
+
+    def __init__(self, dataset: str, candidate_task_id: str = "email_approvers", conn_id: str = "smtp_default") -> None:
+        super().__init__()
+        self.dataset, self.candidate_task_id, self.conn_id = dataset, candidate_task_id, conn_id
+
+    def notify(self, context: Any) -> None:
+        send_promotion_mail(self.dataset, str(context["ti"].xcom_pull(task_ids=self.candidate_task_id)["version"]),
+                            self.conn_id)
+
+
+def send_promotion_mail(dataset: str, version: str, conn_id: str = "smtp_default") -> str | None:
+    """Mail the approvers and the risk team that `version` was promoted; returns the subject sent (None when it
+    is not the champion)."""
+    from mlflow import MlflowClient
+
+    from ml import mails
+    from ml.config import Settings, configure_mlflow
+    from ml.model import registry
+
+    settings = Settings.from_env()
+    configure_mlflow(settings)
+    name = registry.model_name(dataset)
+    audit = registry.tags(MlflowClient(), name, version)
+    if audit.get("status") != "champion":
+        return None
+    mail = mails.promoted(dataset, name, version, audit)
+    _send_text(list(dict.fromkeys([*settings.approvers, *settings.risk_team])), mail.subject, mail.html, conn_id)
+    return mail.subject
 
 
 def reminder_deadline(dataset: str, kind: str) -> Any:
@@ -265,7 +310,7 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
         what, given = f"the rollback of {name} to v{version}", [] if request is None else decisions.approvals(
             registry.decisions(client, name, version), tags, "rollback approved", request["id"])
     mail = mails.approval_reminder(what, dataset, since, [str(e["by"]) for e in given], approval_quorum(dataset),
-                                   dag_id, run_id, _airflow_url())
+                                   dag_id, run_id, approval_url(dag_id, run_id))
     _send_text(list(settings.approvers), mail.subject, mail.html)
     return mail.subject
 

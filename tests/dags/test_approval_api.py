@@ -105,3 +105,26 @@ def test_an_answer_by_someone_the_gate_may_not_ask_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="Ada may not answer this approval .* decide in a new run"):
         gate.execute_complete(context, event)
     assert pushed == []  # no decision recorded
+
+
+def test_the_prompt_states_the_options_asks_a_reason_only_to_reject_and_names_who_may_answer(monkeypatch):
+    """Airflow's form requires every param whose schema does not allow null: the reason must allow it."""
+    from airflow.sdk.definitions.param import Param
+
+    from riskops_airflow.approval import with_respondents
+    from tests.helpers import load_dag
+
+    monkeypatch.setenv("RISKOPS_APPROVER_USERS", "risk-approver,credit-officer")
+    gate = load_dag("retrain.py", "retrain_card_transactions").get_task("approval")
+    reason = gate.params.get_param("reason")
+    assert isinstance(reason, Param) and "null" in reason.schema["type"] and reason.value is None
+    reason.resolve(None)  # an Approve without a reason validates
+    assert "- **Approve**: version " in gate.body and "A reason is optional" in gate.body
+    assert "- **Reject**: version " in gate.body and "Say why in *reason*" in gate.body
+    assert "give a reason when rejecting" not in gate.body
+    assert [u["id"] for u in gate.assigned_users] == ["risk-approver", "credit-officer"]
+    body = with_respondents("Verdict: **recommended**.", gate.assigned_users)
+    assert body == ("Verdict: **recommended**.\n\n**Who may answer**: risk-approver, credit-officer (the assigned "
+                    "approvers); Airflow refuses the answer of anyone else when they submit it.")
+    assert with_respondents(None, None) == "**Who may answer**: anyone who may open this DAG's runs."
+

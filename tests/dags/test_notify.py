@@ -47,7 +47,8 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch,
     from riskops_airflow.notify import send_candidate_mail
 
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example, model-risk@bank.example")
-    result = send_candidate_mail("card_transactions", RUN)
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.bank.example/")
+    result = send_candidate_mail("card_transactions", RUN, "retrain_card_transactions")
     assert result["version"] == "3"
     (msg,) = mails(smtp)
     assert msg["Subject"] == ("[riskops] riskops-card_transactions v3 candidate: NOT RECOMMENDED (AUC 0.8612, "
@@ -67,6 +68,23 @@ def test_mail_reaches_the_smtp_server_with_the_pdf(candidate, smtp, monkeypatch,
     technical_file = Storage(str(data_root)).url(candidate["technical_file_key"])
     assert f"technical file {technical_file}, SHA-256 7ec4f11e" in body
     assert result["technical_file_sha256"] == "7ec4f11e"
+    # the link opens the approval itself at the configured address (not a port of the moment, not the home page)
+    page = f"https://airflow.bank.example/dags/retrain_card_transactions/runs/{RUN}/tasks/approval/required_actions"
+    assert f"<a href='{page}'>{page}</a>" in body
+
+
+def test_the_approval_link_is_the_page_airflow_links_its_required_actions_to(monkeypatch):
+    from types import SimpleNamespace
+
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    from riskops_airflow.notify import approval_url
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
+    gate = HITLOperator(task_id="approval_2", subject="Approve?", options=["Approve", "Reject"])
+    ti = SimpleNamespace(dag_id="retrain_card_transactions", run_id=RUN, task_id="approval_2", map_index=-1)
+    assert f"{approval_url(ti.dag_id, RUN, 'approval_2')}?map_index=-1" == gate.generate_link_to_ui(task_instance=ti)
+    assert approval_url(ti.dag_id, RUN) == f"http://127.0.0.1:8080/dags/retrain_card_transactions/runs/{RUN}/required_actions"
 
 
 def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_root, monkeypatch):
@@ -75,7 +93,7 @@ def test_smtp_down_raises_so_the_task_retries_and_the_pdf_stays(candidate, data_
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
                        f"smtp://127.0.0.1:{free_port()}?disable_tls=true&disable_ssl=true&timeout=2&retry_limit=1")
     with pytest.raises(OSError):
-        send_candidate_mail("card_transactions", RUN)
+        send_candidate_mail("card_transactions", RUN, "retrain_card_transactions")
     assert Storage(str(data_root)).read_bytes(candidate["report_key"]) == candidate["pdf"]
 
 
@@ -115,3 +133,26 @@ def test_the_reminder_names_the_waiting_candidate_and_its_approvals(candidate, m
     decisions.promote(client, name, version, "Grace", report=candidate["pdf"], quorum=2)
     assert remind("card_transactions", "retrain", "retrain_card_transactions", RUN, "") is None  # nothing waits
     assert remind("card_transactions", "retrain", "retrain_card_transactions", "another run", "") is None
+
+
+def test_a_promotion_is_confirmed_to_the_approvers_and_the_risk_team(candidate, mlflow_store, smtp, monkeypatch):
+    from mlflow import MlflowClient
+
+    from ml.model import decisions
+    from riskops_airflow.notify import send_promotion_mail
+    from tests.helpers import tiny_candidate
+
+    monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example")
+    client, name = MlflowClient(), "riskops-card_transactions"
+    version = tiny_candidate(client, name, candidate["pdf"])
+    decisions.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
+    assert send_promotion_mail("card_transactions", version) is None  # one of two approvals: not promoted yet
+    decisions.promote(client, name, version, "Grace", "agreed", report=candidate["pdf"], quorum=2)
+    subject = send_promotion_mail("card_transactions", version)
+    assert subject == f"[riskops] {name} v1 promoted to Production (alias champion), approved by Ada, Grace"
+    (msg,) = mails(smtp)
+    assert msg["Subject"] == subject
+    assert {a.strip() for a in msg["To"].split(",")} == {"cro@bank.example", "risk-team@bank.example"}
+    body = msg.get_body(("html",)).get_content()
+    assert "It is the first Production model of this dataset." in body and candidate["report_sha256"] in body
+    assert "(Ada: fine; Grace: agreed)" in body

@@ -116,6 +116,12 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
     (msg,) = mails(home / "outbox")
     assert msg["Subject"].startswith(f"[riskops] {NAME} v1 candidate: RECOMMENDED")
     assert "four eyes: 2 distinct approvers must approve it" in msg.get_body(("html",)).get_content()
+    # its link opens the approval itself, at Airflow's configured address
+    assert f"{af.base}/dags/{DAG_ID}/runs/{run1}/tasks/approval/required_actions" in msg.get_body(("html",)).get_content()
+    # the prompt names who may answer (admin triggered the run: separation of duties leaves it out)
+    detail = af.api("GET", f"/dags/{DAG_ID}/dagRuns/{run1}/taskInstances/approval/-1/hitlDetails")
+    assert "**Who may answer**: risk-approver, credit-officer (the assigned approvers)" in detail["body"]
+    assert "- **Reject**: version 1 is tagged rejected" in detail["body"]
     (pdf,) = [a.get_content() for a in msg.iter_attachments()]
     assert pdf.startswith(b"%PDF")
     assert client.get_model_version(NAME, "1").tags["riskops.trained_by"] == "admin"
@@ -125,6 +131,8 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
         af.respond(DAG_ID, run1, "approval", "Approve", "I can do this")
     first.answer(DAG_ID, run1, "approval", "Approve", "good separation on the last four weeks", timeout=300)
     af.wait_for_task(DAG_ID, run1, "approval_2", WAITING_FOR_HUMAN, timeout=300)
+    detail = af.api("GET", f"/dags/{DAG_ID}/dagRuns/{run1}/taskInstances/approval_2/-1/hitlDetails")
+    assert "**Who may answer**: credit-officer (the assigned approvers)" in detail["body"]
     # the first approval is in the audit trail as it arrived; nothing is promoted yet
     (approved,) = registry.decisions(client, NAME, "1")
     assert (approved["action"], approved["by"]) == ("approved", "risk-approver")
@@ -137,6 +145,11 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
     second.answer(DAG_ID, run1, "approval_2", "Approve", "agreed", timeout=300)
     assert af.wait_for_run(DAG_ID, run1, timeout=300) == "success"
     assert af.task_state(DAG_ID, run1, "promote") == "success"
+    # the promote task's log says what was promoted (INFO), and a mail confirms it to approvers and risk team
+    log = (af.task_logs(DAG_ID, run1) / "task_id=promote" / "attempt=1.log").read_text()
+    assert f"{NAME} version 1 is now Production (alias champion); approved by risk-approver, credit-officer" in log
+    promoted = f"[riskops] {NAME} v1 promoted to Production (alias champion), approved by risk-approver, credit-officer"
+    wait_for(lambda: promoted in _subjects(home), 120, "the promotion mail", 2)
     assert af.task_state(DAG_ID, run1, "record_rejection") == "skipped"
     assert af.task_state(DAG_ID, run1, "record_rejection_2") == "skipped"
     v1 = client.get_model_version(NAME, "1")

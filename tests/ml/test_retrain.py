@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -88,6 +89,16 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     sample = model.reference_sample
     assert len(sample) == len(parts["train"]) + len(parts["valid"])
     assert set(sample.columns) == {*model.pipeline.numeric, "__score__"} and "amount" in sample.columns
+
+    # the swap matrix puts each model at its own production threshold: a challenger deciding at 2 (above
+    # every PD) approves every row the champion (at its threshold) declines, and declines none
+    from ml.model.retrain import compare_with_champion
+
+    test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
+    p = model.predict_proba(test)
+    swap = compare_with_champion(model, "2", p, 2.0, test, dev, CONFIG.beta, cards_spec.monitoring).swap
+    assert swap["approve->decline"]["n"] == swap["decline->decline"]["n"] == 0
+    assert swap["decline->approve"]["n"] == int((p >= model.threshold).sum()) > 0
 
     # and is covered by the model's hash: a sample changed in the artifact store is refused
     model_id = client.get_model_version(name, "2").source.removeprefix("models:/")

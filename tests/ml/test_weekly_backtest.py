@@ -115,7 +115,7 @@ def test_bad_arguments_are_one_line_errors(env, capsys) -> None:
     assert capsys.readouterr().err.strip() == "error: weeks must be at least 1, not 0"
 
 
-def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, capsys) -> None:
     """A reviewer declines every row the policy sent to review on the first day (the model suggests approve on
     all of them: each is an override) and decides one row the policy approved (quarantined): the figures, the
     alert of a spec expecting at most 20 %, the run's file for the mail and the PDF's page."""
@@ -154,3 +154,20 @@ def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, caps
     assert main(["backtest", "--dataset", DS, "--as-of", AS_OF.isoformat(), "--weeks", "3"]) == 0
     assert (f"reviewers: {len(review)} of the {o.overall.sent} rows sent to review decided, override rate 100.0% "
             f"(reviews: {len(review)} accepted, 1 quarantined)") in capsys.readouterr().out
+
+
+def test_mlflow_charts_read_each_backtest_week_as_its_iso_week(env, cards_spec) -> None:
+    from ml.monitor.weekly_backtest import week_stamp
+
+    # a year's turn: 2026-12-31 (Thursday) is in 2026-W53, 2027-01-04 starts 2027-W01
+    assert week_stamp(dt.date(2026, 12, 31)) == (int(dt.datetime(2026, 12, 28, tzinfo=dt.timezone.utc).timestamp())
+                                                 * 1000, 202653)
+    assert week_stamp(dt.date(2027, 1, 4))[1] == 202701
+    weekly_backtest(env["storage"], cards_spec, AS_OF, 3)
+    client = MlflowClient()
+    run_id = client.get_model_version(NAME, "1").run_id
+    points = client.get_metric_history(run_id, "backtest.auc")
+    weeks = {dt.date.fromisoformat(w) for w in ("2026-09-07", "2026-09-14")}  # the judged weeks' Mondays
+    assert {p.step for p in points} == {202637, 202638}
+    assert {p.timestamp for p in points} == {int(dt.datetime.combine(m, dt.time(), dt.timezone.utc).timestamp())
+                                             * 1000 for m in weeks}

@@ -265,6 +265,23 @@ def test_swap_matrix_threshold_and_approval(text: str) -> None:
         assert expected in text, expected
 
 
+def test_the_swap_matrix_and_the_threshold_name_the_same_thresholds(pdf: bytes) -> None:
+    """The decision page says which threshold each model decides at, and the one printed as the production
+    threshold is the challenger's (0.0873), not the champion's (0.0921)."""
+    page = next(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages
+                if "Swap matrix" in p.extract_text())
+    assert "Swap matrix: each model at its own production threshold" in page
+    assert "Champion v6 decides at its production threshold 0.0921" in page
+    assert "challenger v7 at its own, 0.0873" in page
+    assert "Challenger v7's production threshold Threshold 0.0873" in page
+
+
+def test_the_footer_keeps_the_whole_dataset_name() -> None:
+    name = "a_dataset_with_a_rather_long_name_of_forty_nine_c"
+    last = PdfReader(io.BytesIO(render_candidate_report(make_data(dataset=name)))).pages[-1].extract_text()
+    assert f"Dataset {name} \u00b7 generated" in last
+
+
 def test_contains_the_charts(pdf: bytes) -> None:
     assert _image_count(pdf) >= 5  # ROC, KS, calibration, score histogram, feature importance
 
