@@ -585,6 +585,18 @@ def _score_args(p: argparse.ArgumentParser) -> None:
                                      "the days that failed)")
 
 
+def _mix(manifest: dict[str, Any]) -> str:
+    """A scored day's decisions for a console line ("approve 90, review 6, decline 4")."""
+    return ", ".join(f"{k} {v}" for k, v in manifest["decisions"].items())
+
+
+def _refuse_failed(failed: list[Any], dates: list[dt.date], verb: str) -> None:
+    """The refusal of a run of several days some of which failed (each named on stderr as it failed)."""
+    if failed:
+        raise RiskopsError(f"{len(failed)} of {len(dates)} days not {verb} (each named above); the others are "
+                           "committed")
+
+
 @step("score", "score curated days (or an analyst's file) with the Production model", _score_args)
 def cmd_score(args: argparse.Namespace) -> int:
     from ml import layout
@@ -624,12 +636,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         elif m is None:
             print(f"{day} {spec.name}: already committed by this run with v{pinned.version}", flush=True)
         else:
-            mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
+            mix = _mix(m)
             print(f"{day} {spec.name}: scored {m['rows_scored']} of {m['rows_in']} rows with {pinned.name} "
                   f"v{pinned.version} ({mix}) -> {storage.url(m['scores'])}", flush=True)
-    if failed:
-        raise RiskopsError(f"{len(failed)} of {len(dates)} days not scored (each named above); the others are "
-                           "committed")
+    _refuse_failed(failed, dates, "scored")
     return 0
 
 
@@ -656,12 +666,10 @@ def _score_halted(storage: "Storage", spec: "DatasetSpec", dates: list[dt.date],
             failed.append(day)
             print(f"error: {day} {spec.name}: {exc}", file=sys.stderr, flush=True)
             continue
-        mix = ", ".join(f"{k} {v}" for k, v in m["decisions"].items())
+        mix = _mix(m)
         print(f"{day} {spec.name}: {halt.text()}; {m['rows_scored']} of {m['rows_in']} rows decided by the fallback "
               f"policy ({policy}: {mix}) -> {storage.url(m['scores'])}", flush=True)
-    if failed:
-        raise RiskopsError(f"{len(failed)} of {len(dates)} days not decided (each named above); the others are "
-                           "committed")
+    _refuse_failed(failed, dates, "decided")
     return 0
 
 

@@ -259,14 +259,20 @@ def _verdict(data: CandidateReportData) -> Flowable:
     return box
 
 
+# the ranking and calibration rows every model comparison of the report opens with
+_RANKING_ROWS = (
+    MetricRow("AUC", "auc", "higher"),
+    MetricRow("AUC 95% interval", "auc_low", difference=False,
+              text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
+    MetricRow("Gini", "gini", "higher"),
+    MetricRow("KS", "ks", "higher"),
+    MetricRow("Brier score", "brier", "lower"),
+)
+
+
 def _metrics(data: CandidateReportData) -> list[Flowable]:
     rows = [
-        MetricRow("AUC", "auc", "higher"),
-        MetricRow("AUC 95% interval", "auc_low", difference=False,
-                  text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
-        MetricRow("Gini", "gini", "higher"),
-        MetricRow("KS", "ks", "higher"),
-        MetricRow("Brier score", "brier", "lower"),
+        *_RANKING_ROWS,
         MetricRow("Log loss", "log_loss", "lower"),
         MetricRow("Precision", "precision", "higher"),
         MetricRow("Recall", "recall", "higher"),
@@ -524,15 +530,7 @@ def _scorecard(data: CandidateReportData) -> list[Flowable]:
     out: list[Flowable] = [Paragraph("Scorecard challenger", STYLES["h2"])]
     if card is None:
         return out + [Paragraph("Not computed for this candidate.", STYLES["body"])]
-    rows = [
-        MetricRow("AUC", "auc", "higher"),
-        MetricRow("AUC 95% interval", "auc_low", difference=False,
-                  text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
-        MetricRow("Gini", "gini", "higher"),
-        MetricRow("KS", "ks", "higher"),
-        MetricRow("Brier score", "brier", "lower"),
-        MetricRow("Threshold", "threshold"),
-    ]
+    rows = [*_RANKING_ROWS, MetricRow("Threshold", "threshold")]
     candidate = card["candidate"]
     names = {k: f"{_ALGORITHM[k]}{' (candidate)' if k == candidate else ''}" for k in ("scorecard", "xgboost")}
     gain = card["gain"]

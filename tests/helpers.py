@@ -6,6 +6,9 @@ import datetime as dt
 import email
 import email.policy
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,22 @@ from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.spec import DatasetSpec
 from ml.storage import Storage
+
+
+@contextmanager
+def fresh_postgres(prefix: str) -> Iterator[str]:
+    """The SQLAlchemy URL of a uniquely named database on the local PostgreSQL, dropped afterwards."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def free_port() -> int:

@@ -10,7 +10,6 @@ with a judged group below the spec's minimum ratio is not recommended (`verdict`
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from ml import fairness as fr
 from ml import policy as pol
 from ml import reasons as rs
 from ml.data.spec import DatasetSpec
+from ml.json_values import finite
 from ml.model.riskmodel import RiskModel
 from ml.model.verdict import NOT_RECOMMENDED
 from ml.rating import band_scale
@@ -43,18 +43,9 @@ class Review:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: NaN (a rate of an empty group, an AUC not computed) as null."""
-        plain: dict[str, Any] = _finite(asdict(self))
+        plain: dict[str, Any] = finite(asdict(self))
         return plain
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def decisions(model: RiskModel, spec: DatasetSpec, rows: pd.DataFrame, p: np.ndarray) -> dict[str, Any]:

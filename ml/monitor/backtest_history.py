@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -37,6 +36,7 @@ from ml import bins as b
 from ml.data.spec import Backtest as BacktestSpec
 from ml.dates import BACKTEST_KINDS
 from ml.fairness import GroupRow
+from ml.json_values import finite
 from ml.monitor.backtest import BacktestResult, Performance
 from ml.monitor.fair_lending import feature_key
 from ml.monitor.history import History, Record
@@ -44,18 +44,6 @@ from ml.monitor.history import History, Record
 WEEK, WINDOW = BACKTEST_KINDS
 MAILED = "report_mailed"
 ESTIMATES = ("estimated_auc", "estimated_default_rate")
-
-
-def finite(value: Any) -> Any:
-    """NaN (a week with one class, a model without a development AUC, a rate of no rows) is stored as no
-    value, in nested dicts and lists too: JSON has no NaN."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
 
 
 def write(history: History, result: BacktestResult, settings: BacktestSpec) -> int:

@@ -19,6 +19,7 @@ from mlflow.entities import Metric
 
 from ml import layout, mails
 from ml.data.spec import DatasetSpec
+from ml.json_values import finite
 from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
@@ -123,6 +124,6 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
         storage.write_json(layout.backtest_run(spec.name, run_key), {
             "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
             "report_sha256": out["report_sha256"], "alerts": result.alerts, "reviews": out["reviews"],
-            "overrides": backtest_history.finite(result.to_dict()["overrides"]), "subject": mail.subject,
+            "overrides": finite(result.to_dict()["overrides"]), "subject": mail.subject,
             "html": mail.html})
     return out

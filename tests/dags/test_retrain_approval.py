@@ -24,7 +24,7 @@ from ml.errors import RiskopsError
 from ml.model import champions, decisions, registry
 from ml.model.halt import halted as halt_state
 from ml.storage import Storage
-from tests.helpers import approve, free_port, land_and_preprocess, mails
+from tests.helpers import approve, free_port, fresh_postgres, land_and_preprocess, mails
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "retrain_card_transactions"
@@ -44,19 +44,8 @@ def _stage(client: MlflowClient, version: str) -> str:
 @pytest.fixture(scope="module")
 def airflow_postgres():
     """A fresh PostgreSQL database for Airflow's metadata (the production setup), dropped afterwards."""
-    import uuid
-
-    import psycopg2
-
-    name = f"riskops_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_postgres("riskops_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

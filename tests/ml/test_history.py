@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from ml.errors import RiskopsError
 from ml.monitor.history import History, Record
+from tests.helpers import fresh_postgres
 
 DAY = dt.date(2026, 9, 21)
 
@@ -24,17 +24,8 @@ def _rows(value: float, light: str = "green") -> list[Record]:
 @pytest.fixture(scope="module")
 def postgres_url():
     """A uniquely named database on the local PostgreSQL, dropped afterwards."""
-    import psycopg2
-
-    name = f"riskops_history_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_postgres("riskops_history") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
