@@ -156,14 +156,14 @@ def test_the_approval_prompt_links_the_report_the_mlflow_version_and_says_why(tr
     dag = load_dag("retrain.py", f"retrain_{DATASET}")
     body = dag.get_template_env().from_string(dag.get_task("approval").body)
     summary = {"model_name": NAME, "version": "7", "verdict": "RECOMMENDED", "report_sha256": "ab" * 32,
-               "model_sha256": "cd" * 32, "run_id": "r123"}
+               "model_sha256": "cd" * 32, "technical_file_sha256": "ef" * 32, "run_id": "r123"}
     ti = SimpleNamespace(xcom_pull=lambda task_ids, key=None: summary)
     drift = {f"drift/{DATASET}": [SimpleNamespace(extra={"reason": "score PSI 0.31 red in 2026-W39"})]}
 
     text = body.render(ti=ti, triggering_asset_events=drift)
-    assert f"[the candidate report](/riskops/datasets/{DATASET}/versions/7)" in text
+    assert f"[the candidate report and technical file](/riskops/datasets/{DATASET}/versions/7)" in text
     assert "**Requested by stability monitoring (drift):** score PSI 0.31 red in 2026-W39." in text
-    assert "ab" * 32 in text and f"[{DATASET} monitoring](/riskops/datasets/{DATASET})" in text
+    assert "ab" * 32 in text and "ef" * 32 in text and f"[{DATASET} monitoring](/riskops/datasets/{DATASET})" in text
     if tracking.startswith("http"):
         assert f"[{NAME} v7 in MLflow](http://mlflow.bank.example:5000/#/models/{NAME}/versions/7)" in text
     else:
