@@ -66,12 +66,15 @@ for dataset in dataset_names():
         def record(task_id: str, answer: str, gate: str):
             """The step recording a gate's answer: one approval of the rollback (the last one carries it out), or
             the decline."""
-            note = "{{ ti.xcom_pull(task_ids='" + gate + "', key='decision')['reason'] }}"
             common = ["rollback", "--dataset", dataset, "--version", TARGET,
-                      option("approver", xcom(gate, key="decision", field="by")), option("reason", REASON)]
+                      option("approver", xcom(gate, key="decision", field="by"))]
             if answer == "approve":
-                return ml_step(task_id, [*common, option("note", note), option("requested-by", WHO)])
-            return ml_step(task_id, [*common, "--decline"])
+                return ml_step(task_id, [*common, option("reason", REASON),
+                                         option("note", xcom(gate, key="decision", field="reason")),
+                                         option("requested-by", WHO)])
+            # a decline records the decliner's own reason (as a rejected candidate does), not the request's
+            return ml_step(task_id, [*common, "--decline", option("reason", xcom(
+                gate, key="decision", field="reason", default="declined in Airflow"))])
 
         planned = plan(dataset)
         first, _ = approval_chain(

@@ -361,8 +361,9 @@ def _rollback_args(p: argparse.ArgumentParser) -> None:
     free_text(p, "--reason", required=True, blank=False,
               help="why roll back: the first approval opens the request with it, the champion history records it")
     free_text(p, "--note", help="this approver's note (default: the reason)")
-    free_text(p, "--requested-by", help="who asked for the rollback (RISKOPS_SEPARATE_DUTIES=on: they may not "
-                                        "approve it); default: the first approver")
+    free_text(p, "--requested-by", help="who asked for the rollback, given when the request is opened "
+                                        "(RISKOPS_SEPARATE_DUTIES=on: they may not approve it, so the first "
+                                        "approver must name someone else); default: the first approver")
     p.add_argument("--decline", action="store_true", help="decline the waiting rollback instead of approving it")
 
 
@@ -480,7 +481,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     from ml import layout, mails
     from ml.data.spec import load_specs
     from ml.monitor.history import History
-    from ml.monitor.inventory import inventory
+    from ml.monitor.inventory import inventory, overdue
     from ml.storage import Storage
 
     settings = _settings()
@@ -490,7 +491,7 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     today = args.as_of or dt.datetime.now(dt.timezone.utc).date()
     entries = inventory(_mlflow(settings), History.open(settings.history_url), specs, today)
     if args.run_key:
-        late = [e.to_dict() for e in entries if e.overdue]
+        late = [e.to_dict() for e in overdue(entries)]
         mail = mails.overdue_reviews(today.isoformat(), late) if late else None
         Storage(settings.data_url).write_json(layout.inventory_run(args.run_key), {
             "as_of": today.isoformat(), "models": [e.to_dict() for e in entries],
@@ -880,7 +881,7 @@ def cmd_reasons(args: argparse.Namespace) -> int:
     from ml.data.spec import get_spec
     from ml.reasons import Dictionary
 
-    spec = get_spec(Settings.from_env().specs_dir, args.dataset)
+    spec = get_spec(_settings().specs_dir, args.dataset)
     dictionary = Dictionary.of(spec, [*spec.model_inputs, *(f.name for f in spec.derived)])
     warning = dictionary.warning(spec.name)
     if warning:

@@ -189,7 +189,8 @@ def resume(dataset: str, model_name: str, event: Mapping[str, Any]) -> Mail:
     champion-history line as a dict, with the `halt` it lifts)."""
     halt_state = event["halt"]
     version = event["version"]
-    scores = f"version {version} scores again from the next scoring run" if version != "none" else         "there is no champion yet: nothing scores until one is approved"
+    scores = (f"version {version} scores again from the next scoring run" if version != "none"
+              else "there is no champion yet: nothing scores until one is approved")
     return Mail(f"[riskops] {model_name} resumed by {event['by']}",
                 f"<p><b>{html.escape(str(event['by']))}</b> resumed {html.escape(model_name)} at "
                 f"{html.escape(str(event['at']))}: {html.escape(str(event['why']))}</p>"

@@ -617,6 +617,8 @@ class Reasons(_Strict):
     warning): a feature with no statement, and any protected attribute, is never a reason."""
 
     statements: list[ReasonStatement] = Field(default_factory=list, max_length=200)
+
+
 class Fallback(_Strict):
     """What decides while the dataset's model is halted (`python -m ml halt`): the policy's hard rules (when
     `hard_rules`), and `otherwise` for every row they do not decide. Nothing is approved without a model."""

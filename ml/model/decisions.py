@@ -358,8 +358,8 @@ def rollback(client: MlflowClient, name: str, version: str, approver: str, reaso
     """Record `approver`'s approval (with `note`, default the reason) of rolling back to `version` (an earlier
     champion, `rollback_target`); the first approval opens the rollback request with `reason`. Once `quorum`
     distinct approvers have approved it, `version` is the champion again, the current one archived, and the
-    champion history records the rollback with the request's reason. Who requested it (`requested_by`, default
-    the first approver) may not approve it when `separate_duties`. Returns what `promote` returns."""
+    champion history records the rollback with the request's reason. Who opened the request (`requested_by` of
+    the call that opened it, default that call's approver) may not approve it when `separate_duties`. Returns what `promote` returns."""
     check_approver(approver, approvers)
     if not reason.strip():
         raise RiskopsError("a rollback needs a reason (--reason): it goes into the champion history")
@@ -369,8 +369,12 @@ def rollback(client: MlflowClient, name: str, version: str, approver: str, reaso
         return _complete(client, name, version, json.loads(tags["promotion_pending"]))
     target, champion = rollback_target(client, name, version)
     _check_report(name, target, tags, report)
-    _check_duties(approver, tags, requested_by if separate_duties else None, False, what="rollback")
-    request = _rollback_request(client, name, target, champion, tags, requested_by or approver, reason)
+    # the requester is who opened the open request, not who this call names: leaving --requested-by off later
+    # must not let the requester approve their own request
+    open_ = json.loads(tags["rollback_request"]) if "rollback_request" in tags else None
+    requester = str(open_["by"]) if open_ and open_.get("from") == champion else (requested_by or approver)
+    _check_duties(approver, tags, requester if separate_duties else None, False, what="rollback")
+    request = _rollback_request(client, name, target, champion, tags, requester, reason)
     before = approvals(registry.decisions(client, name, target), tags, "rollback approved", request["id"])
     given = _approve(client, name, target, tags, approver, note or reason, quorum, "rollback approved", request["id"])
     if len(given) < quorum:

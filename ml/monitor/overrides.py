@@ -4,7 +4,7 @@ approved beside that of the rows the policy approved without review in the same 
 
 The model's suggestion for a row sent to review is the model's own yes/no at its threshold, before the
 review zone and the hard rules route it: approve when the row's PD is below the version's threshold (the
-F-beta-optimal cut-off stored with the model), decline at or above it. A reviewer overrides when they decide
+cut-off stored with the model), decline at or above it. A reviewer overrides when they decide
 otherwise. Rows decided by the fallback policy (no model) have no suggestion and are not read here.
 
 Pure functions on arrays; the backtest feeds them one scored day at a time (`add_reviews`, `add_outcomes`)

@@ -9,7 +9,6 @@ candidates) complete the page; the plugin only renders these.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlflow import MlflowClient
@@ -138,8 +137,3 @@ def waiting(client: MlflowClient, dataset: str) -> list[Candidate]:
         tags = registry.tags(client, name, version)
         out.append(Candidate(version, tags.get("verdict", "?"), tags.get("report_sha256", ""), tags.get("trigger", "")))
     return out
-
-
-def worst_light(windows: Sequence[WindowLight]) -> str | None:
-    """The worst light among windows (None when none was judged)."""
-    return st.worst(w.light for w in windows)

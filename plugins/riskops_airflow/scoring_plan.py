@@ -39,9 +39,10 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     named = layout.model_version(str(params["model_version"])) if params.get("model_version") else None
     if params.get("input"):
         layout.ondemand_files(str(params["input"]), params.get("output") and str(params["output"]))
-    # an explicit version is pinned as given; the champion is resolved unless the model is halted, when no
-    # model decides: the fallback policy, or (without one) the refusal, here, once. A halt set after this plan
-    # still stops the tasks: `score` checks it before it loads a model.
+    # an explicit version is pinned as given, without asking MLflow; otherwise the champion is resolved unless
+    # the model is halted, when no model decides: the fallback policy, or (without one) the refusal, here, once.
+    # `score` checks the halt itself before it loads any model, so a halt set after this plan, or a halted
+    # model's version named explicitly, still stops the model (each task then says so in one line).
     halt = None if named else fallback.halt_of(dataset)
     if halt is not None:
         fallback.fallback_policy(get_spec(specs_dir(), dataset), halt)

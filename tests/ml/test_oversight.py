@@ -283,3 +283,19 @@ def test_a_bad_quorum_setting_is_one_line(mlflow_store, test_spec, monkeypatch, 
     monkeypatch.setenv("RISKOPS_APPROVAL_QUORUM", "two")
     assert _cli(capsys, "champions", "--dataset", "test") == (
         2, "", "error: RISKOPS_APPROVAL_QUORUM must be a whole number from 1 to 10, not 'two'\n")
+
+
+def test_under_separation_of_duties_the_requester_of_a_rollback_never_approves_it(two_champions):
+    client, v1, v2 = two_champions
+    target, _ = decisions.rollback_target(client, NAME)
+
+    def approve(approver: str, requested_by: str | None = None) -> dict:
+        return decisions.rollback(client, NAME, target, approver, "v2 declines good customers", report=REPORT,
+                                  approvers=APPROVERS, quorum=2, requested_by=requested_by, separate_duties=True)
+
+    with pytest.raises(RiskopsError, match="'Ada' triggered this rollback"):
+        approve("Ada")  # opening it alone: the requester would approve their own request
+    assert approve("Grace", requested_by="Ada")["request"]["by"] == "Ada"
+    with pytest.raises(RiskopsError, match="'Ada' triggered this rollback"):
+        approve("Ada")  # later, without naming anyone: still the request's requester
+    assert approve("Linus")["status"] == "champion" and _champion(client) == v1
