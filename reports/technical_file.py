@@ -150,7 +150,8 @@ def render_technical_file(data: TechnicalFileData) -> bytes:
                         keywords=("credit risk", "technical file", "model documentation", data.dataset))
     header = Header(title="Technical file \u00b7 model documentation", identity=data.model_name,
                     identity_suffix=f" \u00b7 version {data.version}",
-                    footer=f"Registered {data.generated_at} \u00b7 run {data.run_id} \u00b7 dataset {data.dataset}")
+                    # the dataset first: the footer is cut at its end to fit, and the run id can lose its tail
+                    footer=f"Dataset {data.dataset} \u00b7 registered {data.generated_at} \u00b7 run {data.run_id}")
     return render(story, metadata, header)
 
 

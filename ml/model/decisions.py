@@ -69,8 +69,14 @@ def _pointers(client: MlflowClient, name: str) -> tuple[Any, str] | None:
         return by_alias, "alias+stage"
     if by_alias is None or by_stage is None:
         return (by_alias, "alias") if by_alias is not None else (by_stage, "stage")
-    alias_at, stage_at = _champion_since(by_alias), _champion_since(by_stage)
-    stage_is_ours = stage_at is not None and (alias_at is None or stage_at > alias_at)
+    # the champion history is numbered, so it tells which pointer riskops set last even when two promotions
+    # fell in the same second; the timestamps decide only for a model without a history (before it existed)
+    last = champions.current(client, name)
+    if last is not None and last.version in (str(by_alias.version), str(by_stage.version)):
+        stage_is_ours = last.version == str(by_stage.version)
+    else:
+        alias_at, stage_at = _champion_since(by_alias), _champion_since(by_stage)
+        stage_is_ours = stage_at is not None and (alias_at is None or stage_at > alias_at)
     return (by_alias, "alias") if stage_is_ours else (by_stage, "stage")
 
 
