@@ -133,7 +133,7 @@ def _open_approval(driver, af: Standalone) -> None:  # type: ignore[no-untyped-d
     driver.get(f"{af.base}/required_actions")
     _wait(driver).until(ec.element_to_be_clickable((By.PARTIAL_LINK_TEXT, f"Approve {NAME} v1"))).click()
     _wait(driver).until(ec.presence_of_element_located((By.NAME, "element_reason")))
-    _wait(driver).until(ec.presence_of_element_located((By.LINK_TEXT, "the candidate report")))
+    _wait(driver).until(ec.presence_of_element_located((By.LINK_TEXT, "the candidate report and technical file")))
 
 
 def _answer(driver, option: str, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -208,7 +208,7 @@ def test_the_approver_reviews_the_report_and_approves_in_the_browser(platform, b
 
     # the report, one click from the prompt: the review page with the hash check, then the PDF itself
     before = set(driver.window_handles)
-    driver.find_element(By.LINK_TEXT, "the candidate report").click()
+    driver.find_element(By.LINK_TEXT, "the candidate report and technical file").click()
     # Airflow's UI opens a prompt's links in a new tab
     _wait(driver).until(lambda d: set(d.window_handles) - before or "/riskops/" in d.current_url)
     if set(driver.window_handles) - before:
