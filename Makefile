@@ -38,8 +38,8 @@ stack-stop:
 
 # Lint (ruff on the whole tree, mypy strict on ml/ and reports/: tests/suite.py, pyproject.toml), then the
 # tests not marked slow on both cores (a test file stays in one worker: its fixtures are made once), then
-# each slow end-to-end file on its own (each starts a whole Airflow); every part runs even if one fails, and
-# the wall time of each part is printed at the end (tests/suite.py).
+# the slow end-to-end files (each starts a whole Airflow) in two streams side by side, the demo in one; every
+# part runs even if one fails, and the wall time of each part is printed at the end (tests/suite.py).
 test: install
 	$(BIN)/python tests/suite.py
 
