@@ -17,7 +17,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, Paragraph, Spacer, Table, TableStyle
 
-from reports import charts
+from reports import charts, palette
 from reports.document import (
     BETTER,
     BOLD,
@@ -332,7 +332,7 @@ def trend_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[fl
     dashed amber and red threshold lines when those are given, shaded ``(low, high)`` ``intervals`` per
     series (e.g. confidence intervals) and the y axis in percent if ``percent``."""
     references = [(f"{name.capitalize()} from {fmt_threshold(y)}", y, colour)
-                  for name, y, colour in (("amber", amber, charts.AMBER), ("red", red, charts.RED)) if y is not None]
+                  for name, y, colour in (("amber", amber, palette.AMBER), ("red", red, charts.RED)) if y is not None]
     return image(charts.line_chart(x_labels, series, title, ylabel, references, size=size, intervals=intervals,
                                    percent=percent), size)
 

@@ -22,17 +22,14 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
+from reports.palette import BAD, GOOD, GRID, NAVY  # noqa: E402
+
 DPI = 150
 """Raster resolution of every chart; figure sizes are in inches and match the size drawn in the PDF."""
 
-# Palette shared with the PDF tables (reports/document.py takes NAVY from here).
-NAVY = "#1F3A5F"
+# Palette shared with the PDF tables (reports/document.py takes NAVY from here) and the monitoring view.
 CHALLENGER = "#1F77B4"
 CHAMPION = "#7F7F7F"
-GOOD = "#2E8B57"
-BAD = "#C0392B"
-GRID = "#D9D9D9"
-AMBER = "#E08E0B"  # reference lines of the traffic-light thresholds
 RED = BAD
 SERIES = (CHALLENGER, "#9467BD", "#17BECF", "#8C564B", CHAMPION, NAVY)  # line colours in order; none amber or red
 

@@ -37,7 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from reports import charts
+from reports import palette
 from reports.palette import LIGHT_BACKGROUNDS
 
 # -------------------------------------------------------------------------------------------- fonts
@@ -68,7 +68,7 @@ SANS, BOLD, ITALIC, MONO = "RiskSans", "RiskSans-Bold", "RiskSans-Oblique", "Ris
 
 # ------------------------------------------------------------------------------------------ palette
 
-NAVY = colors.HexColor(charts.NAVY)
+NAVY = colors.HexColor(palette.NAVY)
 INK = colors.HexColor("#222222")
 MUTED = colors.HexColor("#5F6B7A")
 RULE = colors.HexColor("#C9D1DB")

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from html import escape
 from typing import Protocol
 
-from reports.palette import LIGHT_BACKGROUNDS
+from reports.palette import AMBER, BAD, GOOD, GRID, LIGHT_BACKGROUNDS, NAVY
 
-NAVY, AMBER, RED, GRID = "#1F3A5F", "#E08E0B", "#C0392B", "#D9D9D9"  # as reports.charts draws them
-BAR = {"green": "#2E8B57", "amber": AMBER, "red": RED}
+RED = BAD
+BAR = {"green": GOOD, "amber": AMBER, "red": RED}
 KIND_TITLES = {"day": "By day", "week": "By ISO week", "month": "By month"}
 
 STYLE = """
