@@ -42,7 +42,7 @@ NANNYML = REPO / "bench" / ".venv-nannyml"
 
 
 def _spec():
-    from ml.data.spec import get_spec
+    from ml.spec import get_spec
 
     return get_spec(REPO / "datasets", DS)
 

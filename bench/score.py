@@ -123,8 +123,8 @@ def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:
 
 def setup(root: Path, rows_small: int, rows_large: int) -> dict[str, object]:
     from ml.config import TrainConfig
-    from ml.data.spec import get_spec
     from ml.model.train import fit
+    from ml.spec import get_spec
     from ml.storage import Storage
 
     spec = get_spec(REPO / "datasets", DS)
@@ -183,8 +183,8 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
 
 def child(root: Path, day: dt.date, reasons: str) -> None:
     """One score_day in this (fresh) process; prints timings and memory as JSON."""
-    from ml.data.spec import get_spec
     from ml.scoring import score
+    from ml.spec import get_spec
     from ml.storage import Storage
 
     spec = get_spec(REPO / "datasets", DS)

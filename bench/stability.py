@@ -41,9 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml import bins, layout  # noqa: E402
-from ml.data.spec import Monitoring  # noqa: E402
 from ml.monitor import stability as st  # noqa: E402
 from ml.monitor.check import count_day  # noqa: E402
+from ml.spec import Monitoring  # noqa: E402
 from ml.storage import Storage  # noqa: E402
 
 EVIDENTLY = REPO / "bench" / ".venv-evidently"

@@ -15,8 +15,8 @@ from ml import metrics
 from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
-from ml.data.spec import get_spec
 from ml.model.train import development_sample, fit, time_split
+from ml.spec import get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ml import layout
-from ml.data.spec import DatasetSpec
 from ml.monitor.backtest import record_version
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 REVIEWERS = ("r.okafor", "m.lindqvist", "j.tanaka")

@@ -43,7 +43,7 @@ from ml.dates import date_range
 from ml.errors import RiskopsError
 
 if TYPE_CHECKING:
-    from ml.data.spec import DatasetSpec
+    from ml.spec import DatasetSpec
 
 # Fixed windows keep the demo reproducible; bank_marketing keeps its real (2008) dates.
 WINDOWS = {
@@ -453,7 +453,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
     try:
         step(f"Replaying real data into {data_url}/landing ({args.days} days per dataset)")
         from ml.data.replay import replay
-        from ml.data.spec import get_spec
+        from ml.spec import get_spec
         from ml.storage import Storage
 
         storage, specs_dir = Storage(data_url), Settings.from_env().specs_dir

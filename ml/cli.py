@@ -20,7 +20,7 @@ from ml.dates import date_range
 from ml.errors import RiskopsError
 
 if TYPE_CHECKING:
-    from ml.data.spec import DatasetSpec
+    from ml.spec import DatasetSpec
     from ml.storage import Storage
 
 Command = Callable[[argparse.Namespace], int]
@@ -167,7 +167,7 @@ def _settings() -> Settings:
 
 
 def _context(args: argparse.Namespace) -> tuple[Settings, "Storage", "DatasetSpec"]:
-    from ml.data.spec import get_spec
+    from ml.spec import get_spec
     from ml.storage import Storage
 
     settings = _settings()
@@ -189,7 +189,7 @@ def _mlflow(settings: Settings) -> Any:
 @step("datasets", "list the datasets that have a spec (and name the invalid specs with their errors)",
       dataset=False)
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from ml.data.spec import load_specs
+    from ml.spec import load_specs
 
     valid, invalid = load_specs(_settings().specs_dir)
     for name, spec in valid.items():
@@ -479,9 +479,9 @@ def _inventory_table(entries: list[Any]) -> str:
       "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
 def cmd_inventory(args: argparse.Namespace) -> int:
     from ml import layout, mails
-    from ml.data.spec import load_specs
     from ml.monitor.history import History
     from ml.monitor.inventory import inventory, overdue
+    from ml.spec import load_specs
     from ml.storage import Storage
 
     settings = _settings()
@@ -878,8 +878,8 @@ def _reasons_args(p: argparse.ArgumentParser) -> None:
 @step("reasons", "print the dataset's reason statements (code, text, the features and hard rules each stands for) "
       "and its fairness attributes", _reasons_args)
 def cmd_reasons(args: argparse.Namespace) -> int:
-    from ml.data.spec import get_spec
     from ml.reasons import Dictionary
+    from ml.spec import get_spec
 
     spec = get_spec(_settings().specs_dir, args.dataset)
     dictionary = Dictionary.of(spec, [*spec.model_inputs, *(f.name for f in spec.derived)])

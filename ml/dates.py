@@ -10,7 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ml.data.spec import DatasetSpec
+    from ml.spec import DatasetSpec
 
 WINDOW_KINDS = ("day", "week", "month")  # a week is the ISO week (Monday to Sunday)
 BACKTEST_KINDS = ("backtest_week", "backtest")  # the backtest's rows in the history: by ISO week, by as-of date

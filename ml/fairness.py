@@ -36,8 +36,8 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
-from ml.data.spec import MISSING_GROUP, DatasetSpec, Fairness, FairnessAttribute
 from ml.ranking import Z95, auc_variance, rank_counts
+from ml.spec import MISSING_GROUP, DatasetSpec, Fairness, FairnessAttribute
 
 GREEN, RED = "green", "red"  # as ml.bins grades
 TOO_FEW_ROWS = "too few rows"

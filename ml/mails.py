@@ -21,9 +21,9 @@ from ml.bins import AMBER, RED
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
-    from ml.data.spec import Fairness, Monitoring
     from ml.monitor.backtest import BacktestResult
     from ml.monitor.stability import Stat
+    from ml.spec import Fairness, Monitoring
 
 ALERT_CHART = "drift.png"  # the alert chart's attachment name; the HTML shows it inline as cid:drift.png
 TABLE = "<table border='1' cellspacing='0' cellpadding='4'>"

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ml.data.spec import HardRule, Policy
 from ml.rating import BandScale, to_band, to_score
+from ml.spec import HardRule, Policy
 
 DECISIONS = ("approve", "review", "decline")
 _OPS: dict[str, Callable[[Any, Any], np.ndarray]] = {"<": np.less, "<=": np.less_equal, ">": np.greater,

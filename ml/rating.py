@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ml.data.spec import Bands, Policy
+from ml.spec import Bands, Policy
 
 
 def to_score(pd_: np.ndarray, policy: Policy) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ml.data.spec import DatasetSpec
+from ml.spec import DatasetSpec
 
 if TYPE_CHECKING:
     import pandas as pd

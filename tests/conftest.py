@@ -79,10 +79,10 @@ def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
     import mlflow
 
     from ml.config import TrainConfig
-    from ml.data.spec import get_spec
     from ml.model import registry
     from ml.model.retrain import retrain
     from ml.scoring import score
+    from ml.spec import get_spec
     from ml.storage import Storage
     from tests.helpers import approve, land_and_preprocess
 

@@ -20,7 +20,7 @@ from ml import layout, rating
 from ml import policy as pol
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
-from ml.data.spec import DatasetSpec
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from demo.reviewer import decide
 from ml import layout
-from ml.data.spec import get_spec
 from ml.monitor.reviews import check_reviews
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import write_scored_day
 

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ml import layout
-from ml.data.spec import DatasetSpec, LabelSpec
 from ml.errors import RiskopsError
+from ml.spec import DatasetSpec, LabelSpec
 from ml.storage import Storage
 
 SCHEMA = pa.schema([("id", pa.string()), ("application_date", pa.date32()), ("label", pa.int64())])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ml import layout
-from ml.data.spec import DatasetSpec
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 

@@ -23,10 +23,10 @@ import pandas as pd
 from ml import layout
 from ml.data.landing import batch_complete, landing_entries
 from ml.data.rawfile import RawRecords, check_header, read_records, show_raw, unpack
-from ml.data.spec import DatasetSpec
 from ml.data.validate import validate_fields
 from ml.dates import is_business_day
 from ml.errors import MissingDataError, QualityGateError, RawFileError, RiskopsError
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 QUARANTINE_COLUMNS = ["business_date", "source_file", "line", "raw", "reason"]

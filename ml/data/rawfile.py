@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ml.data.spec import RawFormat
 from ml.errors import RawFileError
+from ml.spec import RawFormat
 
 _OTHER_DELIMITERS = [",", ";", "\t", "|"]
 csv.field_size_limit(16 * 1024 * 1024)

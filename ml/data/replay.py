@@ -24,8 +24,8 @@ from ml import layout
 from ml.data.labels import outcome_counts, outcomes
 from ml.data.rawfile import read_records
 from ml.data.sources import load_rows
-from ml.data.spec import DatasetSpec
 from ml.dates import business_days, is_business_day
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 

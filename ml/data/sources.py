@@ -14,9 +14,9 @@ import pandas as pd
 
 from ml.data import synthetic
 from ml.data.rawfile import unpack
-from ml.data.spec import DatasetSpec, DateRebuild, SourceSpec
 from ml.data.validate import parse_dates
 from ml.errors import SpecError
+from ml.spec import DatasetSpec, DateRebuild, SourceSpec
 
 _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
                                        "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ml.data.spec import BUSINESS_DATE, Bound, ColumnSpec, DatasetSpec, KeySpec, NumberFormat, RawFormat
+from ml.spec import BUSINESS_DATE, Bound, ColumnSpec, DatasetSpec, KeySpec, NumberFormat, RawFormat, normalize_text
 
 # Beyond 2**53 a float64 no longer holds every integer exactly; such ids/counts are data errors here.
 _MAX_EXACT_INT = 2**53
@@ -30,13 +29,6 @@ class Validated:
     @property
     def clean_mask(self) -> np.ndarray:
         return np.array([not r for r in self.reasons], dtype=bool)
-
-
-def normalize_text(value: str) -> str:
-    """Strip accents, case-fold and collapse spaces: 'Épicerie  Fine' -> 'epicerie fine'."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -19,11 +19,11 @@ import pandas as pd
 from ml import fairness as fr
 from ml import policy as pol
 from ml import reasons as rs
-from ml.data.spec import DatasetSpec
 from ml.json_values import finite
 from ml.model.riskmodel import RiskModel
 from ml.model.verdict import NOT_RECOMMENDED
 from ml.rating import band_scale
+from ml.spec import DatasetSpec
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ml.data.spec import DatasetSpec
+from ml.spec import DatasetSpec, normalize_text
 
 _MAX_LEARNED_CATEGORIES = 50
 
@@ -47,8 +47,6 @@ class FeaturePipeline:
                 if kind in ("int", "float", "bool"):
                     numeric.append(name)
                 elif kind == "category":
-                    from ml.data.validate import normalize_text
-
                     categorical[name] = tuple(sorted({normalize_text(c) for c in categories or []}))
                 elif kind == "string":
                     seen = curated[name].dropna().astype(str).value_counts()

@@ -28,7 +28,6 @@ from mlflow import MlflowClient
 
 from ml import bins, layout, metrics
 from ml.config import TrainConfig
-from ml.data.spec import DatasetSpec, Monitoring
 from ml.errors import MissingDataError
 from ml.model import champions, decisions, fairness_review, registry, scorecard_review, technical_file
 from ml.model.evaluate import Evaluation, evaluate
@@ -47,6 +46,7 @@ from ml.model.verdict import RECOMMENDED
 from ml.model.verdict import verdict as verdict_rule
 from ml.ranking import AucDifference, paired_auc_difference
 from ml.rating import BandScale, band_scale, to_band, to_score
+from ml.spec import DatasetSpec, Monitoring
 from ml.storage import Storage
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
 

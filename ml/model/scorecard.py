@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.data.spec import Policy
+from ml.spec import Policy
 
 MAX_BINS = 10
 MIN_BIN_SHARE = 0.05

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from ml.config import TrainConfig
-from ml.data.spec import DatasetSpec
 from ml.model import scorecard
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.features import FeaturePipeline
@@ -19,6 +18,7 @@ from ml.model.riskmodel import RiskModel
 from ml.model.scorecard_booster import to_booster
 from ml.model.train import choose_threshold, finish
 from ml.ranking import AucDifference, paired_auc_difference
+from ml.spec import DatasetSpec
 
 
 def fit_scorecard(spec: DatasetSpec, parts: dict[str, pd.DataFrame], pipeline: FeaturePipeline) -> scorecard.Scorecard:

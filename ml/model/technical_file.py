@@ -21,10 +21,10 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.data.preprocess import read_manifest
-from ml.data.spec import DatasetSpec
 from ml.dates import business_days
 from ml.errors import RiskopsError
 from ml.model import champions, registry
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
 from reports.technical_file import SECTION_TITLES, Facts, Lines, Rows, Section, TechnicalFileData

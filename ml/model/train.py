@@ -22,13 +22,13 @@ from ml.boosting import xgb
 from ml.config import TrainConfig
 from ml.data.labels import matured_labels, outcome_counts
 from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
-from ml.data.spec import DatasetSpec
 from ml.dates import last_business_days
 from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
 from ml.model.features import FeaturePipeline
 from ml.model.riskmodel import RiskModel
 from ml.rating import derive_bands
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 DEFAULT_PARAMS: dict[str, Any] = {

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from ml import bins as b
 from ml import mails
-from ml.data.spec import DatasetSpec
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
+from ml.spec import DatasetSpec
 
 if TYPE_CHECKING:
     from ml.monitor.check import Window

@@ -42,8 +42,6 @@ from numpy.typing import NDArray
 from ml import fairness as fr
 from ml import layout, metrics
 from ml.data.labels import label_files, read_labels
-from ml.data.spec import Backtest as BacktestSpec
-from ml.data.spec import DatasetSpec
 from ml.dates import iso_week
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
@@ -53,6 +51,8 @@ from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
 from ml.monitor.fair_lending import check_rows
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
+from ml.spec import Backtest as BacktestSpec
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
 

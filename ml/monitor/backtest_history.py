@@ -33,13 +33,13 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from ml import bins as b
-from ml.data.spec import Backtest as BacktestSpec
 from ml.dates import BACKTEST_KINDS
 from ml.fairness import GroupRow
 from ml.json_values import finite
 from ml.monitor.backtest import BacktestResult, Performance
 from ml.monitor.fair_lending import feature_key
 from ml.monitor.history import History, Record
+from ml.spec import Backtest as BacktestSpec
 
 WEEK, WINDOW = BACKTEST_KINDS
 MAILED = "report_mailed"

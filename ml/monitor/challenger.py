@@ -23,11 +23,11 @@ from numpy.typing import NDArray
 from ml import metrics
 from ml import policy as pol
 from ml.data.preprocess import read_manifest
-from ml.data.spec import DatasetSpec
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.ranking import LogitHistogram, auc_variance, ks, share_at_approval_rate
 from ml.scoring.score import decide_rows
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 

@@ -25,12 +25,12 @@ import pyarrow.parquet as pq
 from ml import bins as b
 from ml import layout, mails
 from ml.data.labels import latest_arrival
-from ml.data.spec import DatasetSpec
 from ml.dates import iso_week, window_end, window_start
 from ml.errors import MissingDataError
 from ml.monitor import alerts, fair_lending, weekly
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
 

@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 
 from ml import fairness as fr
 from ml import layout
-from ml.data.spec import DatasetSpec
 from ml.dates import window_end
 from ml.errors import RiskopsError
 from ml.monitor.history import History, Record
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 APPROVAL, RATIO, WINDOW = "group_approval_rate", "group_impact_ratio", "fairness"

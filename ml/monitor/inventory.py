@@ -13,12 +13,12 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from ml.data.spec import DatasetSpec
 from ml.dates import BACKTEST_KINDS
 from ml.errors import RiskopsError
 from ml.model import champions, decisions, registry
 from ml.model.halt import halted
 from ml.monitor.history import History
+from ml.spec import DatasetSpec
 
 BACKTEST = BACKTEST_KINDS[1]  # the backtest's rows by as-of date
 STABILITY_DAY = "day"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ml.data.spec import OverrideRate
+from ml.spec import OverrideRate
 
 ALL = "all"  # the band name of the overall row
 NO_DECISION, DECLINE, APPROVE = -1, 0, 1  # reviewer codes

@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ml import layout
-from ml.data.spec import DatasetSpec
 from ml.monitor.backtest import record_version  # the backtest's rule of which scoring of a day is the record
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 DECISIONS = ("approve", "decline")

@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import kstwo
 
 from ml import bins as b
-from ml.data.spec import Monitoring
+from ml.spec import Monitoring
 
 GRID_POINTS = 256
 TOO_FEW_ROWS = "too few rows"

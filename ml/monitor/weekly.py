@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from ml import bins as b
 from ml import layout
 from ml.data.preprocess import read_manifest
-from ml.data.spec import DatasetSpec
 from ml.dates import date_range, iso_week, window_end, window_start
 from ml.monitor import fair_lending as fl
 from ml.monitor import stability as st
 from ml.monitor.history import History, Record
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
 from reports.stability import (

@@ -18,7 +18,6 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from ml import layout, mails
-from ml.data.spec import DatasetSpec
 from ml.json_values import finite
 from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
@@ -26,6 +25,7 @@ from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
 from ml.monitor.history import History
 from ml.monitor.reviews import check_reviews
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 

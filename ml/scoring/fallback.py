@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 
 from ml import layout
 from ml import policy as pol
-from ml.data.spec import DatasetSpec, Fallback, Policy
 from ml.errors import RiskopsError
+from ml.spec import DatasetSpec, Fallback, Policy
 from ml.storage import Storage
 
 POLICY = "fallback"  # the `policy` of the rows the fallback decided

@@ -45,11 +45,11 @@ from ml import policy as pol
 from ml import reasons as rs
 from ml.boosting import xgb
 from ml.data.preprocess import quality_passed, read_manifest
-from ml.data.spec import DatasetSpec, HardRule
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.rating import band_scale
 from ml.scoring.contributions import saabas_booster
+from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 125_000

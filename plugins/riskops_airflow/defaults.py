@@ -23,7 +23,7 @@ DEFAULT_ARGS = {
 
 def _specs() -> tuple[list[str], dict[str, str]]:
     from ml.config import specs_dir
-    from ml.data.spec import load_specs  # YAML and pydantic only: cheap, no database, no network
+    from ml.spec import load_specs  # YAML and pydantic only: cheap, no database, no network
 
     valid, invalid = load_specs(specs_dir())
     return sorted(valid), invalid
@@ -36,10 +36,10 @@ def dataset_names() -> list[str]:
 
 def approval_quorum(dataset: str) -> int:
     """How many distinct approvers a promotion or rollback of the dataset needs: its spec's `oversight` quorum,
-    at least RISKOPS_APPROVAL_QUORUM (`ml.data.spec.Oversight.quorum`); the number of approval gates its
+    at least RISKOPS_APPROVAL_QUORUM (`ml.spec.Oversight.quorum`); the number of approval gates its
     DAGs chain."""
     from ml.config import Settings
-    from ml.data.spec import get_spec
+    from ml.spec import get_spec
 
     settings = Settings.from_env()
     return get_spec(settings.specs_dir, dataset).oversight.quorum(settings.approval_quorum)

@@ -29,9 +29,9 @@ def plan_scoring(dataset: str, params: Mapping[str, Any], events: Mapping[Any, I
     with more, one `score` command per (day, partition) and one commit per day."""
     from ml import layout
     from ml.config import Settings, configure_mlflow, specs_dir
-    from ml.data.spec import get_spec
     from ml.scoring import fallback
     from ml.scoring.score import champion_version
+    from ml.spec import get_spec
     from riskops_airflow.tasks import mapped_inputs
 
     configure_mlflow(Settings.from_env())
@@ -79,8 +79,8 @@ def published(dataset: str, planned: Mapping[str, Any], run_key: str) -> list[st
 
     from ml import layout
     from ml.config import specs_dir
-    from ml.data.spec import get_spec
     from ml.scoring.score import committed_by
+    from ml.spec import get_spec
     from riskops_airflow.stores import storage
 
     if planned["version"] == layout.FALLBACK:

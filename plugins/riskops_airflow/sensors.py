@@ -22,9 +22,9 @@ def wait_for_batch(dataset: str, day: str) -> bool:
     from ml import layout
     from ml.config import specs_dir
     from ml.data.landing import batch_complete
-    from ml.data.spec import get_spec
     from ml.dates import is_business_day
     from ml.errors import RiskopsError
+    from ml.spec import get_spec
     from riskops_airflow.stores import storage as data_storage
 
     storage, spec, date = data_storage(), get_spec(specs_dir(), dataset), dt.date.fromisoformat(day)

@@ -57,8 +57,8 @@ def window_dates(dataset: str, params: Mapping[str, Any]) -> list[str] | None:
     if not (params.get("start") and params.get("end")):
         return None
     from ml.config import specs_dir
-    from ml.data.spec import get_spec
     from ml.dates import business_days
+    from ml.spec import get_spec
 
     start, end = dt.date.fromisoformat(params["start"]), dt.date.fromisoformat(params["end"])
     return [d.isoformat() for d in business_days(get_spec(specs_dir(), dataset), start, end)]

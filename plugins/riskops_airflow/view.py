@@ -24,7 +24,7 @@ DAG_KINDS = ("stability", "retrain", "score", "preprocess", "backtest", "rollbac
 def _specs() -> dict[str, Any]:
     """The valid dataset specs, by name (read per request: a spec added later shows without a restart)."""
     from ml.config import specs_dir
-    from ml.data.spec import load_specs
+    from ml.spec import load_specs
 
     return dict(load_specs(specs_dir())[0])
 

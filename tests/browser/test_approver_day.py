@@ -23,8 +23,8 @@ from mlflow import MlflowClient
 
 from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env, wait_for
 from demo.smtp_sink import start as start_smtp
-from ml.data.spec import get_spec
 from ml.model import decisions, registry
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import free_port, land_and_preprocess
 

@@ -15,7 +15,7 @@ import time_machine
 from demo.airflow_runtime import airflow_env
 from demo.run import WINDOWS
 from ml.config import TrainConfig
-from ml.data.spec import get_spec
+from ml.spec import get_spec
 from tests.test_demo import DAYS, TODAY
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from ml import layout
 from ml.data.replay import replay
-from ml.data.spec import get_spec
+from ml.spec import get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

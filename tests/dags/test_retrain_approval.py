@@ -19,10 +19,10 @@ from mlflow import MlflowClient
 from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env, wait_for
 from demo.smtp_sink import start as start_smtp
 from ml import layout
-from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import champions, decisions, registry
 from ml.model.halt import halted as halt_state
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import approve, free_port, fresh_postgres, land_and_preprocess, mails
 

@@ -12,9 +12,9 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.config import TrainConfig
-from ml.data.spec import get_spec
 from ml.model import registry
 from ml.model.retrain import retrain
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import approve, land_and_preprocess
 

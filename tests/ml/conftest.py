@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.data.spec import DatasetSpec, get_spec
+from ml.spec import DatasetSpec, get_spec
 
 REPO = Path(__file__).resolve().parents[2]
 

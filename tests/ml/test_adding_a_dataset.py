@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.cli import main
-from ml.data.spec import get_spec
 from ml.dates import business_days, date_range
 from ml.model import registry
+from ml.spec import get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

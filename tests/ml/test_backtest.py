@@ -12,10 +12,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ml import layout, metrics
-from ml.data.spec import DatasetSpec, get_spec
 from ml.errors import MissingDataError, RiskopsError
 from ml.monitor import backtest as bt
 from ml.monitor.bands import BandRow, BandTests
+from ml.spec import DatasetSpec, get_spec
 from ml.storage import Storage
 from tests.helpers import write_scored_day
 

@@ -23,10 +23,10 @@ from ml import layout
 from ml.cli import main
 from ml.data.preprocess import preprocess_day, read_manifest
 from ml.data.replay import replay
-from ml.data.spec import get_spec
 from ml.dates import business_days
 from ml.model import registry, technical_file
 from ml.monitor.history import History, Record
+from ml.spec import get_spec
 from ml.storage import Storage
 from reports.technical_file import SECTION_TITLES, Facts, Lines, Rows, render_technical_file
 

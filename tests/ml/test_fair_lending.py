@@ -19,7 +19,6 @@ from pypdf import PdfReader
 from ml import fairness as fr
 from ml import layout
 from ml.config import TrainConfig
-from ml.data.spec import get_spec
 from ml.dates import date_range
 from ml.errors import RiskopsError
 from ml.model import registry
@@ -31,6 +30,7 @@ from ml.monitor import backtest_history, fair_lending
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.monitor.stability import Reference
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.conftest import CARDS_DAYS, CARDS_START, DRIFT_START
 from tests.helpers import write_scored_day

@@ -14,7 +14,7 @@ from fairlearn.metrics import MetricFrame, selection_rate
 from sklearn.metrics import mutual_info_score, roc_auc_score
 
 from ml import fairness as fr
-from ml.data.spec import MISSING_GROUP, FairnessAttribute, get_spec
+from ml.spec import MISSING_GROUP, FairnessAttribute, get_spec
 
 REPO = Path(__file__).resolve().parents[2]
 GMSC = get_spec(REPO / "datasets", "give_me_some_credit")
@@ -156,7 +156,7 @@ def test_a_text_attribute_groups_by_its_values() -> None:
 def test_a_ratio_just_below_the_minimum_is_printed_with_the_digits_that_tell_them_apart() -> None:
     import dataclasses
 
-    from ml.data.spec import Fairness
+    from ml.spec import Fairness
 
     row = fr.GroupRow(attribute="age", kind="monitored", group="under 25", reference=False, rows=453,
                       approved=239, approval_rate=0.5276, ratio=0.7966, ratio_low=0.73, ratio_high=0.87, light="red")

@@ -18,8 +18,8 @@ import yaml
 
 from ml.cli import main
 from ml.data import synthetic
-from ml.data.spec import MAX_SPEC_BYTES, SyntheticCards, get_spec, load_spec
 from ml.errors import SpecError
+from ml.spec import MAX_SPEC_BYTES, SyntheticCards, get_spec, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "fixtures" / "hostile_specs"

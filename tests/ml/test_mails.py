@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ml import mails
-from ml.data.spec import Monitoring
 from ml.monitor.stability import Stat
+from ml.spec import Monitoring
 from reports.palette import LIGHT_BACKGROUNDS
 
 WINDOW = {"model_version": "3", "kind": "day", "start": "2026-09-21", "end": "2026-09-21", "rows": 1200,

@@ -25,12 +25,12 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from demo.airflow_runtime import stop_process_group, wait_for
-from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import decisions, registry
 from ml.model.features import FeaturePipeline
 from ml.model.registry import RegistryError
 from ml.model.riskmodel import RiskModel
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import free_port, land_and_preprocess
 

@@ -11,13 +11,13 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.cli import main
-from ml.data.spec import get_spec
 from ml.dates import date_range
 from ml.model import registry
 from ml.monitor import alerts
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.monitor.stability import Reference
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.conftest import CARDS_DAYS, CARDS_START, DRIFT_START
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from ml.data.spec import get_spec
 from ml.dates import date_range
 from ml.model import registry
 from ml.monitor import alerts, view, weekly
 from ml.monitor import stability as st
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.conftest import CARDS_DAYS, CARDS_START
 

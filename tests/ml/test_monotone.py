@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from ml.config import TrainConfig
-from ml.data.spec import DatasetSpec
 from ml.model.partial_dependence import direction_holds, feature_grid, monotone_checks, partial_dependence
 from ml.model.train import fit, monotone_constraints
+from ml.spec import DatasetSpec
 
 ID = {"name": "id", "type": "int", "role": "id"}
 LABEL = {"column": "y", "maturity_lag_days": 0}

@@ -12,11 +12,11 @@ import pydantic
 import pytest
 
 from ml import layout
-from ml.data.spec import DatasetSpec, OverrideRate, get_spec
 from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
 from ml.monitor import overrides as ov
 from ml.monitor.reviews import check_reviews
+from ml.spec import DatasetSpec, OverrideRate, get_spec
 from ml.storage import Storage
 from tests.helpers import write_scored_day
 

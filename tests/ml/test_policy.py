@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from ml import policy as pol
 from ml import rating
-from ml.data.spec import DatasetSpec, HardRule, Policy
+from ml.spec import DatasetSpec, HardRule, Policy
 
 DEFAULT = Policy()
 BANDS = rating.LEGACY_BANDS  # fixed score bands A-E (640, 600, 560, 520)

@@ -14,8 +14,8 @@ import yaml
 
 from ml import layout
 from ml.data.preprocess import QUARANTINE_COLUMNS, preprocess_day
-from ml.data.spec import Quality, get_spec
 from ml.errors import RawFileError
+from ml.spec import Quality, get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

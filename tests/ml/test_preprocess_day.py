@@ -15,8 +15,8 @@ import pytest
 from ml import layout
 from ml.data.landing import batch_complete
 from ml.data.preprocess import preprocess_day, read_manifest
-from ml.data.spec import Batch, Calendar, Quality, get_spec
 from ml.errors import MissingDataError, QualityGateError, RawFileError, RiskopsError
+from ml.spec import Batch, Calendar, Quality, get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ml.data.preprocess import process_files
 from ml.data.rawfile import read_records
-from ml.data.spec import get_spec
+from ml.spec import get_spec
 
 SPEC = get_spec(Path(__file__).resolve().parents[2] / "datasets", "card_transactions")
 # the same spec allowing quoted line breaks (records over several lines); SPEC allows one line per record

@@ -10,8 +10,8 @@ import pytest
 
 from ml.data.preprocess import process_files
 from ml.data.rawfile import read_records, unpack
-from ml.data.spec import Quality, get_spec
 from ml.errors import RawFileError
+from ml.spec import Quality, get_spec
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "fixtures" / "malformed"

@@ -14,9 +14,9 @@ import yaml
 
 from ml import reasons as rs
 from ml.cli import main
-from ml.data.spec import DatasetSpec, get_spec, load_spec
 from ml.errors import SpecError
 from ml.model.features import FeaturePipeline
+from ml.spec import DatasetSpec, get_spec, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 GMSC = get_spec(REPO / "datasets", "give_me_some_credit")

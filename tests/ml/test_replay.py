@@ -13,9 +13,9 @@ from ml import layout
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.data.sources import load_rows
-from ml.data.spec import DatasetSpec, get_spec
 from ml.dates import business_days, is_business_day
 from ml.errors import SpecError
+from ml.spec import DatasetSpec, get_spec
 from ml.storage import Storage
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"

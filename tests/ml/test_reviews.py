@@ -13,8 +13,8 @@ import pytest
 
 from ml import layout
 from ml.cli import main
-from ml.data.spec import DatasetSpec, get_spec
 from ml.monitor import reviews as rv
+from ml.spec import DatasetSpec, get_spec
 from ml.storage import Storage
 from tests.helpers import write_scored_day
 

@@ -21,12 +21,12 @@ from ml import layout, reasons
 from ml.cli import main
 from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day, read_manifest
-from ml.data.spec import DatasetSpec, HardRule, Quality, ReasonStatement
 from ml.errors import MissingDataError, QualityGateError, RiskopsError
 from ml.model import decisions, registry
 from ml.model.retrain import retrain
 from ml.model.riskmodel import RiskModel
 from ml.scoring import score
+from ml.spec import DatasetSpec, HardRule, Quality, ReasonStatement
 from ml.storage import Storage
 from tests.helpers import approve, land_and_preprocess
 
@@ -719,8 +719,8 @@ def test_a_halted_model_without_a_fallback_policy_scores_nothing(halted, cards_s
 
 
 def test_the_fallback_applies_the_hard_rules_and_makes_them_stricter_only():
-    from ml.data.spec import Fallback, Policy
     from ml.scoring import fallback
+    from ml.spec import Fallback, Policy
 
     policy = Policy(hard_rules=[HardRule(when="late >= 96", action="review", code="R1"),
                                 HardRule(when="late >= 3", action="decline", code="R2"),

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ml.data.spec import Policy
 from ml.model import scorecard
 from ml.model.evaluate import evaluate
 from ml.rating import to_score
+from ml.spec import Policy
 
 
 def _sample(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

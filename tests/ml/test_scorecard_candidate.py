@@ -16,7 +16,6 @@ from mlflow import MlflowClient
 from pypdf import PdfReader
 
 from ml.config import TrainConfig
-from ml.data.spec import get_spec
 from ml.errors import RiskopsError
 from ml.model import registry
 from ml.model.retrain import build_candidate, retrain
@@ -24,6 +23,7 @@ from ml.model.scorecard import Scorecard
 from ml.model.train import development_sample
 from ml.rating import to_score
 from ml.scoring.score import PinnedModel, contributions, score_frame
+from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import land_and_preprocess
 

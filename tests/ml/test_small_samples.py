@@ -18,9 +18,9 @@ from ml import layout
 from ml.cli import main
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
-from ml.data.spec import get_spec
 from ml.dates import business_days
 from ml.model import decisions, registry
+from ml.spec import get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

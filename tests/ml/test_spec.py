@@ -11,8 +11,8 @@ import yaml
 from pydantic import ValidationError
 
 from ml.cli import main
-from ml.data.spec import DatasetSpec, get_spec, load_spec, load_specs
 from ml.errors import SpecError
+from ml.spec import DatasetSpec, get_spec, load_spec, load_specs
 
 REPO = Path(__file__).resolve().parents[2]
 ID = {"name": "id", "type": "string", "role": "id"}

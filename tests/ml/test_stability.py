@@ -13,8 +13,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
 from ml import bins as b
-from ml.data.spec import Monitoring
 from ml.monitor import stability as st
+from ml.spec import Monitoring
 
 MONITORING = Monitoring()
 

@@ -12,8 +12,8 @@ import pytest
 
 from ml import layout
 from ml.data.preprocess import preprocess_day
-from ml.data.spec import get_spec
 from ml.errors import QualityGateError
+from ml.spec import get_spec
 from ml.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]

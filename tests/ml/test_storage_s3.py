@@ -18,7 +18,7 @@ import pytest
 
 from ml import layout
 from ml.data.preprocess import preprocess_day
-from ml.data.spec import Quality, get_spec
+from ml.spec import Quality, get_spec
 from ml.storage import Storage
 from tests.helpers import free_port
 

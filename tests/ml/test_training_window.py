@@ -11,10 +11,10 @@ import pytest
 from ml import layout
 from ml.data.labels import matured_labels, outcomes
 from ml.data.preprocess import preprocess_day
-from ml.data.spec import DatasetSpec
 from ml.dates import business_days, last_business_days
 from ml.errors import MissingDataError, QualityGateError
 from ml.model.train import development_sample, time_split
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 SPEC = DatasetSpec.model_validate({

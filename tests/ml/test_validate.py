@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.data.spec import DatasetSpec, get_spec
-from ml.data.validate import normalize_text, validate_fields
+from ml.data.validate import validate_fields
+from ml.spec import DatasetSpec, get_spec, normalize_text
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 CARDS = get_spec(DATASETS, "card_transactions")

@@ -14,12 +14,12 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.cli import main
 from ml.config import TrainConfig
-from ml.data.spec import DatasetSpec
 from ml.model import registry
 from ml.model.retrain import retrain
 from ml.model.riskmodel import RiskModel
 from ml.monitor.weekly_backtest import weekly_backtest
 from ml.scoring import score
+from ml.spec import DatasetSpec
 from ml.storage import Storage
 from tests.helpers import approve, land_and_preprocess
 
@@ -125,8 +125,8 @@ def test_the_reviewers_decisions_come_back_in_the_backtest(env, cards_spec, caps
     import pyarrow.parquet as pq
     from pypdf import PdfReader
 
-    from ml.data.spec import OverrideRate
     from ml.monitor.backtest import record_version
+    from ml.spec import OverrideRate
 
     storage = env["storage"]
     version = record_version(storage, DS, START)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from ml.data.spec import get_spec
 from ml.monitor import backtest as bt
 from ml.monitor.weekly_backtest import report_data
+from ml.spec import get_spec
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 from tests.helpers import write_scored_day
