@@ -69,7 +69,7 @@ def _register(model, example) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     client = MlflowClient()
     experiment = client.create_experiment("bench", artifact_location=os.environ["RISKOPS_MLFLOW_ARTIFACTS"])
@@ -78,7 +78,7 @@ def _register(model, example) -> str:
     name, report = registry.model_name(DS), b"%PDF bench report"
     version = registry.register_candidate(client, name, uri, run.info.run_id, {
         "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(report).hexdigest()})
-    decisions.promote(client, name, version, "bench", report=report)
+    approvals.promote(client, name, version, "bench", report=report)
     return version
 
 

@@ -338,7 +338,7 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
 
     from mlflow import MlflowClient
 
-    from ml.model.registry import model_name
+    from ml.governance.registry import model_name
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     name = model_name(dataset)
@@ -351,7 +351,7 @@ def print_promotion(tracking_uri: str, dataset: str) -> None:
           f"{tags.get('riskops.approved_by')} at {tags.get('riskops.promoted_at')}; "
           f"previous champion {tags.get('riskops.previous_champion')}; report sha256 "
           f"{tags.get('riskops.report_sha256', '')[:12]}...")
-    from ml.model.champions import champion_line
+    from ml.governance.champions import champion_line
 
     print(f"    champion history (python -m ml champions --dataset {dataset}): {champion_line(client, name)}")
 

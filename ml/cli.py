@@ -274,7 +274,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 @step("train", "train a candidate, compare with the champion, register it and render its report", _train_args)
 def cmd_train(args: argparse.Namespace) -> int:
-    from ml.model.retrain import retrain
+    from ml.retraining.retrain import retrain
 
     settings, storage, spec = _context(args)
     config = train_config(args)
@@ -316,7 +316,7 @@ def _promote_args(p: argparse.ArgumentParser) -> None:
 def _report(storage: "Storage", client: Any, dataset: str, version: str) -> bytes | None:
     """The report the approvers were sent; versions stored before per-version keys have it in MLflow only."""
     from ml import layout
-    from ml.model import registry
+    from ml.governance import registry
 
     key = layout.candidate(dataset, version, "candidate.pdf")
     return storage.read_bytes(key) if storage.exists(key) else \
@@ -340,11 +340,11 @@ def _decided(name: str, version: str, audit: dict[str, Any], approver: str, what
 @step("promote", "record one approval of a registered version; at the approval quorum it becomes the champion "
       "(Production), with an audit trail", _promote_args)
 def cmd_promote(args: argparse.Namespace) -> int:
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     settings, storage, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
-    audit = decisions.promote(client, name, args.version, args.approver, args.note,
+    audit = approvals.promote(client, name, args.version, args.approver, args.note,
                               report=_report(storage, client, spec.name, args.version),
                               approvers=settings.approver_users,
                               triggered_by=args.triggered_by if settings.separate_duties else None,
@@ -370,19 +370,19 @@ def _rollback_args(p: argparse.ArgumentParser) -> None:
 @step("rollback", "record one approval of re-promoting an earlier champion (never rejected); at the approval "
       "quorum it is the champion again", _rollback_args)
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     settings, storage, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
     if args.decline:
         if not args.version:
             raise RiskopsError("--decline needs the --version whose rollback is declined")
-        decisions.decline_rollback(client, name, args.version, args.approver, args.reason,
+        approvals.decline_rollback(client, name, args.version, args.approver, args.reason,
                                    approvers=settings.approver_users)
         print(f"rollback of {name} to version {args.version} declined by {args.approver}: {args.reason}")
         return 0
-    target, _ = decisions.rollback_target(client, name, args.version)
-    audit = decisions.rollback(client, name, target, args.approver, args.reason,
+    target, _ = approvals.rollback_target(client, name, args.version)
+    audit = approvals.rollback(client, name, target, args.approver, args.reason,
                                report=_report(storage, client, spec.name, target), approvers=settings.approver_users,
                                quorum=spec.oversight.quorum(settings.approval_quorum),
                                requested_by=args.requested_by.strip() or None, note=args.note,
@@ -393,8 +393,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 @step("champions", "print the champion history of a dataset's model: every promotion, rollback, halt and resume")
 def cmd_champions(args: argparse.Namespace) -> int:
-    from ml.model import champions, registry
-    from ml.model.halt import halted
+    from ml.governance import champions, registry
+    from ml.governance.halt import halted
 
     settings, _, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
@@ -420,7 +420,7 @@ def _document_args(p: argparse.ArgumentParser) -> None:
 def cmd_document(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ml.model import registry, technical_file
+    from ml.governance import registry, technical_file
 
     settings, storage, spec = _context(args)
     client = _mlflow(settings)
@@ -527,8 +527,8 @@ def _notice(storage: "Storage", dataset: str, event_id: str, mail: Any) -> str:
       _stop_args)
 def cmd_halt(args: argparse.Namespace) -> int:
     from ml import mails
-    from ml.model import registry
-    from ml.model.halt import halt
+    from ml.governance import registry
+    from ml.governance.halt import halt
 
     settings, storage, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
@@ -547,8 +547,8 @@ def cmd_halt(args: argparse.Namespace) -> int:
       _stop_args)
 def cmd_resume(args: argparse.Namespace) -> int:
     from ml import mails
-    from ml.model import registry
-    from ml.model.halt import resume
+    from ml.governance import registry
+    from ml.governance.halt import resume
 
     settings, storage, spec = _context(args)
     client, name = _mlflow(settings), registry.model_name(spec.name)
@@ -561,11 +561,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 @step("reject", "reject a candidate version with a reason", _decision_args(("reason", True)))
 def cmd_reject(args: argparse.Namespace) -> int:
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     settings, _, spec = _context(args)
     name = registry.model_name(spec.name)
-    audit = decisions.reject(_mlflow(settings), name, args.version, args.approver, args.reason,
+    audit = approvals.reject(_mlflow(settings), name, args.version, args.approver, args.reason,
                              approvers=settings.approver_users)
     print(f"{name} version {args.version} rejected by {audit['rejected_by']}: {audit['rejected_reason']}")
     return 0
@@ -724,7 +724,7 @@ def _stability_args(p: argparse.ArgumentParser) -> None:
 
 @step("stability", "PSI/CSI, KS and JS of scored days, their weeks and months, into the history", _stability_args)
 def cmd_stability(args: argparse.Namespace) -> int:
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
     from ml.monitor.check import check_stability
     from ml.monitor.history import History
     from ml.monitor.stability import Reference
@@ -740,7 +740,7 @@ def cmd_stability(args: argparse.Namespace) -> int:
 
     summary = check_stability(storage, spec, days(args), History.open(settings.history_url), reference,
                               versions=args.model_version, run_key=args.run_key,
-                              waiting=lambda: decisions.waiting_candidates(client, name))
+                              waiting=lambda: approvals.waiting_candidates(client, name))
     for w in summary["windows"]:
         psi = "-" if w["score_psi"] is None else f"{w['score_psi']:.4f}"
         print(f"{w['start']} {w['kind']:<5} v{w['model_version']}: {w['rows']:>9,} rows, score PSI {psi} "

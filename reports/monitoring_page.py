@@ -88,7 +88,7 @@ class Ratio(Protocol):
 
 
 class ChampionEvent(Protocol):
-    """A line of the champion history (ml.model.champions.Event)."""
+    """A line of the champion history (ml.governance.champions.Event)."""
 
     @property
     def at(self) -> str: ...

@@ -1,7 +1,7 @@
 """A model version's technical file: the documentation a validator, an auditor or a supervisor reads (the nine
 sections of EU AI Act Annex IV as credit-risk practice fills them).
 
-The caller (`ml.model.technical_file`) fills every section from what riskops holds and passes plain data in a
+The caller (`ml.governance.technical_file`) fills every section from what riskops holds and passes plain data in a
 :class:`TechnicalFileData`: each section is a list of blocks (facts, a table, lines of text); this module only
 lays them out with :mod:`reports.document`. Same data, same PDF bytes (reportlab's invariant mode fixes the
 creation date and the document id; nothing here reads the clock).

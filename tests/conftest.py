@@ -79,8 +79,8 @@ def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
     import mlflow
 
     from ml.config import TrainConfig
-    from ml.model import registry
-    from ml.model.retrain import retrain
+    from ml.governance import registry
+    from ml.retraining.retrain import retrain
     from ml.scoring import score
     from ml.spec import get_spec
     from ml.storage import Storage

@@ -91,10 +91,10 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
 
 
 def approve(client, name: str, version: str, approver: str = "Ada", note: str = "") -> dict:
-    """Promote a version trained by ml.model.retrain, with the report its MLflow run holds (as an approver would)."""
-    from ml.model import decisions, registry
+    """Promote a version trained by ml.retraining.retrain, with the report its MLflow run holds (as an approver would)."""
+    from ml.governance import approvals, registry
 
-    return decisions.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))
+    return approvals.promote(client, name, version, approver, note, report=registry.report_bytes(client, name, version))
 
 
 _LOGGED: dict[str, tuple[str, str, str]] = {}  # tracking URI -> one tiny logged model, registered many times
@@ -110,7 +110,7 @@ def tiny_candidate(client, name: str, report: bytes | None, **tags: str) -> str:
     import pandas as pd
     import xgboost as xgb
 
-    from ml.model import registry
+    from ml.governance import registry
     from ml.model.features import FeaturePipeline
     from ml.model.riskmodel import RiskModel
 

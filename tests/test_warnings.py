@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-OURS = ("ml", "ml.model.registry", "reports.document", "riskops_airflow.notify", "dags.score", "demo.run",
+OURS = ("ml", "ml.governance.registry", "reports.document", "riskops_airflow.notify", "dags.score", "demo.run",
         "unusual_prefix_4f1e0c2b9a_score")  # Airflow imports a DAG file under such a name
 THEIRS = ("mlflow.models.utils", "mlx", "reportlab.platypus", "pandas.core.frame", "demos", "sqlalchemy.orm")
 

@@ -15,8 +15,8 @@ from mlflow import MlflowClient
 
 from ml.dates import BACKTEST_KINDS
 from ml.errors import RiskopsError
-from ml.model import champions, decisions, registry
-from ml.model.halt import halted
+from ml.governance import approvals, champions, registry
+from ml.governance.halt import halted
 from ml.monitor.history import History
 from ml.spec import DatasetSpec
 
@@ -67,11 +67,11 @@ def entry(client: MlflowClient, history: History, spec: DatasetSpec, today: dt.d
     """The inventory line of one dataset as of `today`."""
     name = registry.model_name(spec.name)
     period = spec.documentation.review_period_days
-    waiting = decisions.waiting_candidates(client, name)
+    waiting = approvals.waiting_candidates(client, name)
     state = halted(client, name)
     stop = f"by {state['by']} at {state['at']}: {state['reason']}" if state else ""
     try:
-        current = decisions.resolve_champion(client, name, sync=False, consequence="it is listed without a champion")
+        current = approvals.champion(client, name, consequence="it is listed without a champion")
     except registry.RegistryError:
         raise
     except RiskopsError as exc:  # a pointer edited in MLflow: listed, with why, not a failed inventory

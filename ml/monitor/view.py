@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 
 from ml.dates import iso_week
-from ml.model import champions, decisions, registry
+from ml.governance import approvals, champions, registry
 from ml.monitor import alerts
 from ml.monitor import fair_lending as fl
 from ml.monitor import stability as st
@@ -133,7 +133,7 @@ def waiting(client: MlflowClient, dataset: str) -> list[Candidate]:
     """The candidates waiting for a decision, newest first, with their verdicts."""
     name = registry.model_name(dataset)
     out = []
-    for version in reversed(decisions.waiting_candidates(client, name)):
+    for version in reversed(approvals.waiting_candidates(client, name)):
         tags = registry.tags(client, name, version)
         out.append(Candidate(version, tags.get("verdict", "?"), tags.get("report_sha256", ""), tags.get("trigger", "")))
     return out

@@ -18,8 +18,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 
 from ml import layout, mails
+from ml.governance import approvals, halt, registry
 from ml.json_values import finite
-from ml.model import champions, decisions, registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest as bt
 from ml.monitor import backtest_history
@@ -51,7 +51,7 @@ def waiting_challenger(client: MlflowClient, name: str) -> str | None:
     if mv is None:
         return None
     tags = {k.removeprefix(registry.TAG): v for k, v in mv.tags.items() if k.startswith(registry.TAG)}
-    return str(mv.version) if tags.get("status") == "candidate" and decisions.refusal(tags) is None else None
+    return str(mv.version) if tags.get("status") == "candidate" and approvals.refusal(tags) is None else None
 
 
 def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
@@ -112,7 +112,7 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     challenger = None if shadow is None or shadow in facts else (shadow, registry.load_model(client, name, shadow))
     reviews = check_reviews(storage, spec, as_of)
     result = bt.run(storage, spec, plan, facts, challenger, reviews.accepted)
-    pdf = render_backtest_report(report_data(result, spec, name, now, champions.champion_line(client, name)))
+    pdf = render_backtest_report(report_data(result, spec, name, now, halt.champion_line(client, name)))
     key = layout.backtest_report(spec.name, as_of)
     storage.write_bytes(key, pdf)
     out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),

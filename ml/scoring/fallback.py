@@ -1,4 +1,4 @@
-"""Scoring while the dataset's model is halted (`ml.model.halt`): the spec's fallback policy
+"""Scoring while the dataset's model is halted (`ml.governance.halt`): the spec's fallback policy
 (`oversight.fallback`) decides every row before any model is loaded, or scoring refuses with one line when
 the spec has none.
 
@@ -50,8 +50,8 @@ def halt_of(dataset: str) -> Halt | None:
     """The halt in force on the dataset's model (read from MLflow), or None when its champion may score."""
     from mlflow import MlflowClient
 
-    from ml.model import registry
-    from ml.model.halt import halted
+    from ml.governance import registry
+    from ml.governance.halt import halted
 
     name = registry.model_name(dataset)
     state = halted(MlflowClient(), name)

@@ -82,7 +82,7 @@ class PinnedModel:
     def model(self) -> RiskModel:
         from mlflow import MlflowClient
 
-        from ml.model import registry
+        from ml.governance import registry
 
         return registry.load_model(MlflowClient(), self.name, self.version)
 
@@ -111,11 +111,11 @@ def champion_version(dataset: str) -> str:
     """The Production version of the dataset's model; fails clearly when nothing is approved yet."""
     from mlflow import MlflowClient
 
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     client = MlflowClient()
     name = registry.model_name(dataset)
-    champion = decisions.resolve_champion(client, name)  # None for an unregistered model too
+    champion = approvals.sync_champion(client, name)  # None for an unregistered model too
     if champion is None:
         raise MissingDataError(
             f"no Production model for '{dataset}' ({name}): approve a candidate first (DAG retrain_{dataset}, "
@@ -128,12 +128,12 @@ def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
     """The champion (or an explicit version that was approved once and never rejected), pinned for the run."""
     from mlflow import MlflowClient
 
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
 
     client = MlflowClient()
     name = registry.model_name(dataset)
     version = str(version or champion_version(dataset))
-    decisions.check_may_score(client, name, version)
+    approvals.check_may_score(client, name, version)
     mv = registry.get_version(client, name, version)
     return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id),
                        model_sha256=mv.tags.get(registry.TAG + "model_sha256", "not recorded"))

@@ -13,7 +13,7 @@ last approval and promotes. A rejection at any gate goes to its own `record_reje
 (-> record_rejection). Its request is written by HITLOperator.execute; instead of parking in `awaiting_input`
 (where only an answer or the timeout could end the wait), it defers to `CandidateApprovalTrigger`, which runs
 Airflow's own HITLTrigger wait for the human's answer and meanwhile watches the candidate in the MLflow
-registry: once a newer candidate of the same model has superseded it (ml.model.decisions.supersede_waiting,
+registry: once a newer candidate of the same model has superseded it (ml.governance.approvals.supersede_waiting,
 run when the newer one is registered), the wait ends with the decision "Superseded", both branches are
 skipped and the run succeeds. The decision (who, what, why) is pushed as XCom `decision` in every case.
 
@@ -56,7 +56,7 @@ class CandidateApprovalTrigger(HITLTrigger):
         from mlflow import MlflowClient
 
         from ml.config import Settings, configure_mlflow
-        from ml.model import registry
+        from ml.governance import registry
 
         configure_mlflow(Settings.from_env())
         tags = registry.tags(MlflowClient(), self.model_name, self.version)
@@ -142,7 +142,7 @@ class ApprovalGate(HITLBranchOperator):
         from mlflow import MlflowClient
 
         from ml.config import Settings, configure_mlflow
-        from ml.model.decisions import approved_so_far
+        from ml.governance.approvals import approved_so_far
 
         candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
         configure_mlflow(Settings.from_env())

@@ -230,7 +230,7 @@ def send_promotion_mail(dataset: str, version: str, conn_id: str = "smtp_default
 
     from ml import mails
     from ml.config import Settings, configure_mlflow
-    from ml.model import registry
+    from ml.governance import registry
 
     settings = Settings.from_env()
     configure_mlflow(settings)
@@ -274,7 +274,7 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
 
     from ml import layout, mails
     from ml.config import Settings, configure_mlflow
-    from ml.model import decisions, registry
+    from ml.governance import approvals, registry
     from riskops_airflow.defaults import approval_quorum
     from riskops_airflow.stores import storage as data_storage
 
@@ -290,8 +290,8 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
         tags = registry.tags(client, name, version)
         if tags.get("status") != "candidate":
             return None
-        what, given = f"the promotion of {name} v{version}", decisions.approvals(
-            registry.decisions(client, name, version), tags)
+        what, given = f"the promotion of {name} v{version}", approvals.counted(
+            registry.audit_trail(client, name, version), tags)
     else:
         pointer = layout.rollback_run(dataset, run_id)
         store = data_storage()
@@ -300,15 +300,15 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
         plan = store.read_json(pointer)
         version = str(plan["version"])
         tags = registry.tags(client, name, version)
-        current = decisions.resolve_champion(client, name, sync=False)
+        current = approvals.champion(client, name)
         if current is not None and current.version == version:
             return None  # rolled back already
         # approvals count once the first one opened the request; before that, none
         request = json.loads(tags["rollback_request"]) if "rollback_request" in tags else None
         if request is not None and request.get("from") != plan["champion"]:
             return None  # declined, or another request since
-        what, given = f"the rollback of {name} to v{version}", [] if request is None else decisions.approvals(
-            registry.decisions(client, name, version), tags, "rollback approved", request["id"])
+        what, given = f"the rollback of {name} to v{version}", [] if request is None else approvals.counted(
+            registry.audit_trail(client, name, version), tags, "rollback approved", request["id"])
     mail = mails.approval_reminder(what, dataset, since, [str(e["by"]) for e in given], approval_quorum(dataset),
                                    dag_id, run_id, approval_url(dag_id, run_id))
     _send_text(list(settings.approvers), mail.subject, mail.html)

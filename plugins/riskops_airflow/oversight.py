@@ -15,7 +15,7 @@ def plan_rollback(dataset: str, params: Mapping[str, Any], requested_by: str | N
 
     from ml import layout
     from ml.config import Settings, configure_mlflow
-    from ml.model import champions, decisions, registry
+    from ml.governance import approvals, champions, registry
     from riskops_airflow.stores import storage
 
     reason = str(params.get("reason") or "")
@@ -26,7 +26,7 @@ def plan_rollback(dataset: str, params: Mapping[str, Any], requested_by: str | N
     client, name = MlflowClient(), registry.model_name(dataset)
     # the param is user input: refused here as not a version, rather than by MLflow
     named = layout.model_version(str(params["version"])) if params.get("version") else None
-    target, champion = decisions.rollback_target(client, name, named)
+    target, champion = approvals.rollback_target(client, name, named)
     made = [e for e in champions.history(client, name) if e.version == target and e.action in champions.CHANGES]
     plan = {"dataset": dataset, "model_name": name, "version": target, "champion": champion,
             "report_sha256": registry.tags(client, name, target)["report_sha256"],

@@ -27,7 +27,7 @@ def drift_event(events: Any, field: str) -> str:
 def mlflow_page(name: str, version: str) -> str:
     """Macro: the MLflow UI's page of a model version ("" when the tracking store has no UI: a database file)."""
     from ml.config import Settings
-    from ml.model.review import mlflow_page as page
+    from ml.governance.review import mlflow_page as page
 
     return page(Settings.from_env().tracking_uri, name, version) or ""
 

@@ -1,6 +1,6 @@
 """The monitoring view: a read-only FastAPI app the Airflow API server mounts at /riskops (plugin
 `riskops_view`), behind Airflow's own login. Thin glue: numbers from `ml.monitor.view` (the history the PDFs
-are made of), review files from `ml.model.review`, pages from `reports.monitoring_page`.
+are made of), review files from `ml.governance.review`, pages from `reports.monitoring_page`.
 
 Every route asks Airflow's auth manager: the caller's JWT (the UI's cookie or a Bearer token) must name a
 user (`get_user`), and a dataset's pages need read access to its DAGs (stability_<dataset> for monitoring,
@@ -66,7 +66,7 @@ def _client() -> Any:
 
 def _mlflow_href(name: str, version: str | None = None) -> str | None:
     from ml.config import Settings
-    from ml.model.review import mlflow_page
+    from ml.governance.review import mlflow_page
 
     return mlflow_page(Settings.from_env().tracking_uri, name, version)
 
@@ -101,7 +101,7 @@ def create_app() -> FastAPI:
 
     @app.get("/datasets/{name}", response_class=HTMLResponse)
     def dataset_view(name: str, user: Any = Depends(get_user)) -> Response:
-        from ml.model import registry
+        from ml.governance import registry
         from ml.monitor import view
         from reports.monitoring_page import dataset_page
         from riskops_airflow.stores import history
@@ -122,7 +122,7 @@ def create_app() -> FastAPI:
     def review_view(name: str, version: str, user: Any = Depends(get_user)) -> Response:
         from ml import layout
         from ml.errors import RiskopsError
-        from ml.model import registry, review
+        from ml.governance import registry, review
         from reports.monitoring_page import Link, review_page
 
         _dataset(name)
@@ -142,7 +142,7 @@ def create_app() -> FastAPI:
     def review_file(name: str, version: str, file: str, user: Any = Depends(get_user)) -> Response:
         from ml import layout
         from ml.errors import RiskopsError
-        from ml.model import registry, review
+        from ml.governance import registry, review
 
         _dataset(name)
         _authorize(user, f"retrain_{name}")

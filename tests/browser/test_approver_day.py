@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 
 from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env, wait_for
 from demo.smtp_sink import start as start_smtp
-from ml.model import decisions, registry
+from ml.governance import approvals, registry
 from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import free_port, land_and_preprocess
@@ -192,7 +192,7 @@ def test_the_approver_reviews_the_report_and_approves_in_the_browser(platform, b
     _wait(driver).until(ec.presence_of_element_located((By.XPATH, "//*[contains(text(), 'Access Denied')]")))
     _shot(driver, "01-not-an-approver-refused")
     assert af.task_state(DAG_ID, run_id, "approval") in WAITING_FOR_HUMAN
-    assert decisions.resolve_champion(client, NAME, sync=False) is None
+    assert approvals.champion(client, NAME) is None
 
     # the approver: log in, Required Actions, the approval's prompt
     _log_in(driver, af, APPROVER, shot="02-login")
@@ -237,10 +237,10 @@ def test_the_approver_reviews_the_report_and_approves_in_the_browser(platform, b
     _wait(driver).until(ec.presence_of_element_located((By.NAME, "element_reason")))
     _answer(driver, "Approve", "reviewed the report: AUC and calibration fine")
     assert af.wait_for_run(DAG_ID, run_id, timeout=600) == "success"
-    champion = decisions.resolve_champion(client, NAME, sync=False)
+    champion = approvals.champion(client, NAME)
     assert champion is not None and str(champion.version) == "1"
     audit = registry.tags(client, NAME, "1")
-    assert audit["approved_by"] == APPROVER and "calibration fine" in json.dumps(registry.decisions(client, NAME, "1"))
+    assert audit["approved_by"] == APPROVER and "calibration fine" in json.dumps(registry.audit_trail(client, NAME, "1"))
     driver.refresh()
     _wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "body")))
     _shot(driver, "07-approved")

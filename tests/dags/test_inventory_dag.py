@@ -14,7 +14,7 @@ def test_overdue_reviews_are_mailed_once_and_only_when_overdue(cards_env, smtp, 
     from airflow.utils.state import DagRunState
     from mlflow import MlflowClient
 
-    from ml.model import registry
+    from ml.governance import registry
 
     dag = load_dag("inventory.py", "inventory")
     since = dt.datetime.fromisoformat(registry.tags(MlflowClient(), "riskops-card_transactions", "1")["promoted_at"])

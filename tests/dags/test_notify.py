@@ -116,7 +116,7 @@ def test_a_halt_left_from_a_terminal_is_mailed_once_to_the_on_call_and_the_risk_
 def test_the_reminder_names_the_waiting_candidate_and_its_approvals(candidate, mlflow_store, smtp, monkeypatch):
     from mlflow import MlflowClient
 
-    from ml.model import decisions
+    from ml.governance import approvals
     from riskops_airflow.notify import remind
     from tests.helpers import tiny_candidate
 
@@ -125,12 +125,12 @@ def test_the_reminder_names_the_waiting_candidate_and_its_approvals(candidate, m
     for _ in range(3):  # version 3, as the candidate fixture's run registered it
         version = tiny_candidate(client, name, candidate["pdf"])
     assert version == "3"
-    decisions.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
+    approvals.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
     subject = remind("card_transactions", "retrain", "retrain_card_transactions", RUN, "2026-10-31T03:00:00+00:00")
     assert subject == f"[riskops] reminder: the promotion of {name} v3 still waits for a decision (1 of 2 approvals)"
     (msg,) = mails(smtp)
     assert "approved so far by Ada" in msg.get_body(("html",)).get_content()
-    decisions.promote(client, name, version, "Grace", report=candidate["pdf"], quorum=2)
+    approvals.promote(client, name, version, "Grace", report=candidate["pdf"], quorum=2)
     assert remind("card_transactions", "retrain", "retrain_card_transactions", RUN, "") is None  # nothing waits
     assert remind("card_transactions", "retrain", "retrain_card_transactions", "another run", "") is None
 
@@ -138,16 +138,16 @@ def test_the_reminder_names_the_waiting_candidate_and_its_approvals(candidate, m
 def test_a_promotion_is_confirmed_to_the_approvers_and_the_risk_team(candidate, mlflow_store, smtp, monkeypatch):
     from mlflow import MlflowClient
 
-    from ml.model import decisions
+    from ml.governance import approvals
     from riskops_airflow.notify import send_promotion_mail
     from tests.helpers import tiny_candidate
 
     monkeypatch.setenv("RISKOPS_APPROVERS", "cro@bank.example")
     client, name = MlflowClient(), "riskops-card_transactions"
     version = tiny_candidate(client, name, candidate["pdf"])
-    decisions.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
+    approvals.promote(client, name, version, "Ada", "fine", report=candidate["pdf"], quorum=2)
     assert send_promotion_mail("card_transactions", version) is None  # one of two approvals: not promoted yet
-    decisions.promote(client, name, version, "Grace", "agreed", report=candidate["pdf"], quorum=2)
+    approvals.promote(client, name, version, "Grace", "agreed", report=candidate["pdf"], quorum=2)
     subject = send_promotion_mail("card_transactions", version)
     assert subject == f"[riskops] {name} v1 promoted to Production (alias champion), approved by Ada, Grace"
     (msg,) = mails(smtp)

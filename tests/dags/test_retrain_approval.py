@@ -20,8 +20,8 @@ from demo.airflow_runtime import WAITING_FOR_HUMAN, Standalone, airflow_env, wai
 from demo.smtp_sink import start as start_smtp
 from ml import layout
 from ml.errors import RiskopsError
-from ml.model import champions, decisions, registry
-from ml.model.halt import halted as halt_state
+from ml.governance import approvals, champions, registry
+from ml.governance.halt import halted as halt_state
 from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import approve, free_port, fresh_postgres, land_and_preprocess, mails
@@ -101,7 +101,7 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
 
     # first model: no champion until two distinct approvers approve it
     run1 = _run_until_approval(af, AS_OF)
-    assert decisions.resolve_champion(client, NAME, sync=False) is None
+    assert approvals.champion(client, NAME) is None
     (msg,) = mails(home / "outbox")
     assert msg["Subject"].startswith(f"[riskops] {NAME} v1 candidate: RECOMMENDED")
     assert "four eyes: 2 distinct approvers must approve it" in msg.get_body(("html",)).get_content()
@@ -123,10 +123,10 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
     detail = af.api("GET", f"/dags/{DAG_ID}/dagRuns/{run1}/taskInstances/approval_2/-1/hitlDetails")
     assert "**Who may answer**: credit-officer (the assigned approvers)" in detail["body"]
     # the first approval is in the audit trail as it arrived; nothing is promoted yet
-    (approved,) = registry.decisions(client, NAME, "1")
+    (approved,) = registry.audit_trail(client, NAME, "1")
     assert (approved["action"], approved["by"]) == ("approved", "risk-approver")
     assert approved["report_sha256"] == hashlib.sha256(pdf).hexdigest()
-    assert decisions.resolve_champion(client, NAME, sync=False) is None
+    assert approvals.champion(client, NAME) is None
     assert f"[riskops] approval 2 of 2 needed: the promotion of {NAME} v1" in _subjects(home)
     # whoever approved is not asked again: only the other approver may answer the second gate
     with pytest.raises(RuntimeError, match="-> 403: .*risk-approver.* is not a respondent"):
@@ -166,7 +166,7 @@ def test_four_eyes_approve_then_reject_through_airflow(platform):
     assert v2.tags["riskops.status"] == "rejected"
     assert v2.tags["riskops.rejected_reason"] == "--no gain over the champion"
     assert v2.tags["riskops.rejected_by"] == "risk-approver"
-    assert [d["action"] for d in registry.decisions(client, NAME, "2")] == ["approved", "rejected"]
+    assert [d["action"] for d in registry.audit_trail(client, NAME, "2")] == ["approved", "rejected"]
     assert _stage(client, "2") == "Archived" and _stage(client, "1") == "Production"
     assert len([s for s in _subjects(home) if " candidate: " in s]) == 2
 

@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.config import TrainConfig
-from ml.model import registry
-from ml.model.retrain import retrain
+from ml.governance import registry
+from ml.retraining.retrain import retrain
 from ml.spec import get_spec
 from ml.storage import Storage
 from tests.helpers import approve, land_and_preprocess

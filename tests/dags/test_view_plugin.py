@@ -12,7 +12,7 @@ import re
 import pytest
 from mlflow import MlflowClient
 
-from ml.model import decisions, registry
+from ml.governance import approvals, registry
 from ml.monitor import alerts
 from ml.monitor import fair_lending as fl
 from ml.monitor import stability as st
@@ -133,7 +133,7 @@ def test_a_version_s_review_serves_its_report_as_stored_with_the_hash_checked(ap
     assert "DOES NOT MATCH" in bad and "matches the SHA-256 recorded" not in bad
     # both wait for a decision: the dataset's page lists them with their verdicts and links their reviews
     listing = client.get(f"/riskops/datasets/{DATASET}", headers=auth).text
-    assert decisions.waiting_candidates(mlflow, NAME) == [good, tampered]
+    assert approvals.waiting_candidates(mlflow, NAME) == [good, tampered]
     assert f'href="/riskops/datasets/{DATASET}/versions/{good}"' in listing and "RECOMMENDED" in listing
     # untrusted path input: a clear refusal, never a traceback
     for route, code in ((f"/riskops/datasets/{DATASET}/versions/x1", 404),

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.cli import main
 from ml.dates import business_days, date_range
-from ml.model import registry
+from ml.governance import registry
 from ml.spec import get_spec
 from ml.storage import Storage
 

@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ml.errors import RiskopsError
-from ml.model import decisions, registry
+from ml.governance import approvals, registry
 from tests.helpers import tiny_candidate
 
 NAME = "riskops-test"
@@ -22,7 +22,7 @@ def _candidate(client: MlflowClient, with_report: bool = True, **tags: str) -> s
 
 
 def _promote(client: MlflowClient, version: str, approver: str = "Ada", **kw: object) -> dict:
-    return decisions.promote(client, NAME, version, approver, report=REPORT, **kw)
+    return approvals.promote(client, NAME, version, approver, report=REPORT, **kw)
 
 
 def _stage(client: MlflowClient, version: str) -> str:
@@ -34,7 +34,7 @@ def test_candidate_is_staging_with_challenger_alias(mlflow_store):
     v = _candidate(client)
     assert _stage(client, v) == "Staging"
     assert str(client.get_model_version_by_alias(NAME, "challenger").version) == v
-    assert decisions.resolve_champion(client, NAME) is None
+    assert approvals.sync_champion(client, NAME) is None
 
 
 def test_promoting_twice_archives_the_old_champion_with_audit(mlflow_store):
@@ -51,7 +51,7 @@ def test_promoting_twice_archives_the_old_champion_with_audit(mlflow_store):
     assert tags["approved_by"] == "Grace" and tags["data_hash"] == "abc" and tags["model_sha256"]
     assert tags["previous_champion"] == v1 and tags["promoted_at"] and "promotion_pending" not in tags
     assert registry.tags(client, NAME, v1)["replaced_by"] == v2
-    assert [d["action"] for d in registry.decisions(client, NAME, v1)] == ["approved", "promoted", "archived"]
+    assert [d["action"] for d in registry.audit_trail(client, NAME, v1)] == ["approved", "promoted", "archived"]
     with pytest.raises(MlflowException):
         client.get_model_version_by_alias(NAME, "challenger")  # consumed by the promotion
     with pytest.raises(RiskopsError, match="already the champion"):
@@ -62,13 +62,13 @@ def test_promotion_checks_the_reviewed_report(mlflow_store):
     client = MlflowClient()
     v = _candidate(client)
     with pytest.raises(RiskopsError, match="does not match the SHA-256 recorded at registration"):
-        decisions.promote(client, NAME, v, "Ada", report=REPORT + b" edited after review")
+        approvals.promote(client, NAME, v, "Ada", report=REPORT + b" edited after review")
     with pytest.raises(RiskopsError, match="neither in storage nor in MLflow"):
-        decisions.promote(client, NAME, v, "Ada", report=None)
+        approvals.promote(client, NAME, v, "Ada", report=None)
     unreviewed = _candidate(client, with_report=False)
     with pytest.raises(RiskopsError, match="not trained and registered by riskops with a report"):
         _promote(client, unreviewed)
-    assert decisions.resolve_champion(client, NAME) is None
+    assert approvals.sync_champion(client, NAME) is None
 
 
 def test_only_configured_approvers_and_never_who_triggered(mlflow_store):
@@ -86,12 +86,12 @@ def test_only_configured_approvers_and_never_who_triggered(mlflow_store):
 def test_rejection_is_recorded_once_and_re_rejecting_appends(mlflow_store):
     client = MlflowClient()
     v = _candidate(client)
-    decisions.reject(client, NAME, v, "Ada", "unstable on recent weeks")
-    decisions.reject(client, NAME, v, "Grace", "-- and calibration is off")
+    approvals.reject(client, NAME, v, "Ada", "unstable on recent weeks")
+    approvals.reject(client, NAME, v, "Grace", "-- and calibration is off")
     tags = registry.tags(client, NAME, v)
     assert tags["status"] == "rejected" and tags["rejected_by"] == "Ada"
     assert tags["rejected_reason"] == "unstable on recent weeks"  # the first decision is never overwritten
-    assert [(d["by"], d["reason"]) for d in registry.decisions(client, NAME, v)] == [
+    assert [(d["by"], d["reason"]) for d in registry.audit_trail(client, NAME, v)] == [
         ("Ada", "unstable on recent weeks"), ("Grace", "-- and calibration is off")]
     assert _stage(client, v) == "Archived"
     with pytest.raises(RiskopsError, match="was rejected by Ada"):
@@ -105,15 +105,15 @@ def test_stage_set_directly_in_mlflow_is_honoured_synced_and_recorded(mlflow_sto
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         client.transition_model_version_stage(NAME, v2, "Production", archive_existing_versions=True)
-    champion = decisions.resolve_champion(client, NAME)
+    champion = approvals.sync_champion(client, NAME)
     assert (champion.version, champion.source) == (v2, "stage")
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == v2  # alias brought in step
     tags = registry.tags(client, NAME, v2)
     assert tags["approved_by"].startswith("unknown (set directly in MLflow")
     assert tags["previous_champion"] == v1 and registry.tags(client, NAME, v1)["status"] == "archived"
-    (entry,) = registry.decisions(client, NAME, v2)
+    (entry,) = registry.audit_trail(client, NAME, v2)
     assert entry["action"] == "promoted directly in MLflow" and entry["what"] == "stage Production"
-    assert decisions.resolve_champion(client, NAME).source == "alias+stage"  # recorded once, in step now
+    assert approvals.sync_champion(client, NAME).source == "alias+stage"  # recorded once, in step now
 
 
 def test_alias_moved_directly_in_mlflow_is_honoured_and_synced(mlflow_store):
@@ -121,7 +121,7 @@ def test_alias_moved_directly_in_mlflow_is_honoured_and_synced(mlflow_store):
     v1, v2 = _candidate(client), _candidate(client)
     _promote(client, v1)
     client.set_registered_model_alias(NAME, "champion", v2)
-    champion = decisions.resolve_champion(client, NAME)
+    champion = approvals.sync_champion(client, NAME)
     assert (champion.version, champion.source) == (v2, "alias")
     assert _stage(client, v2) == "Production" and _stage(client, v1) == "Archived"
 
@@ -133,19 +133,19 @@ def test_a_version_that_may_not_score_is_refused_as_champion(mlflow_store, make)
     _promote(client, good)
     bad = _candidate(client, with_report=make != "unreviewed")
     if make == "rejected":
-        decisions.reject(client, NAME, bad, "Ada", "leaks the target")
+        approvals.reject(client, NAME, bad, "Ada", "leaks the target")
     if make == "superseded":
-        decisions.supersede_waiting(client, NAME, _candidate(client))
+        approvals.supersede_waiting(client, NAME, _candidate(client))
     client.set_registered_model_alias(NAME, "champion", bad)  # someone moves the alias directly in MLflow
     expected = {"rejected": "it was rejected by Ada", "unreviewed": "it was not trained and registered by riskops",
                 "superseded": "it was superseded by version"}[make]
     with pytest.raises(RiskopsError, match=f"version {bad} is the champion in MLflow .alias champion., but {expected}"):
-        decisions.resolve_champion(client, NAME)
-    refused = [d for d in registry.decisions(client, NAME, bad) if d["action"] == "refused as champion"]
+        approvals.sync_champion(client, NAME)
+    refused = [d for d in registry.audit_trail(client, NAME, bad) if d["action"] == "refused as champion"]
     assert len(refused) == 1 and refused[0]["by"].startswith("unknown")
     with pytest.raises(RiskopsError):
-        decisions.resolve_champion(client, NAME)  # refused again, recorded once
-    assert len([d for d in registry.decisions(client, NAME, bad) if d["action"] == "refused as champion"]) == 1
+        approvals.sync_champion(client, NAME)  # refused again, recorded once
+    assert len([d for d in registry.audit_trail(client, NAME, bad) if d["action"] == "refused as champion"]) == 1
 
 
 def test_explicit_versions_must_have_been_approved_and_never_rejected(mlflow_store):
@@ -153,13 +153,13 @@ def test_explicit_versions_must_have_been_approved_and_never_rejected(mlflow_sto
     former, current, waiting, rejected = (_candidate(client) for _ in range(4))
     _promote(client, former)
     _promote(client, current)
-    decisions.reject(client, NAME, rejected, "Ada", "weak")
-    decisions.check_may_score(client, NAME, former)  # a former champion may re-score its days
-    decisions.check_may_score(client, NAME, current)
+    approvals.reject(client, NAME, rejected, "Ada", "weak")
+    approvals.check_may_score(client, NAME, former)  # a former champion may re-score its days
+    approvals.check_may_score(client, NAME, current)
     with pytest.raises(RiskopsError, match=f"version {waiting} may not score: it was never approved"):
-        decisions.check_may_score(client, NAME, waiting)
+        approvals.check_may_score(client, NAME, waiting)
     with pytest.raises(RiskopsError, match=f"version {rejected} may not score: it was rejected by Ada"):
-        decisions.check_may_score(client, NAME, rejected)
+        approvals.check_may_score(client, NAME, rejected)
 
 
 def test_unknown_version_is_a_clear_error(mlflow_store):
@@ -173,8 +173,8 @@ def test_a_newer_candidate_supersedes_only_waiting_ones(mlflow_store):
     client = MlflowClient()
     champion, rejected, waiting, newest = (_candidate(client) for _ in range(4))
     _promote(client, champion)
-    decisions.reject(client, NAME, rejected, "Ada", "weak")
-    assert decisions.supersede_waiting(client, NAME, newest) == [waiting]
+    approvals.reject(client, NAME, rejected, "Ada", "weak")
+    assert approvals.supersede_waiting(client, NAME, newest) == [waiting]
     tags = registry.tags(client, NAME, waiting)
     assert tags["status"] == "superseded" and tags["superseded_by"] == newest and tags["superseded_at"]
     assert _stage(client, waiting) == "Archived"
@@ -182,11 +182,11 @@ def test_a_newer_candidate_supersedes_only_waiting_ones(mlflow_store):
     assert registry.tags(client, NAME, champion)["status"] == "champion"
     assert registry.tags(client, NAME, rejected)["status"] == "rejected"
     assert registry.tags(client, NAME, newest)["status"] == "candidate"
-    assert decisions.waiting_candidates(client, NAME) == [newest]
-    for action in (lambda: _promote(client, waiting), lambda: decisions.reject(client, NAME, waiting, "Ada", "late")):
+    assert approvals.waiting_candidates(client, NAME) == [newest]
+    for action in (lambda: _promote(client, waiting), lambda: approvals.reject(client, NAME, waiting, "Ada", "late")):
         with pytest.raises(RiskopsError, match=f"superseded by version {newest}"):
             action()
-    assert decisions.supersede_waiting(client, NAME, newest) == []  # idempotent
+    assert approvals.supersede_waiting(client, NAME, newest) == []  # idempotent
 
 
 @pytest.mark.parametrize("reason", ["-0.4pt", "--worse", "--approver Grace"])

@@ -24,7 +24,7 @@ from ml.cli import main
 from ml.data.preprocess import preprocess_day, read_manifest
 from ml.data.replay import replay
 from ml.dates import business_days
-from ml.model import registry, technical_file
+from ml.governance import registry, technical_file
 from ml.monitor.history import History, Record
 from ml.spec import get_spec
 from ml.storage import Storage

@@ -21,8 +21,7 @@ from ml import layout
 from ml.config import TrainConfig
 from ml.dates import date_range
 from ml.errors import RiskopsError
-from ml.model import registry
-from ml.model.retrain import build_candidate
+from ml.governance import registry
 from ml.model.train import development_sample
 from ml.model.verdict import NOT_RECOMMENDED
 from ml.monitor import backtest as bt
@@ -30,6 +29,7 @@ from ml.monitor import backtest_history, fair_lending
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.monitor.stability import Reference
+from ml.retraining.retrain import build_candidate
 from ml.spec import get_spec
 from ml.storage import Storage
 from tests.conftest import CARDS_DAYS, CARDS_START, DRIFT_START

@@ -26,9 +26,9 @@ from mlflow import MlflowClient
 
 from demo.airflow_runtime import stop_process_group, wait_for
 from ml.errors import RiskopsError
-from ml.model import decisions, registry
+from ml.governance import approvals, registry
+from ml.governance.registry import RegistryError
 from ml.model.features import FeaturePipeline
-from ml.model.registry import RegistryError
 from ml.model.riskmodel import RiskModel
 from ml.spec import get_spec
 from ml.storage import Storage
@@ -137,33 +137,33 @@ def _candidate(client: MlflowClient) -> str:
 def test_a_503_half_way_through_a_promotion_is_completed_by_a_re_run(proxy):
     client = MlflowClient(tracking_uri=proxy.url, registry_uri=proxy.url)
     first, second = _candidate(client), _candidate(client)
-    decisions.promote(client, NAME, first, "Ada", report=REPORT)
+    approvals.promote(client, NAME, first, "Ada", report=REPORT)
 
     alias_path = "/api/2.0/mlflow/registered-models/alias"
     proxy.fail[alias_path] = 2  # the first try and MLflow's one retry of setting the alias both get a 503
     with pytest.raises(RegistryError, match=f"MLflow at {proxy.url} failed while pointing alias champion"):
-        decisions.promote(client, NAME, second, "Grace", report=REPORT)
+        approvals.promote(client, NAME, second, "Grace", report=REPORT)
     # half-written: the stage moved, the alias did not; nothing scores until the promotion is finished
     assert registry.stage(client, NAME, second) == "Production"
     assert str(registry.alias_version(client, NAME, "champion").version) == first
     with pytest.raises(RiskopsError, match=f"promotion of {NAME} version {second} by Grace .* did not finish"):
-        decisions.resolve_champion(client, NAME)
+        approvals.sync_champion(client, NAME)
 
-    audit = decisions.promote(client, NAME, second, "Grace", report=REPORT)  # the task's retry
+    audit = approvals.promote(client, NAME, second, "Grace", report=REPORT)  # the task's retry
     assert audit["previous_champion"] == first and audit["approved_by"] == "Grace"
     assert str(registry.alias_version(client, NAME, "champion").version) == second
     assert [v.version for v in registry.versions(client, NAME) if registry.stage_of(v) == "Production"] == [second]
     assert registry.tags(client, NAME, first)["replaced_by"] == second
     assert "promotion_pending" not in registry.tags(client, NAME, second)
-    assert [d["action"] for d in registry.decisions(client, NAME, second)] == ["approved", "promoted"]  # once each
-    assert decisions.resolve_champion(client, NAME).version == second
+    assert [d["action"] for d in registry.audit_trail(client, NAME, second)] == ["approved", "promoted"]  # once each
+    assert approvals.sync_champion(client, NAME).version == second
 
 
 def test_mlflow_answering_503_is_an_error_not_a_missing_model(proxy):
     client = MlflowClient(tracking_uri=proxy.url, registry_uri=proxy.url)
     proxy.fail["/api/2.0/mlflow/registered-models/get"] = 10
     with pytest.raises(RegistryError, match=f"MLflow at {proxy.url} failed while reading {NAME}"):
-        decisions.resolve_champion(client, NAME)
+        approvals.sync_champion(client, NAME)
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_a_report_upload_failing_leaves_no_registered_version(proxy, curated_car
     """MLflow answers 503 to the PDF upload after the version is registered: the version is removed again, and
     nothing stored for it remains, so no version waits for approval without its report."""
     from ml.config import TrainConfig
-    from ml.model.retrain import retrain
+    from ml.retraining.retrain import retrain
 
     client = MlflowClient(tracking_uri=proxy.url, registry_uri=proxy.url)
     if registry.is_registered(client, NAME):  # the other tests' toy champion is no model of these cards

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from ml.model import registry
+from ml.governance import registry
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "model_before_restructure"
 NAME = "riskops-fixture"
@@ -53,6 +53,6 @@ def test_loading_a_pinned_model_imports_no_reporting_stack_nor_scikit_learn(regi
     # scikit-learn is a second at every scoring task's start: only training and calibration maps need it
     code = (f"import sys; from ml.scoring.score import PinnedModel; "
             f"m = PinnedModel({NAME!r}, {registered!r}, 'run').model; assert m.threshold == 0.4; "
-            "print(sorted(k for k in ('reportlab', 'matplotlib', 'ml.model.retrain', 'sklearn') if k in sys.modules))")
+            "print(sorted(k for k in ('reportlab', 'matplotlib', 'ml.retraining.retrain', 'sklearn') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.cli import main
 from ml.dates import date_range
-from ml.model import registry
+from ml.governance import registry
 from ml.monitor import alerts
 from ml.monitor.check import check_stability
 from ml.monitor.history import History

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from ml.dates import date_range
-from ml.model import registry
+from ml.governance import registry
 from ml.monitor import alerts, view, weekly
 from ml.monitor import stability as st
 from ml.monitor.check import check_stability

@@ -10,8 +10,8 @@ from mlflow import MlflowClient
 
 from ml.cli import main
 from ml.errors import RiskopsError
-from ml.model import champions, decisions, registry
-from ml.model.halt import halt, halted, resume
+from ml.governance import approvals, champions, registry
+from ml.governance.halt import champion_line, halt, halted, resume
 from tests.helpers import tiny_candidate
 
 NAME = "riskops-test"
@@ -24,17 +24,17 @@ def _candidate(client: MlflowClient, **tags: str) -> str:
 
 
 def _approve(client: MlflowClient, version: str, approver: str, quorum: int = 2, **kw: object) -> dict:
-    return decisions.promote(client, NAME, version, approver, f"{approver}'s note", report=REPORT,
+    return approvals.promote(client, NAME, version, approver, f"{approver}'s note", report=REPORT,
                              approvers=APPROVERS, quorum=quorum, **kw)
 
 
 def _champion(client: MlflowClient) -> str | None:
-    found = decisions.resolve_champion(client, NAME, sync=False)
+    found = approvals.champion(client, NAME)
     return found and found.version
 
 
 def _actions(client: MlflowClient, version: str) -> list[str]:
-    return [d["action"] for d in registry.decisions(client, NAME, version)]
+    return [d["action"] for d in registry.audit_trail(client, NAME, version)]
 
 
 # ---- four eyes -------------------------------------------------------------------------------------------
@@ -44,11 +44,11 @@ def test_a_quorum_of_two_distinct_approvers_promotes_and_each_approval_is_record
     v = _candidate(client)
     first = _approve(client, v, "Ada")
     assert first == {"status": "waiting", "approvals": ["Ada"], "quorum": 2, "already": False}
-    (entry,) = registry.decisions(client, NAME, v)  # recorded at once: who, when, note, the hashes
+    (entry,) = registry.audit_trail(client, NAME, v)  # recorded at once: who, when, note, the hashes
     assert entry["action"] == "approved" and entry["by"] == "Ada" and entry["note"] == "Ada's note" and entry["at"]
     assert entry["report_sha256"] == registry.tags(client, NAME, v)["report_sha256"] and entry["model_sha256"]
     assert _champion(client) is None and registry.tags(client, NAME, v)["status"] == "candidate"
-    assert decisions.approved_so_far(client, NAME, v) == ["Ada"]  # whom the next approval gate does not ask
+    assert approvals.approved_so_far(client, NAME, v) == ["Ada"]  # whom the next approval gate does not ask
     # the same approver again counts once
     assert _approve(client, v, "Ada")["already"] is True
     assert _actions(client, v) == ["approved"] and _champion(client) is None
@@ -81,7 +81,7 @@ def test_refusals_a_third_person_not_in_the_list_the_trainer_and_who_triggered(m
         _approve(client, v, "Ada", separate_duties=True)
     with pytest.raises(RiskopsError, match="'Grace' triggered this retraining and may not approve it"):
         _approve(client, v, "Grace", triggered_by="Grace", separate_duties=True)
-    assert registry.decisions(client, NAME, v) == []  # refusals record nothing
+    assert registry.audit_trail(client, NAME, v) == []  # refusals record nothing
     # without separation of duties the trainer's approval counts like anyone's
     assert _approve(client, v, "Ada")["status"] == "waiting"
 
@@ -90,7 +90,7 @@ def test_a_rejection_by_any_approver_ends_it(mlflow_store):
     client = MlflowClient()
     v = _candidate(client)
     _approve(client, v, "Ada")
-    decisions.reject(client, NAME, v, "Grace", "calibration is off", approvers=APPROVERS)
+    approvals.reject(client, NAME, v, "Grace", "calibration is off", approvers=APPROVERS)
     with pytest.raises(RiskopsError, match="was rejected by Grace"):
         _approve(client, v, "Linus")
     assert _champion(client) is None and _actions(client, v) == ["approved", "rejected"]
@@ -110,18 +110,18 @@ def two_champions(mlflow_store) -> tuple[MlflowClient, str, str]:
 
 def _rollback(client: MlflowClient, approver: str, version: str | None = None, quorum: int = 2,
               reason: str = "v2 declines good customers") -> dict:
-    target, _ = decisions.rollback_target(client, NAME, version)
-    return decisions.rollback(client, NAME, target, approver, reason, report=REPORT, approvers=APPROVERS,
+    target, _ = approvals.rollback_target(client, NAME, version)
+    return approvals.rollback(client, NAME, target, approver, reason, report=REPORT, approvers=APPROVERS,
                               quorum=quorum)
 
 
 def test_a_rollback_re_promotes_the_previous_champion_after_the_quorum(two_champions):
     client, v1, v2 = two_champions
-    assert decisions.rollback_target(client, NAME) == (v1, v2)
+    assert approvals.rollback_target(client, NAME) == (v1, v2)
     waiting = _rollback(client, "Ada")
     assert waiting["status"] == "waiting" and waiting["approvals"] == ["Ada"] and _champion(client) == v2
     assert waiting["request"]["from"] == v2 and waiting["request"]["by"] == "Ada"
-    assert decisions.approved_so_far(client, NAME, v1) == ["Ada"] and decisions.approved_so_far(client, NAME, v2) == []
+    assert approvals.approved_so_far(client, NAME, v1) == ["Ada"] and approvals.approved_so_far(client, NAME, v2) == []
     audit = _rollback(client, "Linus", reason="agreed")
     assert audit["status"] == "champion" and audit["kind"] == "rolled back" and audit["previous_champion"] == v2
     assert _champion(client) == v1 and registry.stage(client, NAME, v2) == "Archived"
@@ -134,21 +134,21 @@ def test_a_rollback_re_promotes_the_previous_champion_after_the_quorum(two_champ
         ("promoted", v1, "none"), ("promoted", v2, v1), ("rolled back", v1, v2)]
     assert events[-1].by == "Ada, Linus" and events[-1].why == "v2 declines good customers"
     # the scoring side: v1 is the champion that scores, and it may score
-    decisions.check_may_score(client, NAME, v1)
-    assert decisions.resolve_champion(client, NAME).source == "alias+stage"
+    approvals.check_may_score(client, NAME, v1)
+    assert approvals.sync_champion(client, NAME).source == "alias+stage"
 
 
 def test_a_rollback_to_a_rejected_or_never_approved_version_is_refused(two_champions):
     client, v1, v2 = two_champions
     rejected, waiting = _candidate(client), _candidate(client)
-    decisions.reject(client, NAME, rejected, "Ada", "leaks the target")
+    approvals.reject(client, NAME, rejected, "Ada", "leaks the target")
     with pytest.raises(RiskopsError, match=f"cannot roll back {NAME} to version {rejected}: it was rejected by Ada"):
         _rollback(client, "Grace", rejected)
     with pytest.raises(RiskopsError, match=f"version {waiting}: it was never approved"):
         _rollback(client, "Grace", waiting)
     with pytest.raises(RiskopsError, match=f"version {v2} is already the champion"):
         _rollback(client, "Grace", v2)
-    decisions.reject(client, NAME, v1, "Linus", "found a leak afterwards")  # a former champion rejected later
+    approvals.reject(client, NAME, v1, "Linus", "found a leak afterwards")  # a former champion rejected later
     with pytest.raises(RiskopsError, match="it was rejected by Linus"):
         _rollback(client, "Grace")
     assert _champion(client) == v2 and [e.action for e in champions.history(client, NAME)] == ["promoted"] * 2
@@ -164,20 +164,20 @@ def test_a_former_champion_is_restored_only_by_a_rollback_not_by_its_old_approva
 def test_the_first_champion_has_nothing_to_roll_back_to(mlflow_store):
     client = MlflowClient()
     with pytest.raises(RiskopsError, match="has no champion: there is nothing to roll back"):
-        decisions.rollback_target(client, NAME)
+        approvals.rollback_target(client, NAME)
     _approve(client, _candidate(client), "Ada", quorum=1)
     with pytest.raises(RiskopsError, match="no earlier champion to roll back to"):
-        decisions.rollback_target(client, NAME)
+        approvals.rollback_target(client, NAME)
 
 
 def test_a_declined_rollback_closes_the_request_and_leaves_both_versions(two_champions):
     client, v1, v2 = two_champions
     _rollback(client, "Ada")
-    decisions.decline_rollback(client, NAME, v1, "Grace", "not before the backtest", approvers=APPROVERS)
+    approvals.decline_rollback(client, NAME, v1, "Grace", "not before the backtest", approvers=APPROVERS)
     assert "rollback_request" not in registry.tags(client, NAME, v1) and _champion(client) == v2
     assert registry.tags(client, NAME, v1)["status"] == "archived" and _actions(client, v1)[-1] == "rollback declined"
     with pytest.raises(RiskopsError, match="no rollback of .* to version 1 is waiting"):
-        decisions.decline_rollback(client, NAME, v1, "Grace", "again")
+        approvals.decline_rollback(client, NAME, v1, "Grace", "again")
     # a new request starts from no approvals: Ada's approval of the declined one does not count
     assert _rollback(client, "Grace")["approvals"] == ["Grace"]
 
@@ -185,7 +185,7 @@ def test_a_declined_rollback_closes_the_request_and_leaves_both_versions(two_cha
 def test_a_change_made_directly_in_mlflow_is_in_the_champion_history(two_champions):
     client, v1, v2 = two_champions
     client.set_registered_model_alias(NAME, "champion", v1)
-    decisions.resolve_champion(client, NAME)
+    approvals.sync_champion(client, NAME)
     event = champions.current(client, NAME)
     assert (event.action, event.version, event.previous) == ("promoted directly in MLflow", v1, v2)
     assert event.by.startswith("unknown")
@@ -201,14 +201,14 @@ def test_halt_and_resume_by_an_approver_are_lines_of_the_champion_history(two_ch
     assert new and state["by"] == "Linus" and state["version"] == v2 and halted(client, NAME) == state
     again, new = halt(client, NAME, "Ada", "me too", approvers=APPROVERS)
     assert not new and again == state  # the first halt's reason stays, recorded once
-    assert "HALTED by Linus" in champions.champion_line(client, NAME)
+    assert "HALTED by Linus" in champion_line(client, NAME)
     event = resume(client, NAME, "Ada", "fixed upstream", approvers=APPROVERS)
     assert event["halt"] == state and halted(client, NAME) is None
     assert [(e.action, e.version, e.by) for e in champions.history(client, NAME)][-2:] == [
         ("halted", v2, "Linus"), ("resumed", v2, "Ada")]
     with pytest.raises(RiskopsError, match="is not halted: nothing to resume"):
         resume(client, NAME, "Ada", "again", approvers=APPROVERS)
-    assert "HALTED" not in champions.champion_line(client, NAME)
+    assert "HALTED" not in champion_line(client, NAME)
 
 
 def test_an_edited_history_entry_is_named_not_half_read(two_champions):
@@ -287,10 +287,10 @@ def test_a_bad_quorum_setting_is_one_line(mlflow_store, test_spec, monkeypatch, 
 
 def test_under_separation_of_duties_the_requester_of_a_rollback_never_approves_it(two_champions):
     client, v1, v2 = two_champions
-    target, _ = decisions.rollback_target(client, NAME)
+    target, _ = approvals.rollback_target(client, NAME)
 
     def approve(approver: str, requested_by: str | None = None) -> dict:
-        return decisions.rollback(client, NAME, target, approver, "v2 declines good customers", report=REPORT,
+        return approvals.rollback(client, NAME, target, approver, "v2 declines good customers", report=REPORT,
                                   approvers=APPROVERS, quorum=2, requested_by=requested_by, separate_duties=True)
 
     with pytest.raises(RiskopsError, match="'Ada' triggered this rollback"):

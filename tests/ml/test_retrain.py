@@ -16,9 +16,10 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.config import TrainConfig
 from ml.errors import RiskopsError
-from ml.model import calibration, registry
-from ml.model.retrain import retrain
+from ml.governance import registry
+from ml.model import calibration
 from ml.model.train import development_sample, time_split
+from ml.retraining.retrain import retrain
 from ml.storage import Storage
 from tests.helpers import approve, land_and_preprocess
 
@@ -92,7 +93,7 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
 
     # the swap matrix puts each model at its own production threshold: a challenger deciding at 2 (above
     # every PD) approves every row the champion (at its threshold) declines, and declines none
-    from ml.model.retrain import compare_with_champion
+    from ml.retraining.retrain import compare_with_champion
 
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)

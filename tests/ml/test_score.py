@@ -22,9 +22,9 @@ from ml.cli import main
 from ml.config import TrainConfig
 from ml.data.preprocess import preprocess_day, read_manifest
 from ml.errors import MissingDataError, QualityGateError, RiskopsError
-from ml.model import decisions, registry
-from ml.model.retrain import retrain
+from ml.governance import approvals, registry
 from ml.model.riskmodel import RiskModel
+from ml.retraining.retrain import retrain
 from ml.scoring import score
 from ml.spec import DatasetSpec, HardRule, Quality, ReasonStatement
 from ml.storage import Storage
@@ -98,7 +98,7 @@ def second_champion(env: Env) -> dict[str, str]:
         client, report = MlflowClient(), b"%PDF version 2's report"
         version = registry.register_candidate(client, NAME, uri, run.info.run_id, {
             "riskops.model_sha256": sha, "riskops.report_sha256": hashlib.sha256(report).hexdigest()})
-        decisions.promote(client, NAME, version, "Grace", report=report)
+        approvals.promote(client, NAME, version, "Grace", report=report)
     return {"version": version, "run_id": run.info.run_id}
 
 
@@ -640,7 +640,7 @@ def test_re_scoring_refuses_a_rejected_or_unapproved_version(store, monkeypatch,
         "riskops.model_sha256": sha, "riskops.report_sha256": "0" * 64})
     assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--model-version", version) == 2
     assert f"version {version} may not score: it was never approved" in capsys.readouterr().err
-    decisions.reject(client, NAME, version, "Ada", "not needed")
+    approvals.reject(client, NAME, version, "Ada", "not needed")
     assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--model-version", version) == 2
     assert f"version {version} may not score: it was rejected by Ada" in capsys.readouterr().err
     assert not env.storage.exists(layout.scores(DS, DAY, version))
@@ -657,8 +657,8 @@ def test_the_policy_column_says_the_model_decided_each_row(store, cards_spec):
 @pytest.fixture
 def halted(store):
     """The module's champion halted by an approver for one test, resumed afterwards."""
-    from ml.model.halt import halt, resume
-    from ml.model.halt import halted as state
+    from ml.governance.halt import halt, resume
+    from ml.governance.halt import halted as state
 
     halt(MlflowClient(), NAME, "Linus", "scores drift from the bureau's")
     yield store
@@ -667,11 +667,11 @@ def halted(store):
 
 
 def test_a_halted_model_is_replaced_by_the_fallback_policy_and_resumed(halted, cards_spec, monkeypatch, capsys):
-    from ml.model.halt import resume
+    from ml.governance.halt import resume
     from ml.monitor.check import scored_versions
 
     env = halted
-    champion = decisions.resolve_champion(MlflowClient(), NAME).version  # v2 once a test of the module promoted it
+    champion = approvals.sync_champion(MlflowClient(), NAME).version  # v2 once a test of the module promoted it
     assert cards_spec.oversight.fallback is not None  # the shipped spec: hard rules, every other row to review
     assert _cli(env, monkeypatch, "--date", DAY.isoformat(), "--run-key", "nightly") == 0
     out = capsys.readouterr().out

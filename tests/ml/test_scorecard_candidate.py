@@ -17,11 +17,11 @@ from pypdf import PdfReader
 
 from ml.config import TrainConfig
 from ml.errors import RiskopsError
-from ml.model import registry
-from ml.model.retrain import build_candidate, retrain
+from ml.governance import registry
 from ml.model.scorecard import Scorecard
 from ml.model.train import development_sample
 from ml.rating import to_score
+from ml.retraining.retrain import build_candidate, retrain
 from ml.scoring.score import PinnedModel, contributions, score_frame
 from ml.spec import get_spec
 from ml.storage import Storage

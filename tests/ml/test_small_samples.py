@@ -19,7 +19,7 @@ from ml.cli import main
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.dates import business_days
-from ml.model import decisions, registry
+from ml.governance import approvals, registry
 from ml.spec import get_spec
 from ml.storage import Storage
 
@@ -121,7 +121,7 @@ def test_missing_days_are_said_on_the_console_in_the_summary_and_on_the_first_pa
 def test_train_refuses_a_champion_pointer_moved_to_a_rejected_version(loans, capsys):
     assert _train() == 0
     client = MlflowClient()
-    decisions.reject(client, NAME, "1", "Ada", "weak")
+    approvals.reject(client, NAME, "1", "Ada", "weak")
     client.set_registered_model_alias(NAME, "champion", "1")  # someone edits the pointer in MLflow
     capsys.readouterr()
     assert _train() == 2
@@ -145,9 +145,9 @@ def test_a_publication_failing_half_way_leaves_no_version(loans, capsys):
     assert loans.read_bytes(stray) == b"%PDF a file nobody should have put there"  # not ours: left alone
     assert not loans.exists(layout.candidate("loans", "1", "candidate.json"))
     assert not loans.exists(layout.retrain_run("loans", f"as_of={AS_OF}"))
-    assert decisions.waiting_candidates(client, NAME) == []
+    assert approvals.waiting_candidates(client, NAME) == []
 
     loans.delete(stray)
     assert _train() == 0  # the next try is a new version: MLflow never reuses a number
     assert [str(v.version) for v in registry.versions(client, NAME)] == ["2"]
-    assert decisions.waiting_candidates(client, NAME) == ["2"]
+    assert approvals.waiting_candidates(client, NAME) == ["2"]

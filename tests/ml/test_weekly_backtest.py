@@ -14,10 +14,10 @@ from mlflow import MlflowClient
 from ml import layout
 from ml.cli import main
 from ml.config import TrainConfig
-from ml.model import registry
-from ml.model.retrain import retrain
+from ml.governance import registry
 from ml.model.riskmodel import RiskModel
 from ml.monitor.weekly_backtest import weekly_backtest
+from ml.retraining.retrain import retrain
 from ml.scoring import score
 from ml.spec import DatasetSpec
 from ml.storage import Storage

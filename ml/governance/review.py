@@ -17,7 +17,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml.model import registry, technical_file
+from ml.governance import registry, technical_file
 
 # what an approver reviews, as retraining logs it in the version's run: (folder, file name, the version tag
 # recording its SHA-256)

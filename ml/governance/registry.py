@@ -2,8 +2,8 @@
 
 A registered model is `riskops-<dataset>`; its champion is the version with stage Production *and* alias
 `champion`, a waiting candidate has stage Staging and alias `challenger` (stages because approvers asked for
-them, aliases because MLflow 3 favours them). Decisions on versions (promote, reject, supersede, which
-version may score) live in `ml.model.decisions`.
+them, aliases because MLflow 3 favours them). Approvals of versions (promote, reject, supersede, which
+version may score) live in `ml.governance.approvals`.
 
 MLflow is a remote service here: "does not exist" and "cannot answer" are different answers. Only the
 first is turned into None; everything else becomes a `RegistryError` naming the tracking URI, and MLflow's
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TAG = "riskops."
-DECISION = TAG + "decision."  # riskops.decision.1, .2, ...: the append-only audit trail of a version
+# riskops.decision.1, .2, ...: the append-only audit trail of a version (the tag keeps its first name: stored data)
+AUDIT = TAG + "decision."
 T = TypeVar("T")
 
 
@@ -168,21 +169,21 @@ def set_tags(client: MlflowClient, name: str, version: str, values: dict[str, st
                  lambda: client.set_model_version_tag(name, str(version), TAG + key, str(value)))
 
 
-def decisions(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:
+def audit_trail(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:
     """The version's audit trail, in order."""
     found = {int(k.removeprefix("decision.")): json.loads(v) for k, v in tags(client, name, version).items()
              if k.startswith("decision.") and k.removeprefix("decision.").isdigit()}
     return [found[i] for i in sorted(found)]
 
 
-def append_decision(client: MlflowClient, name: str, version: str, entry: dict[str, Any]) -> None:
+def append_audit(client: MlflowClient, name: str, version: str, entry: dict[str, Any]) -> None:
     """Add an entry to the version's audit trail (`riskops.decision.N`); an entry already there (same `id`,
     when given: a retried step) is not added twice."""
-    trail = decisions(client, name, version)
+    trail = audit_trail(client, name, version)
     if entry.get("id") and any(e.get("id") == entry["id"] for e in trail):
         return
-    call(client, f"recording a decision on {name} version {version}", lambda: client.set_model_version_tag(
-        name, str(version), f"{DECISION}{len(trail) + 1}", json.dumps(entry, sort_keys=True)))
+    call(client, f"recording an audit entry of {name} version {version}", lambda: client.set_model_version_tag(
+        name, str(version), f"{AUDIT}{len(trail) + 1}", json.dumps(entry, sort_keys=True)))
 
 
 def model_tags(client: MlflowClient, name: str) -> dict[str, str]:

@@ -29,7 +29,8 @@ from mlflow import MlflowClient
 from ml import bins, layout, metrics
 from ml.config import TrainConfig
 from ml.errors import MissingDataError
-from ml.model import champions, decisions, fairness_review, registry, scorecard_review, technical_file
+from ml.governance import approvals, halt, registry, technical_file
+from ml.model import fairness_review, scorecard_review
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.partial_dependence import MonotoneCheck, monotone_checks
 from ml.model.riskmodel import RiskModel
@@ -148,7 +149,7 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
 def champion_model(client: MlflowClient, name: str) -> tuple[str, RiskModel] | None:
     """The champion a candidate is compared with: the version that scores, and its model. A pointer edited in
     MLflow to a version that may not score is refused (one line about the pointer), as scoring refuses it."""
-    current = decisions.resolve_champion(client, name, consequence="nothing was trained (a candidate is compared "
+    current = approvals.sync_champion(client, name, consequence="nothing was trained (a candidate is compared "
                                                                     "with the champion that scores)")
     return None if current is None else (current.version, registry.load_model(client, name, current.version))
 
@@ -187,7 +188,7 @@ def _sample_sizes(parts: dict[str, pd.DataFrame]) -> dict[str, dict[str, float]]
 def report_data(candidate: Candidate, name: str, version: str, run_id: str, instructions: list[str],
                 now: dt.datetime, champion_line: str | None = None) -> CandidateReportData:
     """What the candidate's PDF shows (pure); `champion_line` is the current champion's line of the champion
-    history (`ml.model.champions.champion_line`)."""
+    history (`ml.governance.champions.champion_line`)."""
     e, champion, facts, model = candidate.evaluation, candidate.champion, candidate.facts, candidate.model
     sample = candidate.sample
     return CandidateReportData(
@@ -254,7 +255,7 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
             _withdraw(client, storage, name, version, stored)
             raise
     # only now is the new candidate complete and reviewable: older ones still waiting are closed
-    decisions.supersede_waiting(client, name, version)
+    approvals.supersede_waiting(client, name, version)
     return summary
 
 
@@ -264,7 +265,7 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
     """The PDF in the run and in storage, its hash on the version, the summary and the run's pointer to it;
     every storage key written is appended to `stored` as it is written."""
     spec, e, champion = candidate.spec, candidate.evaluation, candidate.champion
-    line = champions.champion_line(client, name)
+    line = halt.champion_line(client, name)
     pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now, line))
     sha = hashlib.sha256(pdf).hexdigest()
     _upload(client, f"the report of {name} version {version}", "report", f"{name}-v{version}.pdf", pdf)
@@ -286,8 +287,8 @@ def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClie
         "monotone": [c.to_dict() for c in candidate.monotone],
         "scorecard": candidate.scorecard.to_dict() if candidate.scorecard else None,
         # the waiting candidates this one closes once it is up for approval (the mail names them)
-        "superseded": [v for v in decisions.waiting_candidates(client, name) if int(v) < int(version)],
-        # what the technical file reads besides the stores (ml.model.technical_file)
+        "superseded": [v for v in approvals.waiting_candidates(client, name) if int(v) < int(version)],
+        # what the technical file reads besides the stores (ml.governance.technical_file)
         "registered_at": now.isoformat(timespec="seconds"),
         "window": [d.isoformat() for d in candidate.sample.window],
         "calibration": e.calibration, "threshold_rationale": candidate.facts["threshold_rationale"],

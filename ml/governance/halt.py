@@ -2,7 +2,7 @@
 
 While halted (tag `riskops.halted` on the registered model, JSON: who, when, why), no version of the model
 scores the dataset: scoring applies the spec's fallback policy or refuses (`ml.scoring.fallback`). Both
-actions are lines of the champion history (`ml.model.champions`); the mail to the on-call and the risk team
+actions are lines of the champion history (`ml.governance.champions`); the mail to the on-call and the risk team
 is composed in `ml.mails` and sent by the Airflow side.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from mlflow import MlflowClient
 
 from ml.errors import RiskopsError
-from ml.model import champions, registry
-from ml.model.champions import NONE, Event
-from ml.model.decisions import check_approver, resolve_champion
+from ml.governance import champions, registry
+from ml.governance.approvals import champion, check_approver
+from ml.governance.champions import NONE, Event
 
 HALTED = "halted"  # the registered model's tag while the stop switch is on
 
@@ -49,9 +49,9 @@ def halt(client: MlflowClient, name: str, approver: str, reason: str, approvers:
     state = halted(client, name)
     new = state is None
     if state is None:
-        champion = resolve_champion(client, name, sync=False, consequence="it was halted all the same")
+        current = champion(client, name, consequence="it was halted all the same")
         at = at or registry.now()
-        state = {"by": approver, "at": at, "reason": reason, "version": champion.version if champion else NONE,
+        state = {"by": approver, "at": at, "reason": reason, "version": current.version if current else NONE,
                  "id": f"halted:{at}"}
         registry.set_model_tag(client, name, HALTED, json.dumps(state, sort_keys=True))
     champions.record(client, name, Event(champions.HALTED, state["version"], state["by"], state["at"],
@@ -69,10 +69,20 @@ def resume(client: MlflowClient, name: str, approver: str, reason: str, approver
     state = halted(client, name)
     if state is None:
         raise RiskopsError(f"{name} is not halted: nothing to resume")
-    champion = resolve_champion(client, name, sync=False, consequence="it stays halted")
-    version = champion.version if champion else NONE
+    current = champion(client, name, consequence="it stays halted")
+    version = current.version if current else NONE
     event = Event(champions.RESUMED, version, approver, at or registry.now(), reason,
                   _report(client, name, version), state["version"], f"resumed:{state['id']}")
     champions.record(client, name, event)  # first: a switch is never off without its line in the history
     registry.delete_model_tag(client, name, HALTED)
     return {**event.__dict__, "halt": state}
+
+
+def champion_line(client: MlflowClient, name: str) -> str | None:
+    """The current champion's line of the history, with the stop switch's state when it is halted; None when
+    nothing was ever promoted."""
+    event, state = champions.current(client, name), halted(client, name)
+    if event is None and state is None:
+        return None
+    line = event.line() if event is not None else "no champion"
+    return line if state is None else f"{line}; HALTED by {state['by']} at {state['at']}: {state['reason']}"

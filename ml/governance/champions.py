@@ -3,8 +3,8 @@ resume, with the version, who, when, why, the report's SHA-256 and the champion 
 
 It lives on the registered model in MLflow (tags `riskops.champion.1`, `.2`, ..., one JSON entry each), next to
 the pointers it explains, for three reasons: a promotion writes its pointers, its version's audit trail and
-this entry in one store, so the promotion's recorded intent (`ml.model.decisions`) completes all of them on a
-retry; scoring reads the champion and the stop switch (`riskops.halted`, `ml.model.halt`) in the same place;
+this entry in one store, so the promotion's recorded intent (`ml.governance.approvals`) completes all of them on a
+retry; scoring reads the champion and the stop switch (`riskops.halted`, `ml.governance.halt`) in the same place;
 and anyone who opens the model in MLflow sees which version was in production when. The monitoring history's
 SQL table is keyed so that re-runs replace rows, the opposite of an append-only record.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from mlflow import MlflowClient
 
 from ml.errors import RiskopsError
-from ml.model import registry
+from ml.governance import registry
 
 PREFIX = "champion."  # riskops.champion.N on the registered model
 PROMOTED, ROLLED_BACK, DIRECT, HALTED, RESUMED = ("promoted", "rolled back", "promoted directly in MLflow",
@@ -91,15 +91,3 @@ def current(client: MlflowClient, name: str) -> Event | None:
     """The event that made the current champion (the latest promotion or rollback); None before the first."""
     changes = [e for e in history(client, name) if e.action in CHANGES]
     return changes[-1] if changes else None
-
-
-def champion_line(client: MlflowClient, name: str) -> str | None:
-    """The current champion's line of the history, with the stop switch's state when it is halted; None when
-    nothing was ever promoted."""
-    from ml.model.halt import halted
-
-    event, halt = current(client, name), halted(client, name)
-    if event is None and halt is None:
-        return None
-    line = event.line() if event is not None else "no champion"
-    return line if halt is None else f"{line}; HALTED by {halt['by']} at {halt['at']}: {halt['reason']}"

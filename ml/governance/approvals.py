@@ -16,7 +16,7 @@ duties, whoever triggered or trained it (tag `trained_by`) may not approve it. A
 earlier champion that was never rejected after the same quorum (`rollback`), or is declined.
 
 A promotion (or a rollback) first records its intent (`riskops.promotion_pending`) and removes it only once
-stage, alias, audit and the champion history (`ml.model.champions`) are written and read back; one
+stage, alias, audit and the champion history (`ml.governance.champions`) are written and read back; one
 interrupted half-way (MLflow answering 503) is completed by running it again, and until then nothing scores
 with either version.
 """
@@ -31,9 +31,9 @@ from typing import Any
 from mlflow import MlflowClient
 
 from ml.errors import RiskopsError
-from ml.model import champions, registry
-from ml.model.champions import Event
-from ml.model.registry import CHALLENGER, CHAMPION, now
+from ml.governance import champions, registry
+from ml.governance.champions import Event
+from ml.governance.registry import CHALLENGER, CHAMPION, now
 from ml.versions import version_key
 
 UNKNOWN_WHO = "unknown (set directly in MLflow, which does not record who sets a stage or an alias)"
@@ -99,11 +99,17 @@ def _pending(name: str, version: str, tags: dict[str, str], consequence: str = "
             f"{version} --approver=\"{last}\"{reason}")
 
 
-def resolve_champion(client: MlflowClient, name: str, sync: bool = True,
-                     consequence: str = "nothing was scored") -> Champion | None:
-    """The version that scores; None when nothing was ever promoted. A champion set directly in MLflow is
-    checked (refused with a clear error ending in `consequence` when it may not score) and, with `sync`,
-    recorded in its audit trail and its other pointer brought in step."""
+@dataclass(frozen=True)
+class _Pointed:
+    """What the champion pointers name, read and checked, before anything is written."""
+
+    champion: Champion
+    where: str  # the pointers in words
+    tags: dict[str, str]
+    problem: str | None  # why it may not score (`refusal`), or None
+
+
+def _pointed(client: MlflowClient, name: str, consequence: str) -> _Pointed | None:
     found = _pointers(client, name)
     if found is None:
         return None
@@ -113,17 +119,39 @@ def resolve_champion(client: MlflowClient, name: str, sync: bool = True,
     _pending(name, version, tags, consequence)
     where = {"alias": "alias champion", "stage": "stage Production", "alias+stage": "alias champion and stage "
              "Production"}[source]
-    problem = refusal(tags)
-    if problem:
-        if sync:
-            registry.append_decision(client, name, version, {
-                "action": "refused as champion", "what": f"{where} set directly in MLflow", "reason": problem,
-                "by": UNKNOWN_WHO, "at": now(), "id": f"refused:{source}"})
-        raise RiskopsError(f"{name} version {version} is the champion in MLflow ({where}), but {problem}; "
-                           f"{consequence}. Promote an approved version (python -m ml promote) or restore the pointer.")
-    if sync and (source != "alias+stage" or "approved_by" not in tags):
-        _record_direct_promotion(client, name, version, where)
-    return Champion(version, mv.run_id, source)
+    return _Pointed(Champion(version, mv.run_id, source), where, tags, refusal(tags))
+
+
+def _refused(name: str, pointed: _Pointed, consequence: str) -> RiskopsError:
+    return RiskopsError(f"{name} version {pointed.champion.version} is the champion in MLflow ({pointed.where}), but "
+                        f"{pointed.problem}; {consequence}. Promote an approved version (python -m ml promote) or "
+                        "restore the pointer.")
+
+
+def champion(client: MlflowClient, name: str, consequence: str = "nothing was scored") -> Champion | None:
+    """The version that scores, read only; None when nothing was ever promoted. A champion that may not score
+    (`refusal`) is refused with a clear error ending in `consequence`."""
+    pointed = _pointed(client, name, consequence)
+    if pointed is not None and pointed.problem:
+        raise _refused(name, pointed, consequence)
+    return None if pointed is None else pointed.champion
+
+
+def sync_champion(client: MlflowClient, name: str, consequence: str = "nothing was scored") -> Champion | None:
+    """`champion`, for a step that acts on it (scoring, retraining): a champion set directly in MLflow is also
+    recorded in its audit trail (as refused, or as promoted directly, its other pointer brought in step)."""
+    pointed = _pointed(client, name, consequence)
+    if pointed is None:
+        return None
+    version, source = pointed.champion.version, pointed.champion.source
+    if pointed.problem:
+        registry.append_audit(client, name, version, {
+            "action": "refused as champion", "what": f"{pointed.where} set directly in MLflow",
+            "reason": pointed.problem, "by": UNKNOWN_WHO, "at": now(), "id": f"refused:{source}"})
+        raise _refused(name, pointed, consequence)
+    if source != "alias+stage" or "approved_by" not in pointed.tags:
+        _record_direct_promotion(client, name, version, pointed.where)
+    return pointed.champion
 
 
 def _record_direct_promotion(client: MlflowClient, name: str, version: str, where: str) -> None:
@@ -136,7 +164,7 @@ def _record_direct_promotion(client: MlflowClient, name: str, version: str, wher
                                               "previous_champion": ",".join(previous) or "none",
                                               "approval_note": f"{where} set directly in MLflow"}, once=True)
     registry.set_tags(client, name, version, {"status": "champion", "synced_from": f"{where} set directly in MLflow"})
-    registry.append_decision(client, name, version, {"action": "promoted directly in MLflow", "what": where,
+    registry.append_audit(client, name, version, {"action": "promoted directly in MLflow", "what": where,
                                                      "by": UNKNOWN_WHO, "at": at, "previous": previous})
     champions.record(client, name, Event(champions.DIRECT, version, UNKNOWN_WHO, at, f"{where} set directly in MLflow",
                                          registry.tags(client, name, version).get("report_sha256", ""),
@@ -154,7 +182,7 @@ def _make_champion(client: MlflowClient, name: str, version: str) -> None:
 def _archive(client: MlflowClient, name: str, version: str, replaced_by: str, at: str) -> None:
     registry.set_tags(client, name, version, {"status": "archived"})
     registry.set_tags(client, name, version, {"archived_at": at, "replaced_by": replaced_by}, once=True)
-    registry.append_decision(client, name, version, {"action": "archived", "replaced_by": replaced_by, "at": at,
+    registry.append_audit(client, name, version, {"action": "archived", "replaced_by": replaced_by, "at": at,
                                                      "id": f"archived-by:{replaced_by}"})
 
 
@@ -198,8 +226,8 @@ def _check_report(name: str, version: str, tags: dict[str, str], report: bytes |
                            "version is not promoted")
 
 
-def approvals(trail: list[dict[str, Any]], tags: dict[str, str], action: str = "approved",
-              request: str | None = None) -> list[dict[str, Any]]:
+def counted(trail: list[dict[str, Any]], tags: dict[str, str], action: str = "approved",
+            request: str | None = None) -> list[dict[str, Any]]:
     """The approvals that count: entries `action` (of the rollback `request`, for a rollback) given for the
     report and model files the version carries, the first one of each approver, in order."""
     seen: dict[str, dict[str, Any]] = {}
@@ -215,11 +243,11 @@ def approved_so_far(client: MlflowClient, name: str, version: str) -> list[str]:
     """Who has approved the decision waiting on `version`, in order: its open rollback request, or its
     promotion while it is a candidate; empty when nothing waits."""
     tags = registry.tags(client, name, version)
-    trail = registry.decisions(client, name, version)
+    trail = registry.audit_trail(client, name, version)
     if "rollback_request" in tags:
-        given = approvals(trail, tags, "rollback approved", json.loads(tags["rollback_request"])["id"])
+        given = counted(trail, tags, "rollback approved", json.loads(tags["rollback_request"])["id"])
     else:
-        given = approvals(trail, tags) if tags.get("status") == "candidate" else []
+        given = counted(trail, tags) if tags.get("status") == "candidate" else []
     return [str(e["by"]) for e in given]
 
 
@@ -227,11 +255,11 @@ def _approve(client: MlflowClient, name: str, version: str, tags: dict[str, str]
              quorum: int, action: str, request: str | None = None) -> list[dict[str, Any]]:
     """Record one approval (again: nothing new) and return the approvals that count so far."""
     at = now()
-    registry.append_decision(client, name, version, {
+    registry.append_audit(client, name, version, {
         "action": action, "by": approver, "note": note, "at": at, "quorum": quorum,
         "report_sha256": tags["report_sha256"], "model_sha256": tags.get("model_sha256", "not recorded"),
         **({"request": request} if request else {}), "id": f"{action}:{request or ''}:{approver}"})
-    return approvals(registry.decisions(client, name, version), tags, action, request)
+    return counted(registry.audit_trail(client, name, version), tags, action, request)
 
 
 def promote(client: MlflowClient, name: str, version: str, approver: str, note: str = "",
@@ -263,7 +291,7 @@ def promote(client: MlflowClient, name: str, version: str, approver: str, note: 
                            f"to restore it, roll back: python -m ml rollback --dataset {name.removeprefix('riskops-')}"
                            f" --version {version} --approver NAME --reason WHY")
     _check_duties(approver, tags, triggered_by, separate_duties)
-    before = approvals(registry.decisions(client, name, version), tags)
+    before = counted(registry.audit_trail(client, name, version), tags)
     given = _approve(client, name, version, tags, approver, note, quorum, "approved")
     if len(given) < quorum:
         return {"status": "waiting", "approvals": [str(e["by"]) for e in given], "quorum": quorum,
@@ -299,7 +327,7 @@ def _complete(client: MlflowClient, name: str, version: str, intent: dict[str, A
     registry.set_tags(client, name, version, audit, once=True)  # a rollback keeps its first promotion's audit
     registry.set_tags(client, name, version, {"status": "champion", "champion_since": intent["at"]})
     action = "promoted" if kind == champions.PROMOTED else "rolled back to"
-    registry.append_decision(client, name, version, {
+    registry.append_audit(client, name, version, {
         "action": action, "by": intent["approver"], "note": intent["note"], "at": intent["at"],
         "previous": intent["previous"], "quorum": intent.get("quorum", 1), "id": f"{action}:{intent['at']}"})
     champions.record(client, name, Event(kind, str(version), intent["approver"], intent["at"], intent["note"],
@@ -381,7 +409,7 @@ def rollback(client: MlflowClient, name: str, version: str, approver: str, reaso
     requester = str(open_["by"]) if open_ and open_.get("from") == champion else (requested_by or approver)
     _check_duties(approver, tags, requester if separate_duties else None, False, what="rollback")
     request = _rollback_request(client, name, target, champion, tags, requester, reason)
-    before = approvals(registry.decisions(client, name, target), tags, "rollback approved", request["id"])
+    before = counted(registry.audit_trail(client, name, target), tags, "rollback approved", request["id"])
     given = _approve(client, name, target, tags, approver, note or reason, quorum, "rollback approved", request["id"])
     if len(given) < quorum:
         return {"status": "waiting", "approvals": [str(e["by"]) for e in given], "quorum": quorum,
@@ -398,10 +426,10 @@ def _rollback_request(client: MlflowClient, name: str, version: str, champion: s
         request = json.loads(tags["rollback_request"])
         if request.get("from") == champion:
             return {k: str(v) for k, v in request.items()}
-    opened = sum(e.get("action") == "rollback requested" for e in registry.decisions(client, name, version))
+    opened = sum(e.get("action") == "rollback requested" for e in registry.audit_trail(client, name, version))
     request = {"from": champion, "by": by, "reason": reason, "at": now(), "id": f"rollback-{opened + 1}"}
     registry.set_tags(client, name, version, {"rollback_request": json.dumps(request, sort_keys=True)})
-    registry.append_decision(client, name, version, {"action": "rollback requested", **request})
+    registry.append_audit(client, name, version, {"action": "rollback requested", **request})
     return request
 
 
@@ -416,7 +444,7 @@ def decline_rollback(client: MlflowClient, name: str, version: str, approver: st
     request = json.loads(tags["rollback_request"])
     entry = {"action": "rollback declined", "by": approver, "reason": reason or "no reason given", "at": now(),
              "request": request["id"], "id": f"rollback declined:{request['id']}"}
-    registry.append_decision(client, name, version, entry)
+    registry.append_audit(client, name, version, entry)
     registry.call(client, f"closing the rollback request of {name} version {version}",
                   lambda: client.delete_model_version_tag(name, str(version), registry.TAG + "rollback_request"))
     return entry
@@ -438,7 +466,7 @@ def reject(client: MlflowClient, name: str, version: str, approver: str, reason:
     audit = {"rejected_by": approver, "rejected_at": at, "rejected_reason": reason or "no reason given"}
     registry.set_tags(client, name, version, audit, once=True)
     registry.set_tags(client, name, version, {"status": "rejected"})
-    registry.append_decision(client, name, version, {"action": "rejected", "by": approver, "reason": reason, "at": at})
+    registry.append_audit(client, name, version, {"action": "rejected", "by": approver, "reason": reason, "at": at})
     registry.set_stage(client, name, version, "Archived")
     registry.drop_alias_if(client, name, CHALLENGER, version)
     return audit
@@ -452,7 +480,7 @@ def supersede_waiting(client: MlflowClient, name: str, version: str) -> list[str
             at = now()
             registry.set_tags(client, name, mv.version, {"status": "superseded", "superseded_by": str(version),
                                                          "superseded_at": at})
-            registry.append_decision(client, name, mv.version, {"action": "superseded", "by": "riskops",
+            registry.append_audit(client, name, mv.version, {"action": "superseded", "by": "riskops",
                                                                 "superseded_by": str(version), "at": at})
             registry.set_stage(client, name, mv.version, "Archived")
             closed.append(str(mv.version))

@@ -23,7 +23,7 @@ from ml import layout
 from ml.data.preprocess import read_manifest
 from ml.dates import business_days
 from ml.errors import RiskopsError
-from ml.model import champions, registry
+from ml.governance import champions, registry
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
@@ -91,7 +91,7 @@ def gather(storage: Storage, client: MlflowClient, spec: DatasetSpec, summary: d
     for mv in registry.versions(client, name):
         if version_key(mv.version) > version_key(version):
             continue
-        trail = [e for e in registry.decisions(client, name, str(mv.version)) if _before(e.get("at"), cutoff)]
+        trail = [e for e in registry.audit_trail(client, name, str(mv.version)) if _before(e.get("at"), cutoff)]
         tags = {k.removeprefix(registry.TAG): v for k, v in mv.tags.items() if k.startswith(registry.TAG)}
         versions.append({"version": str(mv.version), "as_of": tags.get("as_of", ""),
                          "verdict": tags.get("verdict", ""), "decisions": trail})
