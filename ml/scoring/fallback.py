@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 from ml import layout
 from ml import policy as pol
 from ml.errors import RiskopsError
+from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, Fallback, Policy
 from ml.storage import Storage
 
@@ -162,3 +164,14 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run
     }
     storage.write_json(manifest_key, result)
     return result
+
+
+def score_days(storage: Storage, spec: DatasetSpec, days: list[dt.date], halt: Halt,
+               run_key: str | None = None) -> Iterator[Outcome]:
+    """`score_day` of each day in turn, each its own commit; yields each day's outcome (`ml.scoring.run`) and goes
+    on after a failed day."""
+    for day in days:
+        try:
+            yield day, score_day(storage, spec, day, halt, run_key=run_key), None
+        except RiskopsError as exc:
+            yield day, None, exc

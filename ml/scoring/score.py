@@ -49,6 +49,7 @@ from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.rating import band_scale
 from ml.scoring.contributions import saabas_booster
+from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage, unreadable
 
@@ -412,11 +413,9 @@ def committed_by(storage: Storage, spec: DatasetSpec, day: dt.date, version: str
 
 
 def score_days(storage: Storage, spec: DatasetSpec, days: list[dt.date], pinned: PinnedModel,
-               parts: int | None = None, run_key: str | None = None
-               ) -> Iterator[tuple[dt.date, dict[str, Any] | None, str | None]]:
+               parts: int | None = None, run_key: str | None = None) -> Iterator[Outcome]:
     """Score (or, with `parts`, commit the staged partitions of) each day in turn with one model load, each
-    day its own atomic commit; yields (day, manifest, None), (day, None, None) for a day this run already
-    committed (a retry), or (day, None, error) for a day that failed, and goes on with the next day."""
+    day its own atomic commit; yields each day's outcome (`ml.scoring.run`) and goes on after a failed day."""
     for day in days:
         if run_key and committed_by(storage, spec, day, pinned.version, run_key):
             yield day, None, None
@@ -425,7 +424,7 @@ def score_days(storage: Storage, spec: DatasetSpec, days: list[dt.date], pinned:
             m = (score_day(storage, spec, day, pinned, run_key) if parts is None
                  else commit(storage, spec, day, pinned, parts, run_key=run_key))
         except RiskopsError as exc:
-            yield day, None, str(exc)
+            yield day, None, exc
         else:
             yield day, m, None
 

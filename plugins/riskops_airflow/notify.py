@@ -13,7 +13,6 @@ triggerer (`approval_reminder`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -272,44 +271,19 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
     open rollback request (rollback) and the approvals so far; nothing when it waits for none any more."""
     from mlflow import MlflowClient
 
-    from ml import layout, mails
+    from ml import mails
     from ml.config import Settings, configure_mlflow
-    from ml.governance import approvals, registry
+    from ml.governance import waiting
     from riskops_airflow.defaults import approval_quorum
     from riskops_airflow.stores import storage as data_storage
 
     settings = Settings.from_env()
     configure_mlflow(settings)
-    client, name = MlflowClient(), registry.model_name(dataset)
-    if kind == "retrain":
-        pointer = layout.retrain_run(dataset, run_id)
-        store = data_storage()
-        if not store.exists(pointer):
-            return None  # still training: nothing waits for an approver yet
-        version = str(store.read_json(pointer)["version"])
-        tags = registry.tags(client, name, version)
-        if tags.get("status") != "candidate":
-            return None
-        what, given = f"the promotion of {name} v{version}", approvals.counted(
-            registry.audit_trail(client, name, version), tags)
-    else:
-        pointer = layout.rollback_run(dataset, run_id)
-        store = data_storage()
-        if not store.exists(pointer):
-            return None  # refused at its plan: nothing waits
-        plan = store.read_json(pointer)
-        version = str(plan["version"])
-        tags = registry.tags(client, name, version)
-        current = approvals.champion(client, name)
-        if current is not None and current.version == version:
-            return None  # rolled back already
-        # approvals count once the first one opened the request; before that, none
-        request = json.loads(tags["rollback_request"]) if "rollback_request" in tags else None
-        if request is not None and request.get("from") != plan["champion"]:
-            return None  # declined, or another request since
-        what, given = f"the rollback of {name} to v{version}", [] if request is None else approvals.counted(
-            registry.audit_trail(client, name, version), tags, "rollback approved", request["id"])
-    mail = mails.approval_reminder(what, dataset, since, [str(e["by"]) for e in given], approval_quorum(dataset),
+    pending = (waiting.retrain if kind == "retrain" else waiting.rollback)(data_storage(), MlflowClient(), dataset,
+                                                                          run_id)
+    if pending is None:
+        return None
+    mail = mails.approval_reminder(pending.what, dataset, since, pending.approved_by, approval_quorum(dataset),
                                    dag_id, run_id, approval_url(dag_id, run_id))
     _send_text(list(settings.approvers), mail.subject, mail.html)
     return mail.subject
