@@ -67,7 +67,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from ml import layout
-    from ml import policy as pol
+    from ml import policy as credit_policy
     from ml.rating import LEGACY_BANDS
     from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
     from ml.storage import Storage
@@ -85,7 +85,7 @@ def generate(root: Path, rows: int) -> dict[str, object]:
         y = (rng.uniform(size=n) < p).astype(np.int64)
         ids = pa.array(np.arange(next_id, next_id + n).astype(str))
         next_id += n
-        decided = pol.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, LEGACY_BANDS)
+        decided = credit_policy.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, LEGACY_BANDS)
         none = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
         table = pa.Table.from_arrays([
             ids, pa.array(p), pa.array(decided["score"]),
@@ -111,26 +111,26 @@ def generate(root: Path, rows: int) -> dict[str, object]:
 def measure(root: Path, weeks: int) -> dict[str, object]:
     """Backtest the last `weeks` weeks, and render the PDF; wall times, the peak RSS of the backtest and the
     peak reached after each week."""
-    from ml.monitor import backtest as bt
+    from ml.monitor import backtest
     from ml.monitor.weekly_backtest import report_data
     from ml.storage import Storage
     from reports.backtest import render_backtest_report
 
     spec, storage = _spec(), Storage(str(root))
-    facts = {"1": bt.ModelFacts("1", THRESHOLD, 2.0, 0.80, {"A": 1, "B": 1, "C": 1, "D": 1, "E": 1})}
+    facts = {"1": backtest.ModelFacts("1", THRESHOLD, 2.0, 0.80, {"A": 1, "B": 1, "C": 1, "D": 1, "E": 1})}
     after_week: list[int] = []
-    summarise = bt._week_result
+    summarise = backtest._week_result
 
     def traced(*args, **kwargs):  # the engine's last step of each week
         summary = summarise(*args, **kwargs)
         after_week.append(status("VmHWM"))
         return summary
 
-    bt._week_result = traced
+    backtest._week_result = traced
     baseline = status("VmRSS")
     reset = reset_peak()
     started = time.perf_counter()
-    result = bt.run(storage, spec, bt.plan(storage, spec, as_of(), weeks), facts)
+    result = backtest.run(storage, spec, backtest.plan(storage, spec, as_of(), weeks), facts)
     seconds = time.perf_counter() - started
     peak = status("VmHWM") if reset else None
     started = time.perf_counter()

@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml import bins, layout  # noqa: E402
-from ml.monitor import stability as st  # noqa: E402
+from ml.monitor import stability  # noqa: E402
 from ml.monitor.check import count_day  # noqa: E402
 from ml.spec import Monitoring  # noqa: E402
 from ml.storage import Storage  # noqa: E402
@@ -86,8 +86,8 @@ def _reference() -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(cols), scores
 
 
-def _fit(ref: pd.DataFrame, scores: np.ndarray) -> st.Reference:
-    return st.Reference.of(bins.fit_reference(ref, scores), bins.reference_sample(ref, scores))
+def _fit(ref: pd.DataFrame, scores: np.ndarray) -> stability.Reference:
+    return stability.Reference.of(bins.fit_reference(ref, scores), bins.reference_sample(ref, scores))
 
 
 def _write_day(storage: Storage, rows: int) -> None:
@@ -120,10 +120,10 @@ def bench_day(rows: int) -> float:
         print(f"  wrote a {rows:,}-row day ({NUMERIC} numeric + {CATEGORICAL} categorical features) in "
               f"{time.perf_counter() - t:.0f} s")
         t = time.perf_counter()
-        stats = st.judge(count_day(storage, SimpleNamespace(name=DS), DAY, VERSION, reference), reference,
+        stats = stability.judge(count_day(storage, SimpleNamespace(name=DS), DAY, VERSION, reference), reference,
                          Monitoring())
         took = time.perf_counter() - t
-    red = next(s for s in stats if s.statistic == st.OVERALL and s.feature == "").detail["red"]
+    red = next(s for s in stats if s.statistic == stability.OVERALL and s.feature == "").detail["red"]
     print(f"  {len(stats)} statistics, red features: {', '.join(red)}")
     return took
 
@@ -134,10 +134,10 @@ def engine_on_frames(ref: pd.DataFrame, ref_scores: np.ndarray, cur: pd.DataFram
     t = time.perf_counter()
     reference = _fit(ref, ref_scores)
     # the pandas columns Evidently gets, as they are (categoricals are counted from their codes)
-    stats = st.judge(st.count_window(cur_scores, {c: cur[c] for c in cur.columns}, reference), reference,
+    stats = stability.judge(stability.count_window(cur_scores, {c: cur[c] for c in cur.columns}, reference), reference,
                      Monitoring())
     took = time.perf_counter() - t
-    psi = {s.feature or "score": s.value for s in stats if s.statistic in (st.CSI, st.SCORE_PSI)}
+    psi = {s.feature or "score": s.value for s in stats if s.statistic in (stability.CSI, stability.SCORE_PSI)}
     return took, psi
 
 

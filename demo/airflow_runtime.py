@@ -96,11 +96,11 @@ def load_settings(airflow_home: Path) -> dict[str, str]:
     path = airflow_home / SETTINGS_FILE
     try:
         settings = json.loads(path.read_text())
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise WaitError(f"no demo has run with AIRFLOW_HOME {airflow_home} (no {path}): run `make demo` first, "
-                        "or set RISKOPS_HOME to the demo's home") from None
+                        "or set RISKOPS_HOME to the demo's home") from exc
     except ValueError as exc:
-        raise WaitError(f"{path} is not valid JSON ({exc}): run `make demo` again to rewrite it") from None
+        raise WaitError(f"{path} is not valid JSON ({exc}): run `make demo` again to rewrite it") from exc
     if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
         raise WaitError(f"{path} is not an object of settings (name -> text): run `make demo` again to rewrite it")
     return settings
@@ -173,7 +173,7 @@ class AirflowApi:
             except httpx.TransportError as exc:  # an overloaded API server times out or drops connections
                 if attempt == 19:
                     raise WaitError(f"Airflow's API at {self.base} did not answer {method} {path} ({exc!r}); "
-                                    f"log: {self.log_path}") from None
+                                    f"log: {self.log_path}") from exc
                 time.sleep(1 + attempt * 0.5)
                 continue
             busy = resp.status_code in (500, 503) and "atabase" in resp.text

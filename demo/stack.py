@@ -391,7 +391,7 @@ class Stack:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WaitError(f"cannot use PostgreSQL at {server.hostname}:{server.port or 5432} as "
                             f"{server.username} ({first}); set RISKOPS_STACK_POSTGRES to a server whose user may "
-                            "create databases") from None
+                            "create databases") from exc
         try:
             conn.autocommit = True
             conn.cursor().execute(statement)

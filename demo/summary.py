@@ -55,12 +55,12 @@ def backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date
     import email
     import email.policy
 
-    from ml.monitor import backtest_history as bh
+    from ml.monitor import backtest_history
     from ml.monitor.history import History
 
     history = History.open(history_url)
     for as_of in as_ofs:
-        window = history.read(dataset, window_kind=bh.WINDOW, window_starts=[as_of], feature="",
+        window = history.read(dataset, window_kind=backtest_history.WINDOW, window_starts=[as_of], feature="",
                               statistics=["rows", "auc", "default_rate", "mean_pd", "alert"])
         by = {(r.model_version, r.statistic): r for r in window}
         versions = sorted({v for v, _ in by if v})
@@ -72,11 +72,11 @@ def backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date
                       f"{by[(v, 'default_rate')].value:.2%} vs mean PD {by[(v, 'mean_pd')].value:.2%}, "
                       f"{by[(v, 'alert')].value:.0f} alert(s)")
         else:
-            estimates = [r for r in history.read(dataset, window_kind=bh.WEEK, statistics=["estimated_auc"])
+            estimates = [r for r in history.read(dataset, window_kind=backtest_history.WEEK, statistics=["estimated_auc"])
                          if r.detail.get("as_of") == as_of.isoformat()]
             print(f"  {dataset} as of {as_of}: nothing matured yet; label-free estimate of AUC by week: "
                   + ", ".join(f"{r.detail['week']} {r.value:.4f}" for r in estimates))
-        reviewers = {r.statistic: r for r in history.read(dataset, window_kind=bh.WINDOW, window_starts=[as_of],
+        reviewers = {r.statistic: r for r in history.read(dataset, window_kind=backtest_history.WINDOW, window_starts=[as_of],
                                                           feature="all", model_version="")}
         if "override_rate" in reviewers:
             share, rate = reviewers["review_decided_share"], reviewers["override_rate"]

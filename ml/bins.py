@@ -32,7 +32,7 @@ def _numeric(values: ArrayLike | pd.Series) -> NDArray[np.float64]:
     try:
         return pd.to_numeric(s).to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"expected numeric values: {exc}") from None
+        raise ValueError(f"expected numeric values: {exc}") from exc
 
 
 def _labels(values: ArrayLike | pd.Series) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
@@ -187,7 +187,7 @@ def fit_reference(features: pd.DataFrame, scores: ArrayLike, n_bins: int = 10) -
         try:
             fitted[name] = fit_categorical_bins(column) if is_categorical(column) else fit_numeric_bins(column, n_bins)
         except ValueError as exc:
-            raise ValueError(f"column {name!r}: {exc}") from None
+            raise ValueError(f"column {name!r}: {exc}") from exc
     return {"score": fit_numeric_bins(score_arr, n_bins), "features": fitted, "eps": EPS, "n": len(features)}
 
 
@@ -206,7 +206,7 @@ def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLi
         try:
             csi = psi(bins["proportions"], bin_proportions(features[name], bins), eps)
         except ValueError as exc:
-            raise ValueError(f"column {name!r}: {exc}") from None
+            raise ValueError(f"column {name!r}: {exc}") from exc
         result["features"][name] = {"csi": csi, "light": traffic_light(csi, *thresholds)}
     return result
 

@@ -26,7 +26,7 @@ def _check(y: ArrayLike, p: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.fl
     try:
         p_arr = np.asarray(p, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"p must be numeric probabilities: {exc}") from None
+        raise ValueError(f"p must be numeric probabilities: {exc}") from exc
     if y_raw.ndim != 1 or p_arr.ndim != 1:
         raise ValueError(f"y and p must be 1-D; got shapes {y_raw.shape} and {p_arr.shape}")
     if len(y_raw) != len(p_arr):
@@ -36,8 +36,8 @@ def _check(y: ArrayLike, p: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.fl
     try:
         # object arrays (e.g. a nullable Int64 column holding <NA>) fail here, with the message below
         y_float = y_raw.astype(float)
-    except (TypeError, ValueError):
-        raise ValueError("y must contain only 0 and 1 (found missing or non-numeric labels)") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError("y must contain only 0 and 1 (found missing or non-numeric labels)") from exc
     bad_y = ~np.isin(y_float, (0.0, 1.0))
     if bad_y.any():
         found = sorted({str(v) for v in y_raw[bad_y][:5].tolist()})

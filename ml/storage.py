@@ -178,7 +178,7 @@ class Storage:
             frame: pd.DataFrame = pq.read_table(io.BytesIO(self.read_bytes(rel))).to_pandas()
             return frame
         except pa.ArrowException as exc:
-            raise unreadable(self.url(rel), exc) from None
+            raise unreadable(self.url(rel), exc) from exc
 
     # ------------------------------------------------------------------ listing everything, tidying leftovers
 

@@ -16,8 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ml import layout, rating
-from ml import policy as pol
+from ml import layout, policy, rating
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
 from ml.spec import DatasetSpec
@@ -69,7 +68,7 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
         storage.write_bytes(layout.curated(spec.name, day), out.getvalue().to_pybytes())
     score = rating.to_score(pd_, spec.policy)
     band = rating.to_band(pd_, score, rating.band_scale(None, spec.policy))  # the fixed score bands of a model without any
-    decision = pol.model_decision(pd_, score, threshold, spec.policy)
+    decision = policy.model_decision(pd_, score, threshold, spec.policy)
     table = pa.Table.from_arrays([
         ids, pa.array(pd_, pa.float64()), pa.array(score),
         *(pa.DictionaryArray.from_arrays(pa.array(c.codes.astype(np.int32)), pa.array(list(c.categories), pa.string()))

@@ -48,8 +48,8 @@ def date_arg(text: str) -> dt.date:
     """A YYYY-MM-DD argument."""
     try:
         return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from exc
 
 
 def _text(text: str) -> str:
@@ -152,7 +152,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     try:
         return TrainConfig(**{f.name: getattr(args, f.name) for f in TrainConfig.options()})
     except ValueError as exc:
-        raise RiskopsError(str(exc)) from None
+        raise RiskopsError(str(exc)) from exc
 
 
 def read_settings() -> Settings:
@@ -160,7 +160,7 @@ def read_settings() -> Settings:
     try:
         return Settings.from_env()
     except ValueError as exc:
-        raise RiskopsError(str(exc)) from None
+        raise RiskopsError(str(exc)) from exc
 
 
 def context(args: argparse.Namespace) -> tuple[Settings, "Storage", "DatasetSpec"]:

@@ -163,7 +163,7 @@ def cmd_document(args: argparse.Namespace) -> int:
         try:
             Path(out).write_bytes(result.pdf)
         except OSError as exc:
-            raise RiskopsError(f"cannot write {out}: {exc.strerror or exc}") from None
+            raise RiskopsError(f"cannot write {out}: {exc.strerror or exc}") from exc
         where, say = out, sys.stdout
     if result.identical:
         print(f"{name} version {args.version}: technical file re-rendered to {where} (sha256 {result.sha256}), "

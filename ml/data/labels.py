@@ -76,7 +76,7 @@ def read_labels(storage: Storage, spec: DatasetSpec, as_of: dt.date, keys: Itera
                 column_types=_FILE, include_columns=_FILE.names, strings_can_be_null=False)))
         except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
             raise RiskopsError(f"{storage.url(key)} is not a labels file (id, application_date as YYYY-MM-DD, "
-                               f"label): {str(exc).splitlines()[0]}") from None
+                               f"label): {str(exc).splitlines()[0]}") from exc
     if not tables:
         return SCHEMA.empty_table()
     labels = pa.concat_tables(tables)

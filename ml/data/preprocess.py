@@ -146,7 +146,7 @@ def _control(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[str, dic
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RawFileError(f"{storage.url(key)}: not a control file of the form "
                            '{"files": {"<name>": {"rows": <count>, "sha256": "<hex>"}}} '
-                           f"({type(exc).__name__}: {exc})") from None
+                           f"({type(exc).__name__}: {exc})") from exc
 
 
 def _check_control(control: dict[str, dict[str, Any]], inputs: list[dict[str, Any]], where: str) -> None:

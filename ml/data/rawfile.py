@@ -55,7 +55,7 @@ def unpack(data: bytes, name: str) -> tuple[bytes, str | None]:
     try:
         return gzip.decompress(data), "gzip"
     except (OSError, EOFError, zlib.error) as exc:
-        raise RawFileError(f"{name}: gzip content that cannot be decompressed (truncated or corrupt?): {exc}") from None
+        raise RawFileError(f"{name}: gzip content that cannot be decompressed (truncated or corrupt?): {exc}") from exc
 
 
 def show_raw(text: str) -> str:
@@ -81,8 +81,8 @@ def check_encoding(data: bytes, encoding: str, name: str) -> None:
     header would read as garbage and the error would be about missing columns."""
     try:
         expected = codecs.lookup(encoding).name
-    except LookupError:
-        raise RawFileError(f"{name}: unknown encoding '{encoding}' in the dataset spec") from None
+    except LookupError as exc:
+        raise RawFileError(f"{name}: unknown encoding '{encoding}' in the dataset spec") from exc
     for bom, shown, family in _BOMS:
         if data.startswith(bom):
             if not expected.startswith(family):
@@ -97,8 +97,8 @@ def read_records(data: bytes, fmt: RawFormat, name: str) -> RawRecords:
     check_encoding(data, fmt.encoding, name)
     try:
         text = data.decode(fmt.encoding, errors="surrogateescape")
-    except LookupError:  # a codec that is not a text encoding (specs refuse those when they load)
-        raise RawFileError(f"{name}: '{fmt.encoding}' in the dataset spec is not a text encoding") from None
+    except LookupError as exc:  # a codec that is not a text encoding (specs refuse those when they load)
+        raise RawFileError(f"{name}: '{fmt.encoding}' in the dataset spec is not a text encoding") from exc
     if text.startswith("\ufeff"):
         text = text[1:]
     consumed: list[str] = []
@@ -129,7 +129,7 @@ def read_records(data: bytes, fmt: RawFormat, name: str) -> RawRecords:
                 continue
             out.add(record, raw_text, start)
     except csv.Error as exc:
-        raise RawFileError(f"{name}: cannot be parsed as delimited text near line {line_no + 1}: {exc}") from None
+        raise RawFileError(f"{name}: cannot be parsed as delimited text near line {line_no + 1}: {exc}") from exc
     return out
 
 

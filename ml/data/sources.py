@@ -43,15 +43,15 @@ def read_source_file(src: SourceSpec, location: str) -> pd.DataFrame:
     try:
         with fsspec.open(location, "rb") as fh:
             data = fh.read()
-    except FileNotFoundError:
-        raise SpecError(f"source file not found: {location}") from None
+    except FileNotFoundError as exc:
+        raise SpecError(f"source file not found: {location}") from exc
     content, _ = unpack(data, location)
     try:
         return pd.read_csv(io.BytesIO(content), sep=src.delimiter, dtype=str, keep_default_na=False,
                            encoding=src.encoding)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SpecError(f"source file {location} cannot be read as '{src.delimiter}'-delimited "
-                        f"{src.encoding} text: {exc}") from None
+                        f"{src.encoding} text: {exc}") from exc
 
 
 def rebuild_dates(day: pd.Series, month: pd.Series, rule: DateRebuild) -> pd.Series:

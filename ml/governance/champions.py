@@ -66,10 +66,10 @@ def _event(text: str, where: str) -> Event:
     try:
         entry: Any = json.loads(text)
         return Event(**{k: str(entry[k]) for k in Event.__dataclass_fields__})
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError) as exc:
         # MLflow's stores are untrusted: a tag edited by hand is named, not half-read
         raise RiskopsError(f"the champion history entry {where} is not a riskops event (edited in MLflow?): "
-                           f"{text[:80]!r}") from None
+                           f"{text[:80]!r}") from exc
 
 
 def record(client: MlflowClient, name: str, event: Event) -> None:

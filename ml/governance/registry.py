@@ -74,7 +74,7 @@ def call(client: MlflowClient, what: str, fn: Callable[[], T]) -> T:
     except RegistryError:
         raise
     except Exception as exc:  # MlflowException, requests' connection errors, database errors of a local store
-        raise failure(client, what, exc) from None
+        raise failure(client, what, exc) from exc
 
 
 def _safe_uri(client: MlflowClient) -> str:
@@ -100,10 +100,10 @@ def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
         if _missing(exc):
-            raise RiskopsError(f"model '{name}' has no version {version}") from None
-        raise failure(client, f"reading {name} version {version}", exc) from None
+            raise RiskopsError(f"model '{name}' has no version {version}") from exc
+        raise failure(client, f"reading {name} version {version}", exc) from exc
     except Exception as exc:
-        raise failure(client, f"reading {name} version {version}", exc) from None
+        raise failure(client, f"reading {name} version {version}", exc) from exc
 
 
 def versions(client: MlflowClient, name: str) -> list[ModelVersion]:
@@ -214,9 +214,9 @@ def is_registered(client: MlflowClient, name: str) -> bool:
     except MlflowException as exc:
         if _missing(exc):
             return False
-        raise failure(client, f"reading {name}", exc) from None
+        raise failure(client, f"reading {name}", exc) from exc
     except Exception as exc:
-        raise failure(client, f"reading {name}", exc) from None
+        raise failure(client, f"reading {name}", exc) from exc
 
 
 def _ensure_registered(client: MlflowClient, name: str) -> None:

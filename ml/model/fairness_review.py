@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml import fairness as fr
-from ml import policy as pol
-from ml import reasons as rs
+from ml import fairness, policy
+from ml import reasons as reason_statements
 from ml.json_values import finite
 from ml.model.riskmodel import RiskModel
 from ml.model.verdict import NOT_RECOMMENDED
@@ -33,9 +32,9 @@ class Review:
     min_ratio: float
     min_group_rows: int
     min_group_bads: int
-    challenger: list[list[fr.GroupRow]]  # per attribute of the spec, its groups (reference first)
-    champion: list[list[fr.GroupRow]] | None
-    proxies: dict[str, list[fr.Proxy]]  # attribute -> the features most associated with it
+    challenger: list[list[fairness.GroupRow]]  # per attribute of the spec, its groups (reference first)
+    champion: list[list[fairness.GroupRow]] | None
+    proxies: dict[str, list[fairness.Proxy]]  # attribute -> the features most associated with it
     below: list[str]  # the challenger's groups below the minimum ratio, one line each
     reasons: list[dict[str, Any]]  # ml.reasons.frequency on the challenger's explained test rows
     reasons_from_spec: bool  # False: the spec has no statements, the reasons are feature names
@@ -50,12 +49,12 @@ class Review:
 
 def decisions(model: RiskModel, spec: DatasetSpec, rows: pd.DataFrame, p: np.ndarray) -> dict[str, Any]:
     """The policy's decisions of curated rows with the model's PDs `p` (`ml.policy.decide`)."""
-    return pol.decide(rows[pol.rule_columns(spec.policy.hard_rules)], p, model.threshold, spec.policy,
+    return policy.decide(rows[policy.rule_columns(spec.policy.hard_rules)], p, model.threshold, spec.policy,
                       band_scale(model.bands, spec.policy))
 
 
-def _groups(spec: DatasetSpec, test: pd.DataFrame, decided: dict[str, Any], p: np.ndarray) -> list[list[fr.GroupRow]]:
-    return fr.sample_fairness(spec, test, np.asarray(decided["decision"] == "approve"), test["label"].to_numpy(), p)
+def _groups(spec: DatasetSpec, test: pd.DataFrame, decided: dict[str, Any], p: np.ndarray) -> list[list[fairness.GroupRow]]:
+    return fairness.sample_fairness(spec, test, np.asarray(decided["decision"] == "approve"), test["label"].to_numpy(), p)
 
 
 def review(spec: DatasetSpec, model: RiskModel, test: pd.DataFrame, p: np.ndarray, dev: pd.DataFrame,
@@ -68,18 +67,18 @@ def review(spec: DatasetSpec, model: RiskModel, test: pd.DataFrame, p: np.ndarra
     if champion is not None:
         champion_groups = _groups(spec, test, decisions(champion[0], spec, test, champion[1]), champion[1])
     features = model.pipeline.transform(dev)
-    proxies = {a.column: fr.proxies(features, fr.group_codes(dev[a.column], a, spec)[0], spec.fairness.proxies,
+    proxies = {a.column: fairness.proxies(features, fairness.group_codes(dev[a.column], a, spec)[0], spec.fairness.proxies,
                                     exclude=[a.column]) for a in spec.fairness.attributes}
     explained = decided["model_decision"].codes != 0 if spec.policy.reason_codes == "adverse" \
         else np.ones(len(p), bool)
-    dictionary = rs.Dictionary.of(spec, model.pipeline.order)
+    dictionary = reason_statements.Dictionary.of(spec, model.pipeline.order)
     test_features = model.pipeline.transform(test)
-    statements = rs.row_statements(dictionary, model.contributions(test_features.iloc[np.flatnonzero(explained)]),
+    statements = reason_statements.row_statements(dictionary, model.contributions(test_features.iloc[np.flatnonzero(explained)]),
                                    explained, decided["hard_rule"])
     return Review(spec.fairness.min_ratio, spec.fairness.min_group_rows, spec.fairness.min_group_bads, challenger,
-                  champion_groups, proxies, [fr.describe(r, spec.fairness) for rows in challenger
-                                             for r in fr.below_minimum(rows)],
-                  rs.frequency(statements, dictionary), dictionary.from_spec,
+                  champion_groups, proxies, [fairness.describe(r, spec.fairness) for rows in challenger
+                                             for r in fairness.below_minimum(rows)],
+                  reason_statements.frequency(statements, dictionary), dictionary.from_spec,
                   int((statements >= 0).any(axis=1).sum()))
 
 

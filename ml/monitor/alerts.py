@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ml import bins as b
+from ml import bins as binning
 from ml import mails
-from ml.monitor import stability as st
+from ml.monitor import stability
 from ml.monitor.history import History, Record
 from ml.spec import DatasetSpec
 
@@ -37,12 +37,12 @@ class Alert:
 def _unsent(history: History, dataset: str, windows: Sequence[tuple[str, str, dt.date, str | None]]) -> list[int]:
     """Positions of the (version, kind, start, light) windows that are amber or red and were not alerted yet at
     that level or above."""
-    alarming = [i for i, w in enumerate(windows) if w[3] in (b.AMBER, b.RED)]
+    alarming = [i for i, w in enumerate(windows) if w[3] in (binning.AMBER, binning.RED)]
     if not alarming:
         return []
     sent = {(r.model_version, r.window_kind, r.window_start): r.light for r in history.read(
         dataset, statistics=[ALERT], window_starts=sorted({windows[i][2] for i in alarming}))}
-    return [i for i in alarming if st.SEVERITY[windows[i][3]] > st.SEVERITY.get(sent.get(windows[i][:3]), 0)]
+    return [i for i in alarming if stability.SEVERITY[windows[i][3]] > stability.SEVERITY.get(sent.get(windows[i][:3]), 0)]
 
 
 def pending(history: History, dataset: str, windows: Sequence["Window"]) -> list["Window"]:
@@ -67,40 +67,40 @@ def record_sent(history: History, dataset: str, windows: Sequence[dict[str, Any]
 
 def drifting(window: "Window") -> list[str]:
     """The window's amber and red features, worst first (light, then CSI)."""
-    lights = {s.feature: s.light for s in window.stats if s.statistic == st.OVERALL and s.feature}
-    csi = {s.feature: s.value or 0.0 for s in window.stats if s.statistic == st.CSI}
-    return sorted((f for f, light in lights.items() if light in (b.AMBER, b.RED)),
-                  key=lambda f: (-st.SEVERITY[lights[f]], -csi[f], f))
+    lights = {s.feature: s.light for s in window.stats if s.statistic == stability.OVERALL and s.feature}
+    csi = {s.feature: s.value or 0.0 for s in window.stats if s.statistic == stability.CSI}
+    return sorted((f for f, light in lights.items() if light in (binning.AMBER, binning.RED)),
+                  key=lambda f: (-stability.SEVERITY[lights[f]], -csi[f], f))
 
 
-def chart(window: "Window", reference: st.Reference, features: Sequence[str]) -> bytes:
+def chart(window: "Window", reference: stability.Reference, features: Sequence[str]) -> bytes:
     """Reference against current distribution of the given features of a window (PNG)."""
     from reports.charts import distribution_chart
 
-    rows = window.stat(st.ROWS).value or 1.0
+    rows = window.stat(stability.ROWS).value or 1.0
     panels = []
     for name in features:
         bins = reference.features[name].bins
-        counts = window.stat(st.CSI, name).detail["counts"]
-        panels.append((f"{name}: CSI {window.stat(st.CSI, name).value:.4f}", st.bin_labels(bins),
+        counts = window.stat(stability.CSI, name).detail["counts"]
+        panels.append((f"{name}: CSI {window.stat(stability.CSI, name).value:.4f}", stability.bin_labels(bins),
                        list(bins["proportions"]), [c / rows for c in counts]))
     return distribution_chart(panels, f"{mails.window_label(window.kind, window.start)}, model v{window.model_version}")
 
 
 def _drifting_feature(window: "Window", name: str) -> mails.DriftingFeature:
     stats = {s.statistic: s for s in window.stats if s.feature == name}
-    return mails.DriftingFeature(name, (stats.get(st.CSI), stats.get(st.KS), stats.get(st.JS)),
-                                 window.stat(st.CSI, name).detail.get("unseen", {}))
+    return mails.DriftingFeature(name, (stats.get(stability.CSI), stats.get(stability.KS), stats.get(stability.JS)),
+                                 window.stat(stability.CSI, name).detail.get("unseen", {}))
 
 
-def compose(spec: DatasetSpec, windows: Sequence["Window"], reference: Callable[[str], st.Reference]) -> Alert:
+def compose(spec: DatasetSpec, windows: Sequence["Window"], reference: Callable[[str], stability.Reference]) -> Alert:
     """The alert for the given (amber or red) windows of one run: its mail, and the chart of the worst one."""
-    worst = max(windows, key=lambda w: (st.SEVERITY[w.light], len(w.stat(st.OVERALL).detail["red"]),
+    worst = max(windows, key=lambda w: (stability.SEVERITY[w.light], len(w.stat(stability.OVERALL).detail["red"]),
                                         w.kind == "day", w.start))
     features = drifting(worst)
     mail = mails.stability_alert(spec.name, [w.summary() for w in windows], worst.summary(),
                                  [_drifting_feature(worst, name) for name in features], spec.monitoring)
     png = chart(worst, reference(worst.model_version), features[:CHART_FEATURES] or [
-        s.feature for s in sorted((s for s in worst.stats if s.statistic == st.CSI), key=lambda s: -(s.value or 0))
+        s.feature for s in sorted((s for s in worst.stats if s.statistic == stability.CSI), key=lambda s: -(s.value or 0))
     ][:CHART_FEATURES])
     return Alert(mail, png)

@@ -39,13 +39,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from ml import fairness as fr
+from ml import fairness as fairness_stats
 from ml import layout, metrics
 from ml.data.labels import label_files, read_labels
 from ml.dates import iso_week
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
-from ml.monitor import overrides as ov
+from ml.monitor import overrides as override_rates
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import Estimate, estimate
@@ -147,7 +147,7 @@ class WeekResult:
     rows_unknown_outcome: int = 0  # matured, but their outcome is unknown (label.positive/negative): left out
     # per fairness attribute, its groups on the matured rows: approval rate and ratio of the recorded decisions,
     # default rate, mean PD and the approved book's bad rate (ml.fairness.judge)
-    fairness: list[list[fr.GroupRow]] = field(default_factory=list)
+    fairness: list[list[fairness_stats.GroupRow]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class VersionResult:
     development_band_rows: dict[str, float] | None
     development_herfindahl: float | None
     alerts: list[str]
-    fairness: list[list[fr.GroupRow]] = field(default_factory=list)  # as WeekResult's, over the window
+    fairness: list[list[fairness_stats.GroupRow]] = field(default_factory=list)  # as WeekResult's, over the window
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class BacktestResult:
     percentiles: list[DayPercentiles]
     challenger: Comparison | None
     notes: list[str]
-    overrides: ov.Overrides | None = None  # the reviewers against the model (None: reviews not read)
+    overrides: override_rates.Overrides | None = None  # the reviewers against the model (None: reviews not read)
 
     @property
     def alerts(self) -> list[str]:
@@ -214,8 +214,8 @@ def record_version(storage: Storage, dataset: str, day: dt.date) -> str | None:
         manifest = storage.read_json(key)
         try:
             candidate = (str(manifest["scored_at"]), version_key(str(manifest["model_version"])))
-        except (KeyError, TypeError):
-            raise RiskopsError(f"{storage.url(key)} is not a scoring manifest (no scored_at / model_version)") from None
+        except (KeyError, TypeError) as exc:
+            raise RiskopsError(f"{storage.url(key)} is not a scoring manifest (no scored_at / model_version)") from exc
         if latest is None or candidate > latest:
             latest, version = candidate, str(manifest["model_version"])
     return version
@@ -297,7 +297,7 @@ class _WeekRows:
     unknown: int = 0  # matured rows with an unknown outcome
     sums: Sums = field(default_factory=Sums)
     bands: BandCounts = field(default_factory=BandCounts)
-    groups: list[fr.GroupCounts] = field(default_factory=list)  # per fairness attribute
+    groups: list[fairness_stats.GroupCounts] = field(default_factory=list)  # per fairness attribute
 
 
 @dataclass
@@ -308,12 +308,12 @@ class _Window:
     sums: Sums = field(default_factory=Sums)
     bands: BandCounts = field(default_factory=BandCounts)
     histogram: LogitHistogram = field(default_factory=LogitHistogram.empty)
-    groups: list[fr.GroupCounts] = field(default_factory=list)
+    groups: list[fairness_stats.GroupCounts] = field(default_factory=list)
 
 
-def _merge_groups(into: list[fr.GroupCounts], counts: list[fr.GroupCounts]) -> None:
+def _merge_groups(into: list[fairness_stats.GroupCounts], counts: list[fairness_stats.GroupCounts]) -> None:
     if not into:
-        into.extend(fr.GroupCounts(c.attribute, c.kind, c.reference) for c in counts)
+        into.extend(fairness_stats.GroupCounts(c.attribute, c.kind, c.reference) for c in counts)
     for target, c in zip(into, counts):
         target.merge(c)
 
@@ -329,7 +329,7 @@ def _day_groups(storage: Storage, spec: DatasetSpec, day: dt.date, ids: pa.Chunk
         curated = pq.read_table(fh, columns=list(dict.fromkeys([spec.id_column,
                                                                 *(a.column for a in spec.fairness.attributes)])))
     check_rows(spec, day, ids, curated.column(spec.id_column))
-    return [fr.group_codes(curated.column(a.column), a, spec) for a in spec.fairness.attributes]
+    return [fairness_stats.group_codes(curated.column(a.column), a, spec) for a in spec.fairness.attributes]
 
 
 def _categories(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
@@ -379,18 +379,18 @@ def _review_codes(reviews: pd.DataFrame) -> dict[dt.date, tuple[pa.Array, NDArra
     """Per application date: the reviewed ids and their decisions as `ml.monitor.overrides` codes."""
     out: dict[dt.date, tuple[pa.Array, NDArray[np.int64]]] = {}
     for day, rows in reviews.groupby("application_date", sort=False):
-        codes = np.where(rows["decision"].to_numpy() == APPROVE, ov.APPROVE, ov.DECLINE).astype(np.int64)
+        codes = np.where(rows["decision"].to_numpy() == APPROVE, override_rates.APPROVE, override_rates.DECLINE).astype(np.int64)
         out[cast(dt.date, day)] = (pa.array(rows["id"].astype(str).tolist(), pa.string()), codes)
     return out
 
 
 def _reviewer(reviewed: tuple[pa.Array, NDArray[np.int64]] | None, ids: pa.Array) -> NDArray[np.int64]:
-    """Each scored row's reviewer decision (ov.APPROVE, ov.DECLINE, or ov.NO_DECISION)."""
+    """Each scored row's reviewer decision (override_rates.APPROVE, override_rates.DECLINE, or override_rates.NO_DECISION)."""
     if reviewed is None:
-        return np.full(len(ids), ov.NO_DECISION, np.int64)
+        return np.full(len(ids), override_rates.NO_DECISION, np.int64)
     index = pc.index_in(ids, value_set=reviewed[0])
     found = pc.is_valid(index).to_numpy(zero_copy_only=False)
-    out = np.full(len(ids), ov.NO_DECISION, np.int64)
+    out = np.full(len(ids), override_rates.NO_DECISION, np.int64)
     out[found] = reviewed[1][pc.drop_null(index).to_numpy()]
     return out
 
@@ -411,7 +411,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
     judged = {w.label for w in plan_.judged}
     files = label_files(storage, spec, plan_.as_of)
     reviewed = _review_codes(reviews) if reviews is not None else {}
-    review_counts: ov.Counts = {}
+    review_counts: override_rates.Counts = {}
     for week in plan_.judged + plan_.estimated:
         matured = [d.day for d in week.days if d.matured]
         keys = [k for day in [*matured, None] for k in files.get(day, [])] if matured else []
@@ -430,8 +430,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             if reviews is not None and len(p):
                 decision, decisions = _categories(table.column("decision"))
                 sent = decision == decisions.index(REVIEW) if REVIEW in decisions else np.zeros(len(p), bool)
-                ov.add_reviews(review_counts, *_categories(table.column("band")), sent,
-                               ov.suggestion(p, facts[day.version].threshold), reviewer)
+                override_rates.add_reviews(review_counts, *_categories(table.column("band")), sent,
+                               override_rates.suggestion(p, facts[day.version].threshold), reviewer)
             if not day.matured or len(p) == 0:
                 continue
             y, known = _outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
@@ -447,8 +447,8 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
             acc.sums.add_rows(y, p, approved, facts[day.version].threshold)
             _add_bands(acc.bands, *_categories(table.column("band")), y, p)
             if reviews is not None:
-                ov.add_outcomes(review_counts, *_categories(table.column("band")), approved, reviewer == ov.APPROVE, y)
-            _merge_groups(acc.groups, [fr.count_groups(codes[known], names, a, approved, y, p)
+                override_rates.add_outcomes(review_counts, *_categories(table.column("band")), approved, reviewer == override_rates.APPROVE, y)
+            _merge_groups(acc.groups, [fairness_stats.count_groups(codes[known], names, a, approved, y, p)
                                        for a, (codes, names) in zip(spec.fairness.attributes, groups)])
             if shadow is not None and challenger is not None:
                 shadow.add(y, p, approved, *score_in_memory(storage, spec, day.day, challenger[1], ids))
@@ -470,7 +470,7 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
         last_matured_day=plan_.last_matured_day.isoformat(), judged_weeks=[w.label for w in plan_.judged],
         estimated_weeks=[w.label for w in plan_.estimated], weeks=weeks, versions=versions, percentiles=percentiles,
         challenger=comparison, notes=_notes(plan_, weeks),
-        overrides=None if reviews is None else ov.summarise(review_counts, spec.oversight.override_rate))
+        overrides=None if reviews is None else override_rates.summarise(review_counts, spec.oversight.override_rate))
 
 
 def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, alpha: float,
@@ -484,7 +484,7 @@ def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, al
     return WeekResult(week.label, week.first_day.isoformat(), week.last_day.isoformat(), version, scored,
                       acc.sums.rows, scored - acc.sums.rows - acc.unknown, perf, bands,
                       estimate(np.concatenate(acc.all_pd)), acc.unknown,
-                      [fr.judge(g, spec.fairness) for g in acc.groups])
+                      [fairness_stats.judge(g, spec.fairness) for g in acc.groups])
 
 
 def _version_result(version: str, window: _Window, facts: ModelFacts, settings: BacktestSpec,
@@ -499,7 +499,7 @@ def _version_result(version: str, window: _Window, facts: ModelFacts, settings: 
     return VersionResult(version, window.weeks, perf, bands, facts.development_auc, z, p,
                          facts.development_band_rows, dev_hhi,
                          alerts(version, perf, bands, facts.development_auc, p, settings),
-                         [fr.judge(g, spec.fairness) for g in window.groups])
+                         [fairness_stats.judge(g, spec.fairness) for g in window.groups])
 
 
 def alerts(version: str, perf: Performance, bands: BandTests, development_auc: float | None, drop_p: float,

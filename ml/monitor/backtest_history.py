@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from ml import bins as b
+from ml import bins
 from ml.dates import BACKTEST_KINDS
 from ml.fairness import GroupRow
 from ml.json_values import finite
@@ -107,7 +107,7 @@ def records(result: BacktestResult, settings: BacktestSpec,
         o = result.overrides
         expected = None if o.expected_min is None else [o.expected_min, o.expected_max]
         for r in [*o.bands, o.overall]:
-            light = (b.RED if o.alerts else b.GREEN) if o.judged and r is o.overall else None
+            light = (bins.RED if o.alerts else bins.GREEN) if o.judged and r is o.overall else None
             add("", WINDOW, as_of, "review_decided_share", r.decided_share, None, r.band, sent=r.sent,
                 decided=r.decided)
             add("", WINDOW, as_of, "override_rate", r.override_rate, light, r.band, decided=r.decided,
@@ -126,15 +126,15 @@ def records(result: BacktestResult, settings: BacktestSpec,
         add(v.version, WINDOW, as_of, "hosmer_lemeshow", bands.hosmer_lemeshow, weeks=weeks,
             df=bands.hosmer_lemeshow_df, p=bands.hosmer_lemeshow_p)
         add(v.version, WINDOW, as_of, "rejected_bands", float(bands.rejected_bands),
-            b.RED if bands.rejected_bands > settings.max_rejected_bands else b.GREEN, weeks=weeks,
+            bins.RED if bands.rejected_bands > settings.max_rejected_bands else bins.GREEN, weeks=weeks,
             allowed=settings.max_rejected_bands)
         add(v.version, WINDOW, as_of, "rank_inversions", float(len(bands.inversions)),
-            b.RED if bands.inversions else b.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
-        add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), b.RED if v.alerts else b.GREEN, weeks=weeks,
+            bins.RED if bands.inversions else bins.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
+        add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), bins.RED if v.alerts else bins.GREEN, weeks=weeks,
             alerts=v.alerts)
         groups(v.version, WINDOW, as_of, v.fairness, weeks=weeks)
         for band in bands.bands:
-            add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p, b.RED if band.rejected else b.GREEN,
+            add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p, bins.RED if band.rejected else bins.GREEN,
                 band.band, weeks=weeks, rows=band.rows, defaults=band.defaults, mean_pd=band.mean_pd,
                 observed_rate=band.observed_rate)
     return out

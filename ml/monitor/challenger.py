@@ -20,8 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from ml import metrics
-from ml import policy as pol
+from ml import metrics, policy
 from ml.data.preprocess import read_manifest
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
@@ -84,7 +83,7 @@ def score_in_memory(storage: Storage, spec: DatasetSpec, day: dt.date, model: Ri
     if manifest is None:
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: the challenger cannot score it")
     categorical = list(model.pipeline.categorical)
-    columns = list(dict.fromkeys([spec.id_column, *model.pipeline.order, *pol.rule_columns(spec.policy.hard_rules)]))
+    columns = list(dict.fromkeys([spec.id_column, *model.pipeline.order, *policy.rule_columns(spec.policy.hard_rules)]))
     with storage.open_read(manifest["outputs"]["curated"]) as fh:
         table = pq.read_table(fh, columns=columns, read_dictionary=categorical)
     curated_ids = pc.cast(table.column(spec.id_column), pa.string())

@@ -22,19 +22,17 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from ml import bins as b
-from ml import layout, mails
+from ml import bins, layout, mails
 from ml.data.labels import latest_arrival
 from ml.dates import iso_week, window_end, window_start
 from ml.errors import MissingDataError
-from ml.monitor import alerts, fair_lending, weekly
-from ml.monitor import stability as st
+from ml.monitor import alerts, fair_lending, stability, weekly
 from ml.monitor.history import History, Record
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
 
-MERGED_FROM = (st.ROWS, st.SCORE_PSI, st.SCORE_KS, st.CSI, st.KS)  # the day statistics whose details hold counts
+MERGED_FROM = (stability.ROWS, stability.SCORE_PSI, stability.SCORE_KS, stability.CSI, stability.KS)  # the day statistics whose details hold counts
 RETRAIN_TRIGGER = "retrain_trigger"
 REQUESTED, SUPPRESSED = "requested", "suppressed"
 
@@ -46,23 +44,23 @@ class Window:
     model_version: str
     kind: str
     start: dt.date
-    stats: list[st.Stat]
+    stats: list[stability.Stat]
 
-    def stat(self, statistic: str, feature: str = "") -> st.Stat:
+    def stat(self, statistic: str, feature: str = "") -> stability.Stat:
         return next(s for s in self.stats if s.statistic == statistic and s.feature == feature)
 
     @property
     def light(self) -> str | None:
-        return self.stat(st.OVERALL).light
+        return self.stat(stability.OVERALL).light
 
     def records(self, dataset: str) -> list[Record]:
         return [Record(dataset, self.model_version, self.kind, self.start, s.statistic, s.feature, s.value, s.light,
                        s.detail) for s in self.stats]
 
     def summary(self) -> dict[str, Any]:
-        overall, psi = self.stat(st.OVERALL), self.stat(st.SCORE_PSI)
+        overall, psi = self.stat(stability.OVERALL), self.stat(stability.SCORE_PSI)
         return {"model_version": self.model_version, "kind": self.kind, "start": self.start.isoformat(),
-                "end": window_end(self.kind, self.start).isoformat(), "rows": int(self.stat(st.ROWS).value or 0),
+                "end": window_end(self.kind, self.start).isoformat(), "rows": int(self.stat(stability.ROWS).value or 0),
                 "light": overall.light, "score_psi": psi.value, "score_light": psi.light,
                 "red": overall.detail["red"], "amber": overall.detail["amber"]}
 
@@ -79,7 +77,7 @@ def _column(storage: Storage, key: str, name: str, categorical: bool) -> Any:
 
 
 def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
-              reference: st.Reference) -> st.WindowCounts:
+              reference: stability.Reference) -> stability.WindowCounts:
     """A scored day's counts: the PD from its scores file, each feature from its curated file, read one column
     at a time (two at once) so memory holds a column, not the day."""
     scores_key, curated_key = layout.scores(spec.name, day, version), layout.curated(spec.name, day)
@@ -87,31 +85,31 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
         raise MissingDataError(f"{spec.name} {day}: scored by version {version} but {storage.url(curated_key)} "
                                "is missing; re-run preprocess and score for that date")
 
-    def count(item: tuple[str, st.Column]) -> st.Counts:
+    def count(item: tuple[str, stability.Column]) -> stability.Counts:
         name, column = item
-        if name == b.SAMPLE_SCORE:
-            return st.count_column(_column(storage, scores_key, "pd", False), column, np.float64)
-        return st.count_column(_column(storage, curated_key, name, column.categorical), column)
+        if name == bins.SAMPLE_SCORE:
+            return stability.count_column(_column(storage, scores_key, "pd", False), column, np.float64)
+        return stability.count_column(_column(storage, curated_key, name, column.categorical), column)
 
-    items = [(b.SAMPLE_SCORE, reference.score), *reference.features.items()]
+    items = [(bins.SAMPLE_SCORE, reference.score), *reference.features.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and parquet decoding release the GIL
         counted = dict(zip([name for name, _ in items], pool.map(count, items)))
-    score = counted.pop(b.SAMPLE_SCORE)
-    return st.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
+    score = counted.pop(bins.SAMPLE_SCORE)
+    return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 
 def _merged(history: History, spec: DatasetSpec, version: str, kind: str, start: dt.date,
-            reference: st.Reference) -> Window:
+            reference: stability.Reference) -> Window:
     """A week or month of one version from its days' counts in the history."""
     rows = history.read(spec.name, model_version=version, window_kind="day", since=start,
                         until=window_end(kind, start), statistics=MERGED_FROM)
-    by_day: dict[dt.date, list[st.Stat]] = defaultdict(list)
+    by_day: dict[dt.date, list[stability.Stat]] = defaultdict(list)
     for r in rows:
-        by_day[r.window_start].append(st.Stat(r.statistic, r.feature, r.value, r.light, r.detail))
-    counts = st.merge([st.counts_from_stats(stats, reference) for _, stats in sorted(by_day.items())])
+        by_day[r.window_start].append(stability.Stat(r.statistic, r.feature, r.value, r.light, r.detail))
+    counts = stability.merge([stability.counts_from_stats(stats, reference) for _, stats in sorted(by_day.items())])
     days = [d.isoformat() for d in sorted(by_day)]  # which days the window is made of
-    stats = [replace(s, detail={**s.detail, "days": days}) if s.statistic == st.ROWS else s
-             for s in st.judge(counts, reference, spec.monitoring)]
+    stats = [replace(s, detail={**s.detail, "days": days}) if s.statistic == stability.ROWS else s
+             for s in stability.judge(counts, reference, spec.monitoring)]
     return Window(version, kind, start, stats)
 
 
@@ -119,8 +117,8 @@ def _trigger(history: History, spec: DatasetSpec, storage: Storage, windows: Seq
              waiting: Callable[[], list[str]], run_key: str) -> dict[str, Any] | None:
     """The retraining request of this run: the windows that call for one and have not requested one yet.
     While a candidate waits for approval nothing is requested; that is recorded as suppressed."""
-    calling = [(w, reason) for w in windows if w.light != st.TOO_FEW_ROWS
-               and (reason := st.retrain_reason(w.stats, spec.monitoring))]
+    calling = [(w, reason) for w in windows if w.light != stability.TOO_FEW_ROWS
+               and (reason := stability.retrain_reason(w.stats, spec.monitoring))]
     if not calling:
         return None
     done = {(r.model_version, r.window_kind, r.window_start) for r in history.read(
@@ -137,7 +135,7 @@ def _trigger(history: History, spec: DatasetSpec, storage: Storage, windows: Seq
     pending = waiting()
     status = SUPPRESSED if pending else REQUESTED
     detail = {"status": status, "reason": text, "run_key": run_key, "waiting": pending}
-    history.write(Record(spec.name, w.model_version, w.kind, w.start, RETRAIN_TRIGGER, "", None, b.RED,
+    history.write(Record(spec.name, w.model_version, w.kind, w.start, RETRAIN_TRIGGER, "", None, bins.RED,
                          {**detail, "window_reason": r}) for w, r in calling)
     # labels that have landed are the data's own clock: a retraining as of the newest one sees them all
     newest = max(d for d in [latest_arrival(storage, spec), max(w.start for w, _ in calling)] if d is not None)
@@ -145,7 +143,7 @@ def _trigger(history: History, spec: DatasetSpec, storage: Storage, windows: Seq
 
 
 def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date], history: History,
-                    load_reference: Callable[[str], st.Reference], *, versions: Sequence[str] | None = None,
+                    load_reference: Callable[[str], stability.Reference], *, versions: Sequence[str] | None = None,
                     run_key: str | None = None, waiting: Callable[[], list[str]] = list,
                     now: dt.datetime | None = None) -> dict[str, Any]:
     """Monitor the scored days (every version that scored them, or only `versions`); returns the summary.
@@ -165,9 +163,9 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         wanted = f" by version {', '.join(versions)}" if versions else ""
         raise MissingDataError(f"nothing scored{wanted} for '{spec.name}' between {min(days)} and {max(days)}: "
                                "score those days first")
-    references: dict[str, st.Reference] = {}
+    references: dict[str, stability.Reference] = {}
 
-    def reference(version: str) -> st.Reference:
+    def reference(version: str) -> stability.Reference:
         if version not in references:
             references[version] = load_reference(version)
         return references[version]
@@ -177,7 +175,7 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
     min_ratio = spec.fairness.min_ratio
     for version, scored in sorted(by_version.items(), key=lambda kv: version_key(kv[0])):
         for day in scored:
-            window = Window(version, "day", day, st.judge(count_day(storage, spec, day, version, reference(version)),
+            window = Window(version, "day", day, stability.judge(count_day(storage, spec, day, version, reference(version)),
                                                           reference(version), spec.monitoring))
             history.write(window.records(spec.name))
             windows.append(window)

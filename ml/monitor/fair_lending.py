@@ -22,8 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ml import fairness as fr
-from ml import layout
+from ml import fairness, layout
 from ml.dates import window_end
 from ml.errors import RiskopsError
 from ml.monitor.history import History, Record
@@ -32,7 +31,7 @@ from ml.storage import Storage
 
 APPROVAL, RATIO, WINDOW = "group_approval_rate", "group_impact_ratio", "fairness"
 FAIRNESS_ALERT = "fairness_alert"
-_SEVERITY = {None: 0, fr.TOO_FEW_ROWS: 0, fr.GREEN: 1, fr.RED: 3}
+_SEVERITY = {None: 0, fairness.TOO_FEW_ROWS: 0, fairness.GREEN: 1, fairness.RED: 3}
 
 
 def feature_key(attribute: str, group: str) -> str:
@@ -47,8 +46,8 @@ class FairWindow:
     model_version: str
     kind: str
     start: dt.date
-    counts: list[fr.GroupCounts]
-    groups: list[list[fr.GroupRow]] = field(default_factory=list)
+    counts: list[fairness.GroupCounts]
+    groups: list[list[fairness.GroupRow]] = field(default_factory=list)
     below: list[str] = field(default_factory=list)
 
     @property
@@ -60,7 +59,7 @@ class FairWindow:
         out = []
         for counts, rows in zip(self.counts, self.groups):
             for r in rows:
-                cell = counts.cells.get(r.group, fr.Cell())
+                cell = counts.cells.get(r.group, fairness.Cell())
                 detail = {"attribute": r.attribute, "group": r.group, "attribute_kind": r.kind,
                           "reference": counts.reference, "rows": cell.rows, "approved": cell.approved}
                 key = feature_key(r.attribute, r.group)
@@ -82,14 +81,14 @@ def _number(value: float) -> float | None:
     return value if value == value and abs(value) != float("inf") else None  # NaN: no value
 
 
-def judged(spec: DatasetSpec, version: str, kind: str, start: dt.date, counts: list[fr.GroupCounts]) -> FairWindow:
+def judged(spec: DatasetSpec, version: str, kind: str, start: dt.date, counts: list[fairness.GroupCounts]) -> FairWindow:
     """A window's groups judged against the spec's minimum ratio."""
-    groups = [fr.judge(c, spec.fairness) for c in counts]
-    below = [fr.describe(r, spec.fairness) for rows in groups for r in fr.below_minimum(rows)]
+    groups = [fairness.judge(c, spec.fairness) for c in counts]
+    below = [fairness.describe(r, spec.fairness) for rows in groups for r in fairness.below_minimum(rows)]
     return FairWindow(version, kind, start, counts, groups, below)
 
 
-def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str) -> list[fr.GroupCounts]:
+def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str) -> list[fairness.GroupCounts]:
     """Each attribute's rows and approvals per group of a scored day."""
     columns = [a.column for a in spec.fairness.attributes]
     with storage.open_read(layout.scores(spec.name, day, version)) as fh:
@@ -101,8 +100,8 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str) -
         zero_copy_only=False)
     out = []
     for attribute in spec.fairness.attributes:
-        codes, names = fr.group_codes(curated.column(attribute.column), attribute, spec)
-        out.append(fr.count_groups(codes, names, attribute, approved))
+        codes, names = fairness.group_codes(curated.column(attribute.column), attribute, spec)
+        out.append(fairness.count_groups(codes, names, attribute, approved))
     return out
 
 
@@ -118,18 +117,18 @@ def merged(history: History, spec: DatasetSpec, version: str, kind: str, start: 
     """A week or month of one version from its days' counts in the history."""
     rows = history.read(spec.name, model_version=version, window_kind="day", since=start,
                         until=window_end(kind, start), statistics=[APPROVAL])
-    counts = {a.column: fr.GroupCounts(a.column, a.kind, a.reference) for a in spec.fairness.attributes}
+    counts = {a.column: fairness.GroupCounts(a.column, a.kind, a.reference) for a in spec.fairness.attributes}
     for r in rows:
         target = counts.get(r.detail.get("attribute", ""))
         if target is not None:
-            target.merge(fr.GroupCounts(target.attribute, target.kind, target.reference,
-                                        {r.detail["group"]: fr.Cell(int(r.detail["rows"]), int(r.detail["approved"]))}))
+            target.merge(fairness.GroupCounts(target.attribute, target.kind, target.reference,
+                                        {r.detail["group"]: fairness.Cell(int(r.detail["rows"]), int(r.detail["approved"]))}))
     return judged(spec, version, kind, start, list(counts.values()))
 
 
 def pending(history: History, dataset: str, windows: Sequence[FairWindow]) -> list[FairWindow]:
     """The red windows not alerted yet at that level (a re-run sends nothing again)."""
-    red = [w for w in windows if w.light == fr.RED]
+    red = [w for w in windows if w.light == fairness.RED]
     if not red:
         return []
     sent = {(r.model_version, r.window_kind, r.window_start) for r in history.read(

@@ -111,9 +111,9 @@ class History:
             engine = sa.create_engine(url, **options)
             migrate(engine)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            raise RiskopsError(f"history database URL {url!r} is not usable: {exc}") from None
+            raise RiskopsError(f"history database URL {url!r} is not usable: {exc}") from exc
         except sa.exc.OperationalError as exc:
-            raise RiskopsError(f"cannot open the history database {engine.url!r}: {exc.orig}") from None
+            raise RiskopsError(f"cannot open the history database {engine.url!r}: {exc.orig}") from exc
         return cls(engine)
 
     def write(self, records: Iterable[Record], replacing: Iterable[Record] = ()) -> int:

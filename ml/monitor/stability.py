@@ -36,13 +36,13 @@ import pyarrow.compute as pc
 from numpy.typing import ArrayLike
 from scipy.stats import kstwo
 
-from ml import bins as b
+from ml import bins as binning
 from ml.spec import Monitoring
 
 GRID_POINTS = 256
 TOO_FEW_ROWS = "too few rows"
 NO_SAMPLE = "no reference sample"
-SEVERITY = {None: 0, b.GREEN: 1, b.AMBER: 2, b.RED: 3}
+SEVERITY = {None: 0, binning.GREEN: 1, binning.AMBER: 2, binning.RED: 3}
 
 # statistic names, as the history keys them; the score's rows have feature ""
 ROWS, OVERALL = "rows", "overall"
@@ -105,9 +105,9 @@ class Reference:
             values = values[~np.isnan(values)]
             return Column(bins, values, ks_grid(values), cdf=distinct_cdf(values) if len(values) else None)
 
-        return cls(score=column(b.SAMPLE_SCORE, reference_bins["score"], b.SAMPLE_SCORE),
+        return cls(score=column(binning.SAMPLE_SCORE, reference_bins["score"], binning.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
-                   eps=float(reference_bins.get("eps", b.EPS)), has_sample=sample is not None,
+                   eps=float(reference_bins.get("eps", binning.EPS)), has_sample=sample is not None,
                    reasons=None if reasons is None else {str(k): float(v) for k, v in reasons.items()})
 
 
@@ -182,7 +182,7 @@ def count_numeric(values: np.ndarray, column: Column) -> Counts:
     counts on the KS grid."""
     x = np.sort(np.asarray(values))  # NaN sorts last
     # edges, grid and sample are values of the same dtype at training: compared in it, without a copy of x
-    bins = b.numeric_counts(x, column.bins["edges"])
+    bins = binning.numeric_counts(x, column.bins["edges"])
     valid = len(x) - int(bins[-1])
     finite = x[:valid]
     counts = Counts(bins=bins, valid=valid)
@@ -203,7 +203,7 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
     bins = np.zeros(len(categories) + 2, dtype=np.int64)
     unseen: dict[str, int] = {}
     for labels, per_value, missing in _value_counts(values):
-        where = b.category_bins(categories, labels)
+        where = binning.category_bins(categories, labels)
         np.add.at(bins, where, per_value)
         bins[-1] += missing
         for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
@@ -259,11 +259,11 @@ def count_window(scores: Any, features: Mapping[str, Any], reference: Reference)
     missing = [name for name in reference.features if name not in features]
     if missing:
         raise ValueError(f"columns in the reference but missing from the data: {', '.join(missing)}")
-    items = [(b.SAMPLE_SCORE, scores, reference.score, np.float64),  # PDs, binned as float64 at training
+    items = [(binning.SAMPLE_SCORE, scores, reference.score, np.float64),  # PDs, binned as float64 at training
              *((name, features[name], col, np.float32) for name, col in reference.features.items())]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and searching release the GIL: columns in parallel
         counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items)))
-    score = counted.pop(b.SAMPLE_SCORE)
+    score = counted.pop(binning.SAMPLE_SCORE)
     return WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 
@@ -324,7 +324,7 @@ def worst(lights: Iterable[str | None]) -> str | None:
 def _grade(value: float | None, thresholds: tuple[float, float], judged: bool) -> str | None:
     if value is None:
         return None
-    return b.traffic_light(value, *thresholds) if judged else TOO_FEW_ROWS
+    return binning.traffic_light(value, *thresholds) if judged else TOO_FEW_ROWS
 
 
 def _column_stats(column: Column, counts: Counts, rows: int, eps: float, monitoring: Monitoring,
@@ -333,7 +333,7 @@ def _column_stats(column: Column, counts: Counts, rows: int, eps: float, monitor
     psi_name, ks_name, js_name = names
     expected = column.bins["proportions"]
     actual = counts.bins / rows if rows else None
-    psi = b.psi(expected, actual, eps) if actual is not None else None
+    psi = binning.psi(expected, actual, eps) if actual is not None else None
     js = js_distance(expected, actual) if actual is not None else None
     detail: dict[str, Any] = {"counts": counts.bins.tolist(), "eps": eps}
     if counts.unseen:
@@ -372,8 +372,8 @@ def judge(counts: WindowCounts, reference: Reference, monitoring: Monitoring) ->
         features[name] = worst(s.light for s in column_stats) if judged else TOO_FEW_ROWS
         stats += column_stats + [Stat(OVERALL, name, None, features[name])]
     score_light = next(s.light for s in stats if s.statistic == SCORE_PSI)
-    red = sorted(n for n, light in features.items() if light == b.RED)
-    amber = sorted(n for n, light in features.items() if light == b.AMBER)
+    red = sorted(n for n, light in features.items() if light == binning.RED)
+    amber = sorted(n for n, light in features.items() if light == binning.AMBER)
     overall = worst([score_light, *features.values()]) if judged else TOO_FEW_ROWS
     stats.append(Stat(OVERALL, "", float(len(red)), overall,
                       {"red": red, "amber": amber, "score_light": score_light, "thresholds": thresholds}))
@@ -406,12 +406,12 @@ def retrain_reason(stats: Sequence[Stat], monitoring: Monitoring) -> str | None:
     psi = next(s for s in stats if s.statistic == SCORE_PSI)
     red = list(window.detail["red"])
     reasons = []
-    if psi.light == b.RED:
+    if psi.light == binning.RED:
         reasons.append(f"score PSI {psi.value:.4f} is red (>= {monitoring.psi.red:g})")
     if len(red) >= monitoring.retrain_on_red_features:
         csi = {s.feature: s.value or 0.0 for s in stats if s.statistic == CSI}
         why = {n: [f"{s.statistic.upper()} {s.value:.4f}" for s in stats
-                   if s.feature == n and s.statistic in (CSI, KS, JS) and s.light == b.RED] for n in red}
+                   if s.feature == n and s.statistic in (CSI, KS, JS) and s.light == binning.RED] for n in red}
         reasons.append(f"{len(red)} red features (>= {monitoring.retrain_on_red_features}): "
                        + ", ".join(f"{n} ({', '.join(why[n])})" for n in sorted(red, key=lambda n: -csi[n])))
     return "; ".join(reasons) or None

@@ -15,9 +15,7 @@ from mlflow import MlflowClient
 
 from ml.dates import iso_week
 from ml.governance import approvals, champions, registry
-from ml.monitor import alerts
-from ml.monitor import fair_lending as fl
-from ml.monitor import stability as st
+from ml.monitor import alerts, fair_lending, stability
 from ml.monitor.history import History, Record
 from ml.monitor.weekly import latest_versions
 
@@ -88,8 +86,8 @@ def lights(history: History, dataset: str, kind: str, since: dt.date | None = No
     if kind not in KINDS:
         raise ValueError(f"window kind {kind!r} is not one of {', '.join(KINDS)}")
     records = history.read(dataset, window_kind=kind, since=since, until=until,
-                           statistics=[st.ROWS, st.SCORE_PSI, st.OVERALL, st.CSI])
-    chosen = latest_versions([r for r in records if r.statistic == st.OVERALL and r.feature == ""])
+                           statistics=[stability.ROWS, stability.SCORE_PSI, stability.OVERALL, stability.CSI])
+    chosen = latest_versions([r for r in records if r.statistic == stability.OVERALL and r.feature == ""])
     by_window: dict[dt.date, list[Record]] = {}
     for r in records:
         if chosen.get(r.window_start) == r.model_version:
@@ -97,19 +95,19 @@ def lights(history: History, dataset: str, kind: str, since: dt.date | None = No
     out = []
     for start, rows in sorted(by_window.items()):
         whole = {r.statistic: r for r in rows if r.feature == ""}
-        csi = [r for r in rows if r.statistic == st.CSI and r.value is not None]
-        worst = max(csi, key=lambda r: (st.SEVERITY.get(r.light, 0), r.value or 0.0), default=None)
-        psi = whole.get(st.SCORE_PSI)
+        csi = [r for r in rows if r.statistic == stability.CSI and r.value is not None]
+        worst = max(csi, key=lambda r: (stability.SEVERITY.get(r.light, 0), r.value or 0.0), default=None)
+        psi = whole.get(stability.SCORE_PSI)
         out.append(WindowLight(
-            kind, start, label(kind, start), chosen[start], int(whole[st.ROWS].value or 0) if st.ROWS in whole else 0,
+            kind, start, label(kind, start), chosen[start], int(whole[stability.ROWS].value or 0) if stability.ROWS in whole else 0,
             psi.value if psi else None, psi.light if psi else None, worst.feature if worst else None,
-            worst.value if worst else None, worst.light if worst else None, whole[st.OVERALL].light))
+            worst.value if worst else None, worst.light if worst else None, whole[stability.OVERALL].light))
     return out
 
 
 def sent_alerts(history: History, dataset: str, since: dt.date | None = None) -> list[SentAlert]:
     """The drift and fairness alerts mailed, newest first."""
-    records = history.read(dataset, statistics=[alerts.ALERT, fl.FAIRNESS_ALERT], since=since)
+    records = history.read(dataset, statistics=[alerts.ALERT, fair_lending.FAIRNESS_ALERT], since=since)
     found = [SentAlert("drift" if r.statistic == alerts.ALERT else "fairness", r.window_kind, r.window_start,
                        r.model_version, r.light, str(r.detail.get("subject", "")), str(r.detail.get("sent_at", "")))
              for r in records]
@@ -118,7 +116,7 @@ def sent_alerts(history: History, dataset: str, since: dt.date | None = None) ->
 
 def group_ratios(history: History, dataset: str, kind: str, since: dt.date | None = None) -> list[GroupRatio]:
     """The adverse impact ratios by group of the latest monitored version per window, oldest first."""
-    records = history.read(dataset, window_kind=kind, statistics=[fl.RATIO], since=since)
+    records = history.read(dataset, window_kind=kind, statistics=[fair_lending.RATIO], since=since)
     chosen = latest_versions(records)
     return [GroupRatio(kind, r.window_start, r.feature, r.value, r.detail.get("low"), r.detail.get("high"), r.light)
             for r in records if chosen.get(r.window_start) == r.model_version]

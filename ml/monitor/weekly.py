@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from ml import bins as b
-from ml import layout
+from ml import bins, layout
 from ml.data.preprocess import read_manifest
 from ml.dates import date_range, iso_week, window_end, window_start
-from ml.monitor import fair_lending as fl
-from ml.monitor import stability as st
+from ml.monitor import fair_lending, stability
 from ml.monitor.history import History, Record
 from ml.spec import DatasetSpec
 from ml.storage import Storage
@@ -52,7 +50,7 @@ def weeks_to_report(history: History, dataset: str, days: Sequence[dt.date]) -> 
     starts = {s for s in (window_start("week", d) for d in days) if window_end("week", s) <= last}
     previous = window_start("week", min(days)) - dt.timedelta(days=7)
     if previous not in mailed(history, dataset) and history.read(
-            dataset, window_kind="day", statistics=[st.ROWS], since=previous, until=window_end("week", previous)):
+            dataset, window_kind="day", statistics=[stability.ROWS], since=previous, until=window_end("week", previous)):
         starts.add(previous)
     return sorted(starts)
 
@@ -66,50 +64,50 @@ def latest_versions(records: list[Record]) -> dict[dt.date, str]:
     return chosen
 
 
-def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt.date, reference: st.Reference,
+def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt.date, reference: stability.Reference,
                 version: str, now: dt.datetime) -> StabilityReportData:
     """What the week's report shows; `reference` is the reference of `version`, the week's latest version."""
     end = window_end("week", start)
     day_rows = history.read(spec.name, window_kind="day", since=start, until=end,
-                            statistics=[st.ROWS, st.SCORE_PSI, st.OVERALL], feature="")
+                            statistics=[stability.ROWS, stability.SCORE_PSI, stability.OVERALL], feature="")
     per_day = latest_versions(day_rows)
     days = []
     for day, v in sorted(per_day.items()):
         got = {r.statistic: r for r in day_rows if r.window_start == day and r.model_version == v}
-        overall = got[st.OVERALL]
-        days.append(DayRow(day.isoformat(), v, int(got[st.ROWS].value or 0), got[st.SCORE_PSI].value,
-                           got[st.SCORE_PSI].light, list(overall.detail.get("red", [])),
+        overall = got[stability.OVERALL]
+        days.append(DayRow(day.isoformat(), v, int(got[stability.ROWS].value or 0), got[stability.SCORE_PSI].value,
+                           got[stability.SCORE_PSI].light, list(overall.detail.get("red", [])),
                            list(overall.detail.get("amber", [])), overall.light))
 
     week = {(r.statistic, r.feature): r for r in history.read(spec.name, model_version=version, window_kind="week",
                                                               window_starts=[start])}
     features = []
     for name, column in reference.features.items():
-        stats = {k: week.get((k, name)) for k in (st.CSI, st.KS, st.JS, st.OVERALL)}
-        ks, csi, js, verdict = stats[st.KS], stats[st.CSI], stats[st.JS], stats[st.OVERALL]
+        stats = {k: week.get((k, name)) for k in (stability.CSI, stability.KS, stability.JS, stability.OVERALL)}
+        ks, csi, js, verdict = stats[stability.KS], stats[stability.CSI], stats[stability.JS], stats[stability.OVERALL]
         assert csi is not None and js is not None and verdict is not None  # every feature's week has them
         features.append(FeatureRow(
             name, csi.value, csi.light, ks.value if ks else None, ks.light if ks else None,
             ks.detail.get("p_value") if ks else None, js.value, js.light,
             verdict.light, dict(csi.detail.get("unseen", {})),
             ks_note=ks.detail.get("note", "") if ks else "categorical: no KS"))
-    features.sort(key=lambda f: (-st.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
-    rows = int(week[(st.ROWS, "")].value or 0)
-    distributions = [Distribution(f.name, f.csi or 0.0, st.bin_labels(reference.features[f.name].bins),
+    features.sort(key=lambda f: (-stability.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
+    rows = int(week[(stability.ROWS, "")].value or 0)
+    distributions = [Distribution(f.name, f.csi or 0.0, stability.bin_labels(reference.features[f.name].bins),
                                   list(reference.features[f.name].bins["proportions"]),
-                                  [c / rows for c in week[(st.CSI, f.name)].detail["counts"]])
+                                  [c / rows for c in week[(stability.CSI, f.name)].detail["counts"]])
                      for f in features[:DISTRIBUTIONS] if rows]
 
     first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
-    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[st.SCORE_PSI, st.CSI])
-    per_week = latest_versions([r for r in trend if r.statistic == st.SCORE_PSI])
+    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[stability.SCORE_PSI, stability.CSI])
+    per_week = latest_versions([r for r in trend if r.statistic == stability.SCORE_PSI])
     cells = {(r.window_start, r.statistic, r.feature): r for r in trend
              if per_week.get(r.window_start) == r.model_version}
     weeks = sorted(per_week)
     heat = []
     for f in features:
-        heat.append((f.name, [(cells[(w, st.CSI, f.name)].value, cells[(w, st.CSI, f.name)].light)
-                              if (w, st.CSI, f.name) in cells else (None, None) for w in weeks]))
+        heat.append((f.name, [(cells[(w, stability.CSI, f.name)].value, cells[(w, stability.CSI, f.name)].light)
+                              if (w, stability.CSI, f.name) in cells else (None, None) for w in weeks]))
 
     decisions = []
     for day in date_range(start, end):
@@ -145,9 +143,9 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
         model_versions=sorted(set(per_day.values()), key=version_key),
         generated_at=now.isoformat(timespec="seconds"),
         thresholds={"psi": m.psi.pair, "ks": m.ks.pair, "js": m.js.pair}, eps=reference.eps, min_rows=m.min_rows,
-        week_rows=rows, week_light=week[(st.OVERALL, "")].light, week_score_psi=week[(st.SCORE_PSI, "")].value,
-        week_score_light=week[(st.SCORE_PSI, "")].light, days=days,
-        weeks=[(iso_week(w), cells[(w, st.SCORE_PSI, "")].value, cells[(w, st.SCORE_PSI, "")].light) for w in weeks],
+        week_rows=rows, week_light=week[(stability.OVERALL, "")].light, week_score_psi=week[(stability.SCORE_PSI, "")].value,
+        week_score_light=week[(stability.SCORE_PSI, "")].light, days=days,
+        weeks=[(iso_week(w), cells[(w, stability.SCORE_PSI, "")].value, cells[(w, stability.SCORE_PSI, "")].light) for w in weeks],
         heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality,
         fairness=_fairness(spec, history, start, end, per_day, version), min_ratio=spec.fairness.min_ratio,
         min_group_rows=spec.fairness.min_group_rows, reasons=reasons, reason_week=reason_week,
@@ -162,8 +160,8 @@ def _reason_day(label: str, explained: int, first: dict[str, int], expected: dic
     shift = light = None
     if expected is not None and explained:
         codes = sorted(set(expected) | set(first))
-        shift = b.psi([expected.get(c, 0.0) for c in codes], [first.get(c, 0) / explained for c in codes], eps)
-        light = b.traffic_light(shift, *thresholds)
+        shift = bins.psi([expected.get(c, 0.0) for c in codes], [first.get(c, 0) / explained for c in codes], eps)
+        light = bins.traffic_light(shift, *thresholds)
     return ReasonDay(label, explained, dict(first), shift, light)
 
 
@@ -180,20 +178,20 @@ def _fairness(spec: DatasetSpec, history: History, start: dt.date, end: dt.date,
     from the history (`ml.monitor.fair_lending`)."""
     if not spec.fairness.attributes:
         return []
-    stats = [fl.APPROVAL, fl.RATIO]
+    stats = [fair_lending.APPROVAL, fair_lending.RATIO]
     week = history.read(spec.name, model_version=version, window_kind="week", window_starts=[start], statistics=stats)
-    days = [r for r in history.read(spec.name, window_kind="day", since=start, until=end, statistics=[fl.RATIO])
+    days = [r for r in history.read(spec.name, window_kind="day", since=start, until=end, statistics=[fair_lending.RATIO])
             if per_day.get(r.window_start) == r.model_version]
     first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
-    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[fl.RATIO])
+    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[fair_lending.RATIO])
     per_week = latest_versions(trend)
     weeks = sorted(per_week)
     out = []
     for a in spec.fairness.attributes:
         approvals = {r.detail["group"]: r for r in week
-                     if r.statistic == fl.APPROVAL and r.detail["attribute"] == a.column}
+                     if r.statistic == fair_lending.APPROVAL and r.detail["attribute"] == a.column}
         groups = [_group(r, approvals.get(r.detail["group"])) for r in week
-                  if r.statistic == fl.RATIO and r.detail["attribute"] == a.column]
+                  if r.statistic == fair_lending.RATIO and r.detail["attribute"] == a.column]
         groups.sort(key=lambda g: (not g["reference"], str(g["group"])))
         others = [str(g["group"]) for g in groups if not g["reference"]]
         dates = sorted({r.window_start for r in days})
@@ -209,10 +207,10 @@ def _fairness(spec: DatasetSpec, history: History, start: dt.date, end: dt.date,
 
 
 def render(storage: Storage, spec: DatasetSpec, history: History, start: dt.date,
-           reference: Callable[[str], st.Reference], now: dt.datetime) -> tuple[str, bytes]:
+           reference: Callable[[str], stability.Reference], now: dt.datetime) -> tuple[str, bytes]:
     """The week's PDF, for its latest model version; returns (that version, the PDF bytes)."""
     versions = {r.model_version for r in history.read(spec.name, window_kind="week", window_starts=[start],
-                                                      statistics=[st.ROWS])}
+                                                      statistics=[stability.ROWS])}
     version = max(versions, key=version_key)
     return version, render_stability_report(report_data(storage, spec, history, start, reference(version),
                                                         version, now))

@@ -21,8 +21,7 @@ from ml import layout, mails
 from ml.governance import approvals, halt, registry
 from ml.json_values import finite
 from ml.model.riskmodel import RiskModel
-from ml.monitor import backtest as bt
-from ml.monitor import backtest_history
+from ml.monitor import backtest, backtest_history
 from ml.monitor.history import History
 from ml.monitor.reviews import check_reviews
 from ml.spec import DatasetSpec
@@ -30,7 +29,7 @@ from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 
 
-def model_facts(client: MlflowClient, name: str, version: str, model: RiskModel) -> bt.ModelFacts:
+def model_facts(client: MlflowClient, name: str, version: str, model: RiskModel) -> backtest.ModelFacts:
     """Threshold and beta from the model itself; the development AUC and rows per band recorded with it at
     training, or for older models the run's `test.auc` metric (no band rows: concentration not recorded)."""
     development = model.meta.get("development") or {}
@@ -40,7 +39,7 @@ def model_facts(client: MlflowClient, name: str, version: str, model: RiskModel)
         auc = registry.call(client, f"reading the run of {name} version {version}",
                             lambda: client.get_run(run_id)).data.metrics.get("test.auc")
     band_rows = development.get("band_rows")
-    return bt.ModelFacts(version, float(model.threshold), float(model.meta.get("beta", 2.0)),
+    return backtest.ModelFacts(version, float(model.threshold), float(model.meta.get("beta", 2.0)),
                          None if auc is None or not math.isfinite(float(auc)) else float(auc),
                          {str(k): float(v) for k, v in band_rows.items()} if isinstance(band_rows, dict) else None)
 
@@ -54,7 +53,7 @@ def waiting_challenger(client: MlflowClient, name: str) -> str | None:
     return str(mv.version) if tags.get("status") == "candidate" and approvals.refusal(tags) is None else None
 
 
-def report_data(result: bt.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
+def report_data(result: backtest.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
                 champion_line: str | None = None) -> BacktestReportData:
     data = result.to_dict()
     settings = spec.monitoring.backtest
@@ -80,7 +79,7 @@ def week_stamp(day: dt.date) -> tuple[int, int]:
     return int(dt.datetime.combine(monday, dt.time(), dt.timezone.utc).timestamp() * 1000), year * 100 + week
 
 
-def log_metrics(client: MlflowClient, name: str, result: bt.BacktestResult) -> int:
+def log_metrics(client: MlflowClient, name: str, result: backtest.BacktestResult) -> int:
     """Log each judged week's figures on the training run of the version that scored it; returns the count."""
     by_version: dict[str, list[Metric]] = {}
     for w in result.weeks:
@@ -106,12 +105,12 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     now = now or dt.datetime.now(dt.timezone.utc)
     client = MlflowClient()
     name = registry.model_name(spec.name)
-    plan = bt.plan(storage, spec, as_of, weeks)
+    plan = backtest.plan(storage, spec, as_of, weeks)
     facts = {v: model_facts(client, name, v, registry.load_model(client, name, v)) for v in plan.versions}
     shadow = waiting_challenger(client, name)
     challenger = None if shadow is None or shadow in facts else (shadow, registry.load_model(client, name, shadow))
     reviews = check_reviews(storage, spec, as_of)
-    result = bt.run(storage, spec, plan, facts, challenger, reviews.accepted)
+    result = backtest.run(storage, spec, plan, facts, challenger, reviews.accepted)
     pdf = render_backtest_report(report_data(result, spec, name, now, halt.champion_line(client, name)))
     key = layout.backtest_report(spec.name, as_of)
     storage.write_bytes(key, pdf)

@@ -117,7 +117,7 @@ def build_candidate(spec: DatasetSpec, as_of: dt.date, sample: DevelopmentSample
     try:
         model, facts = fit(spec, parts, config)
     except MissingDataError as exc:  # a model that learned nothing: say what the window lost too
-        raise MissingDataError(f"{exc}{sample.left_out()}") from None
+        raise MissingDataError(f"{exc}{sample.left_out()}") from exc
     # the scorecard is trained on the same sample either way: it is the candidate or shown beside it
     card = scorecard_review.fit_scorecard(spec, parts, model.pipeline)
     side_by_side = scorecard_review.review(spec, parts, config, card, model, config.algorithm)

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ml import layout
-from ml import policy as pol
+from ml import policy as credit_policy
 from ml.errors import RiskopsError
 from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, Fallback, Policy
@@ -74,13 +74,13 @@ def decide(frame: pd.DataFrame, policy: Policy, fallback: Fallback) -> dict[str,
     matching hard rule (when the fallback applies the rules), as rules make a model's decision stricter; and
     the matching rule's code. `frame` needs the rules' columns (`policy.rule_columns`)."""
     rules = policy.hard_rules if fallback.hard_rules else []
-    matched = pol.hard_rules(frame, rules) if rules else np.full(len(frame), -1)
-    otherwise = pol.DECISIONS.index(fallback.otherwise)
-    actions = np.array([pol.DECISIONS.index(r.action) for r in rules] + [otherwise])  # [-1]: no rule matched
+    matched = credit_policy.hard_rules(frame, rules) if rules else np.full(len(frame), -1)
+    otherwise = credit_policy.DECISIONS.index(fallback.otherwise)
+    actions = np.array([credit_policy.DECISIONS.index(r.action) for r in rules] + [otherwise])  # [-1]: no rule matched
     codes = list(dict.fromkeys(r.code for r in policy.hard_rules))
     rule_code = np.array([codes.index(r.code) for r in rules] + [-1])[matched]
     decision = np.maximum(actions[matched], otherwise)  # codes rise with severity
-    return {"decision": pd.Categorical.from_codes(decision, dtype=pd.CategoricalDtype(list(pol.DECISIONS))),
+    return {"decision": pd.Categorical.from_codes(decision, dtype=pd.CategoricalDtype(list(credit_policy.DECISIONS))),
             "hard_rule": pd.Categorical.from_codes(rule_code, dtype=pd.CategoricalDtype(codes))}
 
 
@@ -94,7 +94,7 @@ def fallback_table(table: pa.Table, spec: DatasetSpec, fallback: Fallback) -> pa
     from ml.scoring.score import REASONS, SCHEMA
 
     n = table.num_rows
-    result = decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), spec.policy, fallback)
+    result = decide(table.select(credit_policy.rule_columns(spec.policy.hard_rules)).to_pandas(), spec.policy, fallback)
     none = {name: pa.nulls(n, SCHEMA.field(name).type) for name in ("pd", "score", "band")}
     return pa.Table.from_arrays([
         pc.cast(table.column(spec.id_column), pa.string()), none["pd"], none["score"], none["band"],
@@ -122,7 +122,7 @@ def fallback_file(data: bytes, name: str, spec: DatasetSpec, halt: Halt) -> tupl
 
 
 def _counts(scores: pa.Table, spec: DatasetSpec) -> tuple[dict[str, int], dict[str, int]]:
-    decisions = dict.fromkeys(pol.DECISIONS, 0)
+    decisions = dict.fromkeys(credit_policy.DECISIONS, 0)
     rules = dict.fromkeys((r.code for r in spec.policy.hard_rules), 0)
     for name, counts in (("decision", decisions), ("hard_rule", rules)):
         for entry in pc.value_counts(scores.column(name)).to_pylist():
@@ -139,7 +139,7 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run
 
     fallback = fallback_policy(spec, halt)
     key, manifest = curated_input(storage, spec, day)
-    columns = list(dict.fromkeys([spec.id_column, *pol.rule_columns(spec.policy.hard_rules)]))
+    columns = list(dict.fromkeys([spec.id_column, *credit_policy.rule_columns(spec.policy.hard_rules)]))
     with storage.open_read(key) as fh:
         curated = pq.read_table(fh, columns=columns)
     scores = fallback_table(curated, spec, fallback)

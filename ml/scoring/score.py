@@ -40,9 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ml import layout
-from ml import policy as pol
-from ml import reasons as rs
+from ml import layout, policy
+from ml import reasons as reason_statements
 from ml.boosting import xgb
 from ml.data.preprocess import quality_passed, read_manifest
 from ml.errors import MissingDataError, RiskopsError
@@ -55,7 +54,7 @@ from ml.storage import Storage, unreadable
 
 BATCH_ROWS = 125_000
 ROW_GROUP_ROWS = 250_000
-REASONS = rs.MAX_REASONS
+REASONS = reason_statements.MAX_REASONS
 # batches scored at once: one per core XGBoost would use (it counts the cores this process may run on)
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 T = TypeVar("T")
@@ -155,13 +154,13 @@ def contributions(model: RiskModel, features: pd.DataFrame, saabas: xgb.Booster 
     return np.asarray(saabas.inplace_predict(features, predict_type="margin")).reshape(len(features), -1)
 
 
-def reason_codes(model: RiskModel, features: pd.DataFrame, dictionary: rs.Dictionary | None = None,
+def reason_codes(model: RiskModel, features: pd.DataFrame, dictionary: reason_statements.Dictionary | None = None,
                  k: int = REASONS, saabas: xgb.Booster | None = None) -> np.ndarray:
     """Per row, the statements (indices into `dictionary.codes`; without a dictionary, positions in
     `model.pipeline.order`) pushing the PD up the most, strongest first; -1 where fewer than k push it up (a
     feature lowering risk is no reason)."""
-    dictionary = dictionary or rs.Dictionary.of_features(model.pipeline.order)
-    return rs.rank(contributions(model, features, saabas), dictionary, k)
+    dictionary = dictionary or reason_statements.Dictionary.of_features(model.pipeline.order)
+    return reason_statements.rank(contributions(model, features, saabas), dictionary, k)
 
 
 def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
@@ -169,7 +168,7 @@ def decide_rows(table: pa.Table, spec: DatasetSpec, model: RiskModel
     """Model input, PD and policy decisions (`policy.decide`) of curated rows (an Arrow table)."""
     features = model.pipeline.transform(table)
     pd_ = model.pd(features)
-    return features, pd_, pol.decide(table.select(pol.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_,
+    return features, pd_, policy.decide(table.select(policy.rule_columns(spec.policy.hard_rules)).to_pandas(), pd_,
                                      model.threshold, spec.policy, band_scale(model.bands, spec.policy))
 
 
@@ -183,9 +182,9 @@ def score_table(table: pa.Table, spec: DatasetSpec, pinned: PinnedModel) -> pa.T
     # statement first (without statements, the rule's code is in hard_rule)
     explained = result["model_decision"].codes != 0 if spec.policy.reason_codes == "adverse" \
         else np.ones(len(pd_), bool)
-    dictionary = rs.Dictionary.of(spec, model.pipeline.order)
+    dictionary = reason_statements.Dictionary.of(spec, model.pipeline.order)
     rows = np.flatnonzero(explained)
-    reasons = rs.row_statements(dictionary, contributions(model, features.iloc[rows] if len(rows) < len(pd_)
+    reasons = reason_statements.row_statements(dictionary, contributions(model, features.iloc[rows] if len(rows) < len(pd_)
                                                           else features, scoring.contributions),
                                 explained, result["hard_rule"], REASONS)
     names = list(dictionary.codes)
@@ -221,7 +220,7 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
         try:
             source = pq.ParquetFile(fh, read_dictionary=categorical)
         except pa.ArrowException as exc:
-            raise unreadable(storage.url(key), exc) from None
+            raise unreadable(storage.url(key), exc) from exc
         total = source.metadata.num_rows
         lo, hi = total * part // parts, total * (part + 1) // parts
         starts = np.cumsum([0] + [source.metadata.row_group(i).num_rows for i in range(source.num_row_groups)])
@@ -260,7 +259,7 @@ def score_partition(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: P
         raise RiskopsError(f"partition {part} is not within 0..{parts - 1}")
     key, _ = curated_input(storage, spec, day)
     pipeline = pinned.model.pipeline
-    columns = list(dict.fromkeys([spec.id_column, *pipeline.inputs, *pol.rule_columns(spec.policy.hard_rules)]))
+    columns = list(dict.fromkeys([spec.id_column, *pipeline.inputs, *policy.rule_columns(spec.policy.hard_rules)]))
     tables = _batches(storage, key, columns, list(pipeline.categorical), part, parts)
     # read and written here, in order, while the workers score the batches after the one being written
     scored = _in_order(tables, lambda table: score_table(table, spec, pinned), WORKERS)
@@ -382,7 +381,7 @@ def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict
     """Rows, decision counts, rows per matching hard rule and the reason mix of a scores file, batch by batch:
     per statement, the explained rows (those with a reason) where it is the first reason and where it is one
     of the reasons."""
-    rows, decisions, matched = 0, dict.fromkeys(pol.DECISIONS, 0), dict.fromkeys((r.code for r in rules), 0)
+    rows, decisions, matched = 0, dict.fromkeys(policy.DECISIONS, 0), dict.fromkeys((r.code for r in rules), 0)
     first: dict[str, int] = {}
     anywhere: dict[str, int] = {}
     explained = 0

@@ -33,16 +33,16 @@ def hard_rule(rule: HardRule, types: dict[str, str]) -> None:
     if types[column] == "date":
         try:
             dt.date.fromisoformat(value.strip("'\""))
-        except ValueError:
-            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a date (YYYY-MM-DD)") from None
+        except ValueError as exc:
+            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a date (YYYY-MM-DD)") from exc
     elif op not in ("==", "!="):
         if types[column] not in ("int", "float"):
             raise ValueError(f"hard rule {shown(rule.when)}: {op} needs a number or date column, '{column}' is "
                              f"{types[column]}")
         try:
             float(value)
-        except ValueError:
-            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a number") from None
+        except ValueError as exc:
+            raise ValueError(f"hard rule {shown(rule.when)}: {shown(value)} is not a number") from exc
 
 
 def fairness(spec: DatasetSpec, types: dict[str, str]) -> None:

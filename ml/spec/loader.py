@@ -64,16 +64,16 @@ def read_spec_text(path: Path) -> str:
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_SPEC_BYTES + 1)  # never more, whatever the file claims to be
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
+    except FileNotFoundError as exc:
+        raise SpecError(f"spec file not found: {path}") from exc
     except OSError as exc:
-        raise SpecError(f"{path}: cannot be read: {exc.strerror or type(exc).__name__}") from None
+        raise SpecError(f"{path}: cannot be read: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB; a dataset spec is a few kB of YAML")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def load_spec(path: Path) -> DatasetSpec:
@@ -82,13 +82,13 @@ def load_spec(path: Path) -> DatasetSpec:
     try:
         data = yaml.load(read_spec_text(path), Loader=_SpecLoader)  # noqa: S506 - a safe loader, made stricter
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from exc
     except ValueError as exc:  # a value YAML cannot build, e.g. an integer of more than 4300 digits
-        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:120]}") from None
+        raise SpecError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:120]}") from exc
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(f"{path}: invalid dataset spec: {_invalid(exc)}") from None
+        raise SpecError(f"{path}: invalid dataset spec: {_invalid(exc)}") from exc
     if spec.name != path.stem:
         raise SpecError(f"{path}: spec name '{spec.name}' must match the file name {shown(path.stem)}")
     src = spec.source

@@ -61,7 +61,7 @@ def pod_resources(base: Size) -> dict[str, Size]:
     try:
         given: Any = json.loads(raw) if raw else {}
     except ValueError as exc:
-        raise ValueError(f"RISKOPS_POD_RESOURCES is not valid JSON: {exc}") from None
+        raise ValueError(f"RISKOPS_POD_RESOURCES is not valid JSON: {exc}") from exc
     if not isinstance(given, dict):
         raise ValueError("RISKOPS_POD_RESOURCES must be a JSON object of step name -> {requests, limits}")
     for step, size in given.items():

@@ -132,7 +132,7 @@ def create_app() -> FastAPI:
             model = registry.model_name(name)
             files = review.documents(_client(), model, version)
         except RiskopsError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, str(exc)) from exc
         return HTMLResponse(review_page(
             model, version, [(f.name, f.sha256, f.recorded_sha256, links.review_file(name, version, f.name))
                              for f in files],
@@ -149,7 +149,7 @@ def create_app() -> FastAPI:
         try:
             files = review.documents(_client(), registry.model_name(name), layout.model_version(version))
         except RiskopsError as exc:
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, str(exc)) from exc
         found = [f for f in files if f.name == file]
         if not found:
             raise HTTPException(404, f"version {version} has no review file {file[:60]!r}")

@@ -13,9 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from ml.governance import approvals, registry
-from ml.monitor import alerts
-from ml.monitor import fair_lending as fl
-from ml.monitor import stability as st
+from ml.monitor import alerts, fair_lending, stability
 from ml.monitor.history import History, Record
 from tests.helpers import tiny_candidate
 
@@ -51,10 +49,10 @@ def api(server, mlflow_store, tmp_path, monkeypatch):
 
 
 def _week(version: str, psi: float, light: str, csi: dict[str, tuple[float, str]]) -> list[Record]:
-    rows = [Record(DATASET, version, "week", WEEK, st.ROWS, "", 7000.0),
-            Record(DATASET, version, "week", WEEK, st.SCORE_PSI, "", psi, light),
-            Record(DATASET, version, "week", WEEK, st.OVERALL, "", None, light)]
-    return rows + [Record(DATASET, version, "week", WEEK, st.CSI, f, v, lt) for f, (v, lt) in csi.items()]
+    rows = [Record(DATASET, version, "week", WEEK, stability.ROWS, "", 7000.0),
+            Record(DATASET, version, "week", WEEK, stability.SCORE_PSI, "", psi, light),
+            Record(DATASET, version, "week", WEEK, stability.OVERALL, "", None, light)]
+    return rows + [Record(DATASET, version, "week", WEEK, stability.CSI, f, v, lt) for f, (v, lt) in csi.items()]
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -81,7 +79,7 @@ def test_the_dataset_page_shows_the_latest_version_per_window(api):
                    *_week("2", 0.2481, "red", {"amount": (0.1432, "amber"), "hour": (0.2917, "red")}),
                    Record(DATASET, "2", "week", WEEK, alerts.ALERT, "", None, "red",
                           {"subject": "[riskops] card_transactions drift: red", "sent_at": "2026-09-28T06:00:00+00:00"}),
-                   Record(DATASET, "2", "week", WEEK, fl.RATIO, "customer_age=under 25", 0.7342, "red",
+                   Record(DATASET, "2", "week", WEEK, fair_lending.RATIO, "customer_age=under 25", 0.7342, "red",
                           {"low": 0.61, "high": 0.88})])
     page = client.get(f"/riskops/datasets/{DATASET}", headers=auth)
     assert page.status_code == 200, page.text

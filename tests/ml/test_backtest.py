@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from ml import layout, metrics
 from ml.errors import MissingDataError, RiskopsError
-from ml.monitor import backtest as bt
+from ml.monitor import backtest
 from ml.monitor.bands import BandRow, BandTests
 from ml.spec import DatasetSpec, get_spec
 from ml.storage import Storage
@@ -50,14 +50,14 @@ def scored_days(storage: Storage, spec: DatasetSpec, days: int, version: str = "
     return out
 
 
-def facts(*versions: str, auc: float | None = 0.77) -> dict[str, bt.ModelFacts]:
-    return {v: bt.ModelFacts(v, THRESHOLD, 2.0, auc, {"A": 1, "B": 3, "C": 4, "D": 1, "E": 1}) for v in versions}
+def facts(*versions: str, auc: float | None = 0.77) -> dict[str, backtest.ModelFacts]:
+    return {v: backtest.ModelFacts(v, THRESHOLD, 2.0, auc, {"A": 1, "B": 3, "C": 4, "D": 1, "E": 1}) for v in versions}
 
 
 def run(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 4,
-        **kw) -> bt.BacktestResult:
-    plan = bt.plan(storage, spec, as_of, weeks)
-    return bt.run(storage, spec, plan, kw.pop("facts", facts(*plan.versions)), **kw)
+        **kw) -> backtest.BacktestResult:
+    plan = backtest.plan(storage, spec, as_of, weeks)
+    return backtest.run(storage, spec, plan, kw.pop("facts", facts(*plan.versions)), **kw)
 
 
 def test_weeks_and_window_equal_the_metrics_of_the_matured_rows(tmp_path: Path, spec: DatasetSpec) -> None:
@@ -194,8 +194,8 @@ def test_drifted_model_raises_every_alert(tmp_path: Path, spec: DatasetSpec) -> 
 def test_rank_order_inversion_alert() -> None:
     bands = BandTests([BandRow("A", 100, 9, 0.01, 0.09, 0.0, True), BandRow("B", 100, 5, 0.05, 0.05, 0.5, False)],
                       0.0, 2, 1.0, 1, [("B", "A")], 0.5)
-    perf = bt.Performance(*([100] * 18))
-    out = bt.alerts("3", perf, bands, None, float("nan"), get_spec(REPO / "datasets", "give_me_some_credit")
+    perf = backtest.Performance(*([100] * 18))
+    out = backtest.alerts("3", perf, bands, None, float("nan"), get_spec(REPO / "datasets", "give_me_some_credit")
                     .monitoring.backtest)
     assert out == ["version 3: rank-order inversion: band A defaults more than band B (9.00% vs 5.00%)"]
 

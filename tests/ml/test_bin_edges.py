@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import bins as b
-from ml.monitor import stability as st
+from ml import bins as binning
+from ml.monitor import stability
 
 
 def _around_edges(edges: list[float], dtype: type) -> np.ndarray:
@@ -26,31 +26,31 @@ def test_both_implementations_agree_at_and_around_every_edge(dtype: type, seed: 
     rng = np.random.default_rng(seed)
     # ties (rounded values) and a spread of magnitudes, as amounts and ratios have
     development = np.round(rng.lognormal(2, 1.5, 4_000), int(rng.integers(0, 4))).astype(dtype)
-    bins = json.loads(json.dumps(b.fit_numeric_bins(development)))
+    bins = json.loads(json.dumps(binning.fit_numeric_bins(development)))
     assert len(bins["edges"]) >= 5
     near = _around_edges(bins["edges"], dtype)
     current = np.concatenate([near, np.repeat(near, 3), rng.permutation(development)[:500],
                               np.array([np.nan, np.nan, -np.inf, np.inf, 0.0], dtype=dtype)]).astype(dtype)
     rng.shuffle(current)
 
-    report = b.bin_proportions(current, bins)
-    monitored = st.count_column(current, st.Column(bins), dtype)
-    assert monitored.bins.tolist() == b.bin_counts(current, bins).tolist()
+    report = binning.bin_proportions(current, bins)
+    monitored = stability.count_column(current, stability.Column(bins), dtype)
+    assert monitored.bins.tolist() == binning.bin_counts(current, bins).tolist()
     assert (monitored.bins / len(current)).tolist() == report
     # and each edge itself lands in the bin it closes (right-closed), its successor in the next one
     for i, edge in enumerate(np.asarray(bins["edges"], dtype=dtype)):
         above = np.nextafter(edge, dtype(np.inf))
-        assert st.count_column(np.array([edge], dtype=dtype), st.Column(bins), dtype).bins[i] == 1
-        assert st.count_column(np.array([above], dtype=dtype), st.Column(bins), dtype).bins[i + 1] == 1
-        assert b.bin_counts(np.array([edge], dtype=dtype), bins)[i] == 1
-        assert b.bin_counts(np.array([above], dtype=dtype), bins)[i + 1] == 1
+        assert stability.count_column(np.array([edge], dtype=dtype), stability.Column(bins), dtype).bins[i] == 1
+        assert stability.count_column(np.array([above], dtype=dtype), stability.Column(bins), dtype).bins[i + 1] == 1
+        assert binning.bin_counts(np.array([edge], dtype=dtype), bins)[i] == 1
+        assert binning.bin_counts(np.array([above], dtype=dtype), bins)[i + 1] == 1
 
 
 def test_both_implementations_agree_on_categories() -> None:
     rng = np.random.default_rng(7)
-    bins = json.loads(json.dumps(b.fit_categorical_bins(rng.choice(["a", "b", "c", "d"], 1_000, p=[.5, .3, .15, .05]),
+    bins = json.loads(json.dumps(binning.fit_categorical_bins(rng.choice(["a", "b", "c", "d"], 1_000, p=[.5, .3, .15, .05]),
                                                         max_categories=3)))
     current = pd.Series(rng.choice(["a", "b", "c", "d", "new", None], 2_000), dtype=object)
-    monitored = st.count_column(current, st.Column(bins))
-    assert monitored.bins.tolist() == b.bin_counts(current, bins).tolist()
-    assert (monitored.bins / len(current)).tolist() == b.bin_proportions(current, bins)
+    monitored = stability.count_column(current, stability.Column(bins))
+    assert monitored.bins.tolist() == binning.bin_counts(current, bins).tolist()
+    assert (monitored.bins / len(current)).tolist() == binning.bin_proportions(current, bins)

@@ -16,16 +16,14 @@ from fairlearn.metrics import MetricFrame, selection_rate
 from mlflow import MlflowClient
 from pypdf import PdfReader
 
-from ml import fairness as fr
-from ml import layout
+from ml import fairness, layout
 from ml.config import TrainConfig
 from ml.dates import date_range
 from ml.errors import RiskopsError
 from ml.governance import registry
 from ml.model.train import development_sample
 from ml.model.verdict import NOT_RECOMMENDED
-from ml.monitor import backtest as bt
-from ml.monitor import backtest_history, fair_lending
+from ml.monitor import backtest, backtest_history, fair_lending
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.monitor.stability import Reference
@@ -125,7 +123,7 @@ def test_the_candidate_decides_as_production_and_is_not_recommended_below_the_mi
     from ml.model.fairness_review import decisions
 
     approved = np.asarray(decisions(fair.model, SPEC, test, p)["decision"] == "approve")
-    codes, names = fr.group_codes(test["customer_age"], SPEC.fairness.attributes[0], SPEC)
+    codes, names = fairness.group_codes(test["customer_age"], SPEC.fairness.attributes[0], SPEC)
     by_group = MetricFrame(metrics=selection_rate, y_true=test["label"], y_pred=approved.astype(int),
                            sensitive_features=np.array(names)[codes]).by_group
     for r in review.challenger[0]:
@@ -154,8 +152,8 @@ def test_the_backtest_gives_default_and_approved_bad_rates_per_group(tmp_path: P
         write_scored_day(storage, gmsc, first + dt.timedelta(days=i), "3", p, y, first_id=1 + i * 2_000,
                          curated={"age": age})
         frames.append(pd.DataFrame({"age": age, "y": y, "approved": p < 0.2 * 0.6}))  # the helper's threshold
-    plan = bt.plan(storage, gmsc, first + dt.timedelta(days=6 + 60), 4)
-    result = bt.run(storage, gmsc, plan, {"3": bt.ModelFacts("3", 0.2, 2.0, 0.8)})
+    plan = backtest.plan(storage, gmsc, first + dt.timedelta(days=6 + 60), 4)
+    result = backtest.run(storage, gmsc, plan, {"3": backtest.ModelFacts("3", 0.2, 2.0, 0.8)})
     rows = {r.group: r for r in result.versions[0].fairness[0]}
     all_rows = pd.concat(frames)
     young = all_rows[all_rows["age"] < 25]
@@ -177,6 +175,6 @@ def test_a_scored_day_whose_curated_rows_differ_is_refused(tmp_path: Path):
     day = dt.date(2026, 7, 6)
     write_scored_day(storage, gmsc, day, "3", np.full(10, 0.1), np.zeros(10, int), curated={"age": np.arange(10)})
     write_scored_day(storage, gmsc, day, "3", np.full(10, 0.1), np.zeros(10, int), first_id=5)  # other ids
-    plan = bt.plan(storage, gmsc, day + dt.timedelta(days=60), 1)
+    plan = backtest.plan(storage, gmsc, day + dt.timedelta(days=60), 1)
     with pytest.raises(RiskopsError, match="the scored rows are not the curated rows in order"):
-        bt.run(storage, gmsc, plan, {"3": bt.ModelFacts("3", 0.2, 2.0, 0.8)})
+        backtest.run(storage, gmsc, plan, {"3": backtest.ModelFacts("3", 0.2, 2.0, 0.8)})

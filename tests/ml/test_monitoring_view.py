@@ -12,8 +12,7 @@ from mlflow import MlflowClient
 
 from ml.dates import date_range
 from ml.governance import registry
-from ml.monitor import alerts, view, weekly
-from ml.monitor import stability as st
+from ml.monitor import alerts, stability, view, weekly
 from ml.monitor.check import check_stability
 from ml.monitor.history import History
 from ml.spec import get_spec
@@ -26,9 +25,9 @@ DAYS = date_range(CARDS_START, CARDS_START + dt.timedelta(days=CARDS_DAYS - 1))
 WEEK = dt.date(2026, 9, 14)  # the complete week of the world (its Sunday is the 20th, the drift's first day)
 
 
-def _reference(version: str) -> st.Reference:
+def _reference(version: str) -> stability.Reference:
     model = registry.load_model(MlflowClient(), registry.model_name(SPEC.name), version)
-    return st.Reference.of(model.reference_bins, model.reference_sample, model.pipeline.categorical)
+    return stability.Reference.of(model.reference_bins, model.reference_sample, model.pipeline.categorical)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def test_the_view_shows_the_numbers_the_weekly_pdf_is_made_of(monitored):
     assert [(w.label, w.score_psi, w.score_light) for w in weeks] == data.weeks
     (shown,) = [w for w in weeks if w.start == WEEK]
     assert (shown.rows, shown.light) == (data.week_rows, data.week_light)
-    worst = max(data.features, key=lambda f: (st.SEVERITY.get(f.csi_light, 0), f.csi or 0.0))
+    worst = max(data.features, key=lambda f: (stability.SEVERITY.get(f.csi_light, 0), f.csi or 0.0))
     assert (shown.worst_csi_feature, shown.worst_csi, shown.worst_csi_light) == (worst.name, worst.csi, worst.csi_light)
 
 

@@ -12,9 +12,7 @@ import pydantic
 import pytest
 
 from ml import layout
-from ml.monitor import backtest as bt
-from ml.monitor import backtest_history
-from ml.monitor import overrides as ov
+from ml.monitor import backtest, backtest_history, overrides
 from ml.monitor.reviews import check_reviews
 from ml.spec import DatasetSpec, OverrideRate, get_spec
 from ml.storage import Storage
@@ -30,7 +28,7 @@ def _reference(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The figures per band and overall, computed row by row in pandas."""
     frame = frame.assign(suggest=np.where(frame["pd"] < threshold, "approve", "decline"))
     out = {}
-    for band, g in [*frame.groupby("band"), (ov.ALL, frame)]:
+    for band, g in [*frame.groupby("band"), (overrides.ALL, frame)]:
         sent = g[g["final"] == "review"]
         decided = sent[sent["reviewer"] != ""]
         matured = g[g["y"] >= 0]
@@ -53,18 +51,18 @@ def test_counts_equal_a_row_by_row_reference(seed: int) -> None:
     frame["reviewer"] = np.where((frame["final"] == "review") & (rng.uniform(size=n) < 0.6),
                                  rng.choice(["approve", "decline"], n), "")
     frame["y"] = np.where(rng.uniform(size=n) < 0.7, (rng.uniform(size=n) < frame["pd"]).astype(int), -1)
-    counts: ov.Counts = {}
+    counts: overrides.Counts = {}
     for part in np.array_split(np.arange(n), 4):  # as the backtest adds them: a day at a time
         g = frame.iloc[part]
         codes = np.array([names.index(b) for b in g["band"]], np.int64)
-        reviewer = np.select([g["reviewer"] == "approve", g["reviewer"] == "decline"], [ov.APPROVE, ov.DECLINE],
-                             ov.NO_DECISION).astype(np.int64)
-        ov.add_reviews(counts, codes, names, (g["final"] == "review").to_numpy(),
-                       ov.suggestion(g["pd"].to_numpy(), THRESHOLD), reviewer)
+        reviewer = np.select([g["reviewer"] == "approve", g["reviewer"] == "decline"], [overrides.APPROVE, overrides.DECLINE],
+                             overrides.NO_DECISION).astype(np.int64)
+        overrides.add_reviews(counts, codes, names, (g["final"] == "review").to_numpy(),
+                       overrides.suggestion(g["pd"].to_numpy(), THRESHOLD), reviewer)
         m = (g["y"] >= 0).to_numpy()
-        ov.add_outcomes(counts, codes[m], names, (g["final"] == "approve").to_numpy()[m],
-                        reviewer[m] == ov.APPROVE, g["y"].to_numpy()[m].astype(np.int64))
-    result = ov.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=10))
+        overrides.add_outcomes(counts, codes[m], names, (g["final"] == "approve").to_numpy()[m],
+                        reviewer[m] == overrides.APPROVE, g["y"].to_numpy()[m].astype(np.int64))
+    result = overrides.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=10))
     ref = _reference(frame, THRESHOLD)
     for r in [*result.bands, result.overall]:
         e = ref.loc[r.band]
@@ -81,16 +79,16 @@ def test_counts_equal_a_row_by_row_reference(seed: int) -> None:
 
 def test_an_override_rate_outside_the_range_alerts_once_enough_reviews_are_decided() -> None:
     names = ["A"]
-    counts: ov.Counts = {}
+    counts: overrides.Counts = {}
     sent = np.ones(40, bool)
-    reviewer = np.full(40, ov.APPROVE, np.int64)  # the model suggests approve on all: no override at all
-    ov.add_reviews(counts, np.zeros(40, np.int64), names, sent, np.ones(40, bool), reviewer)
-    low = ov.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=30))
+    reviewer = np.full(40, overrides.APPROVE, np.int64)  # the model suggests approve on all: no override at all
+    overrides.add_reviews(counts, np.zeros(40, np.int64), names, sent, np.ones(40, bool), reviewer)
+    low = overrides.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=30))
     assert low.overall.override_rate == 0.0
     assert low.alerts == ["reviewers overrode the model on 0.0% of 40 decided reviews, outside the expected 5% to 50%"]
-    assert ov.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=41)).alerts == []  # too few to judge
-    assert ov.summarise(counts, None).alerts == [] and not ov.summarise(counts, None).judged
-    empty = ov.summarise({}, OverrideRate())
+    assert overrides.summarise(counts, OverrideRate(min=0.05, max=0.5, min_decided=41)).alerts == []  # too few to judge
+    assert overrides.summarise(counts, None).alerts == [] and not overrides.summarise(counts, None).judged
+    empty = overrides.summarise({}, OverrideRate())
     assert empty.overall.sent == 0 and np.isnan(empty.overall.override_rate) and empty.alerts == []
 
 
@@ -138,8 +136,8 @@ def test_the_backtest_reports_the_reviewers_against_the_model(tmp_path: Path, sp
     as_of = FIRST + dt.timedelta(days=6 + 60)
     reviews = check_reviews(storage, spec, as_of)
     assert len(reviews.accepted) == frame["pick"].sum()
-    plan = bt.plan(storage, spec, as_of, 2)
-    result = bt.run(storage, spec, plan, {"1": bt.ModelFacts("1", THRESHOLD, 2.0)}, reviews=reviews.accepted)
+    plan = backtest.plan(storage, spec, as_of, 2)
+    result = backtest.run(storage, spec, plan, {"1": backtest.ModelFacts("1", THRESHOLD, 2.0)}, reviews=reviews.accepted)
     o = result.overrides
     assert o is not None
     decided = frame[frame["pick"]]
@@ -152,9 +150,9 @@ def test_the_backtest_reports_the_reviewers_against_the_model(tmp_path: Path, sp
     assert sum(b.decided for b in o.bands) == o.overall.decided
     assert o.overall.override_rate > 0.3 and o.alerts and o.alerts[0] in result.alerts
     records = backtest_history.records(result, spec.monitoring.backtest)
-    overall = {r.statistic: r for r in records if r.feature == ov.ALL}
+    overall = {r.statistic: r for r in records if r.feature == overrides.ALL}
     assert overall["override_rate"].light == "red" and overall["override_rate"].model_version == ""
     assert overall["review_decided_share"].value == pytest.approx(len(decided) / frame["review"].sum())
-    assert {r.feature for r in records if r.statistic == "override_rate"} == {*(b.band for b in o.bands), ov.ALL}
+    assert {r.feature for r in records if r.statistic == "override_rate"} == {*(b.band for b in o.bands), overrides.ALL}
     # without reviews read, no figures and no alert
-    assert bt.run(storage, spec, plan, {"1": bt.ModelFacts("1", THRESHOLD, 2.0)}).overrides is None
+    assert backtest.run(storage, spec, plan, {"1": backtest.ModelFacts("1", THRESHOLD, 2.0)}).overrides is None

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from ml import policy as pol
+from ml import policy as credit_policy
 from ml import rating
 from ml.spec import DatasetSpec, HardRule, Policy
 
@@ -116,24 +116,24 @@ def test_model_threshold_decides_when_no_cut_offs_are_set():
     t = 0.2
     review_from = t * DEFAULT.review_fraction
     p = np.array([0.0, np.nextafter(review_from, 0), review_from, np.nextafter(t, 0), t, 0.9, 1.0])
-    decision = pol.model_decision(p, rating.to_score(p, DEFAULT), t, DEFAULT)
+    decision = credit_policy.model_decision(p, rating.to_score(p, DEFAULT), t, DEFAULT)
     assert decision.tolist() == ["approve", "approve", "review", "review", "decline", "decline", "decline"]
 
 
 def test_review_fraction_moves_the_review_band():
     policy = Policy(review_fraction=1.0)  # no review band at all
     p = np.array([0.1, 0.199, 0.2])
-    assert pol.model_decision(p, rating.to_score(p, policy), 0.2, policy).tolist() == ["approve", "approve", "decline"]
+    assert credit_policy.model_decision(p, rating.to_score(p, policy), 0.2, policy).tolist() == ["approve", "approve", "decline"]
 
 
 def test_score_cut_offs_replace_the_model_threshold():
     policy = Policy(approve_min_score=620, decline_below_score=580)
     score = np.array([700, 620, 619, 580, 579, 300])
     # the PDs would all be declined by the threshold: the cut-offs alone decide
-    decision = pol.model_decision(np.full(6, 0.99), score, 0.01, policy)
+    decision = credit_policy.model_decision(np.full(6, 0.99), score, 0.01, policy)
     assert decision.tolist() == ["approve", "approve", "review", "review", "decline", "decline"]
     equal = Policy(approve_min_score=600, decline_below_score=600)  # no review band
-    assert pol.model_decision(np.zeros(2), np.array([600, 599]), 0.5, equal).tolist() == ["approve", "decline"]
+    assert credit_policy.model_decision(np.zeros(2), np.array([600, 599]), 0.5, equal).tolist() == ["approve", "decline"]
 
 
 # ---- hard rules ------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def _rule(when: str, action: str = "decline", code: str = "R") -> HardRule:
     ("amount is null", [False, False, False, True, False]),
 ])
 def test_rule_operators_and_missing_values(when, expected):
-    matched = pol.hard_rules(FRAME, [_rule(when, code="X")])
+    matched = credit_policy.hard_rules(FRAME, [_rule(when, code="X")])
     assert (matched == 0).tolist() == expected
     assert (matched == -1).tolist() == [not hit for hit in expected]
 
@@ -180,37 +180,37 @@ def test_rule_operators_and_missing_values(when, expected):
 ])
 def test_dates_compare_as_dates(when, expected):
     frame = pd.DataFrame({"opened": pd.to_datetime(["2026-08-31", "2026-09-01", "2027-01-01", None])})
-    assert (pol.hard_rules(frame, [_rule(when)]) == 0).tolist() == expected
+    assert (credit_policy.hard_rules(frame, [_rule(when)]) == 0).tolist() == expected
 
 
 def test_missing_values_never_satisfy_a_comparison():
     frame = pd.DataFrame({"x": pd.array([None, None], dtype="Float64"), "y": [np.nan, 1.0]})
     for when in ("x < 0", "x > 0", "x <= 0", "x >= 0", "x == 0", "x != 0", "y < 5", "y >= -5"):
-        assert pol.hard_rules(frame, [_rule(when)])[0] == -1, when
+        assert credit_policy.hard_rules(frame, [_rule(when)])[0] == -1, when
 
 
 def test_first_matching_rule_wins():
     rules = [_rule("amount > 120", "review", "R1"), _rule("amount >= 100", "decline", "D1"),
              _rule("channel == online", "review", "R2")]
-    assert pol.hard_rules(FRAME, rules).tolist() == [2, 1, 0, 2, 1]
-    out = pol.decide(FRAME, np.zeros(len(FRAME)), 0.5, Policy(hard_rules=rules), BANDS)
+    assert credit_policy.hard_rules(FRAME, rules).tolist() == [2, 1, 0, 2, 1]
+    out = credit_policy.decide(FRAME, np.zeros(len(FRAME)), 0.5, Policy(hard_rules=rules), BANDS)
     assert out["decision"].tolist() == ["review", "decline", "review", "review", "decline"]
     assert out["hard_rule"].tolist() == ["R2", "D1", "R1", "R2", "D1"]
 
 
 def test_no_rules_no_action():
-    assert pol.hard_rules(FRAME, []).tolist() == [-1] * len(FRAME)
+    assert credit_policy.hard_rules(FRAME, []).tolist() == [-1] * len(FRAME)
 
 
 def test_rule_columns_are_read_from_the_rules_in_order():
     rules = [_rule("amount > 1"), _rule("channel is null"), _rule("amount<5"), _rule("customer_age is not null")]
-    assert pol.rule_columns(rules) == ["amount", "channel", "customer_age"]
-    assert pol.rule_columns([]) == []
+    assert credit_policy.rule_columns(rules) == ["amount", "channel", "customer_age"]
+    assert credit_policy.rule_columns([]) == []
 
 
 def test_rule_on_an_unknown_column_names_it():
     with pytest.raises(ValueError, match="unknown column 'amout'"):
-        pol.hard_rules(FRAME, [_rule("amount > 1"), _rule("amout > 100")])
+        credit_policy.hard_rules(FRAME, [_rule("amount > 1"), _rule("amout > 100")])
 
 
 def test_a_rule_on_a_column_the_dataset_lacks_is_rejected_with_the_spec(cards_spec):
@@ -251,13 +251,13 @@ def test_hard_rules_decide_before_the_model():
     p = np.array([0.001, 0.001, 0.001, 0.5, 0.5])  # the model approves rows 0-2 and declines rows 3-4
     policy = Policy(hard_rules=[_rule("amount > 1000", "decline", "HR-AMOUNT"),
                                 _rule("country == other", "review", "HR-COUNTRY")])
-    out = pol.decide(frame, p, 0.1, policy, BANDS)
+    out = credit_policy.decide(frame, p, 0.1, policy, BANDS)
     assert out["decision"].tolist() == ["approve", "decline", "review", "decline", "decline"]
     assert out["hard_rule"].tolist() == [np.nan, "HR-AMOUNT", "HR-COUNTRY", np.nan, "HR-AMOUNT"]
     # score and band come from the PD alone, whatever the rules say
     assert out["score"].tolist() == rating.to_score(p, policy).tolist()
     assert out["band"].tolist() == rating.to_band(p, out["score"], BANDS).tolist()
-    plain = pol.decide(frame, p, 0.1, Policy(), BANDS)
+    plain = credit_policy.decide(frame, p, 0.1, Policy(), BANDS)
     assert plain["decision"].tolist() == ["approve", "approve", "approve", "decline", "decline"]
     assert plain["hard_rule"].isna().all()
 
@@ -266,7 +266,7 @@ def test_a_review_rule_never_softens_a_model_decline():
     frame = pd.DataFrame({"country": ["other", "other", "other", "fr"]})
     p = np.array([0.001, 0.07, 0.5, 0.5])  # the model: approve, review, decline, decline
     policy = Policy(hard_rules=[_rule("country == other", "review", "HR-COUNTRY")])
-    out = pol.decide(frame, p, 0.1, policy, BANDS)
+    out = credit_policy.decide(frame, p, 0.1, policy, BANDS)
     assert out["model_decision"].tolist() == ["approve", "review", "decline", "decline"]
     assert out["decision"].tolist() == ["review", "review", "decline", "decline"]
     assert out["hard_rule"].tolist() == ["HR-COUNTRY", "HR-COUNTRY", "HR-COUNTRY", np.nan]  # the rule still matched
@@ -274,7 +274,7 @@ def test_a_review_rule_never_softens_a_model_decline():
 
 def test_decide_with_score_cut_offs():
     p = np.array([_pd_at_odds(100), _pd_at_odds(50), _pd_at_odds(20)])  # scores 620, 600, 574
-    out = pol.decide(pd.DataFrame(index=range(3)), p, 0.5,
+    out = credit_policy.decide(pd.DataFrame(index=range(3)), p, 0.5,
                      Policy(approve_min_score=610, decline_below_score=580), BANDS)
     assert out["score"].tolist() == [620, 600, 574]
     assert out["decision"].tolist() == ["approve", "review", "decline"]
@@ -288,9 +288,9 @@ def test_decide_on_random_rows_keeps_decisions_consistent():
     frame.loc[rng.random(n) < 0.05, "hour"] = np.nan
     p = rng.beta(1, 30, n)
     policy = Policy(hard_rules=[_rule("amount > 300", "decline", "BIG"), _rule("hour < 6", "review", "NIGHT")])
-    out = pol.decide(frame, p, 0.05, policy, BANDS)
+    out = credit_policy.decide(frame, p, 0.05, policy, BANDS)
     big, night = frame.amount.to_numpy() > 300, frame.hour.to_numpy() < 6
-    model = pol.model_decision(p, out["score"], 0.05, policy)
+    model = credit_policy.model_decision(p, out["score"], 0.05, policy)
     assert (out["decision"][big] == "decline").all() and (out["hard_rule"][big] == "BIG").all()
     assert (out["decision"][~big & night] != "approve").all() and (out["hard_rule"][~big & night] == "NIGHT").all()
     night_only = ~big & night

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ml import reasons as rs
+from ml import reasons
 from ml.cli import main
 from ml.errors import SpecError
 from ml.model.features import FeaturePipeline
@@ -39,33 +39,33 @@ SPEC = _spec([{"code": "S1", "text": "one", "features": ["a", "b"]}, {"code": "S
 
 
 def test_contributions_are_summed_per_statement_and_ranked() -> None:
-    d = rs.Dictionary.of(SPEC, ORDER)
+    d = reasons.Dictionary.of(SPEC, ORDER)
     contributions = np.array([
         [0.2, 0.3, 0.4, 0.1, 0.05, 9.0],  # S1 = 0.5 > S2 0.4 > S3 0.1 > S4 0.05; f has no statement
         [0.6, -0.5, 0.2, -0.1, 0.0, 1.0],  # S1 = 0.1 < S2 0.2; S3 pulls down, S4 zero: no reason
         [-1.0, -1.0, -1.0, -1.0, -1.0, 5.0],  # nothing with a statement pushes up: no reason at all
     ])
-    ranked = rs.rank(contributions, d)
+    ranked = reasons.rank(contributions, d)
     codes = [[d.codes[i] if i >= 0 else None for i in row] for row in ranked]
     assert codes == [["S1", "S2", "S3", "S4"], ["S2", "S1", None, None], [None] * 4]
 
 
 def test_without_statements_each_feature_is_its_own_reason() -> None:
     bare = _spec([])
-    d = rs.Dictionary.of(bare, ORDER)
+    d = reasons.Dictionary.of(bare, ORDER)
     assert d.codes == tuple(ORDER) and not d.from_spec and "no reason statements" in d.warning("toy")
     contributions = np.random.default_rng(0).normal(size=(50, 6))
     top = np.argsort(-contributions, axis=1, kind="stable")[:, :4]
     expected = np.where(np.take_along_axis(contributions, top, 1) > 0, top, -1)
-    assert (rs.rank(contributions, d) == expected).all()  # the earlier reason codes, four of them
+    assert (reasons.rank(contributions, d) == expected).all()  # the earlier reason codes, four of them
 
 
 def test_the_hard_rules_statement_comes_first_once() -> None:
-    d = rs.Dictionary.of(SPEC, ORDER)
+    d = reasons.Dictionary.of(SPEC, ORDER)
     rules = pd.Categorical.from_codes([0, 1, -1, 0], categories=["R-X", "R-Y"])
     contributions = np.array([[0.1, 0.0, 0.3, 0.2, 0.0, 0.0], [0.1, 0.0, 0.3, 0.2, 0.0, 0.0]])
     explained = np.array([True, True, False, False])  # rows 2 and 3: the model approved them
-    out = rs.row_statements(d, contributions, explained, rules)
+    out = reasons.row_statements(d, contributions, explained, rules)
     named = [[d.codes[i] if i >= 0 else None for i in row] for row in out]
     assert named[0] == ["S5", "S2", "S3", "S1"]  # the rule's statement, then the model's
     assert named[1] == ["S2", "S3", "S1", None]  # R-Y has no statement
@@ -73,9 +73,9 @@ def test_the_hard_rules_statement_comes_first_once() -> None:
 
 
 def test_frequency_counts_first_and_any_reasons() -> None:
-    d = rs.Dictionary.of(SPEC, ORDER)
+    d = reasons.Dictionary.of(SPEC, ORDER)
     statements = np.array([[0, 1, -1, -1], [1, -1, -1, -1], [0, 2, 1, -1], [-1, -1, -1, -1]], dtype=np.int32)
-    freq = {r["code"]: r for r in rs.frequency(statements, d)}
+    freq = {r["code"]: r for r in reasons.frequency(statements, d)}
     assert freq["S1"]["first"] == 2 and freq["S1"]["any"] == 2 and freq["S1"]["first_share"] == pytest.approx(2 / 3)
     assert freq["S2"]["first"] == 1 and freq["S2"]["any"] == 3 and freq["S2"]["any_share"] == pytest.approx(1.0)
     assert set(freq) == {"S1", "S2", "S3"}

@@ -13,7 +13,7 @@ import pytest
 
 from ml import layout
 from ml.cli import main
-from ml.monitor import reviews as rv
+from ml.monitor import reviews as review_queue
 from ml.spec import DatasetSpec, get_spec
 from ml.storage import Storage
 from tests.helpers import write_scored_day
@@ -46,7 +46,7 @@ def test_good_decisions_are_joined_to_their_scored_rows(tmp_path: Path, spec: Da
     ids = scored(storage, spec)["review"]
     land(storage, spec, DAY + dt.timedelta(days=2),
          HEADER + f"{ids[0]},{DAY},Approve ,Ada,income verified\n{ids[1]},{DAY},decline,Bo,\"debt, too high\"\n")
-    reviews = rv.check_reviews(storage, spec, DAY + dt.timedelta(days=2))
+    reviews = review_queue.check_reviews(storage, spec, DAY + dt.timedelta(days=2))
     a = reviews.accepted.set_index("id")
     assert list(a.index) == ids[:2]
     assert list(a["decision"]) == ["approve", "decline"] and list(a["reviewer"]) == ["Ada", "Bo"]
@@ -80,9 +80,9 @@ def test_bad_rows_are_quarantined_with_their_reason(tmp_path: Path, spec: Datase
     ]
     land(storage, spec, decided, HEADER + "\n".join(rows) + "\n")
     land(storage, spec, decided, "id,decision\n1,approve\n", name="other.csv")
-    reviews = rv.check_reviews(storage, spec, decided)
+    reviews = review_queue.check_reviews(storage, spec, decided)
     assert list(reviews.accepted["id"]) == [review[0]]
-    q = rv.quarantined(storage, spec.name, decided)
+    q = review_queue.quarantined(storage, spec.name, decided)
     reasons = dict(zip(zip(q["source_file"], q["line"]), q["reason"]))
     f = "decisions.csv"
     assert reasons[(f, 3)] == "decision: 'maybe' is not approve or decline"
@@ -109,10 +109,10 @@ def test_the_last_decision_of_a_row_counts(tmp_path: Path, spec: DatasetSpec) ->
     land(storage, spec, DAY + dt.timedelta(days=1), HEADER + f"{row},{DAY},approve,Ada,first\n"
                                                               f"{row},{DAY},decline,Ada,second thoughts\n")
     land(storage, spec, DAY + dt.timedelta(days=3), HEADER + f"{row},{DAY},approve,Bo,appeal upheld\n")
-    early = rv.load_reviews(storage, spec, DAY + dt.timedelta(days=2))
+    early = review_queue.load_reviews(storage, spec, DAY + dt.timedelta(days=2))
     assert early.accepted[["decision", "reason"]].values.tolist() == [["decline", "second thoughts"]]
     assert early.superseded == 1
-    late = rv.load_reviews(storage, spec, DAY + dt.timedelta(days=3))
+    late = review_queue.load_reviews(storage, spec, DAY + dt.timedelta(days=3))
     assert late.accepted[["decision", "reviewer"]].values.tolist() == [["approve", "Bo"]] and late.superseded == 2
 
 
@@ -148,9 +148,9 @@ def test_hostile_files_are_quarantined_not_tracebacks(tmp_path: Path, spec: Data
     storage.write_bytes(f"{layout.reviews(spec.name, decided)}/c.csv", (HEADER + f"{review[3]},{DAY},approve,Ad").encode()
                         + b"\xe9,ok\n")
     storage.write_bytes(f"{layout.reviews(spec.name, decided)}/empty.csv", b"")
-    reviews = rv.check_reviews(storage, spec, decided)
+    reviews = review_queue.check_reviews(storage, spec, decided)
     assert sorted(reviews.accepted["id"]) == sorted([review[1], review[2]])
-    q = rv.quarantined(storage, spec.name, decided)
+    q = review_queue.quarantined(storage, spec.name, decided)
     reasons = dict(zip(q["source_file"], q["reason"]))
     assert reasons["decisions.csv"].startswith("shape: field larger than field limit")
     assert reasons["c.csv"] == "encoding: the file is not UTF-8"
@@ -169,8 +169,8 @@ def test_a_decision_on_a_day_the_fallback_policy_decided_is_joined_to_it(tmp_pat
                              "hard_rule": pa.array([None, "HR02-SERIOUS-DELINQUENCY"], pa.string())}), out)
     storage.write_bytes(layout.scores(spec.name, DAY, layout.FALLBACK), out.getvalue().to_pybytes())
     land(storage, spec, DAY, HEADER + f"7,{DAY},approve,Ada,checked by hand\n8,{DAY},approve,Ada,appeal\n")
-    reviews = rv.check_reviews(storage, spec, DAY)
+    reviews = review_queue.check_reviews(storage, spec, DAY)
     (row,) = reviews.accepted.to_dict("records")
     assert (row["id"], row["version"], row["band"]) == ("7", layout.FALLBACK, None) and np.isnan(row["pd"])
-    assert list(rv.quarantined(storage, spec.name, DAY)["reason"]) == [
+    assert list(review_queue.quarantined(storage, spec.name, DAY)["reason"]) == [
         f"not sent to review: the policy decided decline on {DAY}"]

@@ -12,8 +12,8 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
-from ml import bins as b
-from ml.monitor import stability as st
+from ml import bins as binning
+from ml.monitor import stability
 from ml.spec import Monitoring
 
 MONITORING = Monitoring()
@@ -38,7 +38,7 @@ def _psi_by_hand(expected: list[float], values: list[object], bins: dict, eps: f
     return total
 
 
-def _reference(seed: int, n: int = 5_000) -> tuple[st.Reference, pd.DataFrame, np.ndarray]:
+def _reference(seed: int, n: int = 5_000) -> tuple[stability.Reference, pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     dev = pd.DataFrame({
         "amount": rng.lognormal(3, 1, n).astype("float32"),
@@ -48,9 +48,9 @@ def _reference(seed: int, n: int = 5_000) -> tuple[st.Reference, pd.DataFrame, n
         "merchant": pd.Categorical(rng.choice(["a", "b", "c", "d"], n, p=[0.5, 0.3, 0.15, 0.05])),
     })
     scores = rng.beta(1, 12, n)
-    ref_bins = b.fit_reference(dev, scores)
-    sample = b.reference_sample(dev, scores, size=3_000, seed=seed)
-    return st.Reference.of(ref_bins, sample, {"merchant": ["a", "b", "c", "d"]}), dev, scores
+    ref_bins = binning.fit_reference(dev, scores)
+    sample = binning.reference_sample(dev, scores, size=3_000, seed=seed)
+    return stability.Reference.of(ref_bins, sample, {"merchant": ["a", "b", "c", "d"]}), dev, scores
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -66,8 +66,8 @@ def test_psi_and_csi_equal_the_hand_computation(seed: int) -> None:
         "merchant": rng.choice(["a", "b", "zoo", "e", None], n).tolist(),  # unseen categories and missing
     }
     scores = rng.beta(1.2, 10, n)
-    counts = st.count_window(scores, current, reference)
-    stats = {(s.statistic, s.feature): s for s in st.judge(counts, reference, MONITORING)}
+    counts = stability.count_window(scores, current, reference)
+    stats = {(s.statistic, s.feature): s for s in stability.judge(counts, reference, MONITORING)}
     for name, column in reference.features.items():
         values = current[name]
         if not column.categorical:
@@ -89,9 +89,9 @@ def test_ks_equals_scipy(seed: int) -> None:
     if seed % 2:  # ties on both sides
         reference, current = np.round(reference, 1), np.round(current, 1)
     expected = ks_2samp(reference, current, method="asymp")
-    d = st.ks_statistic(np.sort(reference), np.sort(current))
+    d = stability.ks_statistic(np.sort(reference), np.sort(current))
     assert d == pytest.approx(expected.statistic, abs=1e-12)
-    assert st.ks_pvalue(d, len(current), len(reference)) == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert stability.ks_pvalue(d, len(current), len(reference)) == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -99,9 +99,9 @@ def test_js_equals_scipy(seed: int) -> None:
     rng = np.random.default_rng(seed)
     p, q = rng.dirichlet(np.ones(12)), rng.dirichlet(np.ones(12))
     q[3] = 0.0  # an empty bin on one side
-    assert st.js_distance(p, q) == pytest.approx(jensenshannon(p, q / q.sum(), base=2), abs=1e-12)
-    assert st.js_distance(p, p) == pytest.approx(0.0, abs=1e-7)
-    assert st.js_distance([1, 0], [0, 1]) == pytest.approx(1.0)
+    assert stability.js_distance(p, q) == pytest.approx(jensenshannon(p, q / q.sum(), base=2), abs=1e-12)
+    assert stability.js_distance(p, p) == pytest.approx(0.0, abs=1e-7)
+    assert stability.js_distance([1, 0], [0, 1]) == pytest.approx(1.0)
 
 
 def test_a_day_counts_ks_exactly_and_the_ks_grid_agrees_with_scipy() -> None:
@@ -109,16 +109,16 @@ def test_a_day_counts_ks_exactly_and_the_ks_grid_agrees_with_scipy() -> None:
     rng = np.random.default_rng(8)
     day = {"amount": rng.lognormal(3.2, 1, 4_000), "age": rng.integers(18, 90, 4_000).astype(float),
            "flag": rng.random(4_000) < 0.4, "sparse": rng.normal(size=4_000), "merchant": ["a"] * 4_000}
-    counts = st.count_window(rng.beta(1, 10, 4_000), day, reference)
+    counts = stability.count_window(rng.beta(1, 10, 4_000), day, reference)
     for name in ("amount", "age"):
         current = np.asarray(day[name], dtype=np.float32).astype(float)
         exact = ks_2samp(reference.features[name].sample, current, method="asymp").statistic
         assert counts.features[name].ks == pytest.approx(exact, abs=1e-12)
-        grid = st.ks_on_grid(reference.features[name], counts.features[name])
+        grid = stability.ks_on_grid(reference.features[name], counts.features[name])
         if name == "age":  # 62 distinct reference values: the grid holds them all, so it is exact
             assert grid == pytest.approx(exact, abs=1e-12)
         else:  # quantiles of a continuous sample: never above the exact statistic, at most ~1/GRID_POINTS below
-            assert exact - 1.5 / st.GRID_POINTS <= grid <= exact + 1e-12
+            assert exact - 1.5 / stability.GRID_POINTS <= grid <= exact + 1e-12
 
 
 def test_a_week_merged_from_its_days_equals_the_week_counted_at_once() -> None:
@@ -130,16 +130,16 @@ def test_a_week_merged_from_its_days_equals_the_week_counted_at_once() -> None:
         days.append(({"amount": rng.lognormal(3 + 0.05 * i, 1, n), "age": rng.integers(18, 90, n).astype(float),
                       "flag": rng.random(n) < 0.3, "sparse": rng.normal(size=n),
                       "merchant": rng.choice(["a", "b", "new"], n).tolist()}, rng.beta(1, 10, n)))
-    counted = [st.count_window(scores, columns, reference) for columns, scores in days]
+    counted = [stability.count_window(scores, columns, reference) for columns, scores in days]
     # a day through the history: its statistics as JSON, and back
-    stored = [[st.Stat(**json.loads(json.dumps(s.__dict__))) for s in st.judge(c, reference, MONITORING)]
+    stored = [[stability.Stat(**json.loads(json.dumps(s.__dict__))) for s in stability.judge(c, reference, MONITORING)]
               for c in counted]
-    merged = st.merge([st.counts_from_stats(s, reference) for s in stored])
-    at_once = st.count_window(np.concatenate([s for _, s in days]),
+    merged = stability.merge([stability.counts_from_stats(s, reference) for s in stored])
+    at_once = stability.count_window(np.concatenate([s for _, s in days]),
                               {k: np.concatenate([np.asarray(c[k], dtype=object if k == "merchant" else float)
                                                   for c, _ in days]) for k in days[0][0]}, reference)
-    week = {(s.statistic, s.feature): s for s in st.judge(merged, reference, MONITORING)}
-    once = {(s.statistic, s.feature): s for s in st.judge(at_once, reference, MONITORING)}
+    week = {(s.statistic, s.feature): s for s in stability.judge(merged, reference, MONITORING)}
+    once = {(s.statistic, s.feature): s for s in stability.judge(at_once, reference, MONITORING)}
     assert merged.rows == at_once.rows == sum(len(s) for _, s in days)
     for key, stat in once.items():
         if key[0] in ("csi", "score_psi", "js", "score_js", "rows"):
@@ -151,48 +151,48 @@ def test_a_week_merged_from_its_days_equals_the_week_counted_at_once() -> None:
 
 def test_lights_too_few_rows_and_the_retrain_rule() -> None:
     reference, dev, scores = _reference(3)
-    stable = st.judge(st.count_window(scores, {c: dev[c] for c in dev}, reference), reference, MONITORING)
+    stable = stability.judge(stability.count_window(scores, {c: dev[c] for c in dev}, reference), reference, MONITORING)
     window = next(s for s in stable if s.statistic == "overall" and s.feature == "")
-    assert window.light == "green" and st.retrain_reason(stable, MONITORING) is None
+    assert window.light == "green" and stability.retrain_reason(stable, MONITORING) is None
 
     rng = np.random.default_rng(4)
     n = 3_000
     drifted = {"amount": rng.lognormal(4.5, 1, n), "age": rng.integers(60, 90, n).astype(float),
                "flag": rng.random(n) < 0.9, "sparse": rng.normal(size=n), "merchant": ["d"] * n}
-    stats = st.judge(st.count_window(rng.beta(3, 5, n), drifted, reference), reference, MONITORING)
+    stats = stability.judge(stability.count_window(rng.beta(3, 5, n), drifted, reference), reference, MONITORING)
     window = next(s for s in stats if s.statistic == "overall" and s.feature == "")
     assert window.light == "red" and window.value >= 3
-    reason = st.retrain_reason(stats, MONITORING)
+    reason = stability.retrain_reason(stats, MONITORING)
     assert reason is not None and "score PSI" in reason and "red features (>= 3)" in reason
     lenient = Monitoring(psi={"amber": 50, "red": 90}, ks={"amber": 5, "red": 9}, js={"amber": 5, "red": 9})
-    counts = st.count_window(rng.beta(3, 5, n), drifted, reference)
-    assert st.retrain_reason(st.judge(counts, reference, lenient), lenient) is None
-    assert st.retrain_reason(st.judge(counts, reference, MONITORING), MONITORING.model_copy(
+    counts = stability.count_window(rng.beta(3, 5, n), drifted, reference)
+    assert stability.retrain_reason(stability.judge(counts, reference, lenient), lenient) is None
+    assert stability.retrain_reason(stability.judge(counts, reference, MONITORING), MONITORING.model_copy(
         update={"retrain_on_red_features": 9})).startswith("score PSI")
 
-    few = st.judge(st.count_window(rng.beta(3, 5, 20), {k: v[:20] for k, v in drifted.items()}, reference),
+    few = stability.judge(stability.count_window(rng.beta(3, 5, 20), {k: v[:20] for k, v in drifted.items()}, reference),
                    reference, MONITORING)
-    assert {s.light for s in few if s.value is not None} == {st.TOO_FEW_ROWS}
+    assert {s.light for s in few if s.value is not None} == {stability.TOO_FEW_ROWS}
 
 
 def test_a_model_without_reference_sample_says_so() -> None:
     _, dev, scores = _reference(5)
-    reference = st.Reference.of(b.fit_reference(dev, scores))
-    stats = st.judge(st.count_window(scores, {c: dev[c] for c in dev}, reference), reference, MONITORING)
+    reference = stability.Reference.of(binning.fit_reference(dev, scores))
+    stats = stability.judge(stability.count_window(scores, {c: dev[c] for c in dev}, reference), reference, MONITORING)
     ks = [s for s in stats if s.statistic in ("ks", "score_ks")]
     assert ks and all(s.value is None and s.detail == {"note": "no reference sample"} for s in ks)
     assert all(s.value is not None for s in stats if s.statistic == "csi")
 
 
 def test_categorical_counts_read_arrow_dictionaries() -> None:
-    column = st.Column({"type": "categorical", "categories": ["x", "y"], "proportions": [0.5, 0.3, 0.1, 0.1]},
+    column = stability.Column({"type": "categorical", "categories": ["x", "y"], "proportions": [0.5, 0.3, 0.1, 0.1]},
                        known=frozenset({"x", "y", "rare"}))
     values = pa.chunked_array([pa.array(["x", "y", None, "rare"]).dictionary_encode(),
                                pa.array(["new", "x", "new"]).dictionary_encode()])
-    counts = st.count_categorical(values, column)
+    counts = stability.count_categorical(values, column)
     assert counts.bins.tolist() == [2, 1, 3, 1] and counts.unseen == {"new": 2}
 
 
 def test_bin_labels() -> None:
-    assert st.bin_labels({"type": "numeric", "edges": [1.0, 2.5]}) == ["<= 1", "(1, 2.5]", "> 2.5", "missing"]
-    assert st.bin_labels({"type": "categorical", "categories": ["a"]}) == ["a", "other", "missing"]
+    assert stability.bin_labels({"type": "numeric", "edges": [1.0, 2.5]}) == ["<= 1", "(1, 2.5]", "> 2.5", "missing"]
+    assert stability.bin_labels({"type": "categorical", "categories": ["a"]}) == ["a", "other", "missing"]

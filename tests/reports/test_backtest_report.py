@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from ml.monitor import backtest as bt
+from ml.monitor import backtest
 from ml.monitor.weekly_backtest import report_data
 from ml.spec import get_spec
 from ml.storage import Storage
@@ -43,9 +43,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> BacktestReportData:
         age = rng.integers(18, 90, len(p))
         write_scored_day(storage, SPEC, FIRST + dt.timedelta(days=i), "3", p, y, first_id=1 + i * 3000,
                          curated={"age": age})
-    plan = bt.plan(storage, SPEC, FIRST + dt.timedelta(days=6 + 60), 12)
-    facts = {"3": bt.ModelFacts("3", 0.2, 2.0, 0.86, {"A": 50, "B": 300, "C": 400, "D": 200, "E": 50})}
-    result = bt.run(storage, SPEC, plan, facts)
+    plan = backtest.plan(storage, SPEC, FIRST + dt.timedelta(days=6 + 60), 12)
+    facts = {"3": backtest.ModelFacts("3", 0.2, 2.0, 0.86, {"A": 50, "B": 300, "C": 400, "D": 200, "E": 50})}
+    result = backtest.run(storage, SPEC, plan, facts)
     return dataclasses.replace(report_data(result, SPEC, "riskops-give_me_some_credit", NOW), challenger=CHALLENGER)
 
 
