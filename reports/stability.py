@@ -39,8 +39,8 @@ from reports.document import (
     fmt_threshold,
     heading,
     render,
-    table,
 )
+from reports.tables import table
 
 Light = str | None
 
