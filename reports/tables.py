@@ -5,11 +5,12 @@ The rule, for every table of every report (:func:`table`):
 - Each column is as wide as its content asks: every cell's text measured in the cell's own font and size
   (``stringWidth``; a paragraph by reportlab's own line widths), plus the cell's paddings. The widths a
   report gives are its design: kept where the content fits them, widened where it does not.
-- When the columns' one-line widths do not fit the frame, room is taken back first from the design's slack,
-  then from the columns that can wrap, in proportion to what wrapping saves them. A text cell wider than its
-  column becomes a paragraph in the cell's font, colour and alignment, broken at spaces only, so a number
-  (any word up to a third of the frame, e.g. "0.8552" or "12.34%") is never cut or broken. A longer word (a
-  hash) breaks where the line ends (reportlab's ``splitLongWords``).
+- When the columns' one-line widths do not fit the frame, the widest columns give first (the design's slack,
+  then their lines), in steps: every cell on one line, body cells on one line (headers wrap), every word
+  whole, a word wider than a third of the frame (a hash) broken. A text cell wider than its column becomes a
+  paragraph in the cell's font, colour and alignment, broken at spaces only, so a number (any word up to a
+  third of the frame, e.g. "0.8552" or "12.34%") is never cut or broken; a longer word breaks where the line
+  ends (reportlab's ``splitLongWords``) only when it cannot have its whole width.
 - A table whose words cannot fit side by side even then is set a font step (0.5 pt) smaller, down to 6 pt;
   below that its columns are split into groups set one under the other, each repeating the first column.
 """
@@ -87,23 +88,26 @@ def _shrunk(value: Any, size: float) -> Any:
                                                 leading=value.style.leading * scale))
 
 
-def _measure(value: Any, style: Any, size: float, cap: float) -> tuple[float, float]:
-    """``(floor, need)`` of a cell without its paddings: the width below which a word would be cut (at most
-    ``cap``: longer words may break) and the width that shows it on as few lines as it has."""
+def _measure(value: Any, style: Any, size: float) -> tuple[float, float]:
+    """``(word, need)`` of a cell without its paddings: its longest word's width, below which a word would be cut,
+    and the width that shows it on as few lines as it has."""
     if isinstance(value, (list, tuple)):
-        sizes = [_measure(v, style, size, cap) for v in value] or [(0.0, 0.0)]
-        return max(f for f, _ in sizes), max(n for _, n in sizes)
+        sizes = [_measure(v, style, size) for v in value] or [(0.0, 0.0)]
+        return max(w for w, _ in sizes), max(n for _, n in sizes)
     if isinstance(value, Paragraph):
         value.wrap(_HUGE, _HUGE)
-        return min(cap, float(value.minWidth())), max(map(float, value.getActualLineWidths0()), default=0.0)
+        return float(value.minWidth()), max(map(float, value.getActualLineWidths0()), default=0.0)
     if isinstance(value, Flowable):
         width = float(value.wrap(_HUGE, _HUGE)[0])
         return width, width
     text = "" if value is None else str(value)
-    font = style.fontname
-    words = [stringWidth(w, font, size) for w in text.split()]
-    return min(cap, max(words, default=0.0)), max((stringWidth(line, font, size) for line in text.split("\n")),
-                                                  default=0.0)
+    longest = max((stringWidth(w, style.fontname, size) for w in text.split()), default=0.0)
+    return longest, _line_width(text, style.fontname, size)
+
+
+def _line_width(text: str, font: str, size: float) -> float:
+    """The width of the longest line of ``text``."""
+    return max((stringWidth(line, font, size) for line in text.split("\n")), default=0.0)
 
 
 def _wrapped(value: Any, style: Any, size: float, room: float) -> Any:
@@ -111,7 +115,7 @@ def _wrapped(value: Any, style: Any, size: float, room: float) -> Any:
     if isinstance(value, (Flowable, list, tuple)) or value is None:
         return value
     text = str(value)
-    if max((stringWidth(line, style.fontname, size) for line in text.split("\n")), default=0.0) <= room:
+    if _line_width(text, style.fontname, size) <= room:
         return value
     leading = float(style.leading) * size / float(style.fontsize)
     para = ParagraphStyle(f"cell:{style.fontname}:{size:g}:{style.alignment}", fontName=style.fontname,
@@ -123,24 +127,24 @@ def _wrapped(value: Any, style: Any, size: float, room: float) -> Any:
 # ------------------------------------------------------------------------------------------- fitting
 
 
-def _allocate(floors: list[float], bodies: list[float], needs: list[float], preferred: Sequence[float] | None,
-              width: float) -> list[float]:
+def _allocate(floors: list[float], words: list[float], bodies: list[float], needs: list[float],
+              preferred: Sequence[float] | None, width: float) -> list[float]:
     """Column widths within ``width``: each column's need or its designed width, whichever is more. If that is
-    too wide, the widest columns give first (a level above which no column reaches), in three steps: down to
-    one line per cell, then to one line per body cell (headers wrap), then to the widest word."""
+    too wide, the widest columns give first (a level above which no column reaches), in steps: down to one line
+    per cell, to one line per body cell (headers wrap), to the longest word, to the floor (long words break)."""
     want = [max(n, p) for n, p in zip(needs, preferred or needs)]
     if sum(want) <= width:
         return want
-    for low in (needs, [max(b, f) for b, f in zip(bodies, floors)], floors):
+    for low in (needs, [max(b, w) for b, w in zip(bodies, words)], words):
         if sum(low) <= width:
             return _level(low, want, width)
-    raise AssertionError("_fit shrinks or splits a table whose words do not fit")  # unreachable
+    return _level(floors, want, width)  # _fit saw to it that the floors fit
 
 
 def _level(low: list[float], high: list[float], width: float) -> list[float]:
     """Each column at ``level``, within its own [low, high], for the level at which they sum to ``width``."""
     bottom, top = 0.0, max(high)
-    for _ in range(60):  # bisection: a fixed number of halvings, so the same table gives the same widths
+    for _ in range(60):  # bisection, to far below a thousandth of a point
         level = (bottom + top) / 2
         if sum(max(lo, min(hi, level)) for lo, hi in zip(low, high)) > width:
             top = level
@@ -157,23 +161,29 @@ def _fit(rows: list[list[Any]], preferred: Sequence[float] | None, cmds: list[Co
     # reportlab resolves every command (negative indices, later commands winning) into one style per cell
     styles = probe._cellStyles  # noqa: SLF001 (reportlab's own resolution; no public accessor)
     ncols = len(rows[0])
+    if preferred is not None and len(preferred) != ncols:
+        raise ValueError(f"table: {len(preferred)} widths for {ncols} columns")
     cap = width / 3
+    pads = [[float(s.leftPadding + s.rightPadding) + _ROUNDING for s in row] for row in styles]
     while True:
         sizes = [[_size(v, styles[r][c], shrink) for c, v in enumerate(row)] for r, row in enumerate(rows)]
         cells = [[_shrunk(v, sizes[r][c]) for c, v in enumerate(row)] for r, row in enumerate(rows)]
-        pads = [[float(s.leftPadding + s.rightPadding) + _ROUNDING for s in row] for row in styles]
-        measured = [[_measure(v, styles[r][c], sizes[r][c], cap) for c, v in enumerate(row)]
+        measured = [[_measure(v, styles[r][c], sizes[r][c]) for c, v in enumerate(row)]
                     for r, row in enumerate(cells)]
-        floors = [max(measured[r][c][0] + pads[r][c] for r in range(len(rows))) for c in range(ncols)]
+        words = [max(measured[r][c][0] + pads[r][c] for r in range(len(rows))) for c in range(ncols)]
+        floors = [max(min(cap, measured[r][c][0]) + pads[r][c] for r in range(len(rows))) for c in range(ncols)]
         needs = [max(measured[r][c][1] + pads[r][c] for r in range(len(rows))) for c in range(ncols)]
         bodies = [max([measured[r][c][1] + pads[r][c] for r in range(repeat, len(rows))], default=0.0)
                   for c in range(ncols)]
         if sum(floors) <= width:
             break
-        if all(s <= MIN_FONT for row in sizes for s in row):
+        if any(s > MIN_FONT for row in sizes for s in row):
+            shrink += FONT_STEP
+        elif ncols > 1:
             return _split(rows, preferred, cmds, width, repeat, heights, floors, shrink)
-        shrink += FONT_STEP
-    widths = _allocate(floors, bodies, needs, preferred, width)
+        else:  # a single column is never wider than a third of the frame and its paddings
+            break
+    widths = _allocate(floors, words, bodies, needs, preferred, width)
     body = [[_wrapped(v, styles[r][c], sizes[r][c], widths[c] - pads[r][c]) for c, v in enumerate(row)]
             for r, row in enumerate(cells)]
     resized: list[Command] = []

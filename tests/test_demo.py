@@ -33,7 +33,7 @@ import pytest
 from pypdf import PdfReader
 
 from ml.monitor.history import History
-from tests import helpers
+from tests import helpers, pdf_layout
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,6 +140,13 @@ def test_demo_runs_the_pipeline_on_another_date(tmp_path):
     assert [a.get_filename() for _, a in backtests] == [f"backtest-give_me_some_credit-{d}.pdf" for d in (before, matured)]
     assert all(a.get_content().startswith(b"%PDF") for _, a in backtests)
     assert "Wall time" in out
+
+    # every PDF the flow produced reads cleanly: no word over another, none outside the page frame
+    pdfs = sorted((home / "data").rglob("*.pdf"))
+    kinds = {"candidate.pdf", "technical_file.pdf", "stability", "backtest"}
+    assert kinds <= {p.name for p in pdfs} | {part for p in pdfs for part in p.parts}, pdfs
+    faults = {str(p.relative_to(home)): [str(f) for f in pdf_layout.check(p)] for p in pdfs}
+    assert not {name: found for name, found in faults.items() if found}
 
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""
