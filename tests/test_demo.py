@@ -38,12 +38,15 @@ from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = 16
+# kept from the caller's environment: tests/suite.py gives each stream of slow files log-server ports of its own
+LOG_SERVER_PORTS = ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
 TODAY = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
 
 
 def _run_demo(home: Path, today: dt.datetime) -> subprocess.CompletedProcess[str]:
     assert today < dt.datetime.now(dt.timezone.utc), "a moved clock must not be ahead of the database's"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))
+           or k in LOG_SERVER_PORTS}
     env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": str(DAYS),
                 # every Python process of the demo (Airflow's included) sees `today` as the date
                 "PYTHONPATH": str(REPO / "tests" / "clock"),
