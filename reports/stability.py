@@ -291,7 +291,7 @@ def _decisions(data: StabilityReportData) -> list[Flowable]:
                              ["Rows", *(fmt_int(d.rows) for d in data.decisions)]]
     rows += [[k.capitalize(), *(fmt_pct(v) for v in shares[k])] for k in ("approve", "review", "decline")]
     rows += [[f"Rule {c}", *(fmt_int(d.rules.get(c, 0)) for d in data.decisions)] for c in codes]
-    out.append(table(rows, [CONTENT_W - 7 * 18 * mm] + [18 * mm] * len(data.decisions),
+    out.append(table(rows, [CONTENT_W - 18 * mm * len(data.decisions)] + [18 * mm] * len(data.decisions),
                      extra=[("FONT", (0, 0), (-1, -1), SANS, 7.5), ("FONT", (0, 0), (-1, 0), BOLD, 7.5)]))
     return out
 
