@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT, TA_RIGHT
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
@@ -55,8 +53,8 @@ from reports.document import (
     heading,
     pages,
     render,
-    table,
 )
+from reports.tables import table
 
 # --------------------------------------------------------------------------------------------- data
 
@@ -128,16 +126,10 @@ def _interval(value: Any, low: Any, high: Any, fmt: Callable[[Any], str] = f4) -
     return DASH if _missing(value) else f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
 
 
-_HEAD = ParagraphStyle("small_head", parent=STYLES["cell_small"], fontName=BOLD, fontSize=7.5, leading=9,
-                       alignment=TA_RIGHT)
-_HEAD_LEFT = ParagraphStyle("small_head_left", parent=_HEAD, alignment=TA_LEFT)
-
-
-def _small_table(rows: list[list[Any]], widths: Sequence[float], extra: Sequence[tuple[Any, ...]] = ()) -> Table:
-    """A table in 7.5 pt whose header cells wrap (first column left, the others right, as the numbers)."""
-    head = [Paragraph(esc(h), _HEAD_LEFT if i == 0 else _HEAD) for i, h in enumerate(rows[0])]
-    return table([head, *rows[1:]], widths, extra=[
-        ("FONT", (0, 1), (-1, -1), SANS, 7.5), ("TOPPADDING", (0, 0), (-1, -1), 2),
+def _small_table(rows: list[list[Any]], widths: Sequence[float], extra: Sequence[tuple[Any, ...]] = ()) -> Flowable:
+    """A table in 7.5 pt (first column left, the others right, as the numbers)."""
+    return table(rows, widths, extra=[
+        ("FONT", (0, 0), (-1, 0), BOLD, 7.5, 9), ("FONT", (0, 1), (-1, -1), SANS, 7.5), ("TOPPADDING", (0, 0), (-1, -1), 2),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("LEFTPADDING", (0, 0), (-1, -1), 3),
         ("RIGHTPADDING", (0, 0), (-1, -1), 3), *extra])
 

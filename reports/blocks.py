@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Image, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Image, Paragraph, Spacer, Table
 
 from reports import charts, palette
 from reports.document import (
@@ -25,6 +24,7 @@ from reports.document import (
     DASH,
     HEADER_BG,
     LIGHTS,
+    MONO,
     MUTED,
     NAVY,
     RULE,
@@ -39,9 +39,8 @@ from reports.document import (
     fmt_threshold,
     image,
     side_by_side,
-    table,
-    wrap_anywhere,
 )
+from reports.tables import table
 
 LightRow = tuple[str, float, str]
 """``(name, value, light)``: a PSI or CSI and the light the caller graded it ("green", "amber", "red")."""
@@ -63,17 +62,15 @@ class Column:
 
 
 def key_value_table(pairs: Sequence[tuple[str, str]], mono: Collection[str] = (),
-                    key_width: float = 34 * mm) -> Table:
+                    key_width: float = 34 * mm) -> Flowable:
     """Labelled facts (model identity, data window...), one per row; values under a label in ``mono``
-    are set in the monospace font (hashes, run IDs). Long values wrap anywhere."""
-    rows: list[list[Any]] = [
-        [Paragraph(f"<b>{esc(k)}</b>", STYLES["cell"]),
-         Paragraph(esc(v), wrap_anywhere(STYLES["cell_mono" if k in mono else "cell"]))]
-        for k, v in pairs
-    ]
-    return table(rows, [key_width, CONTENT_W - key_width], header=False, align_right_from=None,
-                 extra=[("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY), ("LINEBELOW", (0, 0), (-1, -2), 0.3, RULE)],
-                 zebra=False)
+    are set in the monospace font (hashes, run IDs). Long values wrap."""
+    mono_rows = [("FONT", (1, i), (1, i), MONO, 8, 10.5) for i, (k, _) in enumerate(pairs) if k in mono]
+    return table([[k, v] for k, v in pairs], [key_width, CONTENT_W - key_width], header=False,
+                 align_right_from=None, zebra=False,
+                 extra=[("FONT", (0, 0), (-1, -1), SANS, 8.5, 10.5), ("FONT", (0, 0), (0, -1), BOLD, 8.5, 10.5),
+                        *mono_rows, ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
+                        ("LINEBELOW", (0, 0), (-1, -2), 0.3, RULE)])
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class MetricRow:
 
 
 def metrics_table(columns: Sequence[tuple[str, Mapping[str, float]]], rows: Sequence[MetricRow],
-                  difference: bool = False, widths: Sequence[float] | None = None) -> Table:
+                  difference: bool = False, widths: Sequence[float] | None = None) -> Flowable:
     """Metrics of N models side by side, one ``(header, values)`` column each (e.g. champion and
     challenger, or development and this week). With ``difference`` (two columns only) a last column
     shows second minus first, green where the second is better and red where it is worse."""
@@ -124,7 +121,7 @@ _CAL_WIDTHS = {"band": 0.11, "n": 0.19, "observed_rate": 0.19}  # relative colum
 
 
 def calibration_table(rows: Sequence[Mapping[str, float]], width: float = CONTENT_W, pd_range: bool = False,
-                      extra: Sequence[Column] = ()) -> Table:
+                      extra: Sequence[Column] = ()) -> Flowable:
     """Calibration by band: band, accounts, mean PD, observed rate per row (keys band, n, mean_p,
     observed_rate), with the band's PD range (min_p, max_p) if ``pd_range`` and ``extra`` columns (a
     p-value...) last. Rates are fractions, shown as percentages; text values (a band's name, a test's
@@ -136,7 +133,7 @@ def calibration_table(rows: Sequence[Mapping[str, float]], width: float = CONTEN
     body: list[list[Any]] = [[c.header for c in columns]]
     body += [[r[c.key] if isinstance(r[c.key], str) else c.fmt(float(r[c.key])) for c in columns] for r in rows]
     weights = [_CAL_WIDTHS.get(c.key, 0.17) for c in columns]
-    return table(body, [w / sum(weights) * width for w in weights],
+    return table(body, [w / sum(weights) * width for w in weights], width=width,
                  extra=[("FONT", (0, 1), (-1, -1), SANS, 7.5), ("FONT", (0, 0), (-1, 0), BOLD, 7.5),
                         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
                         ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -164,7 +161,7 @@ def _nice_upper(value: float) -> float:
     return 1.0
 
 
-def swap_matrix(swap: Mapping[str, Any], rows: tuple[str, str], columns: tuple[str, str]) -> Table:
+def swap_matrix(swap: Mapping[str, Any], rows: tuple[str, str], columns: tuple[str, str]) -> Flowable:
     """Accounts, bads and bad rate by the decisions of two models: ``swap`` has cells "approve->approve",
     "approve->decline", "decline->approve", "decline->decline" (row model's decision first), each with n,
     bads and bad_rate; ``rows`` and ``columns`` label the approve and decline sides. The swap-out cell
@@ -174,14 +171,13 @@ def swap_matrix(swap: Mapping[str, Any], rows: tuple[str, str], columns: tuple[s
         return Paragraph(f"<b>{fmt_int(float(c['n']))}</b> accounts<br/>{fmt_int(float(c['bads']))} bads "
                          f"\u00b7 bad rate {fmt_pct(float(c['bad_rate']))}", STYLES["cell"])
 
-    head = ParagraphStyle("swap_head", parent=STYLES["cell"], fontName=BOLD)
     body: list[list[Any]] = [
-        [Paragraph("Accounts by decision", head), Paragraph(esc(columns[0]), head), Paragraph(esc(columns[1]), head)],
-        [Paragraph(esc(rows[0]), head), cell("approve->approve"), cell("approve->decline")],
-        [Paragraph(esc(rows[1]), head), cell("decline->approve"), cell("decline->decline")],
+        ["Accounts by decision", columns[0], columns[1]],
+        [rows[0], cell("approve->approve"), cell("approve->decline")],
+        [rows[1], cell("decline->approve"), cell("decline->decline")],
     ]
-    matrix = Table(body, colWidths=[56 * mm, 58 * mm, 58 * mm], hAlign="LEFT")
-    matrix.setStyle(TableStyle([
+    return table(body, [56 * mm, 58 * mm, 58 * mm], header=False, zebra=False, align_right_from=None, extra=[
+        ("FONT", (0, 0), (-1, 0), BOLD, 8.5, 10.5), ("FONT", (0, 0), (0, -1), BOLD, 8.5, 10.5),
         ("GRID", (0, 0), (-1, -1), 0.5, RULE),
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
         ("BACKGROUND", (0, 0), (0, -1), HEADER_BG),
@@ -192,8 +188,8 @@ def swap_matrix(swap: Mapping[str, Any], rows: tuple[str, str], columns: tuple[s
         ("TOPPADDING", (0, 0), (-1, -1), 5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
         ("LEFTPADDING", (0, 0), (-1, -1), 6),
-    ]))
-    return matrix
+        ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+    ])
 
 
 # ---------------------------------------------------------------------------------- traffic lights
@@ -206,17 +202,16 @@ def traffic_light(light: str, col: int, row: int) -> tuple[str, tuple[Any, ...]]
     return text, ("BACKGROUND", (col, row), (col, row), LIGHTS.get(text, HEADER_BG))
 
 
-def light_summary(label: str, value: float, light: str) -> Table:
+def light_summary(label: str, value: float, light: str) -> Flowable:
     """One headline statistic with its light in a bold boxed row, e.g. ``Score PSI | 0.0432 | green``."""
     text, background = traffic_light(light, 2, 0)
-    t = Table([[label, fmt4(value), text]], colWidths=[30 * mm, 22 * mm, 20 * mm], hAlign="LEFT")
-    t.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), BOLD, 9.5), ("ALIGN", (1, 0), (-1, 0), "CENTER"),
-        background, ("BOX", (0, 0), (-1, -1), 0.6, RULE),
-        ("BACKGROUND", (0, 0), (1, 0), HEADER_BG), ("TOPPADDING", (0, 0), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-    ]))
-    return t
+    return table([[label, fmt4(value), text]], [30 * mm, 22 * mm, 20 * mm], header=False, zebra=False,
+                 align_right_from=None, extra=[
+                     ("FONT", (0, 0), (-1, -1), BOLD, 9.5), ("ALIGN", (1, 0), (-1, 0), "CENTER"),
+                     background, ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+                     ("BACKGROUND", (0, 0), (1, 0), HEADER_BG), ("TOPPADDING", (0, 0), (-1, -1), 4),
+                     ("BOTTOMPADDING", (0, 0), (-1, -1), 4), ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                     ("RIGHTPADDING", (0, 0), (-1, -1), 6)])
 
 
 def psi_legend(eps: float, amber: float, red: float, intro: str = "", actual: str = "current",
@@ -275,7 +270,7 @@ LightCell = tuple[str, str | None]
 
 
 def light_grid(headers: Sequence[str], rows: Sequence[tuple[str, Sequence[LightCell]]],
-               first_width: float = 52 * mm, font_size: float = 7.5) -> Table:
+               first_width: float = 52 * mm, font_size: float = 7.5) -> Flowable:
     """A table whose cells carry traffic lights (a heat table, e.g. features by week): the first column
     names each row, every other cell is shown as given on its light's background."""
     body: list[list[Any]] = [list(headers)]
@@ -359,7 +354,7 @@ def ratio_text(row: Mapping[str, Any]) -> str:
 
 def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False, auc: bool = False,
                    approved_bad: bool = False, against: Sequence[Mapping[str, Any]] | None = None,
-                   names: tuple[str, str] = ("Champion", "Challenger")) -> Table:
+                   names: tuple[str, str] = ("Champion", "Challenger")) -> Flowable:
     """One attribute's groups (``ml.fairness.GroupRow`` as dicts, the reference first): rows, approval rate and
     adverse impact ratio with its interval on the light the caller graded, and with ``outcomes`` the default
     rate and mean PD, ``approved_bad`` the approved book's bad rate, ``auc`` the AUC with its interval. With
@@ -377,12 +372,11 @@ def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False,
         header += ["Approved bad rate"]
     if auc:
         header += ["AUC [95% CI]"]
-    head = ParagraphStyle("fair_head", parent=STYLES["cell_small"], fontName=BOLD, fontSize=7, leading=8.5)
-    body: list[list[Any]] = [[Paragraph(esc(h), head) for h in header]]
+    body: list[list[Any]] = [header]
     extra: list[tuple[Any, ...]] = []
     air_col = header.index("AIR [95% CI]" if against is None else f"{names[1]} AIR [95% CI]")
     for i, r in enumerate(rows, start=1):
-        cells: list[Any] = [Paragraph(esc(str(r["group"])), STYLES["cell_small"]), _shown(r["rows"], fmt_int)]
+        cells: list[Any] = [str(r["group"]), _shown(r["rows"], fmt_int)]
         if against is not None:
             o = other.get(str(r["group"]), {})
             cells += [_shown(o.get("approval_rate"), fmt_pct), ratio_text(o) if o else DASH]
@@ -403,14 +397,10 @@ def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False,
             extra.append(("BACKGROUND", (air_col, i), (air_col, i), LIGHTS[str(light)]))
         elif light is not None:
             extra.append(("BACKGROUND", (air_col, i), (air_col, i), HEADER_BG))
-    first, wide = 22 * mm, 28 * mm  # the group's name; an interval (AIR, AUC)
-    wide_columns = {c for c, h in enumerate(header) if "95%" in h}
-    rest = min(24 * mm, (CONTENT_W - first - wide * len(wide_columns)) / (len(header) - 1 - len(wide_columns)))
-    extra += [("FONT", (0, 1), (-1, -1), SANS, 7.5), ("TOPPADDING", (0, 0), (-1, -1), 2),
-              ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    extra += [("FONT", (0, 0), (-1, 0), BOLD, 7, 8.5), ("FONT", (0, 1), (-1, -1), SANS, 7.5),
+              ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
               ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
-    return table(body, [first] + [wide if c in wide_columns else rest for c in range(1, len(header))], extra=extra,
-                 zebra=False)
+    return table(body, extra=extra, zebra=False)
 
 
 def ratio_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], minimum: float, title: str,

@@ -56,8 +56,8 @@ from reports.document import (
     image,
     pages,
     render,
-    table,
 )
+from reports.tables import table
 
 # --------------------------------------------------------------------------------------------- data
 
@@ -462,8 +462,7 @@ def _reasons(data: CandidateReportData) -> list[Flowable]:
         return out + [Paragraph("No test row was explained (no adverse decision).", STYLES["body"])]
     rows: list[list[Any]] = [["Code", "Statement", "First reason", "Among the reasons"]]
     for r in reasons:
-        rows.append([r["code"], Paragraph(esc(r["text"]), STYLES["cell_small"]),
-                     f"{fmt_pct(r['first_share'])} ({fmt_int(r['first'])})",
+        rows.append([r["code"], r["text"], f"{fmt_pct(r['first_share'])} ({fmt_int(r['first'])})",
                      f"{fmt_pct(r['any_share'])} ({fmt_int(r['any'])})"])
     out += [table(rows, [28 * mm, CONTENT_W - 88 * mm, 30 * mm, 30 * mm],
                   extra=[("FONT", (0, 1), (-1, -1), SANS, 7.5), ("ALIGN", (1, 0), (1, -1), "LEFT")]),
@@ -599,12 +598,13 @@ def _threshold(data: CandidateReportData) -> list[Flowable]:
         method = "expected misclassification cost minimisation"
     return [
         Paragraph(f"Challenger v{esc(data.version)}'s production threshold", STYLES["h2"]),
-        Table([["Threshold", fmt4(data.challenger.threshold)], ["Method", Paragraph(esc(method), STYLES["cell"])]],
-              colWidths=[34 * mm, CONTENT_W - 34 * mm], hAlign="LEFT",
-              style=TableStyle([("FONT", (0, 0), (0, -1), BOLD, 8.5), ("FONT", (1, 0), (1, 0), BOLD, 10),
-                                ("BACKGROUND", (0, 0), (0, -1), HEADER_BG), ("BOX", (0, 0), (-1, -1), 0.6, RULE),
-                                ("LINEBELOW", (0, 0), (-1, 0), 0.3, RULE), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                                ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])),
+        table([["Threshold", fmt4(data.challenger.threshold)], ["Method", method]], [34 * mm, CONTENT_W - 34 * mm],
+              header=False, zebra=False, align_right_from=None,
+              extra=[("FONT", (0, 0), (0, -1), BOLD, 8.5), ("FONT", (1, 0), (1, 0), BOLD, 10),
+                     ("BACKGROUND", (0, 0), (0, -1), HEADER_BG), ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+                     ("LINEBELOW", (0, 0), (-1, 0), 0.3, RULE), ("TOPPADDING", (0, 0), (-1, -1), 4),
+                     ("BOTTOMPADDING", (0, 0), (-1, -1), 4), ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                     ("RIGHTPADDING", (0, 0), (-1, -1), 6)]),
         Spacer(1, 4),
         Paragraph(f"<b>Rationale.</b> {esc(data.threshold_rationale)}", STYLES["body"]),
     ]
@@ -614,16 +614,13 @@ def _approval(data: CandidateReportData) -> list[Flowable]:
     items: list[Flowable] = [Paragraph("How to approve", STYLES["h2"])]
     items += [Paragraph(code_spans(line), STYLES["list"], bulletText=f"{i}.")
               for i, line in enumerate(data.approval_instructions, start=1)]
-    sign = Table([["Committee decision", "Name", "Role", "Date", "Signature"],
+    sign = table([["Committee decision", "Name", "Role", "Date", "Signature"],
                   ["\u2610 approve   \u2610 reject", "", "", "", ""],
                   ["", "", "", "", ""]],
-                 colWidths=[42 * mm, 38 * mm, 32 * mm, 22 * mm, CONTENT_W - 134 * mm],
-                 rowHeights=[None, 22, 22], hAlign="LEFT")
-    sign.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), SANS, 8.5), ("FONT", (0, 0), (-1, 0), BOLD, 8.5),
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG), ("GRID", (0, 0), (-1, -1), 0.5, RULE),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
+                 [42 * mm, 38 * mm, 32 * mm, 22 * mm, CONTENT_W - 134 * mm], heights=[None, 22, 22], zebra=False,
+                 align_right_from=None, extra=[("GRID", (0, 0), (-1, -1), 0.5, RULE),
+                                               ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                                               ("RIGHTPADDING", (0, 0), (-1, -1), 6)])
     items += [Spacer(1, 6), KeepTogether([Paragraph("Committee sign-off", STYLES["h2"]), sign])]
     return items
 

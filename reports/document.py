@@ -9,7 +9,7 @@ from matplotlib's bundled DejaVu files, byte-stable PNG charts from :mod:`report
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +109,6 @@ STYLES = {
 }
 
 
-def wrap_anywhere(style: ParagraphStyle) -> ParagraphStyle:
-    """Same style, allowed to break long unspaced strings (hashes, run IDs) anywhere."""
-    return ParagraphStyle(f"{style.name}_wrap", parent=style, wordWrap="CJK")
-
-
 # ------------------------------------------------------------------------------------------ numbers
 
 MINUS = "\u2212"
@@ -166,40 +161,6 @@ def code_spans(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- flowables
-
-
-def table(rows: list[list[Any]], widths: Sequence[float], extra: Sequence[tuple[Any, ...]] = (),
-          header: bool = True, zebra: bool = True, align_right_from: int | None = 1) -> Table:
-    """A table in the house style: navy-ruled header row, light zebra rows, numbers right-aligned.
-
-    ``extra`` holds further TableStyle commands, applied last; ``align_right_from`` is the first
-    right-aligned column (None: all left).
-    """
-    t = Table(rows, colWidths=list(widths), repeatRows=1 if header else 0, hAlign="LEFT")
-    cmds: list[tuple[Any, ...]] = [
-        ("FONT", (0, 0), (-1, -1), SANS, 8.5),
-        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LEFTPADDING", (0, 0), (-1, -1), 5),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 5),
-        ("LINEBELOW", (0, -1), (-1, -1), 0.6, RULE),
-    ]
-    if header:
-        cmds += [
-            ("FONT", (0, 0), (-1, 0), BOLD, 8.5),
-            ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
-            ("LINEABOVE", (0, 0), (-1, 0), 0.8, NAVY),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.6, NAVY),
-        ]
-    if align_right_from is not None:
-        cmds.append(("ALIGN", (align_right_from, 0), (-1, -1), "RIGHT"))
-    if zebra:
-        first = 1 if header else 0
-        cmds += [("BACKGROUND", (0, r), (-1, r), ZEBRA) for r in range(first + 1, len(rows), 2)]
-    t.setStyle(TableStyle(cmds + list(extra)))
-    return t
 
 
 def image(png: bytes, size: tuple[float, float]) -> Image:

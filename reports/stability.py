@@ -39,8 +39,8 @@ from reports.document import (
     fmt_threshold,
     heading,
     render,
-    table,
 )
+from reports.tables import table
 
 Light = str | None
 
@@ -285,13 +285,14 @@ def _decisions(data: StabilityReportData) -> list[Flowable]:
               for k in ("approve", "review", "decline")}
     out.append(blocks.trend_chart([d.date[5:] for d in data.decisions], list(shares.items()),
                                   "Share of rows by decision", "share of rows", size=(6.6, 2.4)))
-    rows: list[list[Any]] = [["Date", "Rows", "Approve", "Review", "Decline", *codes]]
-    for d, i in zip(data.decisions, range(len(data.decisions))):
-        rows.append([d.date, fmt_int(d.rows), *(fmt_pct(shares[k][i]) for k in ("approve", "review", "decline")),
-                     *(fmt_int(d.rules.get(c, 0)) for c in codes)])
-    rest = (CONTENT_W - 84 * mm) / max(1, len(codes))
-    out.append(table(rows, [20 * mm, 16 * mm, 16 * mm, 16 * mm, 16 * mm] + [rest] * len(codes),
-                     extra=[("FONT", (0, 0), (-1, -1), SANS, 7), ("FONT", (0, 0), (-1, 0), BOLD, 7)]))
+    # a day per column and a rule per row: rule codes are long words (HR02-SERIOUS-DELINQUENCY), and a spec may
+    # have many rules but a week has seven days
+    rows: list[list[Any]] = [["Day", *(d.date[5:] for d in data.decisions)],
+                             ["Rows", *(fmt_int(d.rows) for d in data.decisions)]]
+    rows += [[k.capitalize(), *(fmt_pct(v) for v in shares[k])] for k in ("approve", "review", "decline")]
+    rows += [[f"Rule {c}", *(fmt_int(d.rules.get(c, 0)) for d in data.decisions)] for c in codes]
+    out.append(table(rows, [CONTENT_W - 18 * mm * len(data.decisions)] + [18 * mm] * len(data.decisions),
+                     extra=[("FONT", (0, 0), (-1, -1), SANS, 7.5), ("FONT", (0, 0), (-1, 0), BOLD, 7.5)]))
     return out
 
 

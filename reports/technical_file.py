@@ -20,7 +20,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from reports import blocks
-from reports.document import CONTENT_W, STYLES, Header, Metadata, esc, heading, pages, render, table, wrap_anywhere
+from reports.document import CONTENT_W, SANS, STYLES, Header, Metadata, esc, heading, pages, render
+from reports.tables import table
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,9 @@ def _block(block: Block) -> list[Flowable]:
         out.append(blocks.key_value_table(block.pairs, mono=block.mono, key_width=44 * mm))
     elif isinstance(block, Rows):
         fractions = block.widths or [1 / len(block.header)] * len(block.header)
-        cell = wrap_anywhere(STYLES["cell_small"])
-        rows = [block.header] + [[Paragraph(esc(c), cell) for c in r] for r in block.rows]
-        if not block.rows:
-            rows.append([Paragraph("none", cell)] + [""] * (len(block.header) - 1))
-        out.append(table(rows, [f * CONTENT_W for f in fractions], align_right_from=None))
+        rows = [block.header, *block.rows] if block.rows else [block.header, ["none"] + [""] * (len(block.header) - 1)]
+        out.append(table(rows, [f * CONTENT_W for f in fractions], align_right_from=None,
+                         extra=[("FONT", (0, 1), (-1, -1), SANS, 8, 10)]))
     else:
         style = STYLES["list"] if block.bullets else STYLES["body"]
         out += [Paragraph(esc(line), style, bulletText="\u2022" if block.bullets else None) for line in block.lines]

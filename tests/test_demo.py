@@ -33,17 +33,20 @@ import pytest
 from pypdf import PdfReader
 
 from ml.monitor.history import History
-from tests import helpers
+from tests import helpers, pdf_layout
 from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAYS = 16
+# kept from the caller's environment: tests/suite.py gives each stream of slow files log-server ports of its own
+LOG_SERVER_PORTS = ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
 TODAY = dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.timezone.utc)
 
 
 def _run_demo(home: Path, today: dt.datetime) -> subprocess.CompletedProcess[str]:
     assert today < dt.datetime.now(dt.timezone.utc), "a moved clock must not be ahead of the database's"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "RISKOPS_", "MLFLOW_"))
+           or k in LOG_SERVER_PORTS}
     env.update({"RISKOPS_HOME": str(home), "RISKOPS_DEMO_DAYS": str(DAYS),
                 # every Python process of the demo (Airflow's included) sees `today` as the date
                 "PYTHONPATH": str(REPO / "tests" / "clock"),
@@ -140,6 +143,13 @@ def test_demo_runs_the_pipeline_on_another_date(tmp_path):
     assert [a.get_filename() for _, a in backtests] == [f"backtest-give_me_some_credit-{d}.pdf" for d in (before, matured)]
     assert all(a.get_content().startswith(b"%PDF") for _, a in backtests)
     assert "Wall time" in out
+
+    # every PDF the flow produced reads cleanly: no word over another, none outside the page frame
+    pdfs = sorted((home / "data").rglob("*.pdf"))
+    kinds = {"candidate.pdf", "technical_file.pdf", "stability", "backtest"}
+    assert kinds <= {p.name for p in pdfs} | {part for p in pdfs for part in p.parts}, pdfs
+    faults = {str(p.relative_to(home)): [str(f) for f in pdf_layout.check(p)] for p in pdfs}
+    assert not {name: found for name, found in faults.items() if found}
 
     leftovers = subprocess.run(["pgrep", "-f", f"AIRFLOW_HOME={home}"], capture_output=True)
     assert leftovers.stdout == b""

@@ -29,6 +29,7 @@ from ml.monitor.history import History, Record
 from ml.spec import get_spec
 from ml.storage import Storage
 from reports.technical_file import SECTION_TITLES, Facts, Lines, Rows, render_technical_file
+from tests.pdf_layout import assert_clean
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "loans"
@@ -203,6 +204,14 @@ def test_document_re_renders_byte_identical_also_after_later_decisions(world, ca
         printed = capsys.readouterr().out
         assert printed.count("\n") == 1 and "byte-identical to the one stored at registration" in printed
         assert hashlib.sha256(stored).hexdigest() in printed
+
+
+def test_no_word_overlaps_another_or_leaves_the_page(world):
+    """The technical file and the candidate report of both versions, as training stored them (the second against a
+    champion), pass the layout checker on every page."""
+    for version in ("1", "2"):
+        for name in ("technical_file.pdf", "candidate.pdf"):
+            assert_clean(world["storage"].read_bytes(layout.candidate("loans", version, name)), f"v{version} {name}")
 
 
 def test_the_renderer_is_deterministic_and_refuses_incomplete_data(world):

@@ -17,6 +17,7 @@ from ml.spec import get_spec
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
 from tests.helpers import write_scored_day
+from tests.pdf_layout import assert_clean
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = get_spec(REPO / "datasets", "give_me_some_credit")
@@ -127,3 +128,8 @@ def test_the_reviewers_section(data: BacktestReportData) -> None:
     assert "The policy sent no row of the weeks read to review." in _text(
         render_backtest_report(dataclasses.replace(data, overrides=none_sent)))
     assert "The reviewers' decisions were not read for this report." in _text(render_backtest_report(data))
+
+
+def test_no_word_overlaps_another_or_leaves_the_page(data: BacktestReportData) -> None:
+    """Every page passes the layout checker: the challenger's, the fair-lending and the reviewers' pages included."""
+    assert_clean(render_backtest_report(dataclasses.replace(data, overrides=OVERRIDES)), "backtest")

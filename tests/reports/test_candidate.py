@@ -20,6 +20,7 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
+from tests.pdf_layout import assert_clean
 
 PAGES = 7  # the designed layout: one section per page
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +66,57 @@ FAIRNESS = {
     "reasons": [{"code": "R07", "text": "Number of times 90 days or more past due", "first": 812, "any": 1300,
                  "first_share": 0.4123, "any_share": 0.66}],
     "reasons_from_spec": True, "explained_rows": 1969,
+}
+
+
+def _fair_group(attribute: str, group: str, rows: int, approval: float, ratio: tuple[float, float, float] | None,
+                default_rate: float, mean_pd: float, auc: tuple[float, float, float] | None,
+                light: str | None = "green") -> dict:
+    """A group row as ml.fairness writes it; ratio and auc as (value, low, high), None for the reference / too few."""
+    ratio_, low, high = ratio or (1.0, 1.0, 1.0)
+    auc_, auc_low, auc_high = auc or (float("nan"),) * 3
+    return {"attribute": attribute, "kind": "monitored", "group": group, "reference": ratio is None, "rows": rows,
+            "approved": round(rows * approval), "approval_rate": approval, "ratio": ratio_, "ratio_low": low,
+            "ratio_high": high, "light": None if ratio is None else light, "labelled": rows,
+            "bads": round(rows * default_rate), "default_rate": default_rate, "mean_pd": mean_pd,
+            "approved_bad_rate": default_rate / 3, "auc": auc_, "auc_low": auc_low, "auc_high": auc_high}
+
+
+# Give Me Some Credit's fair-lending page as the demo's first model has it (the figures of its v1 candidate, whose
+# Mean PD ran into the AUC column), with a second attribute of more, longer-named groups and the spec's statements
+# plus a long one
+GMSC_AGE = [_fair_group("age", "25 to 61", 24_792, 0.7108, None, 0.0839, 0.0805, (0.8552, 0.8466, 0.8638)),
+            _fair_group("age", "under 25", 453, 0.6071, (0.85, 0.79, 0.92), 0.0795, 0.0899, (0.7717, 0.6890, 0.8543)),
+            _fair_group("age", "62 and over", 9_755, 0.9290, (1.31, 1.29, 1.32), 0.0278, 0.0294,
+                        (0.8689, 0.8445, 0.8933))]
+GMSC_REGION = [_fair_group("region_of_residence", name, rows, rate, ratio, 0.071, 0.0702, auc)
+               for name, rows, rate, ratio, auc in [
+                   ("metropolitan areas", 18_204, 0.7212, None, (0.8601, 0.8512, 0.8690)),
+                   ("rural and remote municipalities", 6_310, 0.6598, (0.91, 0.88, 0.95), (0.8433, 0.8256, 0.8610)),
+                   ("overseas territories", 1_117, 0.5502, (0.76, 0.71, 0.82), (0.8012, 0.7613, 0.8411)),
+                   ("(missing)", 198, 0.5906, (0.82, 0.73, 0.91), None),
+                   ("small towns", 9_171, 0.7401, (1.03, 1.01, 1.05), (0.8577, 0.8423, 0.8731))]]
+GMSC_REASONS = [(code, text, first, any_) for code, text, first, any_ in [
+    ("R01", "Proportion of revolving credit in use is too high", 3_837, 6_505),
+    ("R02", "Number of times 30 to 89 days past due", 2_235, 4_416),
+    ("R07", "Number of times 90 days or more past due", 1_549, 1_832),
+    ("R05", "Number of credit lines and real estate loans", 298, 3_143),
+    ("R08", "Delinquency history not reported by the credit bureau", 64, 64),
+    ("R03", "Debt is too high relative to income", 41, 3_965),
+    ("R04", "Income insufficient or not reported", 18, 4_580),
+    ("R10", "Total balance of revolving accounts, instalment loans and mortgages outstanding is too high relative to "
+            "the income stated on the application", 0, 2_566)]]
+GMSC_FAIRNESS = {
+    "min_ratio": 0.8, "min_group_rows": 50, "min_group_bads": 10,
+    "challenger": [GMSC_AGE, GMSC_REGION], "champion": None,
+    "proxies": {"age": [{"feature": f, "cramers_v": v, "mutual_information": mi} for f, v, mi in [
+        ("NumberOfDependents", 0.22, 0.058), ("RevolvingUtilizationOfUnsecuredLines", 0.20, 0.037),
+        ("DebtRatio", 0.19, 0.032), ("NumberOfOpenCreditLinesAndLoans", 0.18, 0.019), ("MonthlyIncome", 0.17, 0.022)]]},
+    "below": ["region_of_residence group 'overseas territories': approval rate 55.0% of 1117 rows, adverse impact "
+              "ratio 0.76 (95% CI 0.71 to 0.82) below 0.8"],
+    "reasons": [{"code": c, "text": t, "first": f, "any": a, "first_share": f / 8_042, "any_share": a / 8_042}
+                for c, t, f, a in GMSC_REASONS],
+    "reasons_from_spec": True, "explained_rows": 8_042,
 }
 
 
@@ -411,3 +463,29 @@ def test_the_credit_practice_page_shows_the_partial_dependence_lines_and_the_sco
     plain = " ".join(PdfReader(io.BytesIO(render_candidate_report(make_data(monotone=[], scorecard=None))))
                      .pages[5].extract_text().split())
     assert "The spec constrains no feature" in plain and "Not computed for this candidate." in plain
+
+
+def _first_model(**changes: object) -> CandidateReportData:
+    return make_data(champion=None, champion_version=None, psi_vs_champion=None, swap_matrix=None,
+                     roc={"challenger": make_data().roc["challenger"]}, **changes)
+
+
+def _against_a_champion() -> CandidateReportData:
+    champion = [[{**g, "approval_rate": g["approval_rate"] - 0.02} for g in groups]
+                for groups in GMSC_FAIRNESS["challenger"]]
+    return make_data(fairness={**GMSC_FAIRNESS, "champion": champion})
+
+
+@pytest.mark.parametrize("variant", ["typical", "gmsc-first-model", "gmsc-against-a-champion"])
+def test_no_word_overlaps_another_or_leaves_the_page(variant: str) -> None:
+    """Every page passes the layout checker, the fair-lending page of Give Me Some Credit's first model included
+    (its Mean PD ran into the AUC column and "First reason" into "Among the reasons")."""
+    data = {"typical": make_data, "gmsc-first-model": lambda: _first_model(fairness=GMSC_FAIRNESS),
+            "gmsc-against-a-champion": _against_a_champion}[variant]()
+    pdf = render_candidate_report(data)
+    assert_clean(pdf, variant)
+    page = " ".join(PdfReader(io.BytesIO(pdf)).pages[4].extract_text().split())
+    if variant != "typical":  # the cells read as themselves: each number whole, apart from its neighbours
+        assert "8.39% 8.05% 0.8552 [0.8466, 0.8638]" in page
+        assert "First reason Among the reasons" in page
+        assert "R01 Proportion of revolving credit in use is too high 47.71% (3,837) 80.89% (6,505)" in page

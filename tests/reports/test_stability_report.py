@@ -21,6 +21,7 @@ from reports.stability import (
     StabilityReportData,
     render_stability_report,
 )
+from tests.pdf_layout import assert_clean
 
 WEEKS = ["2026-W33", "2026-W34", "2026-W35", "2026-W36", "2026-W37", "2026-W38"]
 
@@ -122,3 +123,25 @@ def test_distribution_chart_is_a_stable_png() -> None:
     assert png.startswith(b"\x89PNG") and charts.distribution_chart(panels, "2026-W38") == png
     with pytest.raises(ValueError, match="one share per label"):
         charts.distribution_chart([("x", ["a"], [0.5, 0.5], [1.0])], "t")
+
+
+GMSC_RULES = {"HR01-BUREAU-NOT-REPORTED": 61, "HR02-SERIOUS-DELINQUENCY": 87, "HR03-YOUNG-APPLICANT": 4}
+
+
+def test_no_word_overlaps_another_or_leaves_the_page(pdf: bytes) -> None:
+    """Every page passes the layout checker, also with Give Me Some Credit's long rule codes as columns (they ran
+    into each other on page 4) and long reason statements."""
+    assert_clean(pdf, "weekly stability")
+    data = make_data()
+    gmsc = make_data(
+        decisions=[dataclasses.replace(d, rules=GMSC_RULES) for d in data.decisions],
+        reasons=[dataclasses.replace(r, first={"R01": 120, "R02": 90, "R07": 60, "R08": 30}) for r in data.reasons],
+        reason_week=ReasonDay("2026-W38", 2100, {"R01": 840, "R02": 630, "R07": 420, "R08": 210}, 0.0321, "green"),
+        reason_reference={"R01": 0.4771, "R02": 0.2779, "R07": 0.1926, "R08": 0.008},
+        reason_texts={"R01": "Proportion of revolving credit in use is too high",
+                      "R02": "Number of times 30 to 89 days past due",
+                      "R07": "Number of times 90 days or more past due",
+                      "R08": "Delinquency history not reported by the credit bureau"})
+    pdf = render_stability_report(gmsc)
+    assert_clean(pdf, "weekly stability with GMSC's rules")
+    assert all(_text(pdf).count(f"Rule {code}") == 1 for code in GMSC_RULES)  # one table, not column groups
