@@ -51,7 +51,7 @@ def _engine_psi(sort_kernels: str | None) -> dict[str, float]:
     if sort_kernels is not None:
         env[cpu.VARIABLE] = sort_kernels
     script = ("import json, sys; sys.path.insert(0, '.'); from bench import stability as s; "
-              "print(json.dumps(s.engine_on_frames(*s.frames(50_000))[1]))")
+              "print(json.dumps(s.engine_on_frames(*s.frames(50_000))[2]))")
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                          check=True)
     return {k: float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
