@@ -203,7 +203,7 @@ def figures(tiny: bool = False, rows: int = 10_000_000, compare_rows: int = 1_00
           flush=True)
     ref, ref_scores, cur, cur_scores = frames(compare_rows)
     ours, our_cpu, our_psi = engine_on_frames(ref, ref_scores, cur, cur_scores)
-    what = f"{compare_rows // 1000:,} k current, {REFERENCE_ROWS // 1000:,} k reference rows"
+    what = f"{compare_rows / 1e6:g} M current, {REFERENCE_ROWS / 1e6:g} M reference rows"
     out.append(figure(BENCH, f"this engine (fit + PSI/CSI + KS + JS), {what}", ours, "s",
                       note=f"{our_cpu:.2f} CPU-s on two threads"))
     print(f"  this engine (fit reference + PSI/CSI + KS + JS): {ours:.2f} s ({our_cpu:.2f} CPU-s)", flush=True)
