@@ -1,5 +1,5 @@
-"""What every benchmark reports, one row per figure: the figure, its goal, today's value, pass or fail, and the
-load average (1 minute, `os.getloadavg`) when it was measured.
+"""What every benchmark reports, one row per figure: the figure, its goal, today's value, pass or fail, and when
+it was measured (UTC) at which load average (1 minute, `os.getloadavg`).
 
 A bench is a script `bench/<name>.py` with a function `figures(tiny: bool) -> list[Figure]` and this module's
 `main` as its entry point (`--tiny`: a size small enough for the test suite, which says nothing about speed, so
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import math
 import os
@@ -19,8 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-VENVS = REPO / "bench"
+HERE = Path(__file__).resolve().parent
 MARK = "FIGURES "  # the line of --json output that holds the figures (a bench prints its detail before it)
 TINY_SKIPPED = "not run at tiny size"
 
@@ -33,6 +33,7 @@ class Figure:
     unit: str = ""
     goal: str = ""  # ">= 50", "<= 30", or "" for a figure kept for the record
     load: float = 0.0
+    at: str = ""  # UTC, to the minute
     note: str = ""
 
     @property
@@ -52,7 +53,8 @@ def figure(bench: str, name: str, value: float | None, unit: str = "", goal: str
     if goal and (len(goal.split()) != 2 or goal.split()[0] not in (">=", "<=")):
         raise ValueError(f"a goal is '>= N' or '<= N', not {goal!r}")
     return Figure(bench, name, None if value is None else float(value), unit, goal,
-                  round(os.getloadavg()[0] if load is None else load, 2), note)
+                  round(os.getloadavg()[0] if load is None else load, 2),
+                  dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), note)
 
 
 def _value(f: Figure) -> str:
@@ -64,10 +66,10 @@ def _value(f: Figure) -> str:
 
 def render(figures: Sequence[Figure], judged: bool = True) -> str:
     """The figures as one text table (pass/fail only when `judged`: a tiny run is not)."""
-    rows = [("bench", "figure", "goal", "today", "pass", "load", "note")]
+    rows = [("bench", "figure", "goal", "today", "pass", "measured (UTC)", "load", "note")]
     for f in figures:
         verdict = "" if not judged or f.passed is None else "pass" if f.passed else "FAIL"
-        rows.append((f.bench, f.name, f.goal, _value(f), verdict, f"{f.load:.2f}", f.note))
+        rows.append((f.bench, f.name, f.goal, _value(f), verdict, f.at, f"{f.load:.2f}", f.note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
@@ -88,14 +90,14 @@ def loads(line: str) -> list[Figure]:
 def venv_python(name: str) -> Path:
     """The interpreter of a compared tool's own environment, bench/.venv-<name>, made on first use from
     bench/requirements-<name>.txt (the tool needs versions the lock does not have)."""
-    venv = VENVS / f".venv-{name}"
+    venv = HERE / f".venv-{name}"
     python = venv / "bin" / "python"
     if not python.exists():
         import subprocess
 
         print(f"making {venv} from bench/requirements-{name}.txt (once) ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(VENVS / f"requirements-{name}.txt")],
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(HERE / f"requirements-{name}.txt")],
                        check=True)
     return python
 
