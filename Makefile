@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo ui stack stack-stop test test-fast lint compose-check lock clean
+.PHONY: install demo ui stack stack-stop test test-fast lint bench compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ test-fast: install
 # The lint part of make test alone.
 lint: install
 	$(BIN)/python tests/suite.py lint
+
+# Every benchmark in bench/ at full size, each in a fresh process, then one table: figure, goal, today's value,
+# pass/fail and the load average when it was measured; fails when a goal is not met (docs/benchmarks.md). The
+# compared tools get their own environments (bench/.venv-evidently, bench/.venv-nannyml) on first use.
+bench: install
+	$(BIN)/python bench/run.py
 
 # One source of truth: requirements.in (the development set, which includes every role's .in under
 # requirements/) resolves to requirements.txt; each image role is then resolved with that lock as a

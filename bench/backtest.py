@@ -1,21 +1,24 @@
 """Benchmark: the weekly backtest of 10 M matured scored rows over 12 weeks, and NannyML's CBPE beside the
 label-free estimate.
 
-Writes 12 ISO weeks of scored days (--rows in all) the way scoring writes them (every scores column, one
-zstd parquet file per day, scoring manifests) with their labels (one CSV per day, landed after the maturity
-lag), PDs calibrated by construction (each outcome drawn from its PD). Then, each in a fresh process:
+Writes 12 ISO weeks of scored days (--rows in all) the way scoring writes them (scoring's schema and writer,
+one zstd parquet file per day, scoring manifests), the curated days' ids and fairness attribute (age), and
+their labels (one CSV per day, landed after the maturity lag), PDs calibrated by construction (each outcome
+drawn from its PD). Then, each in a fresh process set up as `python -m ml` sets its own (`ml.cpu`):
 
   (a) the backtest over the 12 weeks (`ml.monitor.backtest` plan + run: every statistic, DeLong CIs, band
-      tests, score percentiles, the estimate per week), and the PDF: wall time and peak RSS  -- target <= 60 s;
+      tests, fair lending, score percentiles, the estimate per week), and the PDF: wall time  -- goal <= 60 s;
   (b) the peak RSS above the process before the backtest (its imports) after each week of (a), and after
-      week 12 over after week 4  -- target ~1: memory does not grow with the weeks read (the first weeks also
-      fill the allocators' caches);
+      week 12 over after week 4  -- goal <= 1.1: memory does not grow with the weeks read (the first weeks
+      also fill the allocators' caches);
   (c) the label-free estimate per week against NannyML's CBPE (fit on the first week with its outcomes,
       estimating the 11 others as weekly chunks), both on the same PDs, CBPE in its own environment
-      (bench/.venv-nannyml, created on first use from bench/requirements-nannyml.txt): mean absolute error
-      of each against the realised AUC, and both times  -- targets: error no worse, >= 20x faster.
+      (bench/.venv-nannyml, made on first use from bench/requirements-nannyml.txt): mean absolute error
+      of each against the realised AUC, and both times  -- goals: error no worse (a ratio <= 1.01: both compute
+      the same expectation, so their errors tie to the fifth decimal), >= 20x faster. Not run at --tiny size:
+      its environment takes minutes to make.
 
-Run: .venv/bin/python bench/backtest.py [--rows 10000000] [--root DIR to keep the data]
+Run: .venv/bin/python bench/backtest.py [--rows 10000000] [--root DIR to keep the data] [--tiny] [--json]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,13 +36,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.memory import reset_peak, status  # noqa: E402
+from ml.cpu import use_fast_sort  # noqa: E402
 
+use_fast_sort()  # as `python -m ml` does, before numpy is imported
+
+from bench import table  # noqa: E402
+from bench.memory import reset_peak, status  # noqa: E402
+from bench.table import TINY_SKIPPED, Figure, figure, venv_python  # noqa: E402
+
+BENCH = "backtest"
 DS = "give_me_some_credit"
 FIRST = dt.date(2026, 1, 5)  # a Monday
 WEEKS = 12
 THRESHOLD = 0.2
-NANNYML = REPO / "bench" / ".venv-nannyml"
 
 
 def _spec():
@@ -59,21 +69,22 @@ def as_of() -> dt.date:
 # ---- data ----------------------------------------------------------------------------------------------
 
 def generate(root: Path, rows: int) -> dict[str, object]:
-    """Scores, manifests and labels of 12 weeks, one day at a time (never more than a day in memory)."""
+    """Scores, manifests, curated rows (the id and fairness attributes, what the backtest reads of them) and
+    labels of 12 weeks, one day at a time (never more than a day in memory)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
     from ml import layout
     from ml import policy as credit_policy
     from ml.rating import LEGACY_BANDS
-    from ml.scoring.score import REASONS, ROW_GROUP_ROWS, SCHEMA
+    from ml.scoring import score
     from ml.storage import Storage
 
     spec, storage = _spec(), Storage(str(root))
     policy = spec.policy.model_copy(update={"hard_rules": []})  # the rules read curated columns, absent here
+    pinned = score.PinnedModel(f"riskops-{DS}", "1", "bench")  # names the file's metadata only
     days = _days()
     started = time.perf_counter()
     next_id = 1
@@ -86,19 +97,25 @@ def generate(root: Path, rows: int) -> dict[str, object]:
         ids = pa.array(np.arange(next_id, next_id + n).astype(str))
         next_id += n
         decided = credit_policy.decide(pd.DataFrame(index=range(n)), p, THRESHOLD, policy, LEGACY_BANDS)
-        none = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
-        table = pa.Table.from_arrays([
-            ids, pa.array(p), pa.array(decided["score"]),
-            *(pa.DictionaryArray.from_arrays(pa.array(decided[c].codes.astype(np.int32)),
-                                             pa.array(list(decided[c].categories), pa.string()))
-              for c in ("band", "decision")),
-            none, *([none] * REASONS)], schema=SCHEMA)
+        known = {"id": ids, "pd": pa.array(p), "score": pa.array(decided["score"], pa.int32()),
+                 **{c: pa.DictionaryArray.from_arrays(pa.array(decided[c].codes.astype(np.int32)),
+                                                      pa.array(list(decided[c].categories), pa.string()))
+                    for c in ("band", "decision")},
+                 "policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                                          pa.array([score.MODEL_POLICY]))}
+        # every other column of the scores schema (hard rule, reasons, ...) empty, as no rule or reason applies
+        table = pa.Table.from_arrays([known[f.name] if f.name in known else pa.nulls(n, f.type)
+                                      for f in score.SCHEMA], schema=score.SCHEMA)
         path = Path(storage.path(layout.scores(DS, day, "1")))
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        score._write(str(path), pinned, iter([table]))  # scoring's own writer: its encodings and row groups
         storage.write_json(layout.score_manifest(DS, day, "1"), {
             "dataset": DS, "date": day.isoformat(), "model_version": "1", "rows_scored": n,
+            "policy": score.MODEL_POLICY,
             "scored_at": f"{day.isoformat()}T23:00:00+00:00", "scores": layout.scores(DS, day, "1")})
+        # the curated day: its ids in the scored order and the fairness attributes (Give Me Some Credit: age)
+        storage.write_parquet(layout.curated(DS, day), pd.DataFrame(
+            {spec.id_column: np.asarray(ids), **{a.column: rng.integers(21, 90, n) for a in spec.fairness.attributes}}))
         label = Path(storage.path(layout.labels_file(DS, day + dt.timedelta(days=spec.label.maturity_lag_days), day)))
         label.parent.mkdir(parents=True, exist_ok=True)
         pacsv.write_csv(pa.table({"id": ids, "application_date": pa.array([day.isoformat()] * n), "label": y}),
@@ -172,73 +189,84 @@ def estimate_inputs(root: Path, out: Path) -> dict[str, object]:
 
 
 def cbpe(out: Path) -> dict[str, object]:
-    """NannyML's CBPE in its own environment (created on first use)."""
-    python = NANNYML / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(NANNYML)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r",
-                        str(REPO / "bench" / "requirements-nannyml.txt")], check=True)
-    proc = subprocess.run([str(python), str(REPO / "bench" / "cbpe.py"), str(out), FIRST.isoformat()],
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """NannyML's CBPE in its own environment."""
+    proc = subprocess.run([str(venv_python("nannyml")), str(REPO / "bench" / "cbpe.py"), str(out),
+                           FIRST.isoformat()], capture_output=True, text=True, check=True)
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
 
 
-def _fresh(*args: str) -> dict[str, object]:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def _fresh(what: str, arg: str, root: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, what, arg, str(root)], capture_output=True, text=True,
+                          check=True)
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": os.getloadavg()[0]}
+
+
+def figures(tiny: bool = False, rows: int = 10_000_000, root: Path | None = None) -> list[Figure]:
+    rows = 20_000 if tiny else rows
+    with tempfile.TemporaryDirectory() as tmp:
+        root = root or Path(tmp) / "data"
+        if not (root / "scores").exists():
+            print(f"generating {rows:,} scored rows over {WEEKS} weeks in {root} ...", flush=True)
+            print(f"  {generate(root, rows)}", flush=True)
+        full = _fresh("--measure", str(WEEKS), root)
+        (Path(tmp) / "cbpe").mkdir()
+        ours = _fresh("--estimate", str(Path(tmp) / "cbpe"), root)
+        theirs = None if tiny else cbpe(Path(tmp) / "cbpe")
+    return report(full, ours, theirs)
+
+
+def report(full: dict, ours: dict, theirs: dict | None) -> list[Figure]:
+    mb = 1 << 20
+    print(f"(a) backtest of {full['rows']:,} matured rows over {full['weeks']} weeks: {full['seconds']} s; PDF "
+          f"{full['pdf_seconds']} s; peak RSS {full['peak_rss'] / mb:.0f} MB (process before: "
+          f"{full['baseline_rss'] / mb:.0f} MB)")
+    what = f"{full['rows'] / 1e6:.3g} M matured rows over {full['weeks']} weeks"
+    out = [figure(BENCH, f"backtest of {what}", full["seconds"], "s", "<= 60", load=full["load"]),
+           figure(BENCH, "its PDF", full["pdf_seconds"], "s", load=full["load"])]
+    above = [(peak - full["baseline_rss"]) / mb for peak in full["peak_after_week"]]
+    if above:
+        print("(b) peak RSS above the process before the backtest, after each week: "
+              + " ".join(f"{v:.0f}" for v in above) + " MB")
+    out.append(figure(BENCH, "its peak RSS above the process, after week 12 / after week 4",
+                      above[-1] / above[3] if above else None, "", "<= 1.1", load=full["load"],
+                      note=f"{above[-1]:.0f} / {above[3]:.0f} MB" if above else "no /proc/self/clear_refs"))
+    realised = full["realised_auc"]
+    weeks = list(ours["estimated_auc"])  # the 11 weeks CBPE estimates
+    err_ours = [abs(ours["estimated_auc"][w] - realised[w]) for w in weeks]
+    mean_ours = sum(err_ours) / len(err_ours)
+    print(f"(c) label-free AUC estimate of 11 weeks ({ours['rows']:,} rows):")
+    print(f"    riskops: mean |error| {mean_ours:.5f}, max {max(err_ours):.5f}, {ours['seconds']} s")
+    speed = "NannyML CBPE time / riskops', AUC estimate of 11 weeks"
+    error = "mean |estimated - realised AUC|, riskops / CBPE"
+    if theirs is None:
+        skipped = f"{TINY_SKIPPED} (NannyML's own environment)"
+        return out + [figure(BENCH, speed, None, "x", ">= 20", note=skipped, load=ours["load"]),
+                      figure(BENCH, error, None, "", "<= 1.01", note=skipped, load=ours["load"])]
+    err_theirs = [abs(theirs["estimated_auc"][w] - realised[w]) for w in weeks]
+    mean_theirs = sum(err_theirs) / len(err_theirs)
+    print(f"    NannyML CBPE {theirs['version']}: mean |error| {mean_theirs:.5f}, max {max(err_theirs):.5f}, "
+          f"{theirs['seconds']} s (fit on week 1 {theirs['fit_seconds']} s + estimate {theirs['estimate_seconds']} s)")
+    for w in weeks:
+        print(f"      {w}: realised {realised[w]:.4f}, riskops {ours['estimated_auc'][w]:.4f}, "
+              f"CBPE {theirs['estimated_auc'][w]:.4f}")
+    return out + [
+        figure(BENCH, speed, theirs["seconds"] / max(ours["seconds"], 1e-9), "x", ">= 20",
+               load=max(ours["load"], theirs["load"]), note=f"{theirs['seconds']} s / {ours['seconds']} s"),
+        figure(BENCH, error, mean_ours / max(mean_theirs, 1e-12), "", "<= 1.01", load=theirs["load"],
+               note=f"{mean_ours:.5f} / {mean_theirs:.5f}")]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--root", type=Path, help="keep the generated data here (default: a temporary folder)")
-    parser.add_argument("--measure", type=int, metavar="WEEKS", help=argparse.SUPPRESS)
-    parser.add_argument("--estimate", type=Path, metavar="OUT", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.root, args.measure)))
+    if sys.argv[1:2] == ["--measure"]:  # (a) in a fresh process: --measure WEEKS ROOT
+        print(json.dumps(measure(Path(sys.argv[3]), int(sys.argv[2]))))
         return 0
-    if args.estimate:
-        print(json.dumps(estimate_inputs(args.root, args.estimate)))
+    if sys.argv[1:2] == ["--estimate"]:  # (c) ours in a fresh process: --estimate OUT ROOT
+        print(json.dumps(estimate_inputs(Path(sys.argv[3]), Path(sys.argv[2]))))
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        root = args.root or Path(tmp) / "data"
-        if not (root / "scores").exists():
-            print(f"generating {args.rows:,} scored rows over {WEEKS} weeks in {root} ...", flush=True)
-            print(f"  {generate(root, args.rows)}", flush=True)
-        full = _fresh("--root", str(root), "--measure", str(WEEKS))
-        (Path(tmp) / "cbpe").mkdir()
-        ours = _fresh("--root", str(root), "--estimate", str(Path(tmp) / "cbpe"))
-        theirs = cbpe(Path(tmp) / "cbpe")
-        report(full, ours, theirs)
-    return 0
-
-
-def report(full: dict, ours: dict, theirs: dict) -> None:
-    mb = 1 << 20
-    print(f"(a) backtest of {full['rows']:,} matured rows over {full['weeks']} weeks: {full['seconds']} s "
-          f"(target <= 60 s: ratio {full['seconds'] / 60:.2f}); PDF {full['pdf_seconds']} s; peak RSS "
-          f"{full['peak_rss'] / mb:.0f} MB (process before: {full['baseline_rss'] / mb:.0f} MB)")
-    above = [(peak - full["baseline_rss"]) / mb for peak in full["peak_after_week"]]
-    print("(b) peak RSS above the process before the backtest, after each week: "
-          + " ".join(f"{v:.0f}" for v in above)
-          + f" MB; after week {len(above)} / after week 4: {above[-1] / above[3]:.2f} (target ~1: flat in the weeks "
-          "read; the first weeks also fill the allocators' caches)")
-    realised = full["realised_auc"]
-    weeks = list(ours["estimated_auc"])  # the 11 weeks CBPE estimates
-    err_ours = [abs(ours["estimated_auc"][w] - realised[w]) for w in weeks]
-    err_theirs = [abs(theirs["estimated_auc"][w] - realised[w]) for w in weeks]
-    print(f"(c) label-free AUC estimate of 11 weeks ({ours['rows']:,} rows):")
-    print(f"    riskops: mean |error| {sum(err_ours) / len(err_ours):.5f}, max {max(err_ours):.5f}, "
-          f"{ours['seconds']} s")
-    print(f"    NannyML CBPE {theirs['version']}: mean |error| {sum(err_theirs) / len(err_theirs):.5f}, max "
-          f"{max(err_theirs):.5f}, {theirs['seconds']} s (fit on week 1 {theirs['fit_seconds']} s + estimate "
-          f"{theirs['estimate_seconds']} s)")
-    print(f"    error ratio riskops / CBPE {sum(err_ours) / max(sum(err_theirs), 1e-12):.2f} (target <= 1); "
-          f"speed-up {theirs['seconds'] / max(ours['seconds'], 1e-9):.1f}x (target >= 20)")
-    for w in weeks:
-        print(f"      {w}: realised {realised[w]:.4f}, riskops {ours['estimated_auc'][w]:.4f}, "
-              f"CBPE {theirs['estimated_auc'][w]:.4f}")
+    return table.main(figures, parser)
 
 
 if __name__ == "__main__":

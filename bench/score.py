@@ -1,18 +1,21 @@
 """Benchmark: nightly scoring throughput against the raw booster, and memory as the day grows.
 
-Trains a model on synthetic card transactions with the production training code (ml.train.fit, default
-config), registers and approves it in a temporary MLflow SQLite store, writes two curated-like days of
---rows-small and --rows-large rows (streamed in chunks with a ParquetWriter, never held in memory), then:
+Trains a model on synthetic card transactions replayed and preprocessed as production does (the default
+training config), registers and approves it in a temporary MLflow SQLite store, writes two curated days of
+--rows-small and --rows-large rows (the training rows repeated, streamed in chunks with a ParquetWriter, never
+held in memory; each with a preprocessed day's manifest), then, each score_day in a fresh process:
 
   (a) ceiling: rows/s of `booster.inplace_predict` alone on already-transformed features, the best of three
       ways of running it on the machine's cores: whole day in one call, in batches of score.BATCH_ROWS, and
       those batches on score.WORKERS threads with one XGBoost thread each (as score_day runs them);
   (b) rows/s of `score_day` end to end (streaming read, transform, predict, policy, reason codes for the
-      adverse rows, write, commit), printed as a ratio to (a)  -- target >= 0.8;
-  (c) peak RSS of `score_day` on the large day over the small day, each in a fresh process  -- target <= 1.3;
+      adverse rows, write, commit), as a ratio to (a)  -- goal >= 0.8;
+  (c) peak RSS of `score_day` on the large day over the small day  -- goal <= 1.3;
   and, for the record, rows/s of `score_day` with reason codes for all rows (policy reason_codes='all').
 
-Run: .venv/bin/python bench/score.py [--rows-small 1000000] [--rows-large 10000000]
+The process is set up as `python -m ml` sets its own (`ml.cpu`).
+
+Run: .venv/bin/python bench/score.py [--rows-small 1000000] [--rows-large 10000000] [--tiny] [--json]
 """
 
 from __future__ import annotations
@@ -33,8 +36,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.memory import reset_peak, status  # noqa: E402
+from ml.cpu import use_fast_sort  # noqa: E402
 
+use_fast_sort()  # as `python -m ml` does, before numpy is imported
+
+from bench import table  # noqa: E402
+from bench.memory import reset_peak, status  # noqa: E402
+from bench.table import Figure, figure  # noqa: E402
+
+BENCH = "score"
 DS = "card_transactions"
 SMALL_DAY, LARGE_DAY = dt.date(2027, 1, 10), dt.date(2027, 1, 11)
 TRAIN_DAYS, ROWS_PER_DAY = 10, 20_000
@@ -43,26 +53,20 @@ CHUNK_ROWS = 1_000_000  # rows per write, and so per row group, like preprocess'
 
 # ---- setup: model, registry, data ------------------------------------------------------------------------
 
-def _curated_days(spec, first: dt.date, days: int, rows: int):
-    """Synthetic raw days run through the real preprocessing; curated rows + their label."""
-    import pandas as pd
+def _training_rows(storage, spec, first: dt.date, days: int, rows: int):
+    """Synthetic days of `rows` rows replayed, preprocessed and joined with their outcomes as production does
+    (`replay`, `preprocess_day`, `development_sample`)."""
+    from ml.data.preprocess import preprocess_day
+    from ml.data.replay import replay
+    from ml.model.train import development_sample
 
-    from ml.data.preprocess import process_files
-    from ml.data.replay import to_csv
-    from ml.data.synthetic import generate_day
-
-    params = {k: v for k, v in spec.source.params.items() if k != "rows_per_day"}
-    params["drift_start"] = dt.date.fromisoformat(params["drift_start"]) if params.get("drift_start") else None
-    frames = []
+    source = spec.source.model_copy(update={"params": spec.source.params.model_copy(update={"rows_per_day": rows})})
+    spec = spec.model_copy(update={"source": source})
+    last = first + dt.timedelta(days=days - 1)
+    replay(storage, spec, first, last)
     for i in range(days):
-        day = first + dt.timedelta(days=i)
-        raw = generate_day(day, rows, **params)
-        labels = raw.drop_duplicates("transaction_id").set_index("transaction_id")["is_fraud"].astype(int)
-        batch = raw[[c.name for c in spec.columns if c.name in raw]]
-        curated = process_files([("batch.csv", to_csv(batch, spec.raw.delimiter, spec.raw.encoding))], spec, day)["curated"]
-        curated["label"] = curated["transaction_id"].map(labels).to_numpy()
-        frames.append(curated)
-    return pd.concat(frames, ignore_index=True)
+        preprocess_day(storage, spec, first + dt.timedelta(days=i))
+    return development_sample(storage, spec, last + dt.timedelta(days=spec.label.maturity_lag_days), days).frame
 
 
 def _register(model, example) -> str:
@@ -82,14 +86,16 @@ def _register(model, example) -> str:
     return version
 
 
-def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:
-    """A curated day of `rows` rows: the base rows repeated with unique ids, written chunk by chunk."""
+def _write_day(storage, spec, day: dt.date, base, rows: int, template: dt.date) -> None:
+    """A curated day of `rows` rows: the base rows repeated with unique ids, written chunk by chunk, and its
+    manifest: that of the preprocessed day `template`, for this day's rows and file."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from ml import layout
+    from ml.data.preprocess import read_manifest
 
     table = pa.Table.from_pandas(base.drop(columns=["label"]), preserve_index=False).replace_schema_metadata(None)
     table = table.set_column(0, "business_date", pa.array(np.full(len(table), np.datetime64(day, "s"))))
@@ -114,30 +120,33 @@ def _write_day(storage, spec, day: dt.date, base, rows: int) -> None:
                 writer.write_table(pa.concat_tables(pending))
                 written += size
                 pending, size = [], 0
-    storage.write_json(layout.preprocess_manifest(DS, day), {
-        "dataset": DS, "date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
-        "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
-        "outputs": {"curated": key, "quarantine": None},
-    })
+    manifest = read_manifest(storage, DS, template)
+    assert manifest is not None
+    manifest.update({"date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
+                     "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
+                     "outputs": {**manifest["outputs"], "curated": key}})
+    storage.write_json(layout.preprocess_manifest(DS, day), manifest)
 
 
-def setup(root: Path, rows_small: int, rows_large: int) -> dict[str, object]:
+def setup(root: Path, rows_small: int, rows_large: int, tiny: bool) -> dict[str, object]:
     from ml.config import TrainConfig
     from ml.model.train import fit
     from ml.spec import get_spec
     from ml.storage import Storage
 
     spec = get_spec(REPO / "datasets", DS)
+    storage = Storage(str(root / "data"))
     started = time.perf_counter()
-    rows = _curated_days(spec, dt.date(2026, 9, 1), TRAIN_DAYS, ROWS_PER_DAY)
+    first = dt.date(2026, 9, 1)
+    rows = _training_rows(storage, spec, first, TRAIN_DAYS, 1_000 if tiny else ROWS_PER_DAY)
     days = rows["business_date"].dt.date
     cut = sorted(days.unique())[-3]
-    model, facts = fit(spec, {"train": rows[days < cut], "valid": rows[days >= cut]}, TrainConfig())
+    config = TrainConfig(num_boost_round=20, early_stopping_rounds=5) if tiny else TrainConfig()
+    model, facts = fit(spec, {"train": rows[days < cut], "valid": rows[days >= cut]}, config)
     trained = time.perf_counter() - started
     version = _register(model, rows.drop(columns=["label"]).head(5))
-    storage = Storage(str(root / "data"))
     for day, n in ((SMALL_DAY, rows_small), (LARGE_DAY, rows_large)):
-        _write_day(storage, spec, day, rows, n)
+        _write_day(storage, spec, day, rows, n, template=first)
     return {"version": version, "trees": facts["best_iteration"], "threshold": model.threshold,
             "train_rows": len(rows), "setup_seconds": round(time.perf_counter() - started, 1),
             "train_seconds": round(trained, 1)}
@@ -178,7 +187,7 @@ def ceiling(root: Path, day: dt.date, repeats: int) -> dict[str, float]:
             least_cpu = min(least_cpu, time.process_time() - c)
     return {"rows": len(frame), "batched_rows_per_s": len(frame) / best_batched,
             "whole_rows_per_s": len(frame) / best_whole, "threads_rows_per_s": len(frame) / best_threads,
-            "rows_per_cpu_s": len(frame) / least_cpu, "batch_rows": score.BATCH_ROWS}
+            "rows_per_cpu_s": len(frame) / least_cpu, "batch_rows": score.BATCH_ROWS, "load": os.getloadavg()[0]}
 
 
 def child(root: Path, day: dt.date, reasons: str) -> None:
@@ -205,7 +214,7 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
         "decisions": m["decisions"], "baseline_rss": baseline,
         "score_day_peak_rss": status("VmHWM") if reset else None,
         "process_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "scores_bytes": os.path.getsize(storage.path(m["scores"])),
+        "scores_bytes": os.path.getsize(storage.path(m["scores"])), "load": os.getloadavg()[0],
     }))
 
 
@@ -225,22 +234,10 @@ def _mb(n: object) -> str:
     return f"{int(n) / 2 ** 20:,.0f} MB"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows-small", type=int, default=1_000_000)
-    parser.add_argument("--rows-large", type=int, default=10_000_000)
-    parser.add_argument("--repeats", type=int, default=3, help="repetitions of the ceiling measurement")
-    parser.add_argument("--child", nargs=3, metavar=("ROOT", "DAY", "REASONS"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        import logging
-        import warnings
-
-        warnings.filterwarnings("ignore")
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
-        child(Path(args.child[0]), dt.date.fromisoformat(args.child[1]), args.child[2])
-        return
-
+def figures(tiny: bool = False, rows_small: int = 1_000_000, rows_large: int = 10_000_000,
+            repeats: int = 3) -> list[Figure]:
+    if tiny:
+        rows_small, rows_large, repeats = 20_000, 40_000, 1
     with tempfile.TemporaryDirectory(prefix="riskops-bench-score-") as tmp:
         root = Path(tmp)
         uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -256,55 +253,79 @@ def main() -> None:
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
 
-        facts = setup(root, args.rows_small, args.rows_large)
-        print(f"model: {facts['trees']} trees (default training config on {facts['train_rows']:,} synthetic rows, "
+        facts = setup(root, rows_small, rows_large, tiny)
+        config = "a few trees" if tiny else "default training config"
+        print(f"model: {facts['trees']} trees ({config} on {facts['train_rows']:,} synthetic rows, "
               f"{facts['train_seconds']} s), threshold {facts['threshold']:.4f}; setup {facts['setup_seconds']} s")
-        print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}")
+        print(f"cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}", flush=True)
 
         # the ceiling is measured before and after the score_day runs and the best kept, so a burst of load
         # from other processes during one measurement does not flatter the ratio
-        before = ceiling(root, SMALL_DAY, args.repeats)
+        before = ceiling(root, SMALL_DAY, repeats)
         small = _run_child(root, SMALL_DAY, "adverse")
         large = _run_child(root, LARGE_DAY, "adverse")
         every = _run_child(root, SMALL_DAY, "all")
-        after = ceiling(root, SMALL_DAY, args.repeats)
-        ways = ("batched_rows_per_s", "whole_rows_per_s", "threads_rows_per_s")
-        best = max(top[way] for top in (before, after) for way in ways)
-        for label, top in (("before", before), ("after", after)):
-            print(f"(a) inplace_predict ceiling on {top['rows']:,} transformed rows ({label} the score_day runs): "
-                  f"{top['batched_rows_per_s']:,.0f} rows/s in batches of {top['batch_rows']:,}, "
-                  f"{top['whole_rows_per_s']:,.0f} rows/s in one call, {top['threads_rows_per_s']:,.0f} rows/s in "
-                  f"batches on {score_workers()} threads of one XGBoost thread each")
-        print(f"    ceiling = {best:,.0f} rows/s (best of all); load average at the end: {os.getloadavg()[0]:.2f}")
-        for label, r in (("small", small), ("large", large)):
-            adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]
-            print(f"(b) score_day {label}: {r['rows']:,} rows in {r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s "
-                  f"(reason codes for the {adverse:.1%} adverse rows); scores file {_mb(r['scores_bytes'])}")
-        for label, r in (("small", small), ("large", large)):
-            print(f"    ratio to the ceiling ({label}): {r['rows_per_s'] / best:.3f}  (target >= 0.8)")
-        cpu_best = max(before["rows_per_cpu_s"], after["rows_per_cpu_s"])
-        for label, r in (("small", small), ("large", large)):
-            per_cpu = r["rows"] / r["cpu_seconds"]
-            print(f"    CPU time ({label}): score_day {r['cpu_seconds']:.1f} CPU-s = {per_cpu:,.0f} rows per CPU-second, "
-                  f"inplace_predict {cpu_best:,.0f}: ratio {per_cpu / cpu_best:.3f} (the work done, which the load "
-                  "does not change)")
-        print(f"    reason codes for all rows (small day): {every['rows_per_s']:,.0f} rows/s, "
-              f"ratio to the ceiling {every['rows_per_s'] / best:.3f}  (for the record)")
-        for label, r in (("small", small), ("large", large)):
-            peak = r["score_day_peak_rss"]
-            print(f"(c) {label}: RSS before score_day {_mb(r['baseline_rss'])} (model loaded), peak during score_day "
-                  + (f"{_mb(peak)} (+{_mb(int(peak) - int(r['baseline_rss']))})" if peak else "n/a")
-                  + f"; whole-process peak (ru_maxrss) {_mb(r['process_peak_rss'])}")
-        if small["score_day_peak_rss"] and large["score_day_peak_rss"]:
-            ratio = int(large["score_day_peak_rss"]) / int(small["score_day_peak_rss"])
-            grow = (int(large["score_day_peak_rss"]) - int(large["baseline_rss"])) / max(
-                int(small["score_day_peak_rss"]) - int(small["baseline_rss"]), 1)
-            print(f"    peak RSS of score_day, {args.rows_large:,} rows / {args.rows_small:,} rows: {ratio:.3f}  "
-                  f"(target <= 1.3); above the baseline: {grow:.3f}")
-        process = int(large["process_peak_rss"]) / int(small["process_peak_rss"])
-        print(f"    whole-process peak RSS ratio: {process:.3f} (includes the peak while MLflow loads the model, "
-              "which can hide score_day's own peak)")
+        after = ceiling(root, SMALL_DAY, repeats)
+    ways = ("batched_rows_per_s", "whole_rows_per_s", "threads_rows_per_s")
+    best = max(top[way] for top in (before, after) for way in ways)
+    for label, top in (("before", before), ("after", after)):
+        print(f"(a) inplace_predict ceiling on {top['rows']:,} transformed rows ({label} the score_day runs): "
+              f"{top['batched_rows_per_s']:,.0f} rows/s in batches of {top['batch_rows']:,}, "
+              f"{top['whole_rows_per_s']:,.0f} rows/s in one call, {top['threads_rows_per_s']:,.0f} rows/s in "
+              f"batches on {score_workers()} threads of one XGBoost thread each")
+    print(f"    ceiling = {best:,.0f} rows/s (best of all); load average at the end: {os.getloadavg()[0]:.2f}")
+    for label, r in (("small", small), ("large", large)):
+        adverse = (r["decisions"]["review"] + r["decisions"]["decline"]) / r["rows"]
+        print(f"(b) score_day {label}: {r['rows']:,} rows in {r['seconds']:.1f} s = {r['rows_per_s']:,.0f} rows/s "
+              f"(reason codes for the {adverse:.1%} adverse rows); scores file {_mb(r['scores_bytes'])}")
+    cpu_best = max(before["rows_per_cpu_s"], after["rows_per_cpu_s"])
+    for label, r in (("small", small), ("large", large)):
+        peak = r["score_day_peak_rss"]
+        print(f"(c) {label}: RSS before score_day {_mb(r['baseline_rss'])} (model loaded), peak during score_day "
+              + (f"{_mb(peak)} (+{_mb(int(peak) - int(r['baseline_rss']))})" if peak else "n/a")
+              + f"; whole-process peak (ru_maxrss) {_mb(r['process_peak_rss'])}")
+
+    def load(*runs: dict) -> float:  # the busiest moment of the measurements a figure compares
+        return max([before["load"], after["load"], *(r["load"] for r in runs)])
+
+    out = []
+    for rows, r in ((rows_small, small), (rows_large, large)):
+        out.append(figure(BENCH, f"score_day / inplace_predict rows/s, {rows / 1e6:g} M-row day",
+                          r["rows_per_s"] / best, goal=">= 0.8", load=load(r),
+                          note=f"{r['rows_per_s'] / 1000:,.0f} k vs {best / 1000:,.0f} k rows/s"))
+    for rows, r in ((rows_small, small), (rows_large, large)):
+        per_cpu = r["rows"] / r["cpu_seconds"]
+        out.append(figure(BENCH, f"the same in CPU time, {rows / 1e6:g} M-row day", per_cpu / cpu_best,
+                          load=load(r), note=f"{r['cpu_seconds']:.1f} CPU-s; the load does not change it"))
+    out.append(figure(BENCH, f"the same, reason codes for every row, {rows_small / 1e6:g} M-row day",
+                      every["rows_per_s"] / best, load=load(every)))
+    if small["score_day_peak_rss"] and large["score_day_peak_rss"]:
+        ratio = int(large["score_day_peak_rss"]) / int(small["score_day_peak_rss"])
+        note = f"{_mb(large['score_day_peak_rss'])} / {_mb(small['score_day_peak_rss'])}"
+    else:
+        ratio, note = None, "no /proc/self/clear_refs to reset the peak"
+    out.append(figure(BENCH, f"peak RSS of score_day, {rows_large / 1e6:g} M / {rows_small / 1e6:g} M rows", ratio,
+                      goal="<= 1.3",
+                      load=load(small, large), note=note))
+    return out
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--child"]:  # one score_day in a fresh process (_run_child)
+        import logging
+        import warnings
+
+        warnings.filterwarnings("ignore")
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        root, day, reasons = sys.argv[2:5]
+        child(Path(root), dt.date.fromisoformat(day), reasons)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows-small", type=int, default=1_000_000)
+    parser.add_argument("--rows-large", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions of the ceiling measurement")
+    return table.main(figures, parser)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -154,10 +154,16 @@ def ks_statistic(reference: np.ndarray, current: np.ndarray) -> float:
 
 def _ks(distinct: np.ndarray, ref_at: np.ndarray, current: np.ndarray) -> float:
     """ks_statistic from the reference's `distinct_cdf` (prepared once per model) and the sorted current."""
+    n = len(current)
     ref_before = np.concatenate(([0.0], ref_at[:-1]))
-    cur_at = np.searchsorted(current, distinct, side="right") / len(current)
-    cur_before = np.searchsorted(current, distinct, side="left") / len(current)
-    return float(max(np.abs(ref_at - cur_at).max(), np.abs(ref_before - cur_before).max()))
+    below = np.searchsorted(current, distinct, side="left")  # current values < each reference value
+    # and <= it: the same count unless the current sample holds that very value, which a continuous feature's
+    # rarely does, so the second search runs only where it does (half the searching)
+    at = below.copy()
+    inside = np.flatnonzero(below < n)
+    tied = inside[current[below[inside]] == distinct[inside]]
+    at[tied] = np.searchsorted(current, distinct[tied], side="right")
+    return float(max(np.abs(ref_at - at / n).max(), np.abs(ref_before - below / n).max()))
 
 
 def ks_pvalue(statistic: float, n: int, m: int) -> float:
