@@ -28,6 +28,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from demo import summary
 from demo.airflow_runtime import (
     REPO,
     WAITING_FOR_HUMAN,
@@ -314,9 +315,9 @@ def run(args: argparse.Namespace, home: Path) -> None:
 
         storage, specs_dir = Storage(data_url), Settings.from_env().specs_dir
         for dataset, (start, end) in windows.items():
-            summary = replay(storage, get_spec(specs_dir, dataset), start, end)
-            days[dataset] = [dt.date.fromisoformat(str(s["date"])) for s in summary]
-            print(f"  {dataset}: {sum(int(s['rows']) for s in summary)} rows over {len(summary)} business days "
+            replayed = replay(storage, get_spec(specs_dir, dataset), start, end)
+            days[dataset] = [dt.date.fromisoformat(str(s["date"])) for s in replayed]
+            print(f"  {dataset}: {sum(int(s['rows']) for s in replayed)} rows over {len(replayed)} business days "
                   f"({start} .. {end})", flush=True)
 
         step(f"Starting Airflow (standalone, SQLite) on http://127.0.0.1:{args.port} and preprocessing every "

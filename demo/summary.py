@@ -129,7 +129,7 @@ def promotion(tracking_uri: str, dataset: str) -> None:
           f"{tags.get('riskops.approved_by')} at {tags.get('riskops.promoted_at')}; "
           f"previous champion {tags.get('riskops.previous_champion')}; report sha256 "
           f"{tags.get('riskops.report_sha256', '')[:12]}...")
-    from ml.governance.champions import champion_line
+    from ml.governance.halt import champion_line
 
     print(f"    champion history (python -m ml champions --dataset {dataset}): {champion_line(client, name)}")
 
