@@ -202,7 +202,7 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
     pinned = score.resolve_model(DS)
     # loaded on first use, with the one-thread copy and the Saabas booster scoring derives from it: before the
     # clock starts and the baseline is taken
-    pinned.scoring
+    _ = pinned.scoring
     storage = Storage(str(root / "data"))
     baseline = status("VmRSS")
     reset = reset_peak()

@@ -160,7 +160,7 @@ def psi_chart(labels: Sequence[str], values: Sequence[float | None], lights: Seq
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - 8}" y2="{y(0):.1f}" stroke="{GRID}"/>']
-    for i, (text, v, light) in enumerate(zip(labels, values, lights)):
+    for i, (text, v, light) in enumerate(zip(labels, values, lights, strict=True)):
         if v is None:
             continue
         x = left + i * step + step * 0.15
@@ -172,7 +172,7 @@ def psi_chart(labels: Sequence[str], values: Sequence[float | None], lights: Seq
         if i % every == 0:
             parts.append(f'<text x="{left + (i + 0.5) * step:.1f}" y="{height - bottom + 14}" font-size="9" '
                          f'text-anchor="middle" fill="#5F6B7A">{escape(text)}</text>')
-    for name, value, colour in (("amber", thresholds[0], AMBER), ("red", thresholds[1], RED)):
+    for value, colour in ((thresholds[0], AMBER), (thresholds[1], RED)):
         parts.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - 8}" y2="{y(value):.1f}" stroke="{colour}" '
                      f'stroke-dasharray="5,3"/><text x="{left - 4}" y="{y(value) + 3:.1f}" font-size="9" '
                      f'text-anchor="end" fill="{colour}">{value:g}</text>')

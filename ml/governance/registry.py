@@ -166,7 +166,8 @@ def set_tags(client: MlflowClient, name: str, version: str, values: dict[str, st
     for key, value in values.items():
         if key not in existing:
             call(client, f"tagging {name} version {version}",
-                 lambda: client.set_model_version_tag(name, str(version), TAG + key, str(value)))
+                 lambda key=key, value=value: client.set_model_version_tag(name, str(version), TAG + key,
+                                                                            str(value)))
 
 
 def audit_trail(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:
