@@ -277,22 +277,29 @@ def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: M
     return Mail(subject, body)
 
 
+def _red_groups(window: Mapping[str, Any]) -> list[str]:
+    """The groups a red fairness window is red for (a summary written before the evidence rule lists "below")."""
+    return list(window.get("red", window["below"]))
+
+
 def fairness_alert(dataset: str, windows: Sequence[Mapping[str, Any]], fairness: Fairness) -> Mail:
     """The alert for the windows of one stability run in which a group's adverse impact ratio fell below the
     minimum (as `FairWindow.summary()` gives them), each with its groups."""
     first, last = min(w["start"] for w in windows), max(w["start"] for w in windows)
-    groups = sorted({line.split(":")[0] for w in windows for line in w["below"]})
+    groups = sorted({line.split(":")[0] for w in windows for line in _red_groups(w)})
     subject = (f"[riskops] {dataset} fair lending RED: adverse impact ratio below {fairness.min_ratio:g} in "
                f"{len(windows)} window(s) {first} .. {last} ({'; '.join(groups)})")
     rows = "".join("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
-                   + _cell("; ".join(w["below"]), RED) + "</tr>"
+                   + _cell("; ".join(_red_groups(w)), RED) + "</tr>"
                    for w in sorted(windows, key=lambda w: (w["start"], w["kind"])))
     body = (
         f"<p>The nightly decisions for <b>{html.escape(dataset)}</b> approve a group at less than "
         f"{fairness.min_ratio:g} times the rate of its reference group (adverse impact ratio, 95% interval in "
-        f"brackets) in {len(windows)} window(s):</p>"
+        f"brackets) in {len(windows)} window(s), and the whole interval lies below it:</p>"
         f"{TABLE}<tr><th>Window</th><th>Model</th><th>Groups below the minimum</th></tr>" + rows + "</table>"
-        f"<p>Groups with fewer than {fairness.min_group_rows} rows are not judged. History: <code>python -m ml "
+        f"<p>A window is red only when a group's ratio and its whole 95% interval (Katz's log interval at the "
+        "window's rows) lie below the minimum; a ratio below it whose interval reaches above is amber and not "
+        f"mailed. Groups with fewer than {fairness.min_group_rows} rows are not judged. History: <code>python -m ml "
         f"history --dataset {html.escape(dataset)} --statistic group_impact_ratio --since {first}</code>; the "
         "weekly stability report has the ratios over time.</p>")
     return Mail(subject, body)
