@@ -231,11 +231,15 @@ def _figure(stat: Stat | None) -> tuple[str, str | None]:
     text = f"{stat.value:.4f}"
     if "p_value" in stat.detail:
         text += f" (p {stat.detail['p_value']:.2g})"
+    elif stat.detail.get("critical") is not None:
+        text += f" (critical {stat.detail['critical']:.4f})"
     return f"{text} {stat.light or ''}".strip(), stat.light
 
 
 def _window_row(w: Mapping[str, Any]) -> str:
     psi = "—" if w["score_psi"] is None else f"{w['score_psi']:.4f} {w['score_light'] or ''}".strip()
+    if w["score_psi"] is not None and w.get("score_critical") is not None:
+        psi += f" (critical {w['score_critical']:.4f})"
     red, amber = w["red"], w["amber"]
     return ("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
             + _cell(f"{int(w['rows']):,}") + _cell(psi, w["score_light"] if w["score_psi"] is not None else None)
@@ -271,7 +275,10 @@ def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: M
         "<th>JS distance</th><th>Unseen categories</th></tr>" + "".join(_feature_row(f) for f in features) + "</table>"
         f"<p><img src='cid:{ALERT_CHART}' alt='reference vs current distributions'></p>"
         f"<p>Thresholds (amber / red): PSI and CSI {m.psi.amber:g} / {m.psi.red:g}, KS {m.ks.amber:g} / "
-        f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a feature takes the worst light of its statistics. "
+        f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a statistic is amber or red only when it also exceeds "
+        "its critical value, what no change would exceed with 1% probability at the window's rows (chi-square "
+        "with B-1 degrees of freedom scaled by 1/n + 1/m for PSI, CSI and JS; p &lt; 1% for KS); a feature takes "
+        "the worst light of its statistics. "
         f"History: <code>python -m ml history --dataset {html.escape(dataset)} --since "
         f"{first}</code>; the weekly stability report has the trends.</p>")
     return Mail(subject, body)

@@ -62,6 +62,7 @@ class Window:
         return {"model_version": self.model_version, "kind": self.kind, "start": self.start.isoformat(),
                 "end": window_end(self.kind, self.start).isoformat(), "rows": int(self.stat(stability.ROWS).value or 0),
                 "light": overall.light, "score_psi": psi.value, "score_light": psi.light,
+                "score_critical": psi.detail.get("critical"), "reference_rows": psi.detail.get("m"),
                 "red": overall.detail["red"], "amber": overall.detail["amber"]}
 
 

@@ -77,7 +77,8 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
         overall = got[stability.OVERALL]
         days.append(DayRow(day.isoformat(), v, int(got[stability.ROWS].value or 0), got[stability.SCORE_PSI].value,
                            got[stability.SCORE_PSI].light, list(overall.detail.get("red", [])),
-                           list(overall.detail.get("amber", [])), overall.light))
+                           list(overall.detail.get("amber", [])), overall.light,
+                           got[stability.SCORE_PSI].detail.get("critical")))
 
     week = {(r.statistic, r.feature): r for r in history.read(spec.name, model_version=version, window_kind="week",
                                                               window_starts=[start])}
@@ -90,7 +91,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
             name, csi.value, csi.light, ks.value if ks else None, ks.light if ks else None,
             ks.detail.get("p_value") if ks else None, js.value, js.light,
             verdict.light, dict(csi.detail.get("unseen", {})),
-            ks_note=ks.detail.get("note", "") if ks else "categorical: no KS"))
+            ks_note=ks.detail.get("note", "") if ks else "categorical: no KS", csi_critical=csi.detail.get("critical")))
     features.sort(key=lambda f: (-stability.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
     rows = int(week[(stability.ROWS, "")].value or 0)
     distributions = [Distribution(f.name, f.csi or 0.0, stability.bin_labels(reference.features[f.name].bins),
@@ -145,6 +146,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
         thresholds={"psi": m.psi.pair, "ks": m.ks.pair, "js": m.js.pair}, eps=reference.eps, min_rows=m.min_rows,
         week_rows=rows, week_light=week[(stability.OVERALL, "")].light, week_score_psi=week[(stability.SCORE_PSI, "")].value,
         week_score_light=week[(stability.SCORE_PSI, "")].light, days=days,
+        week_score_critical=week[(stability.SCORE_PSI, "")].detail.get("critical"),
         weeks=[(iso_week(w), cells[(w, stability.SCORE_PSI, "")].value, cells[(w, stability.SCORE_PSI, "")].light) for w in weeks],
         heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality,
         fairness=_fairness(spec, history, start, end, per_day, version), min_ratio=spec.fairness.min_ratio,
