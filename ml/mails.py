@@ -21,7 +21,7 @@ from ml.bins import AMBER, RED
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
-    from ml.monitor.backtest import BacktestResult
+    from ml.monitor.backtest_results import BacktestResult
     from ml.monitor.stability import Stat
     from ml.spec import Fairness, Monitoring
 

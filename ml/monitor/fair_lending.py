@@ -16,7 +16,7 @@ in the same order: scoring keeps the curated order, and the ids are checked). Hi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from ml import fairness, layout
 from ml.dates import window_end
 from ml.errors import RiskopsError
 from ml.monitor.history import History, Record
+from ml.monitor.stability_run import FairWindowSummary
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 
@@ -144,17 +145,19 @@ def pending(history: History, dataset: str, windows: Sequence[FairWindow]) -> li
     return [w for w in red if (w.model_version, w.kind, w.start) not in sent]
 
 
-def unsent(history: History, dataset: str, windows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def unsent(history: History, dataset: str, windows: Sequence[FairWindowSummary | Mapping[str, Any]]
+           ) -> list[FairWindowSummary]:
     """`pending` for windows as a run summary lists them."""
-    starts = sorted({dt.date.fromisoformat(w["start"]) for w in windows})
-    sent = {(r.model_version, r.window_kind, r.window_start)
-            for r in history.read(dataset, statistics=[FAIRNESS_ALERT], window_starts=starts)}
-    return [w for w in windows if (w["model_version"], w["kind"], dt.date.fromisoformat(w["start"])) not in sent]
+    typed = [FairWindowSummary.of(w) for w in windows]
+    sent = {(r.model_version, r.window_kind, r.window_start) for r in history.read(
+        dataset, statistics=[FAIRNESS_ALERT], window_starts=sorted({w.key[2] for w in typed}))}
+    return [w for w in typed if w.key not in sent]
 
 
-def record_sent(history: History, dataset: str, windows: Sequence[dict[str, Any]], to: Sequence[str], subject: str,
-                now: dt.datetime | None = None) -> None:
+def record_sent(history: History, dataset: str, windows: Sequence[FairWindowSummary | Mapping[str, Any]],
+                to: Sequence[str], subject: str, now: dt.datetime | None = None) -> None:
     """Remember that the fairness alert for these windows was mailed."""
     at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
-    history.write(Record(dataset, w["model_version"], w["kind"], dt.date.fromisoformat(w["start"]), FAIRNESS_ALERT,
-                         "", None, w["light"], {"to": list(to), "subject": subject, "sent_at": at}) for w in windows)
+    history.write(Record(dataset, *w.key, FAIRNESS_ALERT, "", None, w.light,
+                         {"to": list(to), "subject": subject, "sent_at": at})
+                  for w in map(FairWindowSummary.of, windows))
