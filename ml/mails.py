@@ -286,7 +286,8 @@ def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: M
 
 def _red_groups(window: Mapping[str, Any]) -> list[str]:
     """The groups a red fairness window is red for (a summary written before the evidence rule lists "below")."""
-    return list(window.get("red", window["below"]))
+    red = window.get("red")
+    return list(window["below"] if red is None else red)
 
 
 def fairness_alert(dataset: str, windows: Sequence[Mapping[str, Any]], fairness: Fairness) -> Mail:
