@@ -198,7 +198,8 @@ def dataset_page(dataset: str, windows: Mapping[str, Sequence[Window]], threshol
     sent, the fairness ratios by group, the champion history and the candidates waiting."""
     body = [f"<h1>{escape(dataset)}: monitoring</h1>",
             f'<p class="muted">Score PSI thresholds: amber ≥ {thresholds[0]:g}, red ≥ {thresholds[1]:g} (the '
-            "spec's <code>monitoring:</code>); read from the monitoring history the weekly PDF is made of.</p>"]
+            "spec's <code>monitoring:</code>), and above the critical value: what no change would exceed with 1% "
+            "probability at the window's rows; read from the monitoring history the weekly PDF is made of.</p>"]
 
     body.append("<h2>Champion</h2>")
     body.append(_table(["when", "action", "version", "by", "why", "report SHA-256"], [

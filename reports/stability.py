@@ -385,8 +385,9 @@ def _fair_lending(data: StabilityReportData) -> list[Flowable]:
     if data.fairness:
         out.append(Paragraph(
             f"Approval rate (\u201capprove\u201d decisions) of each group and its adverse impact ratio (AIR) against "
-            f"the reference group, with its 95% interval (Katz's log interval); below {data.min_ratio:g} red (an "
-            f"alert), groups with fewer than {data.min_group_rows} rows not judged.", STYLES["small"]))
+            f"the reference group, with its 95% interval (Katz's log interval): red (an alert) when the ratio and "
+            f"its whole interval are below {data.min_ratio:g}, amber when only the ratio is; groups with fewer "
+            f"than {data.min_group_rows} rows not judged.", STYLES["small"]))
     else:
         out.append(Paragraph("The spec declares no protected or monitored attribute (fairness.attributes).",
                              STYLES["body"]))
