@@ -220,13 +220,13 @@ def dataset_page(dataset: str, windows: Mapping[str, Sequence[Window]], threshol
             body.append(psi_chart([w.label for w in shown], [w.score_psi for w in shown],
                                   [w.score_light for w in shown], thresholds,
                                   f"Score PSI {KIND_TITLES.get(kind, kind).lower()}"))
-        body.append(_table(["window", "version", "rows", "score PSI", "critical (1%)", "light", "worst CSI", "feature",
-                             "light", "window light"], [
+        body.append(_table(["window", "version", "rows", "score PSI", "light", "worst CSI", "feature", "light",
+                             "window light", "score PSI critical (1%)"], [
             f'<tr data-window="{escape(w.label)}"><td>{escape(w.label)}</td><td>v{escape(w.model_version)}</td>'
-            f'<td class="n">{w.rows:,}</td><td class="n">{_num(w.score_psi)}</td>'
-            f'<td class="n">{_num(w.score_critical)}</td>{_light(w.score_light)}'
+            f'<td class="n">{w.rows:,}</td><td class="n">{_num(w.score_psi)}</td>{_light(w.score_light)}'
             f'<td class="n">{_num(w.worst_csi)}</td><td>{escape(w.worst_csi_feature or "—")}</td>'
-            f"{_light(w.worst_csi_light)}{_light(w.light)}</tr>" for w in reversed(shown)],
+            f'{_light(w.worst_csi_light)}{_light(w.light)}<td class="n">{_num(w.score_critical)}</td></tr>'
+            for w in reversed(shown)],
             "Nothing monitored yet."))
 
     body.append("<h2>Alerts sent</h2>")
