@@ -219,7 +219,9 @@ def test_a_whole_day_gets_the_same_answers_online_as_in_batch(store, cards_spec)
 
 # ---- refusals ----------------------------------------------------------------------------------------------
 
-GOOD = {"id": "T-1", "amount": "12,50", "merchant_category": "epicerie", "hour": "13"}
+GOOD = {"id": "T-1", "transaction_date": "05/09/2026", "amount": "14,71", "merchant_category": "Voyages",
+        "channel": "pos", "country": "FR", "device": "os:windows;type:terminal;trusted:0", "is_prime": "S",
+        "customer_age": "68", "hour": "13"}
 
 
 @pytest.mark.parametrize(("token", "status"), [(None, 401), ("wrong", 401), (TOKEN, 200), (OTHER, 200)])
