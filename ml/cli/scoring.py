@@ -16,8 +16,8 @@ from ml.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from ml.scoring import ondemand
     from ml.governance.halt import Halt
+    from ml.scoring import ondemand
     from ml.spec import DatasetSpec
     from ml.storage import Storage
 
