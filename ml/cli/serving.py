@@ -70,3 +70,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning",
                 access_log=False)
     return 0
+
+
+def _rollup_args(p: argparse.ArgumentParser) -> None:
+    from ml.cli.common import window
+
+    window(p)
+    p.add_argument("--log", help="the decision log folder (default RISKOPS_DECISION_LOG, else $RISKOPS_HOME/decisions)")
+
+
+@step("rollup-decisions", "roll the decision log's records of each day into the decisions zone (scores' schema "
+      "+ channel)", _rollup_args)
+def cmd_rollup(args: argparse.Namespace) -> int:
+    from ml.cli.common import context, days
+    from ml.serving.journal import ENV as JOURNAL_ENV
+    from ml.serving.rollup import rollup_day
+
+    settings, storage, spec = context(args)
+    folder = Path(args.log or os.environ.get(JOURNAL_ENV, str(settings.home / "decisions")))
+    if not folder.is_dir():
+        raise RiskopsError(f"no decision log folder at {folder} (--log or {JOURNAL_ENV})")
+    for day in days(args):  # every calendar day: the service decides on any day
+        m = rollup_day(storage, spec, day, folder)
+        versions = ", ".join(f"{v}: {o['rows']}" for v, o in m["versions"].items()) or "none"
+        print(f"{day} {spec.name}: {m['records']} online decisions rolled up (by version {versions}) from "
+              f"{len(m['sources'])} log file(s)", flush=True)
+    return 0

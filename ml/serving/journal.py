@@ -109,11 +109,16 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def read(folder: Path) -> Iterator[Record]:
-    """Every complete record of every journal file in the folder (a last line cut short by a kill is skipped:
-    it was never answered)."""
+    """Every complete record of every journal file in the folder."""
     for path in sorted(folder.glob("*.jsonl")):
-        with path.open("rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break
-                yield Record.model_validate_json(line)
+        yield from read_file(path)
+
+
+def read_file(path: Path) -> Iterator[Record]:
+    """The complete records of one journal file (a last line cut short by a kill is skipped: it was never
+    answered)."""
+    with path.open("rb") as fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break
+            yield Record.model_validate_json(line)
