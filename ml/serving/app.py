@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from ml.serving import body as bodies
 from ml.serving import decide as deciding
 from ml.serving.auth import Tokens
+from ml.serving.batcher import Batcher
 from ml.serving.follower import Follower
 from ml.serving.journal import Journal, Record
 from ml.serving.metrics import Metrics
@@ -49,6 +50,12 @@ class Service:
     follower: Follower
     journal: Journal
     metrics: Metrics
+    batchers: dict[str, Batcher] = field(default_factory=dict)
+
+    def batcher(self, dataset: str) -> Batcher:
+        if dataset not in self.batchers:
+            self.batchers[dataset] = Batcher(self.specs[dataset])
+        return self.batchers[dataset]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -156,24 +163,23 @@ async def _decisions(service: Service, dataset: str, request: Request) -> tuple[
         why = f"{halt.text()}, and the spec has no fallback policy" if halt is not None else "no champion is loaded"
         return 503, "unavailable", _error(503, f"'{dataset}' cannot be decided now: {why}")
     now = dt.datetime.now(dt.timezone.utc)
-    decided = await run_in_threadpool(deciding.decide, applications, spec, loaded, now.date())
+    decided = await service.batcher(dataset).decide(applications, loaded, now.date())
     given = request.headers.get("x-request-id", "")
     request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    by_id = {a.id: a for a in applications}
     out, records = [], []
-    for row in decided.rows:
+    for application, row in decided.rows:
         decision_id = uuid.uuid4().hex
         records.append(Record(time=now.isoformat(timespec="microseconds"), dataset=dataset,
                               business_date=now.date().isoformat(), client=client, request_id=request_id,
                               decision_id=decision_id,
-                              input_sha256=hashlib.sha256(_canonical(by_id[row["id"]])).hexdigest(), row=row,
+                              input_sha256=hashlib.sha256(_canonical(application)).hexdigest(), row=row,
                               model_version=loaded.version, policy=loaded.policy))
-        out.append({"id": row["id"], "decision_id": decision_id, "decision": row["decision"], "pd": row["pd"],
+        out.append({"id": application.id, "decision_id": decision_id, "decision": row["decision"], "pd": row["pd"],
                     "score": row["score"], "band": row["band"], "hard_rule": row["hard_rule"],
                     "reasons": deciding.reasons(row, loaded)})
     if records:
         await asyncio.wrap_future(service.journal.append(records))  # durable before the answer
-    for row in decided.rows:
+    for _, row in decided.rows:
         service.metrics.decided(dataset, loaded.version, loaded.policy, str(row["decision"]))
     payload: dict[str, Any] = {
         "model_version": loaded.pinned.version if loaded.pinned is not None else None, "policy": loaded.policy,

@@ -55,16 +55,18 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Decided:
-    """The scored rows (the scores schema, in the applications' order, rejected ones left out), their ids, and
-    the rejected applications with each reason."""
+    """The decided applications, each with its scored row (the scores schema: what `scores/` holds for it), in
+    the applications' order, rejected ones left out; and the rejected applications with each reason."""
 
-    rows: list[dict[str, Any]]
+    rows: list[tuple[Application, dict[str, Any]]]
     rejected: list[Rejected]
 
 
-def curated_rows(applications: list[Application], spec: DatasetSpec, day: dt.date) -> tuple[pa.Table, list[Rejected]]:
+def curated_rows(applications: list[Application], spec: DatasetSpec, day: dt.date
+                 ) -> tuple[pa.Table, list[Application], list[Rejected]]:
     """The applications' raw fields validated as preprocessing validates a landing file (business date `day`):
-    the clean ones as curated rows (an Arrow table), the others with their reasons."""
+    the clean ones as curated rows (an Arrow table) and which applications they are, the others with their
+    reasons."""
     names = [c.name for c in spec.columns]
     frame = pd.DataFrame([[a.id if n == spec.id_column else a.fields.get(n) for n in names] for a in applications],
                          columns=names, dtype="string")
@@ -74,12 +76,14 @@ def curated_rows(applications: list[Application], spec: DatasetSpec, day: dt.dat
                 for a, reasons in zip(applications, validated.reasons) for reason in reasons]
     curated = validated.values[clean].reset_index(drop=True)
     curated.insert(0, BUSINESS_DATE, pd.Series([pd.Timestamp(day)] * len(curated), dtype="datetime64[s]"))
-    return pa.Table.from_pandas(curated, preserve_index=False), rejected
+    kept = [a for a, ok in zip(applications, clean) if ok]
+    return pa.Table.from_pandas(curated, preserve_index=False), kept, rejected
 
 
 def decide(applications: list[Application], spec: DatasetSpec, loaded: Loaded, day: dt.date) -> Decided:
-    """Validate and decide the applications with what `loaded` holds (never "none": the caller refuses that)."""
-    table, rejected = curated_rows(applications, spec, day)
+    """Validate and decide the applications with what `loaded` holds (never "none": the caller refuses that).
+    Ids must be distinct (validation rejects a repeated one, as within a landed day)."""
+    table, kept, rejected = curated_rows(applications, spec, day)
     if table.num_rows == 0:
         return Decided([], rejected)
     if loaded.pinned is not None:
@@ -88,7 +92,7 @@ def decide(applications: list[Application], spec: DatasetSpec, loaded: Loaded, d
         scores = fallback_table(table, spec, loaded.fallback)
     else:
         raise ValueError("nothing decides: the caller answers 503")
-    return Decided(scores.to_pylist(), rejected)
+    return Decided(list(zip(kept, scores.to_pylist())), rejected)
 
 
 def reasons(row: dict[str, Any], loaded: Loaded) -> list[dict[str, str]]:
