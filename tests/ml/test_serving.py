@@ -354,6 +354,8 @@ def test_a_promotion_and_a_rollback_reach_the_service_under_load_without_a_faile
         time.sleep(1)
     assert all(status == 200 for _, status, _, _ in load.answers), {a for a in load.answers if a[1] != 200}
     assert {v for _, _, v, _ in load.answers} == {store.v1, store.v2}
+    print(f"promotion reached the service in {switch:.2f} s, the rollback in {back:.2f} s; "
+          f"{len(load.answers)} answers under load")
     assert switch <= 10 and back <= 10
     # after each switch, no answer from the version before it
     after_promotion = [v for t, _, v, _ in load.answers if promoted + switch < t < rolled]
@@ -396,6 +398,7 @@ def test_halt_switches_to_the_fallback_policy_and_resume_back_to_the_champion(st
         resume(client, NAME, "Ada", "fixed")
         back = _until(load, resumed_at, store.v1)
     assert all(status == 200 for _, status, _, _ in load.answers)
+    print(f"halt reached the service in {to_fallback:.2f} s, the resume in {back:.2f} s")
     assert to_fallback <= 10 and back <= 10
     assert champion["halted"] is True and champion["halt"]["reason"] == "scores look wrong"
     (decision,) = r.json()["decisions"]
@@ -434,6 +437,7 @@ def test_every_answered_decision_is_recorded_after_a_sigkill_under_load(store):
     for t in threads:
         t.join()
     recorded = {r.decision_id for r in _records(store)}
+    print(f"{len(answered)} decisions answered before the SIGKILL, {len(recorded)} recorded in all")
     assert len(answered) > 50
     assert set(answered) <= recorded
 
