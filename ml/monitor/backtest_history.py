@@ -36,7 +36,7 @@ from ml import bins
 from ml.dates import BACKTEST_KINDS
 from ml.fairness import GroupRow
 from ml.json_values import finite
-from ml.monitor.backtest import BacktestResult, Performance
+from ml.monitor.backtest_results import BacktestResult, Performance
 from ml.monitor.fair_lending import feature_key
 from ml.monitor.history import History, Record
 from ml.spec import Backtest as BacktestSpec

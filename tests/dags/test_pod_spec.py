@@ -278,7 +278,7 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     steps = {task_id for _, task_id, _ in pods}
     assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit", "stability",
             "backtest", "rollback", "record_decline", "halt", "resume"} <= steps
-    for (dag_id, task_id, index), pod in pods.items():
+    for (dag_id, task_id, _), pod in pods.items():
         manifest = ApiClient().sanitize_for_serialization(pod)
         # strict: an unknown or misspelt field is an error, as `kubectl apply --validate=strict` makes it
         kubernetes_validate.validate(manifest, version, strict=True)
