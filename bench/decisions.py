@@ -106,9 +106,9 @@ def _applications(storage: Any, spec: Any, day: dt.date, n: int) -> list[dict[st
     for key in storage.list_files(layout.landing(DS, day)):
         records = read_records(storage.read_bytes(key), spec.raw, key)
         header = records.header or []
-        for fields, problem in zip(records.fields, records.problems):
+        for fields, problem in zip(records.fields, records.problems, strict=True):
             if not problem and len(fields) == len(header):
-                row = dict(zip(header, fields))
+                row = dict(zip(header, fields, strict=True))
                 out.append({"id": row.pop(spec.id_column), **row})
     return out[:n]
 

@@ -214,7 +214,7 @@ class _Window:
 def _merge_groups(into: list[fairness_stats.GroupCounts], counts: list[fairness_stats.GroupCounts]) -> None:
     if not into:
         into.extend(fairness_stats.GroupCounts(c.attribute, c.kind, c.reference) for c in counts)
-    for target, c in zip(into, counts):
+    for target, c in zip(into, counts, strict=True):
         target.merge(c)
 
 
@@ -244,7 +244,7 @@ def _matured(storage: Storage, spec: DatasetSpec, labels: pa.Table, day: ScoredD
     decision, decisions = rows.categories(table.column("decision"))
     approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
     counts = [fairness_stats.count_groups(codes[known], names, a, approved, y, p)
-              for a, (codes, names) in zip(spec.fairness.attributes, groups)]
+              for a, (codes, names) in zip(spec.fairness.attributes, groups, strict=True)]
     return _Matured(day.version, day.day, table, p, y, approved, reviewer, counts, int((~known).sum()))
 
 
@@ -307,7 +307,7 @@ def _add_week(window: _Window, label: str, acc: _WeekRows) -> None:
     window.sums.merge(acc.sums)
     window.bands.merge(acc.bands)
     _merge_groups(window.groups, acc.groups)
-    for p, y in zip(acc.pd, acc.y):
+    for p, y in zip(acc.pd, acc.y, strict=True):
         window.histogram.add(p, y.astype(float), 1.0 - y)
 
 

@@ -95,7 +95,7 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
 
     items = [(bins.SAMPLE_SCORE, reference.score), *reference.features.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and parquet decoding release the GIL
-        counted = dict(zip([name for name, _ in items], pool.map(count, items)))
+        counted = dict(zip([name for name, _ in items], pool.map(count, items), strict=True))
     score = counted.pop(bins.SAMPLE_SCORE)
     return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 

@@ -61,7 +61,7 @@ class FairWindow:
 
     def records(self, dataset: str, min_ratio: float) -> list[Record]:
         out = []
-        for counts, rows in zip(self.counts, self.groups):
+        for counts, rows in zip(self.counts, self.groups, strict=True):
             ref = counts.cells.get(counts.reference, fairness.Cell())
             for r in rows:
                 cell = counts.cells.get(r.group, fairness.Cell())

@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
@@ -217,7 +218,7 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
         where = binning.category_bins(categories, labels)
         np.add.at(bins, where, per_value)
         bins[-1] += missing
-        for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
+        for label, n, position in zip(labels, per_value.tolist(), where.tolist(), strict=True):
             if position == len(categories) and n and (column.known is None or label not in column.known):
                 unseen[label] = unseen.get(label, 0) + int(n)
     return Counts(bins=bins, unseen=unseen)
@@ -273,7 +274,7 @@ def count_window(scores: Any, features: Mapping[str, Any], reference: Reference)
     items = [(binning.SAMPLE_SCORE, scores, reference.score, np.float64),  # PDs, binned as float64 at training
              *((name, features[name], col, np.float32) for name, col in reference.features.items())]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and searching release the GIL: columns in parallel
-        counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items)))
+        counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items), strict=True))
     score = counted.pop(binning.SAMPLE_SCORE)
     return WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
@@ -453,4 +454,4 @@ def bin_labels(bins: Mapping[str, Any]) -> list[str]:
     edges = [f"{e:.4g}" for e in bins["edges"]]
     if not edges:
         return ["all values", "missing"]
-    return [f"<= {edges[0]}", *(f"({lo}, {hi}]" for lo, hi in zip(edges, edges[1:])), f"> {edges[-1]}", "missing"]
+    return [f"<= {edges[0]}", *(f"({lo}, {hi}]" for lo, hi in pairwise(edges)), f"> {edges[-1]}", "missing"]

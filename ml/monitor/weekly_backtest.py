@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from functools import partial
 from typing import Any, ClassVar
 
 from mlflow import MlflowClient
@@ -94,7 +95,7 @@ def log_metrics(client: MlflowClient, name: str, result: BacktestResult) -> int:
     for version, metrics in by_version.items():
         run_id = registry.get_version(client, name, version).run_id or ""  # "": MLflow says the run does not exist
         registry.call(client, f"logging the backtest of {name} version {version}",
-                      lambda: client.log_batch(run_id, metrics=metrics))
+                      partial(client.log_batch, run_id, metrics=metrics))
     return sum(len(m) for m in by_version.values())
 
 

@@ -88,17 +88,22 @@ def applications(body: Any, spec: DatasetSpec) -> list[Application]:
         if ident in ids:
             raise BodyError(422, f"{where}: the id {shown(ident)} appears twice in the request")
         ids.add(ident)
-        fields: dict[str, str | None] = {}
-        for key, value in item.items():
-            if key == ID:
-                continue
-            if key not in columns:
-                raise BodyError(422, f"{where}: unknown field {shown(key)} (not a column of '{spec.name}')")
-            if value is not None and not isinstance(value, str):
-                raise BodyError(422, f"{where}: {shown(key)} must be text as in a landing file (or null), not "
-                                     f"{_kind(value)}")
-            if value is not None and len(value) > MAX_VALUE:
-                raise BodyError(422, f"{where}: {shown(key)} is longer than {MAX_VALUE} characters")
-            fields[key] = value
-        out.append(Application(ident, fields))
+        out.append(Application(ident, _fields(item, where, columns, spec.name)))
     return out
+
+
+def _fields(item: dict[str, Any], where: str, columns: set[str], dataset: str) -> dict[str, str | None]:
+    """An application's raw fields (text as in a landing file, or null), each a column of the dataset."""
+    fields: dict[str, str | None] = {}
+    for key, value in item.items():
+        if key == ID:
+            continue
+        if key not in columns:
+            raise BodyError(422, f"{where}: unknown field {shown(key)} (not a column of '{dataset}')")
+        if value is not None and not isinstance(value, str):
+            raise BodyError(422, f"{where}: {shown(key)} must be text as in a landing file (or null), not "
+                                 f"{_kind(value)}")
+        if value is not None and len(value) > MAX_VALUE:
+            raise BodyError(422, f"{where}: {shown(key)} is longer than {MAX_VALUE} characters")
+        fields[key] = value
+    return fields

@@ -73,10 +73,10 @@ def curated_rows(applications: list[Application], spec: DatasetSpec, day: dt.dat
     validated = validate_fields(frame, spec, day)
     clean = validated.clean_mask
     rejected = [Rejected(a.id, reason.split(":", 1)[0], reason)
-                for a, reasons in zip(applications, validated.reasons) for reason in reasons]
+                for a, reasons in zip(applications, validated.reasons, strict=True) for reason in reasons]
     curated = validated.values[clean].reset_index(drop=True)
     curated.insert(0, BUSINESS_DATE, pd.Series([pd.Timestamp(day)] * len(curated), dtype="datetime64[s]"))
-    kept = [a for a, ok in zip(applications, clean) if ok]
+    kept = [a for a, ok in zip(applications, clean, strict=True) if ok]
     return pa.Table.from_pandas(curated, preserve_index=False), kept, rejected
 
 
@@ -92,7 +92,7 @@ def decide(applications: list[Application], spec: DatasetSpec, loaded: Loaded, d
         scores = fallback_table(table, spec, loaded.fallback)
     else:
         raise ValueError("nothing decides: the caller answers 503")
-    return Decided(list(zip(kept, scores.to_pylist())), rejected)
+    return Decided(list(zip(kept, scores.to_pylist(), strict=True)), rejected)
 
 
 def reasons(row: dict[str, Any], loaded: Loaded) -> list[dict[str, str]]:

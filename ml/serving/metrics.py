@@ -63,7 +63,7 @@ class Metrics:
                     "# TYPE riskops_decision_request_seconds histogram"]
             for key, counts in sorted(self.latency.items()):
                 total = 0
-                for bound, count in zip([*BUCKETS, float("inf")], counts):
+                for bound, count in zip([*BUCKETS, float("inf")], counts, strict=True):
                     total += count
                     le = "+Inf" if bound == float("inf") else repr(bound)
                     out.append(f"riskops_decision_request_seconds_bucket{_labels((*key, ('le', le)))} {total}")

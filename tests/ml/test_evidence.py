@@ -22,8 +22,8 @@ def _simulated(statistic: str, p: np.ndarray, n: int, m: int, seed: int) -> np.n
     ref = rng.multinomial(m, p, size=SIMULATIONS) / m
     cur = rng.multinomial(n, p, size=SIMULATIONS) / n
     if statistic == "psi":
-        return np.array([bins.psi(e, a) for e, a in zip(ref, cur)])
-    return np.array([js_distance(e, a) for e, a in zip(ref, cur)])
+        return np.array([bins.psi(e, a) for e, a in zip(ref, cur, strict=True)])
+    return np.array([js_distance(e, a) for e, a in zip(ref, cur, strict=True)])
 
 
 @pytest.mark.parametrize(("n", "m", "p"), [
@@ -89,7 +89,7 @@ def test_a_group_at_the_minimum_is_rarely_red() -> None:
     n, n0, p0 = 80, 3_000, 0.6
     a = rng.binomial(n, 0.8 * p0, size=SIMULATIONS)
     a0 = rng.binomial(n0, p0, size=SIMULATIONS)
-    intervals = [fairness.impact_ratio(int(x), n, int(y), n0) for x, y in zip(a, a0)]
+    intervals = [fairness.impact_ratio(int(x), n, int(y), n0) for x, y in zip(a, a0, strict=True)]
     lights = [fairness.ratio_light(ratio, high, 0.8) for ratio, _, high in intervals]
     red = lights.count("red") / SIMULATIONS
     assert red <= 0.035

@@ -162,10 +162,10 @@ def _landing_applications(storage: Storage, spec: DatasetSpec, day: dt.date) -> 
     for key in storage.list_files(layout.landing(DS, day)):
         records = read_records(storage.read_bytes(key), spec.raw, key)
         header = records.header or []
-        for fields, problem, line in zip(records.fields, records.problems, records.lines):
+        for fields, problem, line in zip(records.fields, records.problems, records.lines, strict=True):
             if problem or len(fields) != len(header):
                 continue
-            row = dict(zip(header, fields))
+            row = dict(zip(header, fields, strict=True))
             apps.append({"id": row.pop(spec.id_column), **{k: v for k, v in row.items() if k in
                                                             {c.name for c in spec.columns}}})
             lines.append(line)
@@ -203,7 +203,7 @@ def test_a_whole_day_gets_the_same_answers_online_as_in_batch(store, cards_spec)
     assert all(x["text"] for d in online.values() for x in d["reasons"])
     # the rows the quarantine holds are the rejected applications, with the same words
     quarantine = pq.read_table(store.storage.path(layout.quarantine(DS, DAY))).to_pylist()
-    by_line = dict(zip(lines, (a["id"] for a in apps)))
+    by_line = dict(zip(lines, (a["id"] for a in apps), strict=True))
     shaped = [q for q in quarantine if q["line"] in by_line]
     assert shaped and len(rejected) == len(shaped)
     for q in shaped:
