@@ -9,11 +9,14 @@ production path run through it and checked.
    MLflow, Airflow, the task image. Their sizes are printed; the task image must stay within 800 MB.
 2. docker-compose.yaml + docker/compose/task-containers.yaml (RISKOPS_TASK_MODE=docker) + local-images.yaml
    + a small file of this check's own settings (cron off, one API worker) come up under a project name of
-   their own, with fresh credentials and free ports on 127.0.0.1.
+   their own, with fresh credentials (its own env file, mode 0600, as `make secrets` writes one) and free
+   ports on 127.0.0.1: CeleryExecutor with Redis and two airflow-worker containers, each starting its steps
+   on the Docker engine it runs on.
 3. demo.production_flow runs on it: landing (the task image through compose's `riskops-task`), preprocess,
    retrain, the approval answered by the approver through the REST API, score, stability, backtest; then
    the history on PostgreSQL, MLflow's registry through its REST API with auth, the mails and their PDFs, the
-   refusals, and no credential in any container's or task's log. The scored day is scored once more on this
+   refusals, and no credential in any container's (every service's) or task's log; both Celery workers ran
+   tasks (each task instance's hostname, from the REST API). The scored day is scored once more on this
    machine with the development lock's (CUDA) xgboost: its file must be byte-identical to the one the task
    image's xgboost-cpu wrote.
 4. Every container, network and volume of the project is removed, whatever happened; the phase times are
@@ -49,6 +52,7 @@ from demo.production_flow import (
     require,
     run_flow,
 )
+from demo.env_file import write_env_file
 from demo.stack import free_port, fresh_credentials, service_env
 
 COMPOSE_FILES = (REPO / "docker-compose.yaml", REPO / "docker" / "compose" / "task-containers.yaml",
@@ -58,6 +62,7 @@ TASK_IMAGE_LIMIT = 800_000_000  # bytes, as `docker images` counts them
 # image -> (the compose service whose build section makes it, the compose variable naming it)
 IMAGES = {
     "postgres": ("postgres", "RISKOPS_POSTGRES_IMAGE"),
+    "redis": ("redis", "RISKOPS_REDIS_IMAGE"),
     "standins": ("minio", "RISKOPS_STANDINS_IMAGE"),
     "mlflow": ("mlflow", "RISKOPS_MLFLOW_IMAGE"),
     "airflow": ("airflow-init", "RISKOPS_AIRFLOW_IMAGE"),
@@ -67,8 +72,9 @@ PORTS = ("AIRFLOW_PORT", "MLFLOW_PORT", "MINIO_PORT", "MINIO_CONSOLE_PORT", "MAI
 # What this check sets that a deployment would not: the data are replayed history (runs are triggered, no
 # cron), and one API worker on a machine of two cores shared with the steps.
 CHECK_SETTINGS = {"RISKOPS_CRON_SCHEDULES": "off", "AIRFLOW__API__WORKERS": "1"}
-AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer")
+AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-worker",
+                    "airflow-dag-processor", "airflow-triggerer")
+WORKERS = 2  # airflow-worker's scale in docker-compose.yaml: both must run tasks
 
 
 class DockerMissing(RuntimeError):
@@ -121,7 +127,7 @@ class ComposeStack:
     ports: dict[str, int] = field(default_factory=lambda: {k: free_port() for k in PORTS})
 
     def __post_init__(self) -> None:
-        self.variables["POSTGRES_PASSWORD"] = uuid.uuid4().hex
+        self.env_file = self.home / "check.env"  # this check's own .env (never the repository's)
         self.override = self.home / "check.yaml"
         self.log = self.home / "logs" / "compose.log"
         passwords = self.home / "airflow" / "passwords.json"
@@ -132,11 +138,14 @@ class ComposeStack:
     # ------------------------------------------------------------------ configuration
 
     def env(self) -> dict[str, str]:
-        """What compose interpolates: the credentials, ports, image names and this machine's Docker."""
+        """What compose interpolates besides the credentials (in `env_file`): ports, image names, this machine's
+        Docker."""
         images = {var: f"riskops-{name}:check" for name, (_, var) in IMAGES.items()}
         return {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "AIRFLOW", "MLFLOW_", "AWS_"))},
-            **self.variables, **{k: str(v) for k, v in self.ports.items()}, **images,
+            # the credentials come from this check's own env file only (compose() passes it)
+            **{k: v for k, v in os.environ.items()
+               if not k.startswith(("RISKOPS_", "AIRFLOW", "MLFLOW_", "AWS_")) and k not in self.variables},
+            **{k: str(v) for k, v in self.ports.items()}, **images,
             "COMPOSE_PROJECT_NAME": self.project,
             "RISKOPS_DOCKER_NETWORK": self.project,
             "RISKOPS_BASE_IMAGE": BASE_IMAGE,
@@ -150,8 +159,11 @@ class ComposeStack:
 
     def compose(self, *args: str) -> list[str]:
         files = [*COMPOSE_FILES, self.override] if self.override.exists() else list(COMPOSE_FILES)
+        if not self.env_file.exists():
+            self.env_file.parent.mkdir(parents=True, exist_ok=True)
+            write_env_file(self.env_file, self.variables)
         return [*compose_command(), "--project-name", self.project, "--project-directory", str(REPO),
-                *(a for f in files for a in ("-f", str(f))), *args]
+                "--env-file", str(self.env_file), *(a for f in files for a in ("-f", str(f))), *args]
 
     def write_override(self) -> None:
         """This check's own settings, for every Airflow component (they must agree)."""
@@ -311,6 +323,32 @@ def check_task_containers(stack: ComposeStack) -> None:
     require(uid not in ("", "0"), f"the task image runs as uid {uid}")
 
 
+def task_hosts(stack: ComposeStack) -> dict[str, int]:
+    """How many task instances (every DAG, every run) each host ran, from Airflow's REST API."""
+    hosts: dict[str, int] = {}
+    offset = 0
+    while True:
+        page = stack.airflow.api("GET", "/dags/~/dagRuns/~/taskInstances", params={"limit": 100, "offset": offset})
+        for ti in page["task_instances"]:
+            if ti.get("hostname"):
+                hosts[ti["hostname"]] = hosts.get(ti["hostname"], 0) + 1
+        offset += len(page["task_instances"])
+        if not page["task_instances"] or offset >= page["total_entries"]:
+            return hosts
+
+
+def check_workers_shared_the_tasks(stack: ComposeStack) -> None:
+    """CeleryExecutor: every task ran on an airflow-worker container, and each of the WORKERS ran some."""
+    workers = stack.container_ids(f"label=com.docker.compose.project={stack.project}",
+                                  "label=com.docker.compose.service=airflow-worker")
+    names = {run(["docker", "inspect", "-f", "{{.Config.Hostname}}", cid]).stdout.strip(): cid for cid in workers}
+    hosts = task_hosts(stack)
+    require(len(workers) == WORKERS, f"{len(workers)} airflow-worker containers, expected {WORKERS}")
+    require(set(hosts) <= set(names), f"tasks ran on hosts that are not workers: {sorted(set(hosts) - set(names))}")
+    require(set(hosts) == set(names), f"not every worker ran tasks: {hosts} of workers {sorted(names)}")
+    print("celery workers: " + ", ".join(f"{h} ran {n} task(s)" for h, n in sorted(hosts.items())), flush=True)
+
+
 def check_xgboost_builds_agree(stack: ComposeStack) -> None:
     """The scored day scored again here with the development lock's xgboost (the CUDA build): the file is
     byte-identical to the one xgboost-cpu wrote in the task image, from the same model and rows."""
@@ -359,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         run_flow(stack, clock)
         check_all(stack, clock)
         check_task_containers(stack)
+        check_workers_shared_the_tasks(stack)
         check_xgboost_builds_agree(stack)
         clock.lap("image checks")
         status = 0
