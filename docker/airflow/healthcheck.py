@@ -2,7 +2,8 @@
 is healthy. Exit 0 healthy, 1 not; one line on stdout says why (`docker inspect` shows it).
 
 api-server: its health endpoint; scheduler: its health-check server (AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK);
-dag-processor, triggerer: `airflow jobs check` for their job on this host. Anything else (a one-shot
+dag-processor, triggerer: `airflow jobs check` for their job on this host; "celery worker": Celery's ping
+of this host's worker (as Airflow's official compose checks it). Anything else (a one-shot
 command, `--help`) has nothing to serve and counts as healthy.
 """
 
@@ -19,6 +20,8 @@ JOBS = {"dag-processor": "DagProcessorJob", "triggerer": "TriggererJob"}
 
 def component() -> str:
     argv = Path("/proc/1/cmdline").read_bytes().decode(errors="replace").split("\0")
+    if "celery" in argv and "worker" in argv:
+        return "celery worker"
     return next((a for a in argv if a in {"api-server", "scheduler", *JOBS}), "")
 
 
@@ -38,6 +41,9 @@ def main() -> int:
     elif name == "scheduler":
         port = os.environ.get("AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT", "8974")
         ok = http_ok(f"http://localhost:{port}/health")
+    elif name == "celery worker":
+        ok = subprocess.run(["celery", "--app", "airflow.providers.celery.executors.celery_executor.app", "inspect",
+                             "ping", "-d", f"celery@{os.environ.get('HOSTNAME', '')}"], capture_output=True).returncode == 0
     elif name in JOBS:
         ok = subprocess.run(["airflow", "jobs", "check", "--job-type", JOBS[name], "--local"],
                             capture_output=True).returncode == 0
