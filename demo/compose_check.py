@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, wait_for
+from demo.env_file import write_env_file
 from demo.production_flow import (
     DATASET,
     DAYS,
@@ -52,7 +53,6 @@ from demo.production_flow import (
     require,
     run_flow,
 )
-from demo.env_file import write_env_file
 from demo.stack import free_port, fresh_credentials, service_env
 
 COMPOSE_FILES = (REPO / "docker-compose.yaml", REPO / "docker" / "compose" / "task-containers.yaml",
