@@ -19,7 +19,9 @@ production path run through it and checked.
    tasks (each task instance's hostname, from the REST API). The scored day is scored once more on this
    machine with the development lock's (CUDA) xgboost: its file must be byte-identical to the one the task
    image's xgboost-cpu wrote.
-4. Every container, network and volume of the project is removed, whatever happened; the phase times are
+4. The fault phase (demo.faults): the Celery worker running a scoring step is SIGKILLed; the step is retried
+   and the day scored once.
+5. Every container, network and volume of the project is removed, whatever happened; the phase times are
    printed. Images stay (they are the cache of the next run).
 """
 
@@ -41,6 +43,7 @@ import httpx
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, wait_for
 from demo.env_file import write_env_file
+from demo.faults import kill_worker_during_scoring
 from demo.production_flow import (
     DATASET,
     DAYS,
@@ -71,7 +74,10 @@ IMAGES = {
 PORTS = ("AIRFLOW_PORT", "MLFLOW_PORT", "MINIO_PORT", "MINIO_CONSOLE_PORT", "MAILPIT_PORT", "POSTGRES_PORT")
 # What this check sets that a deployment would not: the data are replayed history (runs are triggered, no
 # cron), and one API worker on a machine of two cores shared with the steps.
-CHECK_SETTINGS = {"RISKOPS_CRON_SCHEDULES": "off", "AIRFLOW__API__WORKERS": "1"}
+# The fault phase waits for a killed worker's task to be failed over and retried: a heartbeat timeout of 60 s
+# and a retry after 15 s instead of compose's 120 s and 300 s keep that within a CI budget.
+CHECK_SETTINGS = {"RISKOPS_CRON_SCHEDULES": "off", "AIRFLOW__API__WORKERS": "1",
+                  "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60", "RISKOPS_RETRY_DELAY_SECONDS": "15"}
 AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-worker",
                     "airflow-dag-processor", "airflow-triggerer")
 WORKERS = 2  # airflow-worker's scale in docker-compose.yaml: both must run tasks
@@ -374,6 +380,7 @@ def check_xgboost_builds_agree(stack: ComposeStack) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.compose_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("RISKOPS_CHECK_HOME", REPO / "var" / "compose-check")))
+    parser.add_argument("--no-faults", dest="faults", action="store_false", help="skip the fault phase")
     args = parser.parse_args(argv)
     try:
         docker_available()
@@ -400,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         check_workers_shared_the_tasks(stack)
         check_xgboost_builds_agree(stack)
         clock.lap("image checks")
+        if args.faults:
+            print(kill_worker_during_scoring(stack), flush=True)
+            clock.lap("fault: worker SIGKILL during scoring")
         status = 0
     except (WaitError, CheckFailed, subprocess.TimeoutExpired, httpx.HTTPError, OSError) as exc:
         print(f"compose-check: FAILED: {exc}", flush=True)

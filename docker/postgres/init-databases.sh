@@ -3,7 +3,7 @@
 # image's entrypoint and by docker/postgres/entrypoint.sh, as user $POSTGRES_USER). One server, one database
 # and one owner per service (MLflow has a second one for its users and permissions). Each owner's password
 # comes from compose (AIRFLOW_DB_PASSWORD, MLFLOW_DB_PASSWORD, RISKOPS_DB_PASSWORD: no defaults); psql's
-# variables quote them, so no password is ever part of the SQL text or a log line.
+# :'variables' quote them as SQL literals, and psql's output is discarded, so none reaches a log.
 set -eu
 : "${AIRFLOW_DB_PASSWORD:?AIRFLOW_DB_PASSWORD is not set}" "${MLFLOW_DB_PASSWORD:?MLFLOW_DB_PASSWORD is not set}" \
   "${RISKOPS_DB_PASSWORD:?RISKOPS_DB_PASSWORD is not set}"
