@@ -395,7 +395,9 @@ def test_airflow_services_share_one_configuration():
     # Celery's broker is the redis service, with its password; results in Airflow's own database
     broker, redis = urlsplit(e["AIRFLOW__CELERY__BROKER_URL"]), services()["redis"]
     assert broker.scheme == "redis" and broker.hostname == "redis" and broker.password == env(redis)["REDIS_PASSWORD"]
-    assert urlsplit(e["AIRFLOW__CELERY__RESULT_BACKEND"]).hostname == "postgres"
+    # the driver named: a bare db+postgresql:// makes the worker import psycopg 3, which the lock does not have
+    backend = urlsplit(e["AIRFLOW__CELERY__RESULT_BACKEND"])
+    assert backend.hostname == "postgres" and backend.scheme == "db+postgresql+psycopg2"
     workers = [svc for svc in afs.values() if svc.get("command") == "celery worker"]
     assert len(workers) == 1 and workers[0].get("scale") == 2, "one airflow-worker service, two containers"
     assert e["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
