@@ -16,7 +16,9 @@ from typing import Any
 from demo.airflow_runtime import wait_for
 from demo.production_flow import DATASET, DAYS_TRAINED, require
 
-SCORE_STEP = "score_partition"
+# the task that scores a day when the day is one partition (the score DAG's default): `commit` runs
+# `python -m ml score --date D --commit` (riskops_airflow.scoring_plan)
+SCORE_STEP = "commit"
 
 
 def running_step(stack: Any, dag_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
