@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
-.PHONY: install demo ui stack stack-stop test test-fast lint bench compose-check lock clean
+.PHONY: install demo ui stack stack-stop secrets test test-fast lint bench compose-check lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ stack: install
 
 stack-stop:
 	$(BIN)/python -m demo.stack --stop
+
+# .env beside docker-compose.yaml with fresh random credentials (mode 0600), once: an existing .env is kept.
+# docker-compose.yaml has no default credential and refuses to start without them.
+secrets: install
+	$(BIN)/python -m demo.env_file
 
 # Lint (ruff on the whole tree, mypy strict on ml/ and reports/: tests/suite.py, pyproject.toml), then the
 # tests not marked slow on both cores (a test file stays in one worker: its fixtures are made once), then
@@ -73,7 +78,7 @@ lock: $(BIN)/python
 	  sed -n 's/^xgboost==/xgboost-cpu==/p' requirements.txt; } > requirements/xgboost-cpu.txt
 	$(BIN)/uv pip compile -q requirements/ml.in requirements/xgboost-cpu.txt -c requirements.txt \
 		-o requirements/task.txt --python-version 3.11 --custom-compile-command "make lock"
-	$(BIN)/uv pip compile -q requirements/ml.in requirements/xgboost-cpu.txt requirements/airflow.in \
+	$(BIN)/uv pip compile -q requirements/ml.in requirements/xgboost-cpu.txt requirements/airflow.in requirements/ldap.in \
 		-c requirements.txt -o requirements/airflow.txt --python-version 3.11 --custom-compile-command "make lock"
 	for role in mlflow standins; do \
 	  $(BIN)/uv pip compile -q requirements/$$role.in -c requirements.txt \

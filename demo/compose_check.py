@@ -9,14 +9,19 @@ production path run through it and checked.
    MLflow, Airflow, the task image. Their sizes are printed; the task image must stay within 800 MB.
 2. docker-compose.yaml + docker/compose/task-containers.yaml (RISKOPS_TASK_MODE=docker) + local-images.yaml
    + a small file of this check's own settings (cron off, one API worker) come up under a project name of
-   their own, with fresh credentials and free ports on 127.0.0.1.
+   their own, with fresh credentials (its own env file, mode 0600, as `make secrets` writes one) and free
+   ports on 127.0.0.1: CeleryExecutor with Redis and two airflow-worker containers, each starting its steps
+   on the Docker engine it runs on.
 3. demo.production_flow runs on it: landing (the task image through compose's `riskops-task`), preprocess,
    retrain, the approval answered by the approver through the REST API, score, stability, backtest; then
    the history on PostgreSQL, MLflow's registry through its REST API with auth, the mails and their PDFs, the
-   refusals, and no credential in any container's or task's log. The scored day is scored once more on this
+   refusals, and no credential in any container's (every service's) or task's log; both Celery workers ran
+   tasks (each task instance's hostname, from the REST API). The scored day is scored once more on this
    machine with the development lock's (CUDA) xgboost: its file must be byte-identical to the one the task
    image's xgboost-cpu wrote.
-4. Every container, network and volume of the project is removed, whatever happened; the phase times are
+4. The fault phase (demo.faults): the Celery worker running a scoring step is SIGKILLed; the step is retried
+   and the day scored once.
+5. Every container, network and volume of the project is removed, whatever happened; the phase times are
    printed. Images stay (they are the cache of the next run).
 """
 
@@ -37,6 +42,8 @@ from typing import Any
 import httpx
 
 from demo.airflow_runtime import REPO, AirflowApi, WaitError, wait_for
+from demo.env_file import write_env_file
+from demo.faults import kill_worker_during_scoring
 from demo.production_flow import (
     DATASET,
     DAYS,
@@ -58,6 +65,7 @@ TASK_IMAGE_LIMIT = 800_000_000  # bytes, as `docker images` counts them
 # image -> (the compose service whose build section makes it, the compose variable naming it)
 IMAGES = {
     "postgres": ("postgres", "RISKOPS_POSTGRES_IMAGE"),
+    "redis": ("redis", "RISKOPS_REDIS_IMAGE"),
     "standins": ("minio", "RISKOPS_STANDINS_IMAGE"),
     "mlflow": ("mlflow", "RISKOPS_MLFLOW_IMAGE"),
     "airflow": ("airflow-init", "RISKOPS_AIRFLOW_IMAGE"),
@@ -66,9 +74,13 @@ IMAGES = {
 PORTS = ("AIRFLOW_PORT", "MLFLOW_PORT", "MINIO_PORT", "MINIO_CONSOLE_PORT", "MAILPIT_PORT", "POSTGRES_PORT")
 # What this check sets that a deployment would not: the data are replayed history (runs are triggered, no
 # cron), and one API worker on a machine of two cores shared with the steps.
-CHECK_SETTINGS = {"RISKOPS_CRON_SCHEDULES": "off", "AIRFLOW__API__WORKERS": "1"}
-AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer")
+# The fault phase waits for a killed worker's task to be failed over and retried: a heartbeat timeout of 60 s
+# and a retry after 15 s instead of compose's 120 s and 300 s keep that within a CI budget.
+CHECK_SETTINGS = {"RISKOPS_CRON_SCHEDULES": "off", "AIRFLOW__API__WORKERS": "1",
+                  "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60", "RISKOPS_RETRY_DELAY_SECONDS": "15"}
+AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-worker",
+                    "airflow-dag-processor", "airflow-triggerer")
+WORKERS = 2  # airflow-worker's scale in docker-compose.yaml: both must run tasks
 
 
 class DockerMissing(RuntimeError):
@@ -121,7 +133,7 @@ class ComposeStack:
     ports: dict[str, int] = field(default_factory=lambda: {k: free_port() for k in PORTS})
 
     def __post_init__(self) -> None:
-        self.variables["POSTGRES_PASSWORD"] = uuid.uuid4().hex
+        self.env_file = self.home / "check.env"  # this check's own .env (never the repository's)
         self.override = self.home / "check.yaml"
         self.log = self.home / "logs" / "compose.log"
         passwords = self.home / "airflow" / "passwords.json"
@@ -132,11 +144,14 @@ class ComposeStack:
     # ------------------------------------------------------------------ configuration
 
     def env(self) -> dict[str, str]:
-        """What compose interpolates: the credentials, ports, image names and this machine's Docker."""
+        """What compose interpolates besides the credentials (in `env_file`): ports, image names, this machine's
+        Docker."""
         images = {var: f"riskops-{name}:check" for name, (_, var) in IMAGES.items()}
         return {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("RISKOPS_", "AIRFLOW", "MLFLOW_", "AWS_"))},
-            **self.variables, **{k: str(v) for k, v in self.ports.items()}, **images,
+            # the credentials come from this check's own env file only (compose() passes it)
+            **{k: v for k, v in os.environ.items()
+               if not k.startswith(("RISKOPS_", "AIRFLOW", "MLFLOW_", "AWS_")) and k not in self.variables},
+            **{k: str(v) for k, v in self.ports.items()}, **images,
             "COMPOSE_PROJECT_NAME": self.project,
             "RISKOPS_DOCKER_NETWORK": self.project,
             "RISKOPS_BASE_IMAGE": BASE_IMAGE,
@@ -150,8 +165,11 @@ class ComposeStack:
 
     def compose(self, *args: str) -> list[str]:
         files = [*COMPOSE_FILES, self.override] if self.override.exists() else list(COMPOSE_FILES)
+        if not self.env_file.exists():
+            self.env_file.parent.mkdir(parents=True, exist_ok=True)
+            write_env_file(self.env_file, self.variables)
         return [*compose_command(), "--project-name", self.project, "--project-directory", str(REPO),
-                *(a for f in files for a in ("-f", str(f))), *args]
+                "--env-file", str(self.env_file), *(a for f in files for a in ("-f", str(f))), *args]
 
     def write_override(self) -> None:
         """This check's own settings, for every Airflow component (they must agree)."""
@@ -311,6 +329,32 @@ def check_task_containers(stack: ComposeStack) -> None:
     require(uid not in ("", "0"), f"the task image runs as uid {uid}")
 
 
+def task_hosts(stack: ComposeStack) -> dict[str, int]:
+    """How many task instances (every DAG, every run) each host ran, from Airflow's REST API."""
+    hosts: dict[str, int] = {}
+    offset = 0
+    while True:
+        page = stack.airflow.api("GET", "/dags/~/dagRuns/~/taskInstances", params={"limit": 100, "offset": offset})
+        for ti in page["task_instances"]:
+            if ti.get("hostname"):
+                hosts[ti["hostname"]] = hosts.get(ti["hostname"], 0) + 1
+        offset += len(page["task_instances"])
+        if not page["task_instances"] or offset >= page["total_entries"]:
+            return hosts
+
+
+def check_workers_shared_the_tasks(stack: ComposeStack) -> None:
+    """CeleryExecutor: every task ran on an airflow-worker container, and each of the WORKERS ran some."""
+    workers = stack.container_ids(f"label=com.docker.compose.project={stack.project}",
+                                  "label=com.docker.compose.service=airflow-worker")
+    names = {run(["docker", "inspect", "-f", "{{.Config.Hostname}}", cid]).stdout.strip(): cid for cid in workers}
+    hosts = task_hosts(stack)
+    require(len(workers) == WORKERS, f"{len(workers)} airflow-worker containers, expected {WORKERS}")
+    require(set(hosts) <= set(names), f"tasks ran on hosts that are not workers: {sorted(set(hosts) - set(names))}")
+    require(set(hosts) == set(names), f"not every worker ran tasks: {hosts} of workers {sorted(names)}")
+    print("celery workers: " + ", ".join(f"{h} ran {n} task(s)" for h, n in sorted(hosts.items())), flush=True)
+
+
 def check_xgboost_builds_agree(stack: ComposeStack) -> None:
     """The scored day scored again here with the development lock's xgboost (the CUDA build): the file is
     byte-identical to the one xgboost-cpu wrote in the task image, from the same model and rows."""
@@ -336,6 +380,7 @@ def check_xgboost_builds_agree(stack: ComposeStack) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.compose_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("RISKOPS_CHECK_HOME", REPO / "var" / "compose-check")))
+    parser.add_argument("--no-faults", dest="faults", action="store_false", help="skip the fault phase")
     args = parser.parse_args(argv)
     try:
         docker_available()
@@ -359,8 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         run_flow(stack, clock)
         check_all(stack, clock)
         check_task_containers(stack)
+        check_workers_shared_the_tasks(stack)
         check_xgboost_builds_agree(stack)
         clock.lap("image checks")
+        if args.faults:
+            print(kill_worker_during_scoring(stack), flush=True)
+            clock.lap("fault: worker SIGKILL during scoring")
         status = 0
     except (WaitError, CheckFailed, subprocess.TimeoutExpired, httpx.HTTPError, OSError) as exc:
         print(f"compose-check: FAILED: {exc}", flush=True)

@@ -72,12 +72,23 @@ LOCAL = {
     "AIRFLOW__API__WORKERS",  # one API worker instead of four: one machine, shared with the tasks
     "RISKOPS_CRON_SCHEDULES",  # off, as in the demo: the data are replayed history (runs are triggered)
 }
-# Credentials a compose `.env` file would set; fresh for every stack.
+# The credentials of docker-compose.yaml, each required there (`${VAR:?...}`, no default): `make secrets`
+# writes them to .env (demo.env_file), and every stack gets fresh ones. AIRFLOW_FERNET_KEY is one more, of
+# its own format (fresh_credentials).
 SECRET_VARIABLES = (
     "MINIO_ROOT_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_APPROVER_PASSWORD", "AIRFLOW_JWT_SECRET",
     "AIRFLOW_API_SECRET_KEY", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_SECRET_KEY", "MLFLOW_PLATFORM_PASSWORD",
-    "MLFLOW_APPROVER_PASSWORD",
+    "MLFLOW_APPROVER_PASSWORD", "POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "MLFLOW_DB_PASSWORD",
+    "RISKOPS_DB_PASSWORD", "REDIS_PASSWORD",
 )
+# make stack is one machine: LocalExecutor, not compose's CeleryExecutor (no broker, no workers), so the
+# Celery settings are dropped (docs/deployment.md: when to choose which).
+ONE_MACHINE = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}
+CELERY_PREFIX = "AIRFLOW__CELERY__"
+
+
+class MissingVariable(ValueError):
+    """A `${VAR:?message}` of docker-compose.yaml whose variable is not set: compose refuses to start too."""
 
 _VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}"
                   r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
@@ -85,13 +96,16 @@ _VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?
 
 def interpolate(value: Any, variables: dict[str, str] | None = None) -> Any:
     """Compose's variable substitution: ${X:-default} is X if set (and not empty) else default, ${X} is X or
-    '', `$$` is a literal dollar; applied through lists and mappings."""
+    '', ${X:?message} is X or raises MissingVariable(message), `$$` is a literal dollar; applied through lists
+    and mappings."""
     variables = variables or {}
 
     def substitute(m: re.Match[str]) -> str:
-        name = m.group("braced") or m.group("bare")
-        if name in variables and (variables[name] or m.group("op") != ":-"):
+        name, op = m.group("braced") or m.group("bare"), m.group("op") or ""
+        if name in variables and (variables[name] or not op.startswith(":")):
             return variables[name]
+        if op.endswith("?"):
+            raise MissingVariable(m.group("default") or f"{name} is not set")
         return m.group("default") or ""
 
     if isinstance(value, str):
@@ -114,10 +128,11 @@ def service_env(name: str, variables: dict[str, str]) -> dict[str, str]:
 
 
 def airflow_commands() -> list[str]:
-    """The Airflow components compose runs as services (`airflow <command>`), in compose's order."""
+    """The Airflow components compose runs as services (`airflow <command>`), in compose's order, but Celery's
+    workers: one machine runs its tasks with LocalExecutor (ONE_MACHINE)."""
     image = compose()["x-airflow-common"]["image"]
     return [str(s["command"]) for s in compose()["services"].values()
-            if s.get("image") == image and isinstance(s.get("command"), str)]
+            if s.get("image") == image and isinstance(s.get("command"), str) and not s["command"].startswith("celery")]
 
 
 def option(argv: list[str], name: str) -> str | None:
@@ -214,7 +229,8 @@ class Stack:
     def airflow_env(self) -> dict[str, str]:
         """x-airflow-common's environment with the stack's addresses, plus LOCAL."""
         raw = compose()["x-airflow-common"]["environment"]
-        env = {k: "" if v is None else str(v) for k, v in interpolate(raw, self.variables).items()}
+        env = {k: "" if v is None else str(v) for k, v in interpolate(raw, self.variables).items()
+               if not k.startswith(CELERY_PREFIX)}
         smtp = json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])
         smtp.update(host="127.0.0.1", port=self.ports["smtp"])
         addresses = {
@@ -241,7 +257,7 @@ class Stack:
             "AIRFLOW__API__WORKERS": "1",
             "RISKOPS_CRON_SCHEDULES": "off",
         }
-        return {**self._base_env(), **env, **addresses, **local}
+        return {**self._base_env(), **env, **addresses, **local, **ONE_MACHINE}
 
     def mlflow_argv(self) -> list[str]:
         """compose's `mlflow server` command, listening here, on the stack's database."""

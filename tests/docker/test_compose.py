@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from demo.stack import interpolate  # compose's ${X:-default} substitution, shared with make stack
+from demo.stack import fresh_credentials, interpolate  # compose's ${X:-default} substitution, shared with make stack
+
+# what `make secrets` would write to .env: compose has no default for any of them
+CREDENTIALS = fresh_credentials()
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -26,10 +29,12 @@ POD_TEMPLATE = ROOT / "docker" / "k8s" / "pod_template.yaml"
 INIT_SQL_DIR = "/docker-entrypoint-initdb.d"
 AIRFLOW_DOCKERFILE = "docker/airflow/Dockerfile"
 TASK_DOCKERFILE = "docker/task/Dockerfile"
-AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer"}
+AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "celery worker"}
 # Settings every Airflow component must agree on.
 SHARED_AIRFLOW_ENV = (
     "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "AIRFLOW__CORE__LOAD_EXAMPLES",
     "AIRFLOW__CORE__FERNET_KEY",
@@ -67,12 +72,12 @@ def env(service: dict) -> dict[str, str]:
     raw = service.get("environment") or {}
     if isinstance(raw, list):
         raw = dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
-    return {k: "" if v is None else str(interpolate(v)) for k, v in raw.items()}
+    return {k: "" if v is None else str(interpolate(v, CREDENTIALS)) for k, v in raw.items()}
 
 
 def command(service: dict) -> list[str]:
     cmd = service.get("command") or []
-    return interpolate(shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd])
+    return interpolate(shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd], CREDENTIALS)
 
 
 def depends_on(service: dict) -> dict[str, str]:
@@ -357,7 +362,9 @@ def test_airflow_services_run_airflow_3_components():
         cmd = command(svc)
         if cmd and cmd[0] == "airflow":  # `airflow scheduler` and `scheduler` are the same to the image entrypoint
             cmd = cmd[1:]
-        if cmd and cmd[0] in AIRFLOW_COMMANDS:
+        if cmd and " ".join(cmd[:2]) in AIRFLOW_COMMANDS:  # `celery worker`
+            by_command[" ".join(cmd[:2])] = name
+        elif cmd and cmd[0] in AIRFLOW_COMMANDS:
             by_command[cmd[0]] = name
     assert set(by_command) == AIRFLOW_COMMANDS, f"missing airflow components: {AIRFLOW_COMMANDS - set(by_command)}"
     assert not any("webserver" in command(s) for s in afs.values()), "Airflow 3 has no webserver command"
@@ -384,7 +391,15 @@ def test_airflow_services_share_one_configuration():
         assert None not in values.values(), f"{key} missing in {[n for n, v in values.items() if v is None]}"
         assert len(set(values.values())) == 1, f"{key} differs between airflow services: {values}"
     e = next(iter(envs.values()))
-    assert e["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert e["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    # Celery's broker is the redis service, with its password; results in Airflow's own database
+    broker, redis = urlsplit(e["AIRFLOW__CELERY__BROKER_URL"]), services()["redis"]
+    assert broker.scheme == "redis" and broker.hostname == "redis" and broker.password == env(redis)["REDIS_PASSWORD"]
+    # the driver named: a bare db+postgresql:// makes the worker import psycopg 3, which the lock does not have
+    backend = urlsplit(e["AIRFLOW__CELERY__RESULT_BACKEND"])
+    assert backend.hostname == "postgres" and backend.scheme == "db+postgresql+psycopg2"
+    workers = [svc for svc in afs.values() if svc.get("command") == "celery worker"]
+    assert len(workers) == 1 and workers[0].get("scale") == 2, "one airflow-worker service, two containers"
     assert e["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
     assert e["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
     assert e["RISKOPS_DATA"] == "s3://riskops/data"
@@ -525,7 +540,12 @@ def test_init_sql_creates_the_databases_the_connections_name():
     sql = "\n".join(p.read_text() for p in scripts)
     sql = re.sub(r"--[^\n]*", "", sql)
     databases = {m.group(1): m.group(2) for m in re.finditer(r"CREATE DATABASE\s+(\w+)(?:\s+OWNER\s+(\w+))?", sql, re.I)}
-    users = dict(re.findall(r"CREATE (?:USER|ROLE)\s+(\w+)\s+WITH\s+(?:LOGIN\s+)?PASSWORD\s+'([^']*)'", sql, re.I))
+    # each owner's password is a psql variable (-v name="$VAR"), VAR from the postgres service's environment
+    psql_vars = dict(re.findall(r'-v\s+(\w+)="\$(\w+)"', sql))
+    users = {user: env(postgres)[psql_vars[var]] for user, var in
+             re.findall(r"CREATE (?:USER|ROLE)\s+(\w+)\s+WITH\s+(?:LOGIN\s+)?PASSWORD\s+:'(\w+)'", sql, re.I)}
+    assert set(users) == {"airflow", "mlflow", "riskops"} and all(users.values())
+    pgpassword = env(mlflow_service()[1])["PGPASSWORD"]  # libpq's, for the URLs that carry none
 
     conns = {"airflow": env(next(iter(airflow_services().values())))["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
              "mlflow": option(command(mlflow_service()[1]), "--backend-store-uri"),
@@ -535,7 +555,8 @@ def test_init_sql_creates_the_databases_the_connections_name():
         db = parts.path.lstrip("/")
         assert parts.hostname == "postgres", f"{who} connects to {parts.hostname}"
         assert db in databases, f"{who}'s database {db} is not created by the init script"
-        assert users.get(parts.username) == parts.password, f"{who}: user {parts.username} / password differ from the init script"
+        assert users.get(parts.username) == (parts.password or pgpassword), (
+            f"{who}: user {parts.username} / password differ from the init script")
         assert databases[db] == parts.username, f"{who}: {db} should be owned by {parts.username}"
 
 

@@ -13,10 +13,12 @@ import pytest
 
 from demo.stack import (
     ADDRESSES,
+    CELERY_PREFIX,
     COMPOSE_FILE,
     LOCAL,
     MLFLOW_ADDRESS_OPTIONS,
     MLFLOW_AUTH_INI,
+    ONE_MACHINE,
     Stack,
     airflow_commands,
     compose,
@@ -33,8 +35,11 @@ def stack(tmp_path) -> Stack:
 
 
 def compose_airflow_env(variables: dict[str, str]) -> dict[str, str]:
+    """x-airflow-common's environment as one machine runs it: LocalExecutor, no Celery settings."""
     raw = interpolate(compose()["x-airflow-common"]["environment"], variables)
-    return {k: "" if v is None else str(v) for k, v in raw.items()}
+    assert raw["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor" and raw[CELERY_PREFIX + "BROKER_URL"].startswith("redis://")
+    env = {k: "" if v is None else str(v) for k, v in raw.items() if not k.startswith(CELERY_PREFIX)}
+    return {**env, **ONE_MACHINE}
 
 
 def test_the_stack_sets_only_variables_compose_reads(stack):
@@ -88,7 +93,7 @@ def test_mlflow_runs_composes_command_and_environment(stack):
     assert "basic-auth" in argv and "--serve-artifacts" in argv
 
     expected = service_env("mlflow", stack.variables)
-    env = {k: v for k, v in stack.mlflow_env().items() if k.startswith(PREFIXES)}
+    env = {k: v for k, v in stack.mlflow_env().items() if k.startswith((*PREFIXES, "PGPASSWORD"))}
     assert set(env) == set(expected)
     assert {k for k in expected if env[k] != expected[k]} == set(ADDRESSES["mlflow"])
 
