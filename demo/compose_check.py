@@ -270,7 +270,7 @@ class ComposeStack:
         wait_for(self.airflow.healthy, timeout, f"Airflow's components to report healthy at {self.airflow.base}; "
                  f"logs: {self.home / 'logs'}", 2)
         for service in ("postgres", "mlflow", "airflow-api-server"):
-            wait_for(lambda: self.health(service) == "healthy", 180, f"{service}'s health check", 2)
+            wait_for(lambda service=service: self.health(service) == "healthy", 180, f"{service}'s health check", 2)
         self.airflow.token = self.airflow.login(next(iter(self.airflow_users())))
 
     def container_ids(self, *filters: str) -> list[str]:
