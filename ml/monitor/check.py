@@ -73,11 +73,9 @@ class Window:
 
     def records(self, dataset: str) -> list[Record]:
         """The window's rows of the history (a channel other than batch: prefixed names, `channel` in the detail)."""
-        if self.channel == BATCH:
-            return [Record(dataset, self.model_version, self.kind, self.start, s.statistic, s.feature, s.value,
-                           s.light, s.detail) for s in self.stats]
         return [Record(dataset, self.model_version, self.kind, self.start, channel_statistic(s.statistic, self.channel),
-                       s.feature, s.value, s.light, {**s.detail, "channel": self.channel}) for s in self.stats]
+                       s.feature, s.value, s.light, s.detail if self.channel == BATCH else
+                       {**s.detail, "channel": self.channel}) for s in self.stats]
 
     def summary(self) -> dict[str, Any]:
         overall, psi = self.stat(stability.OVERALL), self.stat(stability.SCORE_PSI)
@@ -131,8 +129,8 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
     return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
 
-def count_online(storage: Storage, day: dt.date, version: str, reference: stability.Reference,
-                 dataset: str) -> stability.WindowCounts:
+def count_online(storage: Storage, dataset: str, day: dt.date, version: str,
+                 reference: stability.Reference) -> stability.WindowCounts:
     """A day's online decisions by `version`, counted on the score only (the decisions hold no features)."""
     pd_ = _column(storage, layout.decisions(dataset, day, version), "pd", False)
     score = stability.count_column(pd_, reference.score, np.float64)
@@ -241,7 +239,7 @@ class _Judged:
     def online_day(self, version: str, day: dt.date) -> None:
         """A day's online decisions by a version: the score's statistics against the version's reference."""
         reference = replace(self.reference(version), features={})  # the score only: no features to compare
-        counts = count_online(self.storage, day, version, reference, self.spec.name)
+        counts = count_online(self.storage, self.spec.name, day, version, reference)
         window = Window(version, "day", day, stability.judge(counts, reference, self.spec.monitoring), ONLINE)
         self.history.write(window.records(self.spec.name))
         self.online.append(window)

@@ -10,8 +10,10 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from ml import layout
+from ml.cli import main
 from ml.monitor.check import ONLINE, channel_statistic, check_stability, scored_versions
 from ml.monitor.history import History, Record
 from ml.scoring.score import SCHEMA as SCORES_SCHEMA
@@ -116,3 +118,15 @@ def test_online_windows_never_alert_nor_request_a_retraining(cards_env, tmp_path
     assert [w["light"] for w in summary["windows"] if w["kind"] == "day"] == ["green"]
     assert [(w["start"], w["score_light"] in ("amber", "red")) for w in summary["online"]] == [(FULL.isoformat(), True)]
     assert summary["alert"] is None and summary["trigger"] is None
+
+
+def test_the_commands_show_online_days(cards_env, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys):
+    storage = _copy_days(Path(cards_env["data"]), tmp_path / "data", [SMALL])
+    _roll_up(storage, SMALL, scored_versions(storage, SPEC.name, SMALL)[0], SMALL_ROWS, tmp_path / "log")
+    monkeypatch.setenv("RISKOPS_DATA", str(tmp_path / "data"))
+    assert main(["stability", "--dataset", SPEC.name, "--date", SMALL.isoformat()]) == 0
+    online = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"{SMALL} online day")]
+    assert len(online) == 1 and f"{SMALL_ROWS:>9,} rows" in online[0] and online[0].endswith("-> too few rows")
+    assert main(["history", "--dataset", SPEC.name, "--statistic", "online_score_psi", "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(f"day,{SMALL},1,online_score_psi,,") and "too few rows" in lines[1]
