@@ -28,7 +28,8 @@ def _stability_args(p: argparse.ArgumentParser) -> None:
                                      "and the retraining request and leaves them for the run's next tasks")
 
 
-@step("stability", "PSI/CSI, KS and JS of scored days, their weeks and months, into the history", _stability_args)
+@step("stability", "PSI/CSI, KS and JS of scored days, their weeks and months, and of the days' online decisions, "
+      "into the history", _stability_args)
 def cmd_stability(args: argparse.Namespace) -> int:
     from ml.governance import approvals, registry
     from ml.monitor.check import check_stability
@@ -47,13 +48,14 @@ def cmd_stability(args: argparse.Namespace) -> int:
     summary = check_stability(storage, spec, days(args), History.open(settings.history_url), reference,
                               versions=args.model_version, run_key=args.run_key,
                               waiting=lambda: approvals.waiting_candidates(client, name))
-    for w in summary["windows"]:
-        psi = "-" if w["score_psi"] is None else f"{w['score_psi']:.4f}"
-        if w.get("score_critical") is not None:
-            psi += f" (critical {w['score_critical']:.4f})"
-        print(f"{w['start']} {w['kind']:<5} v{w['model_version']}: {w['rows']:>9,} rows, score PSI {psi} "
-              f"{w['score_light'] or ''}; red: {', '.join(w['red']) or '-'}; amber: {', '.join(w['amber']) or '-'}"
-              f" -> {w['light']}", flush=True)
+    for channel, windows in (("", summary["windows"]), ("online ", summary["online"])):
+        for w in windows:
+            psi = "-" if w["score_psi"] is None else f"{w['score_psi']:.4f}"
+            if w.get("score_critical") is not None:
+                psi += f" (critical {w['score_critical']:.4f})"
+            print(f"{w['start']} {channel}{w['kind']:<5} v{w['model_version']}: {w['rows']:>9,} rows, score PSI {psi} "
+                  f"{w['score_light'] or ''}; red: {', '.join(w['red']) or '-'}; amber: {', '.join(w['amber']) or '-'}"
+                  f" -> {w['light']}", flush=True)
     for r in summary["reports"]:
         print(f"weekly report {r['week']}: {storage.url(r['key'])}")
     if summary["alert"]:

@@ -8,6 +8,14 @@ in the run's summary (`layout.stability_run`): the alert mail to the risk team (
 red), the fairness alert (windows with a group's adverse impact ratio below the minimum, `fair_lending`),
 the retraining request (a window red on the score PSI or on enough features, unless a candidate is
 still waiting for approval), and the weekly PDF of every week the run completed.
+
+Online decisions (the decision service's, rolled up into `decisions/`, `ml.serving.rollup`) are judged beside
+them, day by day: the score's PSI, KS and JS against the same reference (the decisions zone holds the scored
+row, not the features, so no CSI and no fairness per group). Their rows go into the history under the
+statistic names prefixed with the channel (`online_score_psi`, ...; `channel_statistic`) with `channel` in their
+detail, so a day and version keeps its batch rows unchanged beside its online ones. A small online day is
+"too few rows" like a small batch day, and online windows are shown (the run's summary, the history), never
+alerted on nor a reason for a retraining: the alert and the trigger stay the batch windows'.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from ml.errors import MissingDataError
 from ml.monitor import alerts, fair_lending, stability, weekly
 from ml.monitor.history import History, Record
 from ml.monitor.stability_run import StabilityRun
+from ml.serving import rollup
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
@@ -36,6 +45,13 @@ from ml.versions import version_key
 MERGED_FROM = (stability.ROWS, stability.SCORE_PSI, stability.SCORE_KS, stability.CSI, stability.KS)  # the day statistics whose details hold counts
 RETRAIN_TRIGGER = "retrain_trigger"
 REQUESTED, SUPPRESSED = "requested", "suppressed"
+BATCH, ONLINE = "batch", rollup.CHANNEL  # the channels a decision comes through
+
+
+def channel_statistic(statistic: str, channel: str) -> str:
+    """The history's name of a statistic of a channel's window: batch keeps the plain name (every batch row as
+    before), another channel's is prefixed with it (`online_score_psi`)."""
+    return statistic if channel == BATCH else f"{channel}_{statistic}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Window:
     kind: str
     start: dt.date
     stats: list[stability.Stat]
+    channel: str = BATCH
 
     def stat(self, statistic: str, feature: str = "") -> stability.Stat:
         return next(s for s in self.stats if s.statistic == statistic and s.feature == feature)
@@ -55,8 +72,10 @@ class Window:
         return self.stat(stability.OVERALL).light
 
     def records(self, dataset: str) -> list[Record]:
-        return [Record(dataset, self.model_version, self.kind, self.start, s.statistic, s.feature, s.value, s.light,
-                       s.detail) for s in self.stats]
+        """The window's rows of the history (a channel other than batch: prefixed names, `channel` in the detail)."""
+        return [Record(dataset, self.model_version, self.kind, self.start, channel_statistic(s.statistic, self.channel),
+                       s.feature, s.value, s.light, s.detail if self.channel == BATCH else
+                       {**s.detail, "channel": self.channel}) for s in self.stats]
 
     def summary(self) -> dict[str, Any]:
         overall, psi = self.stat(stability.OVERALL), self.stat(stability.SCORE_PSI)
@@ -71,6 +90,16 @@ def scored_versions(storage: Storage, dataset: str, day: dt.date) -> list[str]:
     """The model versions that have a scores file for the day (not the fallback policy of a halted model)."""
     versions = [layout.folder_version(name) for name in storage.list_dirs(layout.scores_day(dataset, day))]
     return [v for v in versions if v != layout.FALLBACK and storage.exists(layout.scores(dataset, day, v))]
+
+
+def online_versions(storage: Storage, dataset: str, day: dt.date) -> list[str]:
+    """The model versions with online decisions of the day in a committed rollup (its manifest is written last),
+    not the fallback policy's."""
+    if not storage.exists(layout.decisions_manifest(dataset, day)):
+        return []
+    versions = [layout.folder_version(name) for name in storage.list_dirs(layout.decisions_day(dataset, day))]
+    return sorted((v for v in versions if v != layout.FALLBACK and storage.exists(layout.decisions(dataset, day, v))),
+                  key=version_key)
 
 
 def _column(storage: Storage, key: str, name: str, categorical: bool) -> Any:
@@ -98,6 +127,14 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
         counted = dict(zip([name for name, _ in items], pool.map(count, items), strict=True))
     score = counted.pop(bins.SAMPLE_SCORE)
     return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
+
+
+def count_online(storage: Storage, dataset: str, day: dt.date, version: str,
+                 reference: stability.Reference) -> stability.WindowCounts:
+    """A day's online decisions by `version`, counted on the score only (the decisions hold no features)."""
+    pd_ = _column(storage, layout.decisions(dataset, day, version), "pd", False)
+    score = stability.count_column(pd_, reference.score, np.float64)
+    return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features={})
 
 
 def _merged(history: History, spec: DatasetSpec, version: str, kind: str, start: dt.date,
@@ -181,6 +218,7 @@ class _Judged:
     reference: _References
     windows: list[Window] = field(default_factory=list)
     fair: list[fair_lending.FairWindow] = field(default_factory=list)
+    online: list[Window] = field(default_factory=list)  # shown, never alerted on
 
     def _keep(self, window: Window, groups: Callable[[], fair_lending.FairWindow]) -> None:
         self.history.write(window.records(self.spec.name))
@@ -197,6 +235,14 @@ class _Judged:
         self._keep(Window(version, "day", day, stability.judge(counts, reference, self.spec.monitoring)),
                    lambda: fair_lending.judged(self.spec, version, "day", day,
                                                fair_lending.count_day(self.storage, self.spec, day, version)))
+
+    def online_day(self, version: str, day: dt.date) -> None:
+        """A day's online decisions by a version: the score's statistics against the version's reference."""
+        reference = replace(self.reference(version), features={})  # the score only: no features to compare
+        counts = count_online(self.storage, self.spec.name, day, version, reference)
+        window = Window(version, "day", day, stability.judge(counts, reference, self.spec.monitoring), ONLINE)
+        self.history.write(window.records(self.spec.name))
+        self.online.append(window)
 
     def merged(self, version: str, kind: str, start: dt.date) -> None:
         """A week or month, from its days' counts in the history."""
@@ -242,8 +288,8 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
                     load_reference: Callable[[str], stability.Reference], *, versions: Sequence[str] | None = None,
                     run_key: str | None = None, waiting: Callable[[], list[str]] = list,
                     now: dt.datetime | None = None) -> dict[str, Any]:
-    """Monitor the scored days (every version that scored them, or only `versions`); returns the summary (a
-    `StabilityRun` as JSON).
+    """Monitor the scored days (every version that scored them, or only `versions`) and the online decisions
+    of those days; returns the summary (a `StabilityRun` as JSON).
 
     `load_reference(version)` gives a model version's reference; `waiting()` the candidates still waiting for
     approval. Only a run with a `run_key` (the DAG's, whose next tasks send mails and asset events) decides
@@ -258,11 +304,16 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         for kind in ("week", "month"):
             for start in sorted({window_start(kind, d) for d in scored}):
                 judged.merged(version, kind, start)
+    for day in sorted(set(days)):
+        for version in online_versions(storage, spec.name, day):
+            if versions is None or version in versions:
+                judged.online_day(version, day)
     reports = _weekly_reports(storage, spec, history, [d for ds in by_version.values() for d in ds],
                               judged.reference, now or dt.datetime.now(dt.timezone.utc))
     summary: dict[str, Any] = {"version": StabilityRun.CURRENT, "dataset": spec.name,
                                "windows": [w.summary() for w in judged.windows], "reports": reports,
-                               "fairness": [w.summary() for w in judged.fair]}
+                               "fairness": [w.summary() for w in judged.fair],
+                               "online": [w.summary() for w in judged.online]}
     if run_key is None:
         return StabilityRun.model_validate(summary).model_dump(mode="json")
     summary["alert"] = _stability_alert(storage, spec, history, judged, run_key)

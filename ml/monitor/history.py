@@ -12,7 +12,9 @@ Conventions the writers share:
   window (`ml.dates.window_start`); other producers may add kinds (e.g. a backtest's "week").
 - `feature` is "" when the statistic is not about one feature (the score, the whole window).
 - `statistic` names what was measured; stability writes rows, score_psi / score_ks / score_js, csi / ks / js
-  per feature, overall (per feature and for the window), alert, retrain_trigger and weekly_report.
+  per feature, overall (per feature and for the window), alert, retrain_trigger and weekly_report; a day's
+  online decisions (`ml.monitor.check.channel_statistic`) online_rows, online_score_psi / online_score_ks /
+  online_score_js and online_overall, with `channel` "online" in the detail.
 - `light` is "green", "amber", "red", "too few rows", or None when not graded.
 - `detail` holds what a reader needs to interpret or re-aggregate the value (counts, p-values, notes).
 """

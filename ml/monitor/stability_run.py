@@ -137,3 +137,4 @@ class StabilityRun(Contract):
     reports: list[WeeklyReport] = []
     fairness: list[FairWindowSummary] = []
     fairness_alert: FairnessAlert | None = None
+    online: list[WindowSummary] = []  # the online decisions' day windows (shown, never alerted on)
