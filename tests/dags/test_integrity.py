@@ -215,7 +215,7 @@ def test_the_spec_may_ask_for_more_approvers_than_the_platform_never_fewer(tmp_p
     from riskops_airflow.defaults import approval_quorum
 
     text = (REPO / "datasets" / "card_transactions.yaml").read_text()
-    (tmp_path / "card_transactions.yaml").write_text(text + "\n  approval_quorum: 3\n")  # under `oversight:`
+    (tmp_path / "card_transactions.yaml").write_text(text.replace("\noversight:\n", "\noversight:\n  approval_quorum: 3\n"))
     monkeypatch.setenv("RISKOPS_SPECS", str(tmp_path))
     assert approval_quorum("card_transactions") == 3
     monkeypatch.setenv("RISKOPS_APPROVAL_QUORUM", "4")
