@@ -94,7 +94,7 @@ def _write_day(storage, spec, day: dt.date, base, rows: int, template: dt.date) 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ml import layout
+    from ml import contracts, layout
     from ml.data.preprocess import read_manifest
 
     table = pa.Table.from_pandas(base.drop(columns=["label"]), preserve_index=False).replace_schema_metadata(None)
@@ -122,10 +122,11 @@ def _write_day(storage, spec, day: dt.date, base, rows: int, template: dt.date) 
                 pending, size = [], 0
     manifest = read_manifest(storage, DS, template)
     assert manifest is not None
-    manifest.update({"date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
-                     "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
-                     "outputs": {**manifest["outputs"], "curated": key}})
-    storage.write_json(layout.preprocess_manifest(DS, day), manifest)
+    manifest = manifest.model_copy(update={
+        "date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
+        "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
+        "outputs": manifest.outputs.model_copy(update={"curated": key})})
+    contracts.write(storage, layout.preprocess_manifest(DS, day), manifest)
 
 
 def setup(root: Path, rows_small: int, rows_large: int, tiny: bool) -> dict[str, object]:

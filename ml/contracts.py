@@ -2,7 +2,7 @@
 
 Each contract is a `Contract` subclass defined beside the code that writes it (the preprocess manifest in
 `ml.data.preprocess`, the score and fallback manifests in `ml.scoring.manifests`, the candidate summary and the
-retrain pointer in `ml.retraining.summary`); every reader goes through that model, so a renamed key is a mypy
+retrain pointer in `ml.governance.candidate`); every reader goes through that model, so a renamed key is a mypy
 error in the readers rather than a KeyError in a task log.
 
 `contract_version` says which shape a file has. Files written before the field existed have none and read

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ml.bins import AMBER, RED
+from ml.governance.candidate import CandidateSummary, Metrics
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ class Mail:
 
 # ------------------------------------------------------------------------------------ to the approvers
 
-def _auc(metrics: Mapping[str, Any]) -> str:
+def _auc(metrics: Metrics) -> str:
     """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
-    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
-    return f"AUC {metrics['auc']:.4f}{interval}"
+    interval = (f", 95% CI {metrics.auc_low:.4f} to {metrics.auc_high:.4f}"
+                if metrics.auc_low is not None and metrics.auc_high is not None else "")
+    return f"AUC {metrics.auc:.4f}{interval}"
 
 
 def required_actions_url(base_url: str, dag_id: str, run_id: str, task_id: str | None = None) -> str:
@@ -54,40 +56,40 @@ def _link(url: str) -> str:
     return f"<a href='{html.escape(url)}'>{html.escape(url)}</a>"
 
 
-def candidate(summary: Mapping[str, Any], approval_url: str, technical_file_url: str | None = None) -> Mail:
+def candidate(summary: CandidateSummary, approval_url: str, technical_file_url: str | None = None) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
     (candidates/<ds>/v=V/candidate.json); `approval_url` is the approval's page in Airflow, `technical_file_url`
     where its technical file is stored."""
-    m, c = summary["metrics"], summary.get("champion_metrics")
-    champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
+    m, c = summary.metrics, summary.champion_metrics
+    champion = (f"champion v{summary.champion_version}: {_auc(c)}, KS {c.ks:.4f}"
                 if c else "no champion yet: this would be the first Production model")
-    subject = (f"[riskops] {summary['model_name']} v{summary['version']} candidate: "
-               f"{summary['verdict'].upper()} ({_auc(m)})")
+    subject = (f"[riskops] {summary.model_name} v{summary.version} candidate: "
+               f"{summary.verdict.upper()} ({_auc(m)})")
     # a window that lost days says so right after the verdict
-    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.get("gaps") or [])
+    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.gaps)
     body = (
-        f"<p>A new candidate for <b>{html.escape(summary['dataset'])}</b> is waiting for your decision.</p>"
-        f"<p>Verdict: <b>{html.escape(summary['verdict'])}</b> &mdash; {html.escape(summary['verdict_reason'])}</p>"
+        f"<p>A new candidate for <b>{html.escape(summary.dataset)}</b> is waiting for your decision.</p>"
+        f"<p>Verdict: <b>{html.escape(summary.verdict)}</b> &mdash; {html.escape(summary.verdict_reason)}</p>"
         + gaps +
-        f"<ul><li>{html.escape(summary['model_name'])} v{summary['version']} (MLflow run {summary['run_id']})</li>"
-        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}"
-        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
+        f"<ul><li>{html.escape(summary.model_name)} v{summary.version} (MLflow run {summary.run_id})</li>"
+        f"<li>out-of-time {_auc(m)}, KS {m.ks:.4f}, threshold {summary.threshold:.4f}"
+        + (f", on {m.n} test rows with {m.positives} positive outcomes" if m.positives is not None else "") + "</li>"
         f"<li>{html.escape(champion)}</li>"
-        f"<li>report SHA-256 {summary['report_sha256']}</li>"
-        f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"
-        + (f"<li>technical file {html.escape(technical_file_url or str(summary['technical_file_key']))}, SHA-256 "
-           f"{summary['technical_file_sha256']}</li>" if summary.get("technical_file_sha256") else "")
-        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary['superseded'])}, whose approval "
-           "is closed</li>" if summary.get("superseded") else "")
-        + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"
-           if summary.get("trigger") else "")
-        + (f"<li>champion history: {html.escape(summary['champion_line'])}</li>"
-           if summary.get("champion_line") else "")
-        + (f"<li>four eyes: {summary['quorum']} distinct approvers must approve it before it is promoted; a "
-           "rejection by any of them ends it</li>" if summary.get("quorum", 1) > 1 else "")
+        f"<li>report SHA-256 {summary.report_sha256}</li>"
+        f"<li>model files SHA-256 {summary.model_sha256} (checked before every scoring run)</li>"
+        + (f"<li>technical file {html.escape(technical_file_url or str(summary.technical_file_key))}, SHA-256 "
+           f"{summary.technical_file_sha256}</li>" if summary.technical_file_sha256 else "")
+        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary.superseded)}, whose approval "
+           "is closed</li>" if summary.superseded else "")
+        + (f"<li>requested by stability monitoring: {html.escape(summary.trigger)}</li>"
+           if summary.trigger else "")
+        + (f"<li>champion history: {html.escape(summary.champion_line)}</li>"
+           if summary.champion_line else "")
+        + (f"<li>four eyes: {summary.quorum} distinct approvers must approve it before it is promoted; a "
+           "rejection by any of them ends it</li>" if summary.quorum > 1 else "")
         + "</ul>"
         f"<p>The full report is attached. Approve or reject in Airflow, on the approval's page: "
-        f"{_link(approval_url)} (Required Actions of DAG retrain_{html.escape(summary['dataset'])}, task "
+        f"{_link(approval_url)} (Required Actions of DAG retrain_{html.escape(summary.dataset)}, task "
         "<i>approval</i>).</p>"
     )
     return Mail(subject, body)

@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 
 from ml import layout
 from ml.governance import approvals, registry
+from ml.governance.candidate import read_pointer
 from ml.storage import Storage
 
 
@@ -26,7 +27,7 @@ def retrain(storage: Storage, client: MlflowClient, dataset: str, run_id: str) -
     pointer = layout.retrain_run(dataset, run_id)
     if not storage.exists(pointer):
         return None  # still training: nothing waits for an approver yet
-    name, version = registry.model_name(dataset), str(storage.read_json(pointer)["version"])
+    name, version = registry.model_name(dataset), read_pointer(storage, dataset, run_id).version
     tags = registry.tags(client, name, version)
     if tags.get("status") != "candidate":
         return None

@@ -120,11 +120,11 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     for day in date_range(start, end):
         m = read_manifest(storage, spec.name, day)
         if m is not None:
-            reasons = sorted(m["stats"]["reasons_by_column"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            nulls = sorted(((c, r) for c, r in m["stats"]["null_rate"].items() if r > 0),
+            by_column = sorted(m.stats.reasons_by_column.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            nulls = sorted(((c, r) for c, r in m.stats.null_rate.items() if r > 0),
                            key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            quality.append(QualityDay(day.isoformat(), int(m["rows_in"]), int(m["rows_clean"]),
-                                      float(m["stats"]["quarantine_rate"]), reasons, nulls))
+            quality.append(QualityDay(day.isoformat(), m.rows_in, m.rows_clean, m.stats.quarantine_rate, by_column,
+                                      nulls))
 
     reasons = []
     for day in date_range(start, end):

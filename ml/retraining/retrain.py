@@ -26,10 +26,24 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from ml import bins, layout, metrics
+from ml import bins, contracts, layout, metrics
 from ml.config import TrainConfig
 from ml.errors import MissingDataError
 from ml.governance import approvals, halt, registry, technical_file
+from ml.governance.candidate import (
+    CalibrationRow,
+    CandidateSummary,
+    DataAccounting,
+    Fairness,
+    Gain,
+    Metrics,
+    Monotone,
+    RetrainPointer,
+    SampleCount,
+    ScorecardReview,
+    Stability,
+    roundtrip,
+)
 from ml.model import fairness_review, scorecard_review
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.partial_dependence import MonotoneCheck, monotone_checks
@@ -222,7 +236,7 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
 
 def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
-            now: dt.datetime | None = None, trained_by: str | None = None, quorum: int = 1) -> dict[str, Any]:
+            now: dt.datetime | None = None, trained_by: str | None = None, quorum: int = 1) -> CandidateSummary:
     """Log, register, report and store the candidate, then put it up for approval; returns its summary.
 
     `artifact_root` is where a new experiment keeps its artifacts (None: the tracking server decides).
@@ -246,7 +260,7 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
             **({registry.TAG + "trained_by": trained_by[:500]} if trained_by else {})})
         stored: list[str] = []
         try:
-            summary = _report_and_store(candidate, storage, client, name, version, run.info.run_id, model_sha,
+            summary = _report_and_store(candidate, storage, client, Registered(name, version, run.info.run_id, model_sha),
                                         approval_instructions or default_instructions(spec.name, name, version,
                                                                                       quorum),
                                         now, run_key, stored, quorum)
@@ -259,63 +273,84 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
     return summary
 
 
-def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, name: str, version: str,
-                      run_id: str, model_sha: str, instructions: list[str], now: dt.datetime, run_key: str | None,
-                      stored: list[str], quorum: int = 1) -> dict[str, Any]:
-    """The PDF in the run and in storage, its hash on the version, the summary and the run's pointer to it;
-    every storage key written is appended to `stored` as it is written."""
-    spec, e, champion = candidate.spec, candidate.evaluation, candidate.champion
+def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, ids: Registered,
+                      instructions: list[str], now: dt.datetime, run_key: str | None,
+                      stored: list[str], quorum: int = 1) -> CandidateSummary:
+    """The PDF in the run and in storage, its hash on the version, the technical file likewise, the summary and
+    the run's pointer to it; every storage key written is appended to `stored` as it is written."""
+    spec, name, version = candidate.spec, ids.name, ids.version
     line = halt.champion_line(client, name)
-    pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now, line))
-    sha = hashlib.sha256(pdf).hexdigest()
-    _upload(client, f"the report of {name} version {version}", "report", f"{name}-v{version}.pdf", pdf)
-    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
-        name, version, registry.TAG + "report_sha256", sha))
-    summary: dict[str, Any] = {
-        "dataset": spec.name, "model_name": name, "version": version, "run_id": run_id,
-        "as_of": candidate.as_of.isoformat(), "verdict": candidate.verdict, "verdict_reason": candidate.verdict_reason,
-        "threshold": candidate.model.threshold, "metrics": e.metrics,
-        "champion_version": champion.version if champion else None,
-        "champion_metrics": champion.evaluation.metrics if champion else None,
-        "gain": {"difference": champion.gain.difference, "se": champion.gain.se} if champion else None,
-        "report_sha256": sha, "model_sha256": model_sha, "data_hash": candidate.sample.data_hash,
-        "data_accounting": candidate.sample.accounting, "samples": sample_counts(candidate.parts),
-        "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
-        "trigger": candidate.trigger, "quorum": quorum, "champion_line": line,
-        "fairness": candidate.fairness.to_dict() if candidate.fairness else None,
-        "algorithm": candidate.config.algorithm,
-        "monotone": [c.to_dict() for c in candidate.monotone],
-        "scorecard": candidate.scorecard.to_dict() if candidate.scorecard else None,
-        # the waiting candidates this one closes once it is up for approval (the mail names them)
-        "superseded": [v for v in approvals.waiting_candidates(client, name) if int(v) < int(version)],
-        # what the technical file reads besides the stores (ml.governance.technical_file)
-        "registered_at": now.isoformat(timespec="seconds"),
-        "window": [d.isoformat() for d in candidate.sample.window],
-        "calibration": e.calibration, "threshold_rationale": candidate.facts["threshold_rationale"],
-        "feature_importance": candidate.facts["feature_importance"],
-        "features": list(candidate.model.pipeline.order),
-        "psi_vs_champion": champion.psi if champion else None,
-    }
-    storage.write_once(summary["report_key"], pdf)
-    stored.append(summary["report_key"])
+    pdf = render_candidate_report(report_data(candidate, name, version, ids.run_id, instructions, now, line))
+    report_sha = _store_pdf(client, storage, stored, ids, pdf, "report", f"{name}-v{version}.pdf",
+                            layout.candidate(spec.name, version, "candidate.pdf"), "report_sha256")
+    superseded = [v for v in approvals.waiting_candidates(client, name) if int(v) < int(version)]
     # the technical file from the summary as it reads back from candidate.json: a re-render gets the same bytes
-    file_pdf = technical_file.render(technical_file.gather(storage, client, spec, technical_file.roundtrip(summary)))
-    file_sha = hashlib.sha256(file_pdf).hexdigest()
-    _upload(client, f"the technical file of {name} version {version}", technical_file.ARTIFACT_DIR,
-            technical_file.artifact_name(name, version), file_pdf)
-    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
-        name, version, registry.TAG + technical_file.SHA_TAG, file_sha))
-    summary["technical_file_key"] = technical_file.key(spec.name, version)
-    summary["technical_file_sha256"] = file_sha
-    storage.write_once(summary["technical_file_key"], file_pdf)
-    stored.append(summary["technical_file_key"])
-    summary_key = layout.candidate(spec.name, version, "candidate.json")
-    storage.write_json(summary_key, summary, once=True)
-    stored.append(summary_key)
+    summary = roundtrip(build_summary(candidate, ids, report_sha, now, quorum, line, superseded))
+    file_pdf = technical_file.render(technical_file.gather(storage, client, spec, summary))
+    file_key = technical_file.key(spec.name, version)
+    file_sha = _store_pdf(client, storage, stored, ids, file_pdf, technical_file.ARTIFACT_DIR,
+                          technical_file.artifact_name(name, version), file_key, technical_file.SHA_TAG)
+    summary = summary.model_copy(update={"technical_file_key": file_key, "technical_file_sha256": file_sha})
+    contracts.write(storage, summary.key, summary, once=True)
+    stored.append(summary.key)
     pointer = layout.retrain_run(spec.name, run_key or f"as_of={candidate.as_of.isoformat()}")
-    storage.write_json(pointer, {"version": version, "candidate": summary_key})
+    contracts.write(storage, pointer, RetrainPointer(version=version, candidate=summary.key))
     stored.append(pointer)
     return summary
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The registered version a publication is about, and its training run."""
+
+    name: str
+    version: str
+    run_id: str
+    model_sha256: str
+
+
+def _store_pdf(client: MlflowClient, storage: Storage, stored: list[str], ids: Registered, pdf: bytes,
+               folder: str, file_name: str, key: str, sha_tag: str) -> str:
+    """A PDF into the run's artifact `folder` and storage (write-once, appended to `stored`), its SHA-256 tagged
+    on the version as `sha_tag`; returns the SHA-256."""
+    what = f"{'the report' if folder == 'report' else 'the technical file'} of {ids.name} version {ids.version}"
+    sha = hashlib.sha256(pdf).hexdigest()
+    _upload(client, what, folder, file_name, pdf)
+    registry.call(client, f"tagging {ids.name} version {ids.version}", lambda: client.set_model_version_tag(
+        ids.name, ids.version, registry.TAG + sha_tag, sha))
+    storage.write_once(key, pdf)
+    stored.append(key)
+    return sha
+
+
+def build_summary(candidate: Candidate, ids: Registered, report_sha: str, now: dt.datetime, quorum: int,
+                  champion_line: str | None, superseded: list[str]) -> CandidateSummary:
+    """The candidate's summary before its technical file is rendered (pure)."""
+    e, champion, spec = candidate.evaluation, candidate.champion, candidate.spec
+    return CandidateSummary(
+        dataset=spec.name, model_name=ids.name, version=ids.version, run_id=ids.run_id,
+        as_of=candidate.as_of.isoformat(), verdict=candidate.verdict, verdict_reason=candidate.verdict_reason,
+        threshold=candidate.model.threshold, metrics=Metrics.model_validate(e.metrics),
+        champion_version=champion.version if champion else None,
+        champion_metrics=Metrics.model_validate(champion.evaluation.metrics) if champion else None,
+        gain=Gain(difference=champion.gain.difference, se=champion.gain.se) if champion else None,
+        report_sha256=report_sha, model_sha256=ids.model_sha256, data_hash=candidate.sample.data_hash,
+        data_accounting=DataAccounting.model_validate(candidate.sample.accounting),
+        samples={k: SampleCount.model_validate(v) for k, v in sample_counts(candidate.parts).items()},
+        gaps=candidate.gaps, report_key=layout.candidate(spec.name, ids.version, "candidate.pdf"),
+        trigger=candidate.trigger, quorum=quorum, champion_line=champion_line,
+        fairness=Fairness.model_validate(candidate.fairness.to_dict()) if candidate.fairness else None,
+        algorithm=candidate.config.algorithm,
+        monotone=[Monotone.model_validate(c.to_dict()) for c in candidate.monotone],
+        scorecard=ScorecardReview.model_validate(candidate.scorecard.to_dict()) if candidate.scorecard else None,
+        superseded=superseded, registered_at=now.isoformat(timespec="seconds"),
+        window=(candidate.sample.window[0].isoformat(), candidate.sample.window[1].isoformat()),
+        calibration=[CalibrationRow.model_validate(r) for r in e.calibration],
+        threshold_rationale=candidate.facts["threshold_rationale"],
+        feature_importance=[(str(f), v) for f, v in candidate.facts["feature_importance"]],
+        features=list(candidate.model.pipeline.order),
+        psi_vs_champion=Stability.model_validate(champion.psi) if champion else None,
+    )
 
 
 def _upload(client: MlflowClient, what: str, folder: str, file_name: str, content: bytes) -> None:
@@ -348,7 +383,7 @@ def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, s
 def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
             now: dt.datetime | None = None, trigger: str | None = None, trained_by: str | None = None,
-            quorum: int = 1) -> dict[str, Any]:
+            quorum: int = 1) -> CandidateSummary:
     """The whole candidate path for one dataset and as-of date; returns the candidate summary.
 
     `trigger` is why monitoring requested this retraining (a drift), shown on the report's first page and in

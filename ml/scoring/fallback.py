@@ -143,8 +143,8 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run
     with storage.open_read(key) as fh:
         curated = pq.read_table(fh, columns=columns)
     scores = fallback_table(curated, spec, fallback)
-    if scores.num_rows != manifest["rows_clean"]:
-        raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {scores.num_rows} decided")
+    if scores.num_rows != manifest.rows_clean:
+        raise RiskopsError(f"{spec.name} {day}: {manifest.rows_clean} curated rows but {scores.num_rows} decided")
     buffer = io.BytesIO()
     pq.write_table(scores, buffer, compression="zstd")
     target, manifest_key = layout.scores(spec.name, day, layout.FALLBACK), layout.fallback_manifest(spec.name, day)
@@ -156,7 +156,7 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run
         "fallback_policy": fallback.describe(),
         "halt": {"model": halt.model_name, "version": halt.version, "by": halt.by, "at": halt.at,
                  "reason": halt.reason},
-        "input_manifest_sha256": manifest["input_sha256"], "curated": key, "rows_in": manifest["rows_clean"],
+        "input_manifest_sha256": manifest.input_sha256, "curated": key, "rows_in": manifest.rows_clean,
         "rows_scored": scores.num_rows, "decisions": decisions, "hard_rules": matched, "scores": target,
         "scores_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from ml import layout, policy
 from ml import reasons as reason_statements
 from ml.boosting import xgb
-from ml.data.preprocess import quality_passed, read_manifest
+from ml.data.preprocess import PreprocessManifest, quality_passed, read_manifest
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.rating import band_scale
@@ -234,7 +234,7 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
             yield pa.Table.from_batches([batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start))])
 
 
-def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
+def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, PreprocessManifest]:
     """The key of a day's curated file and its preprocessing manifest; refused when the day was not preprocessed
     or failed its data-quality gate."""
     manifest = read_manifest(storage, spec.name, day)
@@ -242,9 +242,10 @@ def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[st
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: run preprocess for that date first")
     if not quality_passed(manifest):  # a broken day is never scored
         raise RiskopsError(f"{spec.name} {day} failed its data-quality gate at preprocessing "
-                           f"({'; '.join(manifest['quality']['failures'])}): it is not scored; re-deliver the batch "
+                           f"({'; '.join(manifest.quality.failures if manifest.quality else [])}): it is not "
+                           "scored; re-deliver the batch "
                            "(or change the spec's quality gates) and preprocess the day again")
-    return manifest["outputs"]["curated"], manifest
+    return manifest.outputs.curated, manifest
 
 
 def _metadata(pinned: PinnedModel) -> dict[bytes, bytes]:
@@ -325,8 +326,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         else:
             _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
         rows, decisions, matched, mix = _counts(path, spec.policy.hard_rules)
-        if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
-            raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
+        if rows != manifest.rows_clean:  # quarantine happened upstream: every curated row must be scored
+            raise RiskopsError(f"{spec.name} {day}: {manifest.rows_clean} curated rows but {rows} scored")
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()  # streamed: memory stays flat
         manifest_key = layout.score_manifest(spec.name, day, pinned.version)
@@ -337,8 +338,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
     result = {
         "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
         "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
-        "input_manifest_sha256": manifest["input_sha256"], "curated": key,
-        "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
+        "input_manifest_sha256": manifest.input_sha256, "curated": key,
+        "rows_in": manifest.rows_clean, "rows_scored": rows, "decisions": decisions,
         "hard_rules": matched, "reasons": mix, "partitions": parts, "policy": MODEL_POLICY,
         "scores": target, "scores_sha256": digest,
         "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),

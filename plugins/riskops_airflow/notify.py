@@ -63,21 +63,21 @@ def send_candidate_mail(dataset: str, run_key: str, dag_id: str, gate: str = "ap
     link to its approval `gate`; returns its summary for XCom."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from ml import layout, mails
+    from ml import mails
     from ml.config import Settings
+    from ml.governance.candidate import CandidateRef, candidate_of_run
     from riskops_airflow.stores import storage as data_storage
 
     settings, storage = Settings.from_env(), data_storage()
-    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
-    pdf = storage.read_bytes(candidate["report_key"])
-    technical_file = candidate.get("technical_file_key")
+    candidate = candidate_of_run(storage, dataset, run_key)
+    pdf = storage.read_bytes(candidate.report_key)
+    technical_file = candidate.technical_file_key
     mail = mails.candidate(candidate, approval_url(dag_id, run_key, gate),
                            storage.url(technical_file) if technical_file else None)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
-              f"{candidate['model_name']}-v{candidate['version']}.pdf", pdf)
-    return {k: candidate.get(k) for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
-                                          "model_sha256", "technical_file_sha256", "run_id")}
+              f"{candidate.model_name}-v{candidate.version}.pdf", pdf)
+    return CandidateRef.of(candidate).model_dump()
 
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
@@ -197,11 +197,12 @@ class ApprovalRequestNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         from ml import mails
         from ml.config import Settings
+        from ml.governance.candidate import CandidateRef
 
         ti, gate = context["ti"], context["task"]
-        candidate = ti.xcom_pull(task_ids=gate.candidate_task_id)
-        mail = mails.approval_request(self.what.format(**candidate), self.dataset, ti.dag_id,
-                                      str(candidate["report_sha256"]), gate.approved(ti), self.quorum,
+        candidate = CandidateRef.model_validate(ti.xcom_pull(task_ids=gate.candidate_task_id))
+        mail = mails.approval_request(self.what.format(**candidate.model_dump()), self.dataset, ti.dag_id,
+                                      candidate.report_sha256, gate.approved(ti), self.quorum,
                                       approval_url(ti.dag_id, ti.run_id, ti.task_id))
         _send_text(list(Settings.from_env().approvers), mail.subject, mail.html, self.conn_id)
 

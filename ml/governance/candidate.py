@@ -3,32 +3,33 @@
 - `CandidateSummary`: `candidates/<ds>/v=V/candidate.json`, written once by `ml.retraining.retrain.publish`;
 - `RetrainPointer`: `runs/retrain/<ds>/<run key>.json`, the retraining run's pointer to the version it made.
 
-Both are read only through these models (`ml.contracts`). The fairness review and the scorecard side by side are
-kept as their own `to_dict()` wrote them (`ml.model.fairness_review`, `ml.model.scorecard_review`): the
-candidate report checks their shape where it draws them.
+They live in governance, not beside their writer in `ml.retraining`, because governance reads them (the
+technical file, what an approval waits for) and `ml.retraining` already depends on governance: the other way
+round would be a cycle between the packages.
+
+Both are read only through these models (`ml.contracts`).
 """
 
 from __future__ import annotations
 
-from pydantic import JsonValue
+import json
 
 from ml import contracts, layout
 from ml.contracts import Contract, Part
 from ml.storage import Storage
 
-JsonObject = dict[str, JsonValue]
-
 
 class Metrics(Part):
-    """`ml.model.evaluate.evaluate`'s headline metrics of one model on the out-of-time test."""
+    """`ml.model.evaluate.evaluate`'s headline metrics of one model on the out-of-time test (the first candidates
+    were registered without the AUC's interval or the positive count: None there)."""
 
     n: int
-    positives: int
+    positives: int | None = None
     positive_rate: float
     auc: float
-    auc_se: float
-    auc_low: float
-    auc_high: float
+    auc_se: float | None = None
+    auc_low: float | None = None
+    auc_high: float | None = None
     gini: float
     ks: float
     brier: float
@@ -106,6 +107,89 @@ class Monotone(Part):
     holds: bool
 
 
+class GroupRow(Part):
+    """One group of a fairness attribute (`ml.fairness.GroupRow`)."""
+
+    attribute: str
+    group: str
+    kind: str
+    reference: bool
+    rows: int
+    labelled: int
+    bads: int
+    approved: int
+    approval_rate: float | None
+    approved_bad_rate: float | None
+    default_rate: float | None
+    mean_pd: float | None
+    auc: float | None
+    auc_low: float | None
+    auc_high: float | None
+    ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    light: str | None
+
+
+class Proxy(Part):
+    feature: str
+    cramers_v: float | None
+    mutual_information: float | None
+
+
+class ReasonShare(Part):
+    """How often a reason statement is given (`ml.reasons.frequency`)."""
+
+    code: str
+    text: str
+    first: int
+    first_share: float
+    any: int
+    any_share: float
+
+
+class Fairness(Part):
+    """`ml.model.fairness_review.Review.to_dict()`: fair lending and reasons on the test sample."""
+
+    min_ratio: float
+    min_group_rows: int
+    min_group_bads: int
+    challenger: list[list[GroupRow]]  # per attribute of the spec, its groups (reference first)
+    champion: list[list[GroupRow]] | None
+    proxies: dict[str, list[Proxy]]
+    below: list[str]
+    reasons: list[ReasonShare]
+    reasons_from_spec: bool
+    explained_rows: int
+
+
+class ScorecardGain(Part):
+    difference: float
+    se: float
+    low: float
+    high: float
+
+
+class Points(Part):
+    feature: str
+    bin: str
+    woe: float
+    points: float
+
+
+class ScorecardReview(Part):
+    """`ml.model.scorecard_review.Review.to_dict()`: the scorecard and the XGBoost model side by side."""
+
+    candidate: str
+    xgboost: Metrics
+    scorecard: Metrics
+    gain: ScorecardGain  # XGBoost minus scorecard AUC
+    information_value: dict[str, float]
+    points: list[Points]
+    xgboost_calibration: list[CalibrationRow]
+    scorecard_calibration: list[CalibrationRow]
+
+
 class CandidateSummary(Contract):
     """A registered candidate: who it is, how it did, what was stored for it and what it closes.
 
@@ -134,10 +218,10 @@ class CandidateSummary(Contract):
     trigger: str | None = None
     quorum: int = 1
     champion_line: str | None = None
-    fairness: JsonObject | None = None  # ml.model.fairness_review.Review.to_dict()
+    fairness: Fairness | None = None
     algorithm: str = "xgboost"
     monotone: list[Monotone] = []
-    scorecard: JsonObject | None = None  # ml.model.scorecard_review.Review.to_dict()
+    scorecard: ScorecardReview | None = None
     superseded: list[str] = []  # the waiting candidates this one closed (the mail names them)
     # what the technical file reads besides the stores (ml.governance.technical_file)
     registered_at: str
@@ -155,6 +239,24 @@ class CandidateSummary(Contract):
     def key(self) -> str:
         """Where this summary is stored."""
         return summary_key(self.dataset, self.version)
+
+
+class CandidateRef(Part):
+    """What the retrain DAG's mail task hands its approval gates and notifiers through XCom: who the candidate
+    is and the hashes an approval is bound to."""
+
+    dataset: str
+    model_name: str
+    version: str
+    verdict: str
+    report_sha256: str
+    model_sha256: str
+    technical_file_sha256: str | None
+    run_id: str
+
+    @classmethod
+    def of(cls, summary: CandidateSummary) -> "CandidateRef":
+        return cls(**summary.model_dump(include=set(cls.model_fields)))
 
 
 class RetrainPointer(Contract):
@@ -181,3 +283,10 @@ def read_pointer(storage: Storage, dataset: str, run_key: str) -> RetrainPointer
 def candidate_of_run(storage: Storage, dataset: str, run_key: str) -> CandidateSummary:
     """The candidate a retraining run registered, through its pointer."""
     return read_summary(storage, read_pointer(storage, dataset, run_key).candidate)
+
+
+def roundtrip(summary: CandidateSummary) -> CandidateSummary:
+    """The summary as it reads back from candidate.json: the stored file has sorted keys, so every free-form part
+    iterates in the stored order (what a re-render of the technical file starts from)."""
+    stored = json.dumps(contracts.to_json(summary), sort_keys=True, default=str)
+    return CandidateSummary.model_validate(json.loads(stored))
