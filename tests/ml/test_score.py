@@ -141,7 +141,7 @@ def test_an_unapproved_candidate_is_not_used(store):
 def test_score_day_writes_scores_and_manifest(store, cards_spec):
     env = store
     m = score.score_day(env.storage, cards_spec, DAY, env.pinned)
-    curated, pre = _curated(env), read_manifest(env.storage, DS, DAY)
+    curated, pre = _curated(env), read_manifest(env.storage, DS, DAY).model_dump()  # type: ignore[union-attr]
     key = layout.scores(DS, DAY, "1")
     assert m["scores"] == key and env.storage.exists(key)
     assert env.storage.read_json(layout.score_manifest(DS, DAY, "1")) == m
@@ -149,8 +149,8 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     out = env.storage.read_parquet(key)
     assert len(out) == len(curated) == pre["rows_clean"] == m["rows_in"] == m["rows_scored"]
     assert out["id"].tolist() == curated["transaction_id"].tolist()  # every curated row, in order
-    assert (m["model"], m["model_version"], m["run_id"]) == (NAME, "1", env.summary["run_id"])
-    assert env.pinned.run_id == env.summary["run_id"]
+    assert (m["model"], m["model_version"], m["run_id"]) == (NAME, "1", env.summary.run_id)
+    assert env.pinned.run_id == env.summary.run_id
     assert m["input_manifest_sha256"] == pre["input_sha256"] and m["curated"] == pre["outputs"]["curated"]
     assert sum(m["decisions"].values()) == len(out) and m["partitions"] == 1
     assert m["decisions"] == {k: int((out["decision"] == k).sum()) for k in ("approve", "review", "decline")}
@@ -161,7 +161,7 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     assert out["score"].between(300, 900).all() and set(out["band"]) <= set("ABCDE")
     assert out["hard_rule"].isna().all() and m["hard_rules"] == {}  # the cards spec has no hard rules
     meta = pq.ParquetFile(io.BytesIO(_scores_bytes(env))).schema_arrow.metadata
-    assert meta[b"riskops.model_version"] == b"1" and meta[b"riskops.run_id"] == env.summary["run_id"].encode()
+    assert meta[b"riskops.model_version"] == b"1" and meta[b"riskops.run_id"] == env.summary.run_id.encode()
     assert _staged(env) == []
 
 
@@ -328,7 +328,7 @@ def test_pinned_version_is_kept_when_a_new_champion_is_approved_mid_run(store, c
     for part in (1, 2):
         score.score_partition(env.storage, cards_spec, DAY, pinned, part, 3)
     m = score.commit(env.storage, cards_spec, DAY, pinned, 3)
-    assert (m["model_version"], m["run_id"]) == ("1", env.summary["run_id"])
+    assert (m["model_version"], m["run_id"]) == ("1", env.summary.run_id)
     assert m["scores"] == layout.scores(DS, DAY, "1")
     assert not env.storage.exists(layout.day_folder("scores", DS, DAY) + "/model=2")
     out, curated = env.storage.read_parquet(m["scores"]), _curated(env)
@@ -342,7 +342,7 @@ def test_explicit_model_version_overrides_the_champion(store, cards_spec, second
     env = store
     assert score.resolve_model(DS).version == "2"
     v1 = score.resolve_model(DS, "1")
-    assert (v1.name, v1.version, v1.run_id) == (NAME, "1", env.summary["run_id"])
+    assert (v1.name, v1.version, v1.run_id) == (NAME, "1", env.summary.run_id)
     with pytest.raises(RiskopsError, match="has no version 42"):
         score.resolve_model(DS, "42")
 

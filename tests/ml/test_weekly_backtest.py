@@ -46,7 +46,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         land_and_preprocess(storage, cards_spec, START, DAYS)
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         client = MlflowClient()
-        approve(client, NAME, summary["version"])
+        approve(client, NAME, summary.version)
         pinned = score.resolve_model(DS)
         for i in range(DAYS):
             score.score_day(storage, cards_spec, START + dt.timedelta(days=i), pinned)
