@@ -115,7 +115,7 @@ def test_quality_gates_fail_the_day_after_writing_everything(tmp_path):
     assert len(storage.read_parquet(layout.quarantine(CARDS.name, DAY))) == 3
     assert len(storage.read_parquet(layout.curated(CARDS.name, DAY))) == 1
     # within the gates the same day passes
-    assert preprocess_day(storage, spec(quality=Quality(max_quarantine_rate=0.8)), DAY)["quality"]["passed"]
+    assert preprocess_day(storage, spec(quality=Quality(max_quarantine_rate=0.8)), DAY).passed
 
 
 @pytest.mark.parametrize(("quarantined", "rows", "limit", "message"), [
@@ -126,12 +126,9 @@ def test_quality_gates_fail_the_day_after_writing_everything(tmp_path):
 def test_the_quality_gate_prints_enough_digits_to_tell_the_rates_apart(quarantined, rows, limit, message):
     from ml.data.preprocess import quality_failures
 
-    manifest = {"rows_in": rows, "rows_quarantined": quarantined,
-                "stats": {"quarantine_rate": round(quarantined / rows, 6)}}
-    assert quality_failures(manifest, spec(quality=Quality(max_quarantine_rate=limit))) == [
+    assert quality_failures(rows, quarantined, spec(quality=Quality(max_quarantine_rate=limit))) == [
         f"{message} (quality.max_quarantine_rate)"]
-    assert quality_failures({**manifest, "rows_quarantined": int(limit * rows)},
-                            spec(quality=Quality(max_quarantine_rate=limit))) == []
+    assert quality_failures(rows, int(limit * rows), spec(quality=Quality(max_quarantine_rate=limit))) == []
 
 
 class ManifestWriteFails(Storage):
