@@ -93,6 +93,7 @@ def backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date
 
 def scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
     from ml import layout
+    from ml.scoring.manifests import read_score_manifest
     from ml.storage import Storage
 
     storage = Storage(data_url)
@@ -101,11 +102,11 @@ def scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
     for day in date_range(start, end):
         keys = storage.list_files(layout.score_manifests(dataset, day))
         for key in keys:
-            m = storage.read_json(key)
-            d = m["decisions"]
-            first = sorted((m.get("reasons") or {}).get("first", {}).items(), key=lambda kv: -kv[1])[:3]
-            print(f"    {day}: {m['rows_scored']:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
-                  f"{sum(m['hard_rules'].values()):>4}, v{m['model_version']}, "
+            m = read_score_manifest(storage, key)
+            d = m.decisions
+            first = sorted((m.reasons.first if m.reasons else {}).items(), key=lambda kv: -kv[1])[:3]
+            print(f"    {day}: {m.rows_scored:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
+                  f"{sum(m.hard_rules.values()):>4}, v{m.model_version}, "
                   + (", ".join(f"{code} {n}" for code, n in first) or "-"))
         if not keys:
             print(f"    {day}: not scored")

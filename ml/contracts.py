@@ -13,20 +13,29 @@ pointer already use that key for the model version.)
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from ml.errors import RiskopsError
 from ml.storage import Storage
 
 
 class Contract(BaseModel):
-    """A step's output as stored: immutable, no unknown keys (a writer and its readers agree on every key)."""
+    """A step's output as stored: immutable, no unknown keys (a writer and its readers agree on every key).
+
+    `omit_when_none` names optional keys that are left out of the file rather than written as null (keys the
+    writers added only when they had a value, before the contracts existed)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    omit_when_none: ClassVar[frozenset[str]] = frozenset()
 
     contract_version: int = 1
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {k: v for k, v in data.items() if not (v is None and k in self.omit_when_none)}
 
 
 class Part(BaseModel):

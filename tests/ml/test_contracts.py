@@ -13,13 +13,15 @@ from ml.contracts import Contract
 from ml.data.preprocess import PreprocessManifest
 from ml.errors import RiskopsError
 from ml.governance.candidate import CandidateSummary, RetrainPointer, roundtrip
+from ml.scoring.manifests import FallbackManifest, ScoreManifest
 from ml.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 CASES = [("candidate_first.json", CandidateSummary), ("candidate_with_champion.json", CandidateSummary),
          ("candidate_calibrated.json", CandidateSummary), ("retrain_pointer.json", RetrainPointer),
          ("preprocess_manifest.json", PreprocessManifest), ("preprocess_manifest_ignored.json", PreprocessManifest),
-         ("preprocess_manifest_failed_gates.json", PreprocessManifest)]
+         ("preprocess_manifest_failed_gates.json", PreprocessManifest), ("score_manifest.json", ScoreManifest),
+         ("score_manifest_hard_rules.json", ScoreManifest), ("fallback_manifest.json", FallbackManifest)]
 
 
 @pytest.mark.parametrize(("name", "model"), CASES)
@@ -58,3 +60,10 @@ def test_a_file_of_another_shape_is_one_clear_line(change: dict[str, object]) ->
     assert "\n" not in message and message.startswith("manifests/preprocess/x/date=2026-09-16.json is not a valid "
                                                       "PreprocessManifest")
     assert next(iter(change)) in message
+
+
+def test_a_key_written_only_when_it_has_a_value_stays_out_when_it_has_none() -> None:
+    data = json.loads((FIXTURES / "fallback_manifest.json").read_text())
+    manifest = contracts.parse(FallbackManifest, data, "fixture")
+    assert contracts.to_json(manifest)["run_key"] == "nightly"
+    assert "run_key" not in contracts.to_json(manifest.model_copy(update={"run_key": None}))

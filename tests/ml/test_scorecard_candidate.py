@@ -78,7 +78,7 @@ def test_the_scorecard_is_registered_and_scored_by_the_same_policy(gmsc_storage,
     page = " ".join(pdf.pages[5].extract_text().split())
     assert "Scorecard (candidate)" in page and "XGBoost" in page
     assert "The direction holds for every constrained feature." in page
-    assert [c["feature"] for c in summary.monotone] == list(GMSC.monotone)
+    assert [c.feature for c in summary.monotone] == list(GMSC.monotone)
 
 
 def test_the_xgboost_candidate_honours_the_gmsc_constraints_and_shows_the_scorecard(gmsc_storage):
