@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from ml.bins import AMBER, RED
 from ml.governance.candidate import CandidateSummary, Metrics
+from ml.governance.requests import RollbackPlan
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
@@ -127,18 +128,18 @@ def approval_reminder(what: str, dataset: str, since: str, approved: Sequence[st
     return Mail(subject, body)
 
 
-def rollback_request(dataset: str, model_name: str, target: Mapping[str, Any], champion: str, requested_by: str,
+def rollback_request(dataset: str, model_name: str, target: RollbackPlan, champion: str, requested_by: str,
                      reason: str, quorum: int, airflow_url: str) -> Mail:
     """The mail asking the approvers to decide on a rollback to an earlier champion (`target`: version, the
     champion-history line that made it the champion, its report's SHA-256)."""
-    subject = (f"[riskops] rollback of {model_name} from v{champion} to v{target['version']} requested by "
+    subject = (f"[riskops] rollback of {model_name} from v{champion} to v{target.version} requested by "
                f"{requested_by}")
     body = (f"<p>{html.escape(requested_by)} asks to roll <b>{html.escape(dataset)}</b> back from version "
-            f"{html.escape(champion)} (the champion) to version {html.escape(str(target['version']))}: "
+            f"{html.escape(champion)} (the champion) to version {html.escape(target.version)}: "
             f"{html.escape(reason)}</p>"
-            f"<ul><li>when version {html.escape(str(target['version']))} was the champion: "
-            f"{html.escape(str(target.get('line') or 'not in the champion history'))}</li>"
-            f"<li>its report SHA-256 {html.escape(str(target['report_sha256']))} (approvals are bound to it)</li>"
+            f"<ul><li>when version {html.escape(target.version)} was the champion: "
+            f"{html.escape(target.line or 'not in the champion history')}</li>"
+            f"<li>its report SHA-256 {html.escape(target.report_sha256)} (approvals are bound to it)</li>"
             f"<li>{quorum} distinct approver(s) must approve; a rejection by any declines the rollback, and version "
             f"{html.escape(champion)} stays the champion</li></ul>"
             f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG rollback_{html.escape(dataset)}, Required "

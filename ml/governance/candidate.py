@@ -241,24 +241,6 @@ class CandidateSummary(Contract):
         return summary_key(self.dataset, self.version)
 
 
-class CandidateRef(Part):
-    """What the retrain DAG's mail task hands its approval gates and notifiers through XCom: who the candidate
-    is and the hashes an approval is bound to."""
-
-    dataset: str
-    model_name: str
-    version: str
-    verdict: str
-    report_sha256: str
-    model_sha256: str
-    technical_file_sha256: str | None
-    run_id: str
-
-    @classmethod
-    def of(cls, summary: CandidateSummary) -> "CandidateRef":
-        return cls(**summary.model_dump(include=set(cls.model_fields)))
-
-
 class RetrainPointer(Contract):
     """A retraining run's pointer to the version it registered and that version's summary."""
 

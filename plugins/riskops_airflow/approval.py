@@ -143,9 +143,9 @@ class ApprovalGate(HITLBranchOperator):
 
         from ml.config import Settings, configure_mlflow
         from ml.governance.approvals import approved_so_far
-        from ml.governance.candidate import CandidateRef
+        from ml.governance.requests import subject
 
-        candidate = CandidateRef.model_validate(ti.xcom_pull(task_ids=self.candidate_task_id))
+        candidate = subject(ti.xcom_pull(task_ids=self.candidate_task_id))
         configure_mlflow(Settings.from_env())
         return approved_so_far(MlflowClient(), candidate.model_name, candidate.version)
 
@@ -153,10 +153,10 @@ class ApprovalGate(HITLBranchOperator):
         from airflow.sdk.exceptions import TaskAwaitingInput
         from airflow.sdk.timezone import utcnow
 
-        from ml.governance.candidate import CandidateRef
+        from ml.governance.requests import subject
 
         ti = context["task_instance"]
-        candidate = CandidateRef.model_validate(ti.xcom_pull(task_ids=self.candidate_task_id))
+        candidate = subject(ti.xcom_pull(task_ids=self.candidate_task_id))
         # this run's respondents (separation of duties, four eyes); HITLOperator.execute writes them into the
         # request and calls the notifiers
         self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None),

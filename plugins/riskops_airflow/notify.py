@@ -65,7 +65,8 @@ def send_candidate_mail(dataset: str, run_key: str, dag_id: str, gate: str = "ap
 
     from ml import mails
     from ml.config import Settings
-    from ml.governance.candidate import CandidateRef, candidate_of_run
+    from ml.governance.candidate import candidate_of_run
+    from ml.governance.requests import CandidateRef
     from riskops_airflow.stores import storage as data_storage
 
     settings, storage = Settings.from_env(), data_storage()
@@ -197,10 +198,10 @@ class ApprovalRequestNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         from ml import mails
         from ml.config import Settings
-        from ml.governance.candidate import CandidateRef
+        from ml.governance.requests import subject
 
         ti, gate = context["ti"], context["task"]
-        candidate = CandidateRef.model_validate(ti.xcom_pull(task_ids=gate.candidate_task_id))
+        candidate = subject(ti.xcom_pull(task_ids=gate.candidate_task_id))
         mail = mails.approval_request(self.what.format(**candidate.model_dump()), self.dataset, ti.dag_id,
                                       candidate.report_sha256, gate.approved(ti), self.quorum,
                                       approval_url(ti.dag_id, ti.run_id, ti.task_id))
@@ -219,7 +220,10 @@ class PromotionNotifier(BaseNotifier):
         self.dataset, self.candidate_task_id, self.conn_id = dataset, candidate_task_id, conn_id
 
     def notify(self, context: Any) -> None:
-        send_promotion_mail(self.dataset, str(context["ti"].xcom_pull(task_ids=self.candidate_task_id)["version"]),
+        from ml.governance.requests import CandidateRef
+
+        ref = CandidateRef.model_validate(context["ti"].xcom_pull(task_ids=self.candidate_task_id))
+        send_promotion_mail(self.dataset, ref.version,
                             self.conn_id)
 
 
@@ -291,11 +295,13 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
 
 
 def send_rollback_request(dataset: str, plan: dict[str, Any], requested_by: str, reason: str, quorum: int) -> str:
-    """Mail the approvers that a rollback waits for their decision (`plan`: the rollback DAG's plan)."""
+    """Mail the approvers that a rollback waits for their decision (`plan`: the rollback DAG's plan, its XCom)."""
     from ml import mails
     from ml.config import Settings
+    from ml.governance.requests import RollbackPlan
 
-    mail = mails.rollback_request(dataset, plan["model_name"], plan, plan["champion"], requested_by, reason, quorum,
+    target = RollbackPlan.model_validate(plan)
+    mail = mails.rollback_request(dataset, target.model_name, target, target.champion, requested_by, reason, quorum,
                                   _airflow_url())
     _send_text(list(Settings.from_env().approvers), mail.subject, mail.html)
     return mail.subject

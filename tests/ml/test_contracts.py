@@ -13,6 +13,7 @@ from ml.contracts import Contract
 from ml.data.preprocess import PreprocessManifest
 from ml.errors import RiskopsError
 from ml.governance.candidate import CandidateSummary, RetrainPointer, roundtrip
+from ml.governance.requests import CandidateRef, RollbackPlan, subject
 from ml.scoring.manifests import FallbackManifest, ScoreManifest
 from ml.storage import Storage
 
@@ -67,3 +68,16 @@ def test_a_key_written_only_when_it_has_a_value_stays_out_when_it_has_none() -> 
     manifest = contracts.parse(FallbackManifest, data, "fixture")
     assert contracts.to_json(manifest)["run_key"] == "nightly"
     assert "run_key" not in contracts.to_json(manifest.model_copy(update={"run_key": None}))
+
+
+def test_a_gate_reads_a_candidate_or_a_rollback_from_its_xcom() -> None:
+    summary = contracts.parse(CandidateSummary, json.loads((FIXTURES / "candidate_with_champion.json").read_text()),
+                              "fixture")
+    ref = subject(CandidateRef.of(summary).model_dump())
+    assert isinstance(ref, CandidateRef) and (ref.model_name, ref.version) == (summary.model_name, summary.version)
+    plan = RollbackPlan(dataset="cards", model_name="riskops-cards", version="1", champion="2", report_sha256="ab",
+                        line=None, requested_by="Ada", reason="drift")
+    read = subject(plan.model_dump())
+    assert isinstance(read, RollbackPlan) and read == plan
+    assert "the rollback of {model_name} to v{version}".format(**read.model_dump()) == \
+        "the rollback of riskops-cards to v1"
