@@ -82,6 +82,58 @@ class ModelMetrics:
 
 
 @dataclass(frozen=True)
+class FeatureShift:
+    """One feature's CSI and its light, as graded by the caller."""
+
+    csi: float
+    light: str
+
+
+@dataclass(frozen=True)
+class PsiVsChampion:
+    """The development sample on the champion's reference bins: the score's PSI, each feature's CSI, the epsilon
+    that floored empty bins and the thresholds the lights were graded with; lights are shown as given."""
+
+    score_psi: float
+    score_light: str
+    features: dict[str, FeatureShift]
+    eps: float
+    amber: float
+    red: float
+
+
+@dataclass(frozen=True)
+class SwapCell:
+    n: int
+    bads: int
+    bad_rate: float
+
+
+@dataclass(frozen=True)
+class SwapMatrix:
+    """Accounts by the champion's decision (first) and the challenger's, each at its own production threshold;
+    swap-in: declined by the champion and approved by the challenger, swap-out the other way."""
+
+    approve_approve: SwapCell
+    approve_decline: SwapCell
+    decline_approve: SwapCell
+    decline_decline: SwapCell
+
+    @property
+    def swap_in(self) -> int:
+        return self.decline_approve.n
+
+    @property
+    def swap_out(self) -> int:
+        return self.approve_decline.n
+
+    def cells(self) -> dict[str, dict[str, float]]:
+        """The cells as `reports.blocks.swap_matrix` takes them ("approve->decline": {n, bads, bad_rate})."""
+        return {f"{row}->{column}": dataclasses.asdict(getattr(self, f"{row}_{column}"))
+                for row in ("approve", "decline") for column in ("approve", "decline")}
+
+
+@dataclass(frozen=True)
 class CandidateReportData:
     """Everything the candidate report shows, already computed by the caller."""
 
@@ -108,10 +160,8 @@ class CandidateReportData:
     calibration: list[dict[str, float]]  # rows: band, n, min_p, max_p, mean_p, observed_rate
     score_histogram: dict[str, list[float]]  # {"edges": [..], "goods": [..], "bads": [..]}
     feature_importance: list[tuple[str, float]]  # (feature, gain) sorted desc; the top 15 are shown
-    # None on the first model, else {"score_psi": float, "score_light": str, "features": {name: {"csi": float,
-    # "light": str}}, "eps": float, "thresholds": {"amber": float, "red": float}}; lights are shown as given
-    psi_vs_champion: dict[str, Any] | None
-    swap_matrix: dict[str, Any] | None  # "approve->approve".. each {"n", "bads", "bad_rate"}; "swap_in", "swap_out"
+    psi_vs_champion: PsiVsChampion | None  # None on the first model
+    swap_matrix: SwapMatrix | None  # None on the first model
     approval_instructions: list[str]  # how to approve (Airflow UI path, CLI command); `backticks` set in mono
     generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
     # a calibrated model: the calibration rows of its raw PDs (before the map) and the map's method
@@ -141,7 +191,6 @@ class CandidateReportData:
 
 
 TOP_FEATURES = 15
-_PSI_KEYS = ("score_psi", "score_light", "features", "eps", "thresholds")
 
 VERDICT_STYLE = {  # recommended -> background, border, title colour
     True: (colors.HexColor("#EAF6EC"), colors.HexColor("#2E7D32"), colors.HexColor("#1B5E20")),
@@ -173,13 +222,6 @@ def _validate(data: CandidateReportData) -> None:
         raise ValueError("calibration is empty")
     if (data.calibration_before is None) != (data.calibration_method is None):
         raise ValueError("calibration_before and calibration_method must both be given or both be None")
-    psi = data.psi_vs_champion
-    if psi is not None:
-        missing = [k for k in _PSI_KEYS if k not in psi]
-        if missing:
-            raise ValueError(f"psi_vs_champion lacks {', '.join(missing)}")
-        if not {"amber", "red"} <= set(psi["thresholds"]):
-            raise ValueError("psi_vs_champion['thresholds'] needs 'amber' and 'red'")
 
 
 def _floats(d: dict[str, list[float] | float], key: str) -> list[float]:
@@ -403,14 +445,13 @@ def _psi(data: CandidateReportData) -> list[Flowable]:
                              "against the champion's reference sample, so it starts with the next candidate.",
                              STYLES["body"]))
         return out
-    features: dict[str, dict[str, Any]] = psi["features"]
-    ordered = sorted(features.items(), key=lambda kv: (-float(kv[1]["csi"]), kv[0]))  # worst first
+    ordered = sorted(psi.features.items(), key=lambda kv: (-kv[1].csi, kv[0]))  # worst first
     out += blocks.psi_table(
-        [(name, float(v["csi"]), v["light"]) for name, v in ordered],
-        eps=float(psi["eps"]), amber=float(psi["thresholds"]["amber"]), red=float(psi["thresholds"]["red"]),
-        intro=f"Development sample against the champion's reference (version {data.champion_version}).",
-        actual="development", summary=("Score PSI", float(psi["score_psi"]), psi["score_light"]))
-    if features:
+        [(name, float(v.csi), v.light) for name, v in ordered], eps=float(psi.eps), amber=float(psi.amber),
+        red=float(psi.red), intro=f"Development sample against the champion's reference (version "
+                                  f"{data.champion_version}).",
+        actual="development", summary=("Score PSI", float(psi.score_psi), psi.score_light))
+    if psi.features:
         out += [Spacer(1, 3), Paragraph("Features sorted by CSI, largest shift first.", STYLES["small"])]
     else:
         out.append(Paragraph("No per-feature CSI was supplied.", STYLES["body"]))
@@ -568,7 +609,7 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
         return out
 
     matrix = blocks.swap_matrix(
-        swap, (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
+        swap.cells(), (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
         (f"Challenger v{data.version} approves", f"Challenger v{data.version} declines"))
     out += [
         Paragraph(f"Champion v{esc(str(data.champion_version))} decides at its production threshold "
@@ -579,9 +620,9 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
         matrix,
         Spacer(1, 4),
         Paragraph(f"<b>Swap-in</b> (declined by the champion, approved by the challenger): "
-                  f"{fmt_int(float(swap['swap_in']))} accounts. "
+                  f"{fmt_int(float(swap.swap_in))} accounts. "
                   f"<b>Swap-out</b> (approved by the champion, declined by the challenger): "
-                  f"{fmt_int(float(swap['swap_out']))} accounts. Bad rates are the observed default rates of "
+                  f"{fmt_int(float(swap.swap_out))} accounts. Bad rates are the observed default rates of "
                   "each cell; the swap favours the challenger when the swap-out bad rate is well above the "
                   "swap-in bad rate.",
                   STYLES["body"]),

@@ -83,7 +83,7 @@ class CalibrationRow(Part):
 
 
 class FeatureStability(Part):
-    csi: float | None
+    csi: float
     light: str
 
 
@@ -92,7 +92,7 @@ class Stability(Part):
 
     eps: float
     features: dict[str, FeatureStability]
-    score_psi: float | None
+    score_psi: float
     score_light: str
     thresholds: dict[str, float]
 

@@ -28,6 +28,7 @@ from mlflow import MlflowClient
 
 from ml import bins, contracts, layout, metrics
 from ml.config import TrainConfig
+from ml.contracts import Contract
 from ml.errors import MissingDataError
 from ml.governance import approvals, halt, registry, technical_file
 from ml.governance.candidate import (
@@ -63,7 +64,15 @@ from ml.ranking import AucDifference, paired_auc_difference
 from ml.rating import BandScale, band_scale, to_band, to_score
 from ml.spec import DatasetSpec, Monitoring
 from ml.storage import Storage
-from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
+from reports.candidate import (
+    CandidateReportData,
+    FeatureShift,
+    ModelMetrics,
+    PsiVsChampion,
+    SwapCell,
+    SwapMatrix,
+    render_candidate_report,
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +82,10 @@ class ChampionComparison:
     version: str
     evaluation: Evaluation
     gain: AucDifference  # candidate AUC - champion AUC on the same rows, DeLong's paired standard error
-    # metrics.swap_matrix with each model at its own production threshold: what production decides today
-    # (the champion) against what it would decide once the candidate is promoted
-    swap: dict[str, Any]
-    psi: dict[str, Any]  # bins.stability of the new development sample on the champion's reference bins
+    # each model at its own production threshold: what production decides today (the champion) against what it
+    # would decide once the candidate is promoted
+    swap: SwapMatrix
+    psi: Stability  # the new development sample on the champion's reference bins
 
 
 def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, candidate_threshold: float,
@@ -87,9 +96,24 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, c
     return ChampionComparison(
         version=version, evaluation=evaluate(y, p_old, champion.threshold, beta),
         gain=paired_auc_difference(y, p_old, candidate_p),
-        swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, candidate_threshold),
-        psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
-                           monitoring.psi.pair))
+        swap=swap_matrix(metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, candidate_threshold)),
+        psi=Stability.model_validate(bins.stability(champion.reference_bins, champion.pipeline.transform(dev),
+                                                    champion.predict_proba(dev), monitoring.psi.pair)))
+
+
+def swap_matrix(cells: dict[str, Any]) -> SwapMatrix:
+    """`ml.metrics.swap_matrix`'s cells ("approve->decline": {n, bads, bad_rate}) as the report's data."""
+    def cell(key: str) -> SwapCell:
+        return SwapCell(n=int(cells[key]["n"]), bads=int(cells[key]["bads"]), bad_rate=float(cells[key]["bad_rate"]))
+    return SwapMatrix(approve_approve=cell("approve->approve"), approve_decline=cell("approve->decline"),
+                      decline_approve=cell("decline->approve"), decline_decline=cell("decline->decline"))
+
+
+def psi_for_report(psi: Stability) -> PsiVsChampion:
+    """The stability against the champion as the report shows it."""
+    return PsiVsChampion(score_psi=psi.score_psi, score_light=psi.score_light,
+                         features={f: FeatureShift(csi=v.csi, light=v.light) for f, v in psi.features.items()},
+                         eps=psi.eps, amber=psi.thresholds["amber"], red=psi.thresholds["red"])
 
 
 def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: BandScale) -> dict[str, Any]:
@@ -222,9 +246,8 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         calibration_before=candidate.calibration_before,
         calibration_method=None if model.calibration is None else model.calibration["method"],
         feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
-        psi_vs_champion=champion.psi if champion else None,
-        swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
-                     "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
+        psi_vs_champion=psi_for_report(champion.psi) if champion else None,
+        swap_matrix=champion.swap if champion else None,
         approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
         trigger=candidate.trigger, window_gaps=list(candidate.gaps), champion_line=champion_line,
         fairness=candidate.fairness.to_dict() if candidate.fairness else None,
@@ -258,72 +281,72 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
             registry.TAG + "verdict": candidate.verdict, registry.TAG + "model_sha256": model_sha,
             **({registry.TAG + "trigger": trigger[:5000]} if trigger else {}),
             **({registry.TAG + "trained_by": trained_by[:500]} if trained_by else {})})
-        stored: list[str] = []
+        pub = Publication(storage, client, name, version, run.info.run_id, model_sha)
         try:
-            summary = _report_and_store(candidate, storage, client, Registered(name, version, run.info.run_id, model_sha),
-                                        approval_instructions or default_instructions(spec.name, name, version,
-                                                                                      quorum),
-                                        now, run_key, stored, quorum)
+            summary = _report_and_store(candidate, pub, approval_instructions or default_instructions(
+                spec.name, name, version, quorum), now, run_key, quorum)
             registry.make_candidate(client, name, version)
         except BaseException:
-            _withdraw(client, storage, name, version, stored)
+            _withdraw(pub)
             raise
     # only now is the new candidate complete and reviewable: older ones still waiting are closed
     approvals.supersede_waiting(client, name, version)
     return summary
 
 
-def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, ids: Registered,
-                      instructions: list[str], now: dt.datetime, run_key: str | None,
-                      stored: list[str], quorum: int = 1) -> CandidateSummary:
+def _report_and_store(candidate: Candidate, pub: Publication, instructions: list[str], now: dt.datetime,
+                      run_key: str | None, quorum: int = 1) -> CandidateSummary:
     """The PDF in the run and in storage, its hash on the version, the technical file likewise, the summary and
-    the run's pointer to it; every storage key written is appended to `stored` as it is written."""
-    spec, name, version = candidate.spec, ids.name, ids.version
-    line = halt.champion_line(client, name)
-    pdf = render_candidate_report(report_data(candidate, name, version, ids.run_id, instructions, now, line))
-    report_sha = _store_pdf(client, storage, stored, ids, pdf, "report", f"{name}-v{version}.pdf",
-                            layout.candidate(spec.name, version, "candidate.pdf"), "report_sha256")
-    superseded = [v for v in approvals.waiting_candidates(client, name) if int(v) < int(version)]
+    the run's pointer to it."""
+    spec, name, version = candidate.spec, pub.name, pub.version
+    line = halt.champion_line(pub.client, name)
+    pdf = render_candidate_report(report_data(candidate, name, version, pub.run_id, instructions, now, line))
+    report_sha = pub.store_pdf(pdf, "the report", "report", f"{name}-v{version}.pdf",
+                               layout.candidate(spec.name, version, "candidate.pdf"), "report_sha256")
+    superseded = [v for v in approvals.waiting_candidates(pub.client, name) if int(v) < int(version)]
     # the technical file from the summary as it reads back from candidate.json: a re-render gets the same bytes
-    summary = roundtrip(build_summary(candidate, ids, report_sha, now, quorum, line, superseded))
-    file_pdf = technical_file.render(technical_file.gather(storage, client, spec, summary))
+    summary = roundtrip(build_summary(candidate, pub, report_sha, now, quorum, line, superseded))
+    file_pdf = technical_file.render(technical_file.gather(pub.storage, pub.client, spec, summary))
     file_key = technical_file.key(spec.name, version)
-    file_sha = _store_pdf(client, storage, stored, ids, file_pdf, technical_file.ARTIFACT_DIR,
-                          technical_file.artifact_name(name, version), file_key, technical_file.SHA_TAG)
+    file_sha = pub.store_pdf(file_pdf, "the technical file", technical_file.ARTIFACT_DIR,
+                             technical_file.artifact_name(name, version), file_key, technical_file.SHA_TAG)
     summary = summary.model_copy(update={"technical_file_key": file_key, "technical_file_sha256": file_sha})
-    contracts.write(storage, summary.key, summary, once=True)
-    stored.append(summary.key)
+    pub.write(summary.key, summary, once=True)
     pointer = layout.retrain_run(spec.name, run_key or f"as_of={candidate.as_of.isoformat()}")
-    contracts.write(storage, pointer, RetrainPointer(version=version, candidate=summary.key))
-    stored.append(pointer)
+    pub.write(pointer, RetrainPointer(version=version, candidate=summary.key))
     return summary
 
 
-@dataclass(frozen=True)
-class Registered:
-    """The registered version a publication is about, and its training run."""
+@dataclass
+class Publication:
+    """A version being published: where it goes, who it is, and every storage key written for it so far (what
+    `_withdraw` removes if the publication fails half-way)."""
 
+    storage: Storage
+    client: MlflowClient
     name: str
     version: str
     run_id: str
     model_sha256: str
+    stored: list[str] = field(default_factory=list)
+
+    def store_pdf(self, pdf: bytes, what: str, folder: str, file_name: str, key: str, sha_tag: str) -> str:
+        """A PDF into the run's artifact `folder` and storage (write-once), its SHA-256 tagged on the version as
+        `sha_tag`; returns the SHA-256."""
+        sha = hashlib.sha256(pdf).hexdigest()
+        _upload(self.client, f"{what} of {self.name} version {self.version}", folder, file_name, pdf)
+        registry.call(self.client, f"tagging {self.name} version {self.version}",
+                      lambda: self.client.set_model_version_tag(self.name, self.version, registry.TAG + sha_tag, sha))
+        self.storage.write_once(key, pdf)
+        self.stored.append(key)
+        return sha
+
+    def write(self, key: str, contract: Contract, once: bool = False) -> None:
+        contracts.write(self.storage, key, contract, once=once)
+        self.stored.append(key)
 
 
-def _store_pdf(client: MlflowClient, storage: Storage, stored: list[str], ids: Registered, pdf: bytes,
-               folder: str, file_name: str, key: str, sha_tag: str) -> str:
-    """A PDF into the run's artifact `folder` and storage (write-once, appended to `stored`), its SHA-256 tagged
-    on the version as `sha_tag`; returns the SHA-256."""
-    what = f"{'the report' if folder == 'report' else 'the technical file'} of {ids.name} version {ids.version}"
-    sha = hashlib.sha256(pdf).hexdigest()
-    _upload(client, what, folder, file_name, pdf)
-    registry.call(client, f"tagging {ids.name} version {ids.version}", lambda: client.set_model_version_tag(
-        ids.name, ids.version, registry.TAG + sha_tag, sha))
-    storage.write_once(key, pdf)
-    stored.append(key)
-    return sha
-
-
-def build_summary(candidate: Candidate, ids: Registered, report_sha: str, now: dt.datetime, quorum: int,
+def build_summary(candidate: Candidate, ids: Publication, report_sha: str, now: dt.datetime, quorum: int,
                   champion_line: str | None, superseded: list[str]) -> CandidateSummary:
     """The candidate's summary before its technical file is rendered (pure)."""
     e, champion, spec = candidate.evaluation, candidate.champion, candidate.spec
@@ -349,7 +372,7 @@ def build_summary(candidate: Candidate, ids: Registered, report_sha: str, now: d
         threshold_rationale=candidate.facts["threshold_rationale"],
         feature_importance=[(str(f), v) for f, v in candidate.facts["feature_importance"]],
         features=list(candidate.model.pipeline.order),
-        psi_vs_champion=Stability.model_validate(champion.psi) if champion else None,
+        psi_vs_champion=champion.psi if champion else None,
     )
 
 
@@ -366,16 +389,16 @@ def _upload(client: MlflowClient, what: str, folder: str, file_name: str, conten
         registry.call(client, f"uploading {what}", upload)
 
 
-def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, stored: list[str]) -> None:
+def _withdraw(pub: Publication) -> None:
     """Undo a publication that failed half-way: what was stored for the version, then the version itself. Best
     effort: the publication's own error is the one reported, and a version left behind is no candidate."""
-    for key in stored:
+    for key in pub.stored:
         try:
-            storage.delete(key)
+            pub.storage.delete(key)
         except Exception:  # noqa: BLE001 - the storage may be what failed
             pass
     try:
-        registry.delete_version(client, name, version)
+        registry.delete_version(pub.client, pub.name, pub.version)
     except Exception:  # noqa: BLE001 - MLflow may be what failed
         pass
 

@@ -70,7 +70,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         with pytest.raises(MissingDataError) as unapproved:  # a candidate in Staging is not approved yet
             score.resolve_model(DS)
-        approve(MlflowClient(), NAME, summary["version"], approver="Ada")
+        approve(MlflowClient(), NAME, summary.version, approver="Ada")
         yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)

@@ -36,7 +36,7 @@ def validation(s: Sources) -> Section:
                        title="Calibration by band (out-of-time test)"))
     psi = summary.psi_vs_champion
     if psi:
-        worst = sorted(psi.features.items(), key=lambda kv: -(kv[1].csi or 0.0))[:5]
+        worst = sorted(psi.features.items(), key=lambda kv: -kv[1].csi)[:5]
         blocks.append(Lines([f"Score PSI of the development sample on the champion's reference bins: "
                              f"{f4(psi.score_psi)} ({psi.score_light}); highest CSI: "
                              + ", ".join(f"{f} {f4(v.csi)} ({v.light})" for f, v in worst) + "."],
