@@ -98,8 +98,8 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)
     swap = compare_with_champion(model, "2", p, 2.0, test, dev, CONFIG.beta, cards_spec.monitoring).swap
-    assert swap["approve->decline"]["n"] == swap["decline->decline"]["n"] == 0
-    assert swap["decline->approve"]["n"] == int((p >= model.threshold).sum()) > 0
+    assert swap.approve_decline.n == swap.decline_decline.n == 0
+    assert swap.decline_approve.n == int((p >= model.threshold).sum()) > 0
 
     # and is covered by the model's hash: a sample changed in the artifact store is refused
     model_id = client.get_model_version(name, "2").source.removeprefix("models:/")

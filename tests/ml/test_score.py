@@ -281,7 +281,7 @@ def test_a_commit_dying_before_its_manifest_leaves_no_stale_manifest(store, card
     assert env.storage.exists(layout.scores(DS, day, "1"))
     assert not env.storage.exists(layout.score_manifest(DS, day, "1"))
     again = score.score_day(env.storage, cards_spec, day, env.pinned)  # the retry completes the commit
-    assert again["scores_sha256"] == hashlib.sha256(_scores_bytes(env, day=day)).hexdigest()
+    assert again.scores_sha256 == hashlib.sha256(_scores_bytes(env, day=day)).hexdigest()
 
 
 def test_a_day_that_failed_its_quality_gate_is_not_scored(store, cards_spec):
