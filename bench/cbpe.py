@@ -39,7 +39,7 @@ def main() -> None:
     weeks = [f"{d.isocalendar()[0]}-W{d.isocalendar()[1]:02d}" for d in chunks[("chunk", "start_date")]]
     print(json.dumps({"version": nml.__version__, "fit_seconds": round(fitted - started, 3),
                       "estimate_seconds": round(done - fitted, 3), "seconds": round(done - started, 3),
-                      "estimated_auc": dict(zip(weeks, (float(v) for v in chunks[("roc_auc", "value")])))}))
+                      "estimated_auc": dict(zip(weeks, (float(v) for v in chunks[("roc_auc", "value")]), strict=True))}))
 
 
 if __name__ == "__main__":

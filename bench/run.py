@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 from bench.table import MARK, Figure, failed, figure, loads, render  # noqa: E402
 
 # bench/<name>.py, each with figures(tiny) and bench.table.main (see bench/table.py)
-BENCHES = ("score", "stability", "backtest", "train_gmsc")
+BENCHES = ("score", "stability", "backtest", "train_gmsc", "decisions")
 
 
 def run_bench(name: str, tiny: bool = False, echo: bool = True) -> list[Figure]:

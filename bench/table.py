@@ -71,7 +71,7 @@ def render(figures: Sequence[Figure], judged: bool = True) -> str:
         verdict = "" if not judged or f.passed is None else "pass" if f.passed else "FAIL"
         rows.append((f.bench, f.name, f.goal, _value(f), verdict, f.at, f"{f.load:.2f}", f.note))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 

@@ -63,7 +63,8 @@ for dataset in dataset_names():
 
             return send_rollback_request(dataset_name, planned, planned["requested_by"], planned["reason"], quorum)
 
-        def record(task_id: str, answer: str, gate: str):
+        # bound now (dataset=dataset): a closure would see the loop's last dataset if it ran later
+        def record(task_id: str, answer: str, gate: str, dataset: str = dataset):
             """The step recording a gate's answer: one approval of the rollback (the last one carries it out), or
             the decline."""
             common = ["rollback", "--dataset", dataset, "--version", TARGET,
@@ -79,7 +80,7 @@ for dataset in dataset_names():
         planned = plan(dataset)
         first, _ = approval_chain(
             quorum, "plan", record,
-            lambda k: ApprovalRequestNotifier("the rollback of {model_name} to v{version}", dataset, quorum),
+            lambda k, dataset=dataset, quorum=quorum: ApprovalRequestNotifier("the rollback of {model_name} to v{version}", dataset, quorum),
             approve_last="rollback", reject="record_decline",
             subject=f"Roll {xcom('plan', field='model_name')} back to v{TARGET}?",
             body=(f"{xcom('plan', field='requested_by')} asks to restore version {TARGET} (champion now: "

@@ -87,7 +87,8 @@ for dataset in dataset_names():
 
         quorum = approval_quorum(dataset)
 
-        def record(task_id: str, answer: str, gate: str):
+        # bound now (dataset=dataset): a closure would see the loop's last dataset if it ran later
+        def record(task_id: str, answer: str, gate: str, dataset: str = dataset):
             """The step recording a gate's answer: one approval (the last one promotes), or the rejection."""
             approver = option("approver", xcom(gate, key="decision", field="by"))
             if answer == "approve":
@@ -103,7 +104,7 @@ for dataset in dataset_names():
 
         approval, _ = approval_chain(
             quorum, "email_approvers", record,
-            lambda k: ApprovalRequestNotifier("the promotion of {model_name} v{version}", dataset, quorum),
+            lambda k, dataset=dataset, quorum=quorum: ApprovalRequestNotifier("the promotion of {model_name} v{version}", dataset, quorum),
             approve_last="promote", reject="record_rejection",
             subject=f"Approve {xcom('email_approvers', field='model_name')} v{VERSION}?",
             body=(f"Verdict: **{xcom('email_approvers', field='verdict')}**. {WHY}"

@@ -201,12 +201,12 @@ def score_and_monitor(af: Standalone, windows: dict[str, tuple[dt.date, dt.date]
         _finished(af, f"score_{dataset}", run_id, 1200)
     for dataset in windows:
         dag_id = f"stability_{dataset}"
-        wait_for(lambda: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the scores", 2)
+        wait_for(lambda dag_id=dag_id: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the scores", 2)
         for run in _asset_runs(af, dag_id, started):
             _finished(af, dag_id, run["dag_run_id"], 900)
             print(f"  {dag_id}: run {run['dag_run_id']} (triggered by the scores Asset) done", flush=True)
     dag_id = f"retrain_{drifting}"
-    wait_for(lambda: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the drift Asset", 2)
+    wait_for(lambda dag_id=dag_id: bool(_asset_runs(af, dag_id, started)), 300, f"{dag_id} to be triggered by the drift Asset", 2)
     run_id = str(_asset_runs(af, dag_id, started)[0]["dag_run_id"])
     print(f"  {dag_id}: run {run_id} triggered by the drift Asset (training, report, mail)...", flush=True)
     af.wait_for_task(dag_id, run_id, "email_approvers", {"success"}, timeout=900)

@@ -149,6 +149,6 @@ def accounting(data_url: str, days: dict[str, list[dt.date]]) -> None:
                 print(f"    {day}: no manifest")
             else:
                 counts = [m.rows_in, m.rows_clean, m.rows_quarantined]
-                totals = [a + b for a, b in zip(totals, counts)]
+                totals = [a + b for a, b in zip(totals, counts, strict=True)]
                 print(f"    {day}: {counts[0]:>6} / {counts[1]:>6} / {counts[2]:>4}")
         print(f"    total     : {totals[0]:>6} / {totals[1]:>6} / {totals[2]:>4}")

@@ -87,7 +87,7 @@ def fit_categorical_bins(values: ArrayLike | pd.Series, max_categories: int = 20
     if len(codes) == 0:
         raise ValueError("cannot fit bins on an empty sample")
     counts: dict[str, int] = {}
-    for label, n in zip(labels, np.bincount(codes[codes >= 0], minlength=len(labels)).tolist()):
+    for label, n in zip(labels, np.bincount(codes[codes >= 0], minlength=len(labels)).tolist(), strict=True):
         if n:
             counts[label] = counts.get(label, 0) + n
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -201,7 +201,7 @@ def stability(reference: dict[str, Any], features: pd.DataFrame, scores: ArrayLi
     eps = float(reference.get("eps", EPS))
     score_psi = psi(reference["score"]["proportions"], bin_proportions(scores, reference["score"]), eps)
     result: dict[str, Any] = {"score_psi": score_psi, "score_light": traffic_light(score_psi, *thresholds),
-                              "features": {}, "eps": eps, "thresholds": dict(zip(("amber", "red"), thresholds))}
+                              "features": {}, "eps": eps, "thresholds": dict(zip(("amber", "red"), thresholds, strict=True))}
     for name, bins in reference["features"].items():
         try:
             csi = psi(bins["proportions"], bin_proportions(features[name], bins), eps)

@@ -12,7 +12,10 @@ adding, and `judge` turns counts into the figures a reviewer reads (`GroupRow`):
   a of n approved in the group and a0 of n0 in the reference; when a group approves nobody, half a row is added
   to each cell of the two groups' tables for the interval only, Haldane-Anscombe). The ratio is skewed but its
   log is close to normal, the interval has a closed form that merges from counts, and it is what epidemiology
-  uses for a risk ratio; the ratio itself is judged against the spec's `min_ratio` (the four-fifths rule's 0.8);
+  uses for a risk ratio (D. Katz, J. Baptista, S. P. Azen, M. C. Pike, "Obtaining confidence intervals for the
+  risk ratio in cohort studies", Biometrics 34, 1978). A judged group is red when its ratio is below the spec's
+  `min_ratio` (the four-fifths rule's 0.8) and its whole interval too, amber when only the ratio is
+  (`ratio_light`): a light goes red on evidence at the window's size, not on a point estimate;
 - **default rate** and **mean PD** of a group (calibration by group), and the **approved-book bad rate** (the
   default rate among its approved rows) where outcomes are known;
 - **AUC by group** with DeLong's interval (`ml.ranking`) where the group has enough bads and goods;
@@ -39,7 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 from ml.ranking import Z95, auc_variance, rank_counts
 from ml.spec import MISSING_GROUP, DatasetSpec, Fairness, FairnessAttribute
 
-GREEN, RED = "green", "red"  # as ml.bins grades
+GREEN, AMBER, RED = "green", "amber", "red"  # as ml.bins grades
 TOO_FEW_ROWS = "too few rows"
 REFERENCE = "reference"
 
@@ -174,7 +177,7 @@ class GroupRow:
     ratio: float  # adverse impact ratio against the reference group (1 for the reference itself)
     ratio_low: float
     ratio_high: float
-    light: str | None  # green / red against min_ratio; "too few rows"; None for the reference group
+    light: str | None  # green / amber / red against min_ratio (`ratio_light`); "too few rows"; None for the reference
     labelled: int = 0
     bads: int = 0
     default_rate: float = math.nan
@@ -183,6 +186,15 @@ class GroupRow:
     auc: float = math.nan
     auc_low: float = math.nan
     auc_high: float = math.nan
+
+
+def ratio_light(ratio: float, high: float, min_ratio: float) -> str:
+    """The light of a judged group on evidence: red when the ratio is below the minimum and its whole 95%
+    interval too (Katz et al. 1978; the window's size speaks through the interval's width), amber when only the
+    point estimate is below, else green."""
+    if not ratio < min_ratio:
+        return GREEN
+    return RED if high < min_ratio else AMBER
 
 
 def _rate(numerator: float, denominator: float) -> float:
@@ -201,7 +213,7 @@ def judge(counts: GroupCounts, fairness: Fairness, aucs: Mapping[str, tuple[floa
         ratio, low, high = (1.0, 1.0, 1.0) if is_ref and ref.approved else impact_ratio(
             cell.approved, cell.rows, ref.approved, ref.rows)
         judged = min(cell.rows, ref.rows) >= fairness.min_group_rows and math.isfinite(ratio)
-        light = None if is_ref else (TOO_FEW_ROWS if not judged else RED if ratio < fairness.min_ratio else GREEN)
+        light = None if is_ref else TOO_FEW_ROWS if not judged else ratio_light(ratio, high, fairness.min_ratio)
         auc = (aucs or {}).get(group, (math.nan, math.nan, math.nan))
         out.append(GroupRow(
             counts.attribute, counts.kind, group, is_ref, cell.rows, cell.approved, _rate(cell.approved, cell.rows),
@@ -225,8 +237,8 @@ def group_aucs(codes: ArrayLike, names: Sequence[str], y: ArrayLike, p: ArrayLik
 
 
 def below_minimum(rows: Iterable[GroupRow]) -> list[GroupRow]:
-    """The judged groups whose ratio is below the minimum (light red)."""
-    return [r for r in rows if r.light == RED]
+    """The judged groups whose ratio is below the minimum (light amber or red: the point estimate is below)."""
+    return [r for r in rows if r.light in (AMBER, RED)]
 
 
 def describe(row: GroupRow, fairness: Fairness) -> str:

@@ -14,6 +14,9 @@ or an object-store URL); dates are business dates (YYYY-MM-DD), `A` an arrival d
   scores/_staging/<ds>/date=D/model=V/       partitions of a day waiting for their commit
   manifests/score/<ds>/date=D/model=V.json   rows in / scored, model, input hash
   manifests/fallback/<ds>/date=D.json        a halted day: the fallback policy, the halt, the decisions
+  decisions/<ds>/date=D/model=V/part-0.parquet  online decisions of day D (scores' schema + channel, decision
+                                             id, time, client), rolled up from the decision log
+  manifests/decisions/<ds>/date=D.json       a rolled-up day: records per version, the log files' SHA-256s
   candidates/<ds>/v=V/candidate.{json,pdf}   a registered candidate's summary and report (write-once)
   runs/retrain/<ds>/<run>.json               which version a retraining run registered
   runs/stability/<ds>/<run>.json             what a stability run found: windows, alert, trigger, reports
@@ -34,6 +37,7 @@ import re
 from ml.errors import RiskopsError
 
 LANDING, LABELS, CURATED, QUARANTINE, SCORES = "landing", "labels", "curated", "quarantine", "scores"
+DECISIONS = "decisions"  # the online decision service's decisions, by day and version (ml.serving.rollup)
 ONDEMAND = "ondemand"
 DATA_FILE = "part-0.parquet"
 REPLAY_BATCH = "batch.csv"
@@ -121,6 +125,19 @@ def fallback_manifest(dataset: str, day: dt.date) -> str:
     """The manifest of a day decided by the fallback policy while the model was halted (its scores are
     `scores(dataset, day, FALLBACK)`); kept apart from the model versions' manifests, which name a version."""
     return f"manifests/fallback/{dataset}/date={day.isoformat()}.json"
+
+
+def decisions(dataset: str, day: dt.date, version: str) -> str:
+    """A day's online decisions made by `version` (or FALLBACK), in the scores' schema with a `channel` column."""
+    return f"{day_folder(DECISIONS, dataset, day)}/model={version}/{DATA_FILE}"
+
+
+def decisions_day(dataset: str, day: dt.date) -> str:
+    return day_folder(DECISIONS, dataset, day)
+
+
+def decisions_manifest(dataset: str, day: dt.date) -> str:
+    return f"manifests/{DECISIONS}/{dataset}/date={day.isoformat()}.json"
 
 
 def scores_staging_root() -> str:

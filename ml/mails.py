@@ -23,7 +23,7 @@ from ml.governance.requests import RollbackPlan
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
-    from ml.monitor.backtest import BacktestResult
+    from ml.monitor.backtest_results import BacktestResult
     from ml.monitor.stability import Stat
     from ml.spec import Fairness, Monitoring
 
@@ -234,11 +234,15 @@ def _figure(stat: Stat | None) -> tuple[str, str | None]:
     text = f"{stat.value:.4f}"
     if "p_value" in stat.detail:
         text += f" (p {stat.detail['p_value']:.2g})"
+    elif stat.detail.get("critical") is not None:
+        text += f" (critical {stat.detail['critical']:.4f})"
     return f"{text} {stat.light or ''}".strip(), stat.light
 
 
 def _window_row(w: Mapping[str, Any]) -> str:
     psi = "—" if w["score_psi"] is None else f"{w['score_psi']:.4f} {w['score_light'] or ''}".strip()
+    if w["score_psi"] is not None and w.get("score_critical") is not None:
+        psi += f" (critical {w['score_critical']:.4f})"
     red, amber = w["red"], w["amber"]
     return ("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
             + _cell(f"{int(w['rows']):,}") + _cell(psi, w["score_light"] if w["score_psi"] is not None else None)
@@ -274,28 +278,39 @@ def stability_alert(dataset: str, windows: Sequence[Mapping[str, Any]], worst: M
         "<th>JS distance</th><th>Unseen categories</th></tr>" + "".join(_feature_row(f) for f in features) + "</table>"
         f"<p><img src='cid:{ALERT_CHART}' alt='reference vs current distributions'></p>"
         f"<p>Thresholds (amber / red): PSI and CSI {m.psi.amber:g} / {m.psi.red:g}, KS {m.ks.amber:g} / "
-        f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a feature takes the worst light of its statistics. "
+        f"{m.ks.red:g}, JS {m.js.amber:g} / {m.js.red:g}; a statistic is amber or red only when it also exceeds "
+        "its critical value, what no change would exceed with 1% probability at the window's rows (chi-square "
+        "with B-1 degrees of freedom scaled by 1/n + 1/m for PSI, CSI and JS; p &lt; 1% for KS); a feature takes "
+        "the worst light of its statistics. "
         f"History: <code>python -m ml history --dataset {html.escape(dataset)} --since "
         f"{first}</code>; the weekly stability report has the trends.</p>")
     return Mail(subject, body)
+
+
+def _red_groups(window: Mapping[str, Any]) -> list[str]:
+    """The groups a red fairness window is red for (a summary written before the evidence rule lists "below")."""
+    red = window.get("red")
+    return list(window["below"] if red is None else red)
 
 
 def fairness_alert(dataset: str, windows: Sequence[Mapping[str, Any]], fairness: Fairness) -> Mail:
     """The alert for the windows of one stability run in which a group's adverse impact ratio fell below the
     minimum (as `FairWindow.summary()` gives them), each with its groups."""
     first, last = min(w["start"] for w in windows), max(w["start"] for w in windows)
-    groups = sorted({line.split(":")[0] for w in windows for line in w["below"]})
+    groups = sorted({line.split(":")[0] for w in windows for line in _red_groups(w)})
     subject = (f"[riskops] {dataset} fair lending RED: adverse impact ratio below {fairness.min_ratio:g} in "
                f"{len(windows)} window(s) {first} .. {last} ({'; '.join(groups)})")
     rows = "".join("<tr>" + _cell(window_label(w["kind"], w["start"])) + _cell(f"v{w['model_version']}")
-                   + _cell("; ".join(w["below"]), RED) + "</tr>"
+                   + _cell("; ".join(_red_groups(w)), RED) + "</tr>"
                    for w in sorted(windows, key=lambda w: (w["start"], w["kind"])))
     body = (
         f"<p>The nightly decisions for <b>{html.escape(dataset)}</b> approve a group at less than "
         f"{fairness.min_ratio:g} times the rate of its reference group (adverse impact ratio, 95% interval in "
-        f"brackets) in {len(windows)} window(s):</p>"
+        f"brackets) in {len(windows)} window(s), and the whole interval lies below it:</p>"
         f"{TABLE}<tr><th>Window</th><th>Model</th><th>Groups below the minimum</th></tr>" + rows + "</table>"
-        f"<p>Groups with fewer than {fairness.min_group_rows} rows are not judged. History: <code>python -m ml "
+        f"<p>A window is red only when a group's ratio and its whole 95% interval (Katz's log interval at the "
+        "window's rows) lie below the minimum; a ratio below it whose interval reaches above is amber and not "
+        f"mailed. Groups with fewer than {fairness.min_group_rows} rows are not judged. History: <code>python -m ml "
         f"history --dataset {html.escape(dataset)} --statistic group_impact_ratio --since {first}</code>; the "
         "weekly stability report has the ratios over time.</p>")
     return Mail(subject, body)

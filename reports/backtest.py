@@ -273,10 +273,10 @@ def _page_trends(data: BacktestReportData) -> list[Flowable]:
         return out + [Paragraph("No matured week to draw yet.", STYLES["body"])]
     auc = _series(data, weeks, _perf("auc"))
     bands = [(low, high) for (_, low), (_, high) in zip(_series(data, weeks, _perf("auc_low")),
-                                                         _series(data, weeks, _perf("auc_high")))]
+                                                         _series(data, weeks, _perf("auc_high")), strict=True)]
     rates: list[tuple[str, list[float]]] = []
     for (name, observed), (_, mean_pd) in zip(_series(data, weeks, _perf("default_rate")),
-                                              _series(data, weeks, _perf("mean_pd"))):
+                                              _series(data, weeks, _perf("mean_pd")), strict=True):
         rates += [(f"{name} observed", observed), (f"{name} mean PD", mean_pd)]
     return out + [
         blocks.trend_chart(weeks, auc, "AUC by week with its 95% confidence interval (DeLong)", "AUC", size=CHART,
@@ -352,7 +352,7 @@ def _page_estimate(data: BacktestReportData) -> list[Flowable]:
     high = _series(data, weeks, lambda w: w["estimate"]["auc_high"])
     realised = _series(data, weeks, _perf("auc"))
     series = [(f"{n} estimated", e) for n, e in est] + [(f"{n} realised", r) for n, r in realised]
-    intervals: list[tuple[list[float], list[float]] | None] = [(lo, hi) for (_, lo), (_, hi) in zip(low, high)]
+    intervals: list[tuple[list[float], list[float]] | None] = [(lo, hi) for (_, lo), (_, hi) in zip(low, high, strict=True)]
     rows: list[list[Any]] = [["Week", "Version", "Rows", "Expected default rate", "Observed", "Estimated AUC [95% CI]",
                               "Realised AUC", "Realised \u2212 est.", "In CI"]]
     extra: list[tuple[Any, ...]] = []
@@ -455,7 +455,8 @@ def _version_fairness(data: BacktestReportData, v: dict[str, Any]) -> list[Flowa
         by_week = [{str(g["group"]): g for g in w["fairness"][i]} for w in weeks]
         labels = [w["week"] for w in weeks]
 
-        def series(key: str, groups_: list[str]) -> list[tuple[str, list[float]]]:
+        def series(key: str, groups_: list[str], by_week: list[dict[str, Any]] = by_week
+                   ) -> list[tuple[str, list[float]]]:
             return [(g, [_nan(week.get(g, {}).get(key)) for week in by_week]) for g in groups_]
 
         if len(labels) > 1 and names:

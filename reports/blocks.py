@@ -382,15 +382,7 @@ def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False,
             cells += [_shown(o.get("approval_rate"), fmt_pct), ratio_text(o) if o else DASH]
             if o.get("light") in LIGHTS:
                 extra.append(("BACKGROUND", (3, i), (3, i), LIGHTS[str(o["light"])]))
-        cells += [_shown(r["approval_rate"], fmt_pct), ratio_text(r)]
-        if outcomes:
-            cells += [_shown(r.get("default_rate"), fmt_pct), _shown(r.get("mean_pd"), fmt_pct)]
-        if approved_bad:
-            cells.append(_shown(r.get("approved_bad_rate"), fmt_pct))
-        if auc:
-            value = _shown(r.get("auc"), fmt4)
-            cells.append(DASH if value == DASH else
-                         f"{value} [{_shown(r.get('auc_low'), fmt4)}, {_shown(r.get('auc_high'), fmt4)}]")
+        cells += [_shown(r["approval_rate"], fmt_pct), ratio_text(r), *_outcome_cells(r, outcomes, approved_bad, auc)]
         body.append(cells)
         light = r.get("light")
         if light in LIGHTS:
@@ -401,6 +393,18 @@ def fairness_table(rows: Sequence[Mapping[str, Any]], *, outcomes: bool = False,
               ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
               ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
     return table(body, extra=extra, zebra=False)
+
+
+def _outcome_cells(r: Mapping[str, Any], outcomes: bool, approved_bad: bool, auc: bool) -> list[str]:
+    """A group's optional cells of `fairness_table`, in its header's order."""
+    cells = [_shown(r.get("default_rate"), fmt_pct), _shown(r.get("mean_pd"), fmt_pct)] if outcomes else []
+    if approved_bad:
+        cells.append(_shown(r.get("approved_bad_rate"), fmt_pct))
+    if auc:
+        value = _shown(r.get("auc"), fmt4)
+        cells.append(DASH if value == DASH else
+                     f"{value} [{_shown(r.get('auc_low'), fmt4)}, {_shown(r.get('auc_high'), fmt4)}]")
+    return cells
 
 
 def ratio_chart(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], minimum: float, title: str,

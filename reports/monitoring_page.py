@@ -40,6 +40,8 @@ class Window(Protocol):
     @property
     def score_light(self) -> str | None: ...
     @property
+    def score_critical(self) -> float | None: ...
+    @property
     def worst_csi_feature(self) -> str | None: ...
     @property
     def worst_csi(self) -> float | None: ...
@@ -160,7 +162,7 @@ def psi_chart(labels: Sequence[str], values: Sequence[float | None], lights: Seq
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - 8}" y2="{y(0):.1f}" stroke="{GRID}"/>']
-    for i, (text, v, light) in enumerate(zip(labels, values, lights)):
+    for i, (text, v, light) in enumerate(zip(labels, values, lights, strict=True)):
         if v is None:
             continue
         x = left + i * step + step * 0.15
@@ -172,7 +174,7 @@ def psi_chart(labels: Sequence[str], values: Sequence[float | None], lights: Seq
         if i % every == 0:
             parts.append(f'<text x="{left + (i + 0.5) * step:.1f}" y="{height - bottom + 14}" font-size="9" '
                          f'text-anchor="middle" fill="#5F6B7A">{escape(text)}</text>')
-    for name, value, colour in (("amber", thresholds[0], AMBER), ("red", thresholds[1], RED)):
+    for value, colour in ((thresholds[0], AMBER), (thresholds[1], RED)):
         parts.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - 8}" y2="{y(value):.1f}" stroke="{colour}" '
                      f'stroke-dasharray="5,3"/><text x="{left - 4}" y="{y(value) + 3:.1f}" font-size="9" '
                      f'text-anchor="end" fill="{colour}">{value:g}</text>')
@@ -196,7 +198,8 @@ def dataset_page(dataset: str, windows: Mapping[str, Sequence[Window]], threshol
     sent, the fairness ratios by group, the champion history and the candidates waiting."""
     body = [f"<h1>{escape(dataset)}: monitoring</h1>",
             f'<p class="muted">Score PSI thresholds: amber ≥ {thresholds[0]:g}, red ≥ {thresholds[1]:g} (the '
-            "spec's <code>monitoring:</code>); read from the monitoring history the weekly PDF is made of.</p>"]
+            "spec's <code>monitoring:</code>), and above the critical value: what no change would exceed with 1% "
+            "probability at the window's rows; read from the monitoring history the weekly PDF is made of.</p>"]
 
     body.append("<h2>Champion</h2>")
     body.append(_table(["when", "action", "version", "by", "why", "report SHA-256"], [
@@ -218,11 +221,12 @@ def dataset_page(dataset: str, windows: Mapping[str, Sequence[Window]], threshol
                                   [w.score_light for w in shown], thresholds,
                                   f"Score PSI {KIND_TITLES.get(kind, kind).lower()}"))
         body.append(_table(["window", "version", "rows", "score PSI", "light", "worst CSI", "feature", "light",
-                             "window light"], [
+                             "window light", "score PSI critical (1%)"], [
             f'<tr data-window="{escape(w.label)}"><td>{escape(w.label)}</td><td>v{escape(w.model_version)}</td>'
             f'<td class="n">{w.rows:,}</td><td class="n">{_num(w.score_psi)}</td>{_light(w.score_light)}'
             f'<td class="n">{_num(w.worst_csi)}</td><td>{escape(w.worst_csi_feature or "—")}</td>'
-            f"{_light(w.worst_csi_light)}{_light(w.light)}</tr>" for w in reversed(shown)],
+            f'{_light(w.worst_csi_light)}{_light(w.light)}<td class="n">{_num(w.score_critical)}</td></tr>'
+            for w in reversed(shown)],
             "Nothing monitored yet."))
 
     body.append("<h2>Alerts sent</h2>")
@@ -231,7 +235,8 @@ def dataset_page(dataset: str, windows: Mapping[str, Sequence[Window]], threshol
         f"<td>v{escape(a.model_version)}</td>{_light(a.light)}<td>{escape(a.subject)}</td></tr>"
         for a in alerts], "No alert sent."))
 
-    body.append(f"<h2>Fairness: adverse impact ratio by group (red below {min_ratio:g})</h2>")
+    body.append(f"<h2>Fairness: adverse impact ratio by group (red: the ratio and its whole 95% interval below "
+                f"{min_ratio:g}; amber: the ratio only)</h2>")
     body.append(_table(["window", "group", "ratio", "95% interval", "light"], [
         f"<tr><td>{escape(r.kind)} {r.start}</td><td>{escape(r.group)}</td><td class='n'>{_num(r.ratio, 3)}</td>"
         f"<td class='n'>{_num(r.low, 3)} – {_num(r.high, 3)}</td>{_light(r.light)}</tr>"

@@ -57,6 +57,7 @@ class DayRow:
     red: list[str]
     amber: list[str]
     light: Light  # the day's overall light, or "too few rows"
+    score_critical: float | None = None  # the score PSI no change exceeds with 1% probability at the day's rows
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class FeatureRow:
     light: Light
     unseen: dict[str, int]
     ks_note: str = ""
+    csi_critical: float | None = None  # the CSI no change exceeds with 1% probability at the week's rows
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class StabilityReportData:
     reason_week: ReasonDay | None = None
     reason_reference: dict[str, float] | None = None  # share of each code as first reason at training
     reason_texts: dict[str, str] = field(default_factory=dict)  # code -> statement (none: codes are features)
+    week_score_critical: float | None = None  # the week's score PSI critical value (1%, its rows)
 
 
 def _num(value: float | None) -> str:
@@ -186,6 +189,9 @@ def _summary(data: StabilityReportData) -> list[Flowable]:
         ("Thresholds", f"PSI/CSI {fmt_threshold(psi[0])} / {fmt_threshold(psi[1])}, KS {fmt_threshold(ks[0])} / "
                        f"{fmt_threshold(ks[1])}, JS {fmt_threshold(js[0])} / {fmt_threshold(js[1])} (amber / red); "
                        f"fewer than {data.min_rows} rows: not judged"),
+        ("Evidence", "amber or red only when the statistic also exceeds its critical value: what no change "
+                     "would exceed with 1% probability at the window's rows (PSI/CSI/JS: chi-square with B-1 "
+                     "degrees of freedom scaled by 1/n + 1/m; KS: p < 1%)"),
     ]
     out: list[Flowable] = [
         Paragraph("Weekly stability report", STYLES["title"]),
@@ -196,6 +202,9 @@ def _summary(data: StabilityReportData) -> list[Flowable]:
     ]
     if data.week_score_psi is not None:
         out.append(blocks.light_summary("Score PSI", data.week_score_psi, data.week_score_light or ""))
+        if data.week_score_critical is not None:
+            out.append(Paragraph(f"Score PSI no change would exceed with 1% probability at the week's rows: "
+                                 f"{_num(data.week_score_critical)}.", STYLES["small"]))
     out += [Spacer(1, 3), Paragraph(f"Overall light of the week: <b>{esc(data.week_light or DASH)}</b> (the worst "
                                     "of the score PSI and every feature's worst statistic).", STYLES["body"])]
     return out
@@ -209,15 +218,17 @@ def _by_day(data: StabilityReportData) -> list[Flowable]:
         out.append(blocks.trend_chart([d.date[5:] for d in judged], [("Score PSI", psis)],
                                       "Score PSI by day", "PSI", amber=data.thresholds["psi"][0],
                                       red=data.thresholds["psi"][1]))
-    rows: list[list[Any]] = [["Date", "Model", "Rows", "Score PSI", "Light", "Red features", "Amber", "Overall"]]
+    rows: list[list[Any]] = [["Date", "Model", "Rows", "Score PSI", "Critical", "Light", "Red features", "Amber",
+                              "Overall"]]
     extra: list[tuple[Any, ...]] = []
     for i, d in enumerate(data.days, start=1):
-        text, cmd = blocks.traffic_light(d.score_light or DASH, 4, i)
-        overall, cmd2 = blocks.traffic_light(d.light or DASH, 7, i)
-        rows.append([d.date, f"v{d.model_version}", fmt_int(d.rows), _num(d.score_psi), text,
-                     Paragraph(esc(", ".join(d.red) or DASH), STYLES["cell_small"]), str(len(d.amber)), overall])
+        text, cmd = blocks.traffic_light(d.score_light or DASH, 5, i)
+        overall, cmd2 = blocks.traffic_light(d.light or DASH, 8, i)
+        rows.append([d.date, f"v{d.model_version}", fmt_int(d.rows), _num(d.score_psi), _num(d.score_critical),
+                     text, Paragraph(esc(", ".join(d.red) or DASH), STYLES["cell_small"]), str(len(d.amber)),
+                     overall])
         extra += [cmd, cmd2]
-    widths = [20 * mm, 13 * mm, 16 * mm, 18 * mm, 16 * mm, CONTENT_W - 137 * mm, 14 * mm, 40 * mm]
+    widths = [20 * mm, 13 * mm, 16 * mm, 16 * mm, 16 * mm, 16 * mm, CONTENT_W - 141 * mm, 14 * mm, 30 * mm]
     return out + [table(rows, widths, extra=extra + [("FONT", (0, 0), (-1, -1), SANS, 7.5)], zebra=False)]
 
 
@@ -248,15 +259,16 @@ def _features(data: StabilityReportData) -> list[Flowable]:
     for f in data.features:
         ks = _num(f.ks) + (f" (p {f.ks_p:.2g})" if f.ks_p is not None else "") if f.ks is not None \
             else (f.ks_note or DASH)
-        rows.append((f.name, [_cell(f.csi, f.csi_light), (ks, f.ks_light), _cell(f.js, f.js_light),
-                              (f.light or DASH, f.light)]))
+        rows.append((f.name, [_cell(f.csi, f.csi_light), (_num(f.csi_critical), None), (ks, f.ks_light),
+                              _cell(f.js, f.js_light), (f.light or DASH, f.light)]))
     out: list[Flowable] = [
         heading("3. Features this week"),
-        Paragraph("CSI on the reference bins stored with the model; KS two-sample statistic (p-value) of numeric "
-                  "features against the reference sample stored with the model: with this many rows every "
-                  "p-value is tiny, so the light grades the statistic; JS: Jensen-Shannon distance (base 2) of "
-                  f"the bins. Empty bins count as \u03b5 = {data.eps:g} in the CSI.", STYLES["small"]),
-        blocks.light_grid(["Feature", "CSI", "KS", "JS", "Light"], rows, first_width=62 * mm),
+        Paragraph("CSI on the reference bins stored with the model, beside its critical value (what no change "
+                  "would exceed with 1% probability at the week's rows); KS two-sample statistic (p-value) of "
+                  "numeric features against the reference sample stored with the model, amber or red only at "
+                  "p < 1%; JS: Jensen-Shannon distance (base 2) of the bins. Empty bins count as "
+                  f"\u03b5 = {data.eps:g} in the CSI.", STYLES["small"]),
+        blocks.light_grid(["Feature", "CSI", "Critical", "KS", "JS", "Light"], rows, first_width=44 * mm),
     ]
     unseen = [f for f in data.features if f.unseen]
     if unseen:
@@ -373,8 +385,9 @@ def _fair_lending(data: StabilityReportData) -> list[Flowable]:
     if data.fairness:
         out.append(Paragraph(
             f"Approval rate (\u201capprove\u201d decisions) of each group and its adverse impact ratio (AIR) against "
-            f"the reference group, with its 95% interval (Katz's log interval); below {data.min_ratio:g} red (an "
-            f"alert), groups with fewer than {data.min_group_rows} rows not judged.", STYLES["small"]))
+            f"the reference group, with its 95% interval (Katz's log interval): red (an alert) when the ratio and "
+            f"its whole interval are below {data.min_ratio:g}, amber when only the ratio is; groups with fewer "
+            f"than {data.min_group_rows} rows not judged.", STYLES["small"]))
     else:
         out.append(Paragraph("The spec declares no protected or monitored attribute (fairness.attributes).",
                              STYLES["body"]))

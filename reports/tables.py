@@ -132,10 +132,10 @@ def _allocate(floors: list[float], words: list[float], bodies: list[float], need
     """Column widths within ``width``: each column's need or its designed width, whichever is more. If that is
     too wide, the widest columns give first (a level above which no column reaches), in steps: down to one line
     per cell, to one line per body cell (headers wrap), to the longest word, to the floor (long words break)."""
-    want = [max(n, p) for n, p in zip(needs, preferred or needs)]
+    want = [max(n, p) for n, p in zip(needs, preferred or needs, strict=True)]
     if sum(want) <= width:
         return want
-    for low in (needs, [max(b, w) for b, w in zip(bodies, words)], words):
+    for low in (needs, [max(b, w) for b, w in zip(bodies, words, strict=True)], words):
         if sum(low) <= width:
             return _level(low, want, width)
     return _level(floors, want, width)  # _fit saw to it that the floors fit
@@ -146,11 +146,11 @@ def _level(low: list[float], high: list[float], width: float) -> list[float]:
     bottom, top = 0.0, max(high)
     for _ in range(60):  # bisection, to far below a thousandth of a point
         level = (bottom + top) / 2
-        if sum(max(lo, min(hi, level)) for lo, hi in zip(low, high)) > width:
+        if sum(max(lo, min(hi, level)) for lo, hi in zip(low, high, strict=True)) > width:
             top = level
         else:
             bottom = level
-    return [max(lo, min(hi, bottom)) for lo, hi in zip(low, high)]
+    return [max(lo, min(hi, bottom)) for lo, hi in zip(low, high, strict=True)]
 
 
 def _fit(rows: list[list[Any]], preferred: Sequence[float] | None, cmds: list[Command], width: float, repeat: int,

@@ -1,6 +1,7 @@
 """`make test`: lint (ruff, then mypy), the tests not marked slow on both cores, then the slow test files (each
-starts a whole Airflow) in two streams side by side: the demo test in one, every other slow file one after the
-other in the second (they mostly wait on Airflow's scheduler, while the demo keeps the cores busy); each file's
+starts a whole Airflow) in two streams side by side: the demo test and the browser test in one, every other slow
+file one after the other in the second (they mostly wait on Airflow's scheduler, while the demo keeps the cores
+busy; the two streams take about as long, FIRST_STREAM says which files go first); each file's
 output is printed when it ends, so the logs do not interleave. Every part runs even if an earlier one fails, and
 the wall time of each part is printed at the end, so a regression shows in every CI log. Exit status: 0 when
 every part passed. `python tests/suite.py lint` (`make lint`) runs the lint part alone."""
@@ -17,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 PYTEST = [sys.executable, "-m", "pytest"]
 # Every Python directory of the tree; mypy's files (ml/, reports/) and both rule sets are in pyproject.toml.
 TREE = ["ml", "reports", "plugins", "dags", "demo", "tests", "bench", "docker"]
+# the demo (~640 s) and the browser test (~135 s) against the rest (~750 s): the streams end about together
+FIRST_STREAM = ("tests/test_demo.py", "tests/browser/test_approver_day.py")
 LINT = [[sys.executable, "-m", "ruff", "check", *TREE], [sys.executable, "-m", "mypy"]]
 
 
@@ -66,9 +69,9 @@ def main(only_lint: bool = False) -> int:
         results.append(run_part("tests not marked slow (2 workers)",
                                 [[*PYTEST, "-m", "not slow", "-n", "2", "--dist", "loadfile"]]))
         slow = slow_files()
-        demo = [p for p in slow if p.endswith("tests/test_demo.py")]
+        first = [p for p in slow if p.endswith(FIRST_STREAM)]
         with ThreadPoolExecutor(2) as pool:
-            streams = list(pool.map(run_stream, [0, 1], [demo, [p for p in slow if p not in demo]]))
+            streams = list(pool.map(run_stream, [0, 1], [first, [p for p in slow if p not in first]]))
         results += [r for stream in streams for r in stream]
     print("\nWall time of each part (the slow files in two streams side by side):")
     for name, seconds, status in results:

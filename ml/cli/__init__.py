@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ml.cli import data, governance, model, monitor, reasons, scoring
+from ml.cli import data, governance, model, monitor, reasons, scoring, serving
 from ml.cli.common import STEPS, Parser
 from ml.errors import RiskopsError
 
 # each module registers its steps as it is imported; `--help` lists them family by family, in this order
-FAMILIES = [module.__name__ for module in (data, model, governance, scoring, monitor, reasons)]
+FAMILIES = [module.__name__ for module in (data, model, governance, scoring, serving, monitor, reasons)]
 
 
 def build_parser() -> argparse.ArgumentParser:

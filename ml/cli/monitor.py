@@ -49,6 +49,8 @@ def cmd_stability(args: argparse.Namespace) -> int:
                               waiting=lambda: approvals.waiting_candidates(client, name))
     for w in summary["windows"]:
         psi = "-" if w["score_psi"] is None else f"{w['score_psi']:.4f}"
+        if w.get("score_critical") is not None:
+            psi += f" (critical {w['score_critical']:.4f})"
         print(f"{w['start']} {w['kind']:<5} v{w['model_version']}: {w['rows']:>9,} rows, score PSI {psi} "
               f"{w['score_light'] or ''}; red: {', '.join(w['red']) or '-'}; amber: {', '.join(w['amber']) or '-'}"
               f" -> {w['light']}", flush=True)

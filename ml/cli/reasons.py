@@ -33,7 +33,7 @@ def cmd_reasons(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     unexplained = [f for f, s in zip([*spec.model_inputs, *(f.name for f in spec.derived)],
-                                     dictionary.feature_statement) if s < 0] if dictionary.from_spec else []
+                                     dictionary.feature_statement, strict=True) if s < 0] if dictionary.from_spec else []
     if args.json:
         print(json.dumps({"dataset": spec.name, "statements": [s.model_dump() for s in spec.reasons.statements],
                           "never_a_reason": sorted(spec.protected_columns) + unexplained,

@@ -16,8 +16,8 @@ from ml.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from ml.governance.halt import Halt
     from ml.scoring import ondemand
-    from ml.scoring.fallback import Halt
     from ml.spec import DatasetSpec
     from ml.storage import Storage
 

@@ -73,7 +73,7 @@ def generate_day(day: dt.date, rows: int, fraud_rate: float = 0.03, drift_start:
 
     device = [
         f"os:{o};type:{t};trusted:{int(tr)}" if k < 0.7 else f"trusted: {int(tr)} ;os:{o};type:{t}"
-        for o, t, tr, k in zip(np.array(OSES)[os_idx], dev_type, trusted, rng.random(n))
+        for o, t, tr, k in zip(np.array(OSES)[os_idx], dev_type, trusted, rng.random(n), strict=True)
     ]
     frame = pd.DataFrame({
         "transaction_id": [f"TX{day:%Y%m%d}{i:06d}" for i in range(n)],

@@ -9,6 +9,7 @@ is composed in `ml.mails` and sent by the Airflow side.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from mlflow import MlflowClient
@@ -19,6 +20,20 @@ from ml.governance.approvals import champion, check_approver
 from ml.governance.champions import NONE, Event
 
 HALTED = "halted"  # the registered model's tag while the stop switch is on
+
+
+@dataclass(frozen=True)
+class Halt:
+    """The halt in force on a dataset's model: who, when, why, and the champion it stopped."""
+
+    model_name: str
+    by: str
+    at: str
+    reason: str
+    version: str
+
+    def text(self) -> str:
+        return f"{self.model_name} is halted by {self.by} since {self.at}: {self.reason}"
 
 
 def halted(client: MlflowClient, name: str) -> dict[str, str] | None:
@@ -33,6 +48,12 @@ def halted(client: MlflowClient, name: str) -> dict[str, str] | None:
         # an unreadable switch is still a switch that is on: scoring stays stopped
         return {"by": "unknown", "at": "?", "reason": f"unreadable halt tag {text[:60]!r}", "version": NONE,
                 "id": "unreadable"}
+
+
+def halt_in_force(client: MlflowClient, name: str) -> Halt | None:
+    """`halted` as a Halt (None when the model may score): what batch scoring and the decision service read."""
+    state = halted(client, name)
+    return None if state is None else Halt(name, state["by"], state["at"], state["reason"], state["version"])
 
 
 def _report(client: MlflowClient, name: str, version: str) -> str:

@@ -20,6 +20,7 @@ import json
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -166,7 +167,7 @@ def set_tags(client: MlflowClient, name: str, version: str, values: dict[str, st
     for key, value in values.items():
         if key not in existing:
             call(client, f"tagging {name} version {version}",
-                 lambda: client.set_model_version_tag(name, str(version), TAG + key, str(value)))
+                 partial(client.set_model_version_tag, name, str(version), TAG + key, str(value)))
 
 
 def audit_trail(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:

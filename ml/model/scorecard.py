@@ -14,6 +14,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ class FeatureBins:
         e = [f"{v:g}" for v in self.edges]
         if not e:
             return ["all", MISSING]
-        middle = [f"{lo} to < {hi}" for lo, hi in zip(e, e[1:])]
+        middle = [f"{lo} to < {hi}" for lo, hi in pairwise(e)]
         return [f"< {e[0]}", *middle, f">= {e[-1]}", MISSING]
 
     def index(self, values: pd.Series) -> np.ndarray:
@@ -74,7 +75,7 @@ class Scorecard:
     def log_odds(self, features: pd.DataFrame) -> np.ndarray:
         """ln(bad:good odds) of each row of model input."""
         total = np.full(len(features), self.intercept)
-        for b, c in zip(self.bins, self.coefficients):
+        for b, c in zip(self.bins, self.coefficients, strict=True):
             total += c * b.transform(features[b.feature])
         return total
 
@@ -91,8 +92,8 @@ class Scorecard:
         offset = policy.base_score - factor * math.log(policy.base_odds)
         k = max(len(self.bins), 1)
         rows = []
-        for b, c in zip(self.bins, self.coefficients):
-            for label, woe in zip(b.labels(), b.woe):
+        for b, c in zip(self.bins, self.coefficients, strict=True):
+            for label, woe in zip(b.labels(), b.woe, strict=True):
                 rows.append({"feature": b.feature, "bin": label, "woe": float(woe),
                              "points": float(offset / k - factor * (c * woe + self.intercept / k))})
         return rows

@@ -91,7 +91,7 @@ def to_booster(card: Scorecard, order: tuple[str, ...]) -> xgb.Booster:
         raise ValueError("the scorecard's features are not the model input's, in its order")
     n = len(order)
     trees = [_tree(b, i, c, card.intercept if i == 0 else 0.0, n, i)
-             for i, (b, c) in enumerate(zip(card.bins, card.coefficients))]
+             for i, (b, c) in enumerate(zip(card.bins, card.coefficients, strict=True))]
     model = {
         "learner": {
             "attributes": {}, "feature_names": list(order), "feature_types": ["float"] * n,

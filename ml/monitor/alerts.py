@@ -11,7 +11,7 @@ as an `alert` row of the history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from ml import bins as binning
 from ml import mails
 from ml.monitor import stability
 from ml.monitor.history import History, Record
+from ml.monitor.stability_run import WindowSummary
 from ml.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -51,18 +52,19 @@ def pending(history: History, dataset: str, windows: Sequence["Window"]) -> list
                                                            for w in windows])]
 
 
-def unsent(history: History, dataset: str, windows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def unsent(history: History, dataset: str, windows: Sequence[WindowSummary | Mapping[str, Any]]
+           ) -> list[WindowSummary]:
     """`pending` for windows as a run summary lists them: those an earlier attempt has not mailed yet."""
-    keys = [(w["model_version"], w["kind"], dt.date.fromisoformat(w["start"]), w["light"]) for w in windows]
-    return [windows[i] for i in _unsent(history, dataset, keys)]
+    typed = [WindowSummary.of(w) for w in windows]
+    return [typed[i] for i in _unsent(history, dataset, [(*w.key, w.light) for w in typed])]
 
 
-def record_sent(history: History, dataset: str, windows: Sequence[dict[str, Any]], to: Sequence[str],
-                subject: str, now: dt.datetime | None = None) -> None:
+def record_sent(history: History, dataset: str, windows: Sequence[WindowSummary | Mapping[str, Any]],
+                to: Sequence[str], subject: str, now: dt.datetime | None = None) -> None:
     """Remember that the alert for these windows (as in a run summary) was mailed, at their lights."""
     at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
-    history.write(Record(dataset, w["model_version"], w["kind"], dt.date.fromisoformat(w["start"]), ALERT, "",
-                         None, w["light"], {"to": list(to), "subject": subject, "sent_at": at}) for w in windows)
+    history.write(Record(dataset, *w.key, ALERT, "", None, w.light, {"to": list(to), "subject": subject, "sent_at": at})
+                  for w in map(WindowSummary.of, windows))
 
 
 def drifting(window: "Window") -> list[str]:

@@ -30,26 +30,27 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from ml import fairness as fairness_stats
 from ml import layout, metrics
 from ml.data.labels import label_files, read_labels
 from ml.dates import iso_week
-from ml.errors import MissingDataError, RiskopsError
+from ml.errors import RiskopsError
 from ml.model.riskmodel import RiskModel
+from ml.monitor import backtest_rows as rows
 from ml.monitor import overrides as override_rates
+from ml.monitor.backtest_results import BacktestResult as BacktestResult  # callers name it backtest.BacktestResult
+from ml.monitor.backtest_results import DayPercentiles, VersionResult, WeekResult
+from ml.monitor.backtest_results import Performance as Performance
+from ml.monitor.backtest_rows import APPROVE, REVIEW
 from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
-from ml.monitor.estimate import Estimate, estimate
-from ml.monitor.fair_lending import check_rows
+from ml.monitor.estimate import estimate
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
 from ml.spec import Backtest as BacktestSpec
 from ml.spec import DatasetSpec
@@ -57,9 +58,6 @@ from ml.storage import Storage
 from ml.versions import version_key
 
 PERCENTILES = (5, 25, 50, 75, 95)
-COLUMNS = ["id", "pd", "score", "band", "decision"]
-APPROVE = "approve"
-REVIEW = "review"
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -104,104 +102,6 @@ class Plan:
     @property
     def versions(self) -> list[str]:
         return sorted({d.version for w in self.judged + self.estimated for d in w.days}, key=version_key)
-
-
-# ----------------------------------------------------------------------------------------- results
-
-@dataclass(frozen=True)
-class Performance:
-    """Realised performance on matured rows; rates are fractions."""
-
-    rows: int
-    defaults: int
-    default_rate: float
-    mean_pd: float
-    auc: float
-    auc_se: float
-    auc_low: float
-    auc_high: float
-    gini: float
-    ks: float
-    brier: float
-    log_loss: float
-    threshold: float
-    precision: float
-    recall: float
-    fbeta: float
-    approval_rate: float
-    approved_default_rate: float
-
-
-@dataclass(frozen=True)
-class WeekResult:
-    week: str
-    first_day: str
-    last_day: str
-    version: str
-    rows_scored: int
-    rows_matured: int
-    rows_unmatured: int  # scored, not matured on the as-of date: in no realised metric
-    performance: Performance | None  # None without matured rows
-    bands: BandTests | None
-    estimate: Estimate  # label-free, over all the week's scored rows
-    rows_unknown_outcome: int = 0  # matured, but their outcome is unknown (label.positive/negative): left out
-    # per fairness attribute, its groups on the matured rows: approval rate and ratio of the recorded decisions,
-    # default rate, mean PD and the approved book's bad rate (ml.fairness.judge)
-    fairness: list[list[fairness_stats.GroupRow]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class VersionResult:
-    """One version over the judged window, against its development sample."""
-
-    version: str
-    weeks: list[str]
-    performance: Performance
-    bands: BandTests
-    development_auc: float | None
-    auc_drop_z: float
-    auc_drop_p: float
-    development_band_rows: dict[str, float] | None
-    development_herfindahl: float | None
-    alerts: list[str]
-    fairness: list[list[fairness_stats.GroupRow]] = field(default_factory=list)  # as WeekResult's, over the window
-
-
-@dataclass(frozen=True)
-class DayPercentiles:
-    """Score percentiles (points) of one day's scored rows."""
-
-    day: str
-    version: str
-    rows: int
-    p5: float
-    p25: float
-    p50: float
-    p75: float
-    p95: float
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    dataset: str
-    as_of: str
-    maturity_lag_days: int
-    last_matured_day: str
-    judged_weeks: list[str]
-    estimated_weeks: list[str]
-    weeks: list[WeekResult]
-    versions: list[VersionResult]
-    percentiles: list[DayPercentiles]
-    challenger: Comparison | None
-    notes: list[str]
-    overrides: override_rates.Overrides | None = None  # the reviewers against the model (None: reviews not read)
-
-    @property
-    def alerts(self) -> list[str]:
-        return [a for v in self.versions for a in v.alerts] + (self.overrides.alerts if self.overrides else [])
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # -------------------------------------------------------------------------------------------- plan
@@ -314,85 +214,108 @@ class _Window:
 def _merge_groups(into: list[fairness_stats.GroupCounts], counts: list[fairness_stats.GroupCounts]) -> None:
     if not into:
         into.extend(fairness_stats.GroupCounts(c.attribute, c.kind, c.reference) for c in counts)
-    for target, c in zip(into, counts):
+    for target, c in zip(into, counts, strict=True):
         target.merge(c)
 
 
-def _day_groups(storage: Storage, spec: DatasetSpec, day: dt.date, ids: pa.ChunkedArray
-                ) -> list[tuple[NDArray[np.int64], list[str]]]:
-    """Each fairness attribute's group codes of a scored day's rows (its curated rows, checked to be the same)."""
-    key = layout.curated(spec.name, day)
-    if not storage.exists(key):
-        raise MissingDataError(f"{spec.name} {day}: scored, but {storage.url(key)} is missing, so its rows' fairness "
-                               "groups cannot be read; re-run preprocess and score for that date")
-    with storage.open_read(key) as fh:
-        curated = pq.read_table(fh, columns=list(dict.fromkeys([spec.id_column,
-                                                                *(a.column for a in spec.fairness.attributes)])))
-    check_rows(spec, day, ids, curated.column(spec.id_column))
-    return [fairness_stats.group_codes(curated.column(a.column), a, spec) for a in spec.fairness.attributes]
+@dataclass(frozen=True)
+class _Matured:
+    """A matured day's rows whose outcome is known, as every realised figure reads them."""
+
+    version: str
+    day: dt.date
+    table: pa.Table
+    p: NDArray[np.float64]
+    y: NDArray[np.int64]
+    approved: NDArray[np.bool_]
+    reviewer: NDArray[np.int64]
+    groups: list[fairness_stats.GroupCounts]  # per fairness attribute
+    unknown: int  # matured rows left out: their outcome is unknown
 
 
-def _categories(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
-    """Codes and names of a categorical column (dictionary-encoded in scores files); null is `(missing)`."""
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array)
-    names = [str(v) for v in array.dictionary.to_pylist()]
-    codes = pc.fill_null(array.indices, len(names)).to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, names + ["(missing)"]
+def _matured(storage: Storage, spec: DatasetSpec, labels: pa.Table, day: ScoredDay, table: pa.Table,
+             reviewer: NDArray[np.int64]) -> _Matured:
+    """A matured day's rows with their outcomes and groups; rows with an unknown outcome are in no realised metric."""
+    p = table.column("pd").to_numpy()
+    y, known = rows.outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
+    groups = rows.day_groups(storage, spec, day.day, table.column("id")) if spec.fairness.attributes else []
+    if not known.all():
+        table, p, reviewer = table.filter(pa.array(known)), p[known], reviewer[known]
+    decision, decisions = rows.categories(table.column("decision"))
+    approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
+    counts = [fairness_stats.count_groups(codes[known], names, a, approved, y, p)
+              for a, (codes, names) in zip(spec.fairness.attributes, groups, strict=True)]
+    return _Matured(day.version, day.day, table, p, y, approved, reviewer, counts, int((~known).sum()))
 
 
-def _arrival(key: str) -> str:
-    """Label files in arrival order: by their folder (date=A), then name."""
-    return key.rsplit("/", 2)[-2] + "/" + key.rsplit("/", 1)[-1]
+class _Reviews:
+    """The reviewers' figures: rows sent to review, decided and overridden per band on every day read, and the
+    outcomes of reviewer- and policy-approved rows on matured days (`ml.monitor.overrides`)."""
+
+    def __init__(self, reviews: pd.DataFrame | None) -> None:
+        self.read = reviews is not None
+        self._reviewed = rows.review_codes(reviews) if reviews is not None else {}
+        self.counts: override_rates.Counts = {}
+
+    def day(self, day: dt.date, table: pa.Table, threshold: float) -> NDArray[np.int64]:
+        """Count a scored day's reviews; returns each row's reviewer decision."""
+        reviewer = rows.reviewer_decisions(self._reviewed.get(day), table.column("id").combine_chunks())
+        p = table.column("pd").to_numpy()
+        if self.read and len(p):
+            decision, decisions = rows.categories(table.column("decision"))
+            sent = decision == decisions.index(REVIEW) if REVIEW in decisions else np.zeros(len(p), bool)
+            override_rates.add_reviews(self.counts, *rows.categories(table.column("band")), sent,
+                                       override_rates.suggestion(p, threshold), reviewer)
+        return reviewer
+
+    def outcomes(self, m: _Matured) -> None:
+        if self.read:
+            override_rates.add_outcomes(self.counts, *rows.categories(m.table.column("band")), m.approved,
+                                        m.reviewer == override_rates.APPROVE, m.y)
+
+    def summary(self, spec: DatasetSpec) -> override_rates.Overrides | None:
+        return override_rates.summarise(self.counts, spec.oversight.override_rate) if self.read else None
 
 
-def _read_scores(storage: Storage, dataset: str, day: ScoredDay) -> pa.Table:
-    with storage.open_read(layout.scores(dataset, day.day, day.version)) as fh:
-        return pq.read_table(fh, columns=COLUMNS).unify_dictionaries()
+class _Shadow:
+    """The waiting challenger scoring the matured rows in memory, against the recorded decisions."""
+
+    def __init__(self, storage: Storage, spec: DatasetSpec, challenger: tuple[str, RiskModel]) -> None:
+        self.storage, self.spec, self.challenger, self.counts = storage, spec, challenger, ShadowCounts()
+
+    def add(self, m: _Matured) -> None:
+        ids = m.table.column("id").combine_chunks()
+        self.counts.add(m.y, m.p, m.approved, *score_in_memory(self.storage, self.spec, m.day, self.challenger[1], ids))
+
+    def comparison(self) -> Comparison | None:
+        return self.counts.compare(self.challenger[0]) if self.counts.swap_rows.sum() else None
 
 
-def _outcomes(labels: pa.Table, day: dt.date, ids: pa.Array, dataset: str) -> tuple[NDArray[np.int64],
-                                                                                    NDArray[np.bool_]]:
-    """The outcome (1 or 0) of every scored row of a matured day whose outcome is known, and which rows those
-    are: an unknown outcome (null, `ml.data.labels.outcome_codes`) is left out; a row without a label is an
-    error, never dropped."""
-    of_day = labels.filter(pc.equal(labels["application_date"], pa.scalar(day, pa.date32())))
-    index = pc.index_in(ids, value_set=of_day["id"].combine_chunks())
-    if index.null_count:
-        raise MissingDataError(f"{index.null_count} of {len(ids)} scored rows of {dataset} on {day} have matured "
-                               f"but have no label; check {layout.labels_root(dataset)}")
-    y = pc.take(of_day["label"], index)
-    known = pc.is_valid(y).to_numpy(zero_copy_only=False)
-    return pc.drop_null(y).to_numpy().astype(np.int64), known
+def _add_matured(acc: _WeekRows, m: _Matured, threshold: float) -> None:
+    """A matured day's rows into its week's metrics, bands and fairness groups."""
+    acc.unknown += m.unknown
+    acc.pd.append(m.p)
+    acc.y.append(m.y)
+    acc.sums.add_rows(m.y, m.p, m.approved, threshold)
+    rows.add_bands(acc.bands, *rows.categories(m.table.column("band")), m.y, m.p)
+    _merge_groups(acc.groups, m.groups)
 
 
-def _add_bands(counts: BandCounts, codes: NDArray[np.int64], names: list[str], y: NDArray[np.int64],
-               p: NDArray[np.float64]) -> None:
-    k = len(names)
-    rows, bads, pds = (np.bincount(codes, w, k) for w in (None, y, p))
-    for i in np.flatnonzero(rows):
-        counts.add(names[i], float(rows[i]), float(bads[i]), float(pds[i]))
+def _add_week(window: _Window, label: str, acc: _WeekRows) -> None:
+    """A judged week's counts into its version's window."""
+    window.weeks.append(label)
+    window.sums.merge(acc.sums)
+    window.bands.merge(acc.bands)
+    _merge_groups(window.groups, acc.groups)
+    for p, y in zip(acc.pd, acc.y, strict=True):
+        window.histogram.add(p, y.astype(float), 1.0 - y)
 
 
-def _review_codes(reviews: pd.DataFrame) -> dict[dt.date, tuple[pa.Array, NDArray[np.int64]]]:
-    """Per application date: the reviewed ids and their decisions as `ml.monitor.overrides` codes."""
-    out: dict[dt.date, tuple[pa.Array, NDArray[np.int64]]] = {}
-    for day, rows in reviews.groupby("application_date", sort=False):
-        codes = np.where(rows["decision"].to_numpy() == APPROVE, override_rates.APPROVE, override_rates.DECLINE).astype(np.int64)
-        out[cast(dt.date, day)] = (pa.array(rows["id"].astype(str).tolist(), pa.string()), codes)
-    return out
-
-
-def _reviewer(reviewed: tuple[pa.Array, NDArray[np.int64]] | None, ids: pa.Array) -> NDArray[np.int64]:
-    """Each scored row's reviewer decision (override_rates.APPROVE, override_rates.DECLINE, or override_rates.NO_DECISION)."""
-    if reviewed is None:
-        return np.full(len(ids), override_rates.NO_DECISION, np.int64)
-    index = pc.index_in(ids, value_set=reviewed[0])
-    found = pc.is_valid(index).to_numpy(zero_copy_only=False)
-    out = np.full(len(ids), override_rates.NO_DECISION, np.int64)
-    out[found] = reviewed[1][pc.drop_null(index).to_numpy()]
-    return out
+def _percentiles(day: ScoredDay, score: NDArray[np.float64]) -> list[DayPercentiles]:
+    if not len(score):
+        return []
+    return [DayPercentiles(day.day.isoformat(), day.version, len(score),
+                           *(float(v) for v in np.percentile(score, PERCENTILES)))]
 
 
 def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, ModelFacts],
@@ -403,74 +326,43 @@ def run(storage: Storage, spec: DatasetSpec, plan_: Plan, facts: Mapping[str, Mo
     missing = [v for v in plan_.versions if v not in facts]
     if missing:
         raise RiskopsError(f"no model facts for version(s) {', '.join(missing)} of {spec.name}")
-    settings = spec.monitoring.backtest
     windows: dict[str, _Window] = {}
-    shadow = ShadowCounts() if challenger else None
+    shadow = _Shadow(storage, spec, challenger) if challenger else None
+    review = _Reviews(reviews)
     weeks: list[WeekResult] = []
     percentiles: list[DayPercentiles] = []
     judged = {w.label for w in plan_.judged}
     files = label_files(storage, spec, plan_.as_of)
-    reviewed = _review_codes(reviews) if reviews is not None else {}
-    review_counts: override_rates.Counts = {}
     for week in plan_.judged + plan_.estimated:
         matured = [d.day for d in week.days if d.matured]
         keys = [k for day in [*matured, None] for k in files.get(day, [])] if matured else []
-        labels = read_labels(storage, spec, plan_.as_of, sorted(keys, key=_arrival))
-        rows: dict[str, _WeekRows] = {}
+        labels = read_labels(storage, spec, plan_.as_of, sorted(keys, key=rows.arrival))
+        accs: dict[str, _WeekRows] = {}
         for day in week.days:
-            table = _read_scores(storage, spec.name, day)
-            p = table.column("pd").to_numpy()
-            score = table.column("score").to_numpy()
-            if len(score):
-                percentiles.append(DayPercentiles(day.day.isoformat(), day.version, len(score),
-                                                  *(float(v) for v in np.percentile(score, PERCENTILES))))
-            acc = rows.setdefault(day.version, _WeekRows())
-            acc.all_pd.append(p)
-            reviewer = _reviewer(reviewed.get(day.day), table.column("id").combine_chunks())
-            if reviews is not None and len(p):
-                decision, decisions = _categories(table.column("decision"))
-                sent = decision == decisions.index(REVIEW) if REVIEW in decisions else np.zeros(len(p), bool)
-                override_rates.add_reviews(review_counts, *_categories(table.column("band")), sent,
-                               override_rates.suggestion(p, facts[day.version].threshold), reviewer)
-            if not day.matured or len(p) == 0:
+            table = rows.read_scores(storage, spec.name, day.day, day.version)
+            percentiles += _percentiles(day, table.column("score").to_numpy())
+            accs.setdefault(day.version, _WeekRows()).all_pd.append(table.column("pd").to_numpy())
+            reviewer = review.day(day.day, table, facts[day.version].threshold)
+            if not day.matured or len(table) == 0:
                 continue
-            y, known = _outcomes(labels, day.day, table.column("id").combine_chunks(), spec.name)
-            groups = _day_groups(storage, spec, day.day, table.column("id")) if spec.fairness.attributes else []
-            acc.unknown += int((~known).sum())
-            if not known.all():  # rows with an unknown outcome are in no realised metric
-                table, p, reviewer = table.filter(pa.array(known)), p[known], reviewer[known]
-            ids = table.column("id").combine_chunks()
-            decision, decisions = _categories(table.column("decision"))
-            approved = decision == decisions.index(APPROVE) if APPROVE in decisions else np.zeros(len(y), bool)
-            acc.pd.append(p)
-            acc.y.append(y)
-            acc.sums.add_rows(y, p, approved, facts[day.version].threshold)
-            _add_bands(acc.bands, *_categories(table.column("band")), y, p)
-            if reviews is not None:
-                override_rates.add_outcomes(review_counts, *_categories(table.column("band")), approved, reviewer == override_rates.APPROVE, y)
-            _merge_groups(acc.groups, [fairness_stats.count_groups(codes[known], names, a, approved, y, p)
-                                       for a, (codes, names) in zip(spec.fairness.attributes, groups)])
-            if shadow is not None and challenger is not None:
-                shadow.add(y, p, approved, *score_in_memory(storage, spec, day.day, challenger[1], ids))
-        for version in sorted(rows, key=version_key):
-            acc = rows[version]
-            weeks.append(_week_result(week, version, acc, facts[version], settings.alpha, spec))
-            if acc.sums.rows and week.label in judged:
-                window = windows.setdefault(version, _Window())
-                window.weeks.append(week.label)
-                window.sums.merge(acc.sums)
-                window.bands.merge(acc.bands)
-                _merge_groups(window.groups, acc.groups)
-                for p, y in zip(acc.pd, acc.y):
-                    window.histogram.add(p, y.astype(float), 1.0 - y)
-    versions = [_version_result(v, windows[v], facts[v], settings, spec) for v in sorted(windows, key=version_key)]
-    comparison = shadow.compare(challenger[0]) if shadow is not None and challenger and shadow.swap_rows.sum() else None
+            m = _matured(storage, spec, labels, day, table, reviewer)
+            _add_matured(accs[day.version], m, facts[day.version].threshold)
+            review.outcomes(m)
+            if shadow is not None:
+                shadow.add(m)
+        for version in sorted(accs, key=version_key):
+            weeks.append(_week_result(week, version, accs[version], facts[version], spec.monitoring.backtest.alpha,
+                                      spec))
+            if accs[version].sums.rows and week.label in judged:
+                _add_week(windows.setdefault(version, _Window()), week.label, accs[version])
+    versions = [_version_result(v, windows[v], facts[v], spec.monitoring.backtest, spec)
+                for v in sorted(windows, key=version_key)]
     return BacktestResult(
         dataset=spec.name, as_of=plan_.as_of.isoformat(), maturity_lag_days=plan_.maturity_lag_days,
         last_matured_day=plan_.last_matured_day.isoformat(), judged_weeks=[w.label for w in plan_.judged],
         estimated_weeks=[w.label for w in plan_.estimated], weeks=weeks, versions=versions, percentiles=percentiles,
-        challenger=comparison, notes=_notes(plan_, weeks),
-        overrides=None if reviews is None else override_rates.summarise(review_counts, spec.oversight.override_rate))
+        challenger=shadow.comparison() if shadow is not None else None, notes=_notes(plan_, weeks),
+        overrides=review.summary(spec))
 
 
 def _week_result(week: Week, version: str, acc: _WeekRows, facts: ModelFacts, alpha: float,

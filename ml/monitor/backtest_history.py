@@ -36,7 +36,8 @@ from ml import bins
 from ml.dates import BACKTEST_KINDS
 from ml.fairness import GroupRow
 from ml.json_values import finite
-from ml.monitor.backtest import BacktestResult, Performance
+from ml.monitor import overrides as override_rates
+from ml.monitor.backtest_results import BacktestResult, Performance
 from ml.monitor.fair_lending import feature_key
 from ml.monitor.history import History, Record
 from ml.spec import Backtest as BacktestSpec
@@ -58,86 +59,108 @@ def write(history: History, result: BacktestResult, settings: BacktestSpec) -> i
     return history.write(records(result, settings, earlier), replacing=stale)
 
 
+class _Rows:
+    """The history rows of one backtest result, added concern by concern."""
+
+    def __init__(self, dataset: str, as_of: str) -> None:
+        self.dataset, self.as_of = dataset, as_of
+        self.out: list[Record] = []
+
+    def add(self, version: str, kind: str, start: dt.date, statistic: str, value: float | None,
+            light: str | None = None, feature: str = "", **detail: Any) -> None:
+        self.out.append(Record(self.dataset, version, kind, start, statistic, feature, finite(value), light,
+                               finite({"as_of": self.as_of, **detail})))
+
+    def performance(self, version: str, kind: str, start: dt.date, perf: Performance, **detail: Any) -> None:
+        values = dataclasses.asdict(perf)
+        interval = {k: values.pop(k) for k in ("auc_se", "auc_low", "auc_high")}
+        for name, value in values.items():
+            self.add(version, kind, start, name, float(value), **detail, **(interval if name == "auc" else {}))
+
+    def groups(self, version: str, kind: str, start: dt.date, attributes: list[list[GroupRow]],
+               **detail: Any) -> None:
+        for attribute in attributes:
+            for r in attribute:
+                key, ids = feature_key(r.attribute, r.group), {"attribute": r.attribute, "group": r.group,
+                                                             "attribute_kind": r.kind, "is_reference": r.reference}
+                self.add(version, kind, start, "group_approval_rate", r.approval_rate, None, key, **detail, **ids,
+                         rows=r.rows, approved=r.approved)
+                self.add(version, kind, start, "group_impact_ratio", r.ratio, r.light, key, **detail, **ids,
+                         low=r.ratio_low, high=r.ratio_high, rows=r.rows)
+                self.add(version, kind, start, "group_default_rate", r.default_rate, None, key, **detail, **ids,
+                         rows=r.labelled, bads=r.bads, mean_pd=r.mean_pd)
+                self.add(version, kind, start, "group_approved_bad_rate", r.approved_bad_rate, None, key, **detail,
+                         **ids, approved=r.approved)
+
+
 def records(result: BacktestResult, settings: BacktestSpec,
             estimated: AbstractSet[tuple[str, dt.date]] = frozenset()) -> list[Record]:
     """The rows of a backtest result (`settings`: the spec's alert thresholds); no estimate for the
     (version, week start) pairs in `estimated`, whose estimate an earlier backtest recorded."""
-    out: list[Record] = []
+    rows = _Rows(result.dataset, result.as_of)
+    _week_rows(rows, result, estimated)
+    as_of = dt.date.fromisoformat(result.as_of)
+    if result.overrides is not None:
+        _override_rows(rows, result.overrides, as_of)
+    _version_rows(rows, result, settings, as_of)
+    return rows.out
 
-    def add(version: str, kind: str, start: dt.date, statistic: str, value: float | None, light: str | None = None,
-            feature: str = "", **detail: Any) -> None:
-        out.append(Record(result.dataset, version, kind, start, statistic, feature, finite(value), light,
-                          finite({"as_of": result.as_of, **detail})))
 
-    def performance(version: str, kind: str, start: dt.date, perf: Performance, **detail: Any) -> None:
-        values = dataclasses.asdict(perf)
-        interval = {k: values.pop(k) for k in ("auc_se", "auc_low", "auc_high")}
-        for name, value in values.items():
-            add(version, kind, start, name, float(value), **detail, **(interval if name == "auc" else {}))
-
-    def groups(version: str, kind: str, start: dt.date, attributes: list[list[GroupRow]], **detail: Any) -> None:
-        for rows in attributes:
-            for r in rows:
-                key, ids = feature_key(r.attribute, r.group), {"attribute": r.attribute, "group": r.group,
-                                                             "attribute_kind": r.kind, "is_reference": r.reference}
-                add(version, kind, start, "group_approval_rate", r.approval_rate, None, key, **detail, **ids,
-                    rows=r.rows, approved=r.approved)
-                add(version, kind, start, "group_impact_ratio", r.ratio, r.light, key, **detail, **ids,
-                    low=r.ratio_low, high=r.ratio_high, rows=r.rows)
-                add(version, kind, start, "group_default_rate", r.default_rate, None, key, **detail, **ids,
-                    rows=r.labelled, bads=r.bads, mean_pd=r.mean_pd)
-                add(version, kind, start, "group_approved_bad_rate", r.approved_bad_rate, None, key, **detail, **ids,
-                    approved=r.approved)
-
+def _week_rows(rows: _Rows, result: BacktestResult, estimated: AbstractSet[tuple[str, dt.date]]) -> None:
+    """Per ISO week and version: the counts, the realised figures and (once) the label-free estimate."""
     for w in result.weeks:
         start = dt.date.fromisoformat(w.first_day)
         for name in ("rows_scored", "rows_matured", "rows_unmatured", "rows_unknown_outcome"):
-            add(w.version, WEEK, start, name, float(getattr(w, name)), week=w.week)
+            rows.add(w.version, WEEK, start, name, float(getattr(w, name)), week=w.week)
         if w.performance is not None:
-            performance(w.version, WEEK, start, w.performance, week=w.week)
-            groups(w.version, WEEK, start, w.fairness, week=w.week)
+            rows.performance(w.version, WEEK, start, w.performance, week=w.week)
+            rows.groups(w.version, WEEK, start, w.fairness, week=w.week)
         if w.rows_unmatured and (w.version, start) not in estimated:
             e = w.estimate
-            add(w.version, WEEK, start, "estimated_auc", e.expected_auc, week=w.week, rows=e.rows, low=e.auc_low,
-                high=e.auc_high)
-            add(w.version, WEEK, start, "estimated_default_rate", e.expected_default_rate, week=w.week, rows=e.rows,
-                low=e.default_rate_low, high=e.default_rate_high)
-    as_of = dt.date.fromisoformat(result.as_of)
-    if result.overrides is not None:
-        o = result.overrides
-        expected = None if o.expected_min is None else [o.expected_min, o.expected_max]
-        for r in [*o.bands, o.overall]:
-            light = (bins.RED if o.alerts else bins.GREEN) if o.judged and r is o.overall else None
-            add("", WINDOW, as_of, "review_decided_share", r.decided_share, None, r.band, sent=r.sent,
-                decided=r.decided)
-            add("", WINDOW, as_of, "override_rate", r.override_rate, light, r.band, decided=r.decided,
-                overridden=r.overridden, expected=expected)
-            add("", WINDOW, as_of, "reviewer_approved_default_rate", r.reviewer_approved_default_rate, None, r.band,
-                rows=r.matured_reviewer_approved)
-            add("", WINDOW, as_of, "model_approved_default_rate", r.model_approved_default_rate, None, r.band,
-                rows=r.matured_model_approved)
+            rows.add(w.version, WEEK, start, "estimated_auc", e.expected_auc, week=w.week, rows=e.rows,
+                     low=e.auc_low, high=e.auc_high)
+            rows.add(w.version, WEEK, start, "estimated_default_rate", e.expected_default_rate, week=w.week,
+                     rows=e.rows, low=e.default_rate_low, high=e.default_rate_high)
+
+
+def _version_rows(rows: _Rows, result: BacktestResult, settings: BacktestSpec, as_of: dt.date) -> None:
+    """Per version, the window's figures as of `as_of`: performance, band tests, alerts and fair lending."""
     for v in result.versions:
         bands, weeks = v.bands, v.weeks
-        performance(v.version, WINDOW, as_of, v.performance, weeks=weeks)
-        add(v.version, WINDOW, as_of, "auc_drop_p", v.auc_drop_p, weeks=weeks, z=v.auc_drop_z,
-            development_auc=v.development_auc)
-        add(v.version, WINDOW, as_of, "herfindahl", bands.herfindahl, weeks=weeks,
-            development=v.development_herfindahl)
-        add(v.version, WINDOW, as_of, "hosmer_lemeshow", bands.hosmer_lemeshow, weeks=weeks,
-            df=bands.hosmer_lemeshow_df, p=bands.hosmer_lemeshow_p)
-        add(v.version, WINDOW, as_of, "rejected_bands", float(bands.rejected_bands),
-            bins.RED if bands.rejected_bands > settings.max_rejected_bands else bins.GREEN, weeks=weeks,
-            allowed=settings.max_rejected_bands)
-        add(v.version, WINDOW, as_of, "rank_inversions", float(len(bands.inversions)),
-            bins.RED if bands.inversions else bins.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
-        add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), bins.RED if v.alerts else bins.GREEN, weeks=weeks,
-            alerts=v.alerts)
-        groups(v.version, WINDOW, as_of, v.fairness, weeks=weeks)
+        rows.performance(v.version, WINDOW, as_of, v.performance, weeks=weeks)
+        rows.add(v.version, WINDOW, as_of, "auc_drop_p", v.auc_drop_p, weeks=weeks, z=v.auc_drop_z,
+                 development_auc=v.development_auc)
+        rows.add(v.version, WINDOW, as_of, "herfindahl", bands.herfindahl, weeks=weeks,
+                 development=v.development_herfindahl)
+        rows.add(v.version, WINDOW, as_of, "hosmer_lemeshow", bands.hosmer_lemeshow, weeks=weeks,
+                 df=bands.hosmer_lemeshow_df, p=bands.hosmer_lemeshow_p)
+        rows.add(v.version, WINDOW, as_of, "rejected_bands", float(bands.rejected_bands),
+                 bins.RED if bands.rejected_bands > settings.max_rejected_bands else bins.GREEN, weeks=weeks,
+                 allowed=settings.max_rejected_bands)
+        rows.add(v.version, WINDOW, as_of, "rank_inversions", float(len(bands.inversions)),
+                 bins.RED if bands.inversions else bins.GREEN, weeks=weeks, pairs=[list(p) for p in bands.inversions])
+        rows.add(v.version, WINDOW, as_of, "alert", float(len(v.alerts)), bins.RED if v.alerts else bins.GREEN,
+                 weeks=weeks, alerts=v.alerts)
+        rows.groups(v.version, WINDOW, as_of, v.fairness, weeks=weeks)
         for band in bands.bands:
-            add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p, bins.RED if band.rejected else bins.GREEN,
-                band.band, weeks=weeks, rows=band.rows, defaults=band.defaults, mean_pd=band.mean_pd,
-                observed_rate=band.observed_rate)
-    return out
+            rows.add(v.version, WINDOW, as_of, "jeffreys_p", band.jeffreys_p,
+                     bins.RED if band.rejected else bins.GREEN, band.band, weeks=weeks, rows=band.rows,
+                     defaults=band.defaults, mean_pd=band.mean_pd, observed_rate=band.observed_rate)
+
+
+def _override_rows(rows: _Rows, o: override_rates.Overrides, as_of: dt.date) -> None:
+    """The reviewers against the model, per band and overall."""
+    expected = None if o.expected_min is None else [o.expected_min, o.expected_max]
+    for r in [*o.bands, o.overall]:
+        light = (bins.RED if o.alerts else bins.GREEN) if o.judged and r is o.overall else None
+        rows.add("", WINDOW, as_of, "review_decided_share", r.decided_share, None, r.band, sent=r.sent,
+                 decided=r.decided)
+        rows.add("", WINDOW, as_of, "override_rate", r.override_rate, light, r.band, decided=r.decided,
+                 overridden=r.overridden, expected=expected)
+        rows.add("", WINDOW, as_of, "reviewer_approved_default_rate", r.reviewer_approved_default_rate, None, r.band,
+                 rows=r.matured_reviewer_approved)
+        rows.add("", WINDOW, as_of, "model_approved_default_rate", r.model_approved_default_rate, None, r.band,
+                 rows=r.matured_model_approved)
 
 
 def mailed(history: History, dataset: str, as_of: dt.date) -> bool:

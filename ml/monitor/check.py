@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from ml.dates import iso_week, window_end, window_start
 from ml.errors import MissingDataError
 from ml.monitor import alerts, fair_lending, stability, weekly
 from ml.monitor.history import History, Record
+from ml.monitor.stability_run import StabilityRun
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
@@ -62,6 +63,7 @@ class Window:
         return {"model_version": self.model_version, "kind": self.kind, "start": self.start.isoformat(),
                 "end": window_end(self.kind, self.start).isoformat(), "rows": int(self.stat(stability.ROWS).value or 0),
                 "light": overall.light, "score_psi": psi.value, "score_light": psi.light,
+                "score_critical": psi.detail.get("critical"), "reference_rows": psi.detail.get("m"),
                 "red": overall.detail["red"], "amber": overall.detail["amber"]}
 
 
@@ -93,7 +95,7 @@ def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str,
 
     items = [(bins.SAMPLE_SCORE, reference.score), *reference.features.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and parquet decoding release the GIL
-        counted = dict(zip([name for name, _ in items], pool.map(count, items)))
+        counted = dict(zip([name for name, _ in items], pool.map(count, items), strict=True))
     score = counted.pop(bins.SAMPLE_SCORE)
     return stability.WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
@@ -142,18 +144,9 @@ def _trigger(history: History, spec: DatasetSpec, storage: Storage, windows: Seq
     return {**detail, "as_of": newest.isoformat(), "windows": [w.summary() for w, _ in calling]}
 
 
-def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date], history: History,
-                    load_reference: Callable[[str], stability.Reference], *, versions: Sequence[str] | None = None,
-                    run_key: str | None = None, waiting: Callable[[], list[str]] = list,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
-    """Monitor the scored days (every version that scored them, or only `versions`); returns the summary.
-
-    `load_reference(version)` gives a model version's reference; `waiting()` the candidates still waiting for
-    approval. Only a run with a `run_key` (the DAG's, whose next tasks send mails and asset events) decides
-    alerts and retrainings and leaves a summary for those tasks; from a terminal the windows and weekly
-    reports are computed and stored.
-    """
-    now = now or dt.datetime.now(dt.timezone.utc)
+def _scored(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date],
+            versions: Sequence[str] | None) -> dict[str, list[dt.date]]:
+    """The days each model version scored (every version that scored them, or only `versions`)."""
     by_version: dict[str, list[dt.date]] = defaultdict(list)
     for day in days:
         for version in (versions if versions is not None else scored_versions(storage, spec.name, day)):
@@ -163,60 +156,116 @@ def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date]
         wanted = f" by version {', '.join(versions)}" if versions else ""
         raise MissingDataError(f"nothing scored{wanted} for '{spec.name}' between {min(days)} and {max(days)}: "
                                "score those days first")
-    references: dict[str, stability.Reference] = {}
+    return dict(sorted(by_version.items(), key=lambda kv: version_key(kv[0])))
 
-    def reference(version: str) -> stability.Reference:
-        if version not in references:
-            references[version] = load_reference(version)
-        return references[version]
 
-    windows: list[Window] = []
-    fair: list[fair_lending.FairWindow] = []
-    min_ratio = spec.fairness.min_ratio
-    for version, scored in sorted(by_version.items(), key=lambda kv: version_key(kv[0])):
-        for day in scored:
-            window = Window(version, "day", day, stability.judge(count_day(storage, spec, day, version, reference(version)),
-                                                          reference(version), spec.monitoring))
-            history.write(window.records(spec.name))
-            windows.append(window)
-            if spec.fairness.attributes:
-                groups = fair_lending.judged(spec, version, "day", day,
-                                             fair_lending.count_day(storage, spec, day, version))
-                history.write(groups.records(spec.name, min_ratio))
-                fair.append(groups)
-        for kind in ("week", "month"):
-            for start in sorted({window_start(kind, d) for d in scored}):
-                window = _merged(history, spec, version, kind, start, reference(version))
-                history.write(window.records(spec.name))
-                windows.append(window)
-                if spec.fairness.attributes:
-                    groups = fair_lending.merged(history, spec, version, kind, start)
-                    history.write(groups.records(spec.name, min_ratio))
-                    fair.append(groups)
+class _References:
+    """Each model version's reference, loaded once per run."""
 
-    summary: dict[str, Any] = {"dataset": spec.name, "windows": [w.summary() for w in windows], "alert": None,
-                               "trigger": None, "reports": [], "fairness": [w.summary() for w in fair],
-                               "fairness_alert": None}
-    for start in weekly.weeks_to_report(history, spec.name, [d for ds in by_version.values() for d in ds]):
+    def __init__(self, load: Callable[[str], stability.Reference]) -> None:
+        self._load, self._loaded = load, dict[str, stability.Reference]()
+
+    def __call__(self, version: str) -> stability.Reference:
+        if version not in self._loaded:
+            self._loaded[version] = self._load(version)
+        return self._loaded[version]
+
+
+@dataclass
+class _Judged:
+    """The windows a run judged (stability and fair lending), each written to the history as it is judged."""
+
+    storage: Storage
+    spec: DatasetSpec
+    history: History
+    reference: _References
+    windows: list[Window] = field(default_factory=list)
+    fair: list[fair_lending.FairWindow] = field(default_factory=list)
+
+    def _keep(self, window: Window, groups: Callable[[], fair_lending.FairWindow]) -> None:
+        self.history.write(window.records(self.spec.name))
+        self.windows.append(window)
+        if self.spec.fairness.attributes:
+            fair = groups()
+            self.history.write(fair.records(self.spec.name, self.spec.fairness.min_ratio))
+            self.fair.append(fair)
+
+    def day(self, version: str, day: dt.date) -> None:
+        """A scored day, counted from its files."""
+        reference = self.reference(version)
+        counts = count_day(self.storage, self.spec, day, version, reference)
+        self._keep(Window(version, "day", day, stability.judge(counts, reference, self.spec.monitoring)),
+                   lambda: fair_lending.judged(self.spec, version, "day", day,
+                                               fair_lending.count_day(self.storage, self.spec, day, version)))
+
+    def merged(self, version: str, kind: str, start: dt.date) -> None:
+        """A week or month, from its days' counts in the history."""
+        self._keep(_merged(self.history, self.spec, version, kind, start, self.reference(version)),
+                   lambda: fair_lending.merged(self.history, self.spec, version, kind, start))
+
+
+def _weekly_reports(storage: Storage, spec: DatasetSpec, history: History, days: Sequence[dt.date],
+                    reference: _References, now: dt.datetime) -> list[dict[str, Any]]:
+    """Render and store the PDF of every week the run completed."""
+    reports = []
+    for start in weekly.weeks_to_report(history, spec.name, days):
         version, pdf = weekly.render(storage, spec, history, start, reference, now)
         key = layout.stability_report(spec.name, iso_week(start))
         storage.write_bytes(key, pdf)
-        summary["reports"].append({"week": iso_week(start), "start": start.isoformat(), "key": key,
-                                   "model_version": version})
+        reports.append({"week": iso_week(start), "start": start.isoformat(), "key": key, "model_version": version})
+    return reports
+
+
+def _stability_alert(storage: Storage, spec: DatasetSpec, history: History, judged: _Judged,
+                     run_key: str) -> dict[str, Any] | None:
+    """The drift alert of the run's windows not alerted yet at their level, its chart stored beside the summary."""
+    alerted = alerts.pending(history, spec.name, judged.windows)
+    if not alerted:
+        return None
+    alert = alerts.compose(spec, alerted, judged.reference)
+    chart = layout.stability_run(spec.name, run_key, ".png")
+    storage.write_bytes(chart, alert.chart)
+    return {"subject": alert.mail.subject, "html": alert.mail.html, "chart": chart,
+            "windows": [w.summary() for w in alerted]}
+
+
+def _fairness_alert(spec: DatasetSpec, history: History, judged: _Judged) -> dict[str, Any] | None:
+    """The fair-lending alert of the run's windows red on evidence and not mailed yet."""
+    unfair = fair_lending.pending(history, spec.name, judged.fair)
+    if not unfair:
+        return None
+    mail = mails.fairness_alert(spec.name, [w.summary() for w in unfair], spec.fairness)
+    return {"subject": mail.subject, "html": mail.html, "windows": [w.summary() for w in unfair]}
+
+
+def check_stability(storage: Storage, spec: DatasetSpec, days: Sequence[dt.date], history: History,
+                    load_reference: Callable[[str], stability.Reference], *, versions: Sequence[str] | None = None,
+                    run_key: str | None = None, waiting: Callable[[], list[str]] = list,
+                    now: dt.datetime | None = None) -> dict[str, Any]:
+    """Monitor the scored days (every version that scored them, or only `versions`); returns the summary (a
+    `StabilityRun` as JSON).
+
+    `load_reference(version)` gives a model version's reference; `waiting()` the candidates still waiting for
+    approval. Only a run with a `run_key` (the DAG's, whose next tasks send mails and asset events) decides
+    alerts and retrainings and leaves a summary for those tasks; from a terminal the windows and weekly
+    reports are computed and stored.
+    """
+    by_version = _scored(storage, spec, days, versions)
+    judged = _Judged(storage, spec, history, _References(load_reference))
+    for version, scored in by_version.items():
+        for day in scored:
+            judged.day(version, day)
+        for kind in ("week", "month"):
+            for start in sorted({window_start(kind, d) for d in scored}):
+                judged.merged(version, kind, start)
+    reports = _weekly_reports(storage, spec, history, [d for ds in by_version.values() for d in ds],
+                              judged.reference, now or dt.datetime.now(dt.timezone.utc))
+    summary: dict[str, Any] = {"version": StabilityRun.CURRENT, "dataset": spec.name,
+                               "windows": [w.summary() for w in judged.windows], "reports": reports,
+                               "fairness": [w.summary() for w in judged.fair]}
     if run_key is None:
-        return summary
-    alerted = alerts.pending(history, spec.name, windows)
-    if alerted:
-        alert = alerts.compose(spec, alerted, reference)
-        chart = layout.stability_run(spec.name, run_key, ".png")
-        storage.write_bytes(chart, alert.chart)
-        summary["alert"] = {"subject": alert.mail.subject, "html": alert.mail.html, "chart": chart,
-                            "windows": [w.summary() for w in alerted]}
-    unfair = fair_lending.pending(history, spec.name, fair)
-    if unfair:
-        mail = mails.fairness_alert(spec.name, [w.summary() for w in unfair], spec.fairness)
-        summary["fairness_alert"] = {"subject": mail.subject, "html": mail.html,
-                                     "windows": [w.summary() for w in unfair]}
-    summary["trigger"] = _trigger(history, spec, storage, windows, waiting, run_key)
-    storage.write_json(layout.stability_run(spec.name, run_key), summary)
-    return summary
+        return StabilityRun.model_validate(summary).model_dump(mode="json")
+    summary["alert"] = _stability_alert(storage, spec, history, judged, run_key)
+    summary["fairness_alert"] = _fairness_alert(spec, history, judged)
+    summary["trigger"] = _trigger(history, spec, storage, judged.windows, waiting, run_key)
+    return StabilityRun.model_validate(summary).write(storage, layout.stability_run(spec.name, run_key))

@@ -5,16 +5,18 @@ A scored day is counted from its scores file's decisions and its curated file's 
 in the same order: scoring keeps the curated order, and the ids are checked). History rows (`feature` is
 `<attribute>=<group>`, the counts in the detail, so weeks and months merge their days by adding):
 - `group_approval_rate`: the group's share of "approve" decisions;
-- `group_impact_ratio`: its adverse impact ratio against the reference group, with its 95% interval in the
-  detail, red below the spec's `fairness.min_ratio` (`ml.fairness`), "too few rows" when not judged;
-- `fairness` (feature ""): the window's worst light over its groups, the groups below the minimum in the
-  detail. A red window is an alert, once per window and level (`FAIRNESS_ALERT` rows record the mails sent).
+- `group_impact_ratio`: its adverse impact ratio against the reference group, with its 95% interval and the two
+  groups' counts in the detail: red when the ratio and its whole interval are below the spec's
+  `fairness.min_ratio`, amber when only the ratio is (`ml.fairness.ratio_light`), "too few rows" when not judged;
+- `fairness` (feature ""): the window's worst light over its groups, the groups below the minimum and those red
+  in the detail. A red window is an alert, once per window (`FAIRNESS_ALERT` rows record the mails sent); an
+  amber one is shown, never mailed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +28,13 @@ from ml import fairness, layout
 from ml.dates import window_end
 from ml.errors import RiskopsError
 from ml.monitor.history import History, Record
+from ml.monitor.stability_run import FairWindowSummary
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 
 APPROVAL, RATIO, WINDOW = "group_approval_rate", "group_impact_ratio", "fairness"
 FAIRNESS_ALERT = "fairness_alert"
-_SEVERITY = {None: 0, fairness.TOO_FEW_ROWS: 0, fairness.GREEN: 1, fairness.RED: 3}
+_SEVERITY = {None: 0, fairness.TOO_FEW_ROWS: 0, fairness.GREEN: 1, fairness.AMBER: 2, fairness.RED: 3}
 
 
 def feature_key(attribute: str, group: str) -> str:
@@ -48,7 +51,8 @@ class FairWindow:
     start: dt.date
     counts: list[fairness.GroupCounts]
     groups: list[list[fairness.GroupRow]] = field(default_factory=list)
-    below: list[str] = field(default_factory=list)
+    below: list[str] = field(default_factory=list)  # groups whose ratio is below the minimum (amber or red)
+    red: list[str] = field(default_factory=list)  # those whose whole interval is below it too: the evidence
 
     @property
     def light(self) -> str | None:
@@ -57,7 +61,8 @@ class FairWindow:
 
     def records(self, dataset: str, min_ratio: float) -> list[Record]:
         out = []
-        for counts, rows in zip(self.counts, self.groups):
+        for counts, rows in zip(self.counts, self.groups, strict=True):
+            ref = counts.cells.get(counts.reference, fairness.Cell())
             for r in rows:
                 cell = counts.cells.get(r.group, fairness.Cell())
                 detail = {"attribute": r.attribute, "group": r.group, "attribute_kind": r.kind,
@@ -67,14 +72,17 @@ class FairWindow:
                                   _number(r.approval_rate), None, detail))
                 out.append(Record(dataset, self.model_version, self.kind, self.start, RATIO, key, _number(r.ratio),
                                   r.light, {**detail, "low": _number(r.ratio_low), "high": _number(r.ratio_high),
-                                            "min_ratio": min_ratio, "is_reference": r.reference}))
+                                            "min_ratio": min_ratio, "is_reference": r.reference,
+                                            "reference_rows": ref.rows, "reference_approved": ref.approved,
+                                            "interval": "katz-log-95"}))
         out.append(Record(dataset, self.model_version, self.kind, self.start, WINDOW, "", float(len(self.below)),
-                          self.light, {"below": self.below, "min_ratio": min_ratio}))
+                          self.light, {"below": self.below, "red": self.red, "min_ratio": min_ratio}))
         return out
 
     def summary(self) -> dict[str, Any]:
         return {"model_version": self.model_version, "kind": self.kind, "start": self.start.isoformat(),
-                "end": window_end(self.kind, self.start).isoformat(), "light": self.light, "below": self.below}
+                "end": window_end(self.kind, self.start).isoformat(), "light": self.light, "below": self.below,
+                "red": self.red}
 
 
 def _number(value: float) -> float | None:
@@ -85,7 +93,8 @@ def judged(spec: DatasetSpec, version: str, kind: str, start: dt.date, counts: l
     """A window's groups judged against the spec's minimum ratio."""
     groups = [fairness.judge(c, spec.fairness) for c in counts]
     below = [fairness.describe(r, spec.fairness) for rows in groups for r in fairness.below_minimum(rows)]
-    return FairWindow(version, kind, start, counts, groups, below)
+    red = [fairness.describe(r, spec.fairness) for rows in groups for r in rows if r.light == fairness.RED]
+    return FairWindow(version, kind, start, counts, groups, below, red)
 
 
 def count_day(storage: Storage, spec: DatasetSpec, day: dt.date, version: str) -> list[fairness.GroupCounts]:
@@ -136,17 +145,19 @@ def pending(history: History, dataset: str, windows: Sequence[FairWindow]) -> li
     return [w for w in red if (w.model_version, w.kind, w.start) not in sent]
 
 
-def unsent(history: History, dataset: str, windows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def unsent(history: History, dataset: str, windows: Sequence[FairWindowSummary | Mapping[str, Any]]
+           ) -> list[FairWindowSummary]:
     """`pending` for windows as a run summary lists them."""
-    starts = sorted({dt.date.fromisoformat(w["start"]) for w in windows})
-    sent = {(r.model_version, r.window_kind, r.window_start)
-            for r in history.read(dataset, statistics=[FAIRNESS_ALERT], window_starts=starts)}
-    return [w for w in windows if (w["model_version"], w["kind"], dt.date.fromisoformat(w["start"])) not in sent]
+    typed = [FairWindowSummary.of(w) for w in windows]
+    sent = {(r.model_version, r.window_kind, r.window_start) for r in history.read(
+        dataset, statistics=[FAIRNESS_ALERT], window_starts=sorted({w.key[2] for w in typed}))}
+    return [w for w in typed if w.key not in sent]
 
 
-def record_sent(history: History, dataset: str, windows: Sequence[dict[str, Any]], to: Sequence[str], subject: str,
-                now: dt.datetime | None = None) -> None:
+def record_sent(history: History, dataset: str, windows: Sequence[FairWindowSummary | Mapping[str, Any]],
+                to: Sequence[str], subject: str, now: dt.datetime | None = None) -> None:
     """Remember that the fairness alert for these windows was mailed."""
     at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
-    history.write(Record(dataset, w["model_version"], w["kind"], dt.date.fromisoformat(w["start"]), FAIRNESS_ALERT,
-                         "", None, w["light"], {"to": list(to), "subject": subject, "sent_at": at}) for w in windows)
+    history.write(Record(dataset, *w.key, FAIRNESS_ALERT, "", None, w.light,
+                         {"to": list(to), "subject": subject, "sent_at": at})
+                  for w in map(FairWindowSummary.of, windows))

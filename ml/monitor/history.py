@@ -128,7 +128,7 @@ class History:
         t = history_table
         key_match = sa.and_(*(t.c[k] == sa.bindparam(f"k_{k}") for k in KEY))
         with self.engine.begin() as connection:
-            connection.execute(t.delete().where(key_match), [{f"k_{k}": v for k, v in zip(KEY, key)} for key in stale])
+            connection.execute(t.delete().where(key_match), [{f"k_{k}": v for k, v in zip(KEY, key, strict=True)} for key in stale])
             if rows:
                 connection.execute(t.insert(), list(rows.values()))
         return len(rows)

@@ -159,7 +159,7 @@ def _parse_file(key: str, data: bytes, spec: DatasetSpec, arrival: Arrival) -> l
         if len(record) != len(header):
             refuse(line, raw, f"shape: {len(record)} fields, the header has {len(header)}")
             continue
-        values = dict(zip(header, record))
+        values = dict(zip(header, record, strict=True))
         row = {"id": values[spec.id_column], **{f: values[f] for f in FIELDS}}
         problem = _row_problem(row, arrival.decided_on)
         if problem:
@@ -203,7 +203,7 @@ def _join(storage: Storage, spec: DatasetSpec, rows: list[dict[str, Any]],
         # only the reviewed rows of the day become Python values
         found = table.take(pc.drop_null(index)).to_pylist()
         position = iter(found)
-        for r, i in zip(of_day, index.to_pylist()):
+        for r, i in zip(of_day, index.to_pylist(), strict=True):
             if i is None:
                 _quarantine(arrivals, r, f"not scored: id {r['id'][:40]} is not among the rows scored on {day}")
                 continue

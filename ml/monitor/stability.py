@@ -1,14 +1,16 @@
 """Population stability of a scored window against what the model stored at training (pure: arrays in,
 numbers out; no I/O).
 
-Statistics, each graded green < amber <= red with the thresholds of the dataset spec's `monitoring:`:
+Statistics, each graded green < amber <= red with the thresholds of the dataset spec's `monitoring:`, and amber
+or red only when it also exceeds its critical value at the window's sizes (`ml.evidence`: what no change would
+exceed with 1% probability; the critical value, n and m are in the statistic's detail):
 - **PSI** of the score (the PD) and **CSI** of every feature, on the reference bins fitted at training
   (`ml.bins`; never re-binned on current data): missing values in their own bin, categories outside the
   reference bins in "other" (those the model never saw are also listed by name), the stored epsilon.
 - **Jensen-Shannon distance** (base 2, so in [0, 1]) of the same bins, score and features.
 - **KS**: two-sample Kolmogorov-Smirnov statistic and asymptotic p-value of every numeric feature and of the
-  score against the reference sample stored with the model (missing values left out on both sides). With
-  large samples every p-value is tiny, so the light grades the statistic; the p-value is shown. A model
+  score against the reference sample stored with the model (missing values left out on both sides). The
+  light grades the statistic, amber or red only where the test rejects at 1% (p < 0.01). A model
   without a reference sample gets "no reference sample" instead of a KS.
 
 A day is counted once from its rows (`count_numeric` / `count_categorical`): one sort per numeric column
@@ -27,6 +29,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, cast
 
 import numpy as np
@@ -37,6 +40,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import kstwo
 
 from ml import bins as binning
+from ml import evidence
 from ml.spec import Monitoring
 
 GRID_POINTS = 256
@@ -91,6 +95,7 @@ class Reference:
     # the share of each reason statement as the first reason on the candidate's test sample (model.json's
     # reasons.first); None for a model that predates it
     reasons: dict[str, float] | None = None
+    rows: int | None = None  # the development rows the bins were fitted on (m of the critical values); None if unknown
 
     @classmethod
     def of(cls, reference_bins: Mapping[str, Any], sample: pd.DataFrame | None = None,
@@ -108,7 +113,8 @@ class Reference:
         return cls(score=column(binning.SAMPLE_SCORE, reference_bins["score"], binning.SAMPLE_SCORE),
                    features={name: column(name, bins, name) for name, bins in reference_bins["features"].items()},
                    eps=float(reference_bins.get("eps", binning.EPS)), has_sample=sample is not None,
-                   reasons=None if reasons is None else {str(k): float(v) for k, v in reasons.items()})
+                   reasons=None if reasons is None else {str(k): float(v) for k, v in reasons.items()},
+                   rows=int(reference_bins["n"]) if reference_bins.get("n") else None)
 
 
 # ------------------------------------------------------------------------------------------ counting
@@ -212,7 +218,7 @@ def count_categorical(values: pa.Array | pa.ChunkedArray | pd.Series | np.ndarra
         where = binning.category_bins(categories, labels)
         np.add.at(bins, where, per_value)
         bins[-1] += missing
-        for label, n, position in zip(labels, per_value.tolist(), where.tolist()):
+        for label, n, position in zip(labels, per_value.tolist(), where.tolist(), strict=True):
             if position == len(categories) and n and (column.known is None or label not in column.known):
                 unseen[label] = unseen.get(label, 0) + int(n)
     return Counts(bins=bins, unseen=unseen)
@@ -268,7 +274,7 @@ def count_window(scores: Any, features: Mapping[str, Any], reference: Reference)
     items = [(binning.SAMPLE_SCORE, scores, reference.score, np.float64),  # PDs, binned as float64 at training
              *((name, features[name], col, np.float32) for name, col in reference.features.items())]
     with ThreadPoolExecutor(max_workers=2) as pool:  # sorting and searching release the GIL: columns in parallel
-        counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items)))
+        counted = dict(zip([name for name, *_ in items], pool.map(lambda item: count_column(*item[1:]), items), strict=True))
     score = counted.pop(binning.SAMPLE_SCORE)
     return WindowCounts(rows=int(score.bins.sum()), score=score, features=counted)
 
@@ -327,25 +333,41 @@ def worst(lights: Iterable[str | None]) -> str | None:
     return max(lights, key=lambda light: SEVERITY.get(light, 0), default=None)
 
 
-def _grade(value: float | None, thresholds: tuple[float, float], judged: bool) -> str | None:
+def _grade(value: float | None, thresholds: tuple[float, float], judged: bool, critical: float) -> str | None:
     if value is None:
         return None
-    return binning.traffic_light(value, *thresholds) if judged else TOO_FEW_ROWS
+    return evidence.graded(value, critical, *thresholds) if judged else TOO_FEW_ROWS
 
 
-def _column_stats(column: Column, counts: Counts, rows: int, eps: float, monitoring: Monitoring,
+def filled_bins(proportions: Sequence[float]) -> int:
+    """The reference bins that hold rows: B of the critical values (a bin empty at training stays empty under
+    no change)."""
+    return int(sum(1 for p in proportions if p > 0))
+
+
+def _evidence(critical: float, n: int, m: int | None) -> dict[str, Any]:
+    return {"critical": critical if math.isfinite(critical) else None, "n": n, "m": m, "level": evidence.LEVEL}
+
+
+def _column_stats(column: Column, counts: Counts, rows: int, reference: Reference, monitoring: Monitoring,
                   names: tuple[str, str, str], feature: str, judged: bool) -> list[Stat]:
-    """PSI/CSI, KS and JS of one column; the counts go into the details so longer windows can merge them."""
+    """PSI/CSI, KS and JS of one column, each graded on its threshold and its critical value at the window's
+    sizes (`ml.evidence`); the counts and the evidence go into the details (longer windows merge the counts)."""
     psi_name, ks_name, js_name = names
+    eps, m = reference.eps, reference.rows
     expected = column.bins["proportions"]
     actual = counts.bins / rows if rows else None
     psi = binning.psi(expected, actual, eps) if actual is not None else None
     js = js_distance(expected, actual) if actual is not None else None
-    detail: dict[str, Any] = {"counts": counts.bins.tolist(), "eps": eps}
+    filled = filled_bins(expected)
+    psi_crit = evidence.psi_critical(filled, rows, m) if rows else math.inf
+    js_crit = evidence.js_critical(filled, rows, m) if rows else math.inf
+    detail: dict[str, Any] = {"counts": counts.bins.tolist(), "eps": eps, **_evidence(psi_crit, rows, m), "bins": filled}
     if counts.unseen:
         detail["unseen"] = dict(sorted(counts.unseen.items(), key=lambda kv: (-kv[1], kv[0])))
-    stats = [Stat(psi_name, feature, psi, _grade(psi, monitoring.psi.pair, judged), detail),
-             Stat(js_name, feature, js, _grade(js, monitoring.js.pair, judged), {"base": 2})]
+    stats = [Stat(psi_name, feature, psi, _grade(psi, monitoring.psi.pair, judged, psi_crit), detail),
+             Stat(js_name, feature, js, _grade(js, monitoring.js.pair, judged, js_crit),
+                  {"base": 2, **_evidence(js_crit, rows, m)})]
     if column.categorical:
         return stats
     if column.sample is None:
@@ -357,9 +379,11 @@ def _column_stats(column: Column, counts: Counts, rows: int, eps: float, monitor
         return stats + [Stat(ks_name, feature, None, None,
                              {**ks_detail, "note": "no non-missing values to compare"})]
     ks = counts.ks if counts.ks is not None else ks_on_grid(column, counts)
+    ks_crit = evidence.ks_critical(counts.valid, len(column.sample))
     ks_detail.update({"p_value": ks_pvalue(ks, counts.valid, len(column.sample)),
-                      "method": "exact" if counts.ks is not None else "grid"})
-    return stats + [Stat(ks_name, feature, ks, _grade(ks, monitoring.ks.pair, judged), ks_detail)]
+                      "method": "exact" if counts.ks is not None else "grid",
+                      "critical": ks_crit, "level": evidence.LEVEL})
+    return stats + [Stat(ks_name, feature, ks, _grade(ks, monitoring.ks.pair, judged, ks_crit), ks_detail)]
 
 
 def judge(counts: WindowCounts, reference: Reference, monitoring: Monitoring) -> list[Stat]:
@@ -369,11 +393,11 @@ def judge(counts: WindowCounts, reference: Reference, monitoring: Monitoring) ->
     judged = counts.rows >= monitoring.min_rows
     thresholds = {"psi": monitoring.psi.pair, "ks": monitoring.ks.pair, "js": monitoring.js.pair}
     stats = [Stat(ROWS, "", float(counts.rows), None if judged else TOO_FEW_ROWS, {"min_rows": monitoring.min_rows})]
-    stats += _column_stats(reference.score, counts.score, counts.rows, reference.eps, monitoring,
+    stats += _column_stats(reference.score, counts.score, counts.rows, reference, monitoring,
                            (SCORE_PSI, SCORE_KS, SCORE_JS), "", judged)
     features: dict[str, str | None] = {}
     for name, column in reference.features.items():
-        column_stats = _column_stats(column, counts.features[name], counts.rows, reference.eps, monitoring,
+        column_stats = _column_stats(column, counts.features[name], counts.rows, reference, monitoring,
                                      (CSI, KS, JS), name, judged)
         features[name] = worst(s.light for s in column_stats) if judged else TOO_FEW_ROWS
         stats += column_stats + [Stat(OVERALL, name, None, features[name])]
@@ -430,4 +454,4 @@ def bin_labels(bins: Mapping[str, Any]) -> list[str]:
     edges = [f"{e:.4g}" for e in bins["edges"]]
     if not edges:
         return ["all values", "missing"]
-    return [f"<= {edges[0]}", *(f"({lo}, {hi}]" for lo, hi in zip(edges, edges[1:])), f"> {edges[-1]}", "missing"]
+    return [f"<= {edges[0]}", *(f"({lo}, {hi}]" for lo, hi in pairwise(edges)), f"> {edges[-1]}", "missing"]

@@ -37,6 +37,7 @@ class WindowLight:
     worst_csi: float | None
     worst_csi_light: str | None
     light: str | None
+    score_critical: float | None = None  # the score PSI no change exceeds with 1% probability at its rows
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def lights(history: History, dataset: str, kind: str, since: dt.date | None = No
         out.append(WindowLight(
             kind, start, label(kind, start), chosen[start], int(whole[stability.ROWS].value or 0) if stability.ROWS in whole else 0,
             psi.value if psi else None, psi.light if psi else None, worst.feature if worst else None,
-            worst.value if worst else None, worst.light if worst else None, whole[stability.OVERALL].light))
+            worst.value if worst else None, worst.light if worst else None, whole[stability.OVERALL].light,
+            psi.detail.get("critical") if psi else None))
     return out
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from ml import bins, layout
+from ml import bins, evidence, layout
 from ml.data.preprocess import read_manifest
 from ml.dates import date_range, iso_week, window_end, window_start
 from ml.monitor import fair_lending, stability
@@ -71,97 +72,124 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     day_rows = history.read(spec.name, window_kind="day", since=start, until=end,
                             statistics=[stability.ROWS, stability.SCORE_PSI, stability.OVERALL], feature="")
     per_day = latest_versions(day_rows)
-    days = []
-    for day, v in sorted(per_day.items()):
-        got = {r.statistic: r for r in day_rows if r.window_start == day and r.model_version == v}
-        overall = got[stability.OVERALL]
-        days.append(DayRow(day.isoformat(), v, int(got[stability.ROWS].value or 0), got[stability.SCORE_PSI].value,
-                           got[stability.SCORE_PSI].light, list(overall.detail.get("red", [])),
-                           list(overall.detail.get("amber", [])), overall.light))
-
     week = {(r.statistic, r.feature): r for r in history.read(spec.name, model_version=version, window_kind="week",
                                                               window_starts=[start])}
-    features = []
-    for name, column in reference.features.items():
-        stats = {k: week.get((k, name)) for k in (stability.CSI, stability.KS, stability.JS, stability.OVERALL)}
-        ks, csi, js, verdict = stats[stability.KS], stats[stability.CSI], stats[stability.JS], stats[stability.OVERALL]
-        assert csi is not None and js is not None and verdict is not None  # every feature's week has them
-        features.append(FeatureRow(
-            name, csi.value, csi.light, ks.value if ks else None, ks.light if ks else None,
-            ks.detail.get("p_value") if ks else None, js.value, js.light,
-            verdict.light, dict(csi.detail.get("unseen", {})),
-            ks_note=ks.detail.get("note", "") if ks else "categorical: no KS"))
-    features.sort(key=lambda f: (-stability.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
+    features = _features(week, reference)
     rows = int(week[(stability.ROWS, "")].value or 0)
-    distributions = [Distribution(f.name, f.csi or 0.0, stability.bin_labels(reference.features[f.name].bins),
-                                  list(reference.features[f.name].bins["proportions"]),
-                                  [c / rows for c in week[(stability.CSI, f.name)].detail["counts"]])
-                     for f in features[:DISTRIBUTIONS] if rows]
-
-    first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
-    trend = history.read(spec.name, window_kind="week", since=first, until=start, statistics=[stability.SCORE_PSI, stability.CSI])
-    per_week = latest_versions([r for r in trend if r.statistic == stability.SCORE_PSI])
-    cells = {(r.window_start, r.statistic, r.feature): r for r in trend
-             if per_week.get(r.window_start) == r.model_version}
-    weeks = sorted(per_week)
-    heat = []
-    for f in features:
-        heat.append((f.name, [(cells[(w, stability.CSI, f.name)].value, cells[(w, stability.CSI, f.name)].light)
-                              if (w, stability.CSI, f.name) in cells else (None, None) for w in weeks]))
-
-    decisions = []
-    for day in date_range(start, end):
-        key = layout.score_manifest(spec.name, day, per_day.get(day, version))
-        if day in per_day and storage.exists(key):
-            m = storage.read_json(key)
-            decisions.append(DecisionDay(day.isoformat(), int(m["rows_scored"]), dict(m["decisions"]),
-                                         dict(m.get("hard_rules", {}))))
-    quality = []
-    for day in date_range(start, end):
-        m = read_manifest(storage, spec.name, day)
-        if m is not None:
-            by_column = sorted(m.stats.reasons_by_column.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            nulls = sorted(((c, r) for c, r in m.stats.null_rate.items() if r > 0),
-                           key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            quality.append(QualityDay(day.isoformat(), m.rows_in, m.rows_clean, m.stats.quarantine_rate, by_column,
-                                      nulls))
-
-    reasons = []
-    for day in date_range(start, end):
-        key = layout.score_manifest(spec.name, day, per_day.get(day, version))
-        mix = storage.read_json(key).get("reasons") if day in per_day and storage.exists(key) else None
-        if mix is not None:
-            reasons.append(_reason_day(day.isoformat(), mix["explained"], mix["first"], reference.reasons,
-                                       reference.eps, spec.monitoring.psi.pair))
+    weeks, heat = _trend(history, spec.name, start, features)
+    manifests = _score_manifests(storage, spec.name, per_day)
+    reasons = [_reason_day(day.isoformat(), m["reasons"]["explained"], m["reasons"]["first"], reference.reasons,
+                           reference.eps, spec.monitoring.psi.pair)
+               for day, m in manifests.items() if m.get("reasons") is not None]
     explained = sum(r.explained for r in reasons)
     week_first = {c: sum(r.first.get(c, 0) for r in reasons) for c in sorted({c for r in reasons for c in r.first})}
     reason_week = _reason_day(f"{iso_week(start)}", explained, week_first, reference.reasons, reference.eps,
                               spec.monitoring.psi.pair) if reasons else None
     m = spec.monitoring
+    score = week[(stability.SCORE_PSI, "")]
     return StabilityReportData(
         dataset=spec.name, week=iso_week(start), start=start.isoformat(), end=end.isoformat(),
         model_versions=sorted(set(per_day.values()), key=version_key),
         generated_at=now.isoformat(timespec="seconds"),
         thresholds={"psi": m.psi.pair, "ks": m.ks.pair, "js": m.js.pair}, eps=reference.eps, min_rows=m.min_rows,
-        week_rows=rows, week_light=week[(stability.OVERALL, "")].light, week_score_psi=week[(stability.SCORE_PSI, "")].value,
-        week_score_light=week[(stability.SCORE_PSI, "")].light, days=days,
-        weeks=[(iso_week(w), cells[(w, stability.SCORE_PSI, "")].value, cells[(w, stability.SCORE_PSI, "")].light) for w in weeks],
-        heat=heat, features=features, distributions=distributions, decisions=decisions, quality=quality,
+        week_rows=rows, week_light=week[(stability.OVERALL, "")].light, week_score_psi=score.value,
+        week_score_light=score.light, days=_days(day_rows, per_day), week_score_critical=score.detail.get("critical"),
+        weeks=weeks, heat=heat, features=features, distributions=_distributions(week, reference, features, rows),
+        decisions=[DecisionDay(day.isoformat(), int(m["rows_scored"]), dict(m["decisions"]), dict(m.get("hard_rules", {})))
+                   for day, m in manifests.items()],
+        quality=_quality(storage, spec.name, start, end),
         fairness=_fairness(spec, history, start, end, per_day, version), min_ratio=spec.fairness.min_ratio,
         min_group_rows=spec.fairness.min_group_rows, reasons=reasons, reason_week=reason_week,
         reason_reference=dict(reference.reasons) if reference.reasons is not None else None,
         reason_texts={s.code: s.text for s in spec.reasons.statements})
 
 
+def _days(day_rows: list[Record], per_day: dict[dt.date, str]) -> list[DayRow]:
+    """The week's days, each for its latest model version."""
+    days = []
+    for day, v in sorted(per_day.items()):
+        got = {r.statistic: r for r in day_rows if r.window_start == day and r.model_version == v}
+        overall, psi = got[stability.OVERALL], got[stability.SCORE_PSI]
+        days.append(DayRow(day.isoformat(), v, int(got[stability.ROWS].value or 0), psi.value, psi.light,
+                           list(overall.detail.get("red", [])), list(overall.detail.get("amber", [])), overall.light,
+                           psi.detail.get("critical")))
+    return days
+
+
+def _features(week: dict[tuple[str, str], Record], reference: stability.Reference) -> list[FeatureRow]:
+    """This week's statistics per feature, worst first (light, then CSI)."""
+    features = []
+    for name in reference.features:
+        ks, csi, js, verdict = (week.get((k, name)) for k in (stability.KS, stability.CSI, stability.JS, stability.OVERALL))
+        assert csi is not None and js is not None and verdict is not None  # every feature's week has them
+        features.append(FeatureRow(
+            name, csi.value, csi.light, ks.value if ks else None, ks.light if ks else None,
+            ks.detail.get("p_value") if ks else None, js.value, js.light,
+            verdict.light, dict(csi.detail.get("unseen", {})),
+            ks_note=ks.detail.get("note", "") if ks else "categorical: no KS", csi_critical=csi.detail.get("critical")))
+    features.sort(key=lambda f: (-stability.SEVERITY.get(f.light, 0), -(f.csi or 0.0), f.name))
+    return features
+
+
+def _distributions(week: dict[tuple[str, str], Record], reference: stability.Reference, features: list[FeatureRow],
+                   rows: int) -> list[Distribution]:
+    """Reference against this week's distribution of the most drifted features."""
+    if not rows:
+        return []
+    return [Distribution(f.name, f.csi or 0.0, stability.bin_labels(reference.features[f.name].bins),
+                         list(reference.features[f.name].bins["proportions"]),
+                         [c / rows for c in week[(stability.CSI, f.name)].detail["counts"]])
+            for f in features[:DISTRIBUTIONS]]
+
+
+def _trend(history: History, dataset: str, start: dt.date, features: list[FeatureRow]
+           ) -> tuple[list[tuple[str, float | None, str | None]], list[tuple[str, list[tuple[float | None, str | None]]]]]:
+    """The score PSI by ISO week (the weeks shown, oldest first) and the CSI heat table (feature x week)."""
+    first = start - dt.timedelta(days=7 * (WEEKS_SHOWN - 1))
+    trend = history.read(dataset, window_kind="week", since=first, until=start,
+                         statistics=[stability.SCORE_PSI, stability.CSI])
+    per_week = latest_versions([r for r in trend if r.statistic == stability.SCORE_PSI])
+    cells = {(r.window_start, r.statistic, r.feature): r for r in trend
+             if per_week.get(r.window_start) == r.model_version}
+    weeks = sorted(per_week)
+    heat = [(f.name, [(cells[(w, stability.CSI, f.name)].value, cells[(w, stability.CSI, f.name)].light)
+                      if (w, stability.CSI, f.name) in cells else (None, None) for w in weeks]) for f in features]
+    return [(iso_week(w), cells[(w, stability.SCORE_PSI, "")].value, cells[(w, stability.SCORE_PSI, "")].light)
+            for w in weeks], heat
+
+
+def _score_manifests(storage: Storage, dataset: str, per_day: dict[dt.date, str]) -> dict[dt.date, dict[str, Any]]:
+    """The scoring manifest of each monitored day's version, by day (read once: decisions and reasons use it)."""
+    keys = {day: layout.score_manifest(dataset, day, v) for day, v in sorted(per_day.items())}
+    return {day: storage.read_json(key) for day, key in keys.items() if storage.exists(key)}
+
+
+def _quality(storage: Storage, dataset: str, start: dt.date, end: dt.date) -> list[QualityDay]:
+    """Data quality by day, from the preprocessing manifests."""
+    quality = []
+    for day in date_range(start, end):
+        m = read_manifest(storage, dataset, day)
+        if m is not None:
+            reasons = sorted(m.stats.reasons_by_column.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            nulls = sorted(((c, r) for c, r in m.stats.null_rate.items() if r > 0),
+                           key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            quality.append(QualityDay(day.isoformat(), m.rows_in, m.rows_clean, m.stats.quarantine_rate, reasons,
+                                      nulls))
+    return quality
+
+
 def _reason_day(label: str, explained: int, first: dict[str, int], expected: dict[str, float] | None, eps: float,
                 thresholds: tuple[float, float]) -> ReasonDay:
     """A day's (or the week's) mix of first reasons and its shift: the PSI of its shares against the mix on the
-    candidate's test sample (statements of either side, in one order), graded with the PSI thresholds."""
+    candidate's test sample (statements of either side, in one order), graded with the PSI thresholds and its
+    critical value at the rows given reasons (`ml.evidence`; the test sample's size is not stored: 1/m is 0)."""
     shift = light = None
     if expected is not None and explained:
         codes = sorted(set(expected) | set(first))
-        shift = bins.psi([expected.get(c, 0.0) for c in codes], [first.get(c, 0) / explained for c in codes], eps)
-        light = bins.traffic_light(shift, *thresholds)
+        shares = [expected.get(c, 0.0) for c in codes]
+        shift = bins.psi(shares, [first.get(c, 0) / explained for c in codes], eps)
+        light = evidence.graded(shift, evidence.psi_critical(sum(1 for p in shares if p > 0), explained, None),
+                                *thresholds)
     return ReasonDay(label, explained, dict(first), shift, light)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric
@@ -22,8 +23,10 @@ from ml.governance import approvals, halt, registry
 from ml.json_values import finite
 from ml.model.riskmodel import RiskModel
 from ml.monitor import backtest, backtest_history
+from ml.monitor.backtest_results import BacktestResult
 from ml.monitor.history import History
 from ml.monitor.reviews import check_reviews
+from ml.monitor.stability_run import Contract
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from reports.backtest import BacktestReportData, render_backtest_report
@@ -53,7 +56,7 @@ def waiting_challenger(client: MlflowClient, name: str) -> str | None:
     return str(mv.version) if tags.get("status") == "candidate" and approvals.refusal(tags) is None else None
 
 
-def report_data(result: backtest.BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
+def report_data(result: BacktestResult, spec: DatasetSpec, model_name: str, now: dt.datetime,
                 champion_line: str | None = None) -> BacktestReportData:
     data = result.to_dict()
     settings = spec.monitoring.backtest
@@ -79,7 +82,7 @@ def week_stamp(day: dt.date) -> tuple[int, int]:
     return int(dt.datetime.combine(monday, dt.time(), dt.timezone.utc).timestamp() * 1000), year * 100 + week
 
 
-def log_metrics(client: MlflowClient, name: str, result: backtest.BacktestResult) -> int:
+def log_metrics(client: MlflowClient, name: str, result: BacktestResult) -> int:
     """Log each judged week's figures on the training run of the version that scored it; returns the count."""
     by_version: dict[str, list[Metric]] = {}
     for w in result.weeks:
@@ -92,8 +95,23 @@ def log_metrics(client: MlflowClient, name: str, result: backtest.BacktestResult
     for version, metrics in by_version.items():
         run_id = registry.get_version(client, name, version).run_id or ""  # "": MLflow says the run does not exist
         registry.call(client, f"logging the backtest of {name} version {version}",
-                      lambda: client.log_batch(run_id, metrics=metrics))
+                      partial(client.log_batch, run_id, metrics=metrics))
     return sum(len(m) for m in by_version.values())
+
+
+class BacktestRun(Contract):
+    """What a backtest DAG run leaves for its mail task (`layout.backtest_run`)."""
+
+    CURRENT: ClassVar[int] = 2
+    dataset: str
+    as_of: str
+    report_key: str
+    report_sha256: str
+    alerts: list[str]
+    reviews: dict[str, Any]  # `ml.monitor.reviews.Reviews.counts`
+    overrides: dict[str, Any] | None  # `ml.monitor.overrides.Overrides` as JSON (None: reviews not read)
+    subject: str
+    html: str
 
 
 def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: int = 12,
@@ -112,17 +130,16 @@ def weekly_backtest(storage: Storage, spec: DatasetSpec, as_of: dt.date, weeks: 
     reviews = check_reviews(storage, spec, as_of)
     result = backtest.run(storage, spec, plan, facts, challenger, reviews.accepted)
     pdf = render_backtest_report(report_data(result, spec, name, now, halt.champion_line(client, name)))
-    key = layout.backtest_report(spec.name, as_of)
+    key, sha256, counts = layout.backtest_report(spec.name, as_of), hashlib.sha256(pdf).hexdigest(), reviews.counts()
     storage.write_bytes(key, pdf)
-    out = {"result": result, "report_key": key, "report_sha256": hashlib.sha256(pdf).hexdigest(),
-           "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result), "reviews": reviews.counts()}
+    out = {"result": result, "report_key": key, "report_sha256": sha256,
+           "history_rows": 0, "mlflow_metrics": log_metrics(client, name, result), "reviews": counts}
     if history is not None:
         out["history_rows"] = backtest_history.write(history, result, spec.monitoring.backtest)
     if run_key is not None:  # the mail for the risk team, left for the run's next task
         mail = mails.backtest(result, storage.url(key))
-        storage.write_json(layout.backtest_run(spec.name, run_key), {
-            "dataset": spec.name, "as_of": as_of.isoformat(), "report_key": key,
-            "report_sha256": out["report_sha256"], "alerts": result.alerts, "reviews": out["reviews"],
-            "overrides": finite(result.to_dict()["overrides"]), "subject": mail.subject,
-            "html": mail.html})
+        BacktestRun(version=BacktestRun.CURRENT, dataset=spec.name, as_of=as_of.isoformat(), report_key=key,
+                    report_sha256=sha256, alerts=result.alerts, reviews=counts,
+                    overrides=finite(result.to_dict()["overrides"]), subject=mail.subject,
+                    html=mail.html).write(storage, layout.backtest_run(spec.name, run_key))
     return out

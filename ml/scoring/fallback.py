@@ -15,8 +15,7 @@ import datetime as dt
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,33 +31,20 @@ from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, Fallback, Policy
 from ml.storage import Storage
 
+if TYPE_CHECKING:  # the halt is read from MLflow (ml.governance.halt), which this module need not import
+    from ml.governance.halt import Halt
+
 POLICY = "fallback"  # the `policy` of the rows the fallback decided
 
 
-@dataclass(frozen=True)
-class Halt:
-    """The halt in force on a dataset's model: who, when, why, and the champion it stopped."""
-
-    model_name: str
-    by: str
-    at: str
-    reason: str
-    version: str
-
-    def text(self) -> str:
-        return f"{self.model_name} is halted by {self.by} since {self.at}: {self.reason}"
-
-
 def halt_of(dataset: str) -> Halt | None:
-    """The halt in force on the dataset's model (read from MLflow), or None when its champion may score."""
+    """The halt in force on the dataset's model (read from MLflow), or None when its champion may score
+    (`ml.governance.trust`, which the decision service reads too)."""
     from mlflow import MlflowClient
 
-    from ml.governance import registry
-    from ml.governance.halt import halted
+    from ml.governance import trust
 
-    name = registry.model_name(dataset)
-    state = halted(MlflowClient(), name)
-    return None if state is None else Halt(name, state["by"], state["at"], state["reason"], state["version"])
+    return trust.halt_of(MlflowClient(), dataset)
 
 
 def fallback_policy(spec: DatasetSpec, halt: Halt) -> Fallback:

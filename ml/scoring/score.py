@@ -32,7 +32,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ from ml.scoring.manifests import ReasonMix, ScoreManifest, read_score_manifest
 from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage, unreadable
+
+if TYPE_CHECKING:
+    from ml.governance.trust import Trusted
 
 BATCH_ROWS = 125_000
 ROW_GROUP_ROWS = 250_000
@@ -110,34 +113,28 @@ class Scoring:
 
 def champion_version(dataset: str) -> str:
     """The Production version of the dataset's model; fails clearly when nothing is approved yet."""
-    from mlflow import MlflowClient
+    pinned = resolve_model(dataset)
+    return pinned.version
 
-    from ml.governance import approvals, registry
 
-    client = MlflowClient()
-    name = registry.model_name(dataset)
-    champion = approvals.sync_champion(client, name)  # None for an unregistered model too
-    if champion is None:
-        raise MissingDataError(
-            f"no Production model for '{dataset}' ({name}): approve a candidate first (DAG retrain_{dataset}, "
-            f"task 'approval', or `python -m ml promote --dataset {dataset} --version N --approver NAME`); "
-            "nothing was scored")
-    return champion.version
+def pinned_model(trusted: "Trusted") -> PinnedModel:
+    """The version `ml.governance.trust` let decide, pinned (its model loads on first use)."""
+    if trusted.halt is not None:  # a halted model is never loaded
+        raise RiskopsError(f"{trusted.halt.text()}: no version of it scores")
+    if trusted.version is None:
+        raise RiskopsError(f"{trusted.model_name} has no version that may decide")
+    return PinnedModel(name=trusted.model_name, version=trusted.version, run_id=trusted.run_id,
+                       model_sha256=trusted.model_sha256)
 
 
 def resolve_model(dataset: str, version: str | None = None) -> PinnedModel:
-    """The champion (or an explicit version that was approved once and never rejected), pinned for the run."""
+    """The champion (or an explicit version that was approved once and never rejected), pinned for the run: the
+    rule of `ml.governance.trust`, which the decision service follows too."""
     from mlflow import MlflowClient
 
-    from ml.governance import approvals, registry
+    from ml.governance import trust
 
-    client = MlflowClient()
-    name = registry.model_name(dataset)
-    version = str(version or champion_version(dataset))
-    approvals.check_may_score(client, name, version)
-    mv = registry.get_version(client, name, version)
-    return PinnedModel(name=name, version=str(mv.version), run_id=str(mv.run_id),
-                       model_sha256=mv.tags.get(registry.TAG + "model_sha256", "not recorded"))
+    return pinned_model(trust.resolve(MlflowClient(), dataset, None if version is None else str(version)))
 
 
 _SAABAS: "weakref.WeakKeyDictionary[xgb.Booster, tuple[xgb.Booster | None]]" = weakref.WeakKeyDictionary()

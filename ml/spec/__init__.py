@@ -25,12 +25,13 @@ from ml.spec.loader import dataset_name, get_spec, load_spec, load_specs, read_s
 from ml.spec.monitoring import MISSING_GROUP, Backtest, Fairness, FairnessAttribute, GroupBand, Monitoring, Thresholds
 from ml.spec.oversight import Documentation, Fallback, OverrideRate, Oversight
 from ml.spec.policy import Bands, HardRule, PdBand, Policy, Reasons, ReasonStatement, ScoreBand
+from ml.spec.serving import Serving
 
 __all__ = [
     "BUSINESS_DATE", "MAX_SPEC_BYTES", "MISSING_GROUP", "Backtest", "Bands", "Batch", "Bound", "Calendar",
     "ColumnSpec", "DatasetSpec", "DateRebuild", "DerivedFeature", "Documentation", "Fairness", "FairnessAttribute",
     "Fallback", "GroupBand", "HardRule", "KeySpec", "LabelSpec", "Monitoring", "NumberFormat", "Oversight",
     "OverrideRate", "PdBand", "Policy", "Quality", "RawFormat", "ReasonStatement", "Reasons", "ScoreBand",
-    "SourceSpec", "SyntheticCards", "Thresholds", "Training", "dataset_name", "get_spec", "load_spec", "load_specs",
+    "Serving", "SourceSpec", "SyntheticCards", "Thresholds", "Training", "dataset_name", "get_spec", "load_spec", "load_specs",
     "normalize_text", "read_spec_text", "shown", "spec_paths",
 ]

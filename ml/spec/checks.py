@@ -73,18 +73,23 @@ def fairness(spec: DatasetSpec, types: dict[str, str]) -> None:
             raise ValueError(f"{where}: reference {shown(a.reference)} is not one of its groups "
                              f"{shown(groups)}")
         if a.kind == "protected":
-            if a.column in spec.monotone:
-                raise ValueError(f"{where} is protected, so it is no model input and cannot be monotone")
-            if role == "exposure":
-                raise ValueError(f"{where} is protected but has role exposure (a cost weight and a model "
-                                 "input): give it role ignore, or declare it monitored")
-            used = [f.name for f in spec.derived if a.column in f.sources]
-            if used:
-                raise ValueError(f"{where} is protected, so it may not feed the derived feature '{used[0]}'")
-            rules = [r.code for r in spec.policy.hard_rules if r.parts[0] == a.column]
-            if rules:
-                raise ValueError(f"{where} is protected, so no hard rule may read it (its code would be a "
-                                 f"reason for the decision): rule {rules[0]}")
+            _protected(spec, a.column, role, where)
+
+
+def _protected(spec: DatasetSpec, column: str, role: str, where: str) -> None:
+    """A protected attribute feeds no model input and no reason."""
+    if column in spec.monotone:
+        raise ValueError(f"{where} is protected, so it is no model input and cannot be monotone")
+    if role == "exposure":
+        raise ValueError(f"{where} is protected but has role exposure (a cost weight and a model "
+                         "input): give it role ignore, or declare it monitored")
+    used = [f.name for f in spec.derived if column in f.sources]
+    if used:
+        raise ValueError(f"{where} is protected, so it may not feed the derived feature '{used[0]}'")
+    rules = [r.code for r in spec.policy.hard_rules if r.parts[0] == column]
+    if rules:
+        raise ValueError(f"{where} is protected, so no hard rule may read it (its code would be a "
+                         f"reason for the decision): rule {rules[0]}")
 
 
 def reasons(spec: DatasetSpec) -> None:

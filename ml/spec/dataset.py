@@ -21,6 +21,7 @@ from ml.spec.intake import Batch, Calendar, Quality, SourceSpec, Training
 from ml.spec.monitoring import MISSING_GROUP, Fairness, FairnessAttribute, Monitoring
 from ml.spec.oversight import Documentation, Oversight
 from ml.spec.policy import Policy, Reasons
+from ml.spec.serving import Serving
 
 
 class DatasetSpec(SpecModel):
@@ -41,6 +42,7 @@ class DatasetSpec(SpecModel):
     reasons: Reasons = Field(default_factory=Reasons)
     oversight: Oversight = Field(default_factory=Oversight)
     documentation: Documentation = Field(default_factory=Documentation)
+    serving: Serving = Field(default_factory=Serving)
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetSpec":

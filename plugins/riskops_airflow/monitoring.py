@@ -30,10 +30,11 @@ def retraining_request(dataset: str, run_key: str) -> dict[str, Any] | None:
     """The extra of the drift/<dataset> event the stability run `run_key` requests, or None: no window calls
     for a retraining, it was requested before, or a candidate is still waiting for approval."""
     from ml import layout
+    from ml.monitor.stability_run import StabilityRun
     from riskops_airflow.stores import storage
 
-    trigger = storage().read_json(layout.stability_run(dataset, run_key))["trigger"]
-    if not trigger or trigger["status"] != "requested":
+    trigger = StabilityRun.read(storage(), layout.stability_run(dataset, run_key)).trigger
+    if trigger is None or trigger.status != "requested":
         return None
-    return {"dataset": dataset, "reason": trigger["reason"], "as_of": trigger["as_of"], "stability_run": run_key,
-            "model_versions": sorted({w["model_version"] for w in trigger["windows"]})}
+    return {"dataset": dataset, "reason": trigger.reason, "as_of": trigger.as_of, "stability_run": run_key,
+            "model_versions": sorted({w.model_version for w in trigger.windows})}

@@ -90,32 +90,32 @@ def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_defaul
     from ml import layout, mails
     from ml.config import Settings
     from ml.monitor import alerts, fair_lending, weekly
+    from ml.monitor.stability_run import StabilityRun
     from riskops_airflow import stores
 
     settings, storage, history = Settings.from_env(), stores.storage(), stores.history()
-    summary = storage.read_json(layout.stability_run(dataset, run_key))
+    summary = StabilityRun.read(storage, layout.stability_run(dataset, run_key))
     to = list(settings.risk_team)
     sent: dict[str, Any] = {"alert": None, "fairness_alert": None, "reports": []}
-    alert = summary["alert"]
+    alert, unfair = summary.alert, summary.fairness_alert
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        if alert and alerts.unsent(history, dataset, alert["windows"]):
-            _send(hook, to, alert["subject"], alert["html"], settings.mail_from, mails.ALERT_CHART,
-                  storage.read_bytes(alert["chart"]))
-            alerts.record_sent(history, dataset, alert["windows"], to, alert["subject"])
-            sent["alert"] = alert["subject"]
-        unfair = summary.get("fairness_alert")
-        if unfair and fair_lending.unsent(history, dataset, unfair["windows"]):
-            _send(hook, to, unfair["subject"], unfair["html"], settings.mail_from)
-            fair_lending.record_sent(history, dataset, unfair["windows"], to, unfair["subject"])
-            sent["fairness_alert"] = unfair["subject"]
-        for report in summary["reports"]:
-            if dt.date.fromisoformat(report["start"]) in weekly.mailed(history, dataset):
+        if alert and alerts.unsent(history, dataset, alert.windows):
+            _send(hook, to, alert.subject, alert.html, settings.mail_from, mails.ALERT_CHART,
+                  storage.read_bytes(alert.chart))
+            alerts.record_sent(history, dataset, alert.windows, to, alert.subject)
+            sent["alert"] = alert.subject
+        if unfair and fair_lending.unsent(history, dataset, unfair.windows):
+            _send(hook, to, unfair.subject, unfair.html, settings.mail_from)
+            fair_lending.record_sent(history, dataset, unfair.windows, to, unfair.subject)
+            sent["fairness_alert"] = unfair.subject
+        for report in summary.reports:
+            if dt.date.fromisoformat(report.start) in weekly.mailed(history, dataset):
                 continue
-            mail = mails.weekly_stability(dataset, report["week"], report["model_version"])
-            _send(hook, to, mail.subject, mail.html, settings.mail_from, f"stability-{dataset}-{report['week']}.pdf",
-                  storage.read_bytes(report["key"]))
-            weekly.record_mailed(history, dataset, report, to)
-            sent["reports"].append(report["week"])
+            mail = mails.weekly_stability(dataset, report.week, report.model_version)
+            _send(hook, to, mail.subject, mail.html, settings.mail_from, f"stability-{dataset}-{report.week}.pdf",
+                  storage.read_bytes(report.key))
+            weekly.record_mailed(history, dataset, report.model_dump(), to)
+            sent["reports"].append(report.week)
     return sent
 
 
@@ -127,19 +127,20 @@ def send_backtest_mail(dataset: str, run_key: str, conn_id: str = "smtp_default"
     from ml import layout
     from ml.config import Settings
     from ml.monitor import backtest_history
+    from ml.monitor.weekly_backtest import BacktestRun
     from riskops_airflow import stores
 
     settings, storage, history = Settings.from_env(), stores.storage(), stores.history()
-    run = storage.read_json(layout.backtest_run(dataset, run_key))
-    as_of = dt.date.fromisoformat(run["as_of"])
+    run = BacktestRun.read(storage, layout.backtest_run(dataset, run_key))
+    as_of = dt.date.fromisoformat(run.as_of)
     if backtest_history.mailed(history, dataset, as_of):
         return None
     to = list(settings.risk_team)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        _send(hook, to, run["subject"], run["html"], settings.mail_from, f"backtest-{dataset}-{run['as_of']}.pdf",
-              storage.read_bytes(run["report_key"]))
-    backtest_history.record_mailed(history, dataset, as_of, run["report_key"], to, run["subject"])
-    return str(run["subject"])
+        _send(hook, to, run.subject, run.html, settings.mail_from, f"backtest-{dataset}-{run.as_of}.pdf",
+              storage.read_bytes(run.report_key))
+    backtest_history.record_mailed(history, dataset, as_of, run.report_key, to, run.subject)
+    return run.subject
 
 
 def send_overdue_reviews(run_key: str, conn_id: str = "smtp_default") -> str | None:

@@ -278,7 +278,7 @@ def test_every_step_of_every_dag_is_a_valid_pod_of_the_current_kubernetes_api(ku
     steps = {task_id for _, task_id, _ in pods}
     assert {"preprocess", "train", "promote", "record_rejection", "score_partition", "commit", "stability",
             "backtest", "rollback", "record_decline", "halt", "resume"} <= steps
-    for (dag_id, task_id, index), pod in pods.items():
+    for (dag_id, task_id, _), pod in pods.items():
         manifest = ApiClient().sanitize_for_serialization(pod)
         # strict: an unknown or misspelt field is an error, as `kubectl apply --validate=strict` makes it
         kubernetes_validate.validate(manifest, version, strict=True)
@@ -452,8 +452,13 @@ def test_steps_get_every_setting_they_read(monkeypatch):
                                path.read_text()))
     airflow_side = {"RISKOPS_APPROVERS", "RISKOPS_MAIL_FROM", "RISKOPS_RISK_TEAM"}  # the mail tasks' settings
     embedded = {"RISKOPS_HOME"}  # the embedded layout's root; containers get every path explicitly
+    # the decision service's own settings: a Deployment, not a step; its manifest sets every one of them
+    service = {e["name"] for d in yaml.safe_load_all((ROOT / "docker" / "k8s" / "decisions.yaml").read_text())
+               if d and d["kind"] == "Deployment" for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+    decision_side = {v for v in read if v.startswith("RISKOPS_DECISION_")}
+    assert decision_side and decision_side <= service
     assert read >= {"RISKOPS_DATA", "RISKOPS_HISTORY_URL", "RISKOPS_SEPARATE_DUTIES"}, read
-    assert read - set(STEP_SETTINGS) - set(STEP_CREDENTIALS) - airflow_side - embedded == set()
+    assert read - set(STEP_SETTINGS) - set(STEP_CREDENTIALS) - airflow_side - embedded - decision_side == set()
 
 
 def test_the_kubernetes_secrets_carry_exactly_the_step_credentials():

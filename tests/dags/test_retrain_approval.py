@@ -198,7 +198,7 @@ def test_a_newer_candidate_supersedes_a_waiting_one(platform):
         approve(client, NAME, old_version, "Ada")
 
     # the newest candidate is the one waiting, and approving it works as usual: two approvers
-    for gate, user in zip(("approval", "approval_2"), APPROVERS):
+    for gate, user in zip(("approval", "approval_2"), APPROVERS, strict=True):
         af.as_user(user).answer(DAG_ID, newer, gate, "Approve", "latest data", timeout=300)
     assert af.wait_for_run(DAG_ID, newer, timeout=300) == "success"
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == new_version

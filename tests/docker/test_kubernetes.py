@@ -35,7 +35,7 @@ def helm_env() -> dict[str, str]:
     return {e["name"]: e["value"] for e in helm_values()["env"]}
 
 
-@pytest.mark.parametrize("name", ["pod_template.yaml", "rbac.yaml"])
+@pytest.mark.parametrize("name", ["pod_template.yaml", "rbac.yaml", "decisions.yaml"])
 def test_manifests_pass_the_kubernetes_schema_strictly(name):
     docs = documents(K8S / name)
     assert docs
@@ -106,3 +106,41 @@ def test_helm_values_match_the_template_the_settings_and_the_lock():
     assert secrets["AWS_ACCESS_KEY_ID"][0] == secrets["AWS_SECRET_ACCESS_KEY"][0] == store
     assert not {k for k in env if k.startswith("AWS_SECRET") or "PASSWORD" in k}, "credentials only in Secrets"
     assert values["postgresql"]["enabled"] is False and values["data"]["metadataSecretName"]
+
+
+def test_the_decision_service_runs_two_ready_replicas_behind_a_service_a_budget_and_an_autoscaler():
+    from ml.cli import build_parser
+
+    by_kind = {d["kind"]: d for d in documents(K8S / "decisions.yaml")}
+    deployment, service = by_kind["Deployment"], by_kind["Service"]
+    budget, scaler = by_kind["PodDisruptionBudget"], by_kind["HorizontalPodAutoscaler"]
+    pod = deployment["spec"]["template"]
+    labels = pod["metadata"]["labels"]
+    assert deployment["spec"]["replicas"] >= 2 and scaler["spec"]["minReplicas"] >= 2
+    for selector in (deployment["spec"]["selector"]["matchLabels"], service["spec"]["selector"],
+                     budget["spec"]["selector"]["matchLabels"]):
+        assert selector.items() <= labels.items()
+    assert budget["spec"]["minAvailable"] == 1
+    assert scaler["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                "name": deployment["metadata"]["name"]}
+    (metric,) = scaler["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    (container,) = pod["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # the command is a real `python -m ml serve`, on the port the Service targets
+    args = build_parser().parse_args(container["command"][3:])
+    assert args.run.__name__ == "cmd_serve" and args.host == "0.0.0.0"
+    (port,) = container["ports"]
+    assert port["containerPort"] == args.port and service["spec"]["ports"][0]["targetPort"] == port["name"]
+    # tokens from a Secret file, the log on the shared claim, the same non-root user as the step pods
+    env = {e["name"]: e for e in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert env["RISKOPS_DECISION_TOKENS"]["value"].startswith(mounts["tokens"] + "/")
+    assert "secret" in volumes["tokens"] and env["RISKOPS_DECISION_LOG"]["value"] == mounts["decision-log"]
+    assert volumes["decision-log"]["persistentVolumeClaim"]["claimName"] == by_kind["PersistentVolumeClaim"][
+        "metadata"]["name"]
+    (template,) = documents(K8S / "pod_template.yaml")
+    assert pod["spec"]["securityContext"] == template["spec"]["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True and "tmp" in mounts

@@ -93,7 +93,7 @@ def test_mlflow_runs_composes_command_and_environment(stack):
     assert {k for k in expected if env[k] != expected[k]} == set(ADDRESSES["mlflow"])
 
     ini, compose_ini = stack.mlflow_auth_ini().splitlines(), MLFLOW_AUTH_INI.read_text().splitlines()
-    changed = [(a, b) for a, b in zip(ini, compose_ini) if a != b]
+    changed = [(a, b) for a, b in zip(ini, compose_ini, strict=True) if a != b]
     assert len(ini) == len(compose_ini) and len(changed) == 1
     assert re.fullmatch(rf"database_uri = \S+/{stack.databases['mlflow_auth']}", changed[0][0])
 

@@ -101,7 +101,7 @@ def test_from_a_messy_raw_file_to_scores_with_one_spec(data_root, mlflow_store, 
     assert main(["promote", "--dataset", "loans", "--version", "1", "--approver", "Ada Lovelace"]) == 0
     assert main(["score", "--dataset", "loans", "--start", START, "--end", END]) == 0
     scored = []
-    for day, m in zip(DAYS, manifests):
+    for day, m in zip(DAYS, manifests, strict=True):
         score_manifest = storage.read_json(layout.score_manifest("loans", day, "1"))
         assert score_manifest["rows_scored"] == m["rows_clean"]
         scored.append(storage.read_parquet(score_manifest["scores"]))

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ML = Path(__file__).resolve().parents[2] / "ml"
-PACKAGES = ("spec", "data", "model", "governance", "retraining", "scoring", "monitor")
+PACKAGES = ("spec", "data", "model", "governance", "retraining", "scoring", "serving", "monitor")
 Edges = dict[str, dict[str, list[str]]]  # node -> imported node -> where ("ml/x.py:12 imports ml.y")
 
 

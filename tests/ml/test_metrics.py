@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from functools import partial
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -124,7 +125,7 @@ def test_calibration_table_bands_are_sorted_deciles() -> None:
     table = metrics.calibration_table(y, p, bands=10)
     order = np.argsort(p)
     assert [r["band"] for r in table] == list(range(1, 11))
-    for row, chunk in zip(table, np.array_split(order, 10)):
+    for row, chunk in zip(table, np.array_split(order, 10), strict=True):
         assert row["n"] == 20
         assert row["min_p"] == p[chunk].min() and row["max_p"] == p[chunk].max()
         assert row["mean_p"] == pytest.approx(p[chunk].mean())
@@ -136,7 +137,7 @@ def test_calibration_table_never_splits_tied_scores() -> None:
     p[:600] = 0.05  # a block of ties larger than several deciles
     table = metrics.calibration_table(y, p, bands=10)
     assert sum(r["n"] for r in table) == 1000 and len(table) < 10
-    assert all(a["max_p"] < b["min_p"] for a, b in zip(table, table[1:]))
+    assert all(a["max_p"] < b["min_p"] for a, b in pairwise(table))
     assert all(r["n"] > 0 for r in table)
     assert sum(r["observed_rate"] * r["n"] for r in table) == pytest.approx(y.sum())
 

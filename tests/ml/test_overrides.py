@@ -127,7 +127,7 @@ def test_the_backtest_reports_the_reviewers_against_the_model(tmp_path: Path, sp
         review = (p >= 0.6 * THRESHOLD) & (p < THRESHOLD)
         pick = review & (rng.uniform(size=ROWS) < 2 / 3)
         decision = np.where(p < 0.15, "approve", "decline")
-        lines = "".join(f"{k},{day},{d},Ada,policy\n" for k, d in zip(ids[pick], decision[pick]))
+        lines = "".join(f"{k},{day},{d},Ada,policy\n" for k, d in zip(ids[pick], decision[pick], strict=True))
         storage.write_bytes(f"{layout.reviews(spec.name, day + dt.timedelta(days=1))}/cases.csv",
                             ("id,application_date,decision,reviewer,reason\n" + lines).encode())
         rows.append(pd.DataFrame({"pd": p, "y": y, "review": review, "pick": pick, "decision": decision,

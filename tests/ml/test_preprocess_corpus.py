@@ -104,7 +104,7 @@ def test_corpus_file_row_counts(tmp_path, name):
     assert len(curated) == exp["rows_clean"]
     assert len(quarantine) == exp["rows_quarantined"]
     assert list(quarantine.columns) == QUARANTINE_COLUMNS
-    got = dict(zip(quarantine["line"].tolist(), quarantine["reason"].tolist()))
+    got = dict(zip(quarantine["line"].tolist(), quarantine["reason"].tolist(), strict=True))
     want = exp.get("quarantine", {})
     assert sorted(got) == sorted(want), f"quarantined lines {sorted(got)}, expected {sorted(want)}"
     for line, fragment in want.items():

@@ -202,7 +202,7 @@ def test_header_order_and_odd_extra_columns(order, extras, rows, data):
     header = DELIM.encode().join([c.encode() for c in order] + extra_names)
     lines = [header]
     for n, row in enumerate(rows, start=1):
-        values = dict(zip(COLUMNS, [f"OK{n}"] + row[1:]))
+        values = dict(zip(COLUMNS, [f"OK{n}"] + row[1:], strict=True))
         cells = [_write_row([values[c]]).rstrip("\r\n") for c in order]  # quoted where needed
         cells += [data.draw(st.sampled_from(["", "x", "é", '"a;b"'])) for _ in extra_names]
         lines.append(DELIM.join(cells).encode("utf-8"))

@@ -109,7 +109,7 @@ def test_histogram_of_weeks_merges_and_stays_close_to_exact() -> None:
     y, p = sample(200_000, 5)
     whole, halves = LogitHistogram.empty(), [LogitHistogram.empty(), LogitHistogram.empty()]
     whole.add(p, y.astype(float), 1.0 - y)
-    for h, part in zip(halves, (slice(0, 70_000), slice(70_000, None))):
+    for h, part in zip(halves, (slice(0, 70_000), slice(70_000, None)), strict=True):
         h.add(p[part], y[part].astype(float), 1.0 - y[part])
     halves[0].merge(halves[1])
     np.testing.assert_array_equal(whole.bads, halves[0].bads)

@@ -92,7 +92,7 @@ def test_gmsc_spreads_every_row_over_the_window(gmsc):
     assert sum(s["rows"] for s in summary) == 150_000
     assert [s["rows"] for s in summary] == [50_000] * 3
     ids = []
-    for day, s in zip(days(*GMSC_WINDOW), summary):
+    for day, s in zip(days(*GMSC_WINDOW), summary, strict=True):
         frame = landing_frame(storage, GMSC, day)
         assert list(frame.columns) == [c.name for c in GMSC.columns]
         assert len(frame) == s["rows"]
@@ -149,7 +149,7 @@ def test_bank_rows_land_on_their_business_day(bank, bank_rows):
     assert [s["date"] for s in summary] == [d.isoformat() for d in window_days]
     assert sum(s["rows"] for s in summary) > 0
     monday, saturday = dt.date(2008, 12, 29), dt.date(2008, 12, 27)
-    for day, s in zip(window_days, summary):
+    for day, s in zip(window_days, summary, strict=True):
         frame = landing_frame(storage, BANK, day)
         assert list(frame.columns) == [c.name for c in BANK.columns]
         dated = [day, saturday] if day == monday else [day]  # the weekend's call comes with Monday's batch
@@ -219,7 +219,7 @@ def test_cards_rows_land_on_their_date_and_labels_exist(cards):
     files = label_files(storage, CARDS)
     rows_per_day = CARDS.source.params.rows_per_day
     max_delay = CARDS.source.params.label_delay_days
-    for day, s in zip(days(*CARDS_WINDOW), summary):
+    for day, s in zip(days(*CARDS_WINDOW), summary, strict=True):
         frame = landing_frame(storage, CARDS, day)
         assert len(frame) == s["rows"] == rows_per_day
         assert list(frame.columns) == [c.name for c in CARDS.columns]

@@ -83,7 +83,7 @@ def test_bad_rows_are_quarantined_with_their_reason(tmp_path: Path, spec: Datase
     reviews = review_queue.check_reviews(storage, spec, decided)
     assert list(reviews.accepted["id"]) == [review[0]]
     q = review_queue.quarantined(storage, spec.name, decided)
-    reasons = dict(zip(zip(q["source_file"], q["line"]), q["reason"]))
+    reasons = dict(zip(zip(q["source_file"], q["line"], strict=True), q["reason"], strict=True))
     f = "decisions.csv"
     assert reasons[(f, 3)] == "decision: 'maybe' is not approve or decline"
     assert reasons[(f, 4)] == "reviewer: blank" and reasons[(f, 5)] == "reason: blank"
@@ -151,7 +151,7 @@ def test_hostile_files_are_quarantined_not_tracebacks(tmp_path: Path, spec: Data
     reviews = review_queue.check_reviews(storage, spec, decided)
     assert sorted(reviews.accepted["id"]) == sorted([review[1], review[2]])
     q = review_queue.quarantined(storage, spec.name, decided)
-    reasons = dict(zip(q["source_file"], q["reason"]))
+    reasons = dict(zip(q["source_file"], q["reason"], strict=True))
     assert reasons["decisions.csv"].startswith("shape: field larger than field limit")
     assert reasons["c.csv"] == "encoding: the file is not UTF-8"
     manifest = storage.read_json(layout.reviews_manifest(spec.name, decided))

@@ -31,7 +31,7 @@ def _psi_by_hand(expected: list[float], values: list[object], bins: dict, eps: f
             cats = bins["categories"]
             counts[cats.index(str(v)) if str(v) in cats else len(cats)] += 1
     total = 0.0
-    for e, c in zip(expected, counts):
+    for e, c in zip(expected, counts, strict=True):
         a = max(c / len(values), eps)
         e = max(e, eps)
         total += (a - e) * math.log(a / e)

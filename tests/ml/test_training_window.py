@@ -28,9 +28,9 @@ DAYS = business_days(SPEC, dt.date(2026, 9, 1), dt.date(2026, 9, 11))  # 8 days:
 
 def _land(storage: Storage, day: dt.date, xs: list[str], statuses: list[str], spec: DatasetSpec = SPEC) -> None:
     ids = [f"{day:%m%d}-{i}" for i in range(len(xs))]
-    batch = "id,x\n" + "".join(f"{i},{x}\n" for i, x in zip(ids, xs))
+    batch = "id,x\n" + "".join(f"{i},{x}\n" for i, x in zip(ids, xs, strict=True))
     storage.write_bytes(f"{layout.landing('tiny', day)}/batch.csv", batch.encode())
-    labels = "id,application_date,label\n" + "".join(f"{i},{day},{s}\n" for i, s in zip(ids, statuses))
+    labels = "id,application_date,label\n" + "".join(f"{i},{day},{s}\n" for i, s in zip(ids, statuses, strict=True))
     storage.write_bytes(layout.labels_file("tiny", day + dt.timedelta(days=10), day), labels.encode())
     try:
         preprocess_day(storage, spec, day)

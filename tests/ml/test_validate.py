@@ -227,7 +227,7 @@ def test_dates():
     good = result.values["transaction_date"].iloc[:4].tolist()
     assert good == [pd.Timestamp("2026-09-01")] * 3 + [pd.Timestamp("2024-02-29")]
     assert result.reasons[:4] == [[]] * 4
-    for text, reasons in zip(texts[4:], result.reasons[4:]):
+    for text, reasons in zip(texts[4:], result.reasons[4:], strict=True):
         assert reasons == [f"transaction_date: '{text}' is not a date in format %d/%m/%Y"]
     assert result.values["transaction_date"].iloc[4:].isna().all()
     assert str(result.values["transaction_date"].dtype) == "datetime64[s]"

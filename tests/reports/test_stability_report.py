@@ -28,19 +28,22 @@ WEEKS = ["2026-W33", "2026-W34", "2026-W35", "2026-W36", "2026-W37", "2026-W38"]
 
 def make_data(**changes: object) -> StabilityReportData:
     days = [DayRow(f"2026-09-{14 + i:02d}", "3", 1_500 + i, 0.02 + 0.04 * i, "green" if i < 3 else "amber",
-                   ["device_os"] if i > 4 else [], ["amount"] if i > 3 else [], "red" if i > 4 else "green")
+                   ["device_os"] if i > 4 else [], ["amount"] if i > 3 else [], "red" if i > 4 else "green",
+                   0.0145 - 0.0001 * i)  # the critical value at the day's rows
             for i in range(7)]
     features = [
         FeatureRow("device_os", 0.2889, "red", None, None, None, 0.2266, "red", "red", {"tizen": 12},
-                   ks_note="categorical: no KS"),
-        FeatureRow("amount", 0.1370, "amber", 0.1520, "amber", 2.7e-88, 0.1562, "amber", "amber", {}),
-        FeatureRow("hour", 0.0012, "green", 0.0078, "green", 0.95, 0.0150, "green", "green", {}),
+                   ks_note="categorical: no KS", csi_critical=0.0021),
+        FeatureRow("amount", 0.1370, "amber", 0.1520, "amber", 2.7e-88, 0.1562, "amber", "amber", {},
+                   csi_critical=0.0021),
+        FeatureRow("hour", 0.0012, "green", 0.0078, "green", 0.95, 0.0150, "green", "green", {}, csi_critical=0.0021),
     ]
     data = StabilityReportData(
         dataset="card_transactions", week="2026-W38", start="2026-09-14", end="2026-09-20", model_versions=["3"],
         generated_at="2026-09-21T02:10:00+00:00",
         thresholds={"psi": (0.10, 0.25), "ks": (0.10, 0.20), "js": (0.10, 0.20)}, eps=1e-4, min_rows=500,
         week_rows=10_521, week_light="red", week_score_psi=0.1450, week_score_light="amber", days=days,
+        week_score_critical=0.0021,
         weeks=[(w, 0.01 * (i + 1), "green") for i, w in enumerate(WEEKS[:-1])] + [(WEEKS[-1], 0.1450, "amber")],
         heat=[(f.name, [(0.001 * i, "green") for i in range(5)] + [(f.csi, f.csi_light)]) for f in features],
         features=features,
