@@ -98,7 +98,7 @@ def _write_day(storage, spec, day: dt.date, base, rows: int, template: dt.date) 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ml import layout
+    from ml import contracts, layout
     from ml.data.preprocess import read_manifest
 
     table = pa.Table.from_pandas(base.drop(columns=["label"]), preserve_index=False).replace_schema_metadata(None)
@@ -126,10 +126,11 @@ def _write_day(storage, spec, day: dt.date, base, rows: int, template: dt.date) 
                 pending, size = [], 0
     manifest = read_manifest(storage, DS, template)
     assert manifest is not None
-    manifest.update({"date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
-                     "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
-                     "outputs": {**manifest["outputs"], "curated": key}})
-    storage.write_json(layout.preprocess_manifest(DS, day), manifest)
+    manifest = manifest.model_copy(update={
+        "date": day.isoformat(), "rows_in": rows, "rows_clean": rows, "rows_quarantined": 0,
+        "input_sha256": hashlib.sha256(f"bench:{day}:{rows}".encode()).hexdigest(),
+        "outputs": manifest.outputs.model_copy(update={"curated": key})})
+    contracts.write(storage, layout.preprocess_manifest(DS, day), manifest)
 
 
 def setup(root: Path, rows_small: int, rows_large: int, tiny: bool) -> dict[str, object]:
@@ -233,11 +234,11 @@ def child(root: Path, day: dt.date, reasons: str) -> None:
     m = score.score_day(storage, spec, day, pinned)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     print(json.dumps({
-        "rows": m["rows_scored"], "seconds": seconds, "rows_per_s": m["rows_scored"] / seconds, "cpu_seconds": cpu,
-        "decisions": m["decisions"], "baseline_rss": baseline,
+        "rows": m.rows_scored, "seconds": seconds, "rows_per_s": m.rows_scored / seconds, "cpu_seconds": cpu,
+        "decisions": m.decisions, "baseline_rss": baseline,
         "score_day_peak_rss": status("VmHWM") if reset else None,
         "process_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "scores_bytes": os.path.getsize(storage.path(m["scores"])), "load": os.getloadavg()[0],
+        "scores_bytes": os.path.getsize(storage.path(m.scores)), "load": os.getloadavg()[0],
     }))
 
 

@@ -15,7 +15,7 @@ def monitoring(data_url: str, history_url: str, outbox: Path, drift_run: dict[st
     import email
     import email.policy
 
-    from ml import layout
+    from ml.governance.candidate import candidate_of_run
     from ml.monitor.history import History
     from ml.storage import Storage
     from ml.versions import version_key
@@ -44,10 +44,10 @@ def monitoring(data_url: str, history_url: str, outbox: Path, drift_run: dict[st
             print(f"  mailed: {subject}")
     storage = Storage(data_url)
     dataset = drift_run["dag_id"].removeprefix("retrain_")
-    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, drift_run["run_id"]))["candidate"])
+    candidate = candidate_of_run(storage, dataset, drift_run["run_id"])
     print(f"  retraining requested by drift: {drift_run['dag_id']} run {drift_run['run_id']} registered "
-          f"{candidate['model_name']} version {candidate['version']}, waiting for approval; its report "
-          f"{storage.url(candidate['report_key'])} names the trigger: {candidate['trigger']}")
+          f"{candidate.model_name} version {candidate.version}, waiting for approval; its report "
+          f"{storage.url(candidate.report_key)} names the trigger: {candidate.trigger}")
 
 
 def backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date]) -> None:
@@ -93,6 +93,7 @@ def backtests(history_url: str, outbox: Path, dataset: str, as_ofs: list[dt.date
 
 def scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
     from ml import layout
+    from ml.scoring.manifests import read_score_manifest
     from ml.storage import Storage
 
     storage = Storage(data_url)
@@ -101,11 +102,11 @@ def scores(data_url: str, dataset: str, start: dt.date, end: dt.date) -> None:
     for day in date_range(start, end):
         keys = storage.list_files(layout.score_manifests(dataset, day))
         for key in keys:
-            m = storage.read_json(key)
-            d = m["decisions"]
-            first = sorted((m.get("reasons") or {}).get("first", {}).items(), key=lambda kv: -kv[1])[:3]
-            print(f"    {day}: {m['rows_scored']:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
-                  f"{sum(m['hard_rules'].values()):>4}, v{m['model_version']}, "
+            m = read_score_manifest(storage, key)
+            d = m.decisions
+            first = sorted((m.reasons.first if m.reasons else {}).items(), key=lambda kv: -kv[1])[:3]
+            print(f"    {day}: {m.rows_scored:>6}, {d['approve']:>5} / {d['review']:>5} / {d['decline']:>5}, "
+                  f"{sum(m.hard_rules.values()):>4}, v{m.model_version}, "
                   + (", ".join(f"{code} {n}" for code, n in first) or "-"))
         if not keys:
             print(f"    {day}: not scored")
@@ -147,7 +148,7 @@ def accounting(data_url: str, days: dict[str, list[dt.date]]) -> None:
             if m is None:
                 print(f"    {day}: no manifest")
             else:
-                counts = [m["rows_in"], m["rows_clean"], m["rows_quarantined"]]
+                counts = [m.rows_in, m.rows_clean, m.rows_quarantined]
                 totals = [a + b for a, b in zip(totals, counts, strict=True)]
                 print(f"    {day}: {counts[0]:>6} / {counts[1]:>6} / {counts[2]:>4}")
         print(f"    total     : {totals[0]:>6} / {totals[1]:>6} / {totals[2]:>4}")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ml.bins import AMBER, RED
+from ml.governance.candidate import CandidateSummary, Metrics
+from ml.governance.requests import RollbackPlan
 from reports.palette import LIGHT_BACKGROUNDS
 
 if TYPE_CHECKING:
@@ -37,10 +39,11 @@ class Mail:
 
 # ------------------------------------------------------------------------------------ to the approvers
 
-def _auc(metrics: Mapping[str, Any]) -> str:
+def _auc(metrics: Metrics) -> str:
     """The AUC with its 95% interval (candidates registered before intervals were recorded: the AUC alone)."""
-    interval = f", 95% CI {metrics['auc_low']:.4f} to {metrics['auc_high']:.4f}" if "auc_low" in metrics else ""
-    return f"AUC {metrics['auc']:.4f}{interval}"
+    interval = (f", 95% CI {metrics.auc_low:.4f} to {metrics.auc_high:.4f}"
+                if metrics.auc_low is not None and metrics.auc_high is not None else "")
+    return f"AUC {metrics.auc:.4f}{interval}"
 
 
 def required_actions_url(base_url: str, dag_id: str, run_id: str, task_id: str | None = None) -> str:
@@ -54,40 +57,40 @@ def _link(url: str) -> str:
     return f"<a href='{html.escape(url)}'>{html.escape(url)}</a>"
 
 
-def candidate(summary: Mapping[str, Any], approval_url: str, technical_file_url: str | None = None) -> Mail:
+def candidate(summary: CandidateSummary, approval_url: str, technical_file_url: str | None = None) -> Mail:
     """The mail that takes a candidate's report to the approvers, from the candidate's summary
     (candidates/<ds>/v=V/candidate.json); `approval_url` is the approval's page in Airflow, `technical_file_url`
     where its technical file is stored."""
-    m, c = summary["metrics"], summary.get("champion_metrics")
-    champion = (f"champion v{summary['champion_version']}: {_auc(c)}, KS {c['ks']:.4f}"
+    m, c = summary.metrics, summary.champion_metrics
+    champion = (f"champion v{summary.champion_version}: {_auc(c)}, KS {c.ks:.4f}"
                 if c else "no champion yet: this would be the first Production model")
-    subject = (f"[riskops] {summary['model_name']} v{summary['version']} candidate: "
-               f"{summary['verdict'].upper()} ({_auc(m)})")
+    subject = (f"[riskops] {summary.model_name} v{summary.version} candidate: "
+               f"{summary.verdict.upper()} ({_auc(m)})")
     # a window that lost days says so right after the verdict
-    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.get("gaps") or [])
+    gaps = "".join(f"<p><b>Data window incomplete:</b> {html.escape(gap)}.</p>" for gap in summary.gaps)
     body = (
-        f"<p>A new candidate for <b>{html.escape(summary['dataset'])}</b> is waiting for your decision.</p>"
-        f"<p>Verdict: <b>{html.escape(summary['verdict'])}</b> &mdash; {html.escape(summary['verdict_reason'])}</p>"
+        f"<p>A new candidate for <b>{html.escape(summary.dataset)}</b> is waiting for your decision.</p>"
+        f"<p>Verdict: <b>{html.escape(summary.verdict)}</b> &mdash; {html.escape(summary.verdict_reason)}</p>"
         + gaps +
-        f"<ul><li>{html.escape(summary['model_name'])} v{summary['version']} (MLflow run {summary['run_id']})</li>"
-        f"<li>out-of-time {_auc(m)}, KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}"
-        + (f", on {m['n']} test rows with {m['positives']} positive outcomes" if "positives" in m else "") + "</li>"
+        f"<ul><li>{html.escape(summary.model_name)} v{summary.version} (MLflow run {summary.run_id})</li>"
+        f"<li>out-of-time {_auc(m)}, KS {m.ks:.4f}, threshold {summary.threshold:.4f}"
+        + (f", on {m.n} test rows with {m.positives} positive outcomes" if m.positives is not None else "") + "</li>"
         f"<li>{html.escape(champion)}</li>"
-        f"<li>report SHA-256 {summary['report_sha256']}</li>"
-        f"<li>model files SHA-256 {summary['model_sha256']} (checked before every scoring run)</li>"
-        + (f"<li>technical file {html.escape(technical_file_url or str(summary['technical_file_key']))}, SHA-256 "
-           f"{summary['technical_file_sha256']}</li>" if summary.get("technical_file_sha256") else "")
-        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary['superseded'])}, whose approval "
-           "is closed</li>" if summary.get("superseded") else "")
-        + (f"<li>requested by stability monitoring: {html.escape(summary['trigger'])}</li>"
-           if summary.get("trigger") else "")
-        + (f"<li>champion history: {html.escape(summary['champion_line'])}</li>"
-           if summary.get("champion_line") else "")
-        + (f"<li>four eyes: {summary['quorum']} distinct approvers must approve it before it is promoted; a "
-           "rejection by any of them ends it</li>" if summary.get("quorum", 1) > 1 else "")
+        f"<li>report SHA-256 {summary.report_sha256}</li>"
+        f"<li>model files SHA-256 {summary.model_sha256} (checked before every scoring run)</li>"
+        + (f"<li>technical file {html.escape(technical_file_url or str(summary.technical_file_key))}, SHA-256 "
+           f"{summary.technical_file_sha256}</li>" if summary.technical_file_sha256 else "")
+        + (f"<li>supersedes the waiting candidate(s) v{', v'.join(summary.superseded)}, whose approval "
+           "is closed</li>" if summary.superseded else "")
+        + (f"<li>requested by stability monitoring: {html.escape(summary.trigger)}</li>"
+           if summary.trigger else "")
+        + (f"<li>champion history: {html.escape(summary.champion_line)}</li>"
+           if summary.champion_line else "")
+        + (f"<li>four eyes: {summary.quorum} distinct approvers must approve it before it is promoted; a "
+           "rejection by any of them ends it</li>" if summary.quorum > 1 else "")
         + "</ul>"
         f"<p>The full report is attached. Approve or reject in Airflow, on the approval's page: "
-        f"{_link(approval_url)} (Required Actions of DAG retrain_{html.escape(summary['dataset'])}, task "
+        f"{_link(approval_url)} (Required Actions of DAG retrain_{html.escape(summary.dataset)}, task "
         "<i>approval</i>).</p>"
     )
     return Mail(subject, body)
@@ -125,18 +128,18 @@ def approval_reminder(what: str, dataset: str, since: str, approved: Sequence[st
     return Mail(subject, body)
 
 
-def rollback_request(dataset: str, model_name: str, target: Mapping[str, Any], champion: str, requested_by: str,
+def rollback_request(dataset: str, model_name: str, target: RollbackPlan, champion: str, requested_by: str,
                      reason: str, quorum: int, airflow_url: str) -> Mail:
     """The mail asking the approvers to decide on a rollback to an earlier champion (`target`: version, the
     champion-history line that made it the champion, its report's SHA-256)."""
-    subject = (f"[riskops] rollback of {model_name} from v{champion} to v{target['version']} requested by "
+    subject = (f"[riskops] rollback of {model_name} from v{champion} to v{target.version} requested by "
                f"{requested_by}")
     body = (f"<p>{html.escape(requested_by)} asks to roll <b>{html.escape(dataset)}</b> back from version "
-            f"{html.escape(champion)} (the champion) to version {html.escape(str(target['version']))}: "
+            f"{html.escape(champion)} (the champion) to version {html.escape(target.version)}: "
             f"{html.escape(reason)}</p>"
-            f"<ul><li>when version {html.escape(str(target['version']))} was the champion: "
-            f"{html.escape(str(target.get('line') or 'not in the champion history'))}</li>"
-            f"<li>its report SHA-256 {html.escape(str(target['report_sha256']))} (approvals are bound to it)</li>"
+            f"<ul><li>when version {html.escape(target.version)} was the champion: "
+            f"{html.escape(target.line or 'not in the champion history')}</li>"
+            f"<li>its report SHA-256 {html.escape(target.report_sha256)} (approvals are bound to it)</li>"
             f"<li>{quorum} distinct approver(s) must approve; a rejection by any declines the rollback, and version "
             f"{html.escape(champion)} stays the champion</li></ul>"
             f"<p>Decide in Airflow: {html.escape(airflow_url)} (DAG rollback_{html.escape(dataset)}, Required "

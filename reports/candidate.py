@@ -20,15 +20,12 @@ calibration bands or a data window that lost days of several kinds can push a se
 7. swap matrix (each model at its own production threshold), threshold rationale, how to approve, committee
    sign-off
 
-Conventions the caller must follow: rates (``positive_rate``, ``bad_rate``, calibration
-probabilities) are fractions in [0, 1]; swap matrix keys read ``"<champion decision>-><challenger
-decision>"``; ``feature_importance`` is sorted by gain, descending.
+The data classes are in :mod:`reports.candidate_data`, pages 5 and 6 in :mod:`reports.candidate_practice`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from reportlab.lib import colors
@@ -38,12 +35,20 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table,
 
 from reports import blocks, charts
 from reports.blocks import Curve, MetricRow
+from reports.candidate_data import (
+    CandidateReportData,
+    FeatureShift,
+    ModelMetrics,
+    PsiVsChampion,
+    SwapCell,
+    SwapMatrix,
+)
+from reports.candidate_practice import RANKING_ROWS, page_credit_practice, page_fairness
 from reports.document import (
     BOLD,
     CONTENT_W,
     HEADER_BG,
     RULE,
-    SANS,
     STYLES,
     Header,
     Metadata,
@@ -59,89 +64,10 @@ from reports.document import (
 )
 from reports.tables import table
 
-# --------------------------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ModelMetrics:
-    """Test-sample metrics of one model; all plain Python floats (``n`` an int, rates fractions)."""
-
-    auc: float
-    auc_low: float  # the AUC's 95% interval (DeLong), computed by the caller
-    auc_high: float
-    gini: float
-    ks: float
-    brier: float
-    log_loss: float
-    precision: float
-    recall: float
-    fbeta: float
-    threshold: float
-    n: int
-    positive_rate: float
-
-
-@dataclass(frozen=True)
-class CandidateReportData:
-    """Everything the candidate report shows, already computed by the caller."""
-
-    dataset: str
-    model_name: str
-    version: str
-    run_id: str
-    as_of: str
-    data_window: tuple[str, str]
-    data_hash: str
-    # {"train": {"n": .., "positives": .. (optional), "positive_rate": ..}, "valid": .., "test": ..}
-    sample_sizes: dict[str, dict[str, float]]
-    verdict: str  # shown as given ("recommended" / "not recommended", ml.model.verdict)
-    verdict_reason: str
-    recommended: bool  # the verdict box is green when true, red otherwise
-    challenger: ModelMetrics
-    champion: ModelMetrics | None  # None on the first model
-    champion_version: str | None
-    beta: float
-    threshold_method: str  # "fbeta" | "cost"
-    threshold_rationale: str
-    roc: dict[str, dict[str, list[float]]]  # {"challenger": {"fpr": [..], "tpr": [..]}, "champion": {..} optional}
-    ks_curve: dict[str, list[float] | float]  # threshold, cum_bad, cum_good (lists); ks, ks_threshold (floats)
-    calibration: list[dict[str, float]]  # rows: band, n, min_p, max_p, mean_p, observed_rate
-    score_histogram: dict[str, list[float]]  # {"edges": [..], "goods": [..], "bads": [..]}
-    feature_importance: list[tuple[str, float]]  # (feature, gain) sorted desc; the top 15 are shown
-    # None on the first model, else {"score_psi": float, "score_light": str, "features": {name: {"csi": float,
-    # "light": str}}, "eps": float, "thresholds": {"amber": float, "red": float}}; lights are shown as given
-    psi_vs_champion: dict[str, Any] | None
-    swap_matrix: dict[str, Any] | None  # "approve->approve".. each {"n", "bads", "bad_rate"}; "swap_in", "swap_out"
-    approval_instructions: list[str]  # how to approve (Airflow UI path, CLI command); `backticks` set in mono
-    generated_at: str  # ISO timestamp given by the caller (the report never reads the clock)
-    # a calibrated model: the calibration rows of its raw PDs (before the map) and the map's method
-    calibration_before: list[dict[str, float]] | None = None
-    calibration_method: str | None = None
-    # features the model takes, used or not (feature_importance may hold only the top ones); None: its length
-    feature_count: int | None = None
-    trigger: str | None = None  # why this retraining ran when monitoring requested it (drift); None: scheduled/manual
-    # what the data window lost (days not preprocessed, failed or fully quarantined), one sentence each
-    window_gaps: list[str] = dataclasses.field(default_factory=list)
-    # fair lending and reasons (ml.model.fairness_review.Review.to_dict): min_ratio, min_group_rows,
-    # min_group_bads, challenger / champion (per attribute, its groups as ml.fairness.GroupRow dicts, the
-    # reference first; champion None on the first model), proxies ({attribute: [{feature, cramers_v,
-    # mutual_information}]}), below (lines), reasons ([{code, text, first, any, first_share, any_share}]),
-    # reasons_from_spec, explained_rows; None: a report without the page
-    fairness: dict[str, Any] | None = None
-    # the current champion's line of the champion history (who promoted it when, why, report hash; halted?)
-    champion_line: str | None = None
-    # the partial-dependence line of each monotone feature (ml.model.partial_dependence.MonotoneCheck dicts:
-    # feature, direction, grid, pd, holds); empty: the spec constrains no feature
-    monotone: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    # the scorecard beside the XGBoost model (ml.model.scorecard_review.Review.to_dict): candidate, xgboost and
-    # scorecard metrics (ModelMetrics keys), their calibration rows, gain (difference, se, low, high: XGBoost's AUC
-    # minus the scorecard's), points, information_value; None: a report without it
-    scorecard: dict[str, Any] | None = None
-    algorithm: str = "xgboost"  # the candidate's: xgboost | scorecard
-
+__all__ = ["CandidateReportData", "FeatureShift", "ModelMetrics", "PsiVsChampion", "SwapCell", "SwapMatrix",
+           "render_candidate_report"]
 
 TOP_FEATURES = 15
-_PSI_KEYS = ("score_psi", "score_light", "features", "eps", "thresholds")
 
 VERDICT_STYLE = {  # recommended -> background, border, title colour
     True: (colors.HexColor("#EAF6EC"), colors.HexColor("#2E7D32"), colors.HexColor("#1B5E20")),
@@ -173,13 +99,6 @@ def _validate(data: CandidateReportData) -> None:
         raise ValueError("calibration is empty")
     if (data.calibration_before is None) != (data.calibration_method is None):
         raise ValueError("calibration_before and calibration_method must both be given or both be None")
-    psi = data.psi_vs_champion
-    if psi is not None:
-        missing = [k for k in _PSI_KEYS if k not in psi]
-        if missing:
-            raise ValueError(f"psi_vs_champion lacks {', '.join(missing)}")
-        if not {"amber", "red"} <= set(psi["thresholds"]):
-            raise ValueError("psi_vs_champion['thresholds'] needs 'amber' and 'red'")
 
 
 def _floats(d: dict[str, list[float] | float], key: str) -> list[float]:
@@ -260,19 +179,9 @@ def _verdict(data: CandidateReportData) -> Flowable:
 
 
 # the ranking and calibration rows every model comparison of the report opens with
-_RANKING_ROWS = (
-    MetricRow("AUC", "auc", "higher"),
-    MetricRow("AUC 95% interval", "auc_low", difference=False,
-              text=lambda m: f"{fmt4(m['auc_low'])}\u2013{fmt4(m['auc_high'])}"),
-    MetricRow("Gini", "gini", "higher"),
-    MetricRow("KS", "ks", "higher"),
-    MetricRow("Brier score", "brier", "lower"),
-)
-
-
 def _metrics(data: CandidateReportData) -> list[Flowable]:
     rows = [
-        *_RANKING_ROWS,
+        *RANKING_ROWS,
         MetricRow("Log loss", "log_loss", "lower"),
         MetricRow("Precision", "precision", "higher"),
         MetricRow("Recall", "recall", "higher"),
@@ -403,14 +312,13 @@ def _psi(data: CandidateReportData) -> list[Flowable]:
                              "against the champion's reference sample, so it starts with the next candidate.",
                              STYLES["body"]))
         return out
-    features: dict[str, dict[str, Any]] = psi["features"]
-    ordered = sorted(features.items(), key=lambda kv: (-float(kv[1]["csi"]), kv[0]))  # worst first
+    ordered = sorted(psi.features.items(), key=lambda kv: (-kv[1].csi, kv[0]))  # worst first
     out += blocks.psi_table(
-        [(name, float(v["csi"]), v["light"]) for name, v in ordered],
-        eps=float(psi["eps"]), amber=float(psi["thresholds"]["amber"]), red=float(psi["thresholds"]["red"]),
-        intro=f"Development sample against the champion's reference (version {data.champion_version}).",
-        actual="development", summary=("Score PSI", float(psi["score_psi"]), psi["score_light"]))
-    if features:
+        [(name, float(v.csi), v.light) for name, v in ordered], eps=float(psi.eps), amber=float(psi.amber),
+        red=float(psi.red), intro=f"Development sample against the champion's reference (version "
+                                  f"{data.champion_version}).",
+        actual="development", summary=("Score PSI", float(psi.score_psi), psi.score_light))
+    if psi.features:
         out += [Spacer(1, 3), Paragraph("Features sorted by CSI, largest shift first.", STYLES["small"])]
     else:
         out.append(Paragraph("No per-feature CSI was supplied.", STYLES["body"]))
@@ -429,133 +337,6 @@ def _page_features(data: CandidateReportData) -> list[Flowable]:
     ]
 
 
-# ------------------------------------------------------------------------------------------ page 5
-
-
-def _attribute(data: CandidateReportData, i: int, groups: list[dict[str, Any]]) -> list[Flowable]:
-    fair = data.fairness or {}
-    first = groups[0]
-    champion = (fair.get("champion") or [None] * (i + 1))[i]
-    names = (f"v{data.champion_version}", f"v{data.version}")  # the page says which is which
-    out: list[Flowable] = [
-        Paragraph(esc(f"{first['attribute']} ({first['kind']})"), STYLES["h2"]),
-        blocks.fairness_table(groups, outcomes=True, auc=True, against=champion, names=names),
-    ]
-    proxies = (fair.get("proxies") or {}).get(first["attribute"]) or []
-    if proxies:
-        listed = ", ".join(f"{esc(p['feature'])} (V {p['cramers_v']:.2f}, MI {p['mutual_information']:.3f})"
-                           for p in proxies)
-        out.append(Paragraph(f"<b>Proxies</b>, the model features most associated with {esc(first['attribute'])} on "
-                             f"the development sample (Cram\u00e9r's V, mutual information in nats): {listed}.",
-                             STYLES["small"]))
-    return out
-
-
-def _reasons(data: CandidateReportData) -> list[Flowable]:
-    fair = data.fairness or {}
-    out: list[Flowable] = [Paragraph("Reasons given on the test sample", STYLES["h2"])]
-    if not fair.get("reasons_from_spec"):
-        out.append(Paragraph("<b>The spec has no reason statements</b>: the reasons below are the model's feature "
-                             "names, not texts a customer can read.", STYLES["body"]))
-    reasons = fair.get("reasons") or []
-    if not reasons:
-        return out + [Paragraph("No test row was explained (no adverse decision).", STYLES["body"])]
-    rows: list[list[Any]] = [["Code", "Statement", "First reason", "Among the reasons"]]
-    for r in reasons:
-        rows.append([r["code"], r["text"], f"{fmt_pct(r['first_share'])} ({fmt_int(r['first'])})",
-                     f"{fmt_pct(r['any_share'])} ({fmt_int(r['any'])})"])
-    out += [table(rows, [28 * mm, CONTENT_W - 88 * mm, 30 * mm, 30 * mm],
-                  extra=[("FONT", (0, 1), (-1, -1), SANS, 7.5), ("ALIGN", (1, 0), (1, -1), "LEFT")]),
-            Paragraph(f"Shares of the {fmt_int(fair.get('explained_rows', 0))} test rows the challenger would "
-                      "decline or refer (those given reasons): as the first reason, and among the up to four "
-                      "reasons of a row. A feature with no statement, and a protected attribute, is never a "
-                      "reason.", STYLES["small"])]
-    return out
-
-
-def _page_fairness(data: CandidateReportData) -> list[Flowable]:
-    fair = data.fairness
-    out: list[Flowable] = [heading("5. Fair lending and reasons")]
-    if fair is None:
-        return out + [Paragraph("Not computed for this candidate.", STYLES["body"])]
-    out.append(Paragraph(
-        f"Per attribute and group on the out-of-time test, each model deciding as in production (its threshold, "
-        f"the spec's cut-offs and hard rules): rows, approval rate (\u201capprove\u201d decisions), adverse impact "
-        f"ratio (AIR: the group's approval rate over the reference group's) with its 95% interval (Katz's log "
-        f"interval), default rate and mean PD, and the challenger's AUC where the group has at least "
-        f"{fair['min_group_bads']} bads and goods. AIR below {fair['min_ratio']:g} is red, and a red group of the "
-        f"challenger decides its verdict against it (page 1); a group (or reference) with fewer than "
-        f"{fair['min_group_rows']} rows is not judged." + (
-            f" Columns v{data.champion_version}: the champion; v{data.version}: the challenger."
-            if data.champion_version is not None else ""), STYLES["small"]))
-    attributes = fair.get("challenger") or []
-    if not attributes:
-        out.append(Paragraph("The spec declares no protected or monitored attribute (fairness.attributes).",
-                             STYLES["body"]))
-    for i, groups in enumerate(attributes):
-        out += _attribute(data, i, groups)
-    if fair.get("below"):
-        out.append(Paragraph("<b>Below the minimum ratio:</b> " + esc("; ".join(fair["below"])) + ".",
-                             STYLES["body"]))
-    return out + _reasons(data)
-
-
-# ------------------------------------------------------------------------------------------ page 6
-
-_ALGORITHM = {"xgboost": "XGBoost", "scorecard": "Scorecard"}
-
-
-def _monotone(data: CandidateReportData) -> list[Flowable]:
-    out: list[Flowable] = [Paragraph("Monotone constraints", STYLES["h2"])]
-    if not data.monotone:
-        return out + [Paragraph("The spec constrains no feature (a column's <b>monotone</b> key).", STYLES["body"])]
-    broken = [c["feature"] for c in data.monotone if not c["holds"]]
-    panels = [(f"{c['feature']} ({c['direction']}: {'holds' if c['holds'] else 'does NOT hold'})", c["grid"],
-               c["pd"], bool(c["holds"])) for c in data.monotone]
-    size = (6.6, 1.7 * -(-len(panels) // 2) + 0.2)
-    verdict = (f"<b>The direction does not hold for {esc(', '.join(broken))}.</b>" if broken else
-               "The direction holds for every constrained feature.")
-    return out + [
-        image(charts.partial_dependence_chart(panels), size),
-        Paragraph(f"Partial dependence of the candidate: its mean PD over the development sample (up to 2,000 rows) "
-                  f"as each constrained feature is set to each value of a grid (its 1st to 99th percentiles), every "
-                  f"other feature left as it is. The spec says which way the PD must go as the feature grows, and "
-                  f"training held the model to it. {verdict}", STYLES["small"]),
-    ]
-
-
-def _scorecard(data: CandidateReportData) -> list[Flowable]:
-    card = data.scorecard
-    out: list[Flowable] = [Paragraph("Scorecard challenger", STYLES["h2"])]
-    if card is None:
-        return out + [Paragraph("Not computed for this candidate.", STYLES["body"])]
-    rows = [*_RANKING_ROWS, MetricRow("Threshold", "threshold")]
-    candidate = card["candidate"]
-    names = {k: f"{_ALGORITHM[k]}{' (candidate)' if k == candidate else ''}" for k in ("scorecard", "xgboost")}
-    gain = card["gain"]
-    features = len(card["information_value"])
-    out += [
-        blocks.metrics_table([(names["scorecard"], card["scorecard"]), (names["xgboost"], card["xgboost"])], rows,
-                             difference=True, widths=[44 * mm, 22 * mm, 36 * mm, 36 * mm, CONTENT_W - 138 * mm]),
-        Spacer(1, 3),
-        Paragraph(f"Both trained on the same development sample and judged on the same out-of-time test. The "
-                  f"scorecard: each of the {features} features cut into at most 10 bins of its train-sample quantiles "
-                  f"(at least 5% of the rows each; missing values a bin of their own; pooled where the weight of "
-                  f"evidence went against the spec's monotone direction), the bins' weight of evidence fed to a "
-                  f"logistic regression (scikit-learn). XGBoost minus scorecard AUC: {fmt4(gain['difference'])} "
-                  f"[{fmt4(gain['low'])}, {fmt4(gain['high'])}] (DeLong, paired). Its points table "
-                  f"({fmt_int(len(card['points']))} bins, on the policy's score scale) is in candidate.json and the "
-                  f"technical file.", STYLES["small"]),
-        blocks.calibration(card["scorecard_calibration"], "Scorecard calibration by band", pd_range=True,
-                           size=(2.6, 2.6)),
-    ]
-    return out
-
-
-def _page_credit_practice(data: CandidateReportData) -> list[Flowable]:
-    return [heading("6. Monotone constraints and the scorecard challenger"), *_monotone(data), *_scorecard(data)]
-
-
 # ------------------------------------------------------------------------------------------ page 7
 
 
@@ -568,7 +349,7 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
         return out
 
     matrix = blocks.swap_matrix(
-        swap, (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
+        swap.cells(), (f"Champion v{data.champion_version} approves", f"Champion v{data.champion_version} declines"),
         (f"Challenger v{data.version} approves", f"Challenger v{data.version} declines"))
     out += [
         Paragraph(f"Champion v{esc(str(data.champion_version))} decides at its production threshold "
@@ -579,9 +360,9 @@ def _swap(data: CandidateReportData) -> list[Flowable]:
         matrix,
         Spacer(1, 4),
         Paragraph(f"<b>Swap-in</b> (declined by the champion, approved by the challenger): "
-                  f"{fmt_int(float(swap['swap_in']))} accounts. "
+                  f"{fmt_int(float(swap.swap_in))} accounts. "
                   f"<b>Swap-out</b> (approved by the champion, declined by the challenger): "
-                  f"{fmt_int(float(swap['swap_out']))} accounts. Bad rates are the observed default rates of "
+                  f"{fmt_int(float(swap.swap_out))} accounts. Bad rates are the observed default rates of "
                   "each cell; the swap favours the challenger when the swap-out bad rate is well above the "
                   "swap-in bad rate.",
                   STYLES["body"]),
@@ -640,8 +421,8 @@ def _page_decision(data: CandidateReportData) -> list[Flowable]:
 def render_candidate_report(data: CandidateReportData) -> bytes:
     """The candidate report as PDF bytes; identical data gives identical bytes."""
     _validate(data)
-    story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, _page_fairness,
-                  _page_credit_practice, _page_decision)
+    story = pages(data, _page_summary, _page_discrimination, _page_calibration, _page_features, page_fairness,
+                  page_credit_practice, _page_decision)
     metadata = Metadata(title=f"Candidate model report: {data.model_name} version {data.version}",
                         subject=f"Candidate model {data.model_name} on {data.dataset}",
                         keywords=("credit risk", "model validation", data.dataset))

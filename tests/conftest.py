@@ -102,7 +102,7 @@ def scored_cards(tmp_path_factory: pytest.TempPathFactory) -> dict:
                                  early_stopping_rounds=10)
             summary = retrain(storage, spec, DRIFT_START + dt.timedelta(days=spec.label.maturity_lag_days - 1), config,
                               artifact_root=world["artifacts"])
-            approve(mlflow.MlflowClient(), registry.model_name(spec.name), summary["version"])
+            approve(mlflow.MlflowClient(), registry.model_name(spec.name), summary.version)
             pinned = score.resolve_model(spec.name)
             for i in range(CARDS_DAYS):
                 score.score_day(storage, spec, CARDS_START + dt.timedelta(days=i), pinned)

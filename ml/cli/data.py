@@ -71,10 +71,10 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
             written = read_manifest(storage, spec.name, day)
             assert written is not None  # a failed gate writes the manifest before it raises
             m = written
-        results.append({k: m[k] for k in ("dataset", "date", "rows_in", "rows_clean", "rows_quarantined")})
+        results.append(m.model_dump(include={"dataset", "date", "rows_in", "rows_clean", "rows_quarantined"}))
         if not args.json:
-            print(f"{m['date']} {spec.name}: in {m['rows_in']}, clean {m['rows_clean']}, "
-                  f"quarantined {m['rows_quarantined']}", flush=True)
+            print(f"{m.date} {spec.name}: in {m.rows_in}, clean {m.rows_clean}, "
+                  f"quarantined {m.rows_quarantined}", flush=True)
     if args.json:
         print(json.dumps(results))
     if len(failures) > 1:

@@ -42,16 +42,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = retrain(storage, spec, args.as_of, config, settings.artifact_root, run_key=args.run_key,
                       trigger=args.trigger.strip() or None, trained_by=args.trained_by.strip() or None,
                       quorum=spec.oversight.quorum(settings.approval_quorum))
-    m = summary["metrics"]
-    for gap in summary["gaps"]:
+    m = summary.metrics
+    for gap in summary.gaps:
         print(f"warning: {gap}", file=sys.stderr)
-    print(f"{summary['model_name']} version {summary['version']} registered (Staging, alias challenger): "
-          f"{summary['verdict']}; out-of-time AUC {m['auc']:.4f} (95% CI {m['auc_low']:.4f} to {m['auc_high']:.4f}, "
-          f"{m['n']} test rows, {m['positives']} positive), KS {m['ks']:.4f}, threshold {summary['threshold']:.4f}")
-    print(f"verdict: {summary['verdict_reason']}")
-    print(f"report: {storage.url(summary['report_key'])} (sha256 {summary['report_sha256'][:12]}...)")
-    print(f"technical file: {storage.url(summary['technical_file_key'])} "
-          f"(sha256 {summary['technical_file_sha256'][:12]}...)")
-    if summary["superseded"]:
-        print(f"superseded the waiting candidate(s): version {', '.join(summary['superseded'])}")
+    print(f"{summary.model_name} version {summary.version} registered (Staging, alias challenger): "
+          f"{summary.verdict}; out-of-time AUC {m.auc:.4f} (95% CI {m.auc_low:.4f} to {m.auc_high:.4f}, "
+          f"{m.n} test rows, {m.positives} positive), KS {m.ks:.4f}, threshold {summary.threshold:.4f}")
+    print(f"verdict: {summary.verdict_reason}")
+    print(f"report: {storage.url(summary.report_key)} (sha256 {summary.report_sha256[:12]}...)")
+    print(f"technical file: {storage.url(str(summary.technical_file_key))} "
+          f"(sha256 {str(summary.technical_file_sha256)[:12]}...)")
+    if summary.superseded:
+        print(f"superseded the waiting candidate(s): version {', '.join(summary.superseded)}")
     return 0

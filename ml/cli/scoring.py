@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ml.cli.common import (
     business_dates,
@@ -36,11 +36,6 @@ def _score_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-key", help="name of the calling run (the score DAG's run id): a day this run already "
                                      "committed with the same version is not scored again (a retry scores only "
                                      "the days that failed)")
-
-
-def _mix(manifest: dict[str, Any]) -> str:
-    """A scored day's decisions for a console line ("approve 90, review 6, decline 4")."""
-    return ", ".join(f"{k} {v}" for k, v in manifest["decisions"].items())
 
 
 def _print_file(storage: "Storage", result: "ondemand.Scored") -> int:
@@ -91,8 +86,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         elif m is None:
             print(f"{day} {spec.name}: already committed by this run with v{pinned.version}", flush=True)
         else:
-            print(f"{day} {spec.name}: scored {m['rows_scored']} of {m['rows_in']} rows with {pinned.name} "
-                  f"v{pinned.version} ({_mix(m)}) -> {storage.url(m['scores'])}", flush=True)
+            print(f"{day} {spec.name}: scored {m.rows_scored} of {m.rows_in} rows with {pinned.name} "
+                  f"v{pinned.version} ({m.mix()}) -> {storage.url(m.scores)}", flush=True)
     return 0
 
 
@@ -114,6 +109,6 @@ def _score_halted(storage: "Storage", spec: "DatasetSpec", dates: list[dt.date],
         if error is not None:
             _print_failure(day, spec.name, error)
         elif m is not None:
-            print(f"{day} {spec.name}: {halt.text()}; {m['rows_scored']} of {m['rows_in']} rows decided by the "
-                  f"fallback policy ({policy}: {_mix(m)}) -> {storage.url(m['scores'])}", flush=True)
+            print(f"{day} {spec.name}: {halt.text()}; {m.rows_scored} of {m.rows_in} rows decided by the "
+                  f"fallback policy ({policy}: {m.mix()}) -> {storage.url(m.scores)}", flush=True)
     return 0

@@ -20,7 +20,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ml import layout
+from ml import contracts, layout
+from ml.contracts import Contract, Part
 from ml.data.landing import batch_complete, landing_entries
 from ml.data.rawfile import RawRecords, check_header, read_records, show_raw, unpack
 from ml.data.validate import validate_fields
@@ -31,6 +32,79 @@ from ml.storage import Storage
 
 QUARANTINE_COLUMNS = ["business_date", "source_file", "line", "raw", "reason"]
 TOP_REASONS = 3
+
+
+class InputFile(Part):
+    """One raw file of the day as read."""
+
+    file: str
+    sha256: str
+    bytes: int
+    compression: str | None
+    rows: int
+    blank_lines: int
+    empty: bool
+    extra_columns: list[str]
+    missing_optional_columns: list[str]
+
+
+class TopReason(Part):
+    """A column with rejected rows: how many, and the first reason as an example."""
+
+    column: str
+    rows: int
+    example: str
+
+
+class DayStats(Part):
+    quarantine_rate: float
+    null_rate: dict[str, float]  # of the clean rows, per curated column
+    reasons_by_column: dict[str, int] = {}
+    top_reasons: list[TopReason] = []
+
+
+class IgnoredEntry(Part):
+    """An entry of the landing folder that is not read, and why."""
+
+    name: str
+    reason: str
+
+
+class Outputs(Part):
+    curated: str
+    quarantine: str
+
+
+class Quality(Part):
+    """The spec's quality gates as they were checked."""
+
+    passed: bool
+    failures: list[str]
+    max_quarantine_rate: float
+    min_rows: int | None
+
+
+class PreprocessManifest(Contract):
+    """`manifests/preprocess/<ds>/date=D.json`: what a preprocessed day read, wrote and rejected; written last,
+    so a day with a manifest is complete. Manifests written before the quality gates existed have no `quality`
+    (they passed)."""
+
+    dataset: str
+    date: str
+    inputs: list[InputFile]
+    input_sha256: str
+    rows_in: int
+    rows_clean: int
+    rows_quarantined: int
+    stats: DayStats
+    ignored: list[IgnoredEntry] = []
+    outputs: Outputs
+    quality: Quality | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether the day passed its quality gates."""
+        return self.quality is None or self.quality.passed
 
 
 def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
@@ -175,11 +249,10 @@ def percentages(value: float, limit: float) -> tuple[str, str]:
     return f"{value:%}", f"{limit:%}"
 
 
-def quality_failures(manifest: dict[str, Any], spec: DatasetSpec) -> list[str]:
+def quality_failures(rows_in: int, rows_quarantined: int, spec: DatasetSpec) -> list[str]:
     """The quality gates a preprocessed day fails (empty when it passes)."""
     gates, failures = spec.quality, []
-    rows_in = manifest["rows_in"]
-    rate = manifest["rows_quarantined"] / rows_in if rows_in else 0.0  # exact: the manifest's rate is rounded
+    rate = rows_quarantined / rows_in if rows_in else 0.0  # exact: the manifest's rate is rounded
     if gates.min_rows is not None and rows_in < gates.min_rows:
         failures.append(f"{rows_in} rows, fewer than the minimum {gates.min_rows} (quality.min_rows)")
     if rate > gates.max_quarantine_rate:
@@ -189,12 +262,12 @@ def quality_failures(manifest: dict[str, Any], spec: DatasetSpec) -> list[str]:
     return failures
 
 
-def describe_reasons(top: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{r['column']} in {r['rows']} row{'s' if r['rows'] != 1 else ''} (e.g. {r['example']})"
+def describe_reasons(top: list[TopReason]) -> str:
+    return "; ".join(f"{r.column} in {r.rows} row{'s' if r.rows != 1 else ''} (e.g. {r.example})"
                      for r in top) or "none"
 
 
-def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[str, Any]:
+def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> PreprocessManifest:
     """Run preprocessing for one day and write its outputs; returns the manifest."""
     if not is_business_day(spec, day):
         raise RiskopsError(f"{day} is not a business day of '{spec.name}' (calendar: {spec.calendar.days}, "
@@ -220,27 +293,28 @@ def preprocess_day(storage: Storage, spec: DatasetSpec, day: dt.date) -> dict[st
         storage.remove_stale_temporaries(key)
     storage.write_parquet(curated_key, result["curated"])
     storage.write_parquet(quarantine_key, result["quarantine"])
-    manifest: dict[str, Any] = result["manifest"] | {"ignored": ignored,
-                                     "outputs": {"curated": curated_key, "quarantine": quarantine_key}}
-    failures = quality_failures(manifest, spec)
-    manifest["quality"] = {"passed": not failures, "failures": failures,
-                           "max_quarantine_rate": spec.quality.max_quarantine_rate, "min_rows": spec.quality.min_rows}
-    storage.write_json(manifest_key, manifest)
+    body = result["manifest"]
+    failures = quality_failures(body["rows_in"], body["rows_quarantined"], spec)
+    manifest = PreprocessManifest.model_validate(body | {
+        "ignored": ignored, "outputs": {"curated": curated_key, "quarantine": quarantine_key},
+        "quality": {"passed": not failures, "failures": failures,
+                    "max_quarantine_rate": spec.quality.max_quarantine_rate, "min_rows": spec.quality.min_rows}})
+    contracts.write(storage, manifest_key, manifest)
     if failures:
         raise QualityGateError(f"{spec.name} {day} failed its data-quality gate: {'; '.join(failures)}; top reasons: "
-                               f"{describe_reasons(manifest['stats']['top_reasons'])}; quarantine and manifest "
+                               f"{describe_reasons(manifest.stats.top_reasons)}; quarantine and manifest "
                                f"written ({storage.url(quarantine_key)})")
     return manifest
 
 
-def read_manifest(storage: Storage, dataset: str, day: dt.date) -> dict[str, Any] | None:
-    key = layout.preprocess_manifest(dataset, day)
-    return storage.read_json(key) if storage.exists(key) else None
+def read_manifest(storage: Storage, dataset: str, day: dt.date) -> PreprocessManifest | None:
+    """A day's preprocess manifest, or None when the day was not (completely) preprocessed."""
+    return contracts.read_if_exists(storage, layout.preprocess_manifest(dataset, day), PreprocessManifest)
 
 
-def quality_passed(manifest: dict[str, Any]) -> bool:
+def quality_passed(manifest: PreprocessManifest) -> bool:
     """Whether a preprocessed day passed its quality gates (manifests written before the gates existed did)."""
-    return bool(manifest.get("quality", {}).get("passed", True))
+    return manifest.passed
 
 
 def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
@@ -248,12 +322,12 @@ def daily_stats(storage: Storage, dataset: str) -> pd.DataFrame:
     per-column null rates."""
     rows = []
     for key in storage.list_files(layout.preprocess_manifests(dataset)):
-        m = storage.read_json(key)
-        row = {"date": m["date"], "rows_in": m["rows_in"], "rows_clean": m["rows_clean"],
-               "rows_quarantined": m["rows_quarantined"], "quarantine_rate": m["stats"]["quarantine_rate"],
-               "quality": "passed" if quality_passed(m) else "FAILED",
-               "top_reasons": m["stats"].get("top_reasons", [])}
-        row.update({f"null_rate.{c}": v for c, v in m["stats"]["null_rate"].items()})
+        m = contracts.read(storage, key, PreprocessManifest)
+        row: dict[str, object] = {
+            "date": m.date, "rows_in": m.rows_in, "rows_clean": m.rows_clean, "rows_quarantined": m.rows_quarantined,
+            "quarantine_rate": m.stats.quarantine_rate, "quality": "passed" if m.passed else "FAILED",
+            "top_reasons": m.stats.top_reasons}
+        row.update({f"null_rate.{c}": v for c, v in m.stats.null_rate.items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -264,8 +338,8 @@ def stats_table(frame: pd.DataFrame, width: int = 120) -> str:
     lines = [f"{'date':<10}  {'rows in':>8}  {'clean':>8}  {'quarantined':>11}  {'rate':>7}  {'gate':<6}  "
              "top quarantine reasons (rows)"]
     for row in frame.itertuples(index=False):
-        top: list[dict[str, Any]] = cast(list[dict[str, Any]], row.top_reasons)  # a manifest's, as read_stats keeps it
-        reasons = ", ".join(f"{r['column']} ({r['rows']})" for r in top) or "-"
+        top = cast(list[TopReason], row.top_reasons)  # a manifest's, as daily_stats keeps it
+        reasons = ", ".join(f"{r.column} ({r.rows})" for r in top) or "-"
         line = (f"{row.date:<10}  {row.rows_in:>8}  {row.rows_clean:>8}  {row.rows_quarantined:>11}  "
                 f"{row.quarantine_rate:>7.2%}  {row.quality:<6}  {reasons}")
         lines.append(line if len(line) <= width else line[:width - 3] + "...")

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from mlflow import MlflowClient
 
-from ml import layout
+from ml import contracts, layout
 from ml.governance import approvals, registry
+from ml.governance.candidate import read_pointer
+from ml.governance.requests import RollbackPlan
 from ml.storage import Storage
 
 
@@ -26,7 +28,7 @@ def retrain(storage: Storage, client: MlflowClient, dataset: str, run_id: str) -
     pointer = layout.retrain_run(dataset, run_id)
     if not storage.exists(pointer):
         return None  # still training: nothing waits for an approver yet
-    name, version = registry.model_name(dataset), str(storage.read_json(pointer)["version"])
+    name, version = registry.model_name(dataset), read_pointer(storage, dataset, run_id).version
     tags = registry.tags(client, name, version)
     if tags.get("status") != "candidate":
         return None
@@ -40,15 +42,15 @@ def rollback(storage: Storage, client: MlflowClient, dataset: str, run_id: str) 
     pointer = layout.rollback_run(dataset, run_id)
     if not storage.exists(pointer):
         return None  # refused at its plan: nothing waits
-    plan = storage.read_json(pointer)
-    name, version = registry.model_name(dataset), str(plan["version"])
+    plan = contracts.read(storage, pointer, RollbackPlan)
+    name, version = registry.model_name(dataset), plan.version
     tags = registry.tags(client, name, version)
     current = approvals.champion(client, name)
     if current is not None and current.version == version:
         return None  # rolled back already
     # approvals count once the first one opened the request; before that, none
     request = json.loads(tags["rollback_request"]) if "rollback_request" in tags else None
-    if request is not None and request.get("from") != plan["champion"]:
+    if request is not None and request.get("from") != plan.champion:
         return None  # declined, or another request since
     given = [] if request is None else approvals.counted(registry.audit_trail(client, name, version), tags,
                                                          "rollback approved", request["id"])

@@ -21,7 +21,7 @@ from ml.bins import reference_sample
 from ml.boosting import xgb
 from ml.config import TrainConfig
 from ml.data.labels import matured_labels, outcome_counts
-from ml.data.preprocess import describe_reasons, quality_passed, read_manifest
+from ml.data.preprocess import PreprocessManifest, TopReason, describe_reasons, quality_passed, read_manifest
 from ml.dates import last_business_days
 from ml.errors import MissingDataError, RiskopsError
 from ml.model import calibration
@@ -67,15 +67,15 @@ class DevelopmentSample:
         return f" (left out: {'; '.join(parts)})" if parts else ""
 
 
-def _quarantined_reasons(manifests: list[dict[str, Any]]) -> str:
+def _quarantined_reasons(manifests: list[PreprocessManifest]) -> str:
     rows: dict[str, int] = {}
     examples: dict[str, str] = {}
     for m in manifests:
-        for r in m["stats"].get("top_reasons", []):
-            rows[r["column"]] = rows.get(r["column"], 0) + r["rows"]
-            examples.setdefault(r["column"], r["example"])
+        for r in m.stats.top_reasons:
+            rows[r.column] = rows.get(r.column, 0) + r.rows
+            examples.setdefault(r.column, r.example)
     top = sorted(rows, key=lambda c: -rows[c])[:3]
-    return describe_reasons([{"column": c, "rows": rows[c], "example": examples[c]} for c in top])
+    return describe_reasons([TopReason(column=c, rows=rows[c], example=examples[c]) for c in top])
 
 
 def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, window_days: int) -> DevelopmentSample:
@@ -95,10 +95,10 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
         if not quality_passed(manifest):  # a broken day never flows into a model
             failed.append(day.isoformat())
             continue
-        if manifest["rows_clean"] == 0 and manifest["rows_quarantined"]:
+        if manifest.rows_clean == 0 and manifest.rows_quarantined:
             quarantined.append(manifest)
-        frames.append(storage.read_parquet(manifest["outputs"]["curated"]))
-        hashes.append(f"{day}:{manifest['input_sha256']}")
+        frames.append(storage.read_parquet(manifest.outputs.curated))
+        hashes.append(f"{day}:{manifest.input_sha256}")
     window = (f"'{spec.name}' between {first} and {last} (as of {as_of}, maturity lag "
               f"{spec.label.maturity_lag_days} days)")
     if not frames and failed:
@@ -123,7 +123,7 @@ def development_sample(storage: Storage, spec: DatasetSpec, as_of: dt.date, wind
     counts = outcome_counts(frame["label"])
     frame = frame[frame["label"].notna()].reset_index(drop=True)
     accounting = {"business_days": len(days), "days_used": len(frames), "missing_days": missing,
-                  "failed_quality_days": failed, "fully_quarantined_days": [m["date"] for m in quarantined],
+                  "failed_quality_days": failed, "fully_quarantined_days": [m.date for m in quarantined],
                   "positive_outcomes": counts["positive"], "negative_outcomes": counts["negative"],
                   "unknown_outcomes": counts["unknown"]}
     if frame.empty:

@@ -84,7 +84,7 @@ def score_in_memory(storage: Storage, spec: DatasetSpec, day: dt.date, model: Ri
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: the challenger cannot score it")
     categorical = list(model.pipeline.categorical)
     columns = list(dict.fromkeys([spec.id_column, *model.pipeline.order, *policy.rule_columns(spec.policy.hard_rules)]))
-    with storage.open_read(manifest["outputs"]["curated"]) as fh:
+    with storage.open_read(manifest.outputs.curated) as fh:
         table = pq.read_table(fh, columns=columns, read_dictionary=categorical)
     curated_ids = pc.cast(table.column(spec.id_column), pa.string())
     if len(curated_ids) != len(ids) or not pc.all(pc.equal(curated_ids, ids)).as_py():

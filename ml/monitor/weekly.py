@@ -170,11 +170,11 @@ def _quality(storage: Storage, dataset: str, start: dt.date, end: dt.date) -> li
     for day in date_range(start, end):
         m = read_manifest(storage, dataset, day)
         if m is not None:
-            reasons = sorted(m["stats"]["reasons_by_column"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            nulls = sorted(((c, r) for c, r in m["stats"]["null_rate"].items() if r > 0),
+            reasons = sorted(m.stats.reasons_by_column.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            nulls = sorted(((c, r) for c, r in m.stats.null_rate.items() if r > 0),
                            key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            quality.append(QualityDay(day.isoformat(), int(m["rows_in"]), int(m["rows_clean"]),
-                                      float(m["stats"]["quarantine_rate"]), reasons, nulls))
+            quality.append(QualityDay(day.isoformat(), m.rows_in, m.rows_clean, m.stats.quarantine_rate, reasons,
+                                      nulls))
     return quality
 
 

@@ -26,10 +26,25 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from ml import bins, layout, metrics
+from ml import bins, contracts, layout, metrics
 from ml.config import TrainConfig
+from ml.contracts import Contract
 from ml.errors import MissingDataError
 from ml.governance import approvals, halt, registry, technical_file
+from ml.governance.candidate import (
+    CalibrationRow,
+    CandidateSummary,
+    DataAccounting,
+    Fairness,
+    Gain,
+    Metrics,
+    Monotone,
+    RetrainPointer,
+    SampleCount,
+    ScorecardReview,
+    Stability,
+    roundtrip,
+)
 from ml.model import fairness_review, scorecard_review
 from ml.model.evaluate import Evaluation, evaluate
 from ml.model.partial_dependence import MonotoneCheck, monotone_checks
@@ -49,7 +64,15 @@ from ml.ranking import AucDifference, paired_auc_difference
 from ml.rating import BandScale, band_scale, to_band, to_score
 from ml.spec import DatasetSpec, Monitoring
 from ml.storage import Storage
-from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
+from reports.candidate import (
+    CandidateReportData,
+    FeatureShift,
+    ModelMetrics,
+    PsiVsChampion,
+    SwapCell,
+    SwapMatrix,
+    render_candidate_report,
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +82,10 @@ class ChampionComparison:
     version: str
     evaluation: Evaluation
     gain: AucDifference  # candidate AUC - champion AUC on the same rows, DeLong's paired standard error
-    # metrics.swap_matrix with each model at its own production threshold: what production decides today
-    # (the champion) against what it would decide once the candidate is promoted
-    swap: dict[str, Any]
-    psi: dict[str, Any]  # bins.stability of the new development sample on the champion's reference bins
+    # each model at its own production threshold: what production decides today (the champion) against what it
+    # would decide once the candidate is promoted
+    swap: SwapMatrix
+    psi: Stability  # the new development sample on the champion's reference bins
 
 
 def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, candidate_threshold: float,
@@ -73,9 +96,24 @@ def compare_with_champion(champion: RiskModel, version: str, candidate_p: Any, c
     return ChampionComparison(
         version=version, evaluation=evaluate(y, p_old, champion.threshold, beta),
         gain=paired_auc_difference(y, p_old, candidate_p),
-        swap=metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, candidate_threshold),
-        psi=bins.stability(champion.reference_bins, champion.pipeline.transform(dev), champion.predict_proba(dev),
-                           monitoring.psi.pair))
+        swap=swap_matrix(metrics.swap_matrix(y, p_old, candidate_p, champion.threshold, candidate_threshold)),
+        psi=Stability.model_validate(bins.stability(champion.reference_bins, champion.pipeline.transform(dev),
+                                                    champion.predict_proba(dev), monitoring.psi.pair)))
+
+
+def swap_matrix(cells: dict[str, Any]) -> SwapMatrix:
+    """`ml.metrics.swap_matrix`'s cells ("approve->decline": {n, bads, bad_rate}) as the report's data."""
+    def cell(key: str) -> SwapCell:
+        return SwapCell(n=int(cells[key]["n"]), bads=int(cells[key]["bads"]), bad_rate=float(cells[key]["bad_rate"]))
+    return SwapMatrix(approve_approve=cell("approve->approve"), approve_decline=cell("approve->decline"),
+                      decline_approve=cell("decline->approve"), decline_decline=cell("decline->decline"))
+
+
+def psi_for_report(psi: Stability) -> PsiVsChampion:
+    """The stability against the champion as the report shows it."""
+    return PsiVsChampion(score_psi=psi.score_psi, score_light=psi.score_light,
+                         features={f: FeatureShift(csi=v.csi, light=v.light) for f, v in psi.features.items()},
+                         eps=psi.eps, amber=psi.thresholds["amber"], red=psi.thresholds["red"])
 
 
 def development_facts(spec: DatasetSpec, p: Any, auc: float, scale: BandScale) -> dict[str, Any]:
@@ -208,9 +246,8 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
         calibration_before=candidate.calibration_before,
         calibration_method=None if model.calibration is None else model.calibration["method"],
         feature_importance=facts["feature_importance"], feature_count=len(model.pipeline.order),
-        psi_vs_champion=champion.psi if champion else None,
-        swap_matrix={**champion.swap, "swap_in": champion.swap["swap_in"]["n"],
-                     "swap_out": champion.swap["swap_out"]["n"]} if champion else None,
+        psi_vs_champion=psi_for_report(champion.psi) if champion else None,
+        swap_matrix=champion.swap if champion else None,
         approval_instructions=instructions, generated_at=now.isoformat(timespec="seconds"),
         trigger=candidate.trigger, window_gaps=list(candidate.gaps), champion_line=champion_line,
         fairness=candidate.fairness.to_dict() if candidate.fairness else None,
@@ -222,7 +259,7 @@ def report_data(candidate: Candidate, name: str, version: str, run_id: str, inst
 
 def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
-            now: dt.datetime | None = None, trained_by: str | None = None, quorum: int = 1) -> dict[str, Any]:
+            now: dt.datetime | None = None, trained_by: str | None = None, quorum: int = 1) -> CandidateSummary:
     """Log, register, report and store the candidate, then put it up for approval; returns its summary.
 
     `artifact_root` is where a new experiment keeps its artifacts (None: the tracking server decides).
@@ -244,78 +281,99 @@ def publish(candidate: Candidate, storage: Storage, client: MlflowClient, artifa
             registry.TAG + "verdict": candidate.verdict, registry.TAG + "model_sha256": model_sha,
             **({registry.TAG + "trigger": trigger[:5000]} if trigger else {}),
             **({registry.TAG + "trained_by": trained_by[:500]} if trained_by else {})})
-        stored: list[str] = []
+        pub = Publication(storage, client, name, version, run.info.run_id, model_sha)
         try:
-            summary = _report_and_store(candidate, storage, client, name, version, run.info.run_id, model_sha,
-                                        approval_instructions or default_instructions(spec.name, name, version,
-                                                                                      quorum),
-                                        now, run_key, stored, quorum)
+            summary = _report_and_store(candidate, pub, approval_instructions or default_instructions(
+                spec.name, name, version, quorum), now, run_key, quorum)
             registry.make_candidate(client, name, version)
         except BaseException:
-            _withdraw(client, storage, name, version, stored)
+            _withdraw(pub)
             raise
     # only now is the new candidate complete and reviewable: older ones still waiting are closed
     approvals.supersede_waiting(client, name, version)
     return summary
 
 
-def _report_and_store(candidate: Candidate, storage: Storage, client: MlflowClient, name: str, version: str,
-                      run_id: str, model_sha: str, instructions: list[str], now: dt.datetime, run_key: str | None,
-                      stored: list[str], quorum: int = 1) -> dict[str, Any]:
-    """The PDF in the run and in storage, its hash on the version, the summary and the run's pointer to it;
-    every storage key written is appended to `stored` as it is written."""
-    spec, e, champion = candidate.spec, candidate.evaluation, candidate.champion
-    line = halt.champion_line(client, name)
-    pdf = render_candidate_report(report_data(candidate, name, version, run_id, instructions, now, line))
-    sha = hashlib.sha256(pdf).hexdigest()
-    _upload(client, f"the report of {name} version {version}", "report", f"{name}-v{version}.pdf", pdf)
-    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
-        name, version, registry.TAG + "report_sha256", sha))
-    summary: dict[str, Any] = {
-        "dataset": spec.name, "model_name": name, "version": version, "run_id": run_id,
-        "as_of": candidate.as_of.isoformat(), "verdict": candidate.verdict, "verdict_reason": candidate.verdict_reason,
-        "threshold": candidate.model.threshold, "metrics": e.metrics,
-        "champion_version": champion.version if champion else None,
-        "champion_metrics": champion.evaluation.metrics if champion else None,
-        "gain": {"difference": champion.gain.difference, "se": champion.gain.se} if champion else None,
-        "report_sha256": sha, "model_sha256": model_sha, "data_hash": candidate.sample.data_hash,
-        "data_accounting": candidate.sample.accounting, "samples": sample_counts(candidate.parts),
-        "gaps": candidate.gaps, "report_key": layout.candidate(spec.name, version, "candidate.pdf"),
-        "trigger": candidate.trigger, "quorum": quorum, "champion_line": line,
-        "fairness": candidate.fairness.to_dict() if candidate.fairness else None,
-        "algorithm": candidate.config.algorithm,
-        "monotone": [c.to_dict() for c in candidate.monotone],
-        "scorecard": candidate.scorecard.to_dict() if candidate.scorecard else None,
-        # the waiting candidates this one closes once it is up for approval (the mail names them)
-        "superseded": [v for v in approvals.waiting_candidates(client, name) if int(v) < int(version)],
-        # what the technical file reads besides the stores (ml.governance.technical_file)
-        "registered_at": now.isoformat(timespec="seconds"),
-        "window": [d.isoformat() for d in candidate.sample.window],
-        "calibration": e.calibration, "threshold_rationale": candidate.facts["threshold_rationale"],
-        "feature_importance": candidate.facts["feature_importance"],
-        "features": list(candidate.model.pipeline.order),
-        "psi_vs_champion": champion.psi if champion else None,
-    }
-    storage.write_once(summary["report_key"], pdf)
-    stored.append(summary["report_key"])
+def _report_and_store(candidate: Candidate, pub: Publication, instructions: list[str], now: dt.datetime,
+                      run_key: str | None, quorum: int = 1) -> CandidateSummary:
+    """The PDF in the run and in storage, its hash on the version, the technical file likewise, the summary and
+    the run's pointer to it."""
+    spec, name, version = candidate.spec, pub.name, pub.version
+    line = halt.champion_line(pub.client, name)
+    pdf = render_candidate_report(report_data(candidate, name, version, pub.run_id, instructions, now, line))
+    report_sha = pub.store_pdf(pdf, "the report", "report", f"{name}-v{version}.pdf",
+                               layout.candidate(spec.name, version, "candidate.pdf"), "report_sha256")
+    superseded = [v for v in approvals.waiting_candidates(pub.client, name) if int(v) < int(version)]
     # the technical file from the summary as it reads back from candidate.json: a re-render gets the same bytes
-    file_pdf = technical_file.render(technical_file.gather(storage, client, spec, technical_file.roundtrip(summary)))
-    file_sha = hashlib.sha256(file_pdf).hexdigest()
-    _upload(client, f"the technical file of {name} version {version}", technical_file.ARTIFACT_DIR,
-            technical_file.artifact_name(name, version), file_pdf)
-    registry.call(client, f"tagging {name} version {version}", lambda: client.set_model_version_tag(
-        name, version, registry.TAG + technical_file.SHA_TAG, file_sha))
-    summary["technical_file_key"] = technical_file.key(spec.name, version)
-    summary["technical_file_sha256"] = file_sha
-    storage.write_once(summary["technical_file_key"], file_pdf)
-    stored.append(summary["technical_file_key"])
-    summary_key = layout.candidate(spec.name, version, "candidate.json")
-    storage.write_json(summary_key, summary, once=True)
-    stored.append(summary_key)
+    summary = roundtrip(build_summary(candidate, pub, report_sha, now, quorum, line, superseded))
+    file_pdf = technical_file.render(technical_file.gather(pub.storage, pub.client, spec, summary))
+    file_key = technical_file.key(spec.name, version)
+    file_sha = pub.store_pdf(file_pdf, "the technical file", technical_file.ARTIFACT_DIR,
+                             technical_file.artifact_name(name, version), file_key, technical_file.SHA_TAG)
+    summary = summary.model_copy(update={"technical_file_key": file_key, "technical_file_sha256": file_sha})
+    pub.write(summary.key, summary, once=True)
     pointer = layout.retrain_run(spec.name, run_key or f"as_of={candidate.as_of.isoformat()}")
-    storage.write_json(pointer, {"version": version, "candidate": summary_key})
-    stored.append(pointer)
+    pub.write(pointer, RetrainPointer(version=version, candidate=summary.key))
     return summary
+
+
+@dataclass
+class Publication:
+    """A version being published: where it goes, who it is, and every storage key written for it so far (what
+    `_withdraw` removes if the publication fails half-way)."""
+
+    storage: Storage
+    client: MlflowClient
+    name: str
+    version: str
+    run_id: str
+    model_sha256: str
+    stored: list[str] = field(default_factory=list)
+
+    def store_pdf(self, pdf: bytes, what: str, folder: str, file_name: str, key: str, sha_tag: str) -> str:
+        """A PDF into the run's artifact `folder` and storage (write-once), its SHA-256 tagged on the version as
+        `sha_tag`; returns the SHA-256."""
+        sha = hashlib.sha256(pdf).hexdigest()
+        _upload(self.client, f"{what} of {self.name} version {self.version}", folder, file_name, pdf)
+        registry.call(self.client, f"tagging {self.name} version {self.version}",
+                      lambda: self.client.set_model_version_tag(self.name, self.version, registry.TAG + sha_tag, sha))
+        self.storage.write_once(key, pdf)
+        self.stored.append(key)
+        return sha
+
+    def write(self, key: str, contract: Contract, once: bool = False) -> None:
+        contracts.write(self.storage, key, contract, once=once)
+        self.stored.append(key)
+
+
+def build_summary(candidate: Candidate, ids: Publication, report_sha: str, now: dt.datetime, quorum: int,
+                  champion_line: str | None, superseded: list[str]) -> CandidateSummary:
+    """The candidate's summary before its technical file is rendered (pure)."""
+    e, champion, spec = candidate.evaluation, candidate.champion, candidate.spec
+    return CandidateSummary(
+        dataset=spec.name, model_name=ids.name, version=ids.version, run_id=ids.run_id,
+        as_of=candidate.as_of.isoformat(), verdict=candidate.verdict, verdict_reason=candidate.verdict_reason,
+        threshold=candidate.model.threshold, metrics=Metrics.model_validate(e.metrics),
+        champion_version=champion.version if champion else None,
+        champion_metrics=Metrics.model_validate(champion.evaluation.metrics) if champion else None,
+        gain=Gain(difference=champion.gain.difference, se=champion.gain.se) if champion else None,
+        report_sha256=report_sha, model_sha256=ids.model_sha256, data_hash=candidate.sample.data_hash,
+        data_accounting=DataAccounting.model_validate(candidate.sample.accounting),
+        samples={k: SampleCount.model_validate(v) for k, v in sample_counts(candidate.parts).items()},
+        gaps=candidate.gaps, report_key=layout.candidate(spec.name, ids.version, "candidate.pdf"),
+        trigger=candidate.trigger, quorum=quorum, champion_line=champion_line,
+        fairness=Fairness.model_validate(candidate.fairness.to_dict()) if candidate.fairness else None,
+        algorithm=candidate.config.algorithm,
+        monotone=[Monotone.model_validate(c.to_dict()) for c in candidate.monotone],
+        scorecard=ScorecardReview.model_validate(candidate.scorecard.to_dict()) if candidate.scorecard else None,
+        superseded=superseded, registered_at=now.isoformat(timespec="seconds"),
+        window=(candidate.sample.window[0].isoformat(), candidate.sample.window[1].isoformat()),
+        calibration=[CalibrationRow.model_validate(r) for r in e.calibration],
+        threshold_rationale=candidate.facts["threshold_rationale"],
+        feature_importance=[(str(f), v) for f, v in candidate.facts["feature_importance"]],
+        features=list(candidate.model.pipeline.order),
+        psi_vs_champion=champion.psi if champion else None,
+    )
 
 
 def _upload(client: MlflowClient, what: str, folder: str, file_name: str, content: bytes) -> None:
@@ -331,16 +389,16 @@ def _upload(client: MlflowClient, what: str, folder: str, file_name: str, conten
         registry.call(client, f"uploading {what}", upload)
 
 
-def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, stored: list[str]) -> None:
+def _withdraw(pub: Publication) -> None:
     """Undo a publication that failed half-way: what was stored for the version, then the version itself. Best
     effort: the publication's own error is the one reported, and a version left behind is no candidate."""
-    for key in stored:
+    for key in pub.stored:
         try:
-            storage.delete(key)
+            pub.storage.delete(key)
         except Exception:  # noqa: BLE001 - the storage may be what failed
             pass
     try:
-        registry.delete_version(client, name, version)
+        registry.delete_version(pub.client, pub.name, pub.version)
     except Exception:  # noqa: BLE001 - MLflow may be what failed
         pass
 
@@ -348,7 +406,7 @@ def _withdraw(client: MlflowClient, storage: Storage, name: str, version: str, s
 def retrain(storage: Storage, spec: DatasetSpec, as_of: dt.date, config: TrainConfig, artifact_root: str | None,
             run_key: str | None = None, approval_instructions: list[str] | None = None,
             now: dt.datetime | None = None, trigger: str | None = None, trained_by: str | None = None,
-            quorum: int = 1) -> dict[str, Any]:
+            quorum: int = 1) -> CandidateSummary:
     """The whole candidate path for one dataset and as-of date; returns the candidate summary.
 
     `trigger` is why monitoring requested this retraining (a drift), shown on the report's first page and in

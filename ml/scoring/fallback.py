@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ml import layout
+from ml import contracts, layout
 from ml import policy as credit_policy
 from ml.errors import RiskopsError
+from ml.scoring.manifests import FallbackManifest, HaltRecord
 from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, Fallback, Policy
 from ml.storage import Storage
@@ -118,7 +119,7 @@ def _counts(scores: pa.Table, spec: DatasetSpec) -> tuple[dict[str, int], dict[s
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run_key: str | None = None,
-              now: dt.datetime | None = None) -> dict[str, Any]:
+              now: dt.datetime | None = None) -> FallbackManifest:
     """Decide a curated day with the fallback policy (or refuse), publish its scores and manifest; returns it.
     Reads only the id and the rules' columns: the model is never loaded."""
     from ml.scoring.score import curated_input
@@ -129,26 +130,25 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, halt: Halt, run
     with storage.open_read(key) as fh:
         curated = pq.read_table(fh, columns=columns)
     scores = fallback_table(curated, spec, fallback)
-    if scores.num_rows != manifest["rows_clean"]:
-        raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {scores.num_rows} decided")
+    if scores.num_rows != manifest.rows_clean:
+        raise RiskopsError(f"{spec.name} {day}: {manifest.rows_clean} curated rows but {scores.num_rows} decided")
     buffer = io.BytesIO()
     pq.write_table(scores, buffer, compression="zstd")
     target, manifest_key = layout.scores(spec.name, day, layout.FALLBACK), layout.fallback_manifest(spec.name, day)
     storage.delete(manifest_key)  # the manifest is the commit record, as for a model's scores
     storage.write_bytes(target, buffer.getvalue())
     decisions, matched = _counts(scores, spec)
-    result = {
-        "dataset": spec.name, "date": day.isoformat(), "policy": POLICY, "fallback": fallback.model_dump(),
-        "fallback_policy": fallback.describe(),
-        "halt": {"model": halt.model_name, "version": halt.version, "by": halt.by, "at": halt.at,
-                 "reason": halt.reason},
-        "input_manifest_sha256": manifest["input_sha256"], "curated": key, "rows_in": manifest["rows_clean"],
-        "rows_scored": scores.num_rows, "decisions": decisions, "hard_rules": matched, "scores": target,
-        "scores_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-        "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        **({"run_key": run_key} if run_key else {}),
-    }
-    storage.write_json(manifest_key, result)
+    result = FallbackManifest(
+        dataset=spec.name, date=day.isoformat(), policy=POLICY, fallback=fallback,
+        fallback_policy=fallback.describe(),
+        halt=HaltRecord(model=halt.model_name, version=halt.version, by=halt.by, at=halt.at, reason=halt.reason),
+        input_manifest_sha256=manifest.input_sha256, curated=key, rows_in=manifest.rows_clean,
+        rows_scored=scores.num_rows, decisions=decisions, hard_rules=matched, scores=target,
+        scores_sha256=hashlib.sha256(buffer.getvalue()).hexdigest(),
+        scored_at=(now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        run_key=run_key or None,
+    )
+    contracts.write(storage, manifest_key, result)
     return result
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from ml.errors import RiskopsError
+from ml.scoring.manifests import DayScored
 
 # (day, manifest, error): the manifest of a committed day; None and None for a day this run had committed
 # already (a retry); None and the error for a day that failed
-Outcome = tuple[dt.date, dict[str, Any] | None, RiskopsError | None]
+Outcome = tuple[dt.date, DayScored | None, RiskopsError | None]
 
 
 def each_day(outcomes: Iterable[Outcome], days: list[dt.date], verb: str) -> Iterator[Outcome]:

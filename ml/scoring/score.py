@@ -40,14 +40,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ml import layout, policy
+from ml import contracts, layout, policy
 from ml import reasons as reason_statements
 from ml.boosting import xgb
-from ml.data.preprocess import quality_passed, read_manifest
+from ml.data.preprocess import PreprocessManifest, quality_passed, read_manifest
 from ml.errors import MissingDataError, RiskopsError
 from ml.model.riskmodel import RiskModel
 from ml.rating import band_scale
 from ml.scoring.contributions import saabas_booster
+from ml.scoring.manifests import ReasonMix, ScoreManifest, read_score_manifest
 from ml.scoring.run import Outcome
 from ml.spec import DatasetSpec, HardRule
 from ml.storage import Storage, unreadable
@@ -231,7 +232,7 @@ def _batches(storage: Storage, key: str, columns: list[str], categorical: list[s
             yield pa.Table.from_batches([batch.slice(max(lo - start, 0), min(hi, end) - max(lo, start))])
 
 
-def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, dict[str, Any]]:
+def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[str, PreprocessManifest]:
     """The key of a day's curated file and its preprocessing manifest; refused when the day was not preprocessed
     or failed its data-quality gate."""
     manifest = read_manifest(storage, spec.name, day)
@@ -239,9 +240,10 @@ def curated_input(storage: Storage, spec: DatasetSpec, day: dt.date) -> tuple[st
         raise MissingDataError(f"no curated data for '{spec.name}' on {day}: run preprocess for that date first")
     if not quality_passed(manifest):  # a broken day is never scored
         raise RiskopsError(f"{spec.name} {day} failed its data-quality gate at preprocessing "
-                           f"({'; '.join(manifest['quality']['failures'])}): it is not scored; re-deliver the batch "
+                           f"({'; '.join(manifest.quality.failures if manifest.quality else [])}): it is not "
+                           "scored; re-deliver the batch "
                            "(or change the spec's quality gates) and preprocess the day again")
-    return manifest["outputs"]["curated"], manifest
+    return manifest.outputs.curated, manifest
 
 
 def _metadata(pinned: PinnedModel) -> dict[bytes, bytes]:
@@ -302,7 +304,7 @@ def _write(path: str, pinned: PinnedModel, tables: Iterator[pa.Table]) -> int:
 
 
 def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel, parts: int,
-           now: dt.datetime | None = None, run_key: str | None = None) -> dict[str, Any]:
+           now: dt.datetime | None = None, run_key: str | None = None) -> ScoreManifest:
     """Merge the staging parts in order into the day's scores file and write the scoring manifest.
 
     The manifest is the commit record: the old one is removed before the scores file is replaced and the new
@@ -322,8 +324,8 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         else:
             _write(path, pinned, _rebatch(_staged_batches(storage, staged)))
         rows, decisions, matched, mix = _counts(path, spec.policy.hard_rules)
-        if rows != manifest["rows_clean"]:  # quarantine happened upstream: every curated row must be scored
-            raise RiskopsError(f"{spec.name} {day}: {manifest['rows_clean']} curated rows but {rows} scored")
+        if rows != manifest.rows_clean:  # quarantine happened upstream: every curated row must be scored
+            raise RiskopsError(f"{spec.name} {day}: {manifest.rows_clean} curated rows but {rows} scored")
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()  # streamed: memory stays flat
         manifest_key = layout.score_manifest(spec.name, day, pinned.version)
@@ -331,17 +333,17 @@ def commit(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedMode
         for published in (target, manifest_key):
             storage.remove_stale_temporaries(published)
         storage.put_file(path, target)  # published only once the row count is checked
-    result = {
-        "dataset": spec.name, "date": day.isoformat(), "model": pinned.name, "model_version": pinned.version,
-        "run_id": pinned.run_id, "model_sha256": pinned.model_sha256,
-        "input_manifest_sha256": manifest["input_sha256"], "curated": key,
-        "rows_in": manifest["rows_clean"], "rows_scored": rows, "decisions": decisions,
-        "hard_rules": matched, "reasons": mix, "partitions": parts, "policy": MODEL_POLICY,
-        "scores": target, "scores_sha256": digest,
-        "scored_at": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        **({"run_key": run_key} if run_key else {}),
-    }
-    storage.write_json(manifest_key, result)
+    result = ScoreManifest(
+        dataset=spec.name, date=day.isoformat(), model=pinned.name, model_version=pinned.version,
+        run_id=pinned.run_id, model_sha256=pinned.model_sha256,
+        input_manifest_sha256=manifest.input_sha256, curated=key,
+        rows_in=manifest.rows_clean, rows_scored=rows, decisions=decisions,
+        hard_rules=matched, reasons=mix, partitions=parts, policy=MODEL_POLICY,
+        scores=target, scores_sha256=digest,
+        scored_at=(now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        run_key=run_key or None,
+    )
+    contracts.write(storage, manifest_key, result)
     # every staged part of this day and version (also those of an earlier run split into more partitions, and
     # temporaries of a killed one), then the staging folders this left empty
     staging = layout.scores_staging(spec.name, day, pinned.version)
@@ -374,7 +376,7 @@ def _rebatch(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending).combine_chunks()
 
 
-def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int], dict[str, Any]]:
+def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict[str, int], ReasonMix]:
     """Rows, decision counts, rows per matching hard rule and the reason mix of a scores file, batch by batch:
     per statement, the explained rows (those with a reason) where it is the first reason and where it is one
     of the reasons."""
@@ -391,12 +393,12 @@ def _counts(path: str, rules: list[HardRule]) -> tuple[int, dict[str, int], dict
                 if entry["values"] is not None:
                     counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
         explained += batch.num_rows - batch.column("reason_1").null_count
-    mix = {"explained": explained, "first": dict(sorted(first.items())), "any": dict(sorted(anywhere.items()))}
+    mix = ReasonMix(explained=explained, first=dict(sorted(first.items())), any=dict(sorted(anywhere.items())))
     return rows, decisions, matched, mix
 
 
 def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedModel,
-              run_key: str | None = None) -> dict[str, Any]:
+              run_key: str | None = None) -> ScoreManifest:
     """Single-partition scoring of a day (CLI default): score, then commit."""
     score_partition(storage, spec, day, pinned)
     return commit(storage, spec, day, pinned, 1, run_key=run_key)
@@ -405,7 +407,7 @@ def score_day(storage: Storage, spec: DatasetSpec, day: dt.date, pinned: PinnedM
 def committed_by(storage: Storage, spec: DatasetSpec, day: dt.date, version: str, run_key: str) -> bool:
     """Whether the run `run_key` already committed the day with this version (its manifest names the run)."""
     key = layout.score_manifest(spec.name, day, version)
-    return storage.exists(key) and storage.read_json(key).get("run_key") == run_key
+    return storage.exists(key) and read_score_manifest(storage, key).run_key == run_key
 
 
 def score_days(storage: Storage, spec: DatasetSpec, days: list[dt.date], pinned: PinnedModel,

@@ -143,17 +143,20 @@ class ApprovalGate(HITLBranchOperator):
 
         from ml.config import Settings, configure_mlflow
         from ml.governance.approvals import approved_so_far
+        from ml.governance.requests import subject
 
-        candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
+        candidate = subject(ti.xcom_pull(task_ids=self.candidate_task_id))
         configure_mlflow(Settings.from_env())
-        return approved_so_far(MlflowClient(), candidate["model_name"], str(candidate["version"]))
+        return approved_so_far(MlflowClient(), candidate.model_name, candidate.version)
 
     def execute(self, context: Any) -> None:
         from airflow.sdk.exceptions import TaskAwaitingInput
         from airflow.sdk.timezone import utcnow
 
+        from ml.governance.requests import subject
+
         ti = context["task_instance"]
-        candidate = ti.xcom_pull(task_ids=self.candidate_task_id)
+        candidate = subject(ti.xcom_pull(task_ids=self.candidate_task_id))
         # this run's respondents (separation of duties, four eyes); HITLOperator.execute writes them into the
         # request and calls the notifiers
         self.assigned_users = self._respondents(getattr(context["dag_run"], "triggering_user_name", None),
@@ -164,11 +167,11 @@ class ApprovalGate(HITLBranchOperator):
             super().execute(context)
         except TaskAwaitingInput:
             pass  # the request is written; the wait is deferred instead, so that a supersession can end it
-        self.log.info("Waiting for a decision on %s v%s", candidate["model_name"], candidate["version"])
+        self.log.info("Waiting for a decision on %s v%s", candidate.model_name, candidate.version)
         self.defer(trigger=CandidateApprovalTrigger(
             ti_id=ti.id, options=self.options, defaults=self.defaults, params=self.serialized_params,
-            multiple=self.multiple, timeout_datetime=timeout_at, model_name=candidate["model_name"],
-            version=str(candidate["version"]), check_interval=settings.supersede_check_seconds()),
+            multiple=self.multiple, timeout_datetime=timeout_at, model_name=candidate.model_name,
+            version=candidate.version, check_interval=settings.supersede_check_seconds()),
             method_name="execute_complete")
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

@@ -28,7 +28,7 @@ def curated_event(dataset: str, day: str) -> dict[str, Any]:
     manifest = read_manifest(storage(), dataset, dt.date.fromisoformat(day))
     if manifest is None:
         raise RuntimeError(f"no preprocess manifest for {dataset} on {day}: the day is not complete")
-    return {"date": day, **{k: manifest[k] for k in ("rows_in", "rows_clean", "rows_quarantined", "input_sha256")}}
+    return {"date": day, **manifest.model_dump(include={"rows_in", "rows_clean", "rows_quarantined", "input_sha256"})}
 
 
 def publish_curated(dataset: str, business_date: str) -> Callable[..., Iterator[Metadata]]:

@@ -63,21 +63,22 @@ def send_candidate_mail(dataset: str, run_key: str, dag_id: str, gate: str = "ap
     link to its approval `gate`; returns its summary for XCom."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from ml import layout, mails
+    from ml import mails
     from ml.config import Settings
+    from ml.governance.candidate import candidate_of_run
+    from ml.governance.requests import CandidateRef
     from riskops_airflow.stores import storage as data_storage
 
     settings, storage = Settings.from_env(), data_storage()
-    candidate = storage.read_json(storage.read_json(layout.retrain_run(dataset, run_key))["candidate"])
-    pdf = storage.read_bytes(candidate["report_key"])
-    technical_file = candidate.get("technical_file_key")
+    candidate = candidate_of_run(storage, dataset, run_key)
+    pdf = storage.read_bytes(candidate.report_key)
+    technical_file = candidate.technical_file_key
     mail = mails.candidate(candidate, approval_url(dag_id, run_key, gate),
                            storage.url(technical_file) if technical_file else None)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         _send(hook, list(settings.approvers), mail.subject, mail.html, settings.mail_from,
-              f"{candidate['model_name']}-v{candidate['version']}.pdf", pdf)
-    return {k: candidate.get(k) for k in ("dataset", "model_name", "version", "verdict", "report_sha256",
-                                          "model_sha256", "technical_file_sha256", "run_id")}
+              f"{candidate.model_name}-v{candidate.version}.pdf", pdf)
+    return CandidateRef.of(candidate).model_dump()
 
 
 def send_stability_mails(dataset: str, run_key: str, conn_id: str = "smtp_default") -> dict[str, Any]:
@@ -198,11 +199,12 @@ class ApprovalRequestNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         from ml import mails
         from ml.config import Settings
+        from ml.governance.requests import subject
 
         ti, gate = context["ti"], context["task"]
-        candidate = ti.xcom_pull(task_ids=gate.candidate_task_id)
-        mail = mails.approval_request(self.what.format(**candidate), self.dataset, ti.dag_id,
-                                      str(candidate["report_sha256"]), gate.approved(ti), self.quorum,
+        candidate = subject(ti.xcom_pull(task_ids=gate.candidate_task_id))
+        mail = mails.approval_request(self.what.format(**candidate.model_dump()), self.dataset, ti.dag_id,
+                                      candidate.report_sha256, gate.approved(ti), self.quorum,
                                       approval_url(ti.dag_id, ti.run_id, ti.task_id))
         _send_text(list(Settings.from_env().approvers), mail.subject, mail.html, self.conn_id)
 
@@ -219,7 +221,10 @@ class PromotionNotifier(BaseNotifier):
         self.dataset, self.candidate_task_id, self.conn_id = dataset, candidate_task_id, conn_id
 
     def notify(self, context: Any) -> None:
-        send_promotion_mail(self.dataset, str(context["ti"].xcom_pull(task_ids=self.candidate_task_id)["version"]),
+        from ml.governance.requests import CandidateRef
+
+        ref = CandidateRef.model_validate(context["ti"].xcom_pull(task_ids=self.candidate_task_id))
+        send_promotion_mail(self.dataset, ref.version,
                             self.conn_id)
 
 
@@ -291,11 +296,13 @@ def remind(dataset: str, kind: str, dag_id: str, run_id: str, since: str) -> str
 
 
 def send_rollback_request(dataset: str, plan: dict[str, Any], requested_by: str, reason: str, quorum: int) -> str:
-    """Mail the approvers that a rollback waits for their decision (`plan`: the rollback DAG's plan)."""
+    """Mail the approvers that a rollback waits for their decision (`plan`: the rollback DAG's plan, its XCom)."""
     from ml import mails
     from ml.config import Settings
+    from ml.governance.requests import RollbackPlan
 
-    mail = mails.rollback_request(dataset, plan["model_name"], plan, plan["champion"], requested_by, reason, quorum,
+    target = RollbackPlan.model_validate(plan)
+    mail = mails.rollback_request(dataset, target.model_name, target, target.champion, requested_by, reason, quorum,
                                   _airflow_url())
     _send_text(list(Settings.from_env().approvers), mail.subject, mail.html)
     return mail.subject

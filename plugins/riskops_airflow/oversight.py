@@ -13,9 +13,10 @@ def plan_rollback(dataset: str, params: Mapping[str, Any], requested_by: str | N
     approved (no earlier champion, a rejected version, a blank reason)."""
     from mlflow import MlflowClient
 
-    from ml import layout
+    from ml import contracts, layout
     from ml.config import Settings, configure_mlflow
     from ml.governance import approvals, champions, registry
+    from ml.governance.requests import RollbackPlan
     from riskops_airflow.stores import storage
 
     reason = str(params.get("reason") or "")
@@ -28,8 +29,8 @@ def plan_rollback(dataset: str, params: Mapping[str, Any], requested_by: str | N
     named = layout.model_version(str(params["version"])) if params.get("version") else None
     target, champion = approvals.rollback_target(client, name, named)
     made = [e for e in champions.history(client, name) if e.version == target and e.action in champions.CHANGES]
-    plan = {"dataset": dataset, "model_name": name, "version": target, "champion": champion,
-            "report_sha256": registry.tags(client, name, target)["report_sha256"],
-            "line": made[-1].line() if made else None, "requested_by": requested_by or "unknown", "reason": reason}
-    storage().write_json(layout.rollback_run(dataset, run_key), plan)
-    return plan
+    plan = RollbackPlan(dataset=dataset, model_name=name, version=target, champion=champion,
+                        report_sha256=registry.tags(client, name, target)["report_sha256"],
+                        line=made[-1].line() if made else None, requested_by=requested_by or "unknown", reason=reason)
+    contracts.write(storage(), layout.rollback_run(dataset, run_key), plan)
+    return plan.model_dump()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from reports.candidate import render_candidate_report
 from tests.helpers import free_port, mails
 from tests.reports.test_candidate import make_data
 
+REPO = Path(__file__).resolve().parents[2]
 AS_OF = dt.date(2026, 10, 31)
 RUN = "manual__2026-10-31T03:00:00+00:00"  # the retraining run whose candidate is mailed
 
@@ -22,12 +25,17 @@ RUN = "manual__2026-10-31T03:00:00+00:00"  # the retraining run whose candidate 
 def candidate(data_root) -> dict:
     storage = Storage(str(data_root))
     pdf = render_candidate_report(make_data())
-    summary = {
+    # a whole candidate.json (tests/fixtures/contracts) with the figures these assertions name
+    base = json.loads((REPO / "tests" / "fixtures" / "contracts" / "candidate_with_champion.json").read_text())
+    summary = base | {
         "dataset": "card_transactions", "model_name": "riskops-card_transactions", "version": "3",
         "run_id": "abc123", "as_of": AS_OF.isoformat(), "verdict": "not recommended",
         "verdict_reason": "AUC does not beat the champion", "threshold": 0.0812,
-        "metrics": {"auc": 0.8612, "auc_low": 0.8012, "auc_high": 0.9212, "ks": 0.55, "n": 230, "positives": 21},
-        "champion_version": "2", "champion_metrics": {"auc": 0.8701, "auc_low": 0.8101, "auc_high": 0.9301, "ks": 0.56},
+        "metrics": base["metrics"] | {"auc": 0.8612, "auc_low": 0.8012, "auc_high": 0.9212, "ks": 0.55, "n": 230,
+                                      "positives": 21},
+        "champion_version": "2", "champion_metrics": base["champion_metrics"] | {
+            "auc": 0.8701, "auc_low": 0.8101, "auc_high": 0.9301, "ks": 0.56},
+        "trigger": None, "champion_line": None, "quorum": 1,
         "report_sha256": hashlib.sha256(pdf).hexdigest(),
         "gaps": ["14 of the window's 30 business days were not preprocessed and are missing from the development "
                  "sample: 2026-09-01, 2026-09-03 and 12 more"],

@@ -74,8 +74,8 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     spec = get_spec(REPO / "datasets", "card_transactions")
     config = TrainConfig(window_days=DAYS, valid_days=3, test_days=4, num_boost_round=200, early_stopping_rounds=20)
     summary = retrain(storage, spec, DAY + dt.timedelta(days=45), config, os.environ["RISKOPS_MLFLOW_ARTIFACTS"])
-    approve(client, registry.model_name("card_transactions"), summary["version"], "Ada")
-    version = summary["version"]
+    approve(client, registry.model_name("card_transactions"), summary.version, "Ada")
+    version = summary.version
 
     dag = _dag()
     run = dag.test(logical_date=None, run_conf={"date": DAY.isoformat(), "partitions": 1})
@@ -88,7 +88,7 @@ def test_scores_a_day_and_partitioned_run_matches(env):
     manifest = storage.read_json(layout.score_manifest("card_transactions", DAY, version))
     curated = storage.read_json(layout.preprocess_manifest("card_transactions", DAY))
     assert manifest["rows_scored"] == manifest["rows_in"] == curated["rows_clean"]
-    assert manifest["model_version"] == version and manifest["run_id"] == summary["run_id"]
+    assert manifest["model_version"] == version and manifest["run_id"] == summary.run_id
 
     run = dag.test(logical_date=None, run_conf={"date": DAY.isoformat(), "partitions": 3})
     assert run.state == DagRunState.SUCCESS

@@ -77,7 +77,7 @@ def _world(home: Path, spec: DatasetSpec, start: dt.date, days: int, train: Trai
             if train is not None:
                 assert as_of is not None
                 summary = retrain(storage, spec, as_of, train, artifact_root=(home / "art").as_uri())
-                approve(MlflowClient(), registry.model_name(spec.name), summary["version"])
+                approve(MlflowClient(), registry.model_name(spec.name), summary.version)
             pinned = score.resolve_model(spec.name)
             for day in replayed:
                 score.score_day(storage, spec, day, pinned)

@@ -25,6 +25,7 @@ from ml.data.preprocess import preprocess_day, read_manifest
 from ml.data.replay import replay
 from ml.dates import business_days
 from ml.governance import registry, technical_file
+from ml.governance.candidate import CandidateSummary, read_summary
 from ml.monitor.history import History, Record
 from ml.spec import get_spec
 from ml.storage import Storage
@@ -78,8 +79,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     mlflow.set_registry_uri(None)
 
 
-def _summary(storage: Storage, version: str) -> dict:
-    return storage.read_json(layout.candidate("loans", version, "candidate.json"))
+def _summary(storage: Storage, version: str) -> CandidateSummary:
+    return read_summary(storage, layout.candidate("loans", version, "candidate.json"))
 
 
 def _text(pdf: bytes) -> str:
@@ -96,10 +97,10 @@ def test_stored_beside_the_report_in_the_run_and_hash_tagged(world):
         summary = _summary(storage, version)
         pdf = storage.read_bytes(technical_file.key("loans", version))
         sha = hashlib.sha256(pdf).hexdigest()
-        assert summary["technical_file_key"] == layout.candidate("loans", version, "technical_file.pdf")
-        assert summary["technical_file_sha256"] == sha == registry.tags(client, NAME, version)["technical_file_sha256"]
+        assert summary.technical_file_key == layout.candidate("loans", version, "technical_file.pdf")
+        assert summary.technical_file_sha256 == sha == registry.tags(client, NAME, version)["technical_file_sha256"]
         logged = mlflow.artifacts.download_artifacts(
-            run_id=summary["run_id"], dst_path=str(world["tmp"] / f"dl{version}"),
+            run_id=summary.run_id, dst_path=str(world["tmp"] / f"dl{version}"),
             artifact_path=f"technical_file/{NAME}-v{version}-technical-file.pdf")
         assert Path(logged).read_bytes() == pdf
         assert len(PdfReader(io.BytesIO(pdf)).pages) >= 10  # a title page and a page per section at least
@@ -117,13 +118,13 @@ def test_each_section_is_filled_from_the_run(world):
     assert purpose["Intended use"] == spec.documentation.intended_use and purpose["Model owner"] == "Head of lending risk"
     assert purpose["Review period"].startswith("90 days") and len(s1.blocks) == 1  # nothing left blank
 
-    manifests = [read_manifest(storage, "loans", d) for d in DAYS]
+    manifests = [m.model_dump() for d in DAYS if (m := read_manifest(storage, "loans", d)) is not None]
     accounting = dict(_block(s2, "Sources, window and row accounting").pairs)
     clean, quarantined = sum(m["rows_clean"] for m in manifests), sum(m["rows_quarantined"] for m in manifests)
     assert accounting["Rows landed"].startswith(f"{clean + quarantined:,} = {clean:,} clean + {quarantined:,} "
                                                 "quarantined")
-    assert accounting["Data hash"] == summary["data_hash"]
-    unknown = summary["data_accounting"]["unknown_outcomes"]
+    assert accounting["Data hash"] == summary.data_hash
+    unknown = summary.data_accounting.unknown_outcomes
     assert unknown > 0 and f"{unknown:,} unknown" in accounting["Outcomes"]
     days = _block(s2, "Preprocess manifests of the window").rows
     assert [r[0] for r in days] == [d.isoformat() for d in DAYS] and days[0][4] == manifests[0]["input_sha256"]
@@ -132,36 +133,36 @@ def test_each_section_is_filled_from_the_run(world):
         sum(m["stats"]["reasons_by_column"].get(c, 0) for m in manifests) for c in {r[0] for r in reasons})
 
     features = {r[0]: r for r in _block(s3, "Model inputs").rows}
-    assert set(features) == set(summary["features"]) and "earliest_credit_line" not in features  # dates: derived
+    assert set(features) == set(summary.features) and "earliest_credit_line" not in features  # dates: derived
     assert features["loan_amount"][1:3] == ["float", "500 to 40000"]
-    assert features[summary["feature_importance"][0][0]][5] == "1"
-    (check,) = summary["monotone"]  # 23b's partial-dependence check of the constrained feature
-    assert check["feature"] == "annual_income" and check["holds"] is True
+    assert features[summary.feature_importance[0][0]][5] == "1"
+    (check,) = summary.monotone  # 23b's partial-dependence check of the constrained feature
+    assert check.feature == "annual_income" and check.holds is True
     assert features["annual_income"][4] == "decreasing (holds)" and features["loan_amount"][4] == "none"
     income_missing = sum(m["stats"]["null_rate"]["annual_income"] * m["rows_clean"] for m in manifests) / clean
     assert features["annual_income"][3] == f"{income_missing:.2%}" and income_missing > 0
 
-    params = client.get_run(summary["run_id"]).data.params
+    params = client.get_run(summary.run_id).data.params
     booster = dict(map(tuple, _block(s4, "Booster parameters (the training run's MLflow parameters)").rows))
     assert booster["max_depth"] == params["xgb.max_depth"] and booster["eta"] == params["xgb.eta"]
     design = dict(_block(s4, "Algorithm and training").pairs)
-    assert design["Threshold"].startswith(f"{summary['threshold']:.4f} by fbeta: maximises F2")
+    assert design["Threshold"].startswith(f"{summary.threshold:.4f} by fbeta: maximises F2")
     assert design["Trees"].startswith(params["best_iteration"])
 
     tested = {r[0]: r for r in _block(s5, "Out-of-time test").rows}
-    m, c = summary["metrics"], summary["champion_metrics"]
-    assert tested["AUC"][1] == f"{m['auc']:.4f} (95% CI {m['auc_low']:.4f} to {m['auc_high']:.4f})"
-    assert tested["KS"][2] == f"{c['ks']:.4f}" and summary["champion_version"] == "1"
-    assert len(_block(s5, "Calibration by band (out-of-time test)").rows) == len(summary["calibration"])
+    m, c = summary.metrics, summary.champion_metrics
+    assert tested["AUC"][1] == f"{m.auc:.4f} (95% CI {m.auc_low:.4f} to {m.auc_high:.4f})"
+    assert tested["KS"][2] == f"{c.ks:.4f}" and summary.champion_version == "1"
+    assert len(_block(s5, "Calibration by band (out-of-time test)").rows) == len(summary.calibration)
     assert "Score PSI" in _block(s5, "Stability against the champion").lines[0]
-    card = summary["scorecard"]
+    card = summary.scorecard
     side = {r[0]: r for r in _block(s5, "Scorecard challenger").rows}
-    assert side["AUC"][2].startswith(f"{card['scorecard']['auc']:.4f} (95% CI")
-    assert side["KS"][1] == f"{card['xgboost']['ks']:.4f}"
+    assert side["AUC"][2].startswith(f"{card.scorecard.auc:.4f} (95% CI")
+    assert side["KS"][1] == f"{card.xgboost.ks:.4f}"
     points = _block(s5, "Scorecard points (a row's points summed over its features give its score)").rows
-    assert len(points) == len(card["points"]) > 0
-    assert points[0] == [card["points"][0]["feature"], str(card["points"][0]["bin"]),
-                         f"{card['points'][0]['woe']:.4f}", f"{card['points'][0]['points']:.1f}"]
+    assert len(points) == len(card.points) > 0
+    assert points[0] == [card.points[0].feature, str(card.points[0].bin),
+                         f"{card.points[0].woe:.4f}", f"{card.points[0].points:.1f}"]
 
     limits = " ".join(s6.blocks[0].lines)
     assert "Wide interval" in limits and f"{unknown:,} matured rows had an unknown outcome" in limits

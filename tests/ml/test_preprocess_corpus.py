@@ -76,7 +76,7 @@ def test_corpus_covers_the_odd_bytes():
 
 def test_header_with_undecodable_bytes_is_escaped_not_fatal(tmp_path):
     """A garbled column name must neither crash the run nor lose rows: it reads as an unknown column."""
-    manifest = preprocess_day(_land(tmp_path, "header_bad_bytes.csv"), SPEC, DAY)
+    manifest = preprocess_day(_land(tmp_path, "header_bad_bytes.csv"), SPEC, DAY).model_dump()
     (inp,) = manifest["inputs"]
     assert inp["extra_columns"] == ["chann\\xe9l"]
     assert inp["missing_optional_columns"] == ["channel"]
@@ -87,7 +87,7 @@ def test_header_with_undecodable_bytes_is_escaped_not_fatal(tmp_path):
 def test_corpus_file_row_counts(tmp_path, name):
     exp = EXPECTED[name]
     storage = _land(tmp_path, name)
-    manifest = preprocess_day(storage, SPEC, DAY)
+    manifest = preprocess_day(storage, SPEC, DAY).model_dump()
 
     assert manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
     assert (manifest["rows_in"], manifest["rows_clean"], manifest["rows_quarantined"]) == (
@@ -176,7 +176,7 @@ def test_one_bad_file_fails_the_whole_day(tmp_path):
 def test_all_readable_files_in_one_day(tmp_path):
     """Many files for a day: rows add up per file; ids repeat across files, so later copies are duplicates."""
     storage = _land(tmp_path, *ROW_FILES)
-    manifest = preprocess_day(storage, SPEC, DAY)
+    manifest = preprocess_day(storage, SPEC, DAY).model_dump()
     assert manifest["rows_in"] == sum(EXPECTED[n]["rows_in"] for n in ROW_FILES)
     assert manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
     assert [i["file"] for i in manifest["inputs"]] == ROW_FILES

@@ -243,7 +243,7 @@ def test_cards_rows_land_on_their_date_and_labels_exist(cards):
 def _preprocess_all(storage: Storage, spec: DatasetSpec, window_days: list[dt.date]):
     outputs, manifests = {}, []
     for day in window_days:
-        manifest = preprocess_day(storage, spec, day)
+        manifest = preprocess_day(storage, spec, day).model_dump()
         assert manifest["rows_in"] == manifest["rows_clean"] + manifest["rows_quarantined"]
         keys = [layout.curated(spec.name, day),
                 layout.quarantine(spec.name, day), layout.preprocess_manifest(spec.name, day)]

@@ -59,29 +59,29 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     client = MlflowClient()
     name = registry.model_name("card_transactions")
     first = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
-    assert first["version"] == "1" and first["verdict"] == "recommended" and first["champion_metrics"] is None
-    assert first["metrics"]["auc"] > 0.75  # the synthetic fraud signal is learnable
+    assert first.version == "1" and first.verdict == "recommended" and first.champion_metrics is None
+    assert first.metrics.auc > 0.75  # the synthetic fraud signal is learnable
 
     v1 = client.get_model_version(name, "1")
     assert v1.current_stage == "Staging"
     assert str(client.get_model_version_by_alias(name, "challenger").version) == "1"
-    pdf = cards_storage.read_bytes(first["report_key"])
+    pdf = cards_storage.read_bytes(first.report_key)
     assert pdf.startswith(b"%PDF") and v1.tags["riskops.report_sha256"] == hashlib.sha256(pdf).hexdigest()
-    run = client.get_run(first["run_id"])
-    assert run.data.tags["data_hash"] == first["data_hash"]
-    assert run.data.metrics["test.auc"] == pytest.approx(first["metrics"]["auc"])
-    artifacts = {a.path for a in client.list_artifacts(first["run_id"])}
+    run = client.get_run(first.run_id)
+    assert run.data.tags["data_hash"] == first.data_hash
+    assert run.data.metrics["test.auc"] == pytest.approx(first.metrics.auc)
+    artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"reference_bins.json", "data_window.json", "report"} <= artifacts
-    bins = json.loads(Path(mlflow.artifacts.download_artifacts(run_id=first["run_id"],
+    bins = json.loads(Path(mlflow.artifacts.download_artifacts(run_id=first.run_id,
                                                                 artifact_path="reference_bins.json")).read_text())
     assert len(bins["score"]["proportions"]) >= 5 and "amount" in bins["features"]
 
     approve(client, name, "1", "Ada")
     second = retrain(cards_storage, cards_spec, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
-    assert second["version"] == "2" and second["champion_version"] == "1"
+    assert second.version == "2" and second.champion_version == "1"
     # same data and seed: the candidate equals the champion, so it does not beat it by the margin
-    assert second["champion_metrics"]["auc"] == pytest.approx(second["metrics"]["auc"])
-    assert second["verdict"] == "not recommended"
+    assert second.champion_metrics.auc == pytest.approx(second.metrics.auc)
+    assert second.verdict == "not recommended"
 
     model = registry.load_model(client, name, "2")
     parts = time_split(development_sample(cards_storage, cards_spec, AS_OF, DAYS).frame, 3, 4)
@@ -98,8 +98,8 @@ def test_first_candidate_then_champion_comparison(cards_storage, cards_spec, mlf
     test, dev = parts["test"], pd.concat([parts["train"], parts["valid"]])
     p = model.predict_proba(test)
     swap = compare_with_champion(model, "2", p, 2.0, test, dev, CONFIG.beta, cards_spec.monitoring).swap
-    assert swap["approve->decline"]["n"] == swap["decline->decline"]["n"] == 0
-    assert swap["decline->approve"]["n"] == int((p >= model.threshold).sum()) > 0
+    assert swap.approve_decline.n == swap.decline_decline.n == 0
+    assert swap.decline_approve.n == int((p >= model.threshold).sum()) > 0
 
     # and is covered by the model's hash: a sample changed in the artifact store is refused
     model_id = client.get_model_version(name, "2").source.removeprefix("models:/")
@@ -171,14 +171,14 @@ def test_calibrated_candidate_report_and_development_facts(cards_storage, cards_
                                           ignore=shutil.ignore_patterns("candidates", "runs"))))
     config = TrainConfig(**{**CONFIG.__dict__, "cost_sensitive": True})
     summary = retrain(storage, cards_spec, AS_OF, config, artifact_root=(tmp_path / "art").as_uri())
-    pdf = PdfReader(io.BytesIO(storage.read_bytes(summary["report_key"])))
+    pdf = PdfReader(io.BytesIO(storage.read_bytes(summary.report_key)))
     text = " ".join(page.extract_text() for page in pdf.pages)
     assert "Before the calibration map (platt, fitted on the validation sample)" in text
-    model = registry.load_model(MlflowClient(), registry.model_name(cards_spec.name), summary["version"])
+    model = registry.load_model(MlflowClient(), registry.model_name(cards_spec.name), summary.version)
     assert model.calibration["method"] == "platt"
     development = model.meta["development"]
-    assert development["auc"] == pytest.approx(summary["metrics"]["auc"])
-    assert sum(development["band_rows"].values()) == summary["metrics"]["n"]
+    assert development["auc"] == pytest.approx(summary.metrics.auc)
+    assert sum(development["band_rows"].values()) == summary.metrics.n
 
 
 def test_a_corrupted_curated_file_is_a_clear_error(cards_storage, cards_spec, tmp_path):

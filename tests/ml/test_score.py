@@ -70,7 +70,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         with pytest.raises(MissingDataError) as unapproved:  # a candidate in Staging is not approved yet
             score.resolve_model(DS)
-        approve(MlflowClient(), NAME, summary["version"], approver="Ada")
+        approve(MlflowClient(), NAME, summary.version, approver="Ada")
         yield Env(uri, artifacts, storage, score.resolve_model(DS), summary, str(unapproved.value))
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
@@ -140,8 +140,8 @@ def test_an_unapproved_candidate_is_not_used(store):
 
 def test_score_day_writes_scores_and_manifest(store, cards_spec):
     env = store
-    m = score.score_day(env.storage, cards_spec, DAY, env.pinned)
-    curated, pre = _curated(env), read_manifest(env.storage, DS, DAY)
+    m = score.score_day(env.storage, cards_spec, DAY, env.pinned).model_dump()
+    curated, pre = _curated(env), read_manifest(env.storage, DS, DAY).model_dump()  # type: ignore[union-attr]
     key = layout.scores(DS, DAY, "1")
     assert m["scores"] == key and env.storage.exists(key)
     assert env.storage.read_json(layout.score_manifest(DS, DAY, "1")) == m
@@ -149,8 +149,8 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     out = env.storage.read_parquet(key)
     assert len(out) == len(curated) == pre["rows_clean"] == m["rows_in"] == m["rows_scored"]
     assert out["id"].tolist() == curated["transaction_id"].tolist()  # every curated row, in order
-    assert (m["model"], m["model_version"], m["run_id"]) == (NAME, "1", env.summary["run_id"])
-    assert env.pinned.run_id == env.summary["run_id"]
+    assert (m["model"], m["model_version"], m["run_id"]) == (NAME, "1", env.summary.run_id)
+    assert env.pinned.run_id == env.summary.run_id
     assert m["input_manifest_sha256"] == pre["input_sha256"] and m["curated"] == pre["outputs"]["curated"]
     assert sum(m["decisions"].values()) == len(out) and m["partitions"] == 1
     assert m["decisions"] == {k: int((out["decision"] == k).sum()) for k in ("approve", "review", "decline")}
@@ -161,7 +161,7 @@ def test_score_day_writes_scores_and_manifest(store, cards_spec):
     assert out["score"].between(300, 900).all() and set(out["band"]) <= set("ABCDE")
     assert out["hard_rule"].isna().all() and m["hard_rules"] == {}  # the cards spec has no hard rules
     meta = pq.ParquetFile(io.BytesIO(_scores_bytes(env))).schema_arrow.metadata
-    assert meta[b"riskops.model_version"] == b"1" and meta[b"riskops.run_id"] == env.summary["run_id"].encode()
+    assert meta[b"riskops.model_version"] == b"1" and meta[b"riskops.run_id"] == env.summary.run_id.encode()
     assert _staged(env) == []
 
 
@@ -197,9 +197,9 @@ def test_a_batch_of_days_commits_each_day_and_a_retry_scores_only_the_failed_one
 
 def test_rerun_gives_byte_identical_scores(store, cards_spec):
     env = store
-    first = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    first = score.score_day(env.storage, cards_spec, DAY, env.pinned).model_dump()
     data = _scores_bytes(env)
-    second = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    second = score.score_day(env.storage, cards_spec, DAY, env.pinned).model_dump()
     assert _scores_bytes(env) == data and first["scores_sha256"] == second["scores_sha256"]
 
 
@@ -208,13 +208,13 @@ def test_partitioned_run_gives_the_same_bytes_as_a_single_run(store, cards_spec,
     # small batches and row groups, so slices and row groups cut across each other
     monkeypatch.setattr(score, "BATCH_ROWS", 128)
     monkeypatch.setattr(score, "ROW_GROUP_ROWS", 500)
-    single = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    single = score.score_day(env.storage, cards_spec, DAY, env.pinned).model_dump()
     data = _scores_bytes(env)
     rows = [score.score_partition(env.storage, cards_spec, DAY, env.pinned, part, 3) for part in (2, 0, 1)]
     assert sum(rows) == single["rows_scored"] and max(rows) - min(rows) <= 1
     assert _staged(env) == ["part-0000.parquet", "part-0001.parquet", "part-0002.parquet"]
     score.score_partition(env.storage, cards_spec, DAY, env.pinned, 4, 5)  # left by an earlier run with 5 parts
-    merged = score.commit(env.storage, cards_spec, DAY, env.pinned, 3)
+    merged = score.commit(env.storage, cards_spec, DAY, env.pinned, 3).model_dump()
     assert _scores_bytes(env) == data and merged["scores_sha256"] == single["scores_sha256"]
     assert merged["partitions"] == 3 and merged["decisions"] == single["decisions"]
     assert _staged(env) == []  # staging removed after the commit, the stray part-0004 too
@@ -239,7 +239,7 @@ def test_partitions_read_their_slice_of_a_day_stored_in_many_row_groups(store, c
     monkeypatch.setattr(score, "BATCH_ROWS", 64)
     for part in range(5):
         score.score_partition(other, cards_spec, DAY, env.pinned, part, 5)
-    merged = score.commit(other, cards_spec, DAY, env.pinned, 5)
+    merged = score.commit(other, cards_spec, DAY, env.pinned, 5).model_dump()
     assert other.read_bytes(merged["scores"]) == _scores_bytes(env)  # every row once, in order
 
 
@@ -281,7 +281,7 @@ def test_a_commit_dying_before_its_manifest_leaves_no_stale_manifest(store, card
     assert env.storage.exists(layout.scores(DS, day, "1"))
     assert not env.storage.exists(layout.score_manifest(DS, day, "1"))
     again = score.score_day(env.storage, cards_spec, day, env.pinned)  # the retry completes the commit
-    assert again["scores_sha256"] == hashlib.sha256(_scores_bytes(env, day=day)).hexdigest()
+    assert again.scores_sha256 == hashlib.sha256(_scores_bytes(env, day=day)).hexdigest()
 
 
 def test_a_day_that_failed_its_quality_gate_is_not_scored(store, cards_spec):
@@ -309,7 +309,7 @@ def test_commit_refuses_missing_or_mismatched_partitions_and_publishes_nothing(s
         score.commit(env.storage, cards_spec, day, env.pinned, 2)  # only two thirds of the rows
     assert not env.storage.exists(layout.scores(DS, day, "1"))
     assert not env.storage.exists(layout.score_manifest(DS, day, "1"))
-    assert score.commit(env.storage, cards_spec, day, env.pinned, 3)["rows_scored"] == len(_curated(env, day))
+    assert score.commit(env.storage, cards_spec, day, env.pinned, 3).rows_scored == len(_curated(env, day))
     with pytest.raises(RiskopsError, match="partition 3 is not within 0..2"):
         score.score_partition(env.storage, cards_spec, day, env.pinned, 3, 3)
     with pytest.raises(MissingDataError, match="run preprocess"):
@@ -327,8 +327,8 @@ def test_pinned_version_is_kept_when_a_new_champion_is_approved_mid_run(store, c
     assert second["version"] == "2" and score.resolve_model(DS).version == "2"
     for part in (1, 2):
         score.score_partition(env.storage, cards_spec, DAY, pinned, part, 3)
-    m = score.commit(env.storage, cards_spec, DAY, pinned, 3)
-    assert (m["model_version"], m["run_id"]) == ("1", env.summary["run_id"])
+    m = score.commit(env.storage, cards_spec, DAY, pinned, 3).model_dump()
+    assert (m["model_version"], m["run_id"]) == ("1", env.summary.run_id)
     assert m["scores"] == layout.scores(DS, DAY, "1")
     assert not env.storage.exists(layout.day_folder("scores", DS, DAY) + "/model=2")
     out, curated = env.storage.read_parquet(m["scores"]), _curated(env)
@@ -342,7 +342,7 @@ def test_explicit_model_version_overrides_the_champion(store, cards_spec, second
     env = store
     assert score.resolve_model(DS).version == "2"
     v1 = score.resolve_model(DS, "1")
-    assert (v1.name, v1.version, v1.run_id) == (NAME, "1", env.summary["run_id"])
+    assert (v1.name, v1.version, v1.run_id) == (NAME, "1", env.summary.run_id)
     with pytest.raises(RiskopsError, match="has no version 42"):
         score.resolve_model(DS, "42")
 
@@ -469,7 +469,7 @@ def test_reasons_are_the_spec_statements_ranked_on_summed_contributions(store, c
 
 def test_the_manifest_counts_the_reason_mix(store, cards_spec):
     env = store
-    m = score.score_day(env.storage, cards_spec, DAY, env.pinned)
+    m = score.score_day(env.storage, cards_spec, DAY, env.pinned).model_dump()
     out = env.storage.read_parquet(m["scores"])
     mix = m["reasons"]
     assert mix["explained"] == int(out["reason_1"].notna().sum()) > 0
@@ -499,13 +499,13 @@ def test_hard_rules_decide_before_the_model(store, cards_spec, tmp_path):
     env = store
     rule = HardRule(when="amount > 100", action="decline", code="HR-AMOUNT")
     ruled = cards_spec.model_copy(update={"policy": cards_spec.policy.model_copy(update={"hard_rules": [rule]})})
-    base = env.storage.read_parquet(score.score_day(env.storage, cards_spec, DAY, env.pinned)["scores"])
+    base = env.storage.read_parquet(score.score_day(env.storage, cards_spec, DAY, env.pinned).scores)
     # a separate storage root holding the same curated day, so the module's scores are not replaced
     other = Storage(str(tmp_path / "data"))
     for key in (layout.curated(DS, DAY),
                 layout.preprocess_manifest(DS, DAY)):
         other.write_bytes(key, env.storage.read_bytes(key))
-    m = score.score_day(other, ruled, DAY, env.pinned)
+    m = score.score_day(other, ruled, DAY, env.pinned).model_dump()
     out = other.read_parquet(m["scores"])
 
     big = (_curated(env)["amount"] > 100).to_numpy()
@@ -568,7 +568,7 @@ def test_score_file_validates_then_scores(store, cards_spec):
     assert set(scores.columns) == {f.name for f in score.SCHEMA}
 
     # the same rows scored nightly get the same PD, score and decision
-    nightly = env.storage.read_parquet(score.score_day(env.storage, cards_spec, DAY, env.pinned)["scores"])
+    nightly = env.storage.read_parquet(score.score_day(env.storage, cards_spec, DAY, env.pinned).scores)
     nightly = nightly.set_index("id").loc[expected].reset_index()
     pd.testing.assert_frame_equal(scores.reset_index(drop=True)[nightly.columns].astype(nightly.dtypes.to_dict()),
                                   nightly, check_exact=False, atol=1e-12)
@@ -649,7 +649,7 @@ def test_re_scoring_refuses_a_rejected_or_unapproved_version(store, monkeypatch,
 # ---- the stop switch -------------------------------------------------------------------------------------
 
 def test_the_policy_column_says_the_model_decided_each_row(store, cards_spec):
-    out = store.storage.read_parquet(score.score_day(store.storage, cards_spec, DAY, store.pinned)["scores"])
+    out = store.storage.read_parquet(score.score_day(store.storage, cards_spec, DAY, store.pinned).scores)
     assert set(out["policy"]) == {"model"}
     assert store.storage.read_json(layout.score_manifest(DS, DAY, "1"))["policy"] == "model"
 

@@ -45,17 +45,17 @@ def gmsc_storage(tmp_path_factory) -> Storage:
 
 def test_the_scorecard_is_registered_and_scored_by_the_same_policy(gmsc_storage, mlflow_store, tmp_path):
     summary = retrain(gmsc_storage, GMSC, AS_OF, CONFIG, artifact_root=(tmp_path / "art").as_uri())
-    assert summary["algorithm"] == "scorecard" and summary["scorecard"]["candidate"] == "scorecard"
-    assert summary["metrics"]["auc"] == pytest.approx(summary["scorecard"]["scorecard"]["auc"], abs=1e-6)
+    assert summary.algorithm == "scorecard" and summary.scorecard.candidate == "scorecard"
+    assert summary.metrics.auc == pytest.approx(summary.scorecard.scorecard.auc, abs=1e-6)
     name = registry.model_name(GMSC.name)
-    assert registry.tags(MlflowClient(), name, summary["version"])["status"] == "candidate"
-    model = registry.load_model(MlflowClient(), name, summary["version"])
+    assert registry.tags(MlflowClient(), name, summary.version)["status"] == "candidate"
+    model = registry.load_model(MlflowClient(), name, summary.version)
     card = Scorecard.from_dict(model.meta["scorecard"])
     assert model.meta["algorithm"] == "scorecard"
 
     rows = development_sample(gmsc_storage, GMSC, AS_OF, DAYS).frame.tail(3000)
     features = model.pipeline.transform(rows)
-    pinned = PinnedModel(name, summary["version"], "run")
+    pinned = PinnedModel(name, summary.version, "run")
     pinned.__dict__["model"] = model  # what its cached loading returns
     scored = score_frame(rows.drop(columns=["label"]), GMSC, pinned)
     np.testing.assert_allclose(scored["pd"], card.predict_proba(features), rtol=1e-5)
@@ -69,16 +69,16 @@ def test_the_scorecard_is_registered_and_scored_by_the_same_policy(gmsc_storage,
     assert scored["reason_1"].notna().any()
     # MLflow users' pyfunc flavour loads the same folder, so it gives the same PDs (its signature declares the
     # integer columns as doubles, as registry.log_model logs them)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{summary['version']}")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{summary.version}")
     example = rows.drop(columns=["label"]).head(50)
     example = example.astype({c: "float64" for c in example.columns if str(example[c].dtype) in ("Int64", "int64")})
     np.testing.assert_allclose(pyfunc.predict(example)["pd"], scored["pd"][:50], rtol=1e-6)
 
-    pdf = PdfReader(io.BytesIO(gmsc_storage.read_bytes(summary["report_key"])))
+    pdf = PdfReader(io.BytesIO(gmsc_storage.read_bytes(summary.report_key)))
     page = " ".join(pdf.pages[5].extract_text().split())
     assert "Scorecard (candidate)" in page and "XGBoost" in page
     assert "The direction holds for every constrained feature." in page
-    assert [c["feature"] for c in summary["monotone"]] == list(GMSC.monotone)
+    assert [c.feature for c in summary.monotone] == list(GMSC.monotone)
 
 
 def test_the_xgboost_candidate_honours_the_gmsc_constraints_and_shows_the_scorecard(gmsc_storage):

@@ -110,7 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> 
         land_and_preprocess(storage, cards_spec, START, DAYS)
         summary = retrain(storage, cards_spec, START + dt.timedelta(days=DAYS - 1 + 45), CONFIG,
                           artifact_root=artifacts)
-        approve(MlflowClient(), NAME, summary["version"], approver="Ada")
+        approve(MlflowClient(), NAME, summary.version, approver="Ada")
         pinned = score.resolve_model(DS)
         score.score_day(storage, cards_spec, DAY, pinned)
         v2 = _second_version(storage, pinned)
@@ -126,7 +126,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> 
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, output)
-        yield World(uri, artifacts, storage, url, log, process, summary["version"], v2, output)
+        yield World(uri, artifacts, storage, url, log, process, summary.version, v2, output)
     finally:
         if process.poll() is None:
             process.terminate()

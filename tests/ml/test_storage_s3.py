@@ -153,9 +153,9 @@ def test_preprocess_day_twice_on_s3_replaces_its_outputs(bucket):
     for name in ("crlf.csv", "duplicated_ids.csv"):
         data = (REPO / "tests" / "fixtures" / "malformed" / name).read_bytes()
         storage.write_bytes(f"{layout.landing(spec.name, day)}/{name}", data)
-    first = preprocess_day(storage, spec, day)
+    first = preprocess_day(storage, spec, day).model_dump()
     before = _keys(bucket)
-    second = preprocess_day(storage, spec, day)
+    second = preprocess_day(storage, spec, day).model_dump()
     assert _keys(bucket) == before, "a re-run replaces its outputs, it adds none"
     assert {k: v for k, v in second.items() if k != "processed_at"} == {
         k: v for k, v in first.items() if k != "processed_at"}

@@ -46,7 +46,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, cards_spec: DatasetSpec) -> It
         land_and_preprocess(storage, cards_spec, START, DAYS)
         summary = retrain(storage, cards_spec, AS_OF, CONFIG, artifact_root=artifacts)
         client = MlflowClient()
-        approve(client, NAME, summary["version"])
+        approve(client, NAME, summary.version)
         pinned = score.resolve_model(DS)
         for i in range(DAYS):
             score.score_day(storage, cards_spec, START + dt.timedelta(days=i), pinned)
@@ -75,8 +75,8 @@ def test_backtest_command_judges_the_champion_and_shadows_the_challenger(env, ca
 
     result = weekly_backtest(env["storage"], cards_spec, AS_OF, 3)["result"]
     (version,) = result.versions
-    assert version.development_auc == pytest.approx(env["summary"]["metrics"]["auc"])  # recorded with the model
-    assert sum(version.development_band_rows.values()) == env["summary"]["metrics"]["n"]
+    assert version.development_auc == pytest.approx(env["summary"].metrics.auc)  # recorded with the model
+    assert sum(version.development_band_rows.values()) == env["summary"].metrics.n
     assert version.performance.rows == sum(w.rows_matured for w in result.weeks) > 0
     shadow = result.challenger
     assert shadow is not None and shadow.version == "2" and shadow.rows == version.performance.rows

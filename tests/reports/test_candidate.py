@@ -19,7 +19,15 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
-from reports.candidate import CandidateReportData, ModelMetrics, render_candidate_report
+from reports.candidate import (
+    CandidateReportData,
+    FeatureShift,
+    ModelMetrics,
+    PsiVsChampion,
+    SwapCell,
+    SwapMatrix,
+    render_candidate_report,
+)
 from tests.pdf_layout import assert_clean
 
 PAGES = 7  # the designed layout: one section per page
@@ -183,19 +191,19 @@ def make_data(**changes: object) -> CandidateReportData:
                          "goods": [round(38_000 * (0.72 ** i)) for i in range(20)],
                          "bads": [round(600 + 2600 * (i / 6) * (0.78 ** i)) for i in range(20)]},
         feature_importance=[(name, round(1843.5 * 0.82 ** i, 2)) for i, name in enumerate(FEATURES)],
-        psi_vs_champion={"score_psi": 0.0432, "score_light": "green",
-                         "features": {name: {"csi": csi, "light": "green" if csi < 0.10 else
-                                             "amber" if csi < 0.25 else "red"}
-                                      for name, csi in zip(FEATURES[:16], [0.012, 0.137, 0.004, 0.061, 0.009,
-                                                                           0.283, 0.021, 0.018, 0.007, 0.044,
-                                                                           0.003, 0.015, 0.002, 0.031, 0.000,
-                                                                           0.026], strict=True)},
-                         "eps": 1e-4, "thresholds": {"amber": 0.10, "red": 0.25}},
-        swap_matrix={"approve->approve": {"n": 41_876, "bads": 1_204, "bad_rate": 0.028751},
-                     "approve->decline": {"n": 1_537, "bads": 301, "bad_rate": 0.195836},
-                     "decline->approve": {"n": 1_298, "bads": 97, "bad_rate": 0.074730},
-                     "decline->decline": {"n": 3_502, "bads": 1_831, "bad_rate": 0.522844},
-                     "swap_in": 1_298, "swap_out": 1_537},
+        psi_vs_champion=PsiVsChampion(score_psi=0.0432, score_light="green",
+                                      features={name: FeatureShift(csi, "green" if csi < 0.10 else
+                                                                   "amber" if csi < 0.25 else "red")
+                                                for name, csi in zip(FEATURES[:16], [0.012, 0.137, 0.004, 0.061,
+                                                                                     0.009, 0.283, 0.021, 0.018,
+                                                                                     0.007, 0.044, 0.003, 0.015,
+                                                                                     0.002, 0.031, 0.000, 0.026],
+                                                                     strict=True)},
+                                      eps=1e-4, amber=0.10, red=0.25),
+        swap_matrix=SwapMatrix(approve_approve=SwapCell(41_876, 1_204, 0.028751),
+                               approve_decline=SwapCell(1_537, 301, 0.195836),
+                               decline_approve=SwapCell(1_298, 97, 0.074730),
+                               decline_decline=SwapCell(3_502, 1_831, 0.522844)),
         approval_instructions=[
             "Airflow UI: DAGs > consumer_loans_train > the latest run > task `await_approval` > Approve.",
             "Or from the command line: `riskops-ml approve --dataset consumer_loans --version 7`.",
@@ -280,18 +288,17 @@ def test_psi_rows_show_their_lights(text: str) -> None:
     assert psi is not None
     rows = light_rows(text)
     assert rows["Score PSI"] == ("0.0432", "green")
-    for name, v in psi["features"].items():
-        assert rows[name] == (f"{v['csi']:.4f}", v["light"]), name
-    assert {v["light"] for v in psi["features"].values()} == {"green", "amber", "red"}  # every light is checked
+    for name, v in psi.features.items():
+        assert rows[name] == (f"{v.csi:.4f}", v.light), name
+    assert {v.light for v in psi.features.values()} == {"green", "amber", "red"}  # every light is checked
 
 
 def test_psi_lights_eps_and_thresholds_come_from_the_data() -> None:
     """The report grades nothing: it shows the lights, epsilon and thresholds it is given."""
-    given = {"bureau_score": {"csi": 0.004, "light": "red"}, "annual_income": {"csi": 0.4, "light": "green"},
-             "loan_amount": {"csi": 0.15, "light": "amber"}}
-    text = _text(render_candidate_report(make_data(psi_vs_champion={
-        "score_psi": 0.31, "score_light": "amber", "features": given, "eps": 1e-3,
-        "thresholds": {"amber": 0.2, "red": 0.35}})))
+    given = {"bureau_score": FeatureShift(0.004, "red"), "annual_income": FeatureShift(0.4, "green"),
+             "loan_amount": FeatureShift(0.15, "amber")}
+    text = _text(render_candidate_report(make_data(psi_vs_champion=PsiVsChampion(
+        score_psi=0.31, score_light="amber", features=given, eps=1e-3, amber=0.2, red=0.35))))
     rows = light_rows(text)
     assert rows["Score PSI"] == ("0.3100", "amber")
     assert rows["bureau_score"] == ("0.0040", "red")
@@ -302,12 +309,11 @@ def test_psi_lights_eps_and_thresholds_come_from_the_data() -> None:
 
 
 def test_rejects_psi_without_eps_or_thresholds() -> None:
-    psi = make_data().psi_vs_champion
-    assert psi is not None
-    with pytest.raises(ValueError, match="lacks eps"):
-        render_candidate_report(make_data(psi_vs_champion={k: v for k, v in psi.items() if k != "eps"}))
-    with pytest.raises(ValueError, match="'amber' and 'red'"):
-        render_candidate_report(make_data(psi_vs_champion={**psi, "thresholds": {"amber": 0.1}}))
+    """A typed input: the stability without its epsilon or a threshold cannot be made (mypy names it first)."""
+    with pytest.raises(TypeError, match="eps"):
+        PsiVsChampion(score_psi=0.1, score_light="green", features={}, amber=0.1, red=0.25)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="red"):
+        PsiVsChampion(score_psi=0.1, score_light="green", features={}, eps=1e-4, amber=0.1)  # type: ignore[call-arg]
 
 
 def test_swap_matrix_threshold_and_approval(text: str) -> None:
@@ -369,8 +375,8 @@ def test_not_recommended_verdict_and_literal_text() -> None:
     pdf = render_candidate_report(make_data(
         verdict="not recommended", recommended=False,
         verdict_reason="AUC <b>up</b> by only 0.0004 & score PSI 0.3120 > 0.25 (red): the population moved.",
-        psi_vs_champion={"score_psi": 0.3120, "score_light": "red", "features": {}, "eps": 1e-4,
-                         "thresholds": {"amber": 0.10, "red": 0.25}}))
+        psi_vs_champion=PsiVsChampion(score_psi=0.3120, score_light="red", features={}, eps=1e-4, amber=0.10,
+                                      red=0.25)))
     text = _text(pdf)
     assert len(PdfReader(io.BytesIO(pdf)).pages) == PAGES
     assert "Verdict: Not recommended" in text
