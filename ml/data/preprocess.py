@@ -113,7 +113,7 @@ def _records_frame(records: RawRecords) -> tuple[pd.DataFrame, list[list[str]]]:
     width = len(header)
     rows: list[list[str] | None] = []
     reasons: list[list[str]] = []
-    for fields, bad_bytes, problem in zip(records.fields, records.bad_encoding, records.problems):
+    for fields, bad_bytes, problem in zip(records.fields, records.bad_encoding, records.problems, strict=True):
         problems = [problem] if problem else []
         if bad_bytes:
             problems.append("(row): contains bytes that are not valid text in the file's encoding")
@@ -170,7 +170,7 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
     strings = pd.concat([f for f in frames if len(f.columns)], ignore_index=True) if rows_in else pd.DataFrame()
     strings = strings.reindex(range(rows_in))
     validated = validate_fields(strings.astype("string"), spec, day)
-    reasons = [shape or vals for shape, vals in zip(row_reasons, validated.reasons)]
+    reasons = [shape or vals for shape, vals in zip(row_reasons, validated.reasons, strict=True)]
     clean = np.array([not r for r in reasons], dtype=bool)
 
     curated = validated.values[clean].reset_index(drop=True)
@@ -180,7 +180,7 @@ def process_files(files: list[tuple[str, bytes]], spec: DatasetSpec, day: dt.dat
         "source_file": pd.Series(np.concatenate(sources) if sources else [], dtype="string")[~clean].to_numpy(),
         "line": np.asarray(lines, dtype="int64")[~clean],
         "raw": pd.Series(raws, dtype="string")[~clean].to_numpy(),
-        "reason": ["; ".join(r) for r, ok in zip(reasons, clean) if not ok],
+        "reason": ["; ".join(r) for r, ok in zip(reasons, clean, strict=True) if not ok],
     }, columns=QUARANTINE_COLUMNS)
     quarantine["raw"] = quarantine["raw"].astype("string")
     quarantine["reason"] = quarantine["reason"].astype("string")
