@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ml import layout, policy, rating
+from ml import contracts, layout, policy, rating
 from ml.data.preprocess import preprocess_day
 from ml.data.replay import replay
+from ml.scoring.manifests import ScoreManifest
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 
@@ -77,9 +78,12 @@ def write_scored_day(storage: Storage, spec: DatasetSpec, day: dt.date, version:
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf)
     storage.write_bytes(layout.scores(spec.name, day, version), buf.getvalue().to_pybytes())
-    storage.write_json(layout.score_manifest(spec.name, day, version),
-                       {"dataset": spec.name, "date": day.isoformat(), "model_version": version, "rows_scored": n,
-                        "scores": layout.scores(spec.name, day, version), "scored_at": scored_at})
+    counts = {name: int((decision.codes == i).sum()) for i, name in enumerate(decision.categories)}
+    contracts.write(storage, layout.score_manifest(spec.name, day, version), ScoreManifest(
+        dataset=spec.name, date=day.isoformat(), policy="model", input_manifest_sha256="0" * 64,
+        curated=layout.curated(spec.name, day), rows_in=n, rows_scored=n, decisions=counts, hard_rules={},
+        scores=layout.scores(spec.name, day, version), scores_sha256="0" * 64, scored_at=scored_at,
+        model=f"riskops-{spec.name}", model_version=version, run_id="", model_sha256="0" * 64, partitions=1))
     if labels is not None:
         lag = spec.label.maturity_lag_days if label_lag_days is None else label_lag_days
         out = pa.BufferOutputStream()

@@ -206,9 +206,10 @@ def _inventory_table(entries: list[Any]) -> str:
 @step("inventory", "list every dataset's champion: version, since, approvers, last backtest and its alert, latest "
       "stability light, candidates waiting, next review due (overdue marked)", _inventory_args, dataset=False)
 def cmd_inventory(args: argparse.Namespace) -> int:
-    from ml import layout, mails
+    from ml import contracts, layout, mails
+    from ml.governance.notices import MailText
     from ml.monitor.history import History
-    from ml.monitor.inventory import inventory, overdue
+    from ml.monitor.inventory import InventoryRun, inventory, overdue
     from ml.spec import load_specs
     from ml.storage import Storage
 
@@ -221,9 +222,9 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     if args.run_key:
         late = [e.to_dict() for e in overdue(entries)]
         mail = mails.overdue_reviews(today.isoformat(), late) if late else None
-        Storage(settings.data_url).write_json(layout.inventory_run(args.run_key), {
-            "as_of": today.isoformat(), "models": [e.to_dict() for e in entries],
-            "mail": {"subject": mail.subject, "html": mail.html} if mail else None})
+        contracts.write(Storage(settings.data_url), layout.inventory_run(args.run_key), InventoryRun(
+            as_of=today.isoformat(), models=[e.to_dict() for e in entries],
+            mail=MailText(subject=mail.subject, html=mail.html) if mail else None))
     if args.json:
         print(json.dumps({"as_of": today.isoformat(), "models": [e.to_dict() for e in entries]}, indent=2))
     elif entries:
@@ -242,12 +243,13 @@ def _stop_args(p: argparse.ArgumentParser) -> None:
 
 def _notice(storage: "Storage", dataset: str, event_id: str, mail: Any) -> str:
     """Leave the mail for the Airflow side to send to the on-call and the risk team; returns its key."""
-    from ml import layout
+    from ml import contracts, layout
+    from ml.governance.notices import OversightNotice
 
     key = layout.oversight_notice(dataset, event_id)
     if not storage.exists(key):  # a retried step leaves the same mail once
-        storage.write_json(key, {"dataset": dataset, "event": event_id, "subject": mail.subject, "html": mail.html,
-                                 "sent_at": None})
+        contracts.write(storage, key, OversightNotice(dataset=dataset, event=event_id, subject=mail.subject,
+                                                      html=mail.html))
     return key
 
 

@@ -52,6 +52,7 @@ from ml.monitor.bands import BandCounts, BandTests, band_tests, herfindahl
 from ml.monitor.challenger import Comparison, ShadowCounts, score_in_memory
 from ml.monitor.estimate import estimate
 from ml.ranking import AucVariance, LogitHistogram, auc_drop_test, auc_variance, ks, rank_counts
+from ml.scoring.manifests import read_score_manifest
 from ml.spec import Backtest as BacktestSpec
 from ml.spec import DatasetSpec
 from ml.storage import Storage
@@ -111,13 +112,10 @@ def record_version(storage: Storage, dataset: str, day: dt.date) -> str | None:
     latest: tuple[str, tuple[int, int, str]] | None = None
     version = None
     for key in storage.list_files(layout.score_manifests(dataset, day)):
-        manifest = storage.read_json(key)
-        try:
-            candidate = (str(manifest["scored_at"]), version_key(str(manifest["model_version"])))
-        except (KeyError, TypeError) as exc:
-            raise RiskopsError(f"{storage.url(key)} is not a scoring manifest (no scored_at / model_version)") from exc
+        manifest = read_score_manifest(storage, key)
+        candidate = (manifest.scored_at, version_key(manifest.model_version))
         if latest is None or candidate > latest:
-            latest, version = candidate, str(manifest["model_version"])
+            latest, version = candidate, manifest.model_version
     return version
 
 

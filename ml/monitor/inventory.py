@@ -13,16 +13,27 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from ml.contracts import Contract, JsonValue
 from ml.dates import BACKTEST_KINDS
 from ml.errors import RiskopsError
 from ml.governance import approvals, champions, registry
 from ml.governance.halt import halted
+from ml.governance.notices import MailText
 from ml.monitor.history import History
 from ml.spec import DatasetSpec
 
 BACKTEST = BACKTEST_KINDS[1]  # the backtest's rows by as-of date
 STABILITY_DAY = "day"
 
+
+
+class InventoryRun(Contract):
+    """What an inventory run found (`python -m ml inventory --run-key`): every model's line, and the mail of the
+    overdue reviews if any (sent once per as-of date by the inventory DAG)."""
+
+    as_of: str
+    models: list[dict[str, JsonValue]]  # Entry.to_dict() of each line, as `python -m ml inventory --json` prints it
+    mail: MailText | None
 
 @dataclass(frozen=True)
 class Entry:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ml import bins, evidence, layout
 from ml.data.preprocess import read_manifest
 from ml.dates import date_range, iso_week, window_end, window_start
 from ml.monitor import fair_lending, stability
 from ml.monitor.history import History, Record
+from ml.scoring.manifests import ScoreManifest, read_score_manifest
 from ml.spec import DatasetSpec
 from ml.storage import Storage
 from ml.versions import version_key
@@ -78,9 +78,9 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
     rows = int(week[(stability.ROWS, "")].value or 0)
     weeks, heat = _trend(history, spec.name, start, features)
     manifests = _score_manifests(storage, spec.name, per_day)
-    reasons = [_reason_day(day.isoformat(), m["reasons"]["explained"], m["reasons"]["first"], reference.reasons,
+    reasons = [_reason_day(day.isoformat(), m.reasons.explained, m.reasons.first, reference.reasons,
                            reference.eps, spec.monitoring.psi.pair)
-               for day, m in manifests.items() if m.get("reasons") is not None]
+               for day, m in manifests.items() if m.reasons is not None]
     explained = sum(r.explained for r in reasons)
     week_first = {c: sum(r.first.get(c, 0) for r in reasons) for c in sorted({c for r in reasons for c in r.first})}
     reason_week = _reason_day(f"{iso_week(start)}", explained, week_first, reference.reasons, reference.eps,
@@ -95,7 +95,7 @@ def report_data(storage: Storage, spec: DatasetSpec, history: History, start: dt
         week_rows=rows, week_light=week[(stability.OVERALL, "")].light, week_score_psi=score.value,
         week_score_light=score.light, days=_days(day_rows, per_day), week_score_critical=score.detail.get("critical"),
         weeks=weeks, heat=heat, features=features, distributions=_distributions(week, reference, features, rows),
-        decisions=[DecisionDay(day.isoformat(), int(m["rows_scored"]), dict(m["decisions"]), dict(m.get("hard_rules", {})))
+        decisions=[DecisionDay(day.isoformat(), m.rows_scored, dict(m.decisions), dict(m.hard_rules))
                    for day, m in manifests.items()],
         quality=_quality(storage, spec.name, start, end),
         fairness=_fairness(spec, history, start, end, per_day, version), min_ratio=spec.fairness.min_ratio,
@@ -158,10 +158,10 @@ def _trend(history: History, dataset: str, start: dt.date, features: list[Featur
             for w in weeks], heat
 
 
-def _score_manifests(storage: Storage, dataset: str, per_day: dict[dt.date, str]) -> dict[dt.date, dict[str, Any]]:
+def _score_manifests(storage: Storage, dataset: str, per_day: dict[dt.date, str]) -> dict[dt.date, ScoreManifest]:
     """The scoring manifest of each monitored day's version, by day (read once: decisions and reasons use it)."""
     keys = {day: layout.score_manifest(dataset, day, v) for day, v in sorted(per_day.items())}
-    return {day: storage.read_json(key) for day, key in keys.items() if storage.exists(key)}
+    return {day: read_score_manifest(storage, key) for day, key in keys.items() if storage.exists(key)}
 
 
 def _quality(storage: Storage, dataset: str, start: dt.date, end: dt.date) -> list[QualityDay]:

@@ -148,20 +148,21 @@ def send_overdue_reviews(run_key: str, conn_id: str = "smtp_default") -> str | N
     in storage when sent, so a retry or a re-run sends nothing again). Returns the subject sent."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    from ml import layout
+    from ml import contracts, layout
     from ml.config import Settings
+    from ml.monitor.inventory import InventoryRun
     from riskops_airflow import stores
 
     settings, storage = Settings.from_env(), stores.storage()
-    run = storage.read_json(layout.inventory_run(run_key))
-    mailed = layout.inventory_mailed(dt.date.fromisoformat(run["as_of"]))
-    if run["mail"] is None or storage.exists(mailed):
+    run = contracts.read(storage, layout.inventory_run(run_key), InventoryRun)
+    mailed = layout.inventory_mailed(dt.date.fromisoformat(run.as_of))
+    if run.mail is None or storage.exists(mailed):
         return None
     to = list(settings.risk_team)
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        _send(hook, to, run["mail"]["subject"], run["mail"]["html"], settings.mail_from)
-    storage.write_json(mailed, {"to": to, "subject": run["mail"]["subject"], "run_key": run_key})
-    return str(run["mail"]["subject"])
+        _send(hook, to, run.mail.subject, run.mail.html, settings.mail_from)
+    storage.write_json(mailed, {"to": to, "subject": run.mail.subject, "run_key": run_key})
+    return run.mail.subject
 
 
 def failure_notifier() -> Any:
@@ -311,19 +312,20 @@ def send_rollback_request(dataset: str, plan: dict[str, Any], requested_by: str,
 def send_oversight_notices(dataset: str, conn_id: str = "smtp_default") -> list[str]:
     """Send every halt and resume mail of the dataset not sent yet (`python -m ml halt` / `resume` leave them in
     storage) to the on-call and the risk team, each once; returns the subjects sent."""
-    from ml import layout
+    from ml import contracts, layout
     from ml.config import Settings
+    from ml.governance.notices import OversightNotice
     from riskops_airflow.settings import oncall
     from riskops_airflow.stores import storage as data_storage
 
     storage, sent = data_storage(), []
     to = list(dict.fromkeys([*oncall(), *Settings.from_env().risk_team]))
     for key in storage.list_files(layout.oversight_notices(dataset)):
-        notice = storage.read_json(key)
-        if notice.get("sent_at"):
+        notice = contracts.read(storage, key, OversightNotice)
+        if notice.sent_at:
             continue
-        _send_text(to, notice["subject"], notice["html"], conn_id)
-        storage.write_json(key, {**notice, "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                 "to": to})
-        sent.append(str(notice["subject"]))
+        _send_text(to, notice.subject, notice.html, conn_id)
+        contracts.write(storage, key, notice.model_copy(update={
+            "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "to": to}))
+        sent.append(notice.subject)
     return sent
