@@ -76,10 +76,11 @@ def generate(root: Path, rows: int) -> dict[str, object]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from ml import layout
+    from ml import contracts, layout
     from ml import policy as credit_policy
     from ml.rating import LEGACY_BANDS
     from ml.scoring import score
+    from ml.scoring.manifests import ScoreManifest
     from ml.storage import Storage
 
     spec, storage = _spec(), Storage(str(root))
@@ -109,10 +110,15 @@ def generate(root: Path, rows: int) -> dict[str, object]:
         path = Path(storage.path(layout.scores(DS, day, "1")))
         path.parent.mkdir(parents=True, exist_ok=True)
         score._write(str(path), pinned, iter([table]))  # scoring's own writer: its encodings and row groups
-        storage.write_json(layout.score_manifest(DS, day, "1"), {
-            "dataset": DS, "date": day.isoformat(), "model_version": "1", "rows_scored": n,
-            "policy": score.MODEL_POLICY,
-            "scored_at": f"{day.isoformat()}T23:00:00+00:00", "scores": layout.scores(DS, day, "1")})
+        # the commit record as scoring writes it (the hashes and run id are not read by the backtest)
+        decisions = decided["decision"]
+        contracts.write(storage, layout.score_manifest(DS, day, "1"), ScoreManifest(
+            dataset=DS, date=day.isoformat(), policy=score.MODEL_POLICY, input_manifest_sha256="0" * 64,
+            curated=layout.curated(DS, day), rows_in=n, rows_scored=n, hard_rules={},
+            decisions={str(c): int((decisions.codes == i).sum()) for i, c in enumerate(decisions.categories)},
+            scores=layout.scores(DS, day, "1"), scores_sha256="0" * 64, scored_at=f"{day.isoformat()}T23:00:00+00:00",
+            model=pinned.name, model_version="1", run_id=pinned.run_id, model_sha256=pinned.model_sha256,
+            partitions=1))
         # the curated day: its ids in the scored order and the fairness attributes (Give Me Some Credit: age)
         storage.write_parquet(layout.curated(DS, day), pd.DataFrame(
             {spec.id_column: np.asarray(ids), **{a.column: rng.integers(21, 90, n) for a in spec.fairness.attributes}}))

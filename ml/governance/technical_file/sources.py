@@ -49,14 +49,16 @@ def artifact_name(name: str, version: str) -> str:
 # ------------------------------------------------------------------------------------------- reading
 
 def _before(at: Any, cutoff: dt.datetime) -> bool:
-    """Whether an event's timestamp is strictly before the registration (an unreadable one is not)."""
+    """Whether an event happened by the registration (an unreadable timestamp did not). Both are stamped to the
+    second, so a promotion and the next registration in the same second compare equal: that promotion was
+    before (a registration reads the champion it is compared with), hence `<=`."""
     try:
         when = dt.datetime.fromisoformat(str(at))
     except ValueError:
         return False
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    return when < cutoff
+    return when <= cutoff
 
 
 def gather(storage: Storage, client: MlflowClient, spec: DatasetSpec, summary: CandidateSummary) -> Sources:
