@@ -258,7 +258,8 @@ def test_the_approver_reviews_the_report_and_approves_in_the_browser(platform, b
     rows = dict(re.findall(r'<tr data-window="([^"]+)">(.*?)</tr>', page, re.S))
     red_days = [w for w, cells in rows.items() if re.match(r"2026-09-2\d$", w) and ">red</td>" in cells]
     assert red_days, sorted(rows)
-    assert re.search(r">(amber|red)</td>$", rows["2026-W39"])
+    # the window's light, then its score PSI's critical value (the row's last cell)
+    assert re.search(r">(amber|red)</td><td class=\"n\">[^<]*</td>$", rows["2026-W39"])
     assert re.search(r">v1</td><td class=\"n\">[\d,]+</td><td class=\"n\">0\.\d{4}</td>", rows["2026-W39"])
     _shot(driver, "09-monitoring-red-windows")
     assert sorted(p.stem for p in SHOTS.glob("*.png")) == sorted(STEPS)
