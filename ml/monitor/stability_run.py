@@ -47,6 +47,11 @@ class Contract(BaseModel):
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def of(cls, data: Self | Mapping[str, Any]) -> Self:
+        """A part from itself or from its JSON form."""
+        return data if isinstance(data, cls) else cls.model_validate(data)
+
 
 class WindowSummary(_Part):
     """A judged stability window (`check.Window.summary`)."""
@@ -68,10 +73,6 @@ class WindowSummary(_Part):
     def key(self) -> tuple[str, str, dt.date]:
         return self.model_version, self.kind, dt.date.fromisoformat(self.start)
 
-    @classmethod
-    def of(cls, data: "WindowSummary | Mapping[str, Any]") -> "WindowSummary":
-        return data if isinstance(data, cls) else cls.model_validate(data)
-
 
 class FairWindowSummary(_Part):
     """A judged fair-lending window (`fair_lending.FairWindow.summary`)."""
@@ -91,10 +92,6 @@ class FairWindowSummary(_Part):
     @property
     def red_groups(self) -> list[str]:
         return list(self.below if self.red is None else self.red)
-
-    @classmethod
-    def of(cls, data: "FairWindowSummary | Mapping[str, Any]") -> "FairWindowSummary":
-        return data if isinstance(data, cls) else cls.model_validate(data)
 
 
 class DriftAlert(_Part):
